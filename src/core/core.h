@@ -46,6 +46,8 @@ int coh_log_level_parse(enum coh_log_level *out, const char *name);
 void coh_log(enum coh_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes a pre-built JSON object (one line) to the log; used by the access log. */
 void coh_log_json_line(const char *json);
+/* Formats the current UTC time as RFC 3339 with milliseconds into out (>= 32 bytes). */
+void coh_log_timestamp(char *out, size_t cap);
 
 #define coh_log_debug(...) coh_log(COH_LOG_DEBUG, __VA_ARGS__)
 #define coh_log_info(...) coh_log(COH_LOG_INFO, __VA_ARGS__)
@@ -87,6 +89,17 @@ COH_WUR int coh_process_harden(void);
  * On success *out owns the key in secure memory.
  */
 COH_WUR int coh_master_key_load(coh_secbuf **out, const char *path, int create, coh_err *err);
+
+/*
+ * Key files: 2*len hex chars and a newline. coh_key_file_write creates path with mode 0600
+ * (O_EXCL: an existing file is COH_ERR_CONFLICT, never overwritten). coh_key_file_read
+ * requires a regular file of mode 0600 or stricter and returns the key in secure memory.
+ * what names the key in error messages ("key_file").
+ */
+COH_WUR int coh_key_file_write(const char *path, const uint8_t *key, size_t len, const char *what,
+                               coh_err *err);
+COH_WUR int coh_key_file_read(coh_secbuf **out, size_t len, const char *path, const char *what,
+                              coh_err *err);
 
 const char *coh_version(void);
 

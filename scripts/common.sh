@@ -1,0 +1,18 @@
+# Shared settings for the scripts; sourced, not run. Everything lives under the checkout.
+set -euo pipefail
+COH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+COH_VAR=$COH_ROOT/var
+COH_PG_BIN=/usr/lib/postgresql/15/bin
+COH_PG_DATA=$COH_VAR/pg
+COH_PG_RUN=$COH_VAR/pg-run
+COH_PG_PORT=${COH_PG_PORT:-55432}
+COH_PG_USER=cohort
+COH_BUILD=${COH_BUILD:-$COH_ROOT/build}
+COH_BUILD_ASAN=${COH_BUILD_ASAN:-$COH_ROOT/build-asan}
+COH_DB_NAME=${COH_DB_NAME:-cohort}
+COH_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=$COH_DB_NAME user=$COH_PG_USER"
+COH_CONFIG=$COH_VAR/cohortd.conf
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+as_pg() { runuser -u "$COH_PG_USER" -- "$@"; }

@@ -1,0 +1,150 @@
+/*
+ * cohortd: read configuration, harden the process, open the database pool, apply
+ * migrations, start the HTTP server and wait for SIGINT/SIGTERM. Every start-up failure is
+ * one line on stderr naming the setting or the resource, and a non-zero exit.
+ */
+#include "core/core.h"
+#include "db/db.h"
+#include "http/http.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef COH_SOURCE_DIR
+#define COH_SOURCE_DIR "."
+#endif
+
+static const coh_config_spec specs[] = {
+    {"database_url", COH_CFG_STRING, NULL, 0, 0},
+    {"listen", COH_CFG_STRING, "127.0.0.1:8080", 0, 0},
+    {"http_threads", COH_CFG_INT, "32", 1, 1024},
+    {"max_body_bytes", COH_CFG_INT, "1048576", 1024, 1073741824},
+    {"log_level", COH_CFG_STRING, "info", 0, 0},
+    {"master_key_file", COH_CFG_STRING, NULL, 0, 0},
+    {"db_pool_size", COH_CFG_INT, "16", 1, 1000},
+    {"db_statement_timeout_ms", COH_CFG_INT, "5000", 10, 600000},
+    {"sql_dir", COH_CFG_STRING, COH_SOURCE_DIR "/sql", 0, 0},
+    {"web_dir", COH_CFG_STRING, COH_SOURCE_DIR "/web", 0, 0},
+    {"openapi_path", COH_CFG_STRING, COH_SOURCE_DIR "/openapi.yaml", 0, 0},
+    {"chain_rpc_url", COH_CFG_STRING, "", 0, 0},
+    {"chain_id", COH_CFG_INT, "31337", 1, 2147483647},
+    {"public_url", COH_CFG_STRING, "http://127.0.0.1:8080", 0, 0},
+    {"session_ttl_s", COH_CFG_INT, "86400", 60, 31536000},
+    {"nonce_ttl_s", COH_CFG_INT, "300", 10, 86400},
+    {"signin_rate_per_min", COH_CFG_INT, "30", 1, 100000},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cohortd [--config FILE] [--check] [--version]\n\n"
+               "Runs the Cohort API server. Settings come from FILE (see cohortd.conf.example)\n"
+               "and from COHORT_<NAME> environment variables, which override the file.\n"
+               "--check validates the configuration and the database, applies migrations, and "
+               "exits.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_file = NULL;
+    int check_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_file = argv[++i];
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check_only = 1;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("cohortd %s\n", coh_version());
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "cohortd: unknown argument '%s' (see cohortd --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (coh_process_harden() != 0) {
+        fprintf(stderr, "cohortd: cannot initialize libsodium or disable core dumps\n");
+        return 1;
+    }
+    coh_err err = {0};
+    coh_config *cfg = NULL;
+    if (coh_config_load(&cfg, specs, sizeof specs / sizeof specs[0], config_file, &err)) {
+        fprintf(stderr, "cohortd: %s\n", err.msg);
+        return 1;
+    }
+    enum coh_log_level lvl;
+    if (coh_log_level_parse(&lvl, coh_config_str(cfg, "log_level")) != 0) {
+        fprintf(stderr, "cohortd: config: setting 'log_level' must be debug, info, warn or error\n");
+        coh_config_free(cfg);
+        return 1;
+    }
+    coh_log_set_level(lvl);
+
+    struct coh_app app;
+    memset(&app, 0, sizeof app);
+    app.config = cfg;
+    app.sql_dir = coh_config_str(cfg, "sql_dir");
+    app.web_dir = coh_config_str(cfg, "web_dir");
+    app.openapi_path = coh_config_str(cfg, "openapi_path");
+    app.max_body_bytes = (size_t)coh_config_int(cfg, "max_body_bytes");
+    int rc = 1;
+    coh_http_server *srv = NULL;
+    if (coh_master_key_load(&app.master_key, coh_config_str(cfg, "master_key_file"), 0, &err)) {
+        fprintf(stderr, "cohortd: %s\n", err.msg);
+        goto out;
+    }
+    if (coh_db_pool_new(&app.db, coh_config_str(cfg, "database_url"),
+                        (int)coh_config_int(cfg, "db_pool_size"),
+                        (int)coh_config_int(cfg, "db_statement_timeout_ms"), &err)) {
+        fprintf(stderr, "cohortd: database_url: %s\n", err.msg);
+        goto out;
+    }
+    int applied = 0;
+    if (coh_db_migrate(app.db, app.sql_dir, &applied, &err)) {
+        fprintf(stderr, "cohortd: %s\n", err.msg);
+        goto out;
+    }
+    if (check_only) {
+        printf("cohortd: configuration ok, %d migration(s) applied now\n", applied);
+        rc = 0;
+        goto out;
+    }
+    app.metrics = coh_metrics_new();
+    double per_min = (double)coh_config_int(cfg, "signin_rate_per_min");
+    app.ratelimit = coh_ratelimit_new(per_min / 60.0, per_min);
+    if (!app.metrics || !app.ratelimit) {
+        fprintf(stderr, "cohortd: out of memory\n");
+        goto out;
+    }
+
+    /* Block the stop signals in every thread; the main thread waits for them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (coh_http_server_new(&srv, &app, coh_config_str(cfg, "listen"),
+                            (int)coh_config_int(cfg, "http_threads"), &err)) {
+        fprintf(stderr, "cohortd: %s\n", err.msg);
+        goto out;
+    }
+    coh_log_info("cohortd %s listening on %s", coh_version(), coh_config_str(cfg, "listen"));
+    int sig = 0;
+    sigwait(&stop, &sig);
+    coh_log_info("cohortd stopping on signal %d", sig);
+    rc = 0;
+out:
+    coh_http_server_free(srv);
+    coh_ratelimit_free(app.ratelimit);
+    coh_metrics_free(app.metrics);
+    coh_db_pool_free(app.db);
+    coh_secbuf_free(app.master_key);
+    coh_config_free(cfg);
+    return rc;
+}

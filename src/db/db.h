@@ -1,0 +1,65 @@
+/*
+ * db: a bounded, thread-safe libpq connection pool, parameterized queries only, and the
+ * migrations runner. Statements carry a server-side statement_timeout set per connection.
+ */
+#ifndef COH_DB_H
+#define COH_DB_H
+
+#include "core/core.h"
+
+#include <libpq-fe.h>
+
+typedef struct coh_db_pool coh_db_pool;
+typedef struct coh_db_conn coh_db_conn;
+
+/*
+ * Opens a pool of at most `size` connections to `url` (a libpq URI or key=value string).
+ * Connections are made lazily; one is opened now to check the URL. Returns 0 or an error.
+ */
+COH_WUR int coh_db_pool_new(coh_db_pool **out, const char *url, int size, int statement_timeout_ms,
+                            coh_err *err);
+void coh_db_pool_free(coh_db_pool *p);
+
+/*
+ * Borrows a connection, waiting at most wait_ms for one to be free. A connection found broken
+ * (the server restarted) is reset first. Returns NULL with err set when none can be had.
+ */
+coh_db_conn *coh_db_acquire(coh_db_pool *p, int wait_ms, coh_err *err);
+/* Returns the connection; one left inside a failed transaction is rolled back. */
+void coh_db_release(coh_db_conn *c);
+PGconn *coh_db_pgconn(coh_db_conn *c);
+
+struct coh_db_pool_stats {
+    int size;   /* maximum connections */
+    int open;   /* connections currently established */
+    int in_use; /* borrowed right now */
+    unsigned long waits_timed_out;
+};
+void coh_db_pool_stats(const coh_db_pool *p, struct coh_db_pool_stats *out);
+
+/*
+ * Runs a parameterized statement (text parameters, NULL for SQL NULL). Returns the result
+ * (caller PQclear()s it) when its status is COMMAND_OK or TUPLES_OK; otherwise NULL with err
+ * set: COH_ERR_CONFLICT for unique/exclusion violations, COH_ERR_UNAVAILABLE when the
+ * connection is lost, COH_ERR_DB else. The SQL text is never built from input.
+ */
+PGresult *coh_db_exec(coh_db_conn *c, const char *sql, int n, const char *const *params,
+                      coh_err *err);
+/* Runs a statement without parameters that returns no rows ("BEGIN", "COMMIT"). */
+COH_WUR int coh_db_cmd(coh_db_conn *c, const char *sql, coh_err *err);
+
+/* ---- migrations ---------------------------------------------------------------------- */
+/*
+ * Applies the numbered files NNN_name.sql of dir in order, each in its own transaction, under
+ * a session advisory lock so concurrent starters apply each exactly once. Each is recorded
+ * with its SHA-256; an applied file whose checksum changed, or an applied version with no
+ * file, is refused. *applied gets how many were applied now (may be NULL).
+ */
+COH_WUR int coh_db_migrate(coh_db_pool *p, const char *dir, int *applied, coh_err *err);
+/*
+ * Checks that every migration in dir is applied with its checksum (for /readyz).
+ * Returns 0 when current, COH_ERR_CONFLICT when behind, another error when unreachable.
+ */
+COH_WUR int coh_db_migrations_current(coh_db_pool *p, const char *dir, coh_err *err);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * pool: a fixed array of lazily opened connections guarded by one mutex and condition
+ * variable. Expected load: one borrow per HTTP request or worker step, held for the length of
+ * one transaction. A connection lost to a server restart is reset on its next borrow, so the
+ * pool heals itself without a restart of cohortd.
+ */
+#include "db/db.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct coh_db_conn {
+    coh_db_pool *pool;
+    PGconn *pg; /* NULL until first use */
+    int busy;
+};
+
+struct coh_db_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *url;
+    char statement_timeout[32];
+    int size;
+    coh_db_conn *conns; /* size entries */
+    unsigned long waits_timed_out;
+};
+
+static PGconn *connect_one(coh_db_pool *p, coh_err *err)
+{
+    /* statement_timeout and connect_timeout as connection options keep every query bounded. */
+    const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
+    char opts[64];
+    snprintf(opts, sizeof opts, "-c statement_timeout=%s", p->statement_timeout);
+    const char *vals[] = {p->url, "3", opts, "cohortd", NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        const char *m = pg ? PQerrorMessage(pg) : "out of memory";
+        char line[200];
+        snprintf(line, sizeof line, "%s", m);
+        line[strcspn(line, "\n")] = '\0';
+        coh_err_set(err, COH_ERR_UNAVAILABLE, "database unreachable: %s", line);
+        PQfinish(pg);
+        return NULL;
+    }
+    return pg;
+}
+
+int coh_db_pool_new(coh_db_pool **out, const char *url, int size, int statement_timeout_ms,
+                    coh_err *err)
+{
+    *out = NULL;
+    coh_db_pool *p = calloc(1, sizeof *p);
+    if (!p || !(p->conns = calloc((size_t)size, sizeof *p->conns)) || !(p->url = strdup(url))) {
+        if (p)
+            free(p->conns);
+        free(p);
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->size = size;
+    snprintf(p->statement_timeout, sizeof p->statement_timeout, "%d", statement_timeout_ms);
+    for (int i = 0; i < size; i++)
+        p->conns[i].pool = p;
+    p->conns[0].pg = connect_one(p, err);
+    if (!p->conns[0].pg) {
+        coh_db_pool_free(p);
+        return COH_ERR_UNAVAILABLE;
+    }
+    *out = p;
+    return 0;
+}
+
+void coh_db_pool_free(coh_db_pool *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->size; i++)
+        PQfinish(p->conns[i].pg);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->conns);
+    free(p->url);
+    free(p);
+}
+
+coh_db_conn *coh_db_acquire(coh_db_pool *p, int wait_ms, coh_err *err)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    coh_db_conn *c = NULL;
+    for (;;) {
+        /* Prefer an already-open connection, then an unopened slot. */
+        for (int i = 0; i < p->size && !c; i++)
+            if (!p->conns[i].busy && p->conns[i].pg)
+                c = &p->conns[i];
+        for (int i = 0; i < p->size && !c; i++)
+            if (!p->conns[i].busy)
+                c = &p->conns[i];
+        if (c)
+            break;
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &deadline) == ETIMEDOUT) {
+            p->waits_timed_out++;
+            pthread_mutex_unlock(&p->mu);
+            coh_err_set(err, COH_ERR_UNAVAILABLE, "database pool exhausted");
+            return NULL;
+        }
+    }
+    c->busy = 1;
+    pthread_mutex_unlock(&p->mu);
+
+    /* Connect or heal outside the lock: it can take up to connect_timeout. */
+    if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    if (!c->pg) {
+        PGconn *pg = connect_one(p, err);
+        pthread_mutex_lock(&p->mu);
+        c->pg = pg;
+        if (!pg) {
+            c->busy = 0;
+            pthread_cond_signal(&p->cv);
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!pg)
+            return NULL;
+    }
+    return c;
+}
+
+void coh_db_release(coh_db_conn *c)
+{
+    if (!c)
+        return;
+    coh_db_pool *p = c->pool;
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK &&
+        PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(c->pg, "ROLLBACK");
+        PQclear(r);
+    }
+    pthread_mutex_lock(&p->mu);
+    if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    c->busy = 0;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+PGconn *coh_db_pgconn(coh_db_conn *c)
+{
+    return c->pg;
+}
+
+void coh_db_pool_stats(const coh_db_pool *p, struct coh_db_pool_stats *out)
+{
+    coh_db_pool *mp = (coh_db_pool *)p;
+    pthread_mutex_lock(&mp->mu);
+    out->size = p->size;
+    out->open = out->in_use = 0;
+    for (int i = 0; i < p->size; i++) {
+        out->open += p->conns[i].pg != NULL;
+        out->in_use += p->conns[i].busy;
+    }
+    out->waits_timed_out = p->waits_timed_out;
+    pthread_mutex_unlock(&mp->mu);
+}
+
+PGresult *coh_db_exec(coh_db_conn *c, const char *sql, int n, const char *const *params,
+                      coh_err *err)
+{
+    PGresult *r = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        coh_err_set(err, COH_ERR_UNAVAILABLE, "database connection lost");
+    } else if (state && (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0 ||
+                         strcmp(state, "40001") == 0)) {
+        coh_err_set(err, COH_ERR_CONFLICT, "conflict (%s)", state);
+    } else if (state && strcmp(state, "57014") == 0) {
+        coh_err_set(err, COH_ERR_UNAVAILABLE, "statement timed out");
+    } else {
+        /* The primary message names the constraint or syntax at fault, never parameter values. */
+        const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        coh_err_set(err, COH_ERR_DB, "database error %s: %s", state ? state : "?",
+                    m ? m : "unknown");
+    }
+    PQclear(r);
+    return NULL;
+}
+
+int coh_db_cmd(coh_db_conn *c, const char *sql, coh_err *err)
+{
+    PGresult *r = coh_db_exec(c, sql, 0, NULL, err);
+    if (!r)
+        return err ? err->code : COH_ERR_DB;
+    PQclear(r);
+    return 0;
+}

@@ -1,0 +1,133 @@
+/*
+ * http: the REST API over civetweb. A table of routes (method + path pattern with {params})
+ * dispatched by one civetweb handler; every error is RFC 9457 problem+json; every request is
+ * counted in the metrics and written to the access log (no bodies, no tokens).
+ */
+#ifndef COH_HTTP_H
+#define COH_HTTP_H
+
+#include "core/core.h"
+#include "db/db.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Everything a handler may need; owned by cohortd, shared read-only by worker threads. */
+struct coh_app {
+    const coh_config *config;
+    coh_db_pool *db;
+    coh_secbuf *master_key; /* 32 bytes */
+    const char *sql_dir;
+    const char *web_dir;       /* static files served at / (may be NULL) */
+    const char *openapi_path;  /* served at /openapi.yaml */
+    size_t max_body_bytes;
+    struct coh_metrics *metrics;
+    struct coh_ratelimit *ratelimit;
+};
+
+#define COH_HTTP_MAX_PARAMS 4
+
+struct coh_http_req {
+    struct mg_connection *conn;
+    struct coh_app *app;
+    const char *method;
+    const char *path;  /* decoded, without query */
+    const char *query; /* raw, may be NULL */
+    const char *remote;
+    char *body; /* NUL-terminated, malloc'd, may be NULL */
+    size_t body_len;
+    int n_params;
+    char params[COH_HTTP_MAX_PARAMS][160];
+    /* Set by coh_http_auth_require: the signed-in account (lowercase 0x address). */
+    char account[43];
+    long long session_id;
+    /* Filled by the responders for the access log and metrics. */
+    int status;
+    size_t bytes_out;
+};
+
+typedef void (*coh_http_handler)(struct coh_http_req *req);
+
+struct coh_http_route {
+    const char *method;
+    const char *pattern; /* "/v1/requests/{id}": a {name} matches one non-empty segment */
+    coh_http_handler handler;
+};
+
+/* ---- server ------------------------------------------------------------------------- */
+typedef struct coh_http_server coh_http_server;
+
+/* Starts listening on listen ("127.0.0.1:8080") with n_threads workers. */
+COH_WUR int coh_http_server_new(coh_http_server **out, struct coh_app *app, const char *listen,
+                                int n_threads, coh_err *err);
+void coh_http_server_free(coh_http_server *s);
+
+/* ---- routing (router.c) ------------------------------------------------------------- */
+enum coh_route_match { COH_ROUTE_NONE, COH_ROUTE_FOUND, COH_ROUTE_WRONG_METHOD };
+
+/*
+ * Finds the route for method and path among routes[0..n). On FOUND, *route_index is set and
+ * params filled; on WRONG_METHOD, allow gets the comma-separated methods the path accepts and
+ * *route_index the first route of that path (for metrics labels).
+ */
+enum coh_route_match coh_http_route_find(const struct coh_http_route *routes, size_t n,
+                                         const char *method, const char *path, size_t *route_index,
+                                         char params[][160], int *n_params, char *allow,
+                                         size_t allow_cap);
+
+/* The API's route table (routes.c). */
+extern const struct coh_http_route coh_http_routes[];
+extern const size_t coh_http_routes_count;
+
+/* ---- responses (respond.c) ------------------------------------------------------------ */
+/* Sends body (stolen, may be NULL for no body) as application/json. */
+void coh_http_send_json(struct coh_http_req *req, int status, json_t *body);
+/* Sends an RFC 9457 problem: type urn:cohort:problem:<slug>, title, detail. */
+void coh_http_send_problem(struct coh_http_req *req, int status, const char *slug,
+                           const char *title, const char *detail_fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Like send_problem, with extra members (stolen) merged into the problem object. */
+void coh_http_send_problem_ext(struct coh_http_req *req, int status, const char *slug,
+                               const char *title, json_t *extra, const char *detail_fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void coh_http_send_raw(struct coh_http_req *req, int status, const char *content_type,
+                       const char *extra_headers, const void *body, size_t len);
+/* Maps a coh_err to a problem: INVALID 422, NOTFOUND 404, CONFLICT 409, FORBIDDEN 403,
+ * LIMIT 429, UNAVAILABLE 503; anything else is logged and answered 503 (never 500 with
+ * internals). */
+void coh_http_send_err(struct coh_http_req *req, const coh_err *err);
+
+/*
+ * Parses the body as a JSON object. On failure sends 400 (naming line, column and byte
+ * position) or 415 and returns NULL. The caller owns the result.
+ */
+json_t *coh_http_body_object(struct coh_http_req *req);
+
+/* Returns the value of a query parameter into out (decoded), or -1 if absent. */
+int coh_http_query_get(const struct coh_http_req *req, const char *name, char *out, size_t cap);
+const char *coh_http_header(const struct coh_http_req *req, const char *name);
+/* Path parameter by position. */
+const char *coh_http_param(const struct coh_http_req *req, int i);
+
+/* ---- metrics (metrics.c) -------------------------------------------------------------- */
+struct coh_metrics *coh_metrics_new(void);
+void coh_metrics_free(struct coh_metrics *m);
+void coh_metrics_observe(struct coh_metrics *m, const char *route, const char *method, int status,
+                         double seconds);
+/* Renders Prometheus text exposition format; caller frees. */
+char *coh_metrics_render(struct coh_metrics *m, const struct coh_app *app);
+
+/* ---- authentication (auth.c) ----------------------------------------------------------- */
+/*
+ * Requires a valid bearer token. On success fills req->account and req->session_id and
+ * returns 1; otherwise sends 401 problem+json (with WWW-Authenticate) and returns 0.
+ */
+int coh_http_auth_require(struct coh_http_req *req);
+
+/* ---- rate limiting (ratelimit.c) -------------------------------------------------------- */
+struct coh_ratelimit *coh_ratelimit_new(double per_second, double burst);
+void coh_ratelimit_free(struct coh_ratelimit *r);
+/* Takes one token for key; returns 1 when allowed, 0 when limited (*retry_after seconds). */
+int coh_ratelimit_take(struct coh_ratelimit *r, const char *key, int *retry_after);
+
+#endif

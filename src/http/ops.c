@@ -1,0 +1,47 @@
+/* ops: liveness, readiness, metrics and the OpenAPI document. */
+#include "http/http.h"
+#include "http/handlers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int coh_http_send_file(struct coh_http_req *req, const char *path, const char *extra_headers);
+
+void coh_h_healthz(struct coh_http_req *req)
+{
+    coh_http_send_json(req, 200, json_pack("{s:s,s:s}", "status", "ok", "version", coh_version()));
+}
+
+void coh_h_readyz(struct coh_http_req *req)
+{
+    coh_err err = {0};
+    int rc = coh_db_migrations_current(req->app->db, req->app->sql_dir, &err);
+    if (rc == 0) {
+        coh_http_send_json(req, 200, json_pack("{s:s,s:s,s:s}", "status", "ready", "database",
+                                               "ok", "migrations", "current"));
+        return;
+    }
+    const char *why = rc == COH_ERR_CONFLICT ? "migrations not current" : "database unreachable";
+    coh_http_send_problem_ext(req, 503, "not-ready", "Not ready",
+                              json_pack("{s:s}", "check",
+                                        rc == COH_ERR_CONFLICT ? "migrations" : "database"),
+                              "%s", why);
+}
+
+void coh_h_metrics(struct coh_http_req *req)
+{
+    char *text = coh_metrics_render(req->app->metrics, req->app);
+    if (!text) {
+        coh_http_send_problem(req, 503, "unavailable", "Service unavailable", "out of memory");
+        return;
+    }
+    coh_http_send_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text,
+                      strlen(text));
+    free(text);
+}
+
+void coh_h_openapi(struct coh_http_req *req)
+{
+    if (!coh_http_send_file(req, req->app->openapi_path, NULL))
+        coh_http_send_problem(req, 404, "not-found", "Not found", "openapi.yaml is not installed");
+}

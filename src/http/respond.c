@@ -1,0 +1,161 @@
+/*
+ * respond: every byte the API sends goes through here, so status, length and content type are
+ * always set and recorded for the access log. Problems follow RFC 9457.
+ */
+#include "http/http.h"
+
+#include <civetweb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *reason(int status)
+{
+    const char *r = mg_get_response_code_text(NULL, status);
+    return r ? r : "Unknown";
+}
+
+void coh_http_send_raw(struct coh_http_req *req, int status, const char *content_type,
+                       const char *extra_headers, const void *body, size_t len)
+{
+    req->status = status;
+    req->bytes_out = len;
+    mg_printf(req->conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
+              status, reason(status), content_type, len, extra_headers ? extra_headers : "");
+    if (len && strcmp(req->method, "HEAD") != 0)
+        mg_write(req->conn, body, len);
+}
+
+void coh_http_send_json(struct coh_http_req *req, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (body && !text) {
+        coh_http_send_raw(req, 503, "application/problem+json", NULL,
+                          "{\"title\":\"Out of memory\",\"status\":503}", 37);
+        return;
+    }
+    coh_http_send_raw(req, status, "application/json", NULL, text ? text : "",
+                      text ? strlen(text) : 0);
+    free(text);
+}
+
+static void send_problem_v(struct coh_http_req *req, int status, const char *slug,
+                           const char *title, json_t *extra, const char *fmt, va_list ap)
+{
+    char detail[512];
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    char type[96];
+    snprintf(type, sizeof type, "urn:cohort:problem:%s", slug);
+    json_t *p = json_pack("{s:s,s:s,s:i,s:s,s:s}", "type", type, "title", title, "status", status,
+                          "detail", detail, "instance", req->path);
+    if (p && extra)
+        json_object_update(p, extra);
+    json_decref(extra);
+    char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    json_decref(p);
+    char headers[256] = "";
+    if (status == 401)
+        snprintf(headers, sizeof headers, "WWW-Authenticate: Bearer realm=\"cohort\"\r\n");
+    coh_http_send_raw(req, status, "application/problem+json", headers, text ? text : "{}",
+                      text ? strlen(text) : 2);
+    free(text);
+}
+
+void coh_http_send_problem(struct coh_http_req *req, int status, const char *slug,
+                           const char *title, const char *detail_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, detail_fmt);
+    send_problem_v(req, status, slug, title, NULL, detail_fmt, ap);
+    va_end(ap);
+}
+
+void coh_http_send_problem_ext(struct coh_http_req *req, int status, const char *slug,
+                               const char *title, json_t *extra, const char *detail_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, detail_fmt);
+    send_problem_v(req, status, slug, title, extra, detail_fmt, ap);
+    va_end(ap);
+}
+
+void coh_http_send_err(struct coh_http_req *req, const coh_err *err)
+{
+    switch (err->code) {
+    case COH_ERR_INVALID:
+        coh_http_send_problem(req, 422, "invalid", "Invalid input", "%s", err->msg);
+        break;
+    case COH_ERR_NOTFOUND:
+        coh_http_send_problem(req, 404, "not-found", "Not found", "%s", err->msg);
+        break;
+    case COH_ERR_CONFLICT:
+        coh_http_send_problem(req, 409, "conflict", "Conflict", "%s", err->msg);
+        break;
+    case COH_ERR_FORBIDDEN:
+        coh_http_send_problem(req, 403, "forbidden", "Forbidden", "%s", err->msg);
+        break;
+    case COH_ERR_LIMIT:
+        coh_http_send_problem(req, 429, "rate-limited", "Too many requests", "%s", err->msg);
+        break;
+    default:
+        /* Internal details go to the log only; the client learns the service is unavailable. */
+        coh_log_error("request failed: %s %s: %s", req->method, req->path, err->msg);
+        coh_http_send_problem(req, 503, "unavailable", "Service unavailable",
+                              "the service could not complete the request; retry later");
+    }
+}
+
+json_t *coh_http_body_object(struct coh_http_req *req)
+{
+    const char *ct = coh_http_header(req, "Content-Type");
+    if (ct && strncmp(ct, "application/json", 16) != 0) {
+        coh_http_send_problem(req, 415, "unsupported-media-type", "Unsupported media type",
+                              "send the body as application/json");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *v = req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je)
+                          : NULL;
+    if (!req->body) {
+        coh_http_send_problem(req, 400, "malformed-json", "Malformed JSON",
+                              "the request body is empty; a JSON object is expected");
+        return NULL;
+    }
+    if (!v) {
+        coh_http_send_problem_ext(req, 400, "malformed-json", "Malformed JSON",
+                                  json_pack("{s:i,s:i,s:i}", "line", je.line, "column",
+                                            je.column, "position", je.position),
+                                  "invalid JSON at line %d, column %d (byte %d): %s", je.line,
+                                  je.column, je.position, je.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        coh_http_send_problem(req, 400, "malformed-json", "Malformed JSON",
+                              "the request body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+int coh_http_query_get(const struct coh_http_req *req, const char *name, char *out, size_t cap)
+{
+    if (!req->query)
+        return -1;
+    int n = mg_get_var(req->query, strlen(req->query), name, out, cap);
+    return n < 0 ? -1 : n;
+}
+
+const char *coh_http_header(const struct coh_http_req *req, const char *name)
+{
+    return mg_get_header(req->conn, name);
+}
+
+const char *coh_http_param(const struct coh_http_req *req, int i)
+{
+    return i < req->n_params ? req->params[i] : "";
+}

@@ -1,0 +1,187 @@
+/*
+ * server: civetweb glue. One catch-all handler routes every request through the table in
+ * routes.c, enforces the body limit before reading, answers unknown paths and wrong methods
+ * with problem+json, then records metrics and one access-log line (method, route, path,
+ * status, sizes, duration, client; never bodies, query strings or headers).
+ */
+#include "http/http.h"
+
+#include <civetweb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct coh_http_server {
+    struct mg_context *ctx;
+    struct coh_app *app;
+};
+
+int coh_http_static(struct coh_http_req *req); /* static.c */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads the body into req->body; returns 0, or sends 413/400 and returns -1. */
+static int read_body(struct coh_http_req *req, long long content_length)
+{
+    size_t max = req->app->max_body_bytes;
+    if (content_length > (long long)max) {
+        coh_http_send_problem(req, 413, "body-too-large", "Request body too large",
+                              "the body has %lld bytes; the limit is %zu", content_length, max);
+        return -1;
+    }
+    size_t cap = content_length >= 0 ? (size_t)content_length + 1 : 4096;
+    char *buf = malloc(cap);
+    size_t n = 0;
+    while (buf) {
+        if (n + 1 >= cap) {
+            if (cap > max + 1)
+                break;
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        int r = mg_read(req->conn, buf + n, cap - n - 1);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n > max)
+            break;
+    }
+    if (!buf) {
+        coh_http_send_problem(req, 503, "unavailable", "Service unavailable", "out of memory");
+        return -1;
+    }
+    if (n > max) {
+        free(buf);
+        coh_http_send_problem(req, 413, "body-too-large", "Request body too large",
+                              "the body exceeds the limit of %zu bytes", max);
+        return -1;
+    }
+    buf[n] = '\0';
+    if (n == 0) {
+        free(buf);
+        return 0;
+    }
+    req->body = buf;
+    req->body_len = n;
+    return 0;
+}
+
+static void access_log(const struct coh_http_req *req, const char *route, double seconds,
+                       long long bytes_in)
+{
+    char when[40];
+    coh_log_timestamp(when, sizeof when);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:f,s:s}", "ts", when, "level",
+                          "info", "msg",
+                          "request", "method", req->method, "route", route, "path", req->path,
+                          "status", req->status, "bytes_in", (json_int_t)(bytes_in > 0 ? bytes_in : 0), "bytes_out",
+                          (json_int_t)req->bytes_out, "duration_ms", (double)(long)(seconds * 1e6) / 1000.0, "remote",
+                          req->remote);
+    char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (line)
+        coh_log_json_line(line);
+    free(line);
+    json_decref(o);
+}
+
+static int dispatch(struct mg_connection *conn, void *cbdata)
+{
+    struct coh_app *app = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    double t0 = now_s();
+    struct coh_http_req req;
+    memset(&req, 0, sizeof req);
+    req.conn = conn;
+    req.app = app;
+    req.method = ri->request_method;
+    req.path = ri->local_uri ? ri->local_uri : "/";
+    req.query = ri->query_string;
+    req.remote = ri->remote_addr;
+
+    size_t idx = 0;
+    char allow[128];
+    const char *route = "unmatched";
+    enum coh_route_match m =
+        coh_http_route_find(coh_http_routes, coh_http_routes_count, req.method, req.path, &idx,
+                            req.params, &req.n_params, allow, sizeof allow);
+    if (m == COH_ROUTE_FOUND) {
+        route = coh_http_routes[idx].pattern;
+        if (read_body(&req, ri->content_length) == 0)
+            coh_http_routes[idx].handler(&req);
+    } else if (m == COH_ROUTE_WRONG_METHOD) {
+        route = coh_http_routes[idx].pattern;
+        char hdr[160];
+        snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
+        char body[320];
+        int len = snprintf(body, sizeof body,
+                           "{\"type\":\"urn:cohort:problem:method-not-allowed\",\"title\":\"Method "
+                           "not allowed\",\"status\":405,\"detail\":\"allowed: %s\"}",
+                           allow);
+        coh_http_send_raw(&req, 405, "application/problem+json", hdr, body, (size_t)len);
+    } else if (app->web_dir && (strcmp(req.method, "GET") == 0 || strcmp(req.method, "HEAD") == 0) &&
+               strncmp(req.path, "/v1/", 4) != 0 && coh_http_static(&req)) {
+        route = "static";
+    } else {
+        coh_http_send_problem(&req, 404, "not-found", "Not found", "no resource at %s", req.path);
+    }
+    if (req.status == 0) {
+        /* A handler that forgot to answer is a bug; the client still gets a problem. */
+        coh_log_error("handler for %s %s sent no response", req.method, route);
+        coh_http_send_problem(&req, 503, "unavailable", "Service unavailable", "no response");
+    }
+    free(req.body);
+    double dt = now_s() - t0;
+    coh_metrics_observe(app->metrics, route, req.method, req.status, dt);
+    access_log(&req, route, dt, ri->content_length);
+    return req.status;
+}
+
+int coh_http_server_new(coh_http_server **out, struct coh_app *app, const char *listen,
+                        int n_threads, coh_err *err)
+{
+    *out = NULL;
+    coh_http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", n_threads);
+    const char *options[] = {"listening_ports", listen,
+                             "num_threads", threads,
+                             "enable_keep_alive", "yes",
+                             "keep_alive_timeout_ms", "5000",
+                             "request_timeout_ms", "10000",
+                             "decode_url", "yes",
+                             NULL};
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    s->app = app;
+    s->ctx = mg_start(&cb, app, options);
+    if (!s->ctx) {
+        free(s);
+        return coh_err_set(err, COH_ERR_IO,
+                           "listen: cannot listen on %s (address in use or invalid)", listen);
+    }
+    mg_set_request_handler(s->ctx, "/", dispatch, app);
+    *out = s;
+    return 0;
+}
+
+void coh_http_server_free(coh_http_server *s)
+{
+    if (!s)
+        return;
+    mg_stop(s->ctx);
+    free(s);
+}
