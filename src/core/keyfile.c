@@ -50,14 +50,13 @@ int coh_key_file_read(coh_secbuf **out, size_t len, const char *path, const char
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return coh_err_set(err, COH_ERR_IO, "%s: cannot open %s: %s", what, path,
-                           strerror(errno));
+        return coh_err_set(err, COH_ERR_IO, "%s: cannot open %s: %s", what, path, strerror(errno));
     /* fstat on the opened descriptor: the mode checked is the mode of what is read. */
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0077) != 0) {
         close(fd);
-        return coh_err_set(err, COH_ERR_INVALID,
-                           "%s: %s must be a regular file with mode 0600", what, path);
+        return coh_err_set(err, COH_ERR_INVALID, "%s: %s must be a regular file with mode 0600",
+                           what, path);
     }
     size_t cap = 2 * len + 16;
     coh_secbuf *text = coh_secbuf_new(cap + 1);
@@ -91,8 +90,8 @@ int coh_key_file_read(coh_secbuf **out, size_t len, const char *path, const char
     coh_secbuf_free(text);
     if (!ok) {
         coh_secbuf_free(key);
-        return coh_err_set(err, COH_ERR_INVALID, "%s: %s must hold %zu hex characters", what,
-                           path, 2 * len);
+        return coh_err_set(err, COH_ERR_INVALID, "%s: %s must hold %zu hex characters", what, path,
+                           2 * len);
     }
     *out = key;
     return 0;

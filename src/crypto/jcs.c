@@ -1,0 +1,2 @@
+/* jcs: placeholder */
+#include "crypto/crypto.h"

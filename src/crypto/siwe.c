@@ -1,0 +1,2 @@
+/* siwe: placeholder */
+#include "crypto/crypto.h"

@@ -1,0 +1,677 @@
+/*
+ * test_crypto_eth: every case of tests/vectors/ethereum.json sections keccak, accounts,
+ * personal_sign, eip712, did and the crypto sanity_checks, plus published values and the
+ * misuse cases of keys, addresses and signatures.
+ */
+#include "testutil.h"
+
+static json_t *g_vec;
+
+static int setup(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0); /* as coh_process_harden does in the programs */
+    g_vec = vec_load("ethereum.json");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    json_decref(g_vec);
+    return 0;
+}
+
+static json_t *section(const char *name)
+{
+    json_t *s = json_object_get(g_vec, name);
+    assert_non_null(s);
+    return s;
+}
+
+static coh_secbuf *account_key(size_t i)
+{
+    json_t *acc = json_array_get(section("accounts"), i);
+    assert_non_null(acc);
+    coh_secbuf *k = NULL;
+    assert_int_equal(coh_crypto_seckey_from_hex(&k, vstr(acc, "private_key")), 0);
+    return k;
+}
+
+/* Signs hash with key and checks r||s||v against sig and recovery against signer. */
+static void check_signature(coh_secbuf *key, const uint8_t hash[32], const json_t *sig,
+                            const char *signer)
+{
+    uint8_t s[65], addr[20], want[20];
+    assert_int_equal(coh_crypto_sign(s, key, hash), 0);
+    assert_hex(s, 65, vstr(sig, "serialized"));
+    assert_int_equal(s[64], json_integer_value(json_object_get(sig, "v")));
+    assert_int_equal(coh_crypto_recover(addr, hash, s, 65), 0);
+    assert_int_equal(coh_crypto_address_parse(want, signer), 0);
+    assert_memory_equal(addr, want, 20);
+    assert_int_equal(coh_crypto_verify(hash, s, 65, want), 0);
+    /* The same signature with v as a y-parity (0/1) recovers the same address. */
+    s[64] -= 27;
+    assert_int_equal(coh_crypto_verify(hash, s, 65, want), 0);
+}
+
+/* ---- keccak ------------------------------------------------------------------------------ */
+
+static void test_keccak_vectors(void **state)
+{
+    (void)state;
+    size_t i;
+    json_t *c;
+    size_t n = 0;
+    json_array_foreach(section("keccak"), i, c)
+    {
+        size_t len;
+        uint8_t *in = hexdup(vstr(c, "input"), &len);
+        assert_int_equal(len, json_integer_value(json_object_get(c, "length")));
+        uint8_t h[32];
+        coh_crypto_keccak256(h, in, len);
+        assert_hex(h, 32, vstr(c, "hash"));
+        /* Incremental in uneven pieces must agree with one-shot. */
+        for (size_t step = 1; step <= 137; step += 17) {
+            coh_crypto_keccak st;
+            coh_crypto_keccak_init(&st);
+            for (size_t off = 0; off < len; off += step)
+                coh_crypto_keccak_update(&st, in + off, len - off < step ? len - off : step);
+            uint8_t h2[32];
+            coh_crypto_keccak_final(&st, h2);
+            assert_memory_equal(h, h2, 32);
+        }
+        free(in);
+        n++;
+    }
+    assert_int_equal(n, 42);
+}
+
+static void test_keccak_published(void **state)
+{
+    (void)state;
+    uint8_t h[32];
+    coh_crypto_keccak256(h, "", 0);
+    assert_hex(h, 32, "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+    coh_crypto_keccak256(h, "abc", 3);
+    assert_hex(h, 32, "0x4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45");
+    /* Not SHA3-256: that would be a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a
+     */
+}
+
+/* ---- accounts, EIP-55, DID ----------------------------------------------------------------- */
+
+static void test_accounts(void **state)
+{
+    (void)state;
+    size_t i;
+    json_t *c;
+    json_array_foreach(section("accounts"), i, c)
+    {
+        coh_secbuf *k = account_key(i);
+        uint8_t pub[65], addr[20], parsed[20];
+        assert_int_equal(coh_crypto_pubkey_from_seckey(pub, k), 0);
+        assert_hex(pub, 65, vstr(c, "public_key"));
+        assert_int_equal(coh_crypto_address_from_seckey(addr, k), 0);
+        assert_hex(addr, 20, vstr(c, "address"));
+        char text[43];
+        coh_crypto_address_format(text, addr);
+        assert_string_equal(text, vstr(c, "address_checksum"));
+        assert_int_equal(coh_crypto_address_parse_eip55(parsed, text), 0);
+        assert_memory_equal(parsed, addr, 20);
+        assert_int_equal(coh_crypto_address_parse(parsed, vstr(c, "address")), 0);
+        assert_memory_equal(parsed, addr, 20);
+        /* All-uppercase is unchecksummed but accepted; EIP-55 strict parsing refuses it. */
+        char upper[43];
+        strcpy(upper, vstr(c, "address"));
+        for (char *p = upper + 2; *p; p++)
+            if (*p >= 'a' && *p <= 'f')
+                *p = (char)(*p - 32);
+        assert_int_equal(coh_crypto_address_parse(parsed, upper), 0);
+        assert_memory_equal(parsed, addr, 20);
+        assert_int_equal(coh_crypto_address_parse_eip55(parsed, vstr(c, "address")),
+                         COH_CRYPTO_ECHECKSUM);
+        coh_secbuf_free(k);
+    }
+    assert_int_equal(i, 20);
+}
+
+static void test_did(void **state)
+{
+    (void)state;
+    size_t i;
+    json_t *c;
+    json_array_foreach(section("did"), i, c)
+    {
+        uint8_t addr[20], got[20];
+        assert_int_equal(coh_crypto_address_parse(addr, vstr(c, "address")), 0);
+        uint64_t chain = (uint64_t)json_integer_value(json_object_get(c, "chain_id"));
+        char did[COH_CRYPTO_DID_MAX];
+        coh_crypto_did_format(did, chain, addr);
+        assert_string_equal(did, vstr(c, "did"));
+        uint64_t chain2;
+        assert_int_equal(coh_crypto_did_parse(&chain2, got, did), 0);
+        assert_int_equal(chain2, chain);
+        assert_memory_equal(got, addr, 20);
+    }
+    assert_int_equal(i, 3);
+    uint64_t ch;
+    uint8_t a[20];
+    const char *bad[] = {
+        "did:pkh:eip155::0x6b5b2d96c39Ad9Ab658693F3a21cDb10b81963FC",
+        "did:pkh:eip155:01:0x6b5b2d96c39Ad9Ab658693F3a21cDb10b81963FC",
+        "did:pkh:eip155:1:0x6b5b2d96c39Ad9Ab658693F3a21cDb10b81963F",
+        "did:pkh:bip122:1:0x6b5b2d96c39Ad9Ab658693F3a21cDb10b81963FC",
+        "did:pkh:eip155:18446744073709551616:0x6b5b2d96c39Ad9Ab658693F3a21cDb10b81963FC",
+        "did:pkh:eip155:1:0x6B5b2d96c39Ad9Ab658693F3a21cDb10b81963FC",
+    };
+    for (size_t j = 0; j < sizeof bad / sizeof *bad; j++)
+        assert_true(coh_crypto_did_parse(&ch, a, bad[j]) < 0);
+    assert_int_equal(coh_crypto_did_parse(&ch, a, bad[5]), COH_CRYPTO_ECHECKSUM);
+}
+
+/* ---- EIP-191 ----------------------------------------------------------------------------- */
+
+static void test_personal_sign(void **state)
+{
+    (void)state;
+    size_t i;
+    json_t *c;
+    json_array_foreach(section("personal_sign"), i, c)
+    {
+        size_t len, plen;
+        uint8_t *msg = hexdup(vstr(c, "message_hex"), &len);
+        uint8_t *pre = hexdup(vstr(c, "prefixed_hex"), &plen);
+        assert_int_equal(len, json_integer_value(json_object_get(c, "message_length")));
+        if (strcmp(vstr(c, "message_kind"), "utf8") == 0)
+            assert_memory_equal(msg, vstr(c, "message"), len);
+        uint8_t h[32], h2[32];
+        coh_crypto_personal_hash(h, msg, len);
+        assert_hex(h, 32, vstr(c, "message_hash"));
+        coh_crypto_keccak256(h2, pre, plen);
+        assert_memory_equal(h, h2, 32);
+        coh_secbuf *k =
+            account_key((size_t)json_integer_value(json_object_get(c, "account_index")));
+        check_signature(k, h, json_object_get(c, "signature"), vstr(c, "signer"));
+        coh_secbuf_free(k);
+        free(msg);
+        free(pre);
+    }
+    assert_int_equal(i, 20);
+}
+
+/* ---- EIP-712 ----------------------------------------------------------------------------- */
+
+static void test_eip712_vectors(void **state)
+{
+    (void)state;
+    size_t i;
+    json_t *c;
+    json_array_foreach(section("eip712"), i, c)
+    {
+        json_t *td =
+            json_pack("{s:O,s:s,s:O,s:O}", "types", json_object_get(c, "types"), "primaryType",
+                      vstr(c, "primary_type"), "domain", json_object_get(c, "domain"), "message",
+                      json_object_get(c, "message"));
+        assert_non_null(td);
+        coh_err err = {0};
+        uint8_t digest[32], ds[32], sh[32], h[32];
+        int rc = coh_crypto_eip712_hash(digest, ds, sh, td, &err);
+        if (rc)
+            fail_msg("eip712[%zu]: %s", i, err.msg);
+        assert_hex(digest, 32, vstr(c, "digest"));
+        assert_hex(ds, 32, vstr(c, "domain_separator"));
+        assert_hex(sh, 32, vstr(c, "struct_hash"));
+
+        const char *det = vstr(c, "domain_encode_type");
+        coh_crypto_keccak256(h, det, strlen(det));
+        assert_hex(h, 32, vstr(c, "domain_type_hash"));
+        char *et = NULL;
+        assert_int_equal(coh_crypto_eip712_encode_type(&et, json_object_get(c, "types"),
+                                                       vstr(c, "primary_type"), &err),
+                         0);
+        assert_string_equal(et, vstr(c, "encode_type"));
+        coh_crypto_keccak256(h, et, strlen(et));
+        assert_hex(h, 32, vstr(c, "type_hash"));
+        free(et);
+        size_t elen;
+        uint8_t *enc = hexdup(vstr(c, "encoded_data"), &elen);
+        coh_crypto_keccak256(h, enc, elen);
+        assert_memory_equal(h, sh, 32);
+        free(enc);
+
+        const char *tn;
+        json_t *sub;
+        json_object_foreach(json_object_get(c, "sub_struct_hashes"), tn, sub)
+        {
+            assert_int_equal(
+                coh_crypto_eip712_encode_type(&et, json_object_get(c, "types"), tn, &err), 0);
+            assert_string_equal(et, vstr(sub, "encode_type"));
+            free(et);
+        }
+
+        coh_secbuf *k = NULL;
+        if (json_is_integer(json_object_get(c, "account_index")))
+            k = account_key((size_t)json_integer_value(json_object_get(c, "account_index")));
+        else
+            assert_int_equal(coh_crypto_seckey_from_hex(&k, vstr(c, "private_key")), 0);
+        check_signature(k, digest, json_object_get(c, "signature"), vstr(c, "signer"));
+        coh_secbuf_free(k);
+
+        if (strcmp(vstr(c, "primary_type"), "Consent") == 0) {
+            /* The JSON-free path and the wallet JSON it emits must agree. */
+            json_t *m = json_object_get(c, "message");
+            json_t *d = json_object_get(c, "domain");
+            coh_crypto_consent cs;
+            uint8_t vc[20], d2[32], ds2[32], sh2[32];
+            hex32(cs.request_id, vstr(m, "requestId"));
+            hex32(cs.fields_hash, vstr(m, "fieldsHash"));
+            cs.purpose = vstr(m, "purpose");
+            assert_int_equal(coh_crypto_uint256_from_dec(cs.reward, vstr(m, "reward")), 0);
+            cs.expiry = strtoull(vstr(m, "expiry"), NULL, 10);
+            assert_int_equal(coh_crypto_address_parse(cs.contributor, vstr(m, "contributor")), 0);
+            assert_int_equal(coh_crypto_address_parse(vc, vstr(d, "verifyingContract")), 0);
+            uint64_t chain = strtoull(vstr(d, "chainId"), NULL, 10);
+            coh_crypto_consent_hash(d2, ds2, sh2, chain, vc, &cs);
+            assert_memory_equal(d2, digest, 32);
+            assert_memory_equal(ds2, ds, 32);
+            assert_memory_equal(sh2, sh, 32);
+            json_t *wallet = coh_crypto_consent_typed_data(chain, vc, &cs);
+            assert_non_null(wallet);
+            assert_int_equal(coh_crypto_eip712_hash(d2, NULL, NULL, wallet, &err), 0);
+            assert_memory_equal(d2, digest, 32);
+            char dec[79];
+            coh_crypto_uint256_to_dec(dec, cs.reward);
+            assert_string_equal(dec, vstr(m, "reward"));
+            json_decref(wallet);
+        }
+        json_decref(td);
+    }
+    assert_int_equal(i, 18);
+}
+
+/* Mail example of the EIP, written out here so the published values stand on their own. */
+static const char *MAIL =
+    "{\"types\":{\"EIP712Domain\":[{\"name\":\"name\",\"type\":\"string\"},{\"name\":"
+    "\"version\",\"type\":\"string\"},{\"name\":\"chainId\",\"type\":\"uint256\"},{\"name\":"
+    "\"verifyingContract\",\"type\":\"address\"}],\"Person\":[{\"name\":\"name\",\"type\":"
+    "\"string\"},{\"name\":\"wallet\",\"type\":\"address\"}],\"Mail\":[{\"name\":\"from\","
+    "\"type\":\"Person\"},{\"name\":\"to\",\"type\":\"Person\"},{\"name\":\"contents\","
+    "\"type\":\"string\"}]},\"primaryType\":\"Mail\",\"domain\":{\"name\":\"Ether Mail\","
+    "\"version\":\"1\",\"chainId\":1,\"verifyingContract\":"
+    "\"0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC\"},\"message\":{\"from\":{\"name\":\"Cow\","
+    "\"wallet\":\"0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826\"},\"to\":{\"name\":\"Bob\","
+    "\"wallet\":\"0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB\"},\"contents\":\"Hello, Bob!\"}}";
+
+static void test_eip712_mail_published(void **state)
+{
+    (void)state;
+    json_t *td = json_loads(MAIL, 0, NULL);
+    assert_non_null(td);
+    uint8_t digest[32], ds[32], sh[32], sig[65];
+    coh_err err = {0};
+    assert_int_equal(coh_crypto_eip712_hash(digest, ds, sh, td, &err), 0);
+    assert_hex(ds, 32, "0xf2cee375fa42b42143804025fc449deafd50cc031ca257e0b194a650a912090f");
+    assert_hex(sh, 32, "0xc52c0ee5d84264471806290a3f2c4cecfc5490626bf912d01f240d7a274b371e");
+    assert_hex(digest, 32, "0xbe609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2");
+    uint8_t cow[32];
+    coh_crypto_keccak256(cow, "cow", 3);
+    coh_secbuf *k = NULL;
+    assert_int_equal(coh_crypto_seckey_from_bytes(&k, cow), 0);
+    assert_int_equal(coh_crypto_sign(sig, k, digest), 0);
+    assert_hex(sig, 32, "0x4355c47d63924e8a72e509b65029052eb6c299d53a04e167c5775fd466751c9d");
+    assert_hex(sig + 32, 32, "0x07299936d304c153f6443dfa05f40ff007d72911b6f72307f996231605b91562");
+    assert_int_equal(sig[64], 28);
+    uint8_t addr[20];
+    assert_int_equal(coh_crypto_address_from_seckey(addr, k), 0);
+    assert_hex(addr, 20, "0xcd2a3d9f938e13cd947ec05abc7fe734df8dd826");
+    coh_secbuf_free(k);
+    json_decref(td);
+}
+
+/* Negative EIP-712 inputs: each must fail with the given code. */
+static void test_eip712_rejects(void **state)
+{
+    (void)state;
+    struct {
+        const char *type, *value;
+        int code;
+    } cases[] = {
+        {"uint8", "256", COH_CRYPTO_ERANGE},
+        {"uint8", "-1", COH_CRYPTO_ERANGE},
+        {"int8", "128", COH_CRYPTO_ERANGE},
+        {"int8", "-129", COH_CRYPTO_ERANGE},
+        {"uint256",
+         "\"115792089237316195423570985008687907853269984665640564039457584007913129639936\"",
+         COH_CRYPTO_ERANGE},
+        {"uint64", "\"0x10000000000000000\"", COH_CRYPTO_ERANGE},
+        {"uint64", "\"12a\"", COH_CRYPTO_ETYPED},
+        {"uint64", "1.5", COH_CRYPTO_ETYPED},
+        {"bytes32", "\"0x1234\"", COH_CRYPTO_EHEX},
+        {"bytes", "\"0x123\"", COH_CRYPTO_EHEX},
+        {"bytes", "\"1234\"", COH_CRYPTO_EHEX},
+        {"address", "\"0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD827\"", COH_CRYPTO_ECHECKSUM},
+        {"address", "\"0x1234\"", COH_CRYPTO_EADDRESS},
+        {"bool", "1", COH_CRYPTO_ETYPED},
+        {"string", "5", COH_CRYPTO_ETYPED},
+        {"uint256[2]", "[1]", COH_CRYPTO_ETYPED},
+        {"uint256[]", "{}", COH_CRYPTO_ETYPED},
+        {"Missing", "{}", COH_CRYPTO_ETYPED},
+        {"uint7", "1", COH_CRYPTO_ETYPED},
+        {"bytes33", "\"0x00\"", COH_CRYPTO_ETYPED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char buf[1024];
+        snprintf(buf, sizeof buf,
+                 "{\"types\":{\"T\":[{\"name\":\"x\",\"type\":\"%s\"}]},\"primaryType\":\"T\","
+                 "\"domain\":{\"name\":\"n\"},\"message\":{\"x\":%s}}",
+                 cases[i].type, cases[i].value);
+        json_t *td = json_loads(buf, 0, NULL);
+        assert_non_null(td);
+        coh_err err = {0};
+        uint8_t d[32];
+        int rc = coh_crypto_eip712_hash(d, NULL, NULL, td, &err);
+        if (rc != cases[i].code)
+            fail_msg("case %zu (%s = %s): rc %d want %d (%s)", i, cases[i].type, cases[i].value, rc,
+                     cases[i].code, err.msg);
+        json_decref(td);
+    }
+    /* Extremes that must be accepted. */
+    const char *ok[][2] = {
+        {"int8", "-128"},
+        {"int8", "127"},
+        {"uint8", "\"0xff\""},
+        {"int256",
+         "\"-57896044618658097711785492504343953926634992332820282019728792003956564819968\""},
+        {"uint64", "\"18446744073709551615\""},
+        {"int64", "-9223372036854775807"}};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char buf[1024];
+        snprintf(buf, sizeof buf,
+                 "{\"types\":{\"T\":[{\"name\":\"x\",\"type\":\"%s\"}]},\"primaryType\":\"T\","
+                 "\"domain\":{\"name\":\"n\"},\"message\":{\"x\":%s}}",
+                 ok[i][0], ok[i][1]);
+        json_t *td = json_loads(buf, 0, NULL);
+        coh_err err = {0};
+        uint8_t d[32];
+        if (coh_crypto_eip712_hash(d, NULL, NULL, td, &err) != 0)
+            fail_msg("ok case %zu: %s", i, err.msg);
+        json_decref(td);
+    }
+    /* An undeclared field is refused, not ignored. */
+    json_t *td = json_loads("{\"types\":{\"T\":[{\"name\":\"x\",\"type\":\"bool\"}]},"
+                            "\"primaryType\":\"T\",\"domain\":{},\"message\":{\"x\":true,\"y\":1}}",
+                            0, NULL);
+    uint8_t d[32];
+    assert_int_equal(coh_crypto_eip712_hash(d, NULL, NULL, td, NULL), COH_CRYPTO_ETYPED);
+    json_decref(td);
+}
+
+/* ---- sanity_checks ------------------------------------------------------------------------- */
+
+static void selector(uint8_t out[4], const char *sig)
+{
+    uint8_t h[32];
+    coh_crypto_keccak256(h, sig, strlen(sig));
+    memcpy(out, h, 4);
+}
+
+static void test_sanity_checks(void **state)
+{
+    (void)state;
+    /* EIP-155 example: unsigned tx RLP from the EIP text; key 0x4646...46. */
+    static const char *eip155_unsigned = "0xec098504a817c800825208943535353535353535353535353535353"
+                                         "535353535880de0b6b3a764000080018080";
+    size_t i, done = 0, skipped = 0;
+    json_t *c;
+    json_array_foreach(section("sanity_checks"), i, c)
+    {
+        const char *name = vstr(c, "name");
+        const char *want = vstr(c, "expected");
+        uint8_t h[32], a[20];
+        char text[43];
+        if (strncmp(name, "keccak256('')", 13) == 0) {
+            coh_crypto_keccak256(h, "", 0);
+            assert_hex(h, 32, want);
+        } else if (strcmp(name, "keccak256('abc')") == 0) {
+            coh_crypto_keccak256(h, "abc", 3);
+            assert_hex(h, 32, want);
+        } else if (strncmp(name, "EIP-712 Mail v4", 15) == 0) {
+            json_t *v4 = json_array_get(section("eip712"), 16);
+            const char *field = strstr(name, "'from' Person") ? NULL
+                                : strstr(name, "digest")      ? "digest"
+                                                              : "struct_hash";
+            if (field) {
+                assert_string_equal(vstr(v4, field), want);
+            } else {
+                json_t *from = json_object_get(json_object_get(v4, "message"), "from");
+                assert_int_equal(coh_crypto_eip712_struct_hash(h, json_object_get(v4, "types"),
+                                                               "Person", from, NULL),
+                                 0);
+                assert_hex(h, 32, want);
+            }
+        } else if (strncmp(name, "EIP-712 Mail", 12) == 0) {
+            json_t *td = json_loads(MAIL, 0, NULL);
+            uint8_t dg[32], ds[32], sh[32], sig[65], cow[32];
+            assert_int_equal(coh_crypto_eip712_hash(dg, ds, sh, td, NULL), 0);
+            json_decref(td);
+            coh_crypto_keccak256(cow, "cow", 3);
+            coh_secbuf *k = NULL;
+            assert_int_equal(coh_crypto_seckey_from_bytes(&k, cow), 0);
+            assert_int_equal(coh_crypto_sign(sig, k, dg), 0);
+            assert_int_equal(coh_crypto_address_from_seckey(a, k), 0);
+            coh_secbuf_free(k);
+            if (strstr(name, "digest"))
+                assert_hex(dg, 32, want);
+            else if (strstr(name, "domain separator"))
+                assert_hex(ds, 32, want);
+            else if (strstr(name, "struct hash"))
+                assert_hex(sh, 32, want);
+            else if (strstr(name, "signer"))
+                assert_hex(a, 20, want);
+            else if (strstr(name, "signature v"))
+                assert_int_equal(sig[64], atoi(want));
+            else if (strstr(name, "signature r"))
+                assert_hex(sig, 32, want);
+            else if (strstr(name, "signature s"))
+                assert_hex(sig + 32, 32, want);
+            else
+                fail_msg("unhandled sanity check %s", name);
+        } else if (strncmp(name, "EIP-55 ", 7) == 0) {
+            assert_int_equal(coh_crypto_address_parse(a, want), 0);
+            coh_crypto_address_format(text, a);
+            assert_string_equal(text, want);
+        } else if (strncmp(name, "address of 0x4c0883a6", 21) == 0) {
+            coh_secbuf *k = NULL;
+            assert_int_equal(
+                coh_crypto_seckey_from_hex(
+                    &k, "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"),
+                0);
+            assert_int_equal(coh_crypto_address_from_seckey(a, k), 0);
+            coh_secbuf_free(k);
+            coh_crypto_address_format(text, a);
+            assert_string_equal(text, want);
+        } else if (strncmp(name, "selector ", 9) == 0) {
+            uint8_t sel[4];
+            selector(sel, name + 9);
+            assert_hex(sel, 4, want);
+        } else if (strncmp(name, "EIP-155 example", 15) == 0) {
+            size_t n;
+            uint8_t *tx = hexdup(eip155_unsigned, &n);
+            coh_crypto_keccak256(h, tx, n);
+            free(tx);
+            if (strstr(name, "signing hash")) {
+                assert_hex(h, 32, want);
+            } else {
+                /* Signed tx = RLP(..., v, r, s): r and s are the last 2 x (1 + 32) bytes. */
+                uint8_t key[32], sig[65];
+                memset(key, 0x46, 32);
+                coh_secbuf *k = NULL;
+                assert_int_equal(coh_crypto_seckey_from_bytes(&k, key), 0);
+                assert_int_equal(coh_crypto_sign(sig, k, h), 0);
+                coh_secbuf_free(k);
+                size_t tn;
+                uint8_t *signed_tx = hexdup(want, &tn);
+                assert_int_equal(signed_tx[tn - 66], 0xa0);
+                assert_memory_equal(signed_tx + tn - 65, sig, 32);
+                assert_int_equal(signed_tx[tn - 33], 0xa0);
+                assert_memory_equal(signed_tx + tn - 32, sig + 32, 32);
+                /* EIP-155 v = recid + 35 + 2 * chainId(1) */
+                assert_int_equal(signed_tx[tn - 67], sig[64] - 27 + 37);
+                free(signed_tx);
+            }
+        } else if (strncmp(name, "RLP ", 4) == 0 ||
+                   strncmp(name, "OZ StandardMerkleTree", 21) == 0) {
+            /* RLP and Merkle trees belong to the chain module, not crypto. */
+            skipped++;
+            continue;
+        } else {
+            fail_msg("sanity check not handled: %s", name);
+        }
+        done++;
+    }
+    print_message("sanity_checks: %zu checked, %zu skipped (RLP/Merkle: chain module)\n", done,
+                  skipped);
+    assert_int_equal(done + skipped, 28);
+    assert_int_equal(skipped, 7);
+}
+
+static void test_eip155_key(void **state)
+{
+    (void)state;
+    coh_secbuf *k = NULL;
+    uint8_t a[20];
+    char text[43];
+    assert_int_equal(coh_crypto_seckey_from_hex(
+                         &k, "0x4646464646464646464646464646464646464646464646464646464646464646"),
+                     0);
+    assert_int_equal(coh_crypto_address_from_seckey(a, k), 0);
+    coh_crypto_address_format(text, a);
+    assert_string_equal(text, "0x9d8A62f656a8d1615C1294fd71e9CFb3E4855A4F");
+    coh_secbuf_free(k);
+}
+
+/* ---- misuse and malformed input ----------------------------------------------------------- */
+
+static void test_key_rejects(void **state)
+{
+    (void)state;
+    coh_secbuf *k = (coh_secbuf *)1;
+    assert_int_equal(coh_crypto_seckey_from_hex(&k, "0x12"), COH_CRYPTO_EHEX);
+    assert_null(k);
+    assert_int_equal(coh_crypto_seckey_from_hex(
+                         &k, "0xzz46464646464646464646464646464646464646464646464646464646464646"),
+                     COH_CRYPTO_EHEX);
+    uint8_t zero[32] = {0}, n[32];
+    assert_int_equal(coh_crypto_seckey_from_bytes(&k, zero), COH_CRYPTO_ESECKEY);
+    /* The group order itself is not a valid scalar. */
+    hex32(n, "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
+    assert_int_equal(coh_crypto_seckey_from_bytes(&k, n), COH_CRYPTO_ESECKEY);
+    assert_null(k);
+    /* Generated keys are valid and distinct. */
+    coh_secbuf *a = NULL, *b = NULL;
+    assert_int_equal(coh_crypto_seckey_generate(&a), 0);
+    assert_int_equal(coh_crypto_seckey_generate(&b), 0);
+    assert_int_equal(coh_secbuf_len(a), 32);
+    assert_true(memcmp(coh_secbuf_data(a), coh_secbuf_data(b), 32) != 0);
+    /* A secure buffer of the wrong size is refused, not read past. */
+    coh_secbuf *short_key = coh_secbuf_new(16);
+    uint8_t sig[65], h[32] = {1};
+    assert_int_equal(coh_crypto_sign(sig, short_key, h), COH_CRYPTO_ELENGTH);
+    coh_secbuf_free(short_key);
+    coh_secbuf_free(a);
+    coh_secbuf_free(b);
+}
+
+static void test_address_rejects(void **state)
+{
+    (void)state;
+    uint8_t a[20];
+    assert_int_equal(coh_crypto_address_parse(a, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"), 0);
+    /* One letter's case flipped: wrong checksum. */
+    assert_int_equal(coh_crypto_address_parse(a, "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+                     COH_CRYPTO_ECHECKSUM);
+    const char *bad[] = {"",
+                         "0x",
+                         "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                         "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAe",
+                         "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAedd",
+                         "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeg",
+                         " 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAe"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(coh_crypto_address_parse(a, bad[i]), COH_CRYPTO_EADDRESS);
+    assert_int_equal(coh_crypto_address_parse(a, NULL), COH_CRYPTO_EADDRESS);
+}
+
+static void test_signature_rejects(void **state)
+{
+    (void)state;
+    json_t *c = json_array_get(section("personal_sign"), 0);
+    uint8_t h[32], sig[65], addr[20], bad[65];
+    hex32(h, vstr(c, "message_hash"));
+    size_t n;
+    uint8_t *s = hexdup(vstr(json_object_get(c, "signature"), "serialized"), &n);
+    assert_int_equal(n, 65);
+    memcpy(sig, s, 65);
+    free(s);
+    assert_int_equal(coh_crypto_recover(addr, h, sig, 65), 0);
+    assert_int_equal(coh_crypto_recover(addr, h, sig, 64), COH_CRYPTO_ELENGTH);
+    assert_int_equal(coh_crypto_recover(addr, h, sig, 66), COH_CRYPTO_ELENGTH);
+    static const uint8_t badv[] = {2, 3, 26, 29, 35, 37, 255};
+    for (size_t i = 0; i < sizeof badv; i++) {
+        memcpy(bad, sig, 65);
+        bad[64] = badv[i];
+        assert_int_equal(coh_crypto_recover(addr, h, bad, 65), COH_CRYPTO_EV);
+    }
+    /* High s: s' = n - s with flipped parity is the same signature, malleated (EIP-2). */
+    uint8_t order[32];
+    hex32(order, "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
+    memcpy(bad, sig, 65);
+    int borrow = 0;
+    for (int i = 31; i >= 0; i--) {
+        int t = order[i] - sig[32 + i] - borrow;
+        borrow = t < 0;
+        bad[32 + i] = (uint8_t)(t + (borrow ? 256 : 0));
+    }
+    bad[64] = (uint8_t)(sig[64] == 27 ? 28 : 27);
+    assert_int_equal(coh_crypto_recover(addr, h, bad, 65), COH_CRYPTO_EHIGHS);
+    /* r or s equal to zero, or r >= n. */
+    memcpy(bad, sig, 65);
+    memset(bad, 0, 32);
+    assert_true(coh_crypto_recover(addr, h, bad, 65) < 0);
+    memcpy(bad, sig, 65);
+    memset(bad + 32, 0, 32);
+    assert_true(coh_crypto_recover(addr, h, bad, 65) < 0);
+    memcpy(bad, sig, 65);
+    memset(bad, 0xff, 32);
+    assert_int_equal(coh_crypto_recover(addr, h, bad, 65), COH_CRYPTO_ESIG);
+    assert_int_equal(coh_crypto_recover(addr, h, NULL, 65), COH_CRYPTO_ELENGTH);
+    /* Wrong hash: recovers someone else. */
+    uint8_t want[20];
+    assert_int_equal(coh_crypto_address_parse(want, vstr(c, "signer")), 0);
+    h[0] ^= 1;
+    assert_int_equal(coh_crypto_verify(h, sig, 65, want), COH_CRYPTO_EMISMATCH);
+    assert_string_equal(coh_crypto_strerror(COH_CRYPTO_EHIGHS),
+                        "signature s is in the upper half of the curve order (EIP-2)");
+    assert_string_equal(coh_crypto_strerror(COH_ERR_NOMEM), "out of memory");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keccak_vectors),
+        cmocka_unit_test(test_keccak_published),
+        cmocka_unit_test(test_accounts),
+        cmocka_unit_test(test_did),
+        cmocka_unit_test(test_personal_sign),
+        cmocka_unit_test(test_eip712_vectors),
+        cmocka_unit_test(test_eip712_mail_published),
+        cmocka_unit_test(test_eip712_rejects),
+        cmocka_unit_test(test_sanity_checks),
+        cmocka_unit_test(test_eip155_key),
+        cmocka_unit_test(test_key_rejects),
+        cmocka_unit_test(test_address_rejects),
+        cmocka_unit_test(test_signature_rejects),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
