@@ -32,7 +32,7 @@ static const coh_config_spec specs[] = {
     {"chain_rpc_url", COH_CFG_STRING, "", 0, 0},
     {"chain_id", COH_CFG_INT, "31337", 1, 2147483647},
     {"public_url", COH_CFG_STRING, "http://127.0.0.1:8080", 0, 0},
-    {"session_ttl_s", COH_CFG_INT, "86400", 60, 31536000},
+    {"session_ttl_s", COH_CFG_INT, "86400", 1, 31536000},
     {"nonce_ttl_s", COH_CFG_INT, "300", 10, 86400},
     {"signin_rate_per_min", COH_CFG_INT, "30", 1, 100000},
 };

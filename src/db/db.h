@@ -7,6 +7,7 @@
 
 #include "core/core.h"
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 typedef struct coh_db_pool coh_db_pool;
@@ -61,5 +62,44 @@ COH_WUR int coh_db_migrate(coh_db_pool *p, const char *dir, int *applied, coh_er
  * Returns 0 when current, COH_ERR_CONFLICT when behind, another error when unreachable.
  */
 COH_WUR int coh_db_migrations_current(coh_db_pool *p, const char *dir, coh_err *err);
+
+
+/* ---- identity queries (identity.c) ---------------------------------------------------- */
+/* Records a freshly issued sign-in nonce valid for ttl_s seconds. */
+COH_WUR int coh_db_nonce_insert(coh_db_pool *p, const char *nonce, long ttl_s, coh_err *err);
+/*
+ * Marks nonce used if it was issued, unused and unexpired. Returns 0, or COH_ERR_FORBIDDEN
+ * (with a reason: unknown, already used, expired) when it cannot be used.
+ */
+COH_WUR int coh_db_nonce_consume(coh_db_pool *p, const char *nonce, coh_err *err);
+
+struct coh_db_session {
+    long long id;
+    char address[43]; /* lowercase 0x hex */
+    char expires_at[40];
+};
+/*
+ * Creates the account (and its default profile) if new, and a session for the 32-byte token
+ * hash expiring in ttl_s seconds.
+ */
+COH_WUR int coh_db_session_create(coh_db_pool *p, struct coh_db_session *out, const char *address,
+                                  const uint8_t token_hash[32], long ttl_s, const char *user_agent,
+                                  coh_err *err);
+/* Finds a live session by token hash: COH_ERR_NOTFOUND when unknown, revoked or expired. */
+COH_WUR int coh_db_session_find(coh_db_pool *p, struct coh_db_session *out,
+                                const uint8_t token_hash[32], coh_err *err);
+COH_WUR int coh_db_session_revoke(coh_db_pool *p, long long id, const char *address, coh_err *err);
+/* Active sessions of address as a JSON array (caller owns), newest first. */
+json_t *coh_db_sessions_list(coh_db_pool *p, const char *address, long long current_id,
+                             coh_err *err);
+
+/* Profile as the API shows it (caller owns), or NULL with err. */
+json_t *coh_db_profile_get(coh_db_pool *p, const char *address, coh_err *err);
+/* Replaces the profile from validated fields (see http/h_profile.c). */
+COH_WUR int coh_db_profile_put(coh_db_pool *p, const char *address, int researcher,
+                               int contributor, const char *display_name,
+                               const char *categories_json, const char *attributes_json,
+                               const char *purposes_json, const char *min_reward,
+                               const char *lifetime_epsilon, coh_err *err);
 
 #endif

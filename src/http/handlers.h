@@ -10,4 +10,21 @@ void coh_h_readyz(struct coh_http_req *req);
 void coh_h_metrics(struct coh_http_req *req);
 void coh_h_openapi(struct coh_http_req *req);
 
+#define COH_HTTP_TOKEN_LEN 68 /* "coh_" + 64 hex */
+void coh_http_token_new(char out[COH_HTTP_TOKEN_LEN + 1]);
+void coh_http_token_hash(uint8_t out[32], const char *token);
+
+/* h_auth.c */
+void coh_h_auth_nonce(struct coh_http_req *req);
+void coh_h_auth_siwe(struct coh_http_req *req);
+void coh_h_auth_logout(struct coh_http_req *req);
+void coh_h_me_sessions(struct coh_http_req *req);
+
+/* h_profile.c */
+void coh_h_profile_get(struct coh_http_req *req);
+void coh_h_profile_put(struct coh_http_req *req);
+
+/* Shared by handlers: chain id and public URL from the config. */
+uint64_t coh_http_chain_id(const struct coh_http_req *req);
+
 #endif

@@ -6,6 +6,12 @@ const struct coh_http_route coh_http_routes[] = {
     {"GET", "/readyz", coh_h_readyz},
     {"GET", "/metrics", coh_h_metrics},
     {"GET", "/openapi.yaml", coh_h_openapi},
+    {"GET", "/v1/auth/nonce", coh_h_auth_nonce},
+    {"POST", "/v1/auth/siwe", coh_h_auth_siwe},
+    {"POST", "/v1/auth/logout", coh_h_auth_logout},
+    {"GET", "/v1/me/sessions", coh_h_me_sessions},
+    {"GET", "/v1/me/profile", coh_h_profile_get},
+    {"PUT", "/v1/me/profile", coh_h_profile_put},
 };
 
 const size_t coh_http_routes_count = sizeof coh_http_routes / sizeof coh_http_routes[0];

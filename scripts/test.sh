@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# README command 2: the same set-up as run.sh, then every test: unit and integration tests
+# (ctest) in the release build and again under ASan+UBSan, then the Node e2e tests against a
+# live cohortd. Exits non-zero if anything fails.
+source "$(dirname "$0")/common.sh"
+bash "$COH_ROOT/scripts/setup.sh" --asan
+export COH_TEST_DATABASE_URL=$COH_DATABASE_URL
+status=0
+
+log "ctest: release build"
+ctest --test-dir "$COH_BUILD" --output-on-failure -j2 || status=1
+
+log "ctest: ASan+UBSan build"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$COH_BUILD_ASAN" --output-on-failure -j2 -E openapi_lint || status=1
+
+if ls "$COH_ROOT"/tests/e2e/*.test.mjs >/dev/null 2>&1; then
+  log "node e2e tests"
+  (cd "$COH_ROOT" && node --test --test-concurrency=1 tests/e2e/) || status=1
+fi
+
+if [ $status -ne 0 ]; then log "FAILED"; else log "all tests passed"; fi
+exit $status

@@ -1,0 +1,210 @@
+/*
+ * identity: queries over accounts, auth_nonces, sessions and profiles. Tokens never reach
+ * this layer, only their 32-byte hashes, passed as bytea hex.
+ */
+#include "db/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs one statement on a borrowed connection. */
+static PGresult *run(coh_db_pool *p, const char *sql, int n, const char *const *params,
+                     coh_err *err)
+{
+    coh_db_conn *c = coh_db_acquire(p, 2000, err);
+    if (!c)
+        return NULL;
+    PGresult *r = coh_db_exec(c, sql, n, params, err);
+    coh_db_release(c);
+    return r;
+}
+
+static void bytea_hex(char out[67], const uint8_t h[32])
+{
+    out[0] = '\\';
+    out[1] = 'x';
+    coh_hex_encode(out + 2, h, 32, 0);
+}
+
+int coh_db_nonce_insert(coh_db_pool *p, const char *nonce, long ttl_s, coh_err *err)
+{
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%ld", ttl_s);
+    const char *params[] = {nonce, ttl};
+    /* Expired nonces are swept by whoever issues the next one; the index keeps it cheap. */
+    PGresult *r = run(p,
+                      "WITH sweep AS (DELETE FROM auth_nonces WHERE expires_at < now() - "
+                      "interval '1 day') INSERT INTO auth_nonces (nonce, expires_at) "
+                      "VALUES ($1, now() + make_interval(secs => $2::int))",
+                      2, params, err);
+    if (!r)
+        return err->code;
+    PQclear(r);
+    return 0;
+}
+
+int coh_db_nonce_consume(coh_db_pool *p, const char *nonce, coh_err *err)
+{
+    const char *params[] = {nonce};
+    PGresult *r = run(p,
+                      "WITH old AS (SELECT used_at, expires_at FROM auth_nonces WHERE nonce = $1), "
+                      "upd AS (UPDATE auth_nonces SET used_at = now() WHERE nonce = $1 AND "
+                      "used_at IS NULL AND expires_at > now() RETURNING 1) "
+                      "SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM old), "
+                      "(SELECT used_at IS NOT NULL FROM old)",
+                      1, params, err);
+    if (!r)
+        return err->code;
+    int used_now = atoi(PQgetvalue(r, 0, 0)), known = atoi(PQgetvalue(r, 0, 1));
+    int was_used = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    PQclear(r);
+    if (used_now)
+        return 0;
+    if (!known)
+        return coh_err_set(err, COH_ERR_FORBIDDEN, "nonce was not issued by this server");
+    if (was_used)
+        return coh_err_set(err, COH_ERR_FORBIDDEN, "nonce has already been used");
+    return coh_err_set(err, COH_ERR_FORBIDDEN, "nonce has expired");
+}
+
+int coh_db_session_create(coh_db_pool *p, struct coh_db_session *out, const char *address,
+                          const uint8_t token_hash[32], long ttl_s, const char *user_agent,
+                          coh_err *err)
+{
+    char hash[67], ttl[24], ua[201];
+    bytea_hex(hash, token_hash);
+    snprintf(ttl, sizeof ttl, "%ld", ttl_s);
+    snprintf(ua, sizeof ua, "%s", user_agent ? user_agent : "");
+    const char *params[] = {address, hash, ttl, ua};
+    PGresult *r = run(p,
+                      "WITH a AS (INSERT INTO accounts (address) VALUES ($1) ON CONFLICT DO "
+                      "NOTHING), pr AS (INSERT INTO profiles (address) SELECT $1 WHERE NOT EXISTS "
+                      "(SELECT 1 FROM profiles WHERE address = $1) ON CONFLICT DO NOTHING) "
+                      "SELECT 1",
+                      1, params, err);
+    if (!r)
+        return err->code;
+    PQclear(r);
+    r = run(p,
+            "INSERT INTO sessions (address, token_hash, expires_at, user_agent) VALUES ($1, "
+            "$2::bytea, now() + make_interval(secs => $3::int), nullif($4, '')) RETURNING id, "
+            "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+            4, params, err);
+    if (!r)
+        return err->code;
+    out->id = atoll(PQgetvalue(r, 0, 0));
+    snprintf(out->address, sizeof out->address, "%s", address);
+    snprintf(out->expires_at, sizeof out->expires_at, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return 0;
+}
+
+int coh_db_session_find(coh_db_pool *p, struct coh_db_session *out, const uint8_t token_hash[32],
+                        coh_err *err)
+{
+    char hash[67];
+    bytea_hex(hash, token_hash);
+    const char *params[] = {hash};
+    PGresult *r = run(p,
+                      "SELECT id, address, to_char(expires_at AT TIME ZONE 'UTC', "
+                      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM sessions WHERE token_hash = "
+                      "$1::bytea AND revoked_at IS NULL AND expires_at > now()",
+                      1, params, err);
+    if (!r)
+        return err->code;
+    int found = PQntuples(r) == 1;
+    if (found) {
+        out->id = atoll(PQgetvalue(r, 0, 0));
+        snprintf(out->address, sizeof out->address, "%s", PQgetvalue(r, 0, 1));
+        snprintf(out->expires_at, sizeof out->expires_at, "%s", PQgetvalue(r, 0, 2));
+    }
+    PQclear(r);
+    return found ? 0 : coh_err_set(err, COH_ERR_NOTFOUND, "session not found");
+}
+
+int coh_db_session_revoke(coh_db_pool *p, long long id, const char *address, coh_err *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *params[] = {ids, address};
+    PGresult *r = run(p,
+                      "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND address = $2 AND "
+                      "revoked_at IS NULL",
+                      2, params, err);
+    if (!r)
+        return err->code;
+    int n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return n == 1 ? 0 : coh_err_set(err, COH_ERR_NOTFOUND, "no active session %lld", id);
+}
+
+json_t *coh_db_sessions_list(coh_db_pool *p, const char *address, long long current_id,
+                             coh_err *err)
+{
+    const char *params[] = {address};
+    PGresult *r = run(p,
+                      "SELECT id, to_char(created_at AT TIME ZONE 'UTC', "
+                      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(expires_at AT TIME ZONE 'UTC', "
+                      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(user_agent, '') FROM sessions "
+                      "WHERE address = $1 AND revoked_at IS NULL AND expires_at > now() ORDER BY "
+                      "id DESC LIMIT 100",
+                      1, params, err);
+    if (!r)
+        return NULL;
+    json_t *a = json_array();
+    for (int i = 0; a && i < PQntuples(r); i++) {
+        long long id = atoll(PQgetvalue(r, i, 0));
+        json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:b}", "id", (json_int_t)id,
+                                           "created_at", PQgetvalue(r, i, 1), "expires_at",
+                                           PQgetvalue(r, i, 2), "user_agent", PQgetvalue(r, i, 3),
+                                           "current", id == current_id));
+    }
+    PQclear(r);
+    return a;
+}
+
+json_t *coh_db_profile_get(coh_db_pool *p, const char *address, coh_err *err)
+{
+    const char *params[] = {address};
+    PGresult *r = run(p,
+                      "SELECT json_build_object('is_researcher', is_researcher, 'is_contributor', "
+                      "is_contributor, 'display_name', display_name, 'categories', categories, "
+                      "'attributes', attributes, 'purposes', purposes, 'min_reward', "
+                      "min_reward::text, 'lifetime_epsilon', lifetime_epsilon::text, "
+                      "'epsilon_spent', epsilon_spent::text, 'updated_at', to_char(updated_at AT "
+                      "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text FROM profiles "
+                      "WHERE address = $1",
+                      1, params, err);
+    if (!r)
+        return NULL;
+    json_t *v = NULL;
+    if (PQntuples(r) == 1)
+        v = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    else
+        coh_err_set(err, COH_ERR_NOTFOUND, "no profile for %s", address);
+    PQclear(r);
+    return v;
+}
+
+int coh_db_profile_put(coh_db_pool *p, const char *address, int researcher, int contributor,
+                       const char *display_name, const char *categories_json,
+                       const char *attributes_json, const char *purposes_json,
+                       const char *min_reward, const char *lifetime_epsilon, coh_err *err)
+{
+    const char *params[] = {address,       researcher ? "t" : "f", contributor ? "t" : "f",
+                            display_name,  categories_json,        attributes_json,
+                            purposes_json, min_reward,             lifetime_epsilon};
+    PGresult *r = run(
+        p,
+        "UPDATE profiles SET is_researcher = $2, is_contributor = $3, display_name = $4, "
+        "categories = ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), attributes = "
+        "$6::jsonb, purposes = ARRAY(SELECT jsonb_array_elements_text($7::jsonb)), min_reward = "
+        "$8::numeric, lifetime_epsilon = $9::numeric, updated_at = now() WHERE address = $1",
+        9, params, err);
+    if (!r)
+        return err->code;
+    int n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return n == 1 ? 0 : coh_err_set(err, COH_ERR_NOTFOUND, "no profile for %s", address);
+}

@@ -1,0 +1,79 @@
+// Shared by the e2e tests: start a real cohortd on a free loopback port against the real
+// PostgreSQL (COH_TEST_DATABASE_URL), and a small fetch wrapper.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BUILD = process.env.COH_BUILD ?? join(ROOT, 'build');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export async function startCohortd(env = {}) {
+  const db = process.env.COH_TEST_DATABASE_URL;
+  if (!db) throw new Error('COH_TEST_DATABASE_URL is not set: run through scripts/test.sh');
+  const dir = mkdtempSync(join(tmpdir(), 'coh-e2e-'));
+  const keyFile = join(dir, 'master.key');
+  writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const logFile = join(dir, 'cohortd.log');
+  const out = [];
+  const proc = spawn(join(BUILD, 'cohortd'), [], {
+    env: {
+      PATH: process.env.PATH,
+      COHORT_DATABASE_URL: db,
+      COHORT_MASTER_KEY_FILE: keyFile,
+      COHORT_LISTEN: `127.0.0.1:${port}`,
+      COHORT_PUBLIC_URL: base,
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  proc.stderr.on('data', (d) => out.push(d));
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    log: () => Buffer.concat(out).toString(),
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      writeFileSync(logFile, Buffer.concat(out));
+    },
+  };
+}
+
+// api(base, method, path, {token, json, body, headers}) -> {status, type, body}
+export async function api(base, method, path, opts = {}) {
+  const headers = { ...(opts.headers ?? {}) };
+  if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+  let body = opts.body;
+  if (opts.json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(opts.json);
+  }
+  const r = await fetch(base + path, { method, headers, body });
+  const text = await r.text();
+  let parsed = text;
+  try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  return { status: r.status, type: r.headers.get('content-type'), headers: r.headers, body: parsed };
+}

@@ -1,0 +1,55 @@
+# Helpers for integration tests: each test starts its own cohortd on a free loopback port
+# against the real PostgreSQL named by COH_TEST_DATABASE_URL, and counts its checks.
+set -uo pipefail
+: "${COHORTD:?set by ctest}" "${COH_CLI:?set by ctest}"
+if [ -z "${COH_TEST_DATABASE_URL:-}" ]; then
+  echo "COH_TEST_DATABASE_URL is not set: run through scripts/test.sh" >&2
+  exit 1
+fi
+COH_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+T_DIR=$(mktemp -d /tmp/coh-it.XXXXXX)
+T_PASS=0
+T_FAIL=0
+T_PIDS=()
+cleanup() {
+  for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$T_DIR"
+}
+trap cleanup EXIT
+(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$T_DIR/master.key")
+
+ok() { T_PASS=$((T_PASS + 1)); echo "ok - $1"; }
+not_ok() { T_FAIL=$((T_FAIL + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && echo "#   $2"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "command: $*"; fi; }
+check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected '$3', got '$2'"; fi; }
+check_contains() { if printf '%s' "$2" | grep -qF -- "$3"; then ok "$1"; else not_ok "$1" "'$3' not in: $(printf '%s' "$2" | head -c 400)"; fi; }
+finish() { echo "$T_PASS passed, $T_FAIL failed"; [ "$T_FAIL" -eq 0 ]; exit $?; }
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# start_cohortd [ENV=VALUE ...]: starts cohortd, waits for /healthz, sets BASE and LOG.
+start_cohortd() {
+  local port; port=$(free_port)
+  BASE=http://127.0.0.1:$port
+  LOG=$T_DIR/cohortd.$port.log
+  env COHORT_DATABASE_URL="$COH_TEST_DATABASE_URL" COHORT_MASTER_KEY_FILE="$T_DIR/master.key" \
+      COHORT_LISTEN="127.0.0.1:$port" COHORT_PUBLIC_URL="$BASE" "$@" \
+      "$COHORTD" >"$LOG" 2>&1 &
+  T_PIDS+=($!)
+  for _ in $(seq 1 100); do
+    curl -fs "$BASE/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "cohortd did not start:"; cat "$LOG"; return 1
+}
+
+# http METHOD PATH [curl args...]: sets STATUS, BODY, CTYPE (and HEADERS file).
+http() {
+  local method=$1 path=$2; shift 2
+  HEADERS=$T_DIR/headers
+  BODY=$(curl -s -X "$method" -D "$HEADERS" -o - -w '' "$@" "$BASE$path")
+  STATUS=$(awk 'NR==1{print $2}' "$HEADERS")
+  CTYPE=$(grep -i '^content-type:' "$HEADERS" | head -1 | cut -d' ' -f2- | tr -d '\r')
+}
+header() { grep -i "^$1:" "$HEADERS" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+jq_body() { printf '%s' "$BODY" | jq -r "$1"; }
