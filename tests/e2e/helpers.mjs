@@ -44,7 +44,11 @@ export async function startCohortd(env = {}) {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   proc.stderr.on('data', (d) => out.push(d));
+  const failed = new Promise((_, reject) => proc.once('error', reject));
+  failed.catch(() => {});
   for (let i = 0; i < 100; i++) {
+    await Promise.race([failed, Promise.resolve()]);
+    if (proc.exitCode !== null) throw new Error(`cohortd exited: ${Buffer.concat(out)}`);
     try {
       const r = await fetch(`${base}/healthz`);
       if (r.ok) break;
