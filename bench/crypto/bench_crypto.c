@@ -112,8 +112,8 @@ static double hash_mbs(int keccak, const uint8_t *buf, size_t len, size_t total)
     return (double)(iters * len) / (now() - t) / 1e6;
 }
 
-static void row_pair(const char *what, const char *unit, double (*ours)(int),
-                     double (*raw)(int), int n, const char *baseline)
+static void row_pair(const char *what, const char *unit, double (*ours)(int), double (*raw)(int),
+                     int n, const char *baseline)
 {
     double a[REPS], b[REPS];
     for (int r = 0; r < REPS; r++) {
@@ -121,8 +121,7 @@ static void row_pair(const char *what, const char *unit, double (*ours)(int),
         b[r] = raw(n);
     }
     double ma = median(a), mb = median(b);
-    printf("| %s | %.0f %s | %s: %.0f %s | %.3f |\n", what, ma, unit, baseline, mb, unit,
-           ma / mb);
+    printf("| %s | %.0f %s | %s: %.0f %s | %.3f |\n", what, ma, unit, baseline, mb, unit, ma / mb);
 }
 
 static void row_hash(const char *what, const uint8_t *buf, size_t len, size_t total)

@@ -1,6 +1,6 @@
 /*
- * eip712: hashing of EIP-712 typed data as wallets receive it (eth_signTypedData_v4 JSON),
- * plus a direct, JSON-free path for Cohort's Consent type. Input is untrusted (a client
+ * eip712: hashing of EIP-712 typed data as wallets receive it (eth_signTypedData_v4 JSON);
+ * consent.c has the JSON-free path for Cohort's Consent type. Input is untrusted (a client
  * sends what it claims to have signed), so every value is checked against its declared
  * type: integers are range-checked to their width with exact 256-bit arithmetic, addresses
  * follow EIP-55 rules, bytesN must have exactly N bytes, and fields a type does not declare
@@ -15,63 +15,7 @@
 
 #define MAX_DEPTH 32 /* nested structs/arrays; real payloads use 2 or 3 */
 
-/* ---- 256-bit integers (big-endian magnitudes) -------------------------------------------- */
-
-int coh_crypto_uint256_from_dec(uint8_t out[32], const char *text)
-{
-    memset(out, 0, 32);
-    if (!text || !*text)
-        return COH_CRYPTO_ERANGE;
-    uint8_t v[32] = {0};
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return COH_CRYPTO_ERANGE;
-        unsigned carry = (unsigned)(*p - '0');
-        for (int i = 31; i >= 0; i--) {
-            unsigned t = v[i] * 10u + carry;
-            v[i] = (uint8_t)t;
-            carry = t >> 8;
-        }
-        if (carry)
-            return COH_CRYPTO_ERANGE;
-    }
-    memcpy(out, v, 32);
-    return 0;
-}
-
-void coh_crypto_uint256_to_dec(char out[79], const uint8_t in[32])
-{
-    uint8_t v[32];
-    memcpy(v, in, 32);
-    char rev[79];
-    int n = 0;
-    int nonzero = 1;
-    while (nonzero) {
-        unsigned rem = 0;
-        nonzero = 0;
-        for (int i = 0; i < 32; i++) {
-            unsigned t = (rem << 8) | v[i];
-            v[i] = (uint8_t)(t / 10);
-            rem = t % 10;
-            nonzero |= v[i];
-        }
-        rev[n++] = (char)('0' + rem);
-    }
-    for (int i = 0; i < n; i++)
-        out[i] = rev[n - 1 - i];
-    out[n] = '\0';
-}
-
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+/* ---- 256-bit magnitudes (big-endian) -------------------------------------------------- */
 
 /* True if m == 2^(bits-1). */
 static int only_top_bit(const uint8_t m[32], int bits)
@@ -349,14 +293,15 @@ static int enc_int(walk *w, uint8_t out[32], enum kind k, int bits, const json_t
             size_t len = strlen(s);
             while (len > 1 && *s == '0')
                 s++, len--;
-            if (len == 0 || len > 64)
-                return fail(w, len ? COH_CRYPTO_ERANGE : COH_CRYPTO_ETYPED, path, "not an integer");
-            for (size_t i = 0; i < len; i++) {
-                int d = hex_val(s[len - 1 - i]);
-                if (d < 0)
-                    return fail(w, COH_CRYPTO_ETYPED, path, "not an integer");
-                m[31 - i / 2] |= (uint8_t)(d << (4 * (i & 1)));
-            }
+            if (len == 0 || strspn(s, "0123456789abcdefABCDEF") != len)
+                return fail(w, COH_CRYPTO_ETYPED, path, "not an integer");
+            if (len > 64)
+                return fail(w, COH_CRYPTO_ERANGE, path, "integer above 2^256-1");
+            char padded[65];
+            memset(padded, '0', 64 - len);
+            memcpy(padded + 64 - len, s, len + 1);
+            if (coh_hex_decode_exact(m, 32, padded) != 0)
+                return fail(w, COH_CRYPTO_ETYPED, path, "not an integer");
         } else {
             if (!*s || strspn(s, "0123456789") != strlen(s))
                 return fail(w, COH_CRYPTO_ETYPED, path, "not an integer");
@@ -662,95 +607,4 @@ int coh_crypto_eip712_hash(uint8_t digest[32], uint8_t domain_separator[32],
     if (struct_hash)
         memcpy(struct_hash, sh, 32);
     return rc;
-}
-
-/* ---- Consent: fixed layout, no JSON ------------------------------------------------------ */
-
-#define CONSENT_TYPE                                                                               \
-    "Consent(bytes32 requestId,bytes32 fieldsHash,string purpose,uint256 reward,uint64 "           \
-    "expiry,address contributor)"
-#define DOMAIN_TYPE                                                                                \
-    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-
-static void put_u64(uint8_t word[32], uint64_t v)
-{
-    memset(word, 0, 32);
-    for (int i = 31; i >= 24; i--, v >>= 8)
-        word[i] = (uint8_t)v;
-}
-
-void coh_crypto_consent_hash(uint8_t digest[32], uint8_t domain_separator[32],
-                             uint8_t struct_hash[32], uint64_t chain_id,
-                             const uint8_t verifying_contract[20], const coh_crypto_consent *c)
-{
-    uint8_t word[32], d[32], sh[32];
-    coh_crypto_keccak st;
-
-    coh_crypto_keccak_init(&st);
-    coh_crypto_keccak256(word, DOMAIN_TYPE, strlen(DOMAIN_TYPE));
-    coh_crypto_keccak_update(&st, word, 32);
-    coh_crypto_keccak256(word, "Cohort", 6);
-    coh_crypto_keccak_update(&st, word, 32);
-    coh_crypto_keccak256(word, "1", 1);
-    coh_crypto_keccak_update(&st, word, 32);
-    put_u64(word, chain_id);
-    coh_crypto_keccak_update(&st, word, 32);
-    memset(word, 0, 12);
-    memcpy(word + 12, verifying_contract, 20);
-    coh_crypto_keccak_update(&st, word, 32);
-    coh_crypto_keccak_final(&st, d);
-
-    coh_crypto_keccak_init(&st);
-    coh_crypto_keccak256(word, CONSENT_TYPE, strlen(CONSENT_TYPE));
-    coh_crypto_keccak_update(&st, word, 32);
-    coh_crypto_keccak_update(&st, c->request_id, 32);
-    coh_crypto_keccak_update(&st, c->fields_hash, 32);
-    const char *purpose = c->purpose ? c->purpose : "";
-    coh_crypto_keccak256(word, purpose, strlen(purpose));
-    coh_crypto_keccak_update(&st, word, 32);
-    coh_crypto_keccak_update(&st, c->reward, 32);
-    put_u64(word, c->expiry);
-    coh_crypto_keccak_update(&st, word, 32);
-    memset(word, 0, 12);
-    memcpy(word + 12, c->contributor, 20);
-    coh_crypto_keccak_update(&st, word, 32);
-    coh_crypto_keccak_final(&st, sh);
-
-    if (digest) {
-        coh_crypto_keccak_init(&st);
-        coh_crypto_keccak_update(&st, "\x19\x01", 2);
-        coh_crypto_keccak_update(&st, d, 32);
-        coh_crypto_keccak_update(&st, sh, 32);
-        coh_crypto_keccak_final(&st, digest);
-    }
-    if (domain_separator)
-        memcpy(domain_separator, d, 32);
-    if (struct_hash)
-        memcpy(struct_hash, sh, 32);
-}
-
-json_t *coh_crypto_consent_typed_data(uint64_t chain_id, const uint8_t verifying_contract[20],
-                                      const coh_crypto_consent *c)
-{
-    char vc[43], who[43], rid[67], fh[67], reward[79], expiry[24];
-    coh_crypto_address_format(vc, verifying_contract);
-    coh_crypto_address_format(who, c->contributor);
-    coh_hex_encode(rid, c->request_id, 32, 1);
-    coh_hex_encode(fh, c->fields_hash, 32, 1);
-    coh_crypto_uint256_to_dec(reward, c->reward);
-    snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)c->expiry);
-    char chain[24];
-    snprintf(chain, sizeof chain, "%llu", (unsigned long long)chain_id);
-    return json_pack(
-        "{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}],"
-        "s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]},"
-        "s:s,s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s,s:s}}",
-        "types", "EIP712Domain", "name", "name", "type", "string", "name", "version", "type",
-        "string", "name", "chainId", "type", "uint256", "name", "verifyingContract", "type",
-        "address", "Consent", "name", "requestId", "type", "bytes32", "name", "fieldsHash", "type",
-        "bytes32", "name", "purpose", "type", "string", "name", "reward", "type", "uint256", "name",
-        "expiry", "type", "uint64", "name", "contributor", "type", "address", "primaryType",
-        "Consent", "domain", "name", "Cohort", "version", "1", "chainId", chain,
-        "verifyingContract", vc, "message", "requestId", rid, "fieldsHash", fh, "purpose",
-        c->purpose ? c->purpose : "", "reward", reward, "expiry", expiry, "contributor", who);
 }
