@@ -29,6 +29,13 @@ struct coh_db_pool {
     unsigned long waits_timed_out;
 };
 
+/* Server notices ("relation already exists, skipping") are not errors; keep them out of stderr. */
+static void notice_to_debug_log(void *arg, const char *message)
+{
+    (void)arg;
+    coh_log_debug("postgres notice: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 static PGconn *connect_one(coh_db_pool *p, coh_err *err)
 {
     /* statement_timeout and connect_timeout as connection options keep every query bounded. */
@@ -46,6 +53,7 @@ static PGconn *connect_one(coh_db_pool *p, coh_err *err)
         PQfinish(pg);
         return NULL;
     }
+    PQsetNoticeProcessor(pg, notice_to_debug_log, NULL);
     return pg;
 }
 

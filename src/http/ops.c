@@ -2,6 +2,7 @@
 #include "http/http.h"
 #include "http/handlers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,9 @@ int coh_http_send_file(struct coh_http_req *req, const char *path, const char *e
 
 void coh_h_healthz(struct coh_http_req *req)
 {
-    coh_http_send_json(req, 200, json_pack("{s:s,s:s}", "status", "ok", "version", coh_version()));
+    char body[96];
+    int n = snprintf(body, sizeof body, "{\"status\":\"ok\",\"version\":\"%s\"}", coh_version());
+    coh_http_send_raw(req, 200, "application/json", NULL, body, (size_t)n);
 }
 
 void coh_h_readyz(struct coh_http_req *req)

@@ -21,12 +21,29 @@ void coh_http_send_raw(struct coh_http_req *req, int status, const char *content
 {
     req->status = status;
     req->bytes_out = len;
-    mg_printf(req->conn,
-              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-              "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
-              status, reason(status), content_type, len, extra_headers ? extra_headers : "");
-    if (len && strcmp(req->method, "HEAD") != 0)
-        mg_write(req->conn, body, len);
+    int head_only = strcmp(req->method, "HEAD") == 0;
+    char head[1024];
+    int hl = snprintf(head, sizeof head,
+                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
+                      status, reason(status), content_type, len, extra_headers ? extra_headers : "");
+    if (hl < 0 || (size_t)hl >= sizeof head)
+        hl = 0;
+    /* One write for head and body: two small writes meet Nagle and delayed ACK (40 ms). */
+    size_t body_len = head_only ? 0 : len;
+    char stack[8192];
+    char *buf = (size_t)hl + body_len <= sizeof stack ? stack : malloc((size_t)hl + body_len);
+    if (!buf) {
+        mg_write(req->conn, head, (size_t)hl);
+        mg_write(req->conn, body, body_len);
+        return;
+    }
+    memcpy(buf, head, (size_t)hl);
+    if (body_len)
+        memcpy(buf + hl, body, body_len);
+    mg_write(req->conn, buf, (size_t)hl + body_len);
+    if (buf != stack)
+        free(buf);
 }
 
 void coh_http_send_json(struct coh_http_req *req, int status, json_t *body)
