@@ -4,7 +4,9 @@
  * one line on stderr naming the setting or the resource, and a non-zero exit.
  */
 #include "core/core.h"
+#include "crypto/crypto.h"
 #include "db/db.h"
+#include "db/ledger_db.h"
 #include "http/http.h"
 
 #include <pthread.h>
@@ -108,6 +110,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "cohortd: %s\n", err.msg);
         goto out;
     }
+    /* The ledger signing key: generated on first start, kept wrapped under the master key. */
+    uint8_t ledger_addr[20];
+    if (coh_db_ledger_key_load(&app.ledger_key, ledger_addr, app.db, app.master_key, 1, &err)) {
+        fprintf(stderr, "cohortd: ledger key: %s\n", err.msg);
+        goto out;
+    }
+    coh_crypto_address_format(app.ledger_address, ledger_addr);
     if (check_only) {
         printf("cohortd: configuration ok, %d migration(s) applied now\n", applied);
         rc = 0;
@@ -144,6 +153,7 @@ out:
     coh_ratelimit_free(app.ratelimit);
     coh_metrics_free(app.metrics);
     coh_db_pool_free(app.db);
+    coh_secbuf_free(app.ledger_key);
     coh_secbuf_free(app.master_key);
     coh_config_free(cfg);
     return rc;

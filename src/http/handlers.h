@@ -24,6 +24,12 @@ void coh_h_me_sessions(struct coh_http_req *req);
 void coh_h_profile_get(struct coh_http_req *req);
 void coh_h_profile_put(struct coh_http_req *req);
 
+/* h_ledger.c */
+void coh_h_ledger_entries(struct coh_http_req *req);
+void coh_h_ledger_entry(struct coh_http_req *req);
+void coh_h_account_balance(struct coh_http_req *req);
+void coh_h_chain(struct coh_http_req *req);
+
 /* Shared by handlers: chain id and public URL from the config. */
 uint64_t coh_http_chain_id(const struct coh_http_req *req);
 

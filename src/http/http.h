@@ -23,6 +23,8 @@ struct coh_app {
     size_t max_body_bytes;
     struct coh_metrics *metrics;
     struct coh_ratelimit *ratelimit;
+    coh_secbuf *ledger_key; /* 32-byte secp256k1 ledger signing key; NULL until loaded */
+    char ledger_address[43]; /* its address, EIP-55 ("" when none) */
 };
 
 #define COH_HTTP_MAX_PARAMS 4

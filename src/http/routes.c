@@ -12,6 +12,10 @@ const struct coh_http_route coh_http_routes[] = {
     {"GET", "/v1/me/sessions", coh_h_me_sessions},
     {"GET", "/v1/me/profile", coh_h_profile_get},
     {"PUT", "/v1/me/profile", coh_h_profile_put},
+    {"GET", "/v1/ledger/entries", coh_h_ledger_entries},
+    {"GET", "/v1/ledger/entries/{seq}", coh_h_ledger_entry},
+    {"GET", "/v1/accounts/{address}/balance", coh_h_account_balance},
+    {"GET", "/v1/chain", coh_h_chain},
 };
 
 const size_t coh_http_routes_count = sizeof coh_http_routes / sizeof coh_http_routes[0];

@@ -1,0 +1,191 @@
+/*
+ * h_ledger: the public ledger. GET /v1/ledger/entries (cursor pagination ?after=&limit=,
+ * filters ?account=&kind=&request=), GET /v1/ledger/entries/{seq}, GET
+ * /v1/accounts/{address}/balance and GET /v1/chain. All read-only and open to anyone: the
+ * ledger is public so anyone can re-walk the chain with `cohort verify`. Every query parameter
+ * is validated and a bad one is a 422 naming it; amounts are decimal strings.
+ */
+#include "crypto/crypto.h"
+#include "db/ledger_db.h"
+#include "http/handlers.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+
+/* Parses a decimal uint64 made of digits only; returns 0 or -1. */
+static int parse_u64(uint64_t *out, const char *s)
+{
+    if (!*s || strlen(s) > 19)
+        return -1;
+    for (const char *c = s; *c; c++)
+        if (!isdigit((unsigned char)*c))
+            return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+static int bad_param(struct coh_http_req *req, const char *name, const char *why)
+{
+    coh_http_send_problem_ext(req, 422, "invalid-parameter", "Invalid parameter",
+                              json_pack("{s:s}", "parameter", name), "'%s' %s", name, why);
+    return -1;
+}
+
+/* Reads ?account=: an address (any case, EIP-55 checked when mixed) or an account name. */
+static int account_param(struct coh_http_req *req, char out[COH_LEDGER_STR_MAX + 1])
+{
+    out[0] = '\0';
+    if (coh_http_query_get(req, "account", out, COH_LEDGER_STR_MAX + 1) < 0)
+        return 0;
+    if (strncmp(out, "0x", 2) == 0 || strncmp(out, "0X", 2) == 0) {
+        uint8_t a[20];
+        if (coh_crypto_address_parse(a, out) != 0)
+            return bad_param(req, "account", "is not a valid address");
+        coh_hex_encode(out, a, 20, 1);
+        return 0;
+    }
+    const char *colon = strchr(out, ':');
+    if (strcmp(out, "chain") != 0 && (!colon || strlen(colon + 1) < 3))
+        return bad_param(req, "account",
+                         "must be an address, 'chain', or an account such as available:0x...");
+    if (colon)
+        lower(out);
+    return 0;
+}
+
+void coh_h_ledger_entries(struct coh_http_req *req)
+{
+    char buf[COH_LEDGER_STR_MAX + 1], account[COH_LEDGER_STR_MAX + 1], kind[32] = "",
+                                                                       request[80] = "";
+    struct coh_db_ledger_filter f = {.after = 0, .limit = PAGE_DEFAULT};
+    if (coh_http_query_get(req, "after", buf, sizeof buf) >= 0 && parse_u64(&f.after, buf) != 0) {
+        bad_param(req, "after", "must be a sequence number (a non-negative integer)");
+        return;
+    }
+    if (coh_http_query_get(req, "limit", buf, sizeof buf) >= 0) {
+        uint64_t l;
+        if (parse_u64(&l, buf) != 0 || l < 1 || l > PAGE_MAX) {
+            bad_param(req, "limit", "must be an integer from 1 to 1000");
+            return;
+        }
+        f.limit = (int)l;
+    }
+    if (account_param(req, account) != 0)
+        return;
+    if (coh_http_query_get(req, "kind", kind, sizeof kind) >= 0 && !coh_ledger_kind_parse(kind)) {
+        bad_param(req, "kind",
+                  "must be one of deposit, escrow, reward, refund, withdrawal, claim, "
+                  "key_rotation");
+        return;
+    }
+    if (coh_http_query_get(req, "request", request, sizeof request) >= 0) {
+        uint8_t id[32];
+        if (coh_hex_decode_exact(id, 32, request) != 0 || strncmp(request, "0x", 2) != 0) {
+            bad_param(req, "request", "must be a request id: 0x and 64 hex digits");
+            return;
+        }
+        lower(request);
+    }
+    f.account = account;
+    f.kind = kind;
+    f.request = request;
+    coh_ledger_entry *es = NULL;
+    size_t n = 0;
+    coh_err err = {0};
+    if (coh_db_ledger_entries(&es, &n, req->app->db, &f, &err)) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < n; i++)
+        json_array_append_new(list, coh_ledger_entry_to_json(&es[i]));
+    json_t *next = n == (size_t)f.limit ? json_sprintf("%llu", (unsigned long long)es[n - 1].seq)
+                                        : json_null();
+    free(es);
+    coh_http_send_json(req, 200,
+                       json_pack("{s:o,s:o,s:i}", "entries", list, "next", next, "limit", f.limit));
+}
+
+void coh_h_ledger_entry(struct coh_http_req *req)
+{
+    uint64_t seq;
+    if (parse_u64(&seq, coh_http_param(req, 0)) != 0 || seq == 0) {
+        coh_http_send_problem(req, 422, "invalid-parameter", "Invalid parameter",
+                              "the entry sequence number must be a positive integer");
+        return;
+    }
+    coh_ledger_entry e;
+    coh_err err = {0};
+    if (coh_db_ledger_entry_get(&e, req->app->db, seq, &err)) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    json_t *j = coh_ledger_entry_to_json(&e);
+    if (j) {
+        /* Filled in once anchoring exists (the chain issue): Merkle proof and anchoring tx. */
+        json_object_set_new(j, "inclusion_proof", json_null());
+        json_object_set_new(j, "anchor", json_null());
+    }
+    coh_http_send_json(req, 200, j);
+}
+
+void coh_h_account_balance(struct coh_http_req *req)
+{
+    uint8_t a[20];
+    int rc = coh_crypto_address_parse(a, coh_http_param(req, 0));
+    if (rc) {
+        coh_http_send_problem(req, 422, "invalid-address", "Invalid address", "%s",
+                              coh_crypto_strerror(rc));
+        return;
+    }
+    char addr[43], checksum[43];
+    coh_hex_encode(addr, a, 20, 1);
+    coh_crypto_address_format(checksum, a);
+    struct coh_db_ledger_balance b;
+    coh_err err = {0};
+    if (coh_db_ledger_balance(&b, req->app->db, addr, &err)) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    coh_http_send_json(req, 200,
+                       json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "address", checksum,
+                                 "available", b.available, "escrowed", b.escrowed, "earned",
+                                 b.earned, "pending", b.pending, "claimable", b.claimable,
+                                 "claimed", b.claimed, "anchored", b.anchored));
+}
+
+void coh_h_chain(struct coh_http_req *req)
+{
+    uint64_t seq = 0;
+    uint8_t hash[32];
+    char hash_hex[67];
+    coh_err err = {0};
+    if (coh_db_ledger_head(&seq, hash, req->app->db, &err)) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    coh_hex_encode(hash_hex, hash, 32, 1);
+    const char *signer = req->app->ledger_address[0] ? req->app->ledger_address : NULL;
+    /* Contract addresses arrive with the chain module; null until then. */
+    coh_http_send_json(req, 200,
+                       json_pack("{s:I,s:s?,s:{s:n,s:n},s:{s:I,s:s}}", "chain_id",
+                                 (json_int_t)coh_http_chain_id(req), "ledger_signer", signer,
+                                 "contracts", "rewards", "token", "head", "seq", (json_int_t)seq,
+                                 "hash", hash_hex));
+}
