@@ -209,9 +209,8 @@ static int not_numeric(const coh_table *t, int c, coh_err *err)
         const char *s = coh_table_cell(t, r, (size_t)c);
         if (!coh_dec_parse(&d, s, strlen(s)))
             return coh_err_set(err, COH_ERR_INVALID,
-                               "row %zu, column '%s': not a finite number (NaN, infinity and "
-                               "text are rejected)",
-                               r + 2, t->cols[c].name);
+                               "row %zu, column '%s': not a finite decimal number", r + 2,
+                               t->cols[c].name);
     }
     return coh_err_set(err, COH_ERR_INVALID, "column '%s': numbers out of range", t->cols[c].name);
 }

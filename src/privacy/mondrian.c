@@ -162,8 +162,9 @@ static int take_cut(struct mctx *m, size_t a, size_t cut, size_t b, bool allow_s
     }
     if (!allow_supp || okl == okr)
         return 0;
+    /* suppression is for outliers: a side too small to be a class on its own */
     size_t bad = okl ? b - cut : cut - a;
-    if (bad > m->budget)
+    if (bad > m->budget || bad >= m->p->k)
         return 0;
     m->budget -= bad;
     m->suppressed += bad;
@@ -175,7 +176,7 @@ static int take_cut(struct mctx *m, size_t a, size_t cut, size_t b, bool allow_s
 
 /* Median split on a numeric or flat categorical QI. */
 static int split_ordered(struct mctx *m, size_t a, size_t b, size_t j, const struct psum *ps,
-                         bool allow_supp)
+                         int pass)
 {
     size_t n = b - a, half = n / 2;
     uint32_t lo = ps->lo[j], hi = ps->hi[j], med;
@@ -228,13 +229,19 @@ static int split_ordered(struct mctx *m, size_t a, size_t b, size_t j, const str
     }
     scatter(m, a, b, 3);
     size_t cut_a = a + m->off[2], cut_b = a + m->off[1]; /* A: <= med | > ; B: < | >= med */
-    size_t cuts[3], nc = 0;
-    if (m->p->mode == COH_KANON_RELAXED)
-        cuts[nc++] = a + half;
+    /* pass 0: strict cuts, the more balanced first; pass 1 (relaxed mode): the middle cut,
+       tried only after strict cuts failed on every QI, so relaxed never splits less than
+       strict nor blurs a QI that a strict cut could keep exact */
+    size_t cuts[2], nc = 0;
     size_t da = cut_a - a > b - cut_a ? (cut_a - a) - (b - cut_a) : (b - cut_a) - (cut_a - a);
     size_t db = cut_b - a > b - cut_b ? (cut_b - a) - (b - cut_b) : (b - cut_b) - (cut_b - a);
-    cuts[nc++] = da <= db ? cut_a : cut_b;
-    cuts[nc++] = da <= db ? cut_b : cut_a;
+    if (pass == 1) {
+        cuts[nc++] = a + half;
+    } else {
+        cuts[nc++] = da <= db ? cut_a : cut_b;
+        cuts[nc++] = da <= db ? cut_b : cut_a;
+    }
+    bool allow_supp = pass == 2;
     for (size_t c = 0; c < nc; c++) {
         int rc = take_cut(m, a, cuts[c], b, allow_supp);
         if (rc)
@@ -244,9 +251,11 @@ static int split_ordered(struct mctx *m, size_t a, size_t b, size_t j, const str
 }
 
 /* Split into the children of the lowest common ancestor in the hierarchy. */
-static int split_hier(struct mctx *m, size_t a, size_t b, size_t j, const struct psum *ps,
-                      bool allow_supp)
+static int split_hier(struct mctx *m, size_t a, size_t b, size_t j, const struct psum *ps, int pass)
 {
+    bool allow_supp = pass == 2;
+    if (pass == 1)
+        return 0;
     const coh_hierarchy *h = m->q[j].h;
     size_t L = h->n_levels, lv = ps->lv[j], ng = 0;
     if (lv == 0)
@@ -303,14 +312,14 @@ int coh_mondrian_partition(struct mctx *m)
             order[i] = j;
         }
         int rc = 0;
-        for (int pass = 0; pass < 2 && !rc; pass++) {
-            bool allow = pass == 1;
-            if (allow && m->budget == 0)
-                break;
+        /* 0: strict cuts; 1: relaxed middle cut; 2: strict cuts withholding outliers */
+        for (int pass = 0; pass < 3 && !rc; pass++) {
+            if ((pass == 1 && m->p->mode != COH_KANON_RELAXED) || (pass == 2 && m->budget == 0))
+                continue;
             for (size_t o = 0; o < no && !rc; o++) {
                 size_t j = order[o];
-                rc = m->q[j].kind == Q_HIER ? split_hier(m, r.a, r.b, j, &ps, allow)
-                                            : split_ordered(m, r.a, r.b, j, &ps, allow);
+                rc = m->q[j].kind == Q_HIER ? split_hier(m, r.a, r.b, j, &ps, pass)
+                                            : split_ordered(m, r.a, r.b, j, &ps, pass);
             }
         }
         if (rc < 0)
