@@ -38,7 +38,8 @@ static const char usage[] =
     "  --max-suppression  fraction of rows that may be withheld (default 0)\n"
     "  --hierarchy        col=file: generalization hierarchy, one line per value:\n"
     "                     value;parent;...;root (the QI is released as hierarchy labels)\n"
-    "  --mode             strict (default: classes never overlap) or relaxed\n"
+    "  --mode             relaxed (default: best utility; rows equal on a QI may land in\n"
+    "                     two classes) or strict (classes are disjoint boxes)\n"
     "  --report           write metrics (NCP, discernibility, C_avg) as JSON\n"
     "Other columns are copied unchanged. Rows are grouped by class and shuffled within each\n"
     "class. If k or l cannot be met nothing is written and the exit status is 1.\n";
@@ -159,9 +160,10 @@ static int run(int argc, char **argv)
         if (*end || !(p.max_suppression >= 0 && p.max_suppression < 1))
             return coh_cli_usage_error(self, "--max-suppression must be in [0, 1)");
     }
-    if (mode_s && strcmp(mode_s, "relaxed") == 0)
-        p.mode = COH_KANON_RELAXED;
-    else if (mode_s && strcmp(mode_s, "strict") != 0)
+    p.mode = COH_KANON_RELAXED;
+    if (mode_s && strcmp(mode_s, "strict") == 0)
+        p.mode = COH_KANON_STRICT;
+    else if (mode_s && strcmp(mode_s, "relaxed") != 0)
         return coh_cli_usage_error(self, "--mode must be strict or relaxed");
     p.qi = qi;
     p.n_qi = (size_t)nq;

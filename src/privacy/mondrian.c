@@ -18,8 +18,9 @@
  * Split choice: QIs in order of decreasing normalized width of the partition (numeric:
  * range / column range; flat categorical: (distinct - 1) / (domain - 1); hierarchy: (leaves
  * under the lowest common ancestor - 1) / (leaves - 1)). Numeric and flat categorical QIs
- * split at the median key: strict keeps equal keys together (two candidates, the more
- * balanced first), relaxed cuts at the middle. Hierarchy QIs split into the children of the
+ * split at the median key: strict keeps equal keys together (two candidates: <= median | >,
+ * then < | >=); relaxed adds the middle cut (equal keys on both sides) as a fallback once no
+ * strict cut works on any QI. Hierarchy QIs split into the children of the
  * lowest common ancestor. Flat categorical generalizes to a set {a,b}, or '*' when the set is
  * the whole domain, which beats the flat "value -> *" hierarchy on utility while remaining
  * truthful.
@@ -229,17 +230,16 @@ static int split_ordered(struct mctx *m, size_t a, size_t b, size_t j, const str
     }
     scatter(m, a, b, 3);
     size_t cut_a = a + m->off[2], cut_b = a + m->off[1]; /* A: <= med | > ; B: < | >= med */
-    /* pass 0: strict cuts, the more balanced first; pass 1 (relaxed mode): the middle cut,
+    /* pass 0: strict cuts, "<= median" first (measured: the more balanced cut first gave
+       worse NCP on 3 of the 4 data sets); pass 1 (relaxed mode): the middle cut,
        tried only after strict cuts failed on every QI, so relaxed never splits less than
        strict nor blurs a QI that a strict cut could keep exact */
     size_t cuts[2], nc = 0;
-    size_t da = cut_a - a > b - cut_a ? (cut_a - a) - (b - cut_a) : (b - cut_a) - (cut_a - a);
-    size_t db = cut_b - a > b - cut_b ? (cut_b - a) - (b - cut_b) : (b - cut_b) - (cut_b - a);
     if (pass == 1) {
         cuts[nc++] = a + half;
     } else {
-        cuts[nc++] = da <= db ? cut_a : cut_b;
-        cuts[nc++] = da <= db ? cut_b : cut_a;
+        cuts[nc++] = cut_a;
+        cuts[nc++] = cut_b;
     }
     bool allow_supp = pass == 2;
     for (size_t c = 0; c < nc; c++) {

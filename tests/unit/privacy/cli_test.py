@@ -70,7 +70,8 @@ def verify(name, qi, sens, k, l=None, l_kind="distinct", supp=0.0, extra=()):
     out = os.path.join(TMP, name + ".out.csv")
     rep = os.path.join(TMP, name + ".json")
     args = ["anonymize", "--input", os.path.join(DATA, name), "--output", out, "--qi",
-            ",".join(qi), "--sensitive", sens, "--k", str(k), "--report", rep, *extra]
+            ",".join(qi), "--sensitive", sens, "--k", str(k), "--report", rep, "--mode", "strict",
+            *extra]
     if l:
         args += ["--l", str(l), "--l-kind", l_kind]
     if supp:
@@ -105,11 +106,14 @@ def verify(name, qi, sens, k, l=None, l_kind="distinct", supp=0.0, extra=()):
     truthful = True
     pool = defaultdict(Counter)  # class key -> Counter of non-QI tuples of input rows inside
     keys = list(classes)
+    found = {}
     for r in orows:
-        for key in keys:  # small data sets only
-            if all(inside(key[i], r[j], numeric[i]) for i, j in enumerate(qidx)):
-                pool[key][tuple(r[j] for j in others)] += 1
-                break
+        point = tuple(r[j] for j in qidx)
+        if point not in found:
+            found[point] = next((key for key in keys if all(
+                inside(key[i], point[i], numeric[i]) for i in range(len(qidx)))), None)
+        if found[point] is not None:
+            pool[found[point]][tuple(r[j] for j in others)] += 1
     for key, c in classes.items():
         need = Counter(tuple(r[j] for j in others) for r in c)
         truthful &= all(pool[key][t] >= n for t, n in need.items())
