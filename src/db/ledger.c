@@ -102,6 +102,68 @@ static int row_to_entry(coh_ledger_entry *e, PGresult *r, int i, coh_err *err)
     return 0;
 }
 
+/*
+ * The append statement: insert the entry unless its key exists, debit (an existing account;
+ * "chain" is created on first use since it alone may go negative), credit (created on first
+ * use), advance the head. A proposed INSERT row is checked against the balance CHECK before
+ * conflict resolution, so a debit must be an UPDATE, never an upsert of a negative row.
+ * Prepared once per connection (its plan is the bulk of a posting's server time).
+ */
+#define APPEND_NAME "coh_ledger_append"
+#define APPEND_SQL                                                                                 \
+    "WITH ins AS (INSERT INTO ledger_entries (seq, kind, debit, credit, amount, ref_request, "     \
+    "ref_contribution, ref_anchor, ref_tx, created_at, idempotency_key, prev_hash, hash, "         \
+    "signature, signer) VALUES ($1::bigint, $2, $3, $4, $5::numeric, nullif($6, ''), "             \
+    "nullif($7, ''), nullif($8, ''), nullif($9, ''), $10::timestamptz, $11, $12::bytea, "          \
+    "$13::bytea, $14::bytea, $15) ON CONFLICT (idempotency_key) DO NOTHING RETURNING seq), "       \
+    "deb_chain AS (INSERT INTO ledger_balances AS b (account, balance, debited) SELECT $3, "       \
+    "-$5::numeric, $5::numeric FROM ins WHERE $3 = 'chain' ON CONFLICT (account) DO UPDATE SET "   \
+    "balance = b.balance - $5::numeric, debited = b.debited + $5::numeric RETURNING 1), "          \
+    "deb AS (UPDATE ledger_balances SET balance = balance - $5::numeric, debited = debited + "     \
+    "$5::numeric FROM ins WHERE account = $3 AND $3 <> 'chain' RETURNING 1), "                     \
+    "cre AS (INSERT INTO ledger_balances AS b (account, balance, credited, owner) SELECT $4, "     \
+    "$5::numeric, $5::numeric, nullif($16, '') FROM ins ON CONFLICT (account) DO UPDATE SET "      \
+    "balance = b.balance + $5::numeric, credited = b.credited + $5::numeric, owner = "             \
+    "coalesce(b.owner, EXCLUDED.owner) RETURNING 1), "                                             \
+    "head AS (UPDATE ledger_head SET seq = $1::bigint, hash = $13::bytea FROM ins WHERE "          \
+    "ledger_head.id = 1 RETURNING 1) "                                                             \
+    "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM deb_chain) + (SELECT count(*) "      \
+    "FROM deb), (SELECT count(*) FROM cre), (SELECT count(*) FROM head)"
+
+static PGresult *exec_append(coh_db_conn *c, const char *const *params, char state[6], coh_err *err)
+{
+    PGconn *pg = coh_db_pgconn(c);
+    PGresult *r = PQexecPrepared(pg, APPEND_NAME, 16, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    state[0] = '\0';
+    if (st == PGRES_TUPLES_OK)
+        return r;
+    const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (s)
+        snprintf(state, 6, "%s", s);
+    if (PQstatus(pg) != CONNECTION_OK)
+        coh_err_set(err, COH_ERR_UNAVAILABLE, "database connection lost");
+    else if (s && strcmp(s, "57014") == 0)
+        coh_err_set(err, COH_ERR_UNAVAILABLE, "statement timed out");
+    else
+        coh_err_set(err, COH_ERR_DB, "database error %s: %s", s ? s : "?", m ? m : "unknown");
+    PQclear(r);
+    return NULL;
+}
+
+/* Prepares the append statement on c unless the lock query found it prepared already. */
+static int prepare_append(coh_db_conn *c, coh_err *err)
+{
+    PGresult *r = PQprepare(coh_db_pgconn(c), APPEND_NAME, APPEND_SQL, 16, NULL);
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        coh_err_set(err, COH_ERR_DB, "cannot prepare the ledger append: %s",
+                    PQerrorMessage(coh_db_pgconn(c)));
+    PQclear(r);
+    return ok ? 0 : err->code;
+}
+
 /* ---- posting ----------------------------------------------------------------------------- */
 
 /* Locks the head (the caller is inside BEGIN) and checks the signing key is still active. */
@@ -110,7 +172,8 @@ static int lock_head(coh_db_conn *c, uint64_t *seq, uint8_t hash[32], const uint
 {
     PGresult *r = exec(c,
                        "SELECT h.seq, encode(h.hash, 'hex'), (SELECT address FROM ledger_keys "
-                       "WHERE active) FROM ledger_head h WHERE h.id = 1 FOR UPDATE",
+                       "WHERE active), (SELECT count(*) FROM pg_prepared_statements WHERE name "
+                       "= '" APPEND_NAME "') FROM ledger_head h WHERE h.id = 1 FOR UPDATE",
                        0, NULL, NULL, err);
     if (!r)
         return err->code;
@@ -123,7 +186,10 @@ static int lock_head(coh_db_conn *c, uint64_t *seq, uint8_t hash[32], const uint
     char mine[43];
     addr_lower(mine, signer);
     int rotated = !PQgetisnull(r, 0, 2) && strcmp(PQgetvalue(r, 0, 2), mine) != 0;
+    int prepared = atoi(PQgetvalue(r, 0, 3));
     PQclear(r);
+    if (!prepared && !bad && !rotated && prepare_append(c, err))
+        return err->code;
     if (bad)
         return coh_err_set(err, COH_ERR_DB, "ledger_head hash is malformed");
     if (rotated)
@@ -191,24 +257,7 @@ static int append(coh_ledger_entry *e, int *replayed, coh_db_conn *c, const coh_
                             signer,
                             owner};
     char state[6];
-    PGresult *r = exec(
-        c,
-        "WITH ins AS (INSERT INTO ledger_entries (seq, kind, debit, credit, amount, ref_request, "
-        "ref_contribution, ref_anchor, ref_tx, created_at, idempotency_key, prev_hash, hash, "
-        "signature, signer) VALUES ($1, $2, $3, $4, $5::numeric, nullif($6, ''), nullif($7, ''), "
-        "nullif($8, ''), nullif($9, ''), $10::timestamptz, $11, $12::bytea, $13::bytea, "
-        "$14::bytea, $15) ON CONFLICT (idempotency_key) DO NOTHING RETURNING seq), "
-        "bal AS (INSERT INTO ledger_balances AS b (account, balance, credited, debited, owner) "
-        "SELECT v.account, v.delta, v.cr, v.db, nullif(v.owner, '') FROM ins, (VALUES ($3, "
-        "-$5::numeric, 0::numeric, $5::numeric, ''), ($4, $5::numeric, $5::numeric, 0::numeric, "
-        "$16)) AS v(account, delta, cr, db, owner) ON CONFLICT (account) DO UPDATE SET balance = "
-        "b.balance + EXCLUDED.balance, credited = b.credited + EXCLUDED.credited, debited = "
-        "b.debited + EXCLUDED.debited, owner = coalesce(b.owner, EXCLUDED.owner) RETURNING 1), "
-        "head AS (UPDATE ledger_head SET seq = ins.seq, hash = $13::bytea FROM ins WHERE "
-        "ledger_head.id = 1 RETURNING 1) "
-        "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM bal), (SELECT count(*) FROM "
-        "head)",
-        16, params, state, err);
+    PGresult *r = exec_append(c, params, state, err);
     if (!r) {
         if (strcmp(state, "23514") == 0)
             return coh_err_set(err, COH_ERR_LIMIT,
@@ -217,8 +266,12 @@ static int append(coh_ledger_entry *e, int *replayed, coh_db_conn *c, const coh_
                                amount, e->debit);
         return err->code;
     }
-    int inserted = atoi(PQgetvalue(r, 0, 0));
+    int inserted = atoi(PQgetvalue(r, 0, 0)), debited = atoi(PQgetvalue(r, 0, 1));
     PQclear(r);
+    if (inserted && !debited && e->kind != COH_LEDGER_KEY_ROTATION)
+        return coh_err_set(err, COH_ERR_LIMIT,
+                           "insufficient funds: account '%s' is empty, cannot debit %s", e->debit,
+                           amount);
     if (inserted) {
         *head_seq = e->seq;
         memcpy(head_hash, e->hash, 32);
