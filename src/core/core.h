@@ -16,7 +16,7 @@
 enum coh_err_code {
     COH_OK = 0,
     COH_ERR_NOMEM = -1,
-    COH_ERR_INVALID = -2,  /* bad input from outside */
+    COH_ERR_INVALID = -2, /* bad input from outside */
     COH_ERR_NOTFOUND = -3,
     COH_ERR_IO = -4,
     COH_ERR_CRYPTO = -5,
@@ -84,9 +84,10 @@ size_t coh_secbuf_len(const coh_secbuf *b);
 COH_WUR int coh_process_harden(void);
 
 /*
- * Loads a 32-byte master key from a file that must be mode 0600 (or stricter) and hold 64
- * hex chars. With create != 0, a missing file is created with a fresh random key.
- * On success *out owns the key in secure memory.
+ * Loads a 32-byte master key from a key file (coh_key_file_read: a regular file, not a
+ * symlink, of mode 0600 or stricter, holding 64 hex chars). With create != 0, a missing
+ * file is created with a fresh random key. On success *out owns the key in secure memory.
+ * Error messages start with "master_key_file:".
  */
 COH_WUR int coh_master_key_load(coh_secbuf **out, const char *path, int create, coh_err *err);
 

@@ -1,7 +1,8 @@
 /*
  * keyfile: small secret files holding one key as hex plus a newline, mode 0600. Shared by
- * every key Cohort keeps on disk (account keys written by `cohort keys`, and the same
- * format as the master key file), so the permission and parsing rules are in one place.
+ * every key Cohort keeps on disk (account keys written by `cohort keys`, and the master
+ * key, process.c), so the permission and parsing rules are in one place. Symlinks are not
+ * followed: the file checked for mode 0600 is the file read.
  */
 #include "core/core.h"
 

@@ -229,6 +229,18 @@ COH_WUR int coh_crypto_siwe_parse(coh_crypto_siwe_msg *out, const char *text, si
 /* Frees what parse allocated and zeroes the struct; safe on a zeroed struct. */
 void coh_crypto_siwe_msg_clear(coh_crypto_siwe_msg *m);
 
+/*
+ * Writes the EIP-4361 text of the fields of m exactly as the `siwe` library's
+ * prepareMessage() does. Read: scheme (optional), domain, address (bytes; written in EIP-55
+ * form), statement (optional), uri, version (NULL: "1"), chain_id, nonce, issued_at,
+ * expiration_time, not_before, request_id (optional), resources/n_resources; other fields
+ * are ignored, so a parsed message formats back to its own text.
+ * Out: *out, malloc'd and NUL-terminated; *out_len (may be NULL) excludes the NUL.
+ * Returns 0; COH_ERR_INVALID if a required field is NULL; COH_SIWE_EFORMAT if a field holds
+ * a line break; the COH_SIWE_E* parse code of an invalid field; COH_ERR_NOMEM.
+ */
+COH_WUR int coh_crypto_siwe_format(char **out, size_t *out_len, const coh_crypto_siwe_msg *m);
+
 typedef struct coh_crypto_siwe_expect {
     const char *domain;  /* must equal the message domain exactly; required */
     const char *uri;     /* must equal the message URI; NULL: not checked */
