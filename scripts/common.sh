@@ -16,3 +16,5 @@ COH_CONFIG=$COH_VAR/cohortd.conf
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 as_pg() { runuser -u "$COH_PG_USER" -- "$@"; }
+COH_ANVIL_PORT=${COH_ANVIL_PORT:-8545}
+COH_ANVIL_URL=http://127.0.0.1:$COH_ANVIL_PORT

@@ -16,4 +16,17 @@ if [ ! -f "$COH_CONFIG" ]; then
       -e "s|^# master_key_file = .*|master_key_file = $COH_VAR/master.key|" \
       "$COH_ROOT/cohortd.conf.example" > "$COH_CONFIG"
 fi
-"$COH_BUILD/cohortd" --config "$COH_CONFIG" --check
+check_out=$("$COH_BUILD/cohortd" --config "$COH_CONFIG" --check)
+echo "$check_out"
+# The local EVM node with the contracts, unless the config points at another node.
+chain_url=$(awk -F' *= *' '$1=="chain_rpc_url"{print $2}' "$COH_CONFIG" | tail -1)
+if [ -z "$chain_url" ] || [ "$chain_url" = "$COH_ANVIL_URL" ]; then
+  bash "$COH_ROOT/scripts/anvil.sh" start
+  if [ -z "$chain_url" ]; then
+    sed -i "s|^chain_rpc_url *=.*|chain_rpc_url = $COH_ANVIL_URL|" "$COH_CONFIG"
+    grep -q '^chain_rpc_url' "$COH_CONFIG" || echo "chain_rpc_url = $COH_ANVIL_URL" >> "$COH_CONFIG"
+  fi
+  signer=$(printf '%s\n' "$check_out" | sed -n 's/^cohortd: ledger signer //p')
+  [ -n "$signer" ] || die "cohortd --check did not print the ledger signer"
+  node "$COH_ROOT/scripts/deploy.mjs" --rpc "$COH_ANVIL_URL" --signer "$signer" --config "$COH_CONFIG"
+fi

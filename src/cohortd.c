@@ -33,6 +33,14 @@ static const coh_config_spec specs[] = {
     {"openapi_path", COH_CFG_STRING, COH_SOURCE_DIR "/openapi.yaml", 0, 0},
     {"chain_rpc_url", COH_CFG_STRING, "", 0, 0},
     {"chain_id", COH_CFG_INT, "31337", 1, 2147483647},
+    {"token_contract", COH_CFG_STRING, "", 0, 0},
+    {"rewards_contract", COH_CFG_STRING, "", 0, 0},
+    {"chain_confirmations", COH_CFG_INT, "2", 1, 1000},
+    {"chain_poll_ms", COH_CFG_INT, "1000", 50, 600000},
+    {"anchor_interval_s", COH_CFG_INT, "30", 1, 86400},
+    {"anchor_batch_size", COH_CFG_INT, "1000", 1, 1000000},
+    {"anchor_stuck_s", COH_CFG_INT, "30", 1, 86400},
+    {"chain_start_block", COH_CFG_INT, "0", 0, 2147483647},
     {"public_url", COH_CFG_STRING, "http://127.0.0.1:8080", 0, 0},
     {"session_ttl_s", COH_CFG_INT, "86400", 1, 31536000},
     {"nonce_ttl_s", COH_CFG_INT, "300", 10, 86400},
@@ -119,6 +127,7 @@ int main(int argc, char **argv)
     coh_crypto_address_format(app.ledger_address, ledger_addr);
     if (check_only) {
         printf("cohortd: configuration ok, %d migration(s) applied now\n", applied);
+        printf("cohortd: ledger signer %s\n", app.ledger_address);
         rc = 0;
         goto out;
     }
