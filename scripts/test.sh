@@ -4,7 +4,12 @@
 # live cohortd. Exits non-zero if anything fails.
 source "$(dirname "$0")/common.sh"
 bash "$COH_ROOT/scripts/setup.sh" --asan
-export COH_TEST_DATABASE_URL=$COH_DATABASE_URL
+# Tests run on a database of their own, made afresh each run, so they never touch the data
+# of `scripts/run.sh` and never depend on what an earlier run left behind.
+bash "$COH_ROOT/scripts/pg.sh" psql -d postgres -qc "DROP DATABASE IF EXISTS cohort_test WITH (FORCE)" \
+  -c "CREATE DATABASE cohort_test"
+export COH_TEST_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=cohort_test user=$COH_PG_USER"
+export COH_TEST_MASTER_KEY_FILE=$COH_VAR/master.key
 status=0
 
 log "ctest: release build"

@@ -8,6 +8,7 @@
 #include "db/db.h"
 #include "db/ledger_db.h"
 #include "http/http.h"
+#include "market/market.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -45,6 +46,9 @@ static const coh_config_spec specs[] = {
     {"session_ttl_s", COH_CFG_INT, "86400", 1, 31536000},
     {"nonce_ttl_s", COH_CFG_INT, "300", 10, 86400},
     {"signin_rate_per_min", COH_CFG_INT, "30", 1, 100000},
+    {"release_workers", COH_CFG_INT, "1", 0, 64},
+    {"release_poll_ms", COH_CFG_INT, "1000", 10, 600000},
+    {"release_lease_s", COH_CFG_INT, "300", 1, 86400},
 };
 
 static void usage(FILE *f)
@@ -103,6 +107,7 @@ int main(int argc, char **argv)
     app.max_body_bytes = (size_t)coh_config_int(cfg, "max_body_bytes");
     int rc = 1;
     coh_http_server *srv = NULL;
+    coh_market_worker *workers[64] = {0};
     if (coh_master_key_load(&app.master_key, coh_config_str(cfg, "master_key_file"), 0, &err)) {
         fprintf(stderr, "cohortd: %s\n", err.msg);
         goto out;
@@ -152,12 +157,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "cohortd: %s\n", err.msg);
         goto out;
     }
+    struct coh_market_worker_config wcfg = {
+        .db = app.db,
+        .master_key = app.master_key,
+        .ledger_key = app.ledger_key,
+        .interval_ms = (int)coh_config_int(cfg, "release_poll_ms"),
+        .lease_s = (int)coh_config_int(cfg, "release_lease_s"),
+    };
+    for (long i = 0; i < coh_config_int(cfg, "release_workers") && i < 64; i++) {
+        if (coh_market_worker_start(&workers[i], &wcfg, &err)) {
+            fprintf(stderr, "cohortd: %s\n", err.msg);
+            goto out;
+        }
+    }
     coh_log_info("cohortd %s listening on %s", coh_version(), coh_config_str(cfg, "listen"));
     int sig = 0;
     sigwait(&stop, &sig);
     coh_log_info("cohortd stopping on signal %d", sig);
     rc = 0;
 out:
+    for (int i = 0; i < 64; i++)
+        coh_market_worker_stop(workers[i]);
     coh_http_server_free(srv);
     coh_ratelimit_free(app.ratelimit);
     coh_metrics_free(app.metrics);

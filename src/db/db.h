@@ -102,4 +102,15 @@ COH_WUR int coh_db_profile_put(coh_db_pool *p, const char *address, int research
                                const char *purposes_json, const char *min_reward,
                                const char *lifetime_epsilon, coh_err *err);
 
+/*
+ * Runs a statement whose first row's first column is JSON text (built in SQL with
+ * json_build_object / json_agg) and returns it parsed (caller owns). No row or SQL NULL gives
+ * NULL with COH_ERR_NOTFOUND.
+ */
+json_t *coh_db_json(coh_db_pool *p, const char *sql, int n, const char *const *params,
+                    coh_err *err);
+/* Same on a borrowed connection (inside a transaction). */
+json_t *coh_db_conn_json(coh_db_conn *c, const char *sql, int n, const char *const *params,
+                         coh_err *err);
+
 #endif

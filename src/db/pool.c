@@ -220,3 +220,33 @@ int coh_db_cmd(coh_db_conn *c, const char *sql, coh_err *err)
     PQclear(r);
     return 0;
 }
+
+json_t *coh_db_conn_json(coh_db_conn *c, const char *sql, int n, const char *const *params,
+                         coh_err *err)
+{
+    PGresult *r = coh_db_exec(c, sql, n, params, err);
+    if (!r)
+        return NULL;
+    json_t *v = NULL;
+    if (PQntuples(r) < 1 || PQnfields(r) < 1 || PQgetisnull(r, 0, 0)) {
+        coh_err_set(err, COH_ERR_NOTFOUND, "not found");
+    } else {
+        json_error_t je;
+        v = json_loads(PQgetvalue(r, 0, 0), JSON_DECODE_ANY, &je);
+        if (!v)
+            coh_err_set(err, COH_ERR_DB, "database returned malformed JSON: %s", je.text);
+    }
+    PQclear(r);
+    return v;
+}
+
+json_t *coh_db_json(coh_db_pool *p, const char *sql, int n, const char *const *params,
+                    coh_err *err)
+{
+    coh_db_conn *c = coh_db_acquire(p, 2000, err);
+    if (!c)
+        return NULL;
+    json_t *v = coh_db_conn_json(c, sql, n, params, err);
+    coh_db_release(c);
+    return v;
+}

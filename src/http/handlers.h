@@ -33,4 +33,20 @@ void coh_h_chain(struct coh_http_req *req);
 /* Shared by handlers: chain id and public URL from the config. */
 uint64_t coh_http_chain_id(const struct coh_http_req *req);
 
+/* h_requests.c */
+void coh_h_requests_create(struct coh_http_req *req);
+void coh_h_requests_list(struct coh_http_req *req);
+void coh_h_requests_get(struct coh_http_req *req);
+void coh_h_requests_close(struct coh_http_req *req);
+void coh_h_requests_release(struct coh_http_req *req);
+/* Parses the {id} path parameter into "0x" + 64 lowercase hex; sends 404 and returns 0 if bad. */
+int coh_http_request_id(struct coh_http_req *req, char out[67]);
+
+/* h_contrib.c */
+void coh_h_consent_put(struct coh_http_req *req);
+void coh_h_consent_get(struct coh_http_req *req);
+void coh_h_consent_delete(struct coh_http_req *req);
+void coh_h_contribution_put(struct coh_http_req *req);
+void coh_h_inbox(struct coh_http_req *req);
+
 #endif

@@ -26,8 +26,12 @@ export async function startCohortd(env = {}) {
   const db = process.env.COH_TEST_DATABASE_URL;
   if (!db) throw new Error('COH_TEST_DATABASE_URL is not set: run through scripts/test.sh');
   const dir = mkdtempSync(join(tmpdir(), 'coh-e2e-'));
+  // One master key for every process on the shared test database: the ledger key stored
+  // there is wrapped under it.
   const keyFile = join(dir, 'master.key');
-  writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  const shared = process.env.COH_TEST_MASTER_KEY_FILE;
+  if (!shared) throw new Error('COH_TEST_MASTER_KEY_FILE is not set: run through scripts/test.sh');
+  writeFileSync(keyFile, readFileSync(shared), { mode: 0o600 });
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const logFile = join(dir, 'cohortd.log');
@@ -55,8 +59,18 @@ export async function startCohortd(env = {}) {
     } catch { /* not up yet */ }
     await new Promise((r) => setTimeout(r, 100));
   }
+  const cliEnv = { PATH: process.env.PATH, COHORT_DATABASE_URL: db, COHORT_MASTER_KEY_FILE: keyFile, ...env };
   return {
     base,
+    keyFile,
+    // Runs the cohort CLI with this server's database and master key; resolves {code, stdout, stderr}.
+    cli: (args) => new Promise((resolve) => {
+      const p = spawn(join(BUILD, 'src/cli/cohort'), args, { env: cliEnv });
+      const o = [], e = [];
+      p.stdout.on('data', (d) => o.push(d));
+      p.stderr.on('data', (d) => e.push(d));
+      p.on('close', (code) => resolve({ code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() }));
+    }),
     log: () => Buffer.concat(out).toString(),
     async stop() {
       proc.kill('SIGTERM');

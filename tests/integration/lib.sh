@@ -16,7 +16,10 @@ cleanup() {
   rm -rf "$T_DIR"
 }
 trap cleanup EXIT
-(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$T_DIR/master.key")
+# One master key for every process on the shared test database: the ledger key stored there is
+# wrapped under it.
+: "${COH_TEST_MASTER_KEY_FILE:?set by scripts/test.sh (the cluster's master key)}"
+install -m 0600 "$COH_TEST_MASTER_KEY_FILE" "$T_DIR/master.key"
 
 ok() { T_PASS=$((T_PASS + 1)); echo "ok - $1"; }
 not_ok() { T_FAIL=$((T_FAIL + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && echo "#   $2"; }

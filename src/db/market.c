@@ -1,0 +1,249 @@
+/*
+ * market: SQL of the marketplace's API. Every state change checks the request's status in
+ * the same statement (compare-and-set), so concurrent closes, consents and contributions
+ * cannot slip past a closing request.
+ */
+#include "db/market_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "0x…" to the bare hex decode() wants. */
+static const char *bare(const char *hex)
+{
+    return hex && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X') ? hex + 2 : hex;
+}
+
+static int exec_count(coh_db_pool *p, const char *sql, int n, const char *const *params,
+                      long *count, coh_err *err)
+{
+    coh_db_conn *c = coh_db_acquire(p, 2000, err);
+    if (!c)
+        return err->code;
+    PGresult *r = coh_db_exec(c, sql, n, params, err);
+    coh_db_release(c);
+    if (!r)
+        return err->code;
+    *count = PQntuples(r) ? atol(PQgetvalue(r, 0, 0)) : atol(PQcmdTuples(r));
+    PQclear(r);
+    return 0;
+}
+
+int coh_db_request_insert(coh_db_pool *p, const char *id, const char *owner, const char *spec_json,
+                          const char *fields_hash_hex, long long consent_expiry,
+                          const char *public_key_hex, const char *wrapped_secret_hex, coh_err *err)
+{
+    char exp[24];
+    snprintf(exp, sizeof exp, "%lld", consent_expiry);
+    const char *params[] = {bare(id),  owner, bare(fields_hash_hex), exp, bare(public_key_hex),
+                            bare(wrapped_secret_hex), spec_json};
+    long n = 0;
+    return exec_count(
+        p,
+        "INSERT INTO requests (id, owner, title, description, purpose, schema, fields_hash, "
+        "eligibility, privacy, epsilon, reward, min_contributors, max_contributors, closes_at, "
+        "retention_days, consent_expiry, public_key, secret_key_wrapped) "
+        "SELECT decode($1, 'hex'), $2, s->>'title', s->>'description', s->>'purpose', "
+        "s->'schema', decode($3, 'hex'), s->'eligibility', s->'privacy', "
+        "(s->>'epsilon')::numeric, (s->>'reward')::numeric, (s->>'min_contributors')::int, "
+        "(s->>'max_contributors')::int, (s->>'closes_at')::timestamptz, "
+        "(s->>'retention_days')::int, $4::bigint, decode($5, 'hex'), decode($6, 'hex') "
+        "FROM (SELECT $7::jsonb AS s) x",
+        7, params, &n, err);
+}
+
+int coh_db_request_transition(coh_db_pool *p, const char *id, const char *from, const char *to,
+                              coh_err *err)
+{
+    const char *params[] = {bare(id), from, to};
+    long n = 0;
+    int rc = exec_count(p,
+                        "UPDATE requests SET status = $3, closed_at = CASE WHEN $3 IN ('closing', "
+                        "'cancelled') THEN now() ELSE closed_at END WHERE id = decode($1, 'hex') "
+                        "AND status = $2",
+                        3, params, &n, err);
+    if (!rc && n != 1)
+        rc = coh_err_set(err, COH_ERR_CONFLICT, "the request is no longer %s", from);
+    return rc;
+}
+
+json_t *coh_db_request_get(coh_db_pool *p, const char *id, const char *viewer, coh_err *err)
+{
+    const char *params[] = {bare(id), viewer ? viewer : ""};
+    json_t *v = coh_db_json(p,
+                            "SELECT request_json(r, $2) FROM requests r WHERE r.id = "
+                            "decode($1, 'hex') AND r.status <> 'draft'",
+                            2, params, err);
+    if (!v && err->code == COH_ERR_NOTFOUND)
+        coh_err_set(err, COH_ERR_NOTFOUND, "no request %s", id);
+    return v;
+}
+
+json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *purpose,
+                             const char *owner, const char *before, int limit, const char *viewer,
+                             coh_err *err)
+{
+    char lim[12];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[] = {status ? status : "", purpose ? purpose : "", owner ? owner : "",
+                            before ? before : "", lim, viewer ? viewer : ""};
+    return coh_db_json(
+        p,
+        "SELECT coalesce(json_agg(request_json(r, $6) ORDER BY r.created_at DESC, r.id), '[]') "
+        "FROM (SELECT * FROM requests r WHERE r.status <> 'draft' "
+        "AND ($1 = '' OR r.status = $1) AND ($2 = '' OR r.purpose = $2) "
+        "AND ($3 = '' OR r.owner = $3) AND ($4 = '' OR r.created_at < $4::timestamptz) "
+        "ORDER BY r.created_at DESC, r.id LIMIT $5::int) r",
+        6, params, err);
+}
+
+json_t *coh_db_requests_open_for(coh_db_pool *p, const char *viewer, coh_err *err)
+{
+    const char *params[] = {viewer};
+    return coh_db_json(
+        p,
+        "SELECT coalesce(json_agg(json_build_object('request', request_json(r, $1), 'consent', "
+        "CASE WHEN c.contributor IS NULL THEN 'none' WHEN c.revoked_at IS NOT NULL THEN "
+        "'revoked' ELSE 'given' END, 'contributed', EXISTS (SELECT 1 FROM contributions x "
+        "WHERE x.request_id = r.id AND x.contributor = $1)) ORDER BY r.created_at DESC), '[]') "
+        "FROM (SELECT * FROM requests WHERE status = 'open' AND owner <> $1 ORDER BY created_at "
+        "DESC LIMIT 1000) r LEFT JOIN consents c ON c.request_id = r.id AND c.contributor = $1",
+        1, params, err);
+}
+
+int coh_db_request_close(coh_db_pool *p, const char *id, const char *owner, coh_err *err)
+{
+    const char *params[] = {bare(id), owner};
+    long n = 0;
+    int rc = exec_count(
+        p,
+        "WITH c AS (UPDATE requests SET status = 'closing', closed_at = now() WHERE id = "
+        "decode($1, 'hex') AND owner = $2 AND status = 'open' RETURNING id), "
+        "j AS (INSERT INTO release_jobs (request_id) SELECT id FROM c ON CONFLICT DO NOTHING) "
+        "SELECT count(*) FROM c",
+        2, params, &n, err);
+    if (!rc && n != 1)
+        rc = coh_err_set(err, COH_ERR_CONFLICT, "the request is not open");
+    return rc;
+}
+
+int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
+                       const char *signature_hex, long long expiry, coh_err *err)
+{
+    char exp[24];
+    snprintf(exp, sizeof exp, "%lld", expiry);
+    const char *params[] = {bare(id), contributor, bare(signature_hex), exp};
+    long n = 0;
+    int rc = exec_count(
+        p,
+        "INSERT INTO consents (request_id, contributor, signature, expiry) SELECT r.id, $2, "
+        "decode($3, 'hex'), $4::bigint FROM requests r WHERE r.id = decode($1, 'hex') AND "
+        "r.status = 'open' ON CONFLICT (request_id, contributor) DO UPDATE SET signature = "
+        "excluded.signature, expiry = excluded.expiry, created_at = now(), revoked_at = NULL",
+        4, params, &n, err);
+    if (!rc && n != 1)
+        rc = coh_err_set(err, COH_ERR_CONFLICT, "the request is not open for consent");
+    return rc;
+}
+
+json_t *coh_db_consent_get(coh_db_pool *p, const char *id, const char *contributor, coh_err *err)
+{
+    const char *params[] = {bare(id), contributor};
+    return coh_db_json(p,
+                       "SELECT json_build_object('request_id', '0x' || encode(request_id, 'hex'), "
+                       "'contributor', contributor, 'signature', '0x' || encode(signature, "
+                       "'hex'), 'expiry', expiry, 'created_at', ts_json(created_at), "
+                       "'revoked_at', ts_json(revoked_at)) FROM consents WHERE request_id = "
+                       "decode($1, 'hex') AND contributor = $2",
+                       2, params, err);
+}
+
+int coh_db_consent_revoke(coh_db_pool *p, const char *id, const char *contributor, coh_err *err)
+{
+    const char *params[] = {bare(id), contributor};
+    long n = 0;
+    /* One statement: the contribution goes with the consent, only while the request is open. */
+    int rc = exec_count(
+        p,
+        "WITH r AS (SELECT id FROM requests WHERE id = decode($1, 'hex') AND status = 'open' "
+        "FOR SHARE), d AS (DELETE FROM contributions WHERE request_id = (SELECT id FROM r) AND "
+        "contributor = $2), u AS (UPDATE consents SET revoked_at = now() WHERE request_id = "
+        "(SELECT id FROM r) AND contributor = $2 AND revoked_at IS NULL RETURNING 1) "
+        "SELECT count(*) FROM u",
+        2, params, &n, err);
+    if (!rc && n != 1)
+        rc = coh_err_set(err, COH_ERR_NOTFOUND,
+                         "no live consent to revoke (none given, already revoked, or the "
+                         "request has closed)");
+    return rc;
+}
+
+int coh_db_contribution_put(coh_db_pool *p, const char *id, const char *contributor,
+                            const uint8_t *ct, size_t ct_len, coh_err *err)
+{
+    char *hex = malloc(ct_len * 2 + 1);
+    if (!hex)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    coh_hex_encode(hex, ct, ct_len, 0);
+    const char *params[] = {bare(id), contributor, hex};
+    coh_db_conn *c = coh_db_acquire(p, 2000, err);
+    if (!c) {
+        free(hex);
+        return err->code;
+    }
+    /* Lock the request row so the capacity check and the insert see the same count. */
+    PGresult *r = coh_db_exec(
+        c,
+        "WITH r AS (SELECT id, max_contributors FROM requests WHERE id = decode($1, 'hex') AND "
+        "status = 'open' FOR UPDATE), k AS (SELECT 1 FROM consents WHERE request_id = (SELECT "
+        "id FROM r) AND contributor = $2 AND revoked_at IS NULL), "
+        "room AS (SELECT (SELECT count(*) FROM contributions WHERE request_id = (SELECT id FROM "
+        "r) AND contributor <> $2) < (SELECT max_contributors FROM r) AS ok), "
+        "ins AS (INSERT INTO contributions (request_id, contributor, ciphertext) SELECT (SELECT "
+        "id FROM r), $2, decode($3, 'hex') WHERE EXISTS (SELECT 1 FROM k) AND (SELECT ok FROM "
+        "room) ON CONFLICT (request_id, contributor) DO UPDATE SET ciphertext = "
+        "excluded.ciphertext, submitted_at = now() RETURNING 1) "
+        "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM k), (SELECT ok FROM room), "
+        "(SELECT count(*) FROM ins)",
+        3, params, err);
+    free(hex);
+    int rc = 0;
+    if (!r) {
+        rc = err->code;
+    } else if (atoi(PQgetvalue(r, 0, 0)) == 0) {
+        rc = coh_err_set(err, COH_ERR_CONFLICT, "the request is not open for contributions");
+    } else if (atoi(PQgetvalue(r, 0, 1)) == 0) {
+        rc = coh_err_set(err, COH_ERR_FORBIDDEN,
+                         "no live consent: POST /v1/requests/{id}/consents first");
+    } else if (atoi(PQgetvalue(r, 0, 3)) != 1) {
+        rc = coh_err_set(err, COH_ERR_CONFLICT, "the request already has its maximum of "
+                                                "contributions");
+    }
+    PQclear(r);
+    coh_db_release(c);
+    return rc;
+}
+
+json_t *coh_db_release_get(coh_db_pool *p, const char *id, const char *owner, coh_err *err)
+{
+    const char *params[] = {bare(id), owner};
+    return coh_db_json(p,
+                       "SELECT json_build_object('request_id', '0x' || encode(x.request_id, "
+                       "'hex'), 'mode', x.mode, 'content_type', x.content_type, 'content', "
+                       "x.content, 'report', x.report, 'included', x.included, 'created_at', "
+                       "ts_json(x.created_at)) FROM releases x JOIN requests r ON r.id = "
+                       "x.request_id WHERE x.request_id = decode($1, 'hex') AND r.owner = $2",
+                       2, params, err);
+}
+
+json_t *coh_db_notices(coh_db_pool *p, const char *address, coh_err *err)
+{
+    const char *params[] = {address};
+    return coh_db_json(p,
+                       "SELECT coalesce(json_agg(json_build_object('id', id, 'kind', kind, "
+                       "'request_id', '0x' || encode(request_id, 'hex'), 'detail', detail, "
+                       "'created_at', ts_json(created_at)) ORDER BY id DESC), '[]') FROM (SELECT "
+                       "* FROM notices WHERE address = $1 ORDER BY id DESC LIMIT 200) n",
+                       1, params, err);
+}

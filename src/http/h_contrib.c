@@ -1,0 +1,257 @@
+/*
+ * h_contrib: a contributor opts in with an EIP-712 consent signed by their wallet, may revoke
+ * it before the release, and submits one sealed record. The server opens the record only in
+ * secure memory to validate it against the schema, then stores the ciphertext alone.
+ */
+#include "crypto/crypto.h"
+#include "db/market_db.h"
+#include "http/handlers.h"
+#include "market/market.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int coh_http_request_id(struct coh_http_req *req, char out[67]);
+
+/* Fills the consent for req->account on request v; 0 or -1. */
+static int consent_of(coh_crypto_consent *c, const json_t *v, const char *account)
+{
+    memset(c, 0, sizeof *c);
+    c->purpose = json_string_value(json_object_get(v, "purpose"));
+    c->expiry = (uint64_t)json_integer_value(json_object_get(v, "consent_expiry"));
+    if (!c->purpose ||
+        coh_hex_decode_exact(c->request_id, 32, json_string_value(json_object_get(v, "id"))) ||
+        coh_hex_decode_exact(c->fields_hash, 32,
+                             json_string_value(json_object_get(v, "fields_hash"))) ||
+        coh_crypto_uint256_from_dec(c->reward, json_string_value(json_object_get(v, "reward"))) ||
+        coh_crypto_address_parse(c->contributor, account))
+        return -1;
+    return 0;
+}
+
+static void verifying_contract(const struct coh_http_req *req, uint8_t out[20])
+{
+    memset(out, 0, 20);
+    const char *a = coh_config_str(req->app->config, "rewards_contract");
+    if (a && *a && coh_crypto_address_parse(out, a) != 0)
+        memset(out, 0, 20);
+}
+
+/* Loads the request and checks the signed-in account may act on it as a contributor. */
+static json_t *contributor_request(struct coh_http_req *req, char id[67])
+{
+    if (!coh_http_auth_require(req) || !coh_http_request_id(req, id))
+        return NULL;
+    coh_err err = {0};
+    json_t *v = coh_db_request_get(req->app->db, id, req->account, &err);
+    if (!v) {
+        coh_http_send_err(req, &err);
+        return NULL;
+    }
+    if (strcmp(json_string_value(json_object_get(v, "owner")), req->account) == 0) {
+        json_decref(v);
+        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
+                              "a researcher cannot contribute to their own request");
+        return NULL;
+    }
+    return v;
+}
+
+void coh_h_consent_put(struct coh_http_req *req)
+{
+    char id[67];
+    json_t *v = contributor_request(req, id);
+    if (!v)
+        return;
+    json_t *body = coh_http_body_object(req);
+    coh_err err = {0};
+    json_t *profile = body ? coh_db_profile_get(req->app->db, req->account, &err) : NULL;
+    const char *sig_hex = body ? json_string_value(json_object_get(body, "signature")) : NULL;
+    uint8_t sig[65], digest[32], contract[20], signer[20], me[20];
+    coh_crypto_consent c;
+    if (!body) {
+        /* answered */
+    } else if (!profile) {
+        coh_http_send_err(req, &err);
+    } else if (!json_is_true(json_object_get(profile, "is_contributor"))) {
+        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
+                              "add the contributor role to your profile to give consent");
+    } else if (!coh_market_match(v, profile)) {
+        coh_http_send_problem(req, 403, "not-eligible", "Not eligible",
+                              "your consent profile does not fit this request's eligibility, "
+                              "purpose, reward or remaining privacy budget");
+    } else if (!sig_hex || coh_hex_decode(sig, sizeof sig, sig_hex) != 65) {
+        coh_http_send_problem(req, 422, "malformed-signature", "Invalid consent",
+                              "signature must be 65 bytes of hex (r || s || v)");
+    } else if (consent_of(&c, v, req->account) != 0) {
+        coh_http_send_problem(req, 422, "invalid", "Invalid consent", "malformed request data");
+    } else {
+        verifying_contract(req, contract);
+        coh_crypto_consent_hash(digest, NULL, NULL, coh_http_chain_id(req), contract, &c);
+        int rc = coh_crypto_recover(signer, digest, sig, sizeof sig);
+        if (coh_crypto_address_parse(me, req->account) != 0)
+            memset(me, 0, sizeof me);
+        if (rc == COH_CRYPTO_EHIGHS || rc == COH_CRYPTO_EV || rc == COH_CRYPTO_ESIG) {
+            coh_http_send_problem(req, 422, "malformed-signature", "Invalid consent", "%s",
+                                  coh_crypto_strerror(rc));
+        } else if (rc || memcmp(signer, me, 20) != 0) {
+            coh_http_send_problem(req, 401, "consent-signature-mismatch", "Consent rejected",
+                                  "the signature is not the signed-in wallet's signature of this "
+                                  "request's EIP-712 consent");
+        } else if (coh_db_consent_put(req->app->db, id, req->account, sig_hex,
+                                      (long long)c.expiry, &err)) {
+            coh_http_send_err(req, &err);
+        } else {
+            json_t *stored = coh_db_consent_get(req->app->db, id, req->account, &err);
+            if (stored)
+                json_object_set_new(stored, "typed_data",
+                                    coh_crypto_consent_typed_data(coh_http_chain_id(req), contract,
+                                                                  &c));
+            coh_http_send_json(req, 201, stored);
+        }
+    }
+    json_decref(profile);
+    json_decref(body);
+    json_decref(v);
+}
+
+void coh_h_consent_get(struct coh_http_req *req)
+{
+    char id[67];
+    json_t *v = contributor_request(req, id);
+    if (!v)
+        return;
+    coh_err err = {0};
+    json_t *stored = coh_db_consent_get(req->app->db, id, req->account, &err);
+    coh_crypto_consent c;
+    uint8_t contract[20];
+    verifying_contract(req, contract);
+    if (!stored && err.code == COH_ERR_NOTFOUND) {
+        /* No consent yet: show what the wallet would sign. */
+        stored = json_pack("{s:n}", "signature");
+    }
+    if (!stored) {
+        coh_http_send_err(req, &err);
+    } else {
+        if (consent_of(&c, v, req->account) == 0)
+            json_object_set_new(stored, "typed_data",
+                                coh_crypto_consent_typed_data(coh_http_chain_id(req), contract, &c));
+        coh_http_send_json(req, 200, stored);
+    }
+    json_decref(v);
+}
+
+void coh_h_consent_delete(struct coh_http_req *req)
+{
+    char id[67];
+    json_t *v = contributor_request(req, id);
+    if (!v)
+        return;
+    coh_err err = {0};
+    if (coh_db_consent_revoke(req->app->db, id, req->account, &err))
+        coh_http_send_err(req, &err);
+    else
+        coh_http_send_raw(req, 204, "application/json", NULL, "", 0);
+    json_decref(v);
+}
+
+/* Opens the sealed record under the request's key and validates it; 0 or an error. */
+static int validate_sealed(struct coh_http_req *req, const char *id, const json_t *v,
+                           const uint8_t *ct, size_t ct_len, coh_err *err)
+{
+    const char *p1[] = {id + 2};
+    json_t *w = coh_db_json(req->app->db,
+                            "SELECT to_json(encode(secret_key_wrapped, 'hex')) FROM requests "
+                            "WHERE id = decode($1, 'hex')",
+                            1, p1, err);
+    const char *wh = json_string_value(w);
+    uint8_t pk[32], wrapped[32 + COH_CRYPTO_WRAP_OVERHEAD];
+    coh_secbuf *sk = NULL, *plain = NULL;
+    coh_market_schema *s = NULL;
+    coh_table *t = NULL;
+    int rc = 0;
+    if (!wh || coh_hex_decode_exact(wrapped, sizeof wrapped, wh) ||
+        coh_hex_decode_exact(pk, 32, json_string_value(json_object_get(v, "public_key"))) ||
+        coh_crypto_unwrap(&sk, req->app->master_key, "reqkey", wrapped, sizeof wrapped))
+        rc = coh_err_set(err, COH_ERR_CONFLICT, "the request's key is no longer available");
+    else if (coh_crypto_box_open(&plain, ct, ct_len, pk, sk) != 0)
+        rc = coh_err_set(err, COH_ERR_INVALID,
+                         "sealed does not open with this request's public key (seal the record "
+                         "with crypto_box_seal to public_key)");
+    else if ((rc = coh_market_schema_parse(&s, json_object_get(v, "schema"), err)) == 0 &&
+             (rc = coh_market_schema_table(&t, s, err)) == 0)
+        rc = coh_market_record_append(t, s, plain, err);
+    coh_table_free(t);
+    coh_market_schema_free(s);
+    coh_secbuf_free(plain);
+    coh_secbuf_free(sk);
+    json_decref(w);
+    return rc;
+}
+
+void coh_h_contribution_put(struct coh_http_req *req)
+{
+    char id[67];
+    json_t *v = contributor_request(req, id);
+    if (!v)
+        return;
+    json_t *body = coh_http_body_object(req);
+    const char *sealed = body ? json_string_value(json_object_get(body, "sealed")) : NULL;
+    size_t cap = sealed ? strlen(sealed) : 0;
+    uint8_t *ct = sealed ? malloc(cap + 1) : NULL;
+    long ct_len = ct ? coh_base64_decode(ct, cap, sealed) : -1;
+    coh_err err = {0};
+    if (!body) {
+        /* answered */
+    } else if (!sealed || ct_len < 49 || ct_len > 65536) {
+        coh_http_send_problem(req, 422, "invalid", "Invalid contribution",
+                              "sealed must be the base64 of crypto_box_seal(record JSON, "
+                              "public_key), 49 to 65536 bytes");
+    } else if (validate_sealed(req, id, v, ct, (size_t)ct_len, &err) != 0) {
+        if (err.code == COH_ERR_INVALID)
+            coh_http_send_problem(req, 422, "invalid-record", "Invalid contribution", "%s",
+                                  err.msg);
+        else
+            coh_http_send_err(req, &err);
+    } else if (coh_db_contribution_put(req->app->db, id, req->account, ct, (size_t)ct_len,
+                                       &err)) {
+        coh_http_send_err(req, &err);
+    } else {
+        coh_http_send_json(req, 201,
+                           json_pack("{s:s,s:s,s:I}", "request_id", id, "status", "accepted",
+                                     "bytes", (json_int_t)ct_len));
+    }
+    free(ct);
+    json_decref(body);
+    json_decref(v);
+}
+
+void coh_h_inbox(struct coh_http_req *req)
+{
+    if (!coh_http_auth_require(req))
+        return;
+    coh_err err = {0};
+    json_t *profile = coh_db_profile_get(req->app->db, req->account, &err);
+    json_t *open = profile ? coh_db_requests_open_for(req->app->db, req->account, &err) : NULL;
+    json_t *notices = open ? coh_db_notices(req->app->db, req->account, &err) : NULL;
+    if (!notices) {
+        json_decref(profile);
+        json_decref(open);
+        coh_http_send_err(req, &err);
+        return;
+    }
+    /* Matching happens here, per request, and is never stored: nobody learns who matched. */
+    json_t *matched = json_array();
+    size_t i;
+    json_t *item;
+    int contributor = json_is_true(json_object_get(profile, "is_contributor"));
+    json_array_foreach(open, i, item)
+    {
+        if (contributor && coh_market_match(json_object_get(item, "request"), profile))
+            json_array_append(matched, item);
+    }
+    json_decref(open);
+    json_decref(profile);
+    coh_http_send_json(req, 200, json_pack("{s:o,s:o}", "requests", matched, "notices", notices));
+}

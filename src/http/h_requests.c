@@ -1,0 +1,269 @@
+/*
+ * h_requests: researchers post and close dataset requests; anyone browses them; only the
+ * owner fetches the release. Creating a request validates the whole specification, creates
+ * the request's X25519 key pair (the secret wrapped under the master key, never stored in the
+ * clear), and locks reward x max_contributors in escrow before the request becomes visible.
+ */
+#include "crypto/crypto.h"
+#include "db/market_db.h"
+#include "http/handlers.h"
+#include "market/market.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int coh_http_request_id(struct coh_http_req *req, char out[67])
+{
+    const char *id = coh_http_param(req, 0);
+    uint8_t raw[32];
+    if (coh_hex_decode_exact(raw, 32, id) != 0 || strncmp(id, "0x", 2) != 0) {
+        coh_http_send_problem(req, 404, "not-found", "Not found",
+                              "a request id is 0x followed by 64 hex digits");
+        return 0;
+    }
+    coh_hex_encode(out, raw, 32, 1);
+    return 1;
+}
+
+/* The roles of the signed-in account, from its profile. */
+static int has_role(struct coh_http_req *req, const char *role)
+{
+    coh_err err = {0};
+    json_t *p = coh_db_profile_get(req->app->db, req->account, &err);
+    int ok = p && json_is_true(json_object_get(p, strcmp(role, "researcher") == 0
+                                                      ? "is_researcher"
+                                                      : "is_contributor"));
+    json_decref(p);
+    return ok;
+}
+
+void coh_h_requests_create(struct coh_http_req *req)
+{
+    if (!coh_http_auth_require(req))
+        return;
+    if (!has_role(req, "researcher")) {
+        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
+                              "only researchers post requests: add the researcher role to your "
+                              "profile (PUT /v1/me/profile)");
+        return;
+    }
+    json_t *body = coh_http_body_object(req);
+    if (!body)
+        return;
+    coh_err err = {0};
+    json_t *spec = NULL;
+    if (coh_market_spec_validate(&spec, body, (int64_t)time(NULL), &err)) {
+        json_decref(body);
+        coh_http_send_problem(req, 422, "invalid-request", "Invalid request", "%s", err.msg);
+        return;
+    }
+    json_decref(body);
+    uint8_t raw_id[32], fields_hash[32], pk[32];
+    char id[67], fh[67], pk_hex[67];
+    randombytes_buf(raw_id, sizeof raw_id);
+    coh_hex_encode(id, raw_id, 32, 1);
+    coh_secbuf *sk = NULL;
+    uint8_t wrapped[32 + COH_CRYPTO_WRAP_OVERHEAD];
+    char wrapped_hex[2 * sizeof wrapped + 1];
+    char *spec_text = json_dumps(spec, JSON_COMPACT);
+    int rc = 0;
+    if (!spec_text || coh_crypto_jcs_keccak(fields_hash, json_object_get(spec, "schema")) != 0 ||
+        coh_crypto_box_keypair(pk, &sk) != 0 ||
+        coh_crypto_wrap(wrapped, req->app->master_key, "reqkey", coh_secbuf_data(sk), 32) != 0)
+        rc = coh_err_set(&err, COH_ERR_CRYPTO, "cannot create the request's keys");
+    coh_secbuf_free(sk);
+    coh_hex_encode(fh, fields_hash, 32, 1);
+    coh_hex_encode(pk_hex, pk, 32, 1);
+    coh_hex_encode(wrapped_hex, wrapped, sizeof wrapped, 0);
+    int64_t closes_ms = 0;
+    if (!rc && coh_crypto_rfc3339_parse(&closes_ms,
+                                        json_string_value(json_object_get(spec, "closes_at"))))
+        rc = coh_err_set(&err, COH_ERR_INVALID, "closes_at is not RFC 3339");
+    long long expiry =
+        closes_ms / 1000 + json_integer_value(json_object_get(spec, "retention_days")) * 86400LL;
+    if (!rc)
+        rc = coh_db_request_insert(req->app->db, id, req->account, spec_text, fh, expiry, pk_hex,
+                                   wrapped_hex, &err);
+    free(spec_text);
+    if (!rc) {
+        rc = coh_market_escrow(req->app->db, req->app->ledger_key, id, req->account,
+                               json_string_value(json_object_get(spec, "reward")),
+                               (uint32_t)json_integer_value(json_object_get(spec, "max_contributors")),
+                               &err);
+        if (rc == COH_ERR_LIMIT) {
+            coh_err e2;
+            if (coh_db_request_transition(req->app->db, id, "draft", "cancelled", &e2))
+                coh_log_warn("request %s: cannot cancel draft: %s", id, e2.msg);
+            json_decref(spec);
+            coh_http_send_problem(req, 402, "insufficient-funds", "Insufficient funds",
+                                  "the escrow of reward x max_contributors exceeds your available "
+                                  "balance; deposit tokens first");
+            return;
+        }
+    }
+    if (!rc)
+        rc = coh_db_request_transition(req->app->db, id, "draft", "open", &err);
+    json_decref(spec);
+    if (rc) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    json_t *view = coh_db_request_get(req->app->db, id, req->account, &err);
+    if (!view)
+        coh_http_send_err(req, &err);
+    else
+        coh_http_send_json(req, 201, view);
+}
+
+/* Optional bearer token: the viewer, or "" for anonymous browsing. */
+static void optional_viewer(struct coh_http_req *req)
+{
+    if (coh_http_header(req, "Authorization") && !coh_http_auth_require(req))
+        req->account[0] = '\x01'; /* sent 401 */
+}
+
+void coh_h_requests_list(struct coh_http_req *req)
+{
+    optional_viewer(req);
+    if (req->account[0] == '\x01')
+        return;
+    char status[16] = "", purpose[48] = "", owner[48] = "", before[40] = "", limit_s[8] = "50";
+    (void)coh_http_query_get(req, "status", status, sizeof status);
+    (void)coh_http_query_get(req, "purpose", purpose, sizeof purpose);
+    (void)coh_http_query_get(req, "owner", owner, sizeof owner);
+    (void)coh_http_query_get(req, "before", before, sizeof before);
+    (void)coh_http_query_get(req, "limit", limit_s, sizeof limit_s);
+    for (char *c = owner; *c; c++)
+        *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
+    int limit = atoi(limit_s);
+    int64_t ms;
+    static const char *const statuses[] = {"", "open", "closing", "released", "failed",
+                                           "cancelled"};
+    int ok_status = 0;
+    for (size_t i = 0; i < 6; i++)
+        ok_status |= strcmp(status, statuses[i]) == 0;
+    if (!ok_status || limit < 1 || limit > 200 ||
+        (before[0] && coh_crypto_rfc3339_parse(&ms, before) != 0)) {
+        coh_http_send_problem(req, 422, "invalid", "Invalid query",
+                              "status must be open, closing, released, failed or cancelled; "
+                              "limit 1-200; before an RFC 3339 time");
+        return;
+    }
+    coh_err err = {0};
+    json_t *list = coh_db_requests_list(req->app->db, status, purpose, owner, before, limit,
+                                        req->account, &err);
+    if (!list) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    size_t n = json_array_size(list);
+    json_t *next = n == (size_t)limit ? json_object_get(json_array_get(list, n - 1), "created_at")
+                                      : NULL;
+    coh_http_send_json(req, 200, json_pack("{s:o,s:O?}", "requests", list, "next_before", next));
+}
+
+void coh_h_requests_get(struct coh_http_req *req)
+{
+    optional_viewer(req);
+    if (req->account[0] == '\x01')
+        return;
+    char id[67];
+    if (!coh_http_request_id(req, id))
+        return;
+    coh_err err = {0};
+    json_t *v = coh_db_request_get(req->app->db, id, req->account, &err);
+    if (!v) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    /* What a contributor's wallet signs: the EIP-712 consent for this request. */
+    uint8_t contract[20] = {0};
+    const char *rc_addr = coh_config_str(req->app->config, "rewards_contract");
+    if (rc_addr && *rc_addr && coh_crypto_address_parse(contract, rc_addr) != 0)
+        memset(contract, 0, sizeof contract);
+    char contract_s[43];
+    coh_crypto_address_format(contract_s, contract);
+    json_object_set_new(v, "consent_domain",
+                        json_pack("{s:s,s:s,s:I,s:s}", "name", "Cohort", "version", "1", "chainId",
+                                  (json_int_t)coh_http_chain_id(req), "verifyingContract",
+                                  contract_s));
+    coh_http_send_json(req, 200, v);
+}
+
+void coh_h_requests_close(struct coh_http_req *req)
+{
+    if (!coh_http_auth_require(req))
+        return;
+    char id[67];
+    if (!coh_http_request_id(req, id))
+        return;
+    coh_err err = {0};
+    json_t *v = coh_db_request_get(req->app->db, id, req->account, &err);
+    if (!v) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    int mine = strcmp(json_string_value(json_object_get(v, "owner")), req->account) == 0;
+    json_decref(v);
+    if (!mine) {
+        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
+                              "only the researcher who posted a request can close it");
+        return;
+    }
+    if (coh_db_request_close(req->app->db, id, req->account, &err)) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    v = coh_db_request_get(req->app->db, id, req->account, &err);
+    coh_http_send_json(req, 202, v);
+}
+
+void coh_h_requests_release(struct coh_http_req *req)
+{
+    if (!coh_http_auth_require(req))
+        return;
+    char id[67];
+    if (!coh_http_request_id(req, id))
+        return;
+    coh_err err = {0};
+    json_t *v = coh_db_request_get(req->app->db, id, req->account, &err);
+    if (!v) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    int mine = strcmp(json_string_value(json_object_get(v, "owner")), req->account) == 0;
+    char status[16];
+    snprintf(status, sizeof status, "%s", json_string_value(json_object_get(v, "status")));
+    json_decref(v);
+    if (!mine) {
+        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
+                              "only the researcher who posted a request can fetch its release");
+        return;
+    }
+    json_t *rel = coh_db_release_get(req->app->db, id, req->account, &err);
+    if (!rel) {
+        if (err.code == COH_ERR_NOTFOUND)
+            coh_http_send_problem(req, 409, "not-released", "No release yet",
+                                  "the request is %s; a release exists once it has closed and "
+                                  "its release job has run",
+                                  status);
+        else
+            coh_http_send_err(req, &err);
+        return;
+    }
+    char fmt[16] = "json";
+    (void)coh_http_query_get(req, "format", fmt, sizeof fmt);
+    const char *ctype = json_string_value(json_object_get(rel, "content_type"));
+    if (strcmp(fmt, "csv") == 0 && ctype && strcmp(ctype, "text/csv") == 0) {
+        const char *content = json_string_value(json_object_get(rel, "content"));
+        coh_http_send_raw(req, 200, "text/csv; charset=utf-8",
+                          "Content-Disposition: attachment; filename=\"release.csv\"\r\n", content,
+                          strlen(content));
+        json_decref(rel);
+        return;
+    }
+    coh_http_send_json(req, 200, rel);
+}

@@ -1,0 +1,117 @@
+/*
+ * market: the marketplace's rules, above the database. Request specifications (schema,
+ * eligibility, privacy mode) and their validation; private matching of a profile against a
+ * request; contributors' records parsed and validated in secure memory only; the release
+ * computation over the privacy engine; and the release worker that closes requests, releases,
+ * pays and refunds through the ledger, idempotently.
+ */
+#ifndef COH_MARKET_H
+#define COH_MARKET_H
+
+#include "core/core.h"
+#include "db/db.h"
+#include "privacy/privacy.h"
+
+#include <jansson.h>
+
+/* ---- request schemas (schema.c) ------------------------------------------------------- */
+enum coh_market_field_type { COH_FIELD_INTEGER, COH_FIELD_DECIMAL, COH_FIELD_CATEGORY };
+enum coh_market_field_role { COH_ROLE_QUASI, COH_ROLE_SENSITIVE, COH_ROLE_MEASURE };
+
+typedef struct coh_market_schema coh_market_schema;
+
+/*
+ * Parses and validates a request schema {"fields":[{name, type, unit?, min?, max?,
+ * categories?, role}]}. COH_ERR_INVALID with a message naming the member ("schema.fields[2].min").
+ */
+COH_WUR int coh_market_schema_parse(coh_market_schema **out, const json_t *schema, coh_err *err);
+void coh_market_schema_free(coh_market_schema *s);
+size_t coh_market_schema_fields(const coh_market_schema *s);
+const char *coh_market_schema_field_name(const coh_market_schema *s, size_t i);
+enum coh_market_field_type coh_market_schema_field_type(const coh_market_schema *s, size_t i);
+enum coh_market_field_role coh_market_schema_field_role(const coh_market_schema *s, size_t i);
+const char *coh_market_schema_field_min(const coh_market_schema *s, size_t i);
+const char *coh_market_schema_field_max(const coh_market_schema *s, size_t i);
+size_t coh_market_schema_field_categories(const coh_market_schema *s, size_t i,
+                                          const char *const **out);
+/* A new empty privacy table with one column per field, declared from the schema. */
+COH_WUR int coh_market_schema_table(coh_table **out, const coh_market_schema *s, coh_err *err);
+
+/* ---- records (record.c) ------------------------------------------------------------------ */
+/*
+ * Parses a flat JSON object held in secure memory (a decrypted contribution) and appends it
+ * as one row to t, whose columns come from coh_market_schema_table. Every field is required,
+ * unknown or duplicate members are refused, integers must be integers, and values must lie in
+ * the schema's bounds or categories. Errors name the field, never its value. The plaintext is
+ * only ever copied into secure memory.
+ */
+COH_WUR int coh_market_record_append(coh_table *t, const coh_market_schema *s, coh_secbuf *plain,
+                                     coh_err *err);
+
+/* ---- request specifications (spec.c) ---------------------------------------------------- */
+/*
+ * Validates a POST /v1/requests body against the rules (unknown field types, k < 2, epsilon
+ * <= 0, reward <= 0, min > max, close time in the past ...) and returns the normalized stored
+ * form in *out (caller owns): title, description, purpose, schema, eligibility, privacy,
+ * reward, min_contributors, max_contributors, closes_at (RFC 3339), retention_days, epsilon.
+ * COH_ERR_INVALID with a message that starts with the offending member's name.
+ */
+COH_WUR int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
+                                     coh_err *err);
+/*
+ * Private matching: does profile (GET /v1/me/profile's consent_profile view) fit request
+ * (eligibility, purpose, reward >= min_reward, epsilon <= remaining lifetime epsilon)?
+ */
+int coh_market_match(const json_t *request, const json_t *consent_profile);
+
+/* ---- release computation (release.c) --------------------------------------------------- */
+/*
+ * Runs the privacy mode (the request's normalized privacy object) over the finished table t:
+ * *out = {mode, content_type, content, report}; *rows (malloc'd, *n_rows entries) are the
+ * table rows included in the release (they are paid). remaining[r] is row r's contributor's
+ * remaining lifetime epsilon (DP only). COH_ERR_LIMIT when k / l / the budget cannot be met:
+ * no release at all.
+ */
+COH_WUR int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_rows,
+                                       const coh_table *t, const coh_market_schema *s,
+                                       const json_t *privacy, const coh_rational *remaining,
+                                       coh_err *err);
+
+/* ---- payments (pay.c): idempotent ledger postings ------------------------------------ */
+/* out = a * m; -1 on overflow. */
+int coh_market_u256_mul(uint8_t out[32], const uint8_t a[32], uint32_t m);
+/* Locks reward x max in escrow:<request>; COH_ERR_LIMIT when the owner's balance is short. */
+COH_WUR int coh_market_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,
+                              const char *owner, const char *reward, uint32_t max, coh_err *err);
+/* Pays reward to each contributor (lowercase addresses) from the request's escrow. */
+COH_WUR int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
+                               const char *reward, const char *const *contributors, size_t n,
+                               coh_err *err);
+/* Returns reward x unused from escrow to the owner (nothing when unused is 0). */
+COH_WUR int coh_market_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
+                              const char *owner, const char *reward, uint32_t unused,
+                              coh_err *err);
+
+/* ---- release worker (worker.c) --------------------------------------------------------- */
+typedef struct coh_market_worker coh_market_worker;
+
+struct coh_market_worker_config {
+    coh_db_pool *db;
+    const coh_secbuf *master_key;
+    const coh_secbuf *ledger_key;
+    int interval_ms; /* how often to look for work */
+    int lease_s;     /* a claimed job is retried by anyone after this */
+};
+
+/* Starts the worker thread. */
+COH_WUR int coh_market_worker_start(coh_market_worker **out,
+                                    const struct coh_market_worker_config *cfg, coh_err *err);
+/* Stops and joins the thread; NULL is a no-op. */
+void coh_market_worker_stop(coh_market_worker *w);
+/*
+ * One pass: schedules due requests, then claims and runs at most one release job. Returns 1
+ * if a job ran, 0 if there was nothing to do, negative on error. Exposed for tests.
+ */
+int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *err);
+
+#endif

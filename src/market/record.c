@@ -1,0 +1,257 @@
+/*
+ * record: a contributor's record is a flat JSON object {"field": value, ...} that exists in
+ * plaintext only inside secure memory. jansson would copy it to the ordinary heap, so this
+ * file parses it in place: strings are unescaped and numbers copied into a second secure
+ * buffer, then the row goes to the privacy table (also secure memory). Errors name the field
+ * or the byte offset, never a value.
+ */
+#include "market/market.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_FIELDS 32
+
+struct parser {
+    const char *p, *end, *start;
+    char *out, *out_end; /* scratch in secure memory */
+};
+
+static void skip_ws(struct parser *ps)
+{
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+        ps->p++;
+}
+
+static int put(struct parser *ps, char c)
+{
+    if (ps->out >= ps->out_end)
+        return -1;
+    *ps->out++ = c;
+    return 0;
+}
+
+static int put_utf8(struct parser *ps, unsigned cp)
+{
+    if (cp < 0x80)
+        return put(ps, (char)cp);
+    if (cp < 0x800)
+        return put(ps, (char)(0xc0 | (cp >> 6))) || put(ps, (char)(0x80 | (cp & 0x3f)));
+    if (cp < 0x10000)
+        return put(ps, (char)(0xe0 | (cp >> 12))) || put(ps, (char)(0x80 | ((cp >> 6) & 0x3f))) ||
+               put(ps, (char)(0x80 | (cp & 0x3f)));
+    return put(ps, (char)(0xf0 | (cp >> 18))) || put(ps, (char)(0x80 | ((cp >> 12) & 0x3f))) ||
+           put(ps, (char)(0x80 | ((cp >> 6) & 0x3f))) || put(ps, (char)(0x80 | (cp & 0x3f)));
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parses a JSON string at ps->p into the scratch (NUL-terminated); *s points at it. */
+static int parse_string(struct parser *ps, const char **s)
+{
+    if (ps->p >= ps->end || *ps->p != '"')
+        return -1;
+    ps->p++;
+    *s = ps->out;
+    while (ps->p < ps->end && *ps->p != '"') {
+        unsigned char c = (unsigned char)*ps->p++;
+        if (c < 0x20)
+            return -1;
+        if (c != '\\') {
+            if (put(ps, (char)c))
+                return -1;
+            continue;
+        }
+        if (ps->p >= ps->end)
+            return -1;
+        char e = *ps->p++;
+        const char *simple = "\"\\/bfnrt", *map = "\"\\/\b\f\n\r\t";
+        const char *at = strchr(simple, e);
+        if (e && at) {
+            if (put(ps, map[at - simple]))
+                return -1;
+        } else if (e == 'u') {
+            unsigned cp, lo;
+            if (ps->end - ps->p < 4 || hex4(ps->p, &cp))
+                return -1;
+            ps->p += 4;
+            if (cp >= 0xd800 && cp < 0xdc00) {
+                if (ps->end - ps->p < 6 || ps->p[0] != '\\' || ps->p[1] != 'u' ||
+                    hex4(ps->p + 2, &lo) || lo < 0xdc00 || lo >= 0xe000)
+                    return -1;
+                ps->p += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            } else if (cp >= 0xdc00 && cp < 0xe000) {
+                return -1;
+            }
+            if (cp == 0 || put_utf8(ps, cp))
+                return -1;
+        } else {
+            return -1;
+        }
+    }
+    if (ps->p >= ps->end)
+        return -1;
+    ps->p++;
+    return put(ps, '\0');
+}
+
+/* Copies a JSON number (RFC 8259 grammar) into the scratch. *is_int: no fraction/exponent. */
+static int parse_number(struct parser *ps, const char **s, int *is_int)
+{
+    const char *q = ps->p;
+    *is_int = 1;
+    if (q < ps->end && *q == '-')
+        q++;
+    if (q >= ps->end || !isdigit((unsigned char)*q))
+        return -1;
+    if (*q == '0' && q + 1 < ps->end && isdigit((unsigned char)q[1]))
+        return -1;
+    while (q < ps->end && isdigit((unsigned char)*q))
+        q++;
+    if (q < ps->end && *q == '.') {
+        *is_int = 0;
+        q++;
+        if (q >= ps->end || !isdigit((unsigned char)*q))
+            return -1;
+        while (q < ps->end && isdigit((unsigned char)*q))
+            q++;
+    }
+    if (q < ps->end && (*q == 'e' || *q == 'E')) {
+        /* The privacy table stores exact decimals; exponents are refused rather than rounded. */
+        return -1;
+    }
+    if (q - ps->p > 40)
+        return -1;
+    *s = ps->out;
+    for (const char *c = ps->p; c < q; c++)
+        if (put(ps, *c))
+            return -1;
+    ps->p = q;
+    return put(ps, '\0');
+}
+
+int coh_market_record_append(coh_table *t, const coh_market_schema *s, coh_secbuf *plain,
+                             coh_err *err)
+{
+    size_t nf = coh_market_schema_fields(s);
+    size_t len = coh_secbuf_len(plain);
+    coh_secbuf *scratch = coh_secbuf_new(len + 1);
+    if (!scratch)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    struct parser ps = {(const char *)coh_secbuf_data(plain),
+                        (const char *)coh_secbuf_data(plain) + len,
+                        (const char *)coh_secbuf_data(plain), (char *)coh_secbuf_data(scratch),
+                        (char *)coh_secbuf_data(scratch) + len + 1};
+    const char *cells[MAX_FIELDS] = {0};
+    int rc = 0;
+    skip_ws(&ps);
+    if (ps.p >= ps.end || *ps.p++ != '{') {
+        rc = coh_err_set(err, COH_ERR_INVALID, "record must be a JSON object");
+        goto out;
+    }
+    skip_ws(&ps);
+    int first = 1;
+    while (!rc) {
+        skip_ws(&ps);
+        if (ps.p < ps.end && *ps.p == '}' && first) {
+            ps.p++;
+            break;
+        }
+        const char *key;
+        if (parse_string(&ps, &key)) {
+            rc = coh_err_set(err, COH_ERR_INVALID, "record: malformed member name at byte %zu",
+                             (size_t)(ps.p - ps.start));
+            break;
+        }
+        size_t f = 0;
+        while (f < nf && strcmp(coh_market_schema_field_name(s, f), key) != 0)
+            f++;
+        if (f == nf) {
+            rc = coh_err_set(err, COH_ERR_INVALID, "record: '%.40s' is not a field of the schema",
+                             key);
+            break;
+        }
+        if (cells[f]) {
+            rc = coh_err_set(err, COH_ERR_INVALID, "record: field '%s' appears twice", key);
+            break;
+        }
+        skip_ws(&ps);
+        if (ps.p >= ps.end || *ps.p++ != ':') {
+            rc = coh_err_set(err, COH_ERR_INVALID, "record: expected ':' at byte %zu",
+                             (size_t)(ps.p - ps.start));
+            break;
+        }
+        skip_ws(&ps);
+        enum coh_market_field_type type = coh_market_schema_field_type(s, f);
+        int is_int = 0;
+        if (type == COH_FIELD_CATEGORY) {
+            if (parse_string(&ps, &cells[f]))
+                rc = coh_err_set(err, COH_ERR_INVALID, "record: field '%s' must be a string",
+                                 coh_market_schema_field_name(s, f));
+        } else if (parse_number(&ps, &cells[f], &is_int)) {
+            rc = coh_err_set(err, COH_ERR_INVALID,
+                             "record: field '%s' must be a JSON number without exponent",
+                             coh_market_schema_field_name(s, f));
+        } else if (type == COH_FIELD_INTEGER && !is_int) {
+            rc = coh_err_set(err, COH_ERR_INVALID, "record: field '%s' must be an integer",
+                             coh_market_schema_field_name(s, f));
+        }
+        if (rc)
+            break;
+        first = 0;
+        skip_ws(&ps);
+        if (ps.p < ps.end && *ps.p == ',') {
+            ps.p++;
+            continue;
+        }
+        if (ps.p < ps.end && *ps.p == '}') {
+            ps.p++;
+            break;
+        }
+        rc = coh_err_set(err, COH_ERR_INVALID, "record: expected ',' or '}' at byte %zu",
+                         (size_t)(ps.p - ps.start));
+    }
+    if (rc)
+        goto out;
+    skip_ws(&ps);
+    if (ps.p != ps.end) {
+        rc = coh_err_set(err, COH_ERR_INVALID, "record: trailing data at byte %zu",
+                         (size_t)(ps.p - ps.start));
+        goto out;
+    }
+    for (size_t f = 0; f < nf; f++)
+        if (!cells[f]) {
+            rc = coh_err_set(err, COH_ERR_INVALID, "record: field '%s' is missing",
+                             coh_market_schema_field_name(s, f));
+            goto out;
+        }
+    coh_err terr = {0};
+    if (coh_table_row_append(t, cells, &terr)) {
+        /* The table's message names row and column, never the value. */
+        const char *col = strstr(terr.msg, "column");
+        rc = coh_err_set(err, COH_ERR_INVALID, "record: %s",
+                         col ? col : "a value is outside the schema's bounds or categories");
+    }
+out:
+    coh_secbuf_free(scratch);
+    return rc;
+}

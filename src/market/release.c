@@ -1,0 +1,186 @@
+/*
+ * release: runs a request's privacy mode over the decrypted table and renders what the
+ * researcher receives: k-anonymous microdata as CSV with its report, or DP statistics as JSON.
+ * The released content is protected output, safe for the ordinary heap; the table it comes
+ * from lives in secure memory and is freed by the caller.
+ */
+#include "market/market.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sbuf {
+    char *p;
+    size_t n, cap;
+};
+
+static int sb_put(struct sbuf *b, const char *s, size_t len)
+{
+    if (b->n + len + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 4096) + len;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return -1;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = '\0';
+    return 0;
+}
+
+/* RFC 4180: quote cells holding a comma, quote, CR, LF or a set's braces. */
+static int sb_cell(struct sbuf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n{}"))
+        return sb_put(b, s, strlen(s));
+    int rc = sb_put(b, "\"", 1);
+    for (const char *q = s; !rc && *q; q++)
+        rc = *q == '"' ? sb_put(b, "\"\"", 2) : sb_put(b, q, 1);
+    return rc || sb_put(b, "\"", 1);
+}
+
+static int kanon(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t,
+                 const coh_market_schema *s, const json_t *privacy, coh_err *err)
+{
+    const char *qi[32], *sens[32];
+    size_t n_qi = 0, n_sens = 0, nf = coh_market_schema_fields(s);
+    for (size_t i = 0; i < nf; i++) {
+        if (coh_market_schema_field_role(s, i) == COH_ROLE_QUASI)
+            qi[n_qi++] = coh_market_schema_field_name(s, i);
+        else if (coh_market_schema_field_role(s, i) == COH_ROLE_SENSITIVE)
+            sens[n_sens++] = coh_market_schema_field_name(s, i);
+    }
+    const char *lk = json_string_value(json_object_get(privacy, "l_kind"));
+    enum coh_ldiv_kind kind = !lk || strcmp(lk, "none") == 0 ? COH_LDIV_NONE
+                              : strcmp(lk, "entropy") == 0   ? COH_LDIV_ENTROPY
+                                                             : COH_LDIV_DISTINCT;
+    coh_kanon_params kp = {
+        .qi = qi,
+        .n_qi = n_qi,
+        .sensitive = sens,
+        .n_sensitive = kind == COH_LDIV_NONE ? 0 : n_sens,
+        .k = (unsigned)json_integer_value(json_object_get(privacy, "k")),
+        .l = json_number_value(json_object_get(privacy, "l")),
+        .l_kind = kind,
+        .max_suppression = json_number_value(json_object_get(privacy, "max_suppression")),
+        .mode = COH_KANON_STRICT,
+    };
+    if (kp.l < 1)
+        kp.l = 1;
+    coh_kanon_release *r;
+    int rc = coh_kanon_run(&r, t, &kp, NULL, NULL, err);
+    if (rc)
+        return rc;
+    size_t nr = coh_kanon_release_rows(r), nc = coh_table_cols(t);
+    struct sbuf b = {0};
+    for (size_t c = 0; c < nc && !rc; c++)
+        rc = (c && sb_put(&b, ",", 1)) || sb_cell(&b, coh_table_col_name(t, c));
+    rc = rc || sb_put(&b, "\r\n", 2);
+    *rows = malloc((nr ? nr : 1) * sizeof **rows);
+    if (!*rows)
+        rc = -1;
+    for (size_t i = 0; i < nr && !rc; i++) {
+        for (size_t c = 0; c < nc && !rc; c++)
+            rc = (c && sb_put(&b, ",", 1)) || sb_cell(&b, coh_kanon_release_cell(r, i, c));
+        rc = rc || sb_put(&b, "\r\n", 2);
+        (*rows)[i] = coh_kanon_release_source_row(r, i);
+    }
+    *n_rows = nr;
+    json_t *report = coh_kanon_release_report(r);
+    coh_kanon_release_free(r);
+    if (rc || !report) {
+        free(b.p);
+        free(*rows);
+        *rows = NULL;
+        json_decref(report);
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory rendering the release");
+    }
+    *out = json_pack("{s:s,s:s,s:s%,s:o}", "mode", "k-anonymity", "content_type", "text/csv",
+                     "content", b.p, b.n, "report", report);
+    free(b.p);
+    return *out ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+}
+
+static int dp(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t,
+              const coh_market_schema *s, const json_t *privacy, const coh_rational *remaining,
+              coh_err *err)
+{
+    size_t nf = coh_market_schema_fields(s);
+    coh_dp_column cols[32];
+    memset(cols, 0, sizeof cols);
+    for (size_t i = 0; i < nf; i++) {
+        cols[i].name = coh_market_schema_field_name(s, i);
+        cols[i].lo = coh_market_schema_field_min(s, i);
+        cols[i].hi = coh_market_schema_field_max(s, i);
+        cols[i].n_categories = coh_market_schema_field_categories(s, i, &cols[i].categories);
+        if (!cols[i].n_categories)
+            cols[i].categories = NULL;
+    }
+    json_t *qs = json_object_get(privacy, "queries");
+    const char *queries[20];
+    size_t nq = 0, i;
+    json_t *q;
+    json_array_foreach(qs, i, q) if (nq < 20) queries[nq++] = json_string_value(q);
+    const char *mech = json_string_value(json_object_get(privacy, "mechanism"));
+    coh_dp_request req = {
+        .queries = queries,
+        .n_queries = nq,
+        .columns = cols,
+        .n_columns = nf,
+        .group_by = json_string_value(json_object_get(privacy, "group_by")),
+        .mechanism = mech && strcmp(mech, "gaussian") == 0 ? COH_DP_GAUSSIAN : COH_DP_LAPLACE,
+        .delta = json_number_value(json_object_get(privacy, "delta")),
+    };
+    int rc = coh_rational_parse(&req.epsilon, json_string_value(json_object_get(privacy, "epsilon")),
+                                err);
+    if (rc)
+        return rc;
+    coh_dp_budget *budget = NULL;
+    coh_dp_rng *rng = NULL;
+    json_t *result = NULL;
+    size_t nr = coh_table_rows(t);
+    rc = coh_dp_budget_new(&budget, req.epsilon, req.delta, err);
+    for (size_t r = 0; !rc && r < nr; r++)
+        rc = coh_dp_budget_contributor_add(budget, remaining[r], err);
+    if (!rc && coh_dp_rng_new(&rng) != 0)
+        rc = coh_err_set(err, COH_ERR_NOMEM, "cannot seed the DP random generator");
+    if (!rc)
+        rc = coh_dp_run(&result, t, &req, budget, rng, err);
+    coh_dp_rng_free(rng);
+    coh_dp_budget_free(budget);
+    if (rc)
+        return rc;
+    *rows = malloc((nr ? nr : 1) * sizeof **rows);
+    char *text = json_dumps(result, JSON_COMPACT);
+    if (!*rows || !text) {
+        free(*rows);
+        free(text);
+        json_decref(result);
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    }
+    for (size_t r = 0; r < nr; r++)
+        (*rows)[r] = r;
+    *n_rows = nr;
+    *out = json_pack("{s:s,s:s,s:s,s:o}", "mode", "dp", "content_type", "application/json",
+                     "content", text, "report", result);
+    free(text);
+    return *out ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+}
+
+int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t,
+                               const coh_market_schema *s, const json_t *privacy,
+                               const coh_rational *remaining, coh_err *err)
+{
+    *out = NULL;
+    *rows = NULL;
+    *n_rows = 0;
+    const char *mode = json_string_value(json_object_get(privacy, "mode"));
+    if (mode && strcmp(mode, "k-anonymity") == 0)
+        return kanon(out, rows, n_rows, t, s, privacy, err);
+    if (mode && strcmp(mode, "dp") == 0)
+        return dp(out, rows, n_rows, t, s, privacy, remaining, err);
+    return coh_err_set(err, COH_ERR_INVALID, "unknown privacy mode");
+}

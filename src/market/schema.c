@@ -1,0 +1,268 @@
+/*
+ * schema: a request's fields. Every numeric field has declared bounds and every categorical
+ * field its categories: validation of records and DP clamping use only these, never the data.
+ */
+#include "market/market.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FIELDS 32
+#define MAX_CATEGORIES 64
+
+struct field {
+    char name[41];
+    enum coh_market_field_type type;
+    enum coh_market_field_role role;
+    char min[40], max[40]; /* decimal text; numeric types only */
+    char *cats[MAX_CATEGORIES];
+    size_t n_cats;
+};
+
+struct coh_market_schema {
+    struct field f[MAX_FIELDS];
+    size_t n;
+};
+
+static int name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 40 || !islower((unsigned char)s[0]))
+        return 0;
+    for (; *s; s++)
+        if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_')
+            return 0;
+    return 1;
+}
+
+/* A decimal number as text: -?digits(.digits)?, at most 30 characters. */
+static int decimal_ok(const char *s, int integer_only)
+{
+    size_t n = strlen(s), i = 0, digits = 0;
+    if (n == 0 || n > 30)
+        return 0;
+    if (s[i] == '-')
+        i++;
+    for (; i < n && isdigit((unsigned char)s[i]); i++)
+        digits++;
+    if (i < n && s[i] == '.' && !integer_only) {
+        i++;
+        size_t frac = 0;
+        for (; i < n && isdigit((unsigned char)s[i]); i++)
+            frac++;
+        if (!frac)
+            return 0;
+    }
+    return digits && i == n;
+}
+
+/* Reads a bound given as a JSON integer, real or decimal string into out. */
+static int bound_text(char out[40], const json_t *v, int integer_only)
+{
+    if (json_is_integer(v))
+        snprintf(out, 40, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v) && !integer_only)
+        snprintf(out, 40, "%.17g", json_real_value(v));
+    else if (json_is_string(v))
+        snprintf(out, 40, "%s", json_string_value(v));
+    else
+        return 0;
+    return decimal_ok(out, integer_only) || (json_is_real(v) && !strchr(out, 'e'));
+}
+
+static int parse_field(struct field *f, const json_t *j, size_t idx, coh_err *err)
+{
+    if (!json_is_object(j))
+        return coh_err_set(err, COH_ERR_INVALID, "schema.fields[%zu] must be an object", idx);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)j, k, v)
+    {
+        if (strcmp(k, "name") && strcmp(k, "type") && strcmp(k, "unit") && strcmp(k, "min") &&
+            strcmp(k, "max") && strcmp(k, "categories") && strcmp(k, "role") &&
+            strcmp(k, "description"))
+            return coh_err_set(err, COH_ERR_INVALID, "schema.fields[%zu].%.40s is not a known member",
+                               idx, k);
+    }
+    const char *name = json_string_value(json_object_get(j, "name"));
+    if (!name || !name_ok(name))
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "schema.fields[%zu].name must match [a-z][a-z0-9_]{0,39}", idx);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    if (type && strcmp(type, "integer") == 0)
+        f->type = COH_FIELD_INTEGER;
+    else if (type && strcmp(type, "decimal") == 0)
+        f->type = COH_FIELD_DECIMAL;
+    else if (type && strcmp(type, "category") == 0)
+        f->type = COH_FIELD_CATEGORY;
+    else
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "schema.fields[%zu].type must be integer, decimal or category", idx);
+    const char *role = json_string_value(json_object_get(j, "role"));
+    if (role && strcmp(role, "quasi-identifier") == 0)
+        f->role = COH_ROLE_QUASI;
+    else if (role && strcmp(role, "sensitive") == 0)
+        f->role = COH_ROLE_SENSITIVE;
+    else if (role && strcmp(role, "measure") == 0)
+        f->role = COH_ROLE_MEASURE;
+    else
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "schema.fields[%zu].role must be quasi-identifier, sensitive or measure",
+                           idx);
+    json_t *unit = json_object_get(j, "unit");
+    if (unit && (!json_is_string(unit) || json_string_length(unit) > 32))
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "schema.fields[%zu].unit must be a string of at most 32 bytes", idx);
+    if (f->type == COH_FIELD_CATEGORY) {
+        json_t *cats = json_object_get(j, "categories");
+        if (!json_is_array(cats) || json_array_size(cats) < 1 ||
+            json_array_size(cats) > MAX_CATEGORIES)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "schema.fields[%zu].categories must be an array of 1 to %d strings",
+                               idx, MAX_CATEGORIES);
+        size_t i;
+        json_array_foreach(cats, i, v)
+        {
+            const char *c = json_string_value(v);
+            if (!c || json_string_length(v) == 0 || json_string_length(v) > 64 ||
+                strlen(c) != json_string_length(v) || strpbrk(c, "{},\"\r\n"))
+                return coh_err_set(err, COH_ERR_INVALID,
+                                   "schema.fields[%zu].categories[%zu] must be 1-64 bytes without "
+                                   "braces, commas, quotes or newlines",
+                                   idx, i);
+            for (size_t k2 = 0; k2 < f->n_cats; k2++)
+                if (strcmp(f->cats[k2], c) == 0)
+                    return coh_err_set(err, COH_ERR_INVALID,
+                                       "schema.fields[%zu].categories[%zu] is a duplicate", idx, i);
+            if (!(f->cats[f->n_cats] = strdup(c)))
+                return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+            f->n_cats++;
+        }
+        if (json_object_get(j, "min") || json_object_get(j, "max"))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "schema.fields[%zu]: a category field has no min or max", idx);
+    } else {
+        int integer = f->type == COH_FIELD_INTEGER;
+        if (!bound_text(f->min, json_object_get(j, "min"), integer))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "schema.fields[%zu].min is required: a %s (declared bounds are "
+                               "used for validation and clamping, never the data)",
+                               idx, integer ? "integer" : "decimal number");
+        if (!bound_text(f->max, json_object_get(j, "max"), integer))
+            return coh_err_set(err, COH_ERR_INVALID, "schema.fields[%zu].max is required: a %s",
+                               idx, integer ? "integer" : "decimal number");
+        if (strtod(f->min, NULL) >= strtod(f->max, NULL))
+            return coh_err_set(err, COH_ERR_INVALID, "schema.fields[%zu].min must be below max",
+                               idx);
+        if (json_object_get(j, "categories"))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "schema.fields[%zu]: only category fields have categories", idx);
+    }
+    return 0;
+}
+
+int coh_market_schema_parse(coh_market_schema **out, const json_t *schema, coh_err *err)
+{
+    *out = NULL;
+    json_t *fields = json_is_object(schema) ? json_object_get(schema, "fields") : NULL;
+    if (!json_is_array(fields) || json_array_size(fields) < 1 ||
+        json_array_size(fields) > MAX_FIELDS)
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "schema.fields must be an array of 1 to %d fields", MAX_FIELDS);
+    if (json_object_size(schema) != 1)
+        return coh_err_set(err, COH_ERR_INVALID, "schema may only hold 'fields'");
+    coh_market_schema *s = calloc(1, sizeof *s);
+    if (!s)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    size_t i;
+    json_t *f;
+    int rc = 0;
+    json_array_foreach(fields, i, f)
+    {
+        if ((rc = parse_field(&s->f[i], f, i, err)) != 0)
+            break;
+        s->n++;
+        for (size_t k = 0; k < i && !rc; k++)
+            if (strcmp(s->f[k].name, s->f[i].name) == 0)
+                rc = coh_err_set(err, COH_ERR_INVALID, "schema.fields[%zu].name '%s' is repeated",
+                                 i, s->f[i].name);
+        if (rc)
+            break;
+    }
+    if (rc) {
+        s->n = i + 1 <= MAX_FIELDS ? i + 1 : MAX_FIELDS;
+        coh_market_schema_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void coh_market_schema_free(coh_market_schema *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < MAX_FIELDS; i++)
+        for (size_t k = 0; k < s->f[i].n_cats; k++)
+            free(s->f[i].cats[k]);
+    free(s);
+}
+
+size_t coh_market_schema_fields(const coh_market_schema *s)
+{
+    return s->n;
+}
+
+const char *coh_market_schema_field_name(const coh_market_schema *s, size_t i)
+{
+    return s->f[i].name;
+}
+
+enum coh_market_field_type coh_market_schema_field_type(const coh_market_schema *s, size_t i)
+{
+    return s->f[i].type;
+}
+
+enum coh_market_field_role coh_market_schema_field_role(const coh_market_schema *s, size_t i)
+{
+    return s->f[i].role;
+}
+
+const char *coh_market_schema_field_min(const coh_market_schema *s, size_t i)
+{
+    return s->f[i].type == COH_FIELD_CATEGORY ? NULL : s->f[i].min;
+}
+
+const char *coh_market_schema_field_max(const coh_market_schema *s, size_t i)
+{
+    return s->f[i].type == COH_FIELD_CATEGORY ? NULL : s->f[i].max;
+}
+
+size_t coh_market_schema_field_categories(const coh_market_schema *s, size_t i,
+                                          const char *const **out)
+{
+    *out = (const char *const *)s->f[i].cats;
+    return s->f[i].n_cats;
+}
+
+int coh_market_schema_table(coh_table **out, const coh_market_schema *s, coh_err *err)
+{
+    coh_col_decl decls[MAX_FIELDS];
+    memset(decls, 0, sizeof decls);
+    for (size_t i = 0; i < s->n; i++) {
+        decls[i].name = s->f[i].name;
+        if (s->f[i].type == COH_FIELD_CATEGORY) {
+            decls[i].type = COH_COL_CATEGORICAL;
+            decls[i].categories = (const char *const *)s->f[i].cats;
+            decls[i].n_categories = s->f[i].n_cats;
+        } else {
+            decls[i].type = COH_COL_NUMERIC;
+            decls[i].min = s->f[i].min;
+            decls[i].max = s->f[i].max;
+        }
+    }
+    return coh_table_new(out, decls, s->n, err);
+}

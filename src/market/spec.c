@@ -1,0 +1,385 @@
+/*
+ * spec: what a researcher may ask for. Validation happens once, at creation; the stored
+ * request is the normalized form returned here, and everything downstream (matching, consent
+ * hashing, release) trusts it. Messages start with the offending member's name.
+ */
+#include "crypto/crypto.h"
+#include "market/market.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const age_bands[] = {"18-24", "25-34", "35-44", "45-54", "55-64", "65+", NULL};
+static const char *const sexes[] = {"female", "male", "intersex", "undisclosed", NULL};
+
+static int in_list(const char *v, const char *const *list)
+{
+    for (; v && *list; list++)
+        if (strcmp(v, *list) == 0)
+            return 1;
+    return 0;
+}
+
+static int slug_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 40)
+        return 0;
+    for (; *s; s++)
+        if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '-' && *s != '_')
+            return 0;
+    return 1;
+}
+
+static int text_ok(const json_t *v, size_t min, size_t max)
+{
+    return json_is_string(v) && json_string_length(v) >= min && json_string_length(v) <= max &&
+           strlen(json_string_value(v)) == json_string_length(v);
+}
+
+/* A decimal string in [lo, hi] (as doubles: these are privacy parameters, not money). */
+static int decimal_in(const json_t *v, double lo, double hi, int lo_open, double *out)
+{
+    const char *s = json_string_value(v);
+    char buf[40];
+    if (json_is_integer(v) || json_is_real(v)) {
+        snprintf(buf, sizeof buf, "%.17g", json_number_value(v));
+        s = buf;
+    }
+    if (!s || !*s || strlen(s) > 30)
+        return 0;
+    char *end;
+    double d = strtod(s, &end);
+    if (*end || !isfinite(d) || d > hi || d < lo || (lo_open && d == lo))
+        return 0;
+    if (out)
+        *out = d;
+    return 1;
+}
+
+static int check_eligibility(const json_t *e, coh_err *err)
+{
+    if (!e)
+        return 0;
+    if (!json_is_object(e))
+        return coh_err_set(err, COH_ERR_INVALID, "eligibility must be an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)e, k, v)
+    {
+        const char *const *allowed = strcmp(k, "age_band") == 0 ? age_bands
+                                     : strcmp(k, "sex") == 0    ? sexes
+                                                                : NULL;
+        int is_country = strcmp(k, "country") == 0, is_cat = strcmp(k, "categories") == 0;
+        if (!allowed && !is_country && !is_cat)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "eligibility.%.40s is not a known attribute (age_band, country, "
+                               "sex, categories)",
+                               k);
+        if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > 64)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "eligibility.%s must be a non-empty array of at most 64 values", k);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            const char *s = json_string_value(x);
+            int ok = allowed  ? in_list(s, allowed)
+                     : is_cat ? slug_ok(s)
+                              : (s && strlen(s) == 2 && isupper((unsigned char)s[0]) &&
+                                 isupper((unsigned char)s[1]));
+            if (!ok)
+                return coh_err_set(err, COH_ERR_INVALID, "eligibility.%s[%zu] is not a valid value",
+                                   k, i);
+        }
+    }
+    return 0;
+}
+
+static int field_index(const coh_market_schema *s, const char *name, size_t len)
+{
+    for (size_t i = 0; i < coh_market_schema_fields(s); i++) {
+        const char *n = coh_market_schema_field_name(s, i);
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* "count", "sum(f)", "mean(f)", "variance(f)", "median(f)", "histogram(f)",
+ * "quantiles(f,0.25,0.5)": numeric fields except histogram, which takes any field. */
+static int check_query(const char *q, const coh_market_schema *s, size_t idx, coh_err *err)
+{
+    if (strcmp(q, "count") == 0)
+        return 0;
+    const char *open = strchr(q, '('), *close = strrchr(q, ')');
+    static const char *const fns[] = {"sum",       "mean",     "variance", "median",
+                                      "histogram", "quantiles", NULL};
+    size_t fl = open ? (size_t)(open - q) : 0;
+    int fn = -1;
+    for (int i = 0; open && fns[i]; i++)
+        if (strlen(fns[i]) == fl && strncmp(q, fns[i], fl) == 0)
+            fn = i;
+    if (fn < 0 || !close || close[1] != '\0' || close < open)
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "privacy.queries[%zu] must be count, sum(f), mean(f), variance(f), "
+                           "median(f), histogram(f) or quantiles(f,p,...)",
+                           idx);
+    const char *arg = open + 1;
+    size_t al = strcspn(arg, ",)");
+    int f = field_index(s, arg, al);
+    if (f < 0)
+        return coh_err_set(err, COH_ERR_INVALID, "privacy.queries[%zu] names no field of the schema",
+                           idx);
+    if (fn != 4 && coh_market_schema_field_type(s, (size_t)f) == COH_FIELD_CATEGORY)
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "privacy.queries[%zu]: %s needs a numeric field", idx, fns[fn]);
+    if (fn == 5) {
+        const char *p = arg + al;
+        int n = 0;
+        while (*p == ',') {
+            char *end;
+            double v = strtod(p + 1, &end);
+            if (end == p + 1 || !(v > 0 && v < 1))
+                return coh_err_set(err, COH_ERR_INVALID,
+                                   "privacy.queries[%zu]: quantiles must be in (0,1)", idx);
+            p = end;
+            n++;
+        }
+        if (!n || *p != ')')
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.queries[%zu]: quantiles(f,p,...) needs probabilities", idx);
+    } else if (arg[al] != ')') {
+        return coh_err_set(err, COH_ERR_INVALID, "privacy.queries[%zu] takes one field", idx);
+    }
+    return 0;
+}
+
+static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema *s,
+                         long min_contributors, coh_err *err)
+{
+    if (!json_is_object(p))
+        return coh_err_set(err, COH_ERR_INVALID, "privacy must be an object");
+    const char *mode = json_string_value(json_object_get(p, "mode"));
+    size_t n_qi = 0, n_sens = 0;
+    for (size_t i = 0; i < coh_market_schema_fields(s); i++) {
+        n_qi += coh_market_schema_field_role(s, i) == COH_ROLE_QUASI;
+        n_sens += coh_market_schema_field_role(s, i) == COH_ROLE_SENSITIVE;
+    }
+    if (mode && strcmp(mode, "k-anonymity") == 0) {
+        json_t *k = json_object_get(p, "k"), *l = json_object_get(p, "l");
+        if (!json_is_integer(k) || json_integer_value(k) < 2 || json_integer_value(k) > 1000)
+            return coh_err_set(err, COH_ERR_INVALID, "privacy.k must be an integer from 2 to 1000");
+        if (min_contributors < json_integer_value(k))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "min_contributors must be at least privacy.k: fewer rows can "
+                               "never be k-anonymous");
+        if (!n_qi)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "schema needs a quasi-identifier field for k-anonymity");
+        double lv = 1, sup = 0;
+        const char *kind = json_string_value(json_object_get(p, "l_kind"));
+        if (l && (!decimal_in(l, 1, 100, 0, &lv)))
+            return coh_err_set(err, COH_ERR_INVALID, "privacy.l must be a number from 1 to 100");
+        if (l && !n_sens)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.l needs a sensitive field in the schema");
+        if (kind && strcmp(kind, "distinct") && strcmp(kind, "entropy"))
+            return coh_err_set(err, COH_ERR_INVALID, "privacy.l_kind must be distinct or entropy");
+        json_t *ms = json_object_get(p, "max_suppression");
+        if (ms && !decimal_in(ms, 0, 0.5, 0, &sup))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.max_suppression must be a fraction from 0 to 0.5");
+        *norm = json_pack("{s:s,s:I,s:f,s:s,s:f}", "mode", "k-anonymity", "k",
+                          json_integer_value(k), "l", lv, "l_kind",
+                          kind ? kind : (l ? "distinct" : "none"), "max_suppression", sup);
+        return 0;
+    }
+    if (mode && strcmp(mode, "dp") == 0) {
+        double eps, delta = 0;
+        json_t *je = json_object_get(p, "epsilon"), *jd = json_object_get(p, "delta");
+        if (!je || !decimal_in(je, 0, 10, 1, &eps))
+            return coh_err_set(err, COH_ERR_INVALID, "privacy.epsilon must be > 0 and <= 10");
+        if (jd && !decimal_in(jd, 0, 1e-3, 0, &delta))
+            return coh_err_set(err, COH_ERR_INVALID, "privacy.delta must be from 0 to 0.001");
+        const char *mech = json_string_value(json_object_get(p, "mechanism"));
+        if (mech && strcmp(mech, "laplace") && strcmp(mech, "gaussian"))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.mechanism must be laplace or gaussian");
+        if (mech && strcmp(mech, "gaussian") == 0 && delta <= 0)
+            return coh_err_set(err, COH_ERR_INVALID, "privacy.delta must be > 0 for gaussian");
+        json_t *qs = json_object_get(p, "queries");
+        if (!json_is_array(qs) || json_array_size(qs) < 1 || json_array_size(qs) > 20)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.queries must be an array of 1 to 20 queries");
+        size_t i;
+        json_t *q;
+        json_array_foreach(qs, i, q)
+        {
+            if (!json_is_string(q) || json_string_length(q) > 200)
+                return coh_err_set(err, COH_ERR_INVALID, "privacy.queries[%zu] must be a string",
+                                   i);
+            int rc = check_query(json_string_value(q), s, i, err);
+            if (rc)
+                return rc;
+        }
+        const char *gb = json_string_value(json_object_get(p, "group_by"));
+        if (json_object_get(p, "group_by") && !json_is_null(json_object_get(p, "group_by"))) {
+            int f = gb ? field_index(s, gb, strlen(gb)) : -1;
+            if (f < 0 || coh_market_schema_field_type(s, (size_t)f) != COH_FIELD_CATEGORY)
+                return coh_err_set(err, COH_ERR_INVALID,
+                                   "privacy.group_by must name a category field");
+        }
+        char eps_s[40];
+        snprintf(eps_s, sizeof eps_s, "%s",
+                 json_is_string(je) ? json_string_value(je) : "");
+        if (!*eps_s)
+            snprintf(eps_s, sizeof eps_s, "%.17g", eps);
+        *norm = json_pack("{s:s,s:s,s:f,s:s,s:O,s:s?}", "mode", "dp", "epsilon", eps_s, "delta",
+                          delta, "mechanism", mech ? mech : "laplace", "queries", qs, "group_by",
+                          gb);
+        return 0;
+    }
+    return coh_err_set(err, COH_ERR_INVALID, "privacy.mode must be k-anonymity or dp");
+}
+
+static const char *const known[] = {"title",     "description",      "purpose",
+                                    "schema",    "eligibility",      "privacy",
+                                    "reward",    "min_contributors", "max_contributors",
+                                    "closes_at", "retention_days",   NULL};
+
+int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s, coh_err *err)
+{
+    *out = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)body, k, v)
+    {
+        if (!in_list(k, known))
+            return coh_err_set(err, COH_ERR_INVALID, "%.40s is not a known member", k);
+    }
+    json_t *title = json_object_get(body, "title"), *desc = json_object_get(body, "description");
+    if (!text_ok(title, 1, 200))
+        return coh_err_set(err, COH_ERR_INVALID, "title must be a string of 1 to 200 bytes");
+    if (desc && !text_ok(desc, 0, 5000))
+        return coh_err_set(err, COH_ERR_INVALID, "description must be at most 5000 bytes");
+    const char *purpose = json_string_value(json_object_get(body, "purpose"));
+    if (!slug_ok(purpose))
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "purpose must be a lowercase slug such as academic-research");
+    coh_market_schema *schema;
+    int rc = coh_market_schema_parse(&schema, json_object_get(body, "schema"), err);
+    if (rc)
+        return rc;
+    json_t *jmin = json_object_get(body, "min_contributors"),
+           *jmax = json_object_get(body, "max_contributors");
+    json_t *privacy = NULL;
+    const char *reward = json_string_value(json_object_get(body, "reward"));
+    uint8_t u256[32], zero[32] = {0};
+    const char *closes = json_string_value(json_object_get(body, "closes_at"));
+    int64_t closes_ms = 0;
+    json_t *ret = json_object_get(body, "retention_days");
+    if (!reward || coh_crypto_uint256_from_dec(u256, reward) != 0 ||
+        memcmp(u256, zero, 32) == 0)
+        rc = coh_err_set(err, COH_ERR_INVALID,
+                         "reward must be a decimal string of a positive uint256 amount in base "
+                         "units");
+    else if (!json_is_integer(jmin) || json_integer_value(jmin) < 1)
+        rc = coh_err_set(err, COH_ERR_INVALID, "min_contributors must be an integer >= 1");
+    else if (!json_is_integer(jmax) || json_integer_value(jmax) > 100000)
+        rc = coh_err_set(err, COH_ERR_INVALID, "max_contributors must be an integer <= 100000");
+    else if (json_integer_value(jmin) > json_integer_value(jmax))
+        rc = coh_err_set(err, COH_ERR_INVALID, "min_contributors must not exceed max_contributors");
+    else if (!closes || coh_crypto_rfc3339_parse(&closes_ms, closes) != 0)
+        rc = coh_err_set(err, COH_ERR_INVALID, "closes_at must be an RFC 3339 date-time");
+    else if (closes_ms / 1000 <= now_s)
+        rc = coh_err_set(err, COH_ERR_INVALID, "closes_at must be in the future");
+    else if (closes_ms / 1000 > now_s + 366 * 86400LL)
+        rc = coh_err_set(err, COH_ERR_INVALID, "closes_at must be within a year");
+    else if (ret && (!json_is_integer(ret) || json_integer_value(ret) < 0 ||
+                     json_integer_value(ret) > 3650))
+        rc = coh_err_set(err, COH_ERR_INVALID, "retention_days must be an integer from 0 to 3650");
+    else if ((rc = check_eligibility(json_object_get(body, "eligibility"), err)) == 0)
+        rc = check_privacy(&privacy, json_object_get(body, "privacy"), schema,
+                           (long)json_integer_value(jmin), err);
+    coh_market_schema_free(schema);
+    if (rc) {
+        json_decref(privacy);
+        return rc;
+    }
+    if (!privacy)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    json_t *elig = json_object_get(body, "eligibility");
+    const char *eps = json_string_value(json_object_get(privacy, "epsilon"));
+    *out = json_pack("{s:O,s:s,s:s,s:O,s:o,s:o,s:s,s:I,s:I,s:s,s:I,s:s}", "title", title,
+                     "description", desc ? json_string_value(desc) : "", "purpose", purpose,
+                     "schema", json_object_get(body, "schema"), "eligibility",
+                     elig ? json_incref(elig) : json_object(), "privacy", privacy, "reward", reward,
+                     "min_contributors", json_integer_value(jmin), "max_contributors",
+                     json_integer_value(jmax), "closes_at", closes, "retention_days",
+                     ret ? json_integer_value(ret) : (json_int_t)30, "epsilon", eps ? eps : "0");
+    return *out ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+}
+
+/* a >= b for canonical decimal strings (no leading zeros). */
+static int dec_ge(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    return la != lb ? la > lb : strcmp(a, b) >= 0;
+}
+
+static int has_all(const json_t *need, const json_t *have)
+{
+    size_t i, j;
+    json_t *n, *h;
+    json_array_foreach(need, i, n)
+    {
+        int found = 0;
+        json_array_foreach(have, j, h) found |= json_equal(n, h);
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+int coh_market_match(const json_t *request, const json_t *cp)
+{
+    const char *purpose = json_string_value(json_object_get(request, "purpose"));
+    json_t *purposes = json_object_get(cp, "purposes");
+    json_t *want = json_pack("[s]", purpose ? purpose : "");
+    int ok = json_is_array(purposes) && has_all(want, purposes);
+    json_decref(want);
+    if (!ok)
+        return 0;
+    const char *reward = json_string_value(json_object_get(request, "reward"));
+    const char *min_reward = json_string_value(json_object_get(cp, "min_reward"));
+    if (!reward || (min_reward && !dec_ge(reward, min_reward)))
+        return 0;
+    const char *eps = json_string_value(json_object_get(request, "epsilon"));
+    const char *life = json_string_value(json_object_get(cp, "lifetime_epsilon"));
+    const char *spent = json_string_value(json_object_get(cp, "epsilon_spent"));
+    if (eps && life && spent && strtod(eps, NULL) > strtod(life, NULL) - strtod(spent, NULL))
+        return 0;
+    json_t *elig = json_object_get(request, "eligibility");
+    json_t *attrs = json_object_get(cp, "attributes");
+    const char *k;
+    json_t *v;
+    json_object_foreach(elig, k, v)
+    {
+        if (strcmp(k, "categories") == 0) {
+            if (!has_all(v, json_object_get(cp, "categories")))
+                return 0;
+            continue;
+        }
+        json_t *mine = json_object_get(attrs, k);
+        json_t *one = mine ? json_pack("[O]", mine) : NULL;
+        int in = one && has_all(one, v);
+        json_decref(one);
+        if (!in)
+            return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,385 @@
+/*
+ * worker: closes due requests and runs their release jobs. A job is a row claimed with
+ * FOR UPDATE SKIP LOCKED under a lease, so several cohortd share the work and a job whose
+ * worker died is taken over when its lease ends. Each step is idempotent:
+ *   1. compute the release unless one is stored; store it with its members and the spent
+ *      epsilon in ONE transaction (a crash before the commit leaves nothing; after it, a retry
+ *      never recomputes the noise);
+ *   2. pay the members and refund the rest: ledger postings keyed by what they pay for;
+ *   3. set the request's final status (released or failed), notify, mark the job done, in one
+ *      statement: a request shows "released" only once everyone is paid.
+ * Plaintext exists only while step 1 runs, in secure memory, and is wiped before storing.
+ */
+#include "crypto/crypto.h"
+#include "market/market.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct coh_market_worker {
+    struct coh_market_worker_config cfg;
+    pthread_t thread;
+    atomic_int stop;
+};
+
+/* Opens every contribution into the table; rows that do not open or validate are skipped. */
+static int load_table(coh_table *t, size_t **kept, size_t *n_kept, const coh_market_schema *s,
+                      PGresult *contribs, const uint8_t pk[32], const coh_secbuf *sk)
+{
+    int n = PQntuples(contribs);
+    *kept = malloc(((size_t)n + 1) * sizeof **kept);
+    if (!*kept)
+        return -1;
+    *n_kept = 0;
+    for (int i = 0; i < n; i++) {
+        const char *hex = PQgetvalue(contribs, i, 1);
+        size_t len = strlen(hex) / 2;
+        uint8_t *ct = malloc(len + 1);
+        coh_secbuf *plain = NULL;
+        coh_err err = {0};
+        if (ct && coh_hex_decode(ct, len, hex) == (long)len &&
+            coh_crypto_box_open(&plain, ct, len, pk, sk) == 0 &&
+            coh_market_record_append(t, s, plain, &err) == 0)
+            (*kept)[(*n_kept)++] = (size_t)i;
+        else
+            coh_log_warn("release: contribution %d skipped: %s", i,
+                         err.msg[0] ? err.msg : "does not open under the request key");
+        coh_secbuf_free(plain);
+        free(ct);
+    }
+    return 0;
+}
+
+static const char *const SQL_REQUEST =
+    "SELECT json_build_object('owner', owner, 'reward', reward::text, 'min', min_contributors, "
+    "'max', max_contributors, 'schema', schema, 'privacy', privacy, 'epsilon', epsilon::text, "
+    "'wrapped', encode(secret_key_wrapped, 'hex'), 'public_key', encode(public_key, 'hex'), "
+    "'released', EXISTS (SELECT 1 FROM releases x WHERE x.request_id = r.id)) "
+    "FROM requests r WHERE id = decode($1, 'hex')";
+
+static const char *const SQL_CONTRIBUTIONS =
+    "SELECT c.contributor, encode(c.ciphertext, 'hex'), (p.lifetime_epsilon - "
+    "p.epsilon_spent)::text FROM contributions c JOIN consents k ON k.request_id = "
+    "c.request_id AND k.contributor = c.contributor AND k.revoked_at IS NULL JOIN profiles p ON "
+    "p.address = c.contributor JOIN requests r ON r.id = c.request_id WHERE c.request_id = "
+    "decode($1, 'hex') AND (r.epsilon = 0 OR p.lifetime_epsilon - p.epsilon_spent >= "
+    "r.epsilon) ORDER BY c.submitted_at, c.contributor LIMIT $2::int";
+
+static const char *const SQL_STORE =
+    "WITH x AS (INSERT INTO releases (request_id, mode, content_type, content, report, included) "
+    "VALUES (decode($1, 'hex'), $2, $3, $4, $5::jsonb, cardinality($6::text[])) ON CONFLICT DO "
+    "NOTHING RETURNING request_id), "
+    "m AS (INSERT INTO release_members SELECT request_id, unnest($6::text[]) FROM x), "
+    "e AS (UPDATE profiles SET epsilon_spent = epsilon_spent + $7::numeric WHERE $7::numeric > 0 "
+    "AND address = ANY ($6::text[]) AND EXISTS (SELECT 1 FROM x)), "
+    "s AS (SELECT $8::text) SELECT count(*) FROM x";
+
+/* Builds "{a,b,c}" (addresses are plain hex, no quoting needed). */
+static char *text_array(PGresult *contribs, const size_t *rows, size_t n, const size_t *kept)
+{
+    char *s = malloc(n * 43 + 3);
+    if (!s)
+        return NULL;
+    size_t k = 0;
+    s[k++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            s[k++] = ',';
+        const char *a = PQgetvalue(contribs, (int)kept[rows[i]], 0);
+        memcpy(s + k, a, 42);
+        k += 42;
+    }
+    s[k++] = '}';
+    s[k] = '\0';
+    return s;
+}
+
+/* Step 1: compute and store the release (or a failure record) unless one exists. */
+static int compute_and_store(const struct coh_market_worker_config *cfg, const char *id,
+                             const json_t *rq, coh_err *err)
+{
+    const json_t *privacy = json_object_get(rq, "privacy");
+    long max = (long)json_integer_value(json_object_get(rq, "max"));
+    long min = (long)json_integer_value(json_object_get(rq, "min"));
+    const char *wrapped = json_string_value(json_object_get(rq, "wrapped"));
+    uint8_t pk[32];
+    if (coh_hex_decode_exact(pk, 32, json_string_value(json_object_get(rq, "public_key"))) != 0)
+        return coh_err_set(err, COH_ERR_DB, "request %s has a malformed public key", id);
+    char maxs[16];
+    snprintf(maxs, sizeof maxs, "%ld", max);
+    const char *p2[] = {id + 2, maxs};
+    coh_db_conn *c = coh_db_acquire(cfg->db, 5000, err);
+    if (!c)
+        return err->code;
+    PGresult *contribs = coh_db_exec(c, SQL_CONTRIBUTIONS, 2, p2, err);
+    coh_db_release(c);
+    if (!contribs)
+        return err->code;
+
+    coh_market_schema *s = NULL;
+    coh_table *t = NULL;
+    coh_secbuf *sk = NULL;
+    size_t *kept = NULL, *rows = NULL, n_kept = 0, n_rows = 0;
+    coh_rational *remaining = NULL;
+    json_t *release = NULL;
+    int rc = coh_market_schema_parse(&s, json_object_get(rq, "schema"), err);
+    if (!rc)
+        rc = coh_market_schema_table(&t, s, err);
+    if (!rc && wrapped) {
+        size_t wl = strlen(wrapped) / 2;
+        uint8_t *w = malloc(wl + 1);
+        if (!w || coh_hex_decode(w, wl, wrapped) != (long)wl ||
+            coh_crypto_unwrap(&sk, cfg->master_key, "reqkey", w, wl) != 0)
+            rc = coh_err_set(err, COH_ERR_CRYPTO, "request %s: secret key does not unwrap", id);
+        free(w);
+    }
+    if (!rc && sk && load_table(t, &kept, &n_kept, s, contribs, pk, sk) != 0)
+        rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    coh_secbuf_free(sk);
+    if (!rc)
+        rc = coh_table_finish(t, err);
+    const char *status = "released";
+    if (!rc && (long)n_kept < min) {
+        status = "failed";
+        release = json_pack("{s:s,s:s,s:s,s:{s:s,s:I,s:I}}", "mode", "none", "content_type",
+                            "application/json", "content", "null", "report", "reason",
+                            "fewer contributions than min_contributors", "contributions",
+                            (json_int_t)n_kept, "min_contributors", (json_int_t)min);
+    } else if (!rc) {
+        remaining = calloc(n_kept + 1, sizeof *remaining);
+        for (size_t i = 0; remaining && i < n_kept; i++) {
+            coh_err e2;
+            if (coh_rational_parse(&remaining[i], PQgetvalue(contribs, (int)kept[i], 2), &e2))
+                remaining[i] = (coh_rational){0, 1};
+        }
+        coh_err rerr = {0};
+        rc = remaining ? coh_market_release_compute(&release, &rows, &n_rows, t, s, privacy,
+                                                    remaining, &rerr)
+                       : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+        if (rc == COH_ERR_LIMIT || rc == COH_ERR_INVALID) {
+            /* k, l or the budget cannot be met: no release, everything refunded. */
+            status = "failed";
+            release = json_pack("{s:s,s:s,s:s,s:{s:s}}", "mode", "none", "content_type",
+                                "application/json", "content", "null", "report", "reason",
+                                rerr.msg);
+            rc = 0;
+            n_rows = 0;
+        } else if (rc) {
+            coh_err_set(err, rc, "%s", rerr.msg);
+        }
+    }
+    coh_table_free(t); /* wipes every plaintext cell */
+    coh_market_schema_free(s);
+    free(remaining);
+    if (!rc && release) {
+        char *members = text_array(contribs, rows, n_rows, kept);
+        char *report = json_dumps(json_object_get(release, "report"), JSON_COMPACT);
+        const char *mode = json_string_value(json_object_get(release, "mode"));
+        const char *eps = strcmp(mode, "dp") == 0 ? json_string_value(json_object_get(rq, "epsilon"))
+                                                  : "0";
+        const char *p[] = {id + 2,
+                           mode,
+                           json_string_value(json_object_get(release, "content_type")),
+                           json_string_value(json_object_get(release, "content")),
+                           report,
+                           members,
+                           eps,
+                           status};
+        if (!members || !report) {
+            rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+        } else if ((c = coh_db_acquire(cfg->db, 5000, err)) == NULL) {
+            rc = err->code;
+        } else {
+            PGresult *r = coh_db_exec(c, SQL_STORE, 8, p, err);
+            rc = r ? 0 : err->code;
+            PQclear(r);
+            coh_db_release(c);
+        }
+        free(members);
+        free(report);
+    }
+    json_decref(release);
+    free(rows);
+    free(kept);
+    PQclear(contribs);
+    return rc;
+}
+
+/* Steps 2 and 3: pay members, refund the rest, notify, finish the job. */
+static int pay_and_finish(const struct coh_market_worker_config *cfg, const char *id,
+                          const json_t *rq, coh_err *err)
+{
+    const char *p1[] = {id + 2};
+    json_t *members = coh_db_json(cfg->db,
+                                  "SELECT coalesce(json_agg(contributor ORDER BY contributor), "
+                                  "'[]') FROM release_members WHERE request_id = decode($1, "
+                                  "'hex')",
+                                  1, p1, err);
+    if (!members)
+        return err->code;
+    size_t n = json_array_size(members);
+    const char **addrs = calloc(n + 1, sizeof *addrs);
+    for (size_t i = 0; addrs && i < n; i++)
+        addrs[i] = json_string_value(json_array_get(members, i));
+    const char *reward = json_string_value(json_object_get(rq, "reward"));
+    const char *owner = json_string_value(json_object_get(rq, "owner"));
+    long max = (long)json_integer_value(json_object_get(rq, "max"));
+    int rc = addrs ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    if (!rc && n)
+        rc = coh_market_rewards(cfg->db, cfg->ledger_key, id, reward, addrs, n, err);
+    if (!rc)
+        rc = coh_market_refund(cfg->db, cfg->ledger_key, id, owner, reward,
+                               (uint32_t)(max - (long)n), err);
+    free(addrs);
+    json_decref(members);
+    if (rc)
+        return rc;
+    coh_db_conn *c = coh_db_acquire(cfg->db, 5000, err);
+    if (!c)
+        return err->code;
+    PGresult *r = coh_db_exec(
+        c,
+        "WITH q AS (UPDATE requests r SET status = CASE WHEN x.mode = 'none' THEN 'failed' ELSE "
+        "'released' END FROM releases x WHERE r.id = decode($1, 'hex') AND x.request_id = r.id "
+        "RETURNING r.id, r.owner, r.status), "
+        "a AS (INSERT INTO notices (address, kind, request_id, detail) SELECT owner, CASE WHEN "
+        "status = 'released' THEN 'release_done' ELSE 'request_failed' END, id, CASE WHEN status "
+        "= 'released' THEN 'your release is ready' ELSE 'no release: unused escrow refunded' END "
+        "FROM q ON CONFLICT DO NOTHING), "
+        "b AS (INSERT INTO notices (address, kind, request_id, detail) SELECT m.contributor, "
+        "'reward_paid', m.request_id, 'your reward was paid' FROM release_members m WHERE "
+        "m.request_id = decode($1, 'hex') ON CONFLICT DO NOTHING), "
+        "f AS (INSERT INTO notices (address, kind, request_id, detail) SELECT k.contributor, "
+        "'request_failed', k.request_id, 'the request closed without a release' FROM consents k, "
+        "q WHERE k.request_id = q.id AND q.status = 'failed' AND k.revoked_at IS NULL ON "
+        "CONFLICT DO NOTHING) "
+        "UPDATE release_jobs SET state = 'done', finished_at = now(), last_error = NULL WHERE "
+        "request_id = decode($1, 'hex')",
+        1, p1, err);
+    rc = r ? 0 : err->code;
+    PQclear(r);
+    coh_db_release(c);
+    return rc;
+}
+
+static int run_job(const struct coh_market_worker_config *cfg, const char *id, coh_err *err)
+{
+    const char *p1[] = {id + 2};
+    json_t *rq = coh_db_json(cfg->db, SQL_REQUEST, 1, p1, err);
+    if (!rq)
+        return err->code;
+    int rc = 0;
+    if (!json_is_true(json_object_get(rq, "released")))
+        rc = compute_and_store(cfg, id, rq, err);
+    if (!rc)
+        rc = pay_and_finish(cfg, id, rq, err);
+    json_decref(rq);
+    return rc;
+}
+
+/* Schedules due requests, shreds keys past retention, claims one job. */
+int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *err)
+{
+    coh_db_conn *c = coh_db_acquire(cfg->db, 2000, err);
+    if (!c)
+        return err->code;
+    PGresult *r = coh_db_exec(
+        c,
+        "WITH due AS (UPDATE requests r SET status = 'closing', closed_at = now() WHERE status "
+        "= 'open' AND (closes_at <= now() OR (SELECT count(*) FROM contributions c WHERE "
+        "c.request_id = r.id) >= max_contributors) RETURNING id) "
+        "INSERT INTO release_jobs (request_id) SELECT id FROM due ON CONFLICT DO NOTHING",
+        0, NULL, err);
+    PQclear(r);
+    /* Crypto-shredding: past retention the key goes, and with it every ciphertext. */
+    r = r ? coh_db_exec(c,
+                        "WITH s AS (UPDATE requests SET secret_key_wrapped = NULL, shredded_at = "
+                        "now() WHERE secret_key_wrapped IS NOT NULL AND status IN ('released', "
+                        "'failed', 'cancelled') AND closed_at + make_interval(days => "
+                        "retention_days) <= now() RETURNING id) DELETE FROM contributions WHERE "
+                        "request_id IN (SELECT id FROM s)",
+                        0, NULL, err)
+          : NULL;
+    PQclear(r);
+    char lease[16];
+    snprintf(lease, sizeof lease, "%d", cfg->lease_s);
+    const char *p1[] = {lease};
+    r = r ? coh_db_exec(c,
+                        "UPDATE release_jobs SET state = 'running', attempts = attempts + 1, "
+                        "lease_until = now() + make_interval(secs => $1::int) WHERE request_id = "
+                        "(SELECT request_id FROM release_jobs WHERE state = 'pending' OR (state = "
+                        "'running' AND lease_until < now()) ORDER BY created_at LIMIT 1 FOR "
+                        "UPDATE SKIP LOCKED) RETURNING '0x' || encode(request_id, 'hex')",
+                        1, p1, err)
+          : NULL;
+    coh_db_release(c);
+    if (!r)
+        return err->code;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    char id[67];
+    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    int rc = run_job(cfg, id, err);
+    if (rc) {
+        coh_log_error("release job %s failed: %s", id, err->msg);
+        const char *p2[] = {id + 2, err->msg};
+        coh_err e2;
+        json_decref(coh_db_json(cfg->db,
+                                "UPDATE release_jobs SET last_error = $2 WHERE request_id = "
+                                "decode($1, 'hex') RETURNING 'null'",
+                                2, p2, &e2));
+        return rc;
+    }
+    coh_log_info("release job %s done", id);
+    return 1;
+}
+
+static void *loop(void *arg)
+{
+    coh_market_worker *w = arg;
+    while (!atomic_load(&w->stop)) {
+        coh_err err = {0};
+        int rc = coh_market_worker_step(&w->cfg, &err);
+        if (rc == 1)
+            continue; /* there may be more work */
+        if (rc < 0 && rc != COH_ERR_UNAVAILABLE)
+            coh_log_warn("release worker: %s", err.msg);
+        for (int slept = 0; slept < w->cfg.interval_ms && !atomic_load(&w->stop); slept += 50) {
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+int coh_market_worker_start(coh_market_worker **out, const struct coh_market_worker_config *cfg,
+                            coh_err *err)
+{
+    *out = NULL;
+    coh_market_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    w->cfg = *cfg;
+    if (pthread_create(&w->thread, NULL, loop, w) != 0) {
+        free(w);
+        return coh_err_set(err, COH_ERR_IO, "cannot start the release worker");
+    }
+    *out = w;
+    return 0;
+}
+
+void coh_market_worker_stop(coh_market_worker *w)
+{
+    if (!w)
+        return;
+    atomic_store(&w->stop, 1);
+    pthread_join(w->thread, NULL);
+    free(w);
+}

@@ -1,0 +1,78 @@
+// Wallet-side helpers for marketplace tests: sign in with SIWE, consent with EIP-712, seal a
+// record with libsodium-wrappers, as a contributor's device would.
+import { SiweMessage } from 'siwe';
+import sodium from 'libsodium-wrappers';
+import { api } from './helpers.mjs';
+
+export async function signIn(base, wallet) {
+  const n = await api(base, 'GET', '/v1/auth/nonce');
+  if (n.status !== 200) throw new Error(`nonce: ${n.status} ${JSON.stringify(n.body)}`);
+  const message = new SiweMessage({
+    domain: new URL(base).host, address: wallet.address, statement: 'Sign in to Cohort.',
+    uri: base, version: '1', chainId: n.body.chain_id, nonce: n.body.nonce,
+    issuedAt: new Date().toISOString(),
+  }).prepareMessage();
+  const r = await api(base, 'POST', '/v1/auth/siwe', { json: { message, signature: await wallet.signMessage(message) } });
+  if (r.status !== 200) throw new Error(`siwe: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.token;
+}
+
+// The consent the wallet signs, from the typed data the API publishes for this request.
+export async function consent(base, wallet, token, requestId) {
+  const t = await api(base, 'GET', `/v1/requests/${requestId}/consents/me`, { token });
+  if (t.status !== 200) return t;
+  const { domain, types, message } = t.body.typed_data;
+  const { EIP712Domain, ...rest } = types;
+  const signature = await wallet.signTypedData(domain, rest, message);
+  return api(base, 'POST', `/v1/requests/${requestId}/consents`, { token, json: { signature } });
+}
+
+export async function seal(record, publicKeyHex) {
+  await sodium.ready;
+  const pk = sodium.from_hex(publicKeyHex.replace(/^0x/, ''));
+  const sealed = sodium.crypto_box_seal(sodium.from_string(JSON.stringify(record)), pk);
+  return sodium.to_base64(sealed, sodium.base64_variants.ORIGINAL);
+}
+
+export async function contribute(base, token, request, record) {
+  const sealed = await seal(record, request.public_key);
+  return api(base, 'POST', `/v1/requests/${request.id}/contributions`, { token, json: { sealed } });
+}
+
+export async function waitForStatus(base, token, id, statuses, ms = 60000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const r = await api(base, 'GET', `/v1/requests/${id}`, { token });
+    if (statuses.includes(r.body?.status)) return r.body;
+    if (Date.now() > end) throw new Error(`request ${id} stayed ${r.body?.status}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+export function parseCsv(text) {
+  const rows = [];
+  let row = [], cell = '', q = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (q) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; }
+      else if (c === '"') q = false;
+      else cell += c;
+    } else if (c === '"') q = true;
+    else if (c === ',') { row.push(cell); cell = ''; }
+    else if (c === '\n') { row.push(cell.replace(/\r$/, '')); rows.push(row); row = []; cell = ''; }
+    else cell += c;
+  }
+  if (cell || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+// Runs fn over items with at most `width` in flight.
+export async function pool(items, width, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) { const i = next++; out[i] = await fn(items[i], i); }
+  }));
+  return out;
+}
