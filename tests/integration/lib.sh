@@ -18,7 +18,7 @@ cleanup() {
 trap cleanup EXIT
 # One master key for every process on the shared test database: the ledger key stored there is
 # wrapped under it.
-: "${COH_TEST_MASTER_KEY_FILE:?set by scripts/test.sh (the cluster's master key)}"
+: "${COH_TEST_MASTER_KEY_FILE:?set by scripts/test.sh (the master key of the test cluster)}"
 install -m 0600 "$COH_TEST_MASTER_KEY_FILE" "$T_DIR/master.key"
 
 ok() { T_PASS=$((T_PASS + 1)); echo "ok - $1"; }
