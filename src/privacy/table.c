@@ -265,6 +265,23 @@ static int dict_intern(struct coh_dict *d, const char *s, size_t len, uint32_t *
     return 0;
 }
 
+/* Undoes the latest dict_intern of a new value (code == d->n - 1): a value that failed
+ * validation must not stay interned, or the next occurrence would skip validation. */
+static void dict_unintern_last(struct coh_dict *d, uint32_t code)
+{
+    uint32_t *slot = (uint32_t *)d->slots.p, *hv = (uint32_t *)d->hash.p;
+    size_t mask = d->slots.len / 4 - 1, i = hv[code] & mask;
+    while (slot[i] && slot[i] != code + 1)
+        i = (i + 1) & mask;
+    /* Linear probing: the newest entry ends every probe chain through it, so clearing it
+     * breaks no other chain. */
+    slot[i] = 0;
+    d->arena.len -= dict_len(d, code) + 1;
+    d->offs.len -= 8;
+    d->hash.len -= 4;
+    d->n--;
+}
+
 static void dict_free(struct coh_dict *d)
 {
     coh_svec_free(&d->arena);
@@ -357,24 +374,30 @@ int coh_table_cell_push(coh_table *t, size_t c, const char *s, size_t len, size_
         struct coh_dec d;
         bool num = coh_dec_parse(&d, s, len);
         if (col->declared == COH_COL_NUMERIC) {
-            if (!num)
+            if (!num) {
+                dict_unintern_last(&col->dict, code);
                 return coh_err_set(err, COH_ERR_INVALID,
                                    "row %zu, column '%s': not a finite decimal number", row_no,
                                    col->name);
+            }
             if ((col->has_min && coh_dec_cmp(d, col->min) < 0) ||
-                (col->has_max && coh_dec_cmp(d, col->max) > 0))
+                (col->has_max && coh_dec_cmp(d, col->max) > 0)) {
+                dict_unintern_last(&col->dict, code);
                 return coh_err_set(err, COH_ERR_INVALID,
                                    "row %zu, column '%s': value outside the declared domain",
                                    row_no, col->name);
+            }
         } else if (col->allowed) {
             bool ok = false;
             for (size_t i = 0; i < col->n_allowed && !ok; i++)
                 ok = strlen(col->allowed[i]) == len && memcmp(col->allowed[i], s, len) == 0;
-            if (!ok)
+            if (!ok) {
+                dict_unintern_last(&col->dict, code);
                 return coh_err_set(err, COH_ERR_INVALID,
                                    "row %zu, column '%s': value not among the declared "
                                    "categories",
                                    row_no, col->name);
+            }
         }
         col->all_numeric = col->all_numeric && num;
     }
