@@ -14,11 +14,26 @@
 #include "market/market.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/*
+ * Crash points for the crash-consistency tests: COHORT_TEST_CRASH_AT=stored|rewarded|refunded
+ * makes the process SIGKILL itself right after that step commits, as a power cut would.
+ * Unset in production; reading it has no other effect.
+ */
+static void crash_point(const char *step)
+{
+    const char *at = getenv("COHORT_TEST_CRASH_AT");
+    if (at && strcmp(at, step) == 0) {
+        coh_log_warn("crash point '%s': killing this process (COHORT_TEST_CRASH_AT)", step);
+        raise(SIGKILL);
+    }
+}
 
 struct coh_market_worker {
     struct coh_market_worker_config cfg;
@@ -232,8 +247,12 @@ static int pay_and_finish(const struct coh_market_worker_config *cfg, const char
     if (!rc && n)
         rc = coh_market_rewards(cfg->db, cfg->ledger_key, id, reward, addrs, n, err);
     if (!rc)
+        crash_point("rewarded");
+    if (!rc)
         rc = coh_market_refund(cfg->db, cfg->ledger_key, id, owner, reward,
                                (uint32_t)(max - (long)n), err);
+    if (!rc)
+        crash_point("refunded");
     free(addrs);
     json_decref(members);
     if (rc)
@@ -273,8 +292,11 @@ static int run_job(const struct coh_market_worker_config *cfg, const char *id, c
     if (!rq)
         return err->code;
     int rc = 0;
-    if (!json_is_true(json_object_get(rq, "released")))
+    if (!json_is_true(json_object_get(rq, "released"))) {
         rc = compute_and_store(cfg, id, rq, err);
+        if (!rc)
+            crash_point("stored");
+    }
     if (!rc)
         rc = pay_and_finish(cfg, id, rq, err);
     json_decref(rq);

@@ -72,7 +72,23 @@ export async function startCohortd(env = {}) {
       p.on('close', (code) => resolve({ code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() }));
     }),
     log: () => Buffer.concat(out).toString(),
+    // SIGKILL, as a crash would; resolves once the process is gone.
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await new Promise((r) => proc.once('exit', r));
+      }
+    },
+    // Resolves when the process exits by itself (a crash point), rejects after ms.
+    exited(ms) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`cohortd still running after ${ms} ms`)), ms);
+        proc.once('exit', () => { clearTimeout(t); resolve(); });
+      });
+    },
     async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
       writeFileSync(logFile, Buffer.concat(out));
