@@ -5,6 +5,7 @@
  */
 #include "core/core.h"
 #include "crypto/crypto.h"
+#include "db/chain_db.h"
 #include "db/db.h"
 #include "db/ledger_db.h"
 #include "http/http.h"
@@ -107,6 +108,7 @@ int main(int argc, char **argv)
     app.max_body_bytes = (size_t)coh_config_int(cfg, "max_body_bytes");
     int rc = 1;
     coh_http_server *srv = NULL;
+    coh_db_chain_worker *chain_worker = NULL;
     coh_market_worker *workers[64] = {0};
     if (coh_master_key_load(&app.master_key, coh_config_str(cfg, "master_key_file"), 0, &err)) {
         fprintf(stderr, "cohortd: %s\n", err.msg);
@@ -170,12 +172,38 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    /* The chain worker: anchoring and deposit/claim events, when a rewards contract is set. */
+    const char *rewards = coh_config_str(cfg, "rewards_contract");
+    const char *rpc_url = coh_config_str(cfg, "chain_rpc_url");
+    if (*rewards && *rpc_url) {
+        struct coh_db_chain_worker_config ccfg = {
+            .db = app.db,
+            .ledger_key = app.ledger_key,
+            .rpc_url = rpc_url,
+            .chain_id = (uint64_t)coh_config_int(cfg, "chain_id"),
+            .confirmations = coh_config_int(cfg, "chain_confirmations"),
+            .poll_ms = coh_config_int(cfg, "chain_poll_ms"),
+            .interval_s = coh_config_int(cfg, "anchor_interval_s"),
+            .batch_size = coh_config_int(cfg, "anchor_batch_size"),
+            .stuck_s = coh_config_int(cfg, "anchor_stuck_s"),
+            .start_block = coh_config_int(cfg, "chain_start_block"),
+        };
+        if (coh_crypto_address_parse(ccfg.rewards, rewards) != 0) {
+            fprintf(stderr, "cohortd: config: rewards_contract is not an address\n");
+            goto out;
+        }
+        if (coh_db_chain_worker_start(&chain_worker, &ccfg, &err)) {
+            fprintf(stderr, "cohortd: %s\n", err.msg);
+            goto out;
+        }
+    }
     coh_log_info("cohortd %s listening on %s", coh_version(), coh_config_str(cfg, "listen"));
     int sig = 0;
     sigwait(&stop, &sig);
     coh_log_info("cohortd stopping on signal %d", sig);
     rc = 0;
 out:
+    coh_db_chain_worker_stop(chain_worker);
     for (int i = 0; i < 64; i++)
         coh_market_worker_stop(workers[i]);
     coh_http_server_free(srv);

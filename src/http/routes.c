@@ -25,7 +25,9 @@ const struct coh_http_route coh_http_routes[] = {
     {"GET", "/v1/ledger/entries", coh_h_ledger_entries},
     {"GET", "/v1/ledger/entries/{seq}", coh_h_ledger_entry},
     {"GET", "/v1/accounts/{address}/balance", coh_h_account_balance},
-    {"GET", "/v1/chain", coh_h_chain},
+    {"GET", "/v1/chain", coh_h_chain_info},
+    {"GET", "/v1/anchors", coh_h_anchors},
+    {"GET", "/v1/claims/{address}", coh_h_claim},
 };
 
 const size_t coh_http_routes_count = sizeof coh_http_routes / sizeof coh_http_routes[0];

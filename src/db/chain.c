@@ -1,0 +1,525 @@
+/*
+ * chain (db): queries for anchoring and event crediting (sql/003_chain.sql). Anchors are
+ * created in one transaction that fixes the batch (first_seq..last_seq), snapshots the
+ * claims leaves (cumulative credits to each payable:<address> up to last_seq) and stores both
+ * roots; the partial unique index on open anchors makes concurrent cohortd processes agree on
+ * one. Byte strings cross the SQL boundary as hex text through decode()/encode().
+ */
+#include "db/chain_db.h"
+#include "db/ledger_db.h"
+#include "ledger/ledger.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+    coh_hex_encode(out, b, n, 0);
+}
+
+static int unhex(uint8_t *out, size_t n, const char *h)
+{
+    return coh_hex_decode_exact(out, n, h) == 0 ? 0 : COH_ERR_DB;
+}
+
+static int anchor_from_row(struct coh_db_chain_anchor *a, PGresult *r, int row)
+{
+    memset(a, 0, sizeof *a);
+    a->id = atoll(PQgetvalue(r, row, 0));
+    a->first_seq = strtoull(PQgetvalue(r, row, 1), NULL, 10);
+    a->last_seq = strtoull(PQgetvalue(r, row, 2), NULL, 10);
+    a->n_claims = atoll(PQgetvalue(r, row, 5));
+    snprintf(a->status, sizeof a->status, "%s", PQgetvalue(r, row, 6));
+    if (unhex(a->ledger_root, 32, PQgetvalue(r, row, 3)) ||
+        unhex(a->claims_root, 32, PQgetvalue(r, row, 4)))
+        return COH_ERR_DB;
+    return 0;
+}
+
+#define ANCHOR_COLS                                                                                \
+    "id, first_seq, last_seq, encode(ledger_root, 'hex'), encode(claims_root, 'hex'), n_claims, "  \
+    "status"
+
+int coh_db_chain_anchor_open(struct coh_db_chain_anchor *out, coh_db_pool *p, coh_err *err)
+{
+    memset(out, 0, sizeof *out);
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return err ? err->code : COH_ERR_UNAVAILABLE;
+    PGresult *r = coh_db_exec(
+        c, "SELECT " ANCHOR_COLS " FROM chain_anchors WHERE status <> 'confirmed'", 0, NULL, err);
+    int rc = r ? 0 : err->code;
+    if (r && PQntuples(r) == 0)
+        rc = coh_err_set(err, COH_ERR_NOTFOUND, "no anchor in flight");
+    else if (r)
+        rc = anchor_from_row(out, r, 0);
+    PQclear(r);
+    coh_db_release(c);
+    return rc;
+}
+
+/* Roots from the rows already chosen, inside the open transaction. */
+static int compute_roots(coh_db_conn *c, struct coh_db_chain_anchor *a, coh_err *err)
+{
+    char first[24], last[24], id[24];
+    snprintf(first, sizeof first, "%llu", (unsigned long long)a->first_seq);
+    snprintf(last, sizeof last, "%llu", (unsigned long long)a->last_seq);
+    snprintf(id, sizeof id, "%lld", a->id);
+    const char *p2[2] = {first, last};
+    PGresult *r = coh_db_exec(c,
+                              "SELECT encode(hash, 'hex') FROM ledger_entries WHERE seq BETWEEN "
+                              "$1 AND $2 ORDER BY seq",
+                              2, p2, err);
+    if (!r)
+        return err->code;
+    size_t n = (size_t)PQntuples(r);
+    if (n != a->last_seq - a->first_seq + 1) {
+        PQclear(r);
+        return coh_err_set(err, COH_ERR_CONFLICT, "ledger has a gap in %s..%s", first, last);
+    }
+    uint8_t(*leaves)[32] = malloc(32 * n);
+    int rc = leaves ? 0 : COH_ERR_NOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = unhex(leaves[i], 32, PQgetvalue(r, (int)i, 0));
+    PQclear(r);
+    coh_ledger_merkle *t = NULL;
+    if (rc == 0 && (rc = coh_ledger_merkle_new(&t, (const uint8_t(*)[32])leaves, n, 0)) == 0)
+        coh_ledger_merkle_root(a->ledger_root, t);
+    coh_ledger_merkle_free(t);
+    free(leaves);
+    if (rc != 0)
+        return coh_err_set(err, rc, "cannot build the batch tree");
+
+    const char *p1[1] = {id};
+    r = coh_db_exec(c,
+                    "SELECT substr(address, 3), cumulative::text FROM chain_claim_leaves "
+                    "WHERE anchor_id = $1",
+                    1, p1, err);
+    if (!r)
+        return err->code;
+    n = (size_t)PQntuples(r);
+    a->n_claims = (long long)n;
+    memset(a->claims_root, 0, 32);
+    if (n > 0) {
+        leaves = malloc(32 * n);
+        rc = leaves ? 0 : COH_ERR_NOMEM;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            uint8_t addr[20], amt[32];
+            if (unhex(addr, 20, PQgetvalue(r, (int)i, 0)) ||
+                coh_crypto_uint256_from_dec(amt, PQgetvalue(r, (int)i, 1)))
+                rc = COH_ERR_DB;
+            else
+                coh_ledger_claim_leaf(leaves[i], addr, amt);
+        }
+        t = NULL;
+        if (rc == 0 && (rc = coh_ledger_merkle_new(&t, (const uint8_t(*)[32])leaves, n, 1)) == 0)
+            coh_ledger_merkle_root(a->claims_root, t);
+        coh_ledger_merkle_free(t);
+        free(leaves);
+    }
+    PQclear(r);
+    return rc ? coh_err_set(err, rc, "cannot build the claims tree") : 0;
+}
+
+int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, coh_db_pool *p,
+                               long batch_size, long interval_s, coh_err *err)
+{
+    memset(out, 0, sizeof *out);
+    *created = 0;
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return err->code;
+    int rc = coh_db_cmd(c, "BEGIN", err);
+    char bs[24], iv[24];
+    snprintf(bs, sizeof bs, "%ld", batch_size);
+    snprintf(iv, sizeof iv, "%ld", interval_s);
+    const char *pp[2] = {bs, iv};
+    /* The next batch, if due: from the last anchored seq + 1 up to the head, capped. */
+    PGresult *r =
+        rc ? NULL
+           : coh_db_exec(c,
+                         "WITH prev AS (SELECT COALESCE(max(last_seq), 0) AS s FROM "
+                         "chain_anchors), h AS (SELECT seq FROM ledger_head) "
+                         "SELECT prev.s + 1, LEAST(h.seq, prev.s + $1::bigint) FROM prev, h "
+                         "WHERE h.seq > prev.s AND NOT EXISTS (SELECT 1 FROM chain_anchors "
+                         "WHERE status <> 'confirmed') AND (h.seq - prev.s >= $1::bigint "
+                         "OR (SELECT created_at FROM ledger_entries WHERE seq = prev.s + 1) "
+                         "<= now() - make_interval(secs => $2::bigint))",
+                         2, pp, err);
+    if (!rc && !r)
+        rc = err->code;
+    if (rc == 0 && PQntuples(r) == 1) {
+        const char *ins[2] = {PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)};
+        PGresult *r2 = coh_db_exec(c,
+                                   "INSERT INTO chain_anchors (first_seq, last_seq, ledger_root, "
+                                   "claims_root, n_claims, status) VALUES ($1, $2, "
+                                   "decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), "
+                                   "'hex'), 0, 'pending') RETURNING id",
+                                   2, ins, err);
+        /* zero roots until compute_roots below, all before the commit */
+        if (!r2) {
+            rc = err->code;
+        } else {
+            out->id = atoll(PQgetvalue(r2, 0, 0));
+            out->first_seq = strtoull(ins[0], NULL, 10);
+            out->last_seq = strtoull(ins[1], NULL, 10);
+            PQclear(r2);
+        }
+    }
+    PQclear(r);
+    if (rc == 0 && out->id == 0) {
+        coh_db_release(c); /* nothing due: release rolls the transaction back */
+        return 0;
+    }
+    char id[24], last[24];
+    snprintf(id, sizeof id, "%lld", out->id);
+    snprintf(last, sizeof last, "%llu", (unsigned long long)out->last_seq);
+    const char *pl[2] = {id, last};
+    if (rc == 0) {
+        r = coh_db_exec(
+            c,
+            "INSERT INTO chain_claim_leaves (anchor_id, address, cumulative) SELECT $1, "
+            "substr(credit, 9), sum(amount) FROM ledger_entries WHERE seq <= $2 AND "
+            "credit LIKE 'payable:%' GROUP BY credit",
+            2, pl, err);
+        rc = r ? 0 : err->code;
+        PQclear(r);
+    }
+    if (rc == 0)
+        rc = compute_roots(c, out, err);
+    if (rc == 0) {
+        char lr[65], cr[65], nc[24];
+        hex(lr, out->ledger_root, 32);
+        hex(cr, out->claims_root, 32);
+        snprintf(nc, sizeof nc, "%lld", out->n_claims);
+        const char *pu[4] = {id, lr, cr, nc};
+        r = coh_db_exec(c,
+                        "UPDATE chain_anchors SET ledger_root = decode($2, 'hex'), claims_root = "
+                        "decode($3, 'hex'), n_claims = $4 WHERE id = $1",
+                        4, pu, err);
+        rc = r ? 0 : err->code;
+        PQclear(r);
+    }
+    if (rc == 0)
+        rc = coh_db_cmd(c, "COMMIT", err);
+    if (rc != 0) {
+        coh_db_release(c); /* rolls back */
+        memset(out, 0, sizeof *out);
+        return rc == COH_ERR_CONFLICT ? 0 : rc; /* another process opened one first */
+    }
+    coh_db_release(c);
+    snprintf(out->status, sizeof out->status, "pending");
+    *created = 1;
+    return 0;
+}
+
+/* Runs one statement on a pooled connection; returns 0 or the error code. */
+static int run(coh_db_pool *p, const char *sql, int n, const char *const *params, coh_err *err)
+{
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return err->code;
+    PGresult *r = coh_db_exec(c, sql, n, params, err);
+    int rc = r ? 0 : err->code;
+    PQclear(r);
+    coh_db_release(c);
+    return rc;
+}
+
+int coh_db_chain_tx_record(coh_db_pool *p, long long anchor_id, const struct coh_db_chain_tx *tx,
+                           coh_err *err)
+{
+    char id[24], nonce[24], h[65], mf[79], mp[79];
+    snprintf(id, sizeof id, "%lld", anchor_id);
+    snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)tx->nonce);
+    hex(h, tx->hash, 32);
+    coh_crypto_uint256_to_dec(mf, tx->max_fee);
+    coh_crypto_uint256_to_dec(mp, tx->max_priority_fee);
+    char *raw = malloc(2 * tx->raw_len + 1);
+    if (!raw)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    hex(raw, tx->raw, tx->raw_len);
+    const char *pp[6] = {h, id, nonce, mf, mp, raw};
+    int rc = run(p,
+                 "WITH t AS (INSERT INTO chain_anchor_txs (tx_hash, anchor_id, nonce, max_fee, "
+                 "max_priority_fee, raw, status) VALUES (decode($1, 'hex'), $2, $3, $4, $5, "
+                 "decode($6, 'hex'), 'sent') ON CONFLICT (tx_hash) DO NOTHING) "
+                 "UPDATE chain_anchors SET status = 'sent' WHERE id = $2 AND status = 'pending'",
+                 6, pp, err);
+    free(raw);
+    return rc;
+}
+
+void coh_db_chain_txs_free(struct coh_db_chain_tx *txs, size_t n)
+{
+    for (size_t i = 0; txs && i < n; i++)
+        free(txs[i].raw);
+    free(txs);
+}
+
+int coh_db_chain_txs(struct coh_db_chain_tx **out, size_t *n, coh_db_pool *p, long long anchor_id,
+                     coh_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    char id[24];
+    snprintf(id, sizeof id, "%lld", anchor_id);
+    const char *pp[1] = {id};
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return err->code;
+    PGresult *r =
+        coh_db_exec(c,
+                    "SELECT encode(tx_hash, 'hex'), nonce, max_fee::text, max_priority_fee::text, "
+                    "encode(raw, 'hex'), COALESCE(block_number, -1), "
+                    "extract(epoch FROM now() - sent_at)::bigint, status FROM chain_anchor_txs "
+                    "WHERE anchor_id = $1 ORDER BY sent_at DESC, max_fee DESC",
+                    1, pp, err);
+    int rc = r ? 0 : err->code;
+    size_t rows = r ? (size_t)PQntuples(r) : 0;
+    struct coh_db_chain_tx *t = rows ? calloc(rows, sizeof *t) : NULL;
+    if (rows && !t)
+        rc = COH_ERR_NOMEM;
+    for (size_t i = 0; rc == 0 && i < rows; i++) {
+        int row = (int)i;
+        const char *rh = PQgetvalue(r, row, 4);
+        t[i].raw_len = strlen(rh) / 2;
+        t[i].raw = malloc(t[i].raw_len + 1);
+        if (!t[i].raw || unhex(t[i].hash, 32, PQgetvalue(r, row, 0)) ||
+            coh_hex_decode_exact(t[i].raw, t[i].raw_len, rh) ||
+            coh_crypto_uint256_from_dec(t[i].max_fee, PQgetvalue(r, row, 2)) ||
+            coh_crypto_uint256_from_dec(t[i].max_priority_fee, PQgetvalue(r, row, 3)))
+            rc = COH_ERR_DB;
+        t[i].nonce = strtoull(PQgetvalue(r, row, 1), NULL, 10);
+        t[i].block_number = atoll(PQgetvalue(r, row, 5));
+        t[i].age_s = atoll(PQgetvalue(r, row, 6));
+        snprintf(t[i].status, sizeof t[i].status, "%s", PQgetvalue(r, row, 7));
+    }
+    PQclear(r);
+    coh_db_release(c);
+    if (rc != 0) {
+        coh_db_chain_txs_free(t, rows);
+        return rc;
+    }
+    *out = t;
+    *n = rows;
+    return 0;
+}
+
+int coh_db_chain_tx_mark(coh_db_pool *p, const uint8_t hash[32], const char *status,
+                         long long block, coh_err *err)
+{
+    char h[65], b[24];
+    hex(h, hash, 32);
+    snprintf(b, sizeof b, "%lld", block);
+    const char *pp[3] = {h, status, block >= 0 ? b : NULL};
+    return run(p,
+               "UPDATE chain_anchor_txs SET status = $2, block_number = $3::bigint, updated_at = "
+               "now() WHERE tx_hash = decode($1, 'hex')",
+               3, pp, err);
+}
+
+int coh_db_chain_anchor_confirm(coh_db_pool *p, long long anchor_id, const uint8_t hash[32],
+                                long long block, coh_err *err)
+{
+    char id[24], h[65], b[24];
+    snprintf(id, sizeof id, "%lld", anchor_id);
+    hex(h, hash, 32);
+    snprintf(b, sizeof b, "%lld", block);
+    const char *pp[3] = {id, h, b};
+    return run(p,
+               "UPDATE chain_anchors SET status = 'confirmed', tx_hash = decode($2, 'hex'), "
+               "block_number = $3, confirmed_at = now() WHERE id = $1",
+               3, pp, err);
+}
+
+int coh_db_chain_cursor_get(long long *block, coh_db_pool *p, const char *name, long long dflt,
+                            coh_err *err)
+{
+    *block = dflt;
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return err->code;
+    const char *pp[1] = {name};
+    PGresult *r = coh_db_exec(c, "SELECT block FROM chain_cursors WHERE name = $1", 1, pp, err);
+    int rc = r ? 0 : err->code;
+    if (r && PQntuples(r) == 1)
+        *block = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    coh_db_release(c);
+    return rc;
+}
+
+int coh_db_chain_cursor_set(coh_db_pool *p, const char *name, long long block, coh_err *err)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%lld", block);
+    const char *pp[2] = {name, b};
+    return run(p,
+               "INSERT INTO chain_cursors (name, block) VALUES ($1, $2) ON CONFLICT (name) DO "
+               "UPDATE SET block = EXCLUDED.block",
+               2, pp, err);
+}
+
+int coh_db_chain_event_credit(coh_db_pool *p, const coh_secbuf *ledger_key,
+                              const struct coh_db_chain_event *ev, coh_err *err)
+{
+    char txh[67], addr[43], amount[79];
+    coh_hex_encode(txh, ev->tx_hash, 32, 1);
+    coh_hex_encode(addr, ev->account, 20, 1);
+    coh_crypto_uint256_to_dec(amount, ev->amount);
+    coh_ledger_entry e;
+    memset(&e, 0, sizeof e);
+    int deposit = strcmp(ev->kind, "deposit") == 0;
+    e.kind = deposit ? COH_LEDGER_DEPOSIT : COH_LEDGER_CLAIM;
+    snprintf(e.debit, sizeof e.debit, deposit ? "chain" : "payable:%s", addr);
+    snprintf(e.credit, sizeof e.credit, deposit ? "available:%s" : "chain", addr);
+    memcpy(e.amount, ev->amount, 32);
+    snprintf(e.ref_tx, sizeof e.ref_tx, "%s", txh);
+    snprintf(e.idempotency_key, sizeof e.idempotency_key, "%s:%s:%lld", ev->kind, txh,
+             ev->log_index);
+    int replayed = 0;
+    int rc = coh_db_ledger_post(&e, &replayed, p, ledger_key, err);
+    if (rc != 0)
+        return rc;
+    char li[24], bn[24], bh[65], seq[24], th[65];
+    hex(th, ev->tx_hash, 32);
+    hex(bh, ev->block_hash, 32);
+    snprintf(li, sizeof li, "%lld", ev->log_index);
+    snprintf(bn, sizeof bn, "%lld", ev->block_number);
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)e.seq);
+    const char *pp[8] = {th, li, ev->kind, bn, bh, addr, amount, seq};
+    return run(p,
+               "INSERT INTO chain_events (tx_hash, log_index, kind, block_number, block_hash, "
+               "account, amount, ledger_seq) VALUES (decode($1, 'hex'), $2, $3, $4, decode($5, "
+               "'hex'), $6, $7, $8) ON CONFLICT DO NOTHING",
+               8, pp, err);
+}
+
+json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, coh_err *err)
+{
+    char a[24], l[24];
+    snprintf(a, sizeof a, "%lld", after);
+    snprintf(l, sizeof l, "%d", limit);
+    const char *pp[2] = {a, l};
+    return coh_db_json(
+        p,
+        "WITH page AS (SELECT * FROM chain_anchors WHERE id > $1 ORDER BY id LIMIT $2) "
+        "SELECT json_build_object('anchors', COALESCE(json_agg(json_build_object("
+        "'id', id, 'first_seq', first_seq, 'last_seq', last_seq, "
+        "'ledger_root', '0x' || encode(ledger_root, 'hex'), "
+        "'claims_root', '0x' || encode(claims_root, 'hex'), 'claims', n_claims, "
+        "'status', status, 'tx_hash', '0x' || encode(tx_hash, 'hex'), "
+        "'block_number', block_number, 'created_at', created_at, 'confirmed_at', confirmed_at, "
+        "'transactions', (SELECT COALESCE(json_agg(json_build_object('tx_hash', '0x' || "
+        "encode(t.tx_hash, 'hex'), 'nonce', t.nonce, 'max_fee_per_gas', t.max_fee::text, "
+        "'max_priority_fee_per_gas', t.max_priority_fee::text, 'status', t.status, "
+        "'block_number', t.block_number, 'sent_at', t.sent_at) ORDER BY t.sent_at), '[]') "
+        "FROM chain_anchor_txs t WHERE t.anchor_id = page.id)) ORDER BY id), '[]'::json), "
+        "'next', CASE WHEN count(*) = $2 THEN max(id) END) FROM page",
+        2, pp, err);
+}
+
+json_t *coh_db_chain_claim_json(coh_db_pool *p, const char *address, coh_err *err)
+{
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return NULL;
+    PGresult *ra = coh_db_exec(c,
+                               "SELECT id, last_seq, encode(claims_root, 'hex'), "
+                               "encode(tx_hash, 'hex'), block_number FROM chain_anchors WHERE "
+                               "status = 'confirmed' ORDER BY id DESC LIMIT 1",
+                               0, NULL, err);
+    if (!ra || PQntuples(ra) == 0) {
+        PQclear(ra);
+        coh_db_release(c);
+        if (ra)
+            coh_err_set(err, COH_ERR_NOTFOUND, "nothing is anchored yet");
+        return NULL;
+    }
+    const char *pp[1] = {PQgetvalue(ra, 0, 0)};
+    PGresult *r = coh_db_exec(c,
+                              "SELECT substr(address, 3), cumulative::text FROM "
+                              "chain_claim_leaves WHERE anchor_id = $1",
+                              1, pp, err);
+    json_t *out = NULL;
+    size_t n = r ? (size_t)PQntuples(r) : 0;
+    uint8_t(*leaves)[32] = n ? malloc(32 * n) : NULL;
+    long mine = -1;
+    char cumulative[80] = "";
+    for (size_t i = 0; leaves && i < n; i++) {
+        uint8_t addr[20], amt[32];
+        if (unhex(addr, 20, PQgetvalue(r, (int)i, 0)) ||
+            coh_crypto_uint256_from_dec(amt, PQgetvalue(r, (int)i, 1)))
+            goto done;
+        coh_ledger_claim_leaf(leaves[i], addr, amt);
+        if (strcmp(PQgetvalue(r, (int)i, 0), address + 2) == 0) {
+            mine = (long)i;
+            snprintf(cumulative, sizeof cumulative, "%s", PQgetvalue(r, (int)i, 1));
+        }
+    }
+    if (r && mine < 0) {
+        coh_err_set(err, COH_ERR_NOTFOUND, "%s has no claim in the latest anchor", address);
+        goto done;
+    }
+    if (!leaves)
+        goto done;
+    uint8_t leaf[32];
+    memcpy(leaf, leaves[mine], 32);
+    coh_ledger_merkle *t = NULL;
+    if (coh_ledger_merkle_new(&t, (const uint8_t(*)[32])leaves, n, 1) != 0) {
+        coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    uint8_t proof[64][32];
+    size_t np = 0;
+    long pos = coh_ledger_merkle_find(t, leaf);
+    if (pos < 0 || coh_ledger_merkle_proof(proof, 64, &np, t, (size_t)pos) != 0) {
+        coh_ledger_merkle_free(t);
+        coh_err_set(err, COH_ERR_DB, "claims tree does not hold the leaf");
+        goto done;
+    }
+    coh_ledger_merkle_free(t);
+    json_t *pr = json_array();
+    char h[67];
+    for (size_t i = 0; i < np; i++) {
+        coh_hex_encode(h, proof[i], 32, 1);
+        json_array_append_new(pr, json_string(h));
+    }
+    char root[67], lh[67], tx[67];
+    snprintf(root, sizeof root, "0x%s", PQgetvalue(ra, 0, 2));
+    snprintf(tx, sizeof tx, "0x%s", PQgetvalue(ra, 0, 3));
+    coh_hex_encode(lh, leaf, 32, 1);
+    out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:{s:I, s:I, s:s, s:I}}", "address", address,
+                    "cumulative_amount", cumulative, "proof", pr, "leaf", lh, "claims_root", root,
+                    "anchor", "id", (json_int_t)atoll(PQgetvalue(ra, 0, 0)), "last_seq",
+                    (json_int_t)atoll(PQgetvalue(ra, 0, 1)), "tx_hash", tx, "block_number",
+                    (json_int_t)atoll(PQgetvalue(ra, 0, 4)));
+done:
+    free(leaves);
+    PQclear(r);
+    PQclear(ra);
+    coh_db_release(c);
+    return out;
+}
+
+int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq, coh_err *err)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)onchain_last_seq);
+    const char *pp[1] = {s};
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return err->code;
+    PGresult *r = coh_db_exec(c,
+                              "UPDATE chain_anchors SET status = 'sent', tx_hash = NULL, "
+                              "block_number = NULL, confirmed_at = NULL WHERE id = (SELECT "
+                              "min(id) FROM chain_anchors WHERE status = 'confirmed' AND "
+                              "last_seq > $1) RETURNING id",
+                              1, pp, err);
+    int rc = r ? PQntuples(r) : err->code;
+    PQclear(r);
+    coh_db_release(c);
+    return rc;
+}

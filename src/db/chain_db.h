@@ -1,0 +1,119 @@
+/*
+ * chain_db: the anchorer's and the deposit watcher's state in PostgreSQL (sql/003_chain.sql),
+ * the queries behind GET /v1/anchors and GET /v1/claims/{address}, and the chain worker that
+ * cohortd runs in a thread (chain_worker.c). The worker lives in this layer because it needs
+ * both the chain module (RLP, transactions, JSON-RPC) and the database.
+ */
+#ifndef COH_DB_CHAIN_DB_H
+#define COH_DB_CHAIN_DB_H
+
+#include "chain/chain.h"
+#include "db/db.h"
+
+#include <jansson.h>
+
+struct coh_db_chain_anchor {
+    long long id;
+    uint64_t first_seq, last_seq;
+    uint8_t ledger_root[32]; /* batch tree over entry hashes first_seq..last_seq, in order */
+    uint8_t claims_root[32]; /* StandardMerkleTree of (address, cumulative payable) at last_seq */
+    long long n_claims;      /* leaves in the claims tree (0: root is 32 zero bytes) */
+    char status[12];         /* pending, sent, confirmed */
+};
+
+struct coh_db_chain_tx {
+    uint8_t hash[32];
+    uint64_t nonce;
+    uint8_t max_fee[32], max_priority_fee[32];
+    uint8_t *raw; /* malloc'd signed bytes (coh_db_chain_txs_free) */
+    size_t raw_len;
+    long long block_number; /* -1 until seen mined */
+    long long age_s;        /* seconds since it was sent */
+    char status[12];        /* sent, mined, replaced, dropped, failed */
+};
+
+/* The anchor in flight (pending or sent); COH_ERR_NOTFOUND when none. */
+COH_WUR int coh_db_chain_anchor_open(struct coh_db_chain_anchor *out, coh_db_pool *p, coh_err *err);
+/*
+ * Creates the next anchor when one is due: unanchored entries exist and either at least
+ * batch_size wait or the oldest has waited interval_s. Computes both roots and stores the
+ * claims leaves in the same transaction. *created = 0 when nothing was due.
+ */
+COH_WUR int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created,
+                                       coh_db_pool *p, long batch_size, long interval_s,
+                                       coh_err *err);
+/* Records a signed transaction for an anchor (before it is broadcast); the anchor is 'sent'. */
+COH_WUR int coh_db_chain_tx_record(coh_db_pool *p, long long anchor_id,
+                                   const struct coh_db_chain_tx *tx, coh_err *err);
+/* The anchor's transactions, newest first. */
+COH_WUR int coh_db_chain_txs(struct coh_db_chain_tx **out, size_t *n, coh_db_pool *p,
+                             long long anchor_id, coh_err *err);
+void coh_db_chain_txs_free(struct coh_db_chain_tx *txs, size_t n);
+/* Sets a transaction's status and block (-1: NULL). */
+COH_WUR int coh_db_chain_tx_mark(coh_db_pool *p, const uint8_t hash[32], const char *status,
+                                 long long block, coh_err *err);
+/* Marks the anchor confirmed by the transaction hash mined in block. */
+COH_WUR int coh_db_chain_anchor_confirm(coh_db_pool *p, long long anchor_id, const uint8_t hash[32],
+                                        long long block, coh_err *err);
+/*
+ * After a reorg deeper than the confirmations: reopens (status 'sent') the oldest confirmed
+ * anchor whose last_seq exceeds the contract's. Returns 1 when one was reopened, 0 when none.
+ */
+COH_WUR int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq, coh_err *err);
+
+/* Scan cursor by name; *block = dflt when never set. */
+COH_WUR int coh_db_chain_cursor_get(long long *block, coh_db_pool *p, const char *name,
+                                    long long dflt, coh_err *err);
+COH_WUR int coh_db_chain_cursor_set(coh_db_pool *p, const char *name, long long block,
+                                    coh_err *err);
+
+/* A confirmed Deposited or Claimed event. */
+struct coh_db_chain_event {
+    const char *kind; /* "deposit" or "claim" */
+    uint8_t tx_hash[32];
+    long long log_index;
+    long long block_number;
+    uint8_t block_hash[32];
+    uint8_t account[20];
+    uint8_t amount[32];
+};
+/*
+ * Posts the event's ledger entry (deposit: chain -> available:<account>; claim:
+ * payable:<account> -> chain) with the idempotency key "<kind>:<tx>:<log index>" and records
+ * it; an event seen before is a no-op.
+ */
+COH_WUR int coh_db_chain_event_credit(coh_db_pool *p, const coh_secbuf *ledger_key,
+                                      const struct coh_db_chain_event *ev, coh_err *err);
+
+/* GET /v1/anchors: {anchors: [...], next} with id > after, at most limit. */
+json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, coh_err *err);
+/*
+ * GET /v1/claims/{address} (lowercase 0x + 40 hex): the address's leaf in the latest confirmed
+ * anchor with its proof, root, and the anchoring transaction. COH_ERR_NOTFOUND when the
+ * address has no leaf (or nothing is anchored yet).
+ */
+json_t *coh_db_chain_claim_json(coh_db_pool *p, const char *address, coh_err *err);
+
+/* ---- the chain worker (chain_worker.c) ---------------------------------------------------- */
+struct coh_db_chain_worker_config {
+    coh_db_pool *db;
+    const coh_secbuf *ledger_key; /* borrowed; signs anchoring transactions */
+    const char *rpc_url;
+    uint64_t chain_id;
+    uint8_t rewards[20];
+    long confirmations; /* >= 1 */
+    long poll_ms;
+    long interval_s; /* anchor at least this often when entries wait */
+    long batch_size; /* ... or as soon as this many wait */
+    long stuck_s;    /* bump fees of a transaction pending this long */
+    long long start_block;
+};
+typedef struct coh_db_chain_worker coh_db_chain_worker;
+
+/* Starts the thread (anchoring and event watching). Copies what it needs from cfg. */
+COH_WUR int coh_db_chain_worker_start(coh_db_chain_worker **out,
+                                      const struct coh_db_chain_worker_config *cfg, coh_err *err);
+/* Stops and joins the thread; NULL is a no-op. */
+void coh_db_chain_worker_stop(coh_db_chain_worker *w);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * h_chain: the chain resources. GET /v1/chain (chain id, contract addresses, ledger signer,
+ * ledger head), GET /v1/anchors (anchored batches with every transaction sent for them,
+ * cursor pagination by id) and GET /v1/claims/{address} (the cumulative amount, Merkle proof
+ * and root of the address's leaf in the latest confirmed anchor, ready for claim()).
+ */
+#include "db/chain_db.h"
+#include "db/ledger_db.h"
+#include "http/handlers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A configured address setting as lowercase 0x hex, or NULL when empty or malformed. */
+static const char *contract(const struct coh_http_req *req, const char *name, char out[43])
+{
+    uint8_t a[20];
+    const char *v = coh_config_str(req->app->config, name);
+    if (!v || !*v || coh_crypto_address_parse(a, v) != 0)
+        return NULL;
+    coh_crypto_address_format(out, a);
+    return out;
+}
+
+void coh_h_chain_info(struct coh_http_req *req)
+{
+    uint64_t seq = 0;
+    uint8_t hash[32];
+    char hash_hex[67], rewards[43], token[43];
+    coh_err err = {0};
+    if (coh_db_ledger_head(&seq, hash, req->app->db, &err)) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    coh_hex_encode(hash_hex, hash, 32, 1);
+    const char *signer = req->app->ledger_address[0] ? req->app->ledger_address : NULL;
+    coh_http_send_json(req, 200,
+                       json_pack("{s:I,s:s?,s:{s:s?,s:s?},s:{s:I,s:s}}", "chain_id",
+                                 (json_int_t)coh_http_chain_id(req), "ledger_signer", signer,
+                                 "contracts", "rewards", contract(req, "rewards_contract", rewards),
+                                 "token", contract(req, "token_contract", token), "head", "seq",
+                                 (json_int_t)seq, "hash", hash_hex));
+}
+
+void coh_h_anchors(struct coh_http_req *req)
+{
+    char buf[32];
+    long long after = 0;
+    long limit = 50;
+    char *end;
+    if (coh_http_query_get(req, "after", buf, sizeof buf) >= 0) {
+        after = strtoll(buf, &end, 10);
+        if (!*buf || *end || after < 0) {
+            coh_http_send_problem(req, 422, "invalid-parameter", "Invalid parameter",
+                                  "after must be a non-negative anchor id");
+            return;
+        }
+    }
+    if (coh_http_query_get(req, "limit", buf, sizeof buf) >= 0) {
+        limit = strtol(buf, &end, 10);
+        if (!*buf || *end || limit < 1 || limit > 500) {
+            coh_http_send_problem(req, 422, "invalid-parameter", "Invalid parameter",
+                                  "limit must be between 1 and 500");
+            return;
+        }
+    }
+    coh_err err = {0};
+    json_t *j = coh_db_chain_anchors_json(req->app->db, after, (int)limit, &err);
+    if (!j) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    coh_http_send_json(req, 200, j);
+}
+
+void coh_h_claim(struct coh_http_req *req)
+{
+    uint8_t a[20];
+    int rc = coh_crypto_address_parse(a, coh_http_param(req, 0));
+    if (rc) {
+        coh_http_send_problem(req, 422, "invalid-address", "Invalid address", "%s",
+                              coh_crypto_strerror(rc));
+        return;
+    }
+    char addr[43], checksum[43], rewards[43];
+    coh_hex_encode(addr, a, 20, 1);
+    coh_crypto_address_format(checksum, a);
+    coh_err err = {0};
+    json_t *j = coh_db_chain_claim_json(req->app->db, addr, &err);
+    if (!j) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    json_object_set_new(j, "address", json_string(checksum));
+    const char *c = contract(req, "rewards_contract", rewards);
+    json_object_set_new(j, "contract", c ? json_string(c) : json_null());
+    coh_http_send_json(req, 200, j);
+}
