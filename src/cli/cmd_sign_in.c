@@ -8,13 +8,18 @@
  * server could otherwise hand out a message valid on another site. The key file is read
  * first (a bad one fails before any network traffic); the private key stays in secure
  * memory and is freed as soon as the message is signed.
+ *
+ * The exchange itself (coh_cli_sign_in, declared in sign_in.h) is shared with the commands
+ * that act as a signed-in user, such as `cohort contribute`.
  */
 #include "cli/cli.h"
 #include "cli/http_client.h"
+#include "cli/sign_in.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +69,7 @@ static void url_authority(char *out, size_t cap, const char *url)
     snprintf(out, cap, "%.*s", (int)strcspn(s, "/?#"), s);
 }
 
-static int fetch_nonce(struct nonce_info *ni, const char *base)
+static int fetch_nonce(struct nonce_info *ni, const char *cmd, const char *base)
 {
     memset(ni, 0, sizeof *ni);
     char url[2048];
@@ -72,7 +77,7 @@ static int fetch_nonce(struct nonce_info *ni, const char *base)
     long status;
     coh_err err = {0};
     if (coh_cli_http_call(&ni->json, &status, url, NULL, NULL, &err))
-        return coh_cli_fail(CMD, "%s%s", status ? "cannot get a nonce: " : "", err.msg);
+        return coh_cli_fail(cmd, "%s%s", status ? "cannot get a nonce: " : "", err.msg);
     json_t *j = ni->json;
     ni->nonce = json_string_value(json_object_get(j, "nonce"));
     ni->domain = json_string_value(json_object_get(j, "domain"));
@@ -83,7 +88,7 @@ static int fetch_nonce(struct nonce_info *ni, const char *base)
         json_integer_value(ttl) > 86400) {
         json_decref(ni->json);
         ni->json = NULL;
-        return coh_cli_fail(CMD,
+        return coh_cli_fail(cmd,
                             "%s did not answer a nonce (expected JSON with nonce, domain, uri, "
                             "chain_id and expires_in)",
                             url);
@@ -94,8 +99,8 @@ static int fetch_nonce(struct nonce_info *ni, const char *base)
 }
 
 /* Builds and signs the message; *message is malloc'd, sig_hex gets "0x" + 130 hex. */
-static int sign_message(char **message, char sig_hex[133], const struct nonce_info *ni,
-                        const char *statement, const coh_secbuf *key)
+static int sign_message(char **message, char sig_hex[133], const char *cmd,
+                        const struct nonce_info *ni, const char *statement, const coh_secbuf *key)
 {
     *message = NULL;
     struct timespec now;
@@ -125,37 +130,75 @@ static int sign_message(char **message, char sig_hex[133], const struct nonce_in
         free(*message);
         *message = NULL;
         if (statement && (rc == COH_SIWE_ESTATEMENT || rc == COH_SIWE_EFORMAT))
-            return coh_cli_fail(CMD, "--statement: %s", coh_crypto_strerror(rc));
-        return coh_cli_fail(CMD, "cannot build the sign-in message: %s", coh_crypto_strerror(rc));
+            return coh_cli_fail(cmd, "--statement: %s", coh_crypto_strerror(rc));
+        return coh_cli_fail(cmd, "cannot build the sign-in message: %s", coh_crypto_strerror(rc));
     }
     coh_hex_encode(sig_hex, sig, sizeof sig, 1);
     return 0;
 }
 
-static int post_siwe(const char *base, const char *message, const char *sig_hex)
+/* Trades message and signature for a token; *token is malloc'd on success. */
+static int post_siwe(char **token, const char *cmd, const char *base, const char *message,
+                     const char *sig_hex)
 {
+    *token = NULL;
     char url[2048];
     snprintf(url, sizeof url, "%s/v1/auth/siwe", base);
     json_t *req = json_pack("{s:s,s:s}", "message", message, "signature", sig_hex);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (!body)
-        return coh_cli_fail(CMD, "out of memory");
+        return coh_cli_fail(cmd, "out of memory");
     json_t *j = NULL;
     long status;
     coh_err err = {0};
     int rc = coh_cli_http_call(&j, &status, url, body, NULL, &err);
     free(body);
     if (rc)
-        return coh_cli_fail(CMD, "%s%s", status ? "sign-in refused: " : "", err.msg);
-    const char *token = json_string_value(json_object_get(j, "token"));
-    if (!token || !*token || strpbrk(token, " \t\r\n")) {
+        return coh_cli_fail(cmd, "%s%s", status ? "sign-in refused: " : "", err.msg);
+    const char *t = json_string_value(json_object_get(j, "token"));
+    if (!t || !*t || strpbrk(t, " \t\r\n")) {
         json_decref(j);
-        return coh_cli_fail(CMD, "%s answered 200 without a token", url);
+        return coh_cli_fail(cmd, "%s answered 200 without a token", url);
     }
-    printf("%s\n", token);
+    *token = strdup(t);
     json_decref(j);
-    return fflush(stdout) == 0 ? 0 : coh_cli_fail(CMD, "cannot write the token");
+    return *token ? 0 : coh_cli_fail(cmd, "out of memory");
+}
+
+int coh_cli_base_url(char *base, size_t base_cap, char *authority, size_t authority_cap,
+                     const char *url)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    if (n == 0 || n >= base_cap)
+        return -1;
+    memcpy(base, url, n);
+    base[n] = '\0';
+    url_authority(authority, authority_cap, base);
+    return authority[0] ? 0 : -1;
+}
+
+int coh_cli_sign_in(char **token, const char *cmd, const char *base, const char *authority,
+                    const coh_secbuf *key, const char *statement)
+{
+    *token = NULL;
+    struct nonce_info ni;
+    char *message = NULL, sig_hex[133];
+    int rc = fetch_nonce(&ni, cmd, base);
+    if (rc == 0 && strcmp(ni.domain, authority) != 0)
+        rc = coh_cli_fail(cmd,
+                          "the server at %s asks to sign in for domain '%s', not '%s'; refusing "
+                          "to sign",
+                          base, ni.domain, authority);
+    if (rc == 0)
+        rc = sign_message(&message, sig_hex, cmd, &ni, statement, key);
+    json_decref(ni.json);
+    if (rc == 0)
+        rc = post_siwe(token, cmd, base, message, sig_hex);
+    free(message);
+    return rc;
 }
 
 static int run(int argc, char **argv)
@@ -175,15 +218,9 @@ static int run(int argc, char **argv)
         return coh_cli_usage_error(&coh_cli_cmd_sign_in, "--url URL and --key FILE are required");
 
     char base[1024], authority[512];
-    size_t n = strlen(url);
-    while (n > 0 && url[n - 1] == '/')
-        n--;
-    if (n == 0 || n >= sizeof base)
+    if (strlen(url) == 0 || strlen(url) >= sizeof base)
         return coh_cli_usage_error(&coh_cli_cmd_sign_in, "bad --url '%s'", url);
-    memcpy(base, url, n);
-    base[n] = '\0';
-    url_authority(authority, sizeof authority, base);
-    if (!authority[0])
+    if (coh_cli_base_url(base, sizeof base, authority, sizeof authority, url) != 0)
         return coh_cli_usage_error(&coh_cli_cmd_sign_in,
                                    "--url must be an absolute URL such as http://host:port");
 
@@ -192,23 +229,15 @@ static int run(int argc, char **argv)
     int rc = coh_crypto_seckey_load(&seckey, key, &err);
     if (rc)
         return coh_cli_fail(CMD, "%s", err.msg[0] ? err.msg : coh_crypto_strerror(rc));
-    struct nonce_info ni;
-    char *message = NULL, sig_hex[133];
-    rc = fetch_nonce(&ni, base);
-    if (rc == 0 && strcmp(ni.domain, authority) != 0)
-        rc = coh_cli_fail(CMD,
-                          "the server at %s asks to sign in for domain '%s', not '%s'; refusing "
-                          "to sign",
-                          base, ni.domain, authority);
-    if (rc == 0)
-        rc = sign_message(&message, sig_hex, &ni, statement, seckey);
+    char *token = NULL;
+    rc = coh_cli_sign_in(&token, CMD, base, authority, seckey, statement);
     coh_secbuf_free(seckey);
-    json_decref(ni.json);
     if (rc)
         return rc;
-    rc = post_siwe(base, message, sig_hex);
-    free(message);
-    return rc;
+    printf("%s\n", token);
+    sodium_memzero(token, strlen(token));
+    free(token);
+    return fflush(stdout) == 0 ? 0 : coh_cli_fail(CMD, "cannot write the token");
 }
 
 const struct coh_cli_cmd coh_cli_cmd_sign_in = {
