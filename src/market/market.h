@@ -32,6 +32,8 @@ enum coh_market_field_type coh_market_schema_field_type(const coh_market_schema 
 enum coh_market_field_role coh_market_schema_field_role(const coh_market_schema *s, size_t i);
 const char *coh_market_schema_field_min(const coh_market_schema *s, size_t i);
 const char *coh_market_schema_field_max(const coh_market_schema *s, size_t i);
+/* Decimal fields: the most fraction digits a value may have (0 for integers). */
+int coh_market_schema_field_decimals(const coh_market_schema *s, size_t i);
 size_t coh_market_schema_field_categories(const coh_market_schema *s, size_t i,
                                           const char *const **out);
 /* A new empty privacy table with one column per field, declared from the schema. */
@@ -76,6 +78,11 @@ COH_WUR int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_ro
                                        const coh_table *t, const coh_market_schema *s,
                                        const json_t *privacy, const coh_rational *remaining,
                                        coh_err *err);
+
+/* Checks at creation that the privacy mode can run over this schema (DP queries, bounds and
+ * lattices), so a request never fails at release for a reason known in advance. */
+COH_WUR int coh_market_release_check(const coh_market_schema *s, const json_t *privacy,
+                                     coh_err *err);
 
 /* ---- payments (pay.c): idempotent ledger postings ------------------------------------ */
 /* out = a * m; -1 on overflow. */

@@ -114,11 +114,11 @@ static int parse_string(struct parser *ps, const char **s)
     return put(ps, '\0');
 }
 
-/* Copies a JSON number (RFC 8259 grammar) into the scratch. *is_int: no fraction/exponent. */
-static int parse_number(struct parser *ps, const char **s, int *is_int)
+/* Copies a JSON number (RFC 8259 grammar) into the scratch. *frac: fraction digits. */
+static int parse_number(struct parser *ps, const char **s, int *frac)
 {
     const char *q = ps->p;
-    *is_int = 1;
+    *frac = 0;
     if (q < ps->end && *q == '-')
         q++;
     if (q >= ps->end || !isdigit((unsigned char)*q))
@@ -128,12 +128,13 @@ static int parse_number(struct parser *ps, const char **s, int *is_int)
     while (q < ps->end && isdigit((unsigned char)*q))
         q++;
     if (q < ps->end && *q == '.') {
-        *is_int = 0;
         q++;
         if (q >= ps->end || !isdigit((unsigned char)*q))
             return -1;
-        while (q < ps->end && isdigit((unsigned char)*q))
+        while (q < ps->end && isdigit((unsigned char)*q)) {
             q++;
+            (*frac)++;
+        }
     }
     if (q < ps->end && (*q == 'e' || *q == 'E')) {
         /* The privacy table stores exact decimals; exponents are refused rather than rounded. */
@@ -202,18 +203,23 @@ int coh_market_record_append(coh_table *t, const coh_market_schema *s, coh_secbu
         }
         skip_ws(&ps);
         enum coh_market_field_type type = coh_market_schema_field_type(s, f);
-        int is_int = 0;
+        int frac = 0;
         if (type == COH_FIELD_CATEGORY) {
             if (parse_string(&ps, &cells[f]))
                 rc = coh_err_set(err, COH_ERR_INVALID, "record: field '%s' must be a string",
                                  coh_market_schema_field_name(s, f));
-        } else if (parse_number(&ps, &cells[f], &is_int)) {
+        } else if (parse_number(&ps, &cells[f], &frac)) {
             rc = coh_err_set(err, COH_ERR_INVALID,
                              "record: field '%s' must be a JSON number without exponent",
                              coh_market_schema_field_name(s, f));
-        } else if (type == COH_FIELD_INTEGER && !is_int) {
+        } else if (type == COH_FIELD_INTEGER && frac) {
             rc = coh_err_set(err, COH_ERR_INVALID, "record: field '%s' must be an integer",
                              coh_market_schema_field_name(s, f));
+        } else if (frac > coh_market_schema_field_decimals(s, f)) {
+            rc = coh_err_set(err, COH_ERR_INVALID,
+                             "record: field '%s' has more than %d decimals",
+                             coh_market_schema_field_name(s, f),
+                             coh_market_schema_field_decimals(s, f));
         }
         if (rc)
             break;

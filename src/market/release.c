@@ -184,3 +184,24 @@ int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_rows, cons
         return dp(out, rows, n_rows, t, s, privacy, remaining, err);
     return coh_err_set(err, COH_ERR_INVALID, "unknown privacy mode");
 }
+
+int coh_market_release_check(const coh_market_schema *s, const json_t *privacy, coh_err *err)
+{
+    const char *mode = json_string_value(json_object_get(privacy, "mode"));
+    if (!mode || strcmp(mode, "dp") != 0)
+        return 0;
+    /* A DP release over an empty table exercises every query, bound and lattice check. */
+    coh_table *t = NULL;
+    int rc = coh_market_schema_table(&t, s, err);
+    if (!rc)
+        rc = coh_table_finish(t, err);
+    json_t *out = NULL;
+    size_t *rows = NULL, n = 0;
+    coh_rational none = {1, 1};
+    if (!rc)
+        rc = coh_market_release_compute(&out, &rows, &n, t, s, privacy, &none, err);
+    json_decref(out);
+    free(rows);
+    coh_table_free(t);
+    return rc;
+}

@@ -5,6 +5,7 @@
 #include "market/market.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ struct field {
     enum coh_market_field_type type;
     enum coh_market_field_role role;
     char min[40], max[40]; /* decimal text; numeric types only */
+    int decimals;          /* decimal fields: most fraction digits a value may have, 0..9 */
     char *cats[MAX_CATEGORIES];
     size_t n_cats;
 };
@@ -82,7 +84,7 @@ static int parse_field(struct field *f, const json_t *j, size_t idx, coh_err *er
     {
         if (strcmp(k, "name") && strcmp(k, "type") && strcmp(k, "unit") && strcmp(k, "min") &&
             strcmp(k, "max") && strcmp(k, "categories") && strcmp(k, "role") &&
-            strcmp(k, "description"))
+            strcmp(k, "description") && strcmp(k, "decimals"))
             return coh_err_set(err, COH_ERR_INVALID, "schema.fields[%zu].%.40s is not a known member",
                                idx, k);
     }
@@ -156,6 +158,25 @@ static int parse_field(struct field *f, const json_t *j, size_t idx, coh_err *er
                                idx, integer ? "integer" : "decimal number");
         if (strtod(f->min, NULL) >= strtod(f->max, NULL))
             return coh_err_set(err, COH_ERR_INVALID, "schema.fields[%zu].min must be below max",
+                               idx);
+        json_t *dec = json_object_get(j, "decimals");
+        f->decimals = integer ? 0 : 4;
+        if (dec && (integer || !json_is_integer(dec) || json_integer_value(dec) < 0 ||
+                    json_integer_value(dec) > 9))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "schema.fields[%zu].decimals must be an integer from 0 to 9 (decimal "
+                               "fields only)",
+                               idx);
+        if (dec)
+            f->decimals = (int)json_integer_value(dec);
+        /* The privacy engine works in exact integers: bound x 10^decimals must stay below 2^41. */
+        double mag = fabs(strtod(f->min, NULL)) > fabs(strtod(f->max, NULL))
+                         ? fabs(strtod(f->min, NULL))
+                         : fabs(strtod(f->max, NULL));
+        if (mag * pow(10, f->decimals) >= 2199023255552.0)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "schema.fields[%zu]: bounds x 10^decimals must be below 2^41; "
+                               "narrow the bounds or lower decimals",
                                idx);
         if (json_object_get(j, "categories"))
             return coh_err_set(err, COH_ERR_INVALID,
@@ -239,6 +260,11 @@ const char *coh_market_schema_field_min(const coh_market_schema *s, size_t i)
 const char *coh_market_schema_field_max(const coh_market_schema *s, size_t i)
 {
     return s->f[i].type == COH_FIELD_CATEGORY ? NULL : s->f[i].max;
+}
+
+int coh_market_schema_field_decimals(const coh_market_schema *s, size_t i)
+{
+    return s->f[i].decimals;
 }
 
 size_t coh_market_schema_field_categories(const coh_market_schema *s, size_t i,

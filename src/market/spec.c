@@ -305,6 +305,11 @@ int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s, co
     else if ((rc = check_eligibility(json_object_get(body, "eligibility"), err)) == 0)
         rc = check_privacy(&privacy, json_object_get(body, "privacy"), schema,
                            (long)json_integer_value(jmin), err);
+    if (!rc && privacy) {
+        coh_err perr = {0};
+        if (coh_market_release_check(schema, privacy, &perr) != 0)
+            rc = coh_err_set(err, COH_ERR_INVALID, "privacy: %s", perr.msg);
+    }
     coh_market_schema_free(schema);
     if (rc) {
         json_decref(privacy);
