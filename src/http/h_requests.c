@@ -193,56 +193,52 @@ void coh_h_requests_get(struct coh_http_req *req)
     coh_http_send_json(req, 200, v);
 }
 
-void coh_h_requests_close(struct coh_http_req *req)
+/*
+ * Signed in, a well-formed id, an existing request, owned by the caller: otherwise the
+ * matching problem is sent and 0 returned. status (16 bytes) gets the request's status.
+ */
+static int owned_request(struct coh_http_req *req, char id[67], char status[16], const char *what)
 {
-    if (!coh_http_auth_require(req))
-        return;
-    char id[67];
-    if (!coh_http_request_id(req, id))
-        return;
+    if (!coh_http_auth_require(req) || !coh_http_request_id(req, id))
+        return 0;
     coh_err err = {0};
     json_t *v = coh_db_request_get(req->app->db, id, req->account, &err);
     if (!v) {
         coh_http_send_err(req, &err);
-        return;
+        return 0;
     }
     int mine = strcmp(json_string_value(json_object_get(v, "owner")), req->account) == 0;
+    snprintf(status, 16, "%s", json_string_value(json_object_get(v, "status")));
     json_decref(v);
-    if (!mine) {
+    if (!mine)
         coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "only the researcher who posted a request can close it");
+                              "only the researcher who posted a request can %s", what);
+    return mine;
+}
+
+void coh_h_requests_close(struct coh_http_req *req)
+{
+    char id[67], status[16];
+    if (!owned_request(req, id, status, "close it"))
         return;
-    }
+    coh_err err = {0};
     if (coh_db_request_close(req->app->db, id, req->account, &err)) {
         coh_http_send_err(req, &err);
         return;
     }
-    v = coh_db_request_get(req->app->db, id, req->account, &err);
-    coh_http_send_json(req, 202, v);
+    json_t *v = coh_db_request_get(req->app->db, id, req->account, &err);
+    if (!v)
+        coh_http_send_err(req, &err);
+    else
+        coh_http_send_json(req, 202, v);
 }
 
 void coh_h_requests_release(struct coh_http_req *req)
 {
-    if (!coh_http_auth_require(req))
-        return;
-    char id[67];
-    if (!coh_http_request_id(req, id))
+    char id[67], status[16];
+    if (!owned_request(req, id, status, "fetch its release"))
         return;
     coh_err err = {0};
-    json_t *v = coh_db_request_get(req->app->db, id, req->account, &err);
-    if (!v) {
-        coh_http_send_err(req, &err);
-        return;
-    }
-    int mine = strcmp(json_string_value(json_object_get(v, "owner")), req->account) == 0;
-    char status[16];
-    snprintf(status, sizeof status, "%s", json_string_value(json_object_get(v, "status")));
-    json_decref(v);
-    if (!mine) {
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "only the researcher who posted a request can fetch its release");
-        return;
-    }
     json_t *rel = coh_db_release_get(req->app->db, id, req->account, &err);
     if (!rel) {
         if (err.code == COH_ERR_NOTFOUND)

@@ -38,19 +38,30 @@ static void entry_init(coh_ledger_entry *e, int kind, const char *debit, const c
     snprintf(e->idempotency_key, sizeof e->idempotency_key, "%s", key);
 }
 
+/* Posts reward x times from debit to credit, keyed "<kind>:<request>"; nothing when 0. */
+static int post_scaled(coh_db_pool *db, const coh_secbuf *key, int kind, const char *debit,
+                       const char *credit, const char *request, const char *reward,
+                       uint32_t times, coh_err *err)
+{
+    uint8_t r[32], total[32], zero[32] = {0};
+    if (coh_crypto_uint256_from_dec(r, reward) != 0 || coh_market_u256_mul(total, r, times) != 0)
+        return coh_err_set(err, COH_ERR_INVALID, "reward x %u exceeds uint256", times);
+    if (memcmp(total, zero, 32) == 0)
+        return 0;
+    char ik[96];
+    snprintf(ik, sizeof ik, "%s:%s", coh_ledger_kind_name(kind), request);
+    coh_ledger_entry e;
+    entry_init(&e, kind, debit, credit, total, request, ik);
+    return coh_db_ledger_post(&e, NULL, db, key, err);
+}
+
 int coh_market_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,
                       const char *owner, const char *reward, uint32_t max, coh_err *err)
 {
-    uint8_t r[32], total[32];
-    if (coh_crypto_uint256_from_dec(r, reward) != 0 || coh_market_u256_mul(total, r, max) != 0)
-        return coh_err_set(err, COH_ERR_INVALID, "reward x max_contributors exceeds uint256");
-    char debit[64], credit[80], ik[96];
+    char debit[64], credit[80];
     snprintf(debit, sizeof debit, "available:%s", owner);
     snprintf(credit, sizeof credit, "escrow:%s", request);
-    snprintf(ik, sizeof ik, "escrow:%s", request);
-    coh_ledger_entry e;
-    entry_init(&e, COH_LEDGER_ESCROW, debit, credit, total, request, ik);
-    return coh_db_ledger_post(&e, NULL, db, key, err);
+    return post_scaled(db, key, COH_LEDGER_ESCROW, debit, credit, request, reward, max, err);
 }
 
 int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
@@ -84,16 +95,8 @@ int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *reque
 int coh_market_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
                       const char *owner, const char *reward, uint32_t unused, coh_err *err)
 {
-    uint8_t r[32], total[32], zero[32] = {0};
-    if (coh_crypto_uint256_from_dec(r, reward) != 0 || coh_market_u256_mul(total, r, unused) != 0)
-        return coh_err_set(err, COH_ERR_INVALID, "refund exceeds uint256");
-    if (memcmp(total, zero, 32) == 0)
-        return 0;
-    char debit[80], credit[64], ik[96];
+    char debit[80], credit[64];
     snprintf(debit, sizeof debit, "escrow:%s", request);
     snprintf(credit, sizeof credit, "available:%s", owner);
-    snprintf(ik, sizeof ik, "refund:%s", request);
-    coh_ledger_entry e;
-    entry_init(&e, COH_LEDGER_REFUND, debit, credit, total, request, ik);
-    return coh_db_ledger_post(&e, NULL, db, key, err);
+    return post_scaled(db, key, COH_LEDGER_REFUND, debit, credit, request, reward, unused, err);
 }
