@@ -233,6 +233,10 @@ COH_WUR int coh_chain_rpc_u64(coh_chain_rpc *rpc, uint64_t *out, const char *met
 COH_WUR int coh_chain_rpc_eth_call(coh_chain_rpc *rpc, uint8_t **out, size_t *out_len,
                                    const uint8_t to[20], const uint8_t *data, size_t len,
                                    coh_err *err);
+/* The same at a block: "latest", "pending" or a 0x quantity (a block number). */
+COH_WUR int coh_chain_rpc_eth_call_at(coh_chain_rpc *rpc, uint8_t **out, size_t *out_len,
+                                      const uint8_t to[20], const uint8_t *data, size_t len,
+                                      const char *block, coh_err *err);
 /* eth_sendRawTransaction; hash gets what the node returned. */
 COH_WUR int coh_chain_rpc_send_raw(coh_chain_rpc *rpc, uint8_t hash[32], const uint8_t *raw,
                                    size_t len, coh_err *err);

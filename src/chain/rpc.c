@@ -306,6 +306,13 @@ static char *hex_dup(const uint8_t *p, size_t len)
 int coh_chain_rpc_eth_call(coh_chain_rpc *rpc, uint8_t **out, size_t *out_len, const uint8_t to[20],
                            const uint8_t *data, size_t len, coh_err *err)
 {
+    return coh_chain_rpc_eth_call_at(rpc, out, out_len, to, data, len, "latest", err);
+}
+
+int coh_chain_rpc_eth_call_at(coh_chain_rpc *rpc, uint8_t **out, size_t *out_len,
+                              const uint8_t to[20], const uint8_t *data, size_t len,
+                              const char *block, coh_err *err)
+{
     *out = NULL;
     *out_len = 0;
     char toh[43];
@@ -313,7 +320,7 @@ int coh_chain_rpc_eth_call(coh_chain_rpc *rpc, uint8_t **out, size_t *out_len, c
     char *dh = hex_dup(data, len);
     if (!dh)
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
-    json_t *params = json_pack("[{s:s, s:s}, s]", "to", toh, "data", dh, "latest");
+    json_t *params = json_pack("[{s:s, s:s}, s]", "to", toh, "data", dh, block);
     free(dh);
     json_t *res;
     int r = coh_chain_rpc_call(rpc, &res, "eth_call", params, err);

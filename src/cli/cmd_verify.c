@@ -1,5 +1,6 @@
 /*
- * cmd_verify: `cohort verify --url URL [--export FILE]` or `cohort verify --file FILE`.
+ * cmd_verify: `cohort verify --url URL [--export FILE]` or `cohort verify --file FILE`, and
+ * `cohort verify --entry N --url URL --rpc RPC_URL`: one entry against the chain.
  * Re-walks the whole ledger from entry 1: sequence, hash links, the hash of every entry's
  * canonical encoding, every signature against the published ledger address (GET /v1/chain),
  * and every account's balance recomputed from the entries (no account but chain below zero;
@@ -11,6 +12,7 @@
  * PLATFORM.md). An export file is {"chain": <GET /v1/chain>, "entries": [...]}.
  */
 #include "cli/cli.h"
+#include "chain/chain.h"
 #include "crypto/crypto.h"
 #include "ledger/ledger.h"
 
@@ -163,17 +165,202 @@ static int feed(coh_ledger_walk *w, const json_t *entries, json_t *export_list, 
     return 0;
 }
 
+/* ---- --entry N --rpc URL: one entry against the root anchored on chain ------------------ */
+
+/* A JSON-RPC call through the chain client; prints the failure. */
+static json_t *rpc_call(coh_chain_rpc *rpc, const char *method, json_t *params)
+{
+    json_t *res = NULL;
+    coh_err err = {0};
+    if (coh_chain_rpc_call(rpc, &res, method, params, &err) != 0) {
+        coh_cli_fail("verify", "%s", err.msg);
+        return NULL;
+    }
+    return res;
+}
+
+/* Parses a 0x hex field of exactly n bytes of obj into out; 0 or -1. */
+static int hex_field(uint8_t *out, size_t n, const json_t *obj, const char *name)
+{
+    const char *v = json_string_value(json_object_get(obj, name));
+    return v && coh_hex_decode_exact(out, n, v) == 0 ? 0 : -1;
+}
+
+/*
+ * Checks entry seq: its hash and signature, its inclusion proof up to the batch root, and that
+ * root against the Anchored event of the anchoring transaction on the node at rpc_url, from
+ * the rewards contract (the server's, unless --contract names one), still on the chain (the
+ * contract's lastSeq has not gone back below the batch).
+ */
+static int run_entry(const char *url, const char *seq_text, const char *rpc_url,
+                     const char *contract_text)
+{
+    char *end;
+    unsigned long long seq = strtoull(seq_text, &end, 10);
+    if (!*seq_text || *end || seq == 0)
+        return coh_cli_fail("verify", "--entry takes a positive sequence number");
+    json_t *chain = http_get_json(url, "/v1/chain");
+    if (!chain)
+        return 1;
+    uint8_t rewards[20];
+    if (!contract_text)
+        contract_text =
+            json_string_value(json_object_get(json_object_get(chain, "contracts"), "rewards"));
+    if (!contract_text || coh_crypto_address_parse(rewards, contract_text) != 0) {
+        json_decref(chain);
+        return coh_cli_fail("verify", "no rewards contract address (give --contract)");
+    }
+    json_decref(chain);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/ledger/entries/%llu", seq);
+    json_t *j = http_get_json(url, path);
+    if (!j)
+        return 1;
+    int rc = 1;
+    coh_chain_rpc *rpc = NULL;
+    json_t *rcpt = NULL, *ret = NULL;
+    coh_ledger_entry e;
+    coh_err err = {0};
+    if (coh_ledger_entry_from_json(&e, j, &err) || coh_ledger_entry_verify(&e, &err)) {
+        printf("BROKEN: entry %llu: %s\n", seq, err.msg);
+        goto out;
+    }
+    const json_t *anchor = json_object_get(j, "anchor");
+    const json_t *proof = json_object_get(j, "inclusion_proof");
+    if (!json_is_object(anchor) || !json_is_array(proof)) {
+        printf("NOT ANCHORED: entry %llu is not in an anchored batch yet\n", seq);
+        goto out;
+    }
+    size_t np = json_array_size(proof);
+    uint8_t(*sib)[32] = np ? malloc(32 * np) : NULL;
+    int bad = np > 64 || (np && !sib);
+    for (size_t i = 0; !bad && i < np; i++)
+        bad = coh_hex_decode_exact(sib[i], 32, json_string_value(json_array_get(proof, i))) != 0;
+    uint8_t root[32], claimed_root[32], tx[32];
+    if (!bad)
+        coh_ledger_merkle_process(root, e.hash, (const uint8_t(*)[32])sib, np);
+    free(sib);
+    if (bad || hex_field(claimed_root, 32, anchor, "ledger_root")) {
+        printf("BROKEN: entry %llu: malformed inclusion proof or anchor\n", seq);
+        goto out;
+    }
+    if (memcmp(root, claimed_root, 32) != 0) {
+        printf(
+            "BROKEN: entry %llu: its inclusion proof does not lead to the anchor's ledger root\n",
+            seq);
+        goto out;
+    }
+    unsigned long long last_seq =
+        (unsigned long long)json_integer_value(json_object_get(anchor, "last_seq"));
+    if (hex_field(tx, 32, anchor, "tx_hash")) {
+        printf("NOT ANCHORED: entry %llu: its batch (anchor %lld) is not confirmed on chain yet\n",
+               seq, (long long)json_integer_value(json_object_get(anchor, "id")));
+        goto out;
+    }
+    coh_chain_rpc_opts o = {10000, 2, 200};
+    if (!(rpc = coh_chain_rpc_new(rpc_url, &o))) {
+        coh_cli_fail("verify", "out of memory");
+        goto out;
+    }
+    char txh[67], ch[43];
+    coh_hex_encode(txh, tx, 32, 1);
+    coh_hex_encode(ch, rewards, 20, 1);
+    if (!(rcpt = rpc_call(rpc, "eth_getTransactionReceipt", json_pack("[s]", txh))))
+        goto out;
+    if (json_is_null(rcpt)) {
+        printf("BROKEN: entry %llu: the anchoring transaction %s is not on this chain\n", seq, txh);
+        goto out;
+    }
+    uint64_t status = 0, block = 0, head = 0;
+    if (coh_chain_quantity_u64(&status, json_string_value(json_object_get(rcpt, "status"))) ||
+        coh_chain_quantity_u64(&block, json_string_value(json_object_get(rcpt, "blockNumber"))) ||
+        status != 1) {
+        printf("BROKEN: entry %llu: the anchoring transaction %s failed\n", seq, txh);
+        goto out;
+    }
+    /* The Anchored(lastSeq indexed, ledgerRoot, claimsRoot) log of the contract. */
+    uint8_t topic0[32], want_seq[32];
+    coh_crypto_keccak256(topic0, "Anchored(uint64,bytes32,bytes32)", 32);
+    coh_chain_u256_from_u64(want_seq, last_seq);
+    int found = 0;
+    size_t i;
+    json_t *lg;
+    json_array_foreach(json_object_get(rcpt, "logs"), i, lg)
+    {
+        uint8_t addr[20], t0[32], t1[32], data[64];
+        json_t *topics = json_object_get(lg, "topics");
+        if (hex_field(addr, 20, lg, "address") || memcmp(addr, rewards, 20) != 0 ||
+            json_array_size(topics) != 2 ||
+            coh_hex_decode_exact(t0, 32, json_string_value(json_array_get(topics, 0))) ||
+            coh_hex_decode_exact(t1, 32, json_string_value(json_array_get(topics, 1))) ||
+            memcmp(t0, topic0, 32) != 0 || hex_field(data, 64, lg, "data"))
+            continue;
+        if (memcmp(t1, want_seq, 32) == 0 && memcmp(data, root, 32) == 0)
+            found = 1;
+    }
+    char root_hex[67];
+    coh_hex_encode(root_hex, root, 32, 1);
+    if (!found) {
+        printf("BROKEN: entry %llu: transaction %s did not anchor root %s (batch ending at %llu) "
+               "on contract %s\n",
+               seq, txh, root_hex, last_seq, ch);
+        goto out;
+    }
+    /* Still the chain's history: the contract has not gone back below this batch. */
+    uint8_t sel[4], *r = NULL;
+    size_t rn = 0;
+    uint64_t onchain = 0;
+    coh_chain_abi_selector(sel, "lastSeq()");
+    if (coh_chain_rpc_eth_call(rpc, &r, &rn, rewards, sel, 4, &err) != 0 ||
+        coh_chain_abi_get_u64(&onchain, r, rn, 0) != 0) {
+        free(r);
+        coh_cli_fail("verify", "lastSeq(): %s", err.msg[0] ? err.msg : "malformed answer");
+        goto out;
+    }
+    free(r);
+    if (onchain < last_seq) {
+        printf("BROKEN: entry %llu: the contract's lastSeq %llu is below the batch (reorg?)\n", seq,
+               (unsigned long long)onchain);
+        goto out;
+    }
+    if (!(ret = rpc_call(rpc, "eth_blockNumber", json_array())) ||
+        coh_chain_quantity_u64(&head, json_string_value(ret)) != 0)
+        goto out;
+    printf("ok: entry %llu is in anchor %lld (entries %lld..%llu), ledger root %s, anchored by "
+           "%s in block %llu (%llu confirmations) on contract %s\n",
+           seq, (long long)json_integer_value(json_object_get(anchor, "id")),
+           (long long)json_integer_value(json_object_get(anchor, "first_seq")), last_seq, root_hex,
+           txh, (unsigned long long)block,
+           (unsigned long long)(head >= block ? head - block + 1 : 0), ch);
+    rc = 0;
+out:
+    json_decref(ret);
+    json_decref(rcpt);
+    coh_chain_rpc_free(rpc);
+    json_decref(j);
+    return rc;
+}
+
 static int run(int argc, char **argv)
 {
-    const char *url = NULL, *file = NULL, *export_path = NULL;
+    const char *url = NULL, *file = NULL, *export_path = NULL, *entry = NULL, *rpc = NULL,
+               *contract = NULL;
     for (int i = 1; i < argc; i++) {
-        const char **slot = strcmp(argv[i], "--url") == 0      ? &url
-                            : strcmp(argv[i], "--file") == 0   ? &file
-                            : strcmp(argv[i], "--export") == 0 ? &export_path
-                                                               : NULL;
+        const char **slot = strcmp(argv[i], "--url") == 0        ? &url
+                            : strcmp(argv[i], "--file") == 0     ? &file
+                            : strcmp(argv[i], "--export") == 0   ? &export_path
+                            : strcmp(argv[i], "--entry") == 0    ? &entry
+                            : strcmp(argv[i], "--rpc") == 0      ? &rpc
+                            : strcmp(argv[i], "--contract") == 0 ? &contract
+                                                                 : NULL;
         if (!slot || i + 1 >= argc)
             return coh_cli_fail("verify", "unknown or incomplete option '%s'", argv[i]);
         *slot = argv[++i];
+    }
+    if (entry || rpc) {
+        if (!entry || !rpc || !url || file || export_path)
+            return coh_cli_fail("verify", "--entry N needs --rpc URL and --url URL");
+        return run_entry(url, entry, rpc, contract);
     }
     if (!url == !file)
         return coh_cli_fail("verify", "give exactly one of --url URL or --file FILE");
@@ -270,10 +457,14 @@ static int run(int argc, char **argv)
 const struct coh_cli_cmd coh_cli_cmd_verify = {
     "verify", "re-walk the ledger: hash chain, signatures, balances",
     "usage: cohort verify --url URL [--export FILE]\n"
-    "       cohort verify --file FILE\n\n"
+    "       cohort verify --file FILE\n"
+    "       cohort verify --entry N --url URL --rpc RPC_URL [--contract ADDRESS]\n\n"
     "Re-walks every ledger entry from seq 1: sequence, prev_hash links, the hash of each\n"
     "entry's canonical encoding, each signature against the published ledger address\n"
     "(GET /v1/chain), and balances recomputed from the entries (with --url, compared with\n"
     "GET /v1/accounts/{address}/balance). Prints the first broken link and exits 1, or 'ok'.\n"
-    "--export writes what was verified as a file for --file.\n",
+    "--export writes what was verified as a file for --file.\n"
+    "--entry N checks one entry (hash, signature), its inclusion proof up to its batch's\n"
+    "ledger root, and that root in the Anchored event of the anchoring transaction on the\n"
+    "EVM node at --rpc, from the rewards contract (GET /v1/chain's, or --contract).\n",
     run};

@@ -1,9 +1,10 @@
 /*
- * chain (db): queries for anchoring and event crediting (sql/003_chain.sql). Anchors are
- * created in one transaction that fixes the batch (first_seq..last_seq), snapshots the
- * claims leaves (cumulative credits to each payable:<address> up to last_seq) and stores both
- * roots; the partial unique index on open anchors makes concurrent cohortd processes agree on
- * one. Byte strings cross the SQL boundary as hex text through decode()/encode().
+ * chain (db): queries for anchoring and event crediting (sql/005_chain.sql,
+ * 006_chain_solvency.sql). Anchors are created in one transaction that fixes the batch
+ * (first_seq..last_seq), snapshots the claims leaves (cumulative credits to each payable:<address>
+ * up to last_seq) and stores both roots; the partial unique index on open anchors makes concurrent
+ * cohortd processes agree on one. Byte strings cross the SQL boundary as hex text through
+ * decode()/encode().
  */
 #include "db/chain_db.h"
 #include "db/ledger_db.h"
@@ -412,6 +413,10 @@ json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, co
         "'claims_root', '0x' || encode(claims_root, 'hex'), 'claims', n_claims, "
         "'status', status, 'tx_hash', '0x' || encode(tx_hash, 'hex'), "
         "'block_number', block_number, 'created_at', created_at, 'confirmed_at', confirmed_at, "
+        "'solvency', (SELECT json_build_object('block_number', s.block_number, "
+        "'contract_balance', s.contract_balance::text, 'deposits_minus_claims', "
+        "s.net_deposits::text, 'owed', s.owed::text, 'ok', s.ok) FROM chain_solvency s "
+        "WHERE s.anchor_id = page.id), "
         "'transactions', (SELECT COALESCE(json_agg(json_build_object('tx_hash', '0x' || "
         "encode(t.tx_hash, 'hex'), 'nonce', t.nonce, 'max_fee_per_gas', t.max_fee::text, "
         "'max_priority_fee_per_gas', t.max_priority_fee::text, 'status', t.status, "
@@ -519,6 +524,156 @@ int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq, coh_er
                               "last_seq > $1) RETURNING id",
                               1, pp, err);
     int rc = r ? PQntuples(r) : err->code;
+    PQclear(r);
+    coh_db_release(c);
+    return rc;
+}
+
+/* Batch-tree proof of one entry: its hash and the sibling hashes, leaf to root. */
+static json_t *entry_proof(coh_db_conn *c, PGresult *ra, uint64_t seq, coh_err *err)
+{
+    const char *pp[2] = {PQgetvalue(ra, 0, 1), PQgetvalue(ra, 0, 2)};
+    uint64_t first = strtoull(pp[0], NULL, 10);
+    PGresult *r = coh_db_exec(c,
+                              "SELECT encode(hash, 'hex') FROM ledger_entries WHERE seq BETWEEN "
+                              "$1 AND $2 ORDER BY seq",
+                              2, pp, err);
+    if (!r)
+        return NULL;
+    size_t n = (size_t)PQntuples(r);
+    uint8_t(*leaves)[32] = n ? malloc(32 * n) : NULL;
+    int rc = leaves && seq - first < n ? 0 : COH_ERR_DB;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = unhex(leaves[i], 32, PQgetvalue(r, (int)i, 0));
+    PQclear(r);
+    coh_ledger_merkle *t = NULL;
+    uint8_t proof[64][32], root[32], want[32];
+    size_t np = 0;
+    if (rc == 0)
+        rc = coh_ledger_merkle_new(&t, (const uint8_t(*)[32])leaves, n, 0);
+    if (rc == 0)
+        rc = coh_ledger_merkle_proof(proof, 64, &np, t, (size_t)(seq - first));
+    if (rc == 0) {
+        coh_ledger_merkle_root(root, t);
+        if (unhex(want, 32, PQgetvalue(ra, 0, 3)) || memcmp(root, want, 32) != 0)
+            rc = COH_ERR_DB; /* the stored root must be the tree's */
+    }
+    coh_ledger_merkle_free(t);
+    free(leaves);
+    if (rc) {
+        coh_err_set(err, COH_ERR_DB, "cannot rebuild the batch tree of entry %llu",
+                    (unsigned long long)seq);
+        return NULL;
+    }
+    json_t *pr = json_array();
+    char h[67];
+    for (size_t i = 0; pr && i < np; i++) {
+        coh_hex_encode(h, proof[i], 32, 1);
+        json_array_append_new(pr, json_string(h));
+    }
+    return pr;
+}
+
+json_t *coh_db_chain_entry_anchor_json(coh_db_pool *p, uint64_t seq, coh_err *err)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)seq);
+    const char *pp[1] = {s};
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return NULL;
+    PGresult *ra = coh_db_exec(c,
+                               "SELECT id, first_seq, last_seq, encode(ledger_root, 'hex'), "
+                               "encode(claims_root, 'hex'), status, encode(tx_hash, 'hex'), "
+                               "block_number FROM chain_anchors WHERE $1::bigint BETWEEN "
+                               "first_seq AND last_seq",
+                               1, pp, err);
+    json_t *out = NULL;
+    if (ra && PQntuples(ra) == 0) {
+        out = json_pack("{s:n, s:n}", "inclusion_proof", "anchor");
+    } else if (ra) {
+        json_t *proof = entry_proof(c, ra, seq, err);
+        if (proof) {
+            char lr[67], cr[67], tx[67];
+            snprintf(lr, sizeof lr, "0x%s", PQgetvalue(ra, 0, 3));
+            snprintf(cr, sizeof cr, "0x%s", PQgetvalue(ra, 0, 4));
+            snprintf(tx, sizeof tx, "0x%s", PQgetvalue(ra, 0, 6));
+            int mined = !PQgetisnull(ra, 0, 6);
+            out = json_pack(
+                "{s:o, s:{s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:s?, s:o}}", "inclusion_proof", proof,
+                "anchor", "id", (json_int_t)atoll(PQgetvalue(ra, 0, 0)), "first_seq",
+                (json_int_t)atoll(PQgetvalue(ra, 0, 1)), "last_seq",
+                (json_int_t)atoll(PQgetvalue(ra, 0, 2)), "leaf_index",
+                (json_int_t)(seq - strtoull(PQgetvalue(ra, 0, 1), NULL, 10)), "ledger_root", lr,
+                "claims_root", cr, "status", PQgetvalue(ra, 0, 5), "tx_hash", mined ? tx : NULL,
+                "block_number", mined ? json_integer(atoll(PQgetvalue(ra, 0, 7))) : json_null());
+        }
+    }
+    PQclear(ra);
+    coh_db_release(c);
+    return out;
+}
+
+int coh_db_chain_solvency_due(long long *anchor_id, long long *anchor_block, coh_db_pool *p,
+                              coh_err *err)
+{
+    *anchor_id = 0;
+    *anchor_block = 0;
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return err->code;
+    PGresult *r = coh_db_exec(c,
+                              "SELECT a.id, a.block_number FROM chain_anchors a WHERE a.id = "
+                              "(SELECT max(id) FROM chain_anchors WHERE status = 'confirmed') "
+                              "AND NOT EXISTS (SELECT 1 FROM chain_solvency s WHERE "
+                              "s.anchor_id = a.id)",
+                              0, NULL, err);
+    int rc = r ? 0 : err->code;
+    if (r && PQntuples(r) == 1) {
+        *anchor_id = atoll(PQgetvalue(r, 0, 0));
+        *anchor_block = atoll(PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    coh_db_release(c);
+    return rc;
+}
+
+int coh_db_chain_solvency_record(int *ok, char net[80], char owed[80], coh_db_pool *p,
+                                 long long anchor_id, long long block, const char *balance,
+                                 coh_err *err)
+{
+    *ok = 0;
+    net[0] = owed[0] = '\0';
+    char id[24], b[24];
+    snprintf(id, sizeof id, "%lld", anchor_id);
+    snprintf(b, sizeof b, "%lld", block);
+    const char *pp[3] = {id, b, balance};
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return err->code;
+    PGresult *r = coh_db_exec(
+        c,
+        "WITH ev AS (SELECT COALESCE(sum(CASE kind WHEN 'deposit' THEN amount ELSE -amount END), "
+        "0) AS net FROM chain_events WHERE block_number <= $2::bigint), "
+        "cl AS (SELECT account, sum(amount) AS claimed FROM chain_events WHERE kind = 'claim' "
+        "AND block_number <= $2::bigint GROUP BY account), "
+        "ow AS (SELECT COALESCE(sum(greatest(l.cumulative - COALESCE(cl.claimed, 0), 0)), 0) AS "
+        "owed FROM chain_claim_leaves l LEFT JOIN cl ON cl.account = l.address WHERE "
+        "l.anchor_id = $1::bigint) "
+        "INSERT INTO chain_solvency (anchor_id, block_number, contract_balance, net_deposits, "
+        "owed, ok) SELECT $1::bigint, $2::bigint, $3::numeric, ev.net, ow.owed, "
+        "($3::numeric = ev.net AND $3::numeric >= ow.owed) FROM ev, ow "
+        "ON CONFLICT (anchor_id) DO UPDATE SET block_number = EXCLUDED.block_number, "
+        "contract_balance = EXCLUDED.contract_balance, net_deposits = EXCLUDED.net_deposits, "
+        "owed = EXCLUDED.owed, ok = EXCLUDED.ok, checked_at = now() "
+        "RETURNING ok, net_deposits::text, owed::text",
+        3, pp, err);
+    int rc = r ? 0 : err->code;
+    if (r && PQntuples(r) == 1) {
+        *ok = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        snprintf(net, 80, "%s", PQgetvalue(r, 0, 1));
+        snprintf(owed, 80, "%s", PQgetvalue(r, 0, 2));
+    }
     PQclear(r);
     coh_db_release(c);
     return rc;

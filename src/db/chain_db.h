@@ -1,5 +1,5 @@
 /*
- * chain_db: the anchorer's and the deposit watcher's state in PostgreSQL (sql/003_chain.sql),
+ * chain_db: the anchorer's and the deposit watcher's state in PostgreSQL (sql/005_chain.sql),
  * the queries behind GET /v1/anchors and GET /v1/claims/{address}, and the chain worker that
  * cohortd runs in a thread (chain_worker.c). The worker lives in this layer because it needs
  * both the chain module (RLP, transactions, JSON-RPC) and the database.
@@ -85,6 +85,21 @@ struct coh_db_chain_event {
 COH_WUR int coh_db_chain_event_credit(coh_db_pool *p, const coh_secbuf *ledger_key,
                                       const struct coh_db_chain_event *ev, coh_err *err);
 
+/*
+ * Solvency (sql/006_chain_solvency.sql): the latest confirmed anchor when it has no check yet
+ * (*anchor_id = 0 when none is due), and the block it was mined in.
+ */
+COH_WUR int coh_db_chain_solvency_due(long long *anchor_id, long long *anchor_block, coh_db_pool *p,
+                                      coh_err *err);
+/*
+ * Records the check of anchor_id at block (events credited up to it): balance is the
+ * contract's token balance at that block (decimal). *ok: balance == deposits - claims and
+ * balance >= sum of (anchored cumulative - claimed); net and owed get those two sums.
+ */
+COH_WUR int coh_db_chain_solvency_record(int *ok, char net[80], char owed[80], coh_db_pool *p,
+                                         long long anchor_id, long long block, const char *balance,
+                                         coh_err *err);
+
 /* GET /v1/anchors: {anchors: [...], next} with id > after, at most limit. */
 json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, coh_err *err);
 /*
@@ -93,6 +108,14 @@ json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, co
  * address has no leaf (or nothing is anchored yet).
  */
 json_t *coh_db_chain_claim_json(coh_db_pool *p, const char *address, coh_err *err);
+/*
+ * For GET /v1/ledger/entries/{seq}: {inclusion_proof, anchor} of the entry in the batch that
+ * holds it (proof: sibling hashes, leaf to root, sorted-pair hashing as OpenZeppelin's
+ * MerkleProof; anchor: id, first_seq, last_seq, leaf_index, ledger_root, claims_root, status,
+ * tx_hash and block_number once confirmed), or both null while the entry is not in a batch.
+ * NULL on error.
+ */
+json_t *coh_db_chain_entry_anchor_json(coh_db_pool *p, uint64_t seq, coh_err *err);
 
 /* ---- the chain worker (chain_worker.c) ---------------------------------------------------- */
 struct coh_db_chain_worker_config {

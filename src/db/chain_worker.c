@@ -1,7 +1,7 @@
 /*
  * chain_worker: the thread inside cohortd that anchors the ledger and credits chain events.
  *
- * Anchoring, one batch at a time (every step is a row, see sql/003_chain.sql):
+ * Anchoring, one batch at a time (every step is a row, see sql/005_chain.sql):
  *   pending  -> sign anchor(ledgerRoot, claimsRoot, lastSeq) with the next nonce, record the
  *               raw transaction, then broadcast it (a crash in between re-sends the recorded
  *               bytes: same hash, never a second anchor for the batch);
@@ -13,6 +13,11 @@
  *   confirmed-> the next batch. If the contract's lastSeq falls below a confirmed anchor (a
  *               reorg deeper than the confirmations), that anchor is reopened and re-sent.
  * The contract refuses a lastSeq that does not increase, which backs all of this on chain.
+ *
+ * Solvency: once the events of the block that confirmed an anchor are credited, the
+ * contract's token balance at the events cursor is compared with deposits - claims and with
+ * what the anchor lets addresses claim (DESIGN.md, the money model); the result is a row of
+ * chain_solvency and a log line (an error when it does not hold).
  *
  * Events: Deposited and Claimed logs of the rewards contract in blocks with enough
  * confirmations are posted to the ledger once each (idempotency key per tx hash and log
@@ -29,6 +34,8 @@ struct coh_db_chain_worker {
     struct coh_db_chain_worker_config cfg;
     coh_chain_rpc *rpc;
     uint8_t signer[20];
+    uint8_t token[20]; /* rewards.token(), read once */
+    int have_token;
     uint8_t topic_deposit[32], topic_claim[32];
     pthread_t thread;
     pthread_mutex_t mu;
@@ -361,6 +368,65 @@ static int step_events(coh_db_chain_worker *w, coh_err *err)
     return rc ? rc : coh_db_chain_cursor_set(w->cfg.db, "events", to, err);
 }
 
+/* A uint256 view function of `to` with one address argument (or none), at block. */
+static int call_u256(coh_db_chain_worker *w, uint8_t out[32], const uint8_t to[20], const char *sig,
+                     const uint8_t *arg, const char *block, coh_err *err)
+{
+    coh_chain_buf data;
+    coh_chain_buf_init(&data);
+    coh_chain_abi_arg a = arg ? coh_chain_abi_address(arg) : coh_chain_abi_u64(0);
+    coh_chain_abi_calldata(&data, sig, &a, arg ? 1 : 0);
+    uint8_t *ret = NULL;
+    size_t n = 0;
+    int rc = data.oom
+                 ? coh_err_set(err, COH_ERR_NOMEM, "out of memory")
+                 : coh_chain_rpc_eth_call_at(w->rpc, &ret, &n, to, data.data, data.len, block, err);
+    coh_chain_buf_clear(&data);
+    if (rc == 0 && coh_chain_abi_get_word(out, ret, n, 0) != 0)
+        rc = coh_err_set(err, COH_CHAIN_EABI, "%s: malformed answer", sig);
+    free(ret);
+    return rc;
+}
+
+/* The solvency check of the latest confirmed anchor, once its block's events are credited. */
+static int step_solvency(coh_db_chain_worker *w, coh_err *err)
+{
+    long long id, anchor_block, cursor;
+    int rc = coh_db_chain_solvency_due(&id, &anchor_block, w->cfg.db, err);
+    if (rc || id == 0)
+        return rc;
+    if ((rc = coh_db_chain_cursor_get(&cursor, w->cfg.db, "events", -1, err)) != 0)
+        return rc;
+    if (cursor < anchor_block)
+        return 0; /* the events up to the anchor are not all credited yet */
+    if (!w->have_token) {
+        uint8_t word[32];
+        if ((rc = call_u256(w, word, w->cfg.rewards, "token()", NULL, "latest", err)) != 0)
+            return rc;
+        memcpy(w->token, word + 12, 20);
+        w->have_token = 1;
+    }
+    char tag[24], bal_dec[79], net[80], owed[80];
+    snprintf(tag, sizeof tag, "0x%llx", (unsigned long long)cursor);
+    uint8_t bal[32];
+    if ((rc = call_u256(w, bal, w->token, "balanceOf(address)", w->cfg.rewards, tag, err)) != 0)
+        return rc;
+    coh_crypto_uint256_to_dec(bal_dec, bal);
+    int ok = 0;
+    if ((rc = coh_db_chain_solvency_record(&ok, net, owed, w->cfg.db, id, cursor, bal_dec, err)) !=
+        0)
+        return rc;
+    if (ok)
+        coh_log_info("solvency ok after anchor %lld (block %lld): contract holds %s = deposits - "
+                     "claims, >= %s claimable",
+                     id, cursor, bal_dec, owed);
+    else
+        coh_log_error("SOLVENCY BROKEN after anchor %lld (block %lld): contract holds %s, "
+                      "deposits - claims = %s, claimable = %s",
+                      id, cursor, bal_dec, net, owed);
+    return 0;
+}
+
 static void *worker_main(void *arg)
 {
     coh_db_chain_worker *w = arg;
@@ -373,6 +439,9 @@ static void *worker_main(void *arg)
         memset(&err, 0, sizeof err);
         if (step_anchor(w, &err) != 0)
             coh_log_warn("anchorer: %s", err.msg);
+        memset(&err, 0, sizeof err);
+        if (step_solvency(w, &err) != 0)
+            coh_log_warn("solvency check: %s", err.msg);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += w->cfg.poll_ms / 1000;

@@ -1,11 +1,12 @@
 /*
  * h_ledger: the public ledger. GET /v1/ledger/entries (cursor pagination ?after=&limit=,
- * filters ?account=&kind=&request=), GET /v1/ledger/entries/{seq}, GET
- * /v1/accounts/{address}/balance and GET /v1/chain. All read-only and open to anyone: the
+ * filters ?account=&kind=&request=), GET /v1/ledger/entries/{seq} (with its inclusion proof
+ * and anchor), GET /v1/accounts/{address}/balance. All read-only and open to anyone: the
  * ledger is public so anyone can re-walk the chain with `cohort verify`. Every query parameter
  * is validated and a bad one is a 422 naming it; amounts are decimal strings.
  */
 #include "crypto/crypto.h"
+#include "db/chain_db.h"
 #include "db/ledger_db.h"
 #include "http/handlers.h"
 
@@ -136,12 +137,16 @@ void coh_h_ledger_entry(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
-    json_t *j = coh_ledger_entry_to_json(&e);
-    if (j) {
-        /* Filled in once anchoring exists (the chain issue): Merkle proof and anchoring tx. */
-        json_object_set_new(j, "inclusion_proof", json_null());
-        json_object_set_new(j, "anchor", json_null());
+    /* The batch that holds it: inclusion proof and anchor (both null until batched). */
+    json_t *anchor = coh_db_chain_entry_anchor_json(req->app->db, seq, &err);
+    if (!anchor) {
+        coh_http_send_err(req, &err);
+        return;
     }
+    json_t *j = coh_ledger_entry_to_json(&e);
+    if (j)
+        json_object_update(j, anchor);
+    json_decref(anchor);
     coh_http_send_json(req, 200, j);
 }
 
@@ -168,24 +173,4 @@ void coh_h_account_balance(struct coh_http_req *req)
                                  "available", b.available, "escrowed", b.escrowed, "earned",
                                  b.earned, "pending", b.pending, "claimable", b.claimable,
                                  "claimed", b.claimed, "anchored", b.anchored));
-}
-
-void coh_h_chain(struct coh_http_req *req)
-{
-    uint64_t seq = 0;
-    uint8_t hash[32];
-    char hash_hex[67];
-    coh_err err = {0};
-    if (coh_db_ledger_head(&seq, hash, req->app->db, &err)) {
-        coh_http_send_err(req, &err);
-        return;
-    }
-    coh_hex_encode(hash_hex, hash, 32, 1);
-    const char *signer = req->app->ledger_address[0] ? req->app->ledger_address : NULL;
-    /* Contract addresses arrive with the chain module; null until then. */
-    coh_http_send_json(req, 200,
-                       json_pack("{s:I,s:s?,s:{s:n,s:n},s:{s:I,s:s}}", "chain_id",
-                                 (json_int_t)coh_http_chain_id(req), "ledger_signer", signer,
-                                 "contracts", "rewards", "token", "head", "seq", (json_int_t)seq,
-                                 "hash", hash_hex));
 }

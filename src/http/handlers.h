@@ -28,15 +28,17 @@ void coh_h_profile_put(struct coh_http_req *req);
 void coh_h_ledger_entries(struct coh_http_req *req);
 void coh_h_ledger_entry(struct coh_http_req *req);
 void coh_h_account_balance(struct coh_http_req *req);
-void coh_h_chain(struct coh_http_req *req);
 
-/* h_chain.c (GET /v1/chain is served by coh_h_chain_info, which adds the contracts) */
+/* h_chain.c */
 void coh_h_chain_info(struct coh_http_req *req);
 void coh_h_anchors(struct coh_http_req *req);
 void coh_h_claim(struct coh_http_req *req);
 
 /* Shared by handlers: chain id and public URL from the config. */
 uint64_t coh_http_chain_id(const struct coh_http_req *req);
+
+/* h_withdrawals.c */
+void coh_h_withdrawals_create(struct coh_http_req *req);
 
 /* h_requests.c */
 void coh_h_requests_create(struct coh_http_req *req);

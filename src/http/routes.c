@@ -13,6 +13,7 @@ const struct coh_http_route coh_http_routes[] = {
     {"GET", "/v1/me/profile", coh_h_profile_get},
     {"PUT", "/v1/me/profile", coh_h_profile_put},
     {"GET", "/v1/me/inbox", coh_h_inbox},
+    {"POST", "/v1/me/withdrawals", coh_h_withdrawals_create},
     {"POST", "/v1/requests", coh_h_requests_create},
     {"GET", "/v1/requests", coh_h_requests_list},
     {"GET", "/v1/requests/{id}", coh_h_requests_get},

@@ -1,12 +1,15 @@
 // Shared by the chain tests: start a private anvil (node_modules/.bin/anvil) on a free
 // 127.0.0.1 port and stop it; deploy the compiled contracts from contracts-abi/; build
-// OpenZeppelin StandardMerkleTree-format trees for (address, uint256) leaves.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// OpenZeppelin StandardMerkleTree-format trees for (address, uint256) leaves; and a whole
+// stack (private database, anvil, contracts deployed by scripts/deploy.mjs, cohortd anchoring).
+import { spawn, execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ethers } from 'ethers';
+import { startCohortd, BUILD } from './helpers.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -99,4 +102,92 @@ export function merkleTree(values) {
       return p;
     },
   };
+}
+
+// ---- cohortd on a chain: a private database, anvil and contracts per test file ------------
+// The shared test database is anchored by every cohortd that points at a chain, so each chain
+// test file gets a fresh database of its own (created next to COH_TEST_DATABASE_URL's) whose
+// ledger holds only what the file does.
+
+function dbUrl(name) {
+  const base = process.env.COH_TEST_DATABASE_URL;
+  if (!base) throw new Error('COH_TEST_DATABASE_URL is not set: run through scripts/test.sh');
+  return /dbname=\S+/.test(base) ? base.replace(/dbname=\S+/, `dbname=${name}`) : `${base} dbname=${name}`;
+}
+
+export function createDatabase(prefix) {
+  const name = `${prefix}_${process.pid}_${Date.now() % 1e6}`;
+  execFileSync('psql', [dbUrl('postgres'), '-qXc', `CREATE DATABASE ${name}`], { stdio: 'pipe' });
+  return { name, url: dbUrl(name), drop: () => spawnSync('psql', [dbUrl('postgres'), '-qXc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' }) };
+}
+
+// The ledger signer of a database: `cohortd --check` creates the key on first use.
+export function ledgerSigner(databaseUrl) {
+  const r = spawnSync(join(BUILD, 'cohortd'), ['--check'], {
+    env: { PATH: process.env.PATH, COHORT_DATABASE_URL: databaseUrl, COHORT_MASTER_KEY_FILE: process.env.COH_TEST_MASTER_KEY_FILE },
+    encoding: 'utf8',
+  });
+  const m = r.stdout.match(/ledger signer (0x[0-9a-fA-F]{40})/);
+  if (r.status !== 0 || !m) throw new Error(`cohortd --check: ${r.stderr}${r.stdout}`);
+  return m[1];
+}
+
+// Runs scripts/deploy.mjs against the node, as scripts/setup.sh does; returns the addresses.
+export function deployWithScript(rpc, signer) {
+  const dir = mkdtempSync(join(tmpdir(), 'coh-deploy-'));
+  const cfg = join(dir, 'cohortd.conf');
+  writeFileSync(cfg, '# test\n');
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'deploy.mjs'), '--rpc', rpc, '--signer', signer, '--config', cfg], { stdio: 'pipe' });
+  const text = readFileSync(cfg, 'utf8');
+  return { token: text.match(/token_contract = (\S+)/)[1], rewards: text.match(/rewards_contract = (\S+)/)[1] };
+}
+
+// A cohortd with anchoring against a private anvil. opts.anvil: extra anvil arguments;
+// opts.env: extra cohortd settings. Returns { anvil, db, signer, token, rewards, srv,
+// restart(env), stop() } with ethers Contracts bound to anvil's provider.
+export async function startChainStack(prefix, opts = {}) {
+  const anvil = await startAnvil(opts.anvil ?? []);
+  const db = createDatabase(prefix);
+  const signer = ledgerSigner(db.url);
+  const addrs = deployWithScript(anvil.url, signer);
+  const env = {
+    COHORT_DATABASE_URL: db.url,
+    COHORT_CHAIN_RPC_URL: anvil.url,
+    COHORT_TOKEN_CONTRACT: addrs.token,
+    COHORT_REWARDS_CONTRACT: addrs.rewards,
+    COHORT_CHAIN_CONFIRMATIONS: '1',
+    COHORT_CHAIN_POLL_MS: '100',
+    COHORT_ANCHOR_INTERVAL_S: '1',
+    COHORT_SIGNIN_RATE_PER_MIN: '100000',
+    COHORT_RELEASE_POLL_MS: '100',
+    ...(opts.env ?? {}),
+  };
+  const stack = {
+    anvil, db, signer, env,
+    token: new ethers.Contract(addrs.token, artifact('CohortToken').abi, anvil.provider),
+    rewards: new ethers.Contract(addrs.rewards, artifact('CohortRewards').abi, anvil.provider),
+    srv: await startCohortd(env),
+    async restart(extra = {}) {
+      await stack.srv.kill();
+      stack.srv = await startCohortd({ ...env, ...extra });
+      return stack.srv;
+    },
+    async stop() {
+      await stack.srv?.stop();
+      await anvil.stop();
+      db.drop();
+    },
+  };
+  return stack;
+}
+
+// Polls fn until it returns a truthy value; throws with what after ms.
+export async function waitFor(what, fn, ms = 30000, every = 100) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
 }

@@ -1,0 +1,98 @@
+/*
+ * h_withdrawals: POST /v1/me/withdrawals. A signed-in account moves part of its unused
+ * available balance (deposits not locked in escrow, refunds) to its payable account, so the
+ * next anchor includes it in the claims tree and the wallet can claim it on chain like any
+ * reward. One ledger entry of kind withdrawal, available:<addr> -> payable:<addr>.
+ *
+ * Body {"amount": "<decimal base units>", "idempotency_key": "..."}; the key may instead come
+ * in an Idempotency-Key header (the header wins when both are sent). A key is required: a
+ * retried request returns the original entry (200) and never moves funds twice; the same key
+ * with another amount is 409. Short of funds: 402 insufficient-funds.
+ */
+#include "crypto/crypto.h"
+#include "db/ledger_db.h"
+#include "http/handlers.h"
+
+#include <string.h>
+
+#define KEY_MAX 64 /* client key bytes; the ledger key adds "withdrawal:<addr>:" (53) */
+
+/* A decimal uint256 > 0 written without sign, spaces or leading zeros. */
+static int parse_amount(uint8_t out[32], const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 78 || s[0] == '0' || strspn(s, "0123456789") != n)
+        return -1;
+    return coh_crypto_uint256_from_dec(out, s) == 0 ? 0 : -1;
+}
+
+static int key_ok(const char *k)
+{
+    size_t n = k ? strlen(k) : 0;
+    if (n == 0 || n > KEY_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (k[i] < 0x21 || k[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+void coh_h_withdrawals_create(struct coh_http_req *req)
+{
+    if (!coh_http_auth_require(req))
+        return;
+    json_t *body = coh_http_body_object(req);
+    if (!body)
+        return;
+    coh_ledger_entry e;
+    memset(&e, 0, sizeof e);
+    const char *key = coh_http_header(req, "Idempotency-Key");
+    if (!key)
+        key = json_string_value(json_object_get(body, "idempotency_key"));
+    if (parse_amount(e.amount, json_string_value(json_object_get(body, "amount"))) != 0) {
+        json_decref(body);
+        coh_http_send_problem_ext(req, 422, "invalid-parameter", "Invalid parameter",
+                                  json_pack("{s:s}", "parameter", "amount"),
+                                  "amount must be a positive integer of token base units "
+                                  "written as a decimal string, e.g. \"1000000000000000000\"");
+        return;
+    }
+    if (!key_ok(key)) {
+        json_decref(body);
+        coh_http_send_problem_ext(req, 422, "invalid-parameter", "Invalid parameter",
+                                  json_pack("{s:s}", "parameter", "idempotency_key"),
+                                  "send an Idempotency-Key header (or idempotency_key) of 1 to "
+                                  "%d printable characters, so a retry never withdraws twice",
+                                  KEY_MAX);
+        return;
+    }
+    e.kind = COH_LEDGER_WITHDRAWAL;
+    snprintf(e.debit, sizeof e.debit, "available:%s", req->account);
+    snprintf(e.credit, sizeof e.credit, "payable:%s", req->account);
+    snprintf(e.idempotency_key, sizeof e.idempotency_key, "withdrawal:%s:%s", req->account, key);
+    json_decref(body); /* key pointed into body only when no header was sent: copied above */
+    int replayed = 0;
+    coh_err err = {0};
+    int rc = coh_db_ledger_post(&e, &replayed, req->app->db, req->app->ledger_key, &err);
+    if (rc == COH_ERR_LIMIT) {
+        struct coh_db_ledger_balance b;
+        coh_err e2 = {0};
+        const char *avail =
+            coh_db_ledger_balance(&b, req->app->db, req->account, &e2) == 0 ? b.available : NULL;
+        coh_http_send_problem_ext(req, 402, "insufficient-funds", "Insufficient funds",
+                                  json_pack("{s:s?}", "available", avail),
+                                  "the amount exceeds your available balance%s%s",
+                                  avail ? " of " : "", avail ? avail : "");
+        return;
+    }
+    if (rc == COH_ERR_CONFLICT && strstr(err.msg, "idempotency key")) {
+        coh_http_send_problem(req, 409, "idempotency-conflict", "Idempotency key reused",
+                              "this idempotency key was used for a different withdrawal");
+        return;
+    }
+    if (rc) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    coh_http_send_json(req, replayed ? 200 : 201, coh_ledger_entry_to_json(&e));
+}
