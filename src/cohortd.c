@@ -197,10 +197,13 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (coh_log_buffered_start() != 0)
+        coh_log_warn("cannot start the log flusher; logging unbuffered");
     coh_log_info("cohortd %s listening on %s", coh_version(), coh_config_str(cfg, "listen"));
     int sig = 0;
     sigwait(&stop, &sig);
     coh_log_info("cohortd stopping on signal %d", sig);
+    coh_log_flush();
     rc = 0;
 out:
     coh_db_chain_worker_stop(chain_worker);
@@ -212,6 +215,7 @@ out:
     coh_db_pool_free(app.db);
     coh_secbuf_free(app.ledger_key);
     coh_secbuf_free(app.master_key);
+    coh_log_buffered_stop();
     coh_config_free(cfg);
     return rc;
 }

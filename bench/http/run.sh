@@ -21,11 +21,16 @@ p1=$(port); "$B/bench/http/bench_civetweb_min" "$p1" "$CONNS" & wait_up "http://
 read -r base_rps base_p50 base_p99 < <(measure "http://127.0.0.1:$p1/healthz")
 kill %1; wait %1 2>/dev/null || true
 
+# A database of its own, dropped afterwards: the bench never touches the run command's data.
 (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$tmp/mk")
+db=cohort_bench_http_$$
+bash "$ROOT/scripts/pg.sh" psql -d postgres -qc "CREATE DATABASE $db"
+trap 'kill $(jobs -p) 2>/dev/null; wait; bash "$ROOT/scripts/pg.sh" psql -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; rm -rf "$tmp"' EXIT
 p2=$(port)
-COHORT_DATABASE_URL="$COH_DATABASE_URL" COHORT_MASTER_KEY_FILE="$tmp/mk" COHORT_LISTEN="127.0.0.1:$p2" \
-  COHORT_HTTP_THREADS="$CONNS" "$B/cohortd" 2> "$tmp/cohortd.log" &
-wait_up "http://127.0.0.1:$p2/healthz"
+COHORT_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=$db user=$COH_PG_USER" \
+  COHORT_MASTER_KEY_FILE="$tmp/mk" COHORT_LISTEN="127.0.0.1:$p2" \
+  COHORT_HTTP_THREADS="$CONNS" COHORT_CHAIN_RPC_URL= "$B/cohortd" 2> "$tmp/cohortd.log" &
+wait_up "http://127.0.0.1:$p2/healthz" || { cat "$tmp/cohortd.log" >&2; exit 1; }
 read -r coh_rps coh_p50 coh_p99 < <(measure "http://127.0.0.1:$p2/healthz")
 
 echo "wrk -t2 -c$CONNS -d${DUR}s on loopback, GET /healthz"

@@ -46,6 +46,13 @@ int coh_log_level_parse(enum coh_log_level *out, const char *name);
 void coh_log(enum coh_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes a pre-built JSON object (one line) to the log; used by the access log. */
 void coh_log_json_line(const char *json);
+/*
+ * Buffered logging for servers: lines are batched and written by a flusher thread every
+ * 100 ms (warnings and errors at once). coh_log_buffered_stop flushes and stops it.
+ */
+COH_WUR int coh_log_buffered_start(void);
+void coh_log_buffered_stop(void);
+void coh_log_flush(void);
 /* Formats the current UTC time as RFC 3339 with milliseconds into out (>= 32 bytes). */
 void coh_log_timestamp(char *out, size_t cap);
 
