@@ -16,11 +16,15 @@ http GET /openapi.yaml
 check_eq "openapi.yaml is served" "$STATUS" 200
 check_contains "openapi.yaml is the document" "$BODY" "openapi: 3.1"
 
-http GET /no/such/path
-check_eq "unknown path is 404" "$STATUS" 404
+http GET /v1/no/such/path
+check_eq "unknown API path is 404" "$STATUS" 404
 check_eq "404 is problem+json" "$CTYPE" application/problem+json
 check_eq "404 problem has status member" "$(jq_body .status)" 404
 check_eq "404 problem has a type" "$(jq_body .type)" urn:cohort:problem:not-found
+http GET /no-such-asset.js
+check_eq "a missing static asset is 404, not the app shell" "$STATUS" 404
+http GET /../../etc/passwd --path-as-is
+check "path traversal reaches no file outside web/" test "$STATUS" != 200 -o "$(printf '%s' "$BODY" | grep -c root:)" = 0
 
 http DELETE /healthz
 check_eq "wrong method is 405" "$STATUS" 405
