@@ -33,18 +33,19 @@ export async function startAnvil(args = []) {
   const err = [];
   proc.stderr.on('data', (d) => err.push(d));
   const url = `http://127.0.0.1:${port}`;
-  const provider = new ethers.JsonRpcProvider(url, undefined, { staticNetwork: true, cacheTimeout: -1 });
-  provider.pollingInterval = 50;
+  // Wait for the node with plain fetch: a provider created earlier logs its failed detection.
   for (let i = 0; ; i++) {
     if (proc.exitCode !== null) throw new Error(`anvil exited: ${Buffer.concat(err)}`);
     try {
-      await provider.send('eth_chainId', []);
-      break;
+      const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' });
+      if (r.ok) break;
     } catch (e) {
       if (i > 200) throw e;
-      await new Promise((r) => setTimeout(r, 50));
     }
+    await new Promise((r) => setTimeout(r, 50));
   }
+  const provider = new ethers.JsonRpcProvider(url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  provider.pollingInterval = 50;
   const mnemonic = 'test test test test test test test test test test test junk';
   const wallets = (n) => Array.from({ length: n }, (_, i) =>
     ethers.HDNodeWallet.fromPhrase(mnemonic, undefined, `m/44'/60'/0'/0/${i}`).connect(provider));

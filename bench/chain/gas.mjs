@@ -1,0 +1,54 @@
+// Gas of CohortRewards.anchor and .claim with a claims tree of 1,000,000 accounts (proofs of
+// depth 20, built by our ledger module through bench_chain_tree), beside the OpenZeppelin
+// MerkleProof baseline (contracts-abi/test/MerkleBaseline.sol: verify the same leaf against a
+// stored root and record it, no token transfer), all measured on one private anvil.
+// Prints a markdown table. Usage: node bench/chain/gas.mjs [accounts]
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ethers } from 'ethers';
+import { ROOT, startAnvil, deploy } from '../../tests/e2e/chain-anvil.mjs';
+
+const N = Number(process.argv[2] ?? 1000000);
+const build = process.env.COH_BUILD ?? join(ROOT, 'build');
+const tree = JSON.parse(execFileSync(join(build, 'bench', 'chain', 'bench_chain_tree'), [String(N), '2'], { maxBuffer: 1 << 24 }).toString());
+
+const anvil = await startAnvil();
+try {
+  const [dev] = anvil.wallets(1);
+  const signer = new ethers.NonceManager(dev);
+  const me = await signer.getAddress();
+  const token = await deploy('CohortToken', signer, me);
+  const rewards = await deploy('CohortRewards', signer, await token.getAddress(), me);
+  const baseline = await deploy('MerkleBaseline', signer);
+  const gas = async (p) => (await (await p).wait()).gasUsed;
+  // Fund the contract the way researchers do (deposit), enough for every claim below.
+  await gas(token.mint(me, 10n ** 24n));
+  await gas(token.approve(await rewards.getAddress(), 10n ** 24n));
+  await gas(rewards.deposit(10n ** 24n));
+  const rows = [];
+  rows.push(['anchor (first: roots and lastSeq written from zero)', await gas(rewards.anchor(ethers.id('ledger-1'), tree.root, 1000)), '']);
+  rows.push(['anchor (steady state: every later batch)', await gas(rewards.anchor(ethers.id('ledger-2'), tree.root, 2000)), '']);
+  const [a, b] = tree.claims;
+  const depth = a.proof.length;
+  // Baseline: same leaf, same proof, against a stored root; records the amount.
+  await gas(baseline.setRoot(tree.root));
+  const base = await gas(baseline.verify(b.account, b.amount, b.proof));
+  rows.push([`OpenZeppelin MerkleProof baseline (verify depth ${depth} + record, no transfer)`, base, '']);
+  const first = await gas(rewards.claim(a.account, a.amount, a.proof));
+  rows.push([`claim, depth ${depth} (first claim; recipient held no tokens)`, first, `+${(first - base).toLocaleString('en-US')}`]);
+  // A later claim: the account was paid before and holds tokens (a new anchor raised its leaf).
+  await gas(token.mint(b.account, 1n));
+  const warm = await gas(rewards.claim(b.account, b.amount, b.proof));
+  rows.push([`claim, depth ${depth} (recipient already holds tokens)`, warm, `+${(warm - base).toLocaleString('en-US')}`]);
+  const { chainId } = await anvil.provider.getNetwork();
+  const version = await anvil.provider.send('web3_clientVersion', []);
+  console.log(`Claims tree of ${tree.n.toLocaleString('en-US')} accounts built by the ledger module in ${tree.build_ms} ms; proofs of depth ${depth}.`);
+  console.log(`Gas used per transaction (receipt gasUsed, including the 21,000 base and calldata), on ${version}, chain ${chainId}.`);
+  console.log('Targets: anchor under 50,000; claim under 80,000.');
+  console.log();
+  console.log('| transaction | gas used | vs baseline |');
+  console.log('|---|---:|---:|');
+  for (const [name, g, d] of rows) console.log(`| ${name} | ${g.toLocaleString('en-US')} | ${d} |`);
+} finally {
+  await anvil.stop();
+}
