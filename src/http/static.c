@@ -61,7 +61,10 @@ int coh_http_static(struct coh_http_req *req)
     if (strstr(p, "..") || strchr(p, '\\') || p[0] != '/')
         return 0;
     char path[4096];
-    const char *csp = "Content-Security-Policy: default-src 'self'; connect-src 'self'; "
+    /* 'wasm-unsafe-eval' lets libsodium-wrappers compile its WebAssembly (records are sealed in
+     * the browser); it allows no JavaScript eval. */
+    const char *csp = "Content-Security-Policy: default-src 'self'; "
+                      "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; "
                       "img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                       "frame-ancestors 'none'\r\nX-Frame-Options: DENY\r\n";
     if (strcmp(p, "/") != 0) {

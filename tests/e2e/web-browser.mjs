@@ -1,0 +1,104 @@
+// Shared by the browser tests (web*.test.mjs): Debian's Chromium driven by playwright-core,
+// each persona in its own fresh profile, with an injected EIP-1193 provider (window.ethereum)
+// backed by an ethers Wallet in Node. The page's wallet calls go through page.exposeFunction;
+// transactions and reads go to a JSON-RPC node (anvil) when one is given.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getBytes, toUtf8String, Transaction } from 'ethers';
+import { ROOT } from './helpers.mjs';
+
+export const SHOTS = process.env.COH_WEB_SHOTS ?? join(ROOT, 'var', 'web-screenshots');
+export const CHROMIUM = process.env.COH_CHROMIUM ?? '/usr/bin/chromium';
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+// The provider the page sees. Errors carry EIP-1193 codes (4001 = user rejected).
+function injected() {
+  window.ethereum = {
+    isCohortTestWallet: true,
+    async request({ method, params }) {
+      const r = await window.__cohortWallet(method, params ?? []);
+      if (r.error) {
+        const e = new Error(r.error.message);
+        e.code = r.error.code;
+        throw e;
+      }
+      return r.result;
+    },
+    on() {}, removeListener() {},
+  };
+}
+
+// Opens a persona: {context, page, wallet, calls, bodies, shot(name), close()}.
+//   wallet: an ethers Wallet (connected to `rpc` when transactions are needed)
+//   chainId: what eth_chainId answers; rpc: an ethers JsonRpcProvider for everything else
+export async function persona(name, { wallet, chainId = 31337, rpc = null, viewport = { width: 1280, height: 900 }, reject = new Set() }) {
+  const dir = mkdtempSync(join(tmpdir(), `coh-web-${name}-`));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM, headless: true, args: ARGS, viewport, acceptDownloads: true,
+  });
+  const calls = [];     // every wallet call: {method, params}
+  const bodies = [];    // every request body the page sent: {method, url, body}
+  await context.exposeFunction('__cohortWallet', async (method, params) => {
+    calls.push({ method, params });
+    try {
+      if (reject.has(method)) return { error: { code: 4001, message: 'User rejected the request.' } };
+      switch (method) {
+        case 'eth_requestAccounts': case 'eth_accounts': return { result: [wallet.address] };
+        case 'eth_chainId': return { result: `0x${chainId.toString(16)}` };
+        case 'net_version': return { result: String(chainId) };
+        case 'personal_sign': {
+          const [data] = params;
+          return { result: await wallet.signMessage(getBytes(data)) };
+        }
+        case 'eth_signTypedData_v4': {
+          const td = JSON.parse(params[1]);
+          const { EIP712Domain, ...types } = td.types;
+          return { result: await wallet.signTypedData(td.domain, types, td.message) };
+        }
+        case 'eth_sendTransaction': {
+          if (!rpc) return { error: { code: 4200, message: 'no chain in this test' } };
+          const [tx] = params;
+          const sent = await wallet.sendTransaction({ to: tx.to, data: tx.data, value: tx.value ?? 0, gasLimit: tx.gas ?? undefined });
+          return { result: sent.hash };
+        }
+        default:
+          if (!rpc) return { error: { code: 4200, message: `${method} is not supported by the test wallet` } };
+          return { result: await rpc.send(method, params) };
+      }
+    } catch (e) {
+      return { error: { code: e.code === 'ACTION_REJECTED' ? 4001 : -32603, message: e.shortMessage ?? e.message } };
+    }
+  });
+  await context.addInitScript(injected);
+  const page = context.pages()[0] ?? await context.newPage();
+  page.on('request', (r) => {
+    const body = r.postData();
+    if (body !== null) bodies.push({ method: r.method(), url: r.url(), body });
+  });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  mkdirSync(SHOTS, { recursive: true });
+  return {
+    context, page, wallet, calls, bodies, errors,
+    async shot(file, opts = {}) {
+      await page.screenshot({ path: join(SHOTS, `${file}.png`), fullPage: true, ...opts });
+    },
+    async close() {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Signs in through the page's own button; resolves once the DID is shown.
+export async function signInUi(p) {
+  await p.page.getByRole('button', { name: 'Connect wallet and sign in' }).click();
+  await p.page.locator('#did').waitFor({ timeout: 15000 });
+}
+
+export { toUtf8String, Transaction };

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Bundles the web app (web/src/main.js and its npm dependencies: ethers, siwe,
+// libsodium-wrappers, chart.js) into web/app.js with the pinned esbuild. Run by
+// scripts/build.sh and by the browser tests; the output depends only on the sources, so
+// running it again changes nothing.
+import { build } from 'esbuild';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const WEB = dirname(fileURLToPath(import.meta.url));
+
+export async function buildWeb() {
+  await build({
+    entryPoints: [join(WEB, 'src', 'main.js')],
+    outfile: join(WEB, 'app.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022'],
+    minify: true,
+    sourcemap: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  buildWeb().catch((e) => { console.error(e.message); process.exit(1); });
+}

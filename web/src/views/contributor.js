@@ -1,0 +1,318 @@
+// Contributor views: consent profile, inbox, taking part in a request (consent, record form
+// or import, seal, submit, revoke), and balances with the on-chain claim.
+import { h, clear, field, tokens, toBase, fromBase, when, relative, messageLine, act, short } from '../util.js';
+import { api, chain } from '../api.js';
+import { session } from '../session.js';
+import { privacyWords, fieldWords, statusBadge, ROLE_WORDS } from '../words.js';
+import { signTypedData, claimOnChain, onChainBalances, hasWallet } from '../wallet.js';
+import { importFiles, mapToSchema, roundFor, METRICS } from '../importers.js';
+import { seal } from '../seal.js';
+
+const AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'];
+const SEXES = ['female', 'male', 'intersex', 'undisclosed'];
+const CATEGORIES = ['health', 'fitness', 'sleep', 'nutrition', 'mental-health', 'location'];
+const PURPOSES = ['academic-research', 'public-health', 'commercial-research', 'marketing'];
+
+function checkGroup(name, legend, options, selected, hint) {
+  const boxes = options.map((o) => {
+    const id = `${name}-${o}`;
+    return h('div.check', h('input', { type: 'checkbox', id, name, value: o, checked: selected.includes(o) }), h('label', { for: id }, o));
+  });
+  return h('fieldset', h('legend', legend), hint ? h('p.hint', hint) : null, h('div.checks', boxes));
+}
+const checked = (form, name) => [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+export async function profile() {
+  const p = await api('GET', '/v1/me/profile');
+  session.setProfile(p);
+  const cp = p.consent_profile ?? {};
+  const attrs = cp.attributes ?? {};
+  const extraCats = (cp.categories ?? []).filter((c) => !CATEGORIES.includes(c));
+  const extraPurposes = (cp.purposes ?? []).filter((c) => !PURPOSES.includes(c));
+  const msg = messageLine('profile-msg');
+  const epsSpent = cp.epsilon_spent ?? '0';
+  const form = h('form#profile-form', { novalidate: true },
+    h('section', h('h2', 'You'),
+      field('Display name', h('input#display-name', { type: 'text', maxlength: 80, value: p.display_name ?? '', autocomplete: 'nickname' })),
+      checkGroup('roles', 'I use Cohort as', ['contributor', 'researcher'], p.roles ?? [])),
+    h('section', h('h2', 'Consent profile'),
+      h('p', 'Requests are matched against this profile on the server each time you open your inbox; the match is never stored, so nobody learns which studies you were offered. Leave an attribute empty to not share it — requests that need it will not match.'),
+      checkGroup('categories', 'Kinds of data I am willing to share', CATEGORIES, cp.categories ?? []),
+      field('Other kinds (comma-separated)', h('input#categories-other', { type: 'text', value: extraCats.join(', ') })),
+      h('div.row',
+        field('Age band', h('select#age-band', h('option', { value: '' }, 'Not shared'), AGE_BANDS.map((a) => h('option', { value: a, selected: attrs.age_band === a }, a)))),
+        field('Country (two letters)', h('input#country', { type: 'text', maxlength: 2, value: attrs.country ?? '', autocomplete: 'country', pattern: '[A-Za-z]{2}' })),
+        field('Sex', h('select#sex', h('option', { value: '' }, 'Not shared'), SEXES.map((s) => h('option', { value: s, selected: attrs.sex === s }, s))))),
+      checkGroup('purposes', 'Purposes I accept', PURPOSES, cp.purposes ?? []),
+      field('Other purposes (comma-separated)', h('input#purposes-other', { type: 'text', value: extraPurposes.join(', ') })),
+      field('Minimum reward per contribution (tokens)', h('input#min-reward', { type: 'text', inputmode: 'decimal', value: fromBase(cp.min_reward ?? '0') }),
+        'Requests paying less than this are not shown to you.'),
+      field('Lifetime privacy budget ε (epsilon)', h('input#lifetime-epsilon', { type: 'text', inputmode: 'decimal', value: cp.lifetime_epsilon ?? '10' }),
+        `You have spent ε ${epsSpent} so far.`),
+      h('details.explain', { open: true },
+        h('summary', 'What does ε mean?'),
+        h('p', 'Some studies publish only statistics with “differential privacy”: random noise is added so the numbers come out almost the same whether or not you took part. ε (epsilon) measures how much one release could still reveal about you — smaller is more private. At ε = 1, anything an observer concludes about you changes its odds by at most a factor of e¹ ≈ 2.7; at ε = 0.1, by at most about 10%.'),
+        h('p', 'Each such study spends its ε from your lifetime budget, and budgets add up across studies. When yours is spent, you are no longer matched to statistics studies. k-anonymity studies do not use this budget.'))),
+    h('button.primary#save-profile', { type: 'submit' }, 'Save profile'), msg);
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const btn = form.querySelector('#save-profile');
+    await act(btn, msg, async () => {
+      const roles = checked(form, 'roles');
+      if (!roles.length) throw new Error('Choose at least one role: contributor, researcher, or both.');
+      const country = form.querySelector('#country').value.trim().toUpperCase();
+      if (country && !/^[A-Z]{2}$/.test(country)) throw new Error('Country must be a two-letter code such as DE or US.');
+      let minReward;
+      try { minReward = toBase(form.querySelector('#min-reward').value); } catch { throw new Error('Minimum reward must be a number of tokens, such as 0.5.'); }
+      const attributes = {};
+      if (form.querySelector('#age-band').value) attributes.age_band = form.querySelector('#age-band').value;
+      if (country) attributes.country = country;
+      if (form.querySelector('#sex').value) attributes.sex = form.querySelector('#sex').value;
+      const body = {
+        roles,
+        display_name: form.querySelector('#display-name').value.trim(),
+        consent_profile: {
+          categories: [...checked(form, 'categories'), ...list(form.querySelector('#categories-other').value)],
+          attributes,
+          purposes: [...checked(form, 'purposes'), ...list(form.querySelector('#purposes-other').value)],
+          min_reward: minReward,
+          lifetime_epsilon: form.querySelector('#lifetime-epsilon').value.trim(),
+        },
+      };
+      msg.progress('Saving…');
+      const saved = await api('PUT', '/v1/me/profile', { json: body });
+      session.setProfile(saved);
+      msg.ok('Profile saved.');
+    });
+  });
+  return [h('h1', 'Your profile'), h('p', 'Address: ', h('code', p.address), h('br'), 'DID: ', h('code', p.did)), form];
+}
+
+export async function inbox() {
+  const r = await api('GET', '/v1/me/inbox');
+  const consentWords = { none: 'Not consented', given: 'Consent given', revoked: 'Consent revoked' };
+  return [
+    h('h1', 'Inbox'),
+    h('p', 'Open requests that match your consent profile right now.'),
+    r.requests.length ? h('ul.cards.inbox', r.requests.map(({ request: req, consent, contributed }) => h('li.card.request-card', { dataset: { id: req.id } },
+      h('h2', h('a', { href: `#/requests/${req.id}` }, req.title)), statusBadge(req.status),
+      h('span.badge', contributed ? 'Contributed' : consentWords[consent] ?? consent),
+      h('dl.facts',
+        h('dt', 'Reward'), h('dd', tokens(req.reward)),
+        h('dt', 'Closes'), h('dd', `${when(req.closes_at)} (${relative(req.closes_at)})`),
+        h('dt', 'Asks for'), h('dd', (req.schema?.fields ?? []).map((f) => f.name).join(', '))),
+      h('p.privacy', privacyWords(req)),
+      h('a.button', { href: `#/requests/${req.id}` }, contributed ? 'View or replace your contribution' : 'Review and take part'))))
+      : h('p.note', 'No open request matches your profile. Widening the kinds of data or purposes you accept, or lowering your minimum reward, matches more requests. ', h('a', { href: '#/profile' }, 'Edit your profile.')),
+    r.notices.length ? h('section', h('h2', 'Notices'), h('ul.notices', r.notices.map((n) => h('li', h('strong', n.kind.replace(/_/g, ' ')), ` — ${n.detail ?? ''} `, h('span.muted', when(n.created_at)))))) : null,
+  ];
+}
+
+// The record form generated from the schema; returns {el, read(), set(name, value)}.
+function recordForm(fields) {
+  const inputs = new Map();
+  const el = h('div.record-fields', fields.map((f) => {
+    let input;
+    if (f.type === 'category') {
+      input = h('select', { id: `rec-${f.name}`, name: f.name, required: true }, h('option', { value: '' }, 'Choose…'), (f.categories ?? []).map((c) => h('option', { value: c }, c)));
+    } else {
+      const step = f.type === 'integer' ? '1' : String(10 ** -(f.decimals ?? 4));
+      input = h('input', { id: `rec-${f.name}`, name: f.name, type: 'number', inputmode: f.type === 'integer' ? 'numeric' : 'decimal', min: f.min, max: f.max, step, required: true });
+    }
+    inputs.set(f.name, input);
+    return field(`${f.name}${f.unit ? ` (${f.unit})` : ''}`, input, `${fieldWords(f)}; ${ROLE_WORDS[f.role] ?? f.role}.`);
+  }));
+  return {
+    el,
+    set(name, v) { const i = inputs.get(name); if (i) { i.value = String(v); i.dispatchEvent(new Event('input', { bubbles: true })); } },
+    // The record as the server validates it, or an Error naming the first problem.
+    read() {
+      const rec = {};
+      for (const f of fields) {
+        const raw = inputs.get(f.name).value.trim();
+        if (raw === '') throw new Error(`Fill in “${f.name}”.`);
+        if (f.type === 'category') { rec[f.name] = raw; continue; }
+        const v = Number(raw);
+        if (!Number.isFinite(v)) throw new Error(`“${f.name}” must be a number.`);
+        if (f.type === 'integer' && !Number.isInteger(v)) throw new Error(`“${f.name}” must be a whole number.`);
+        const dec = (raw.split('.')[1] ?? '').length;
+        if (f.type === 'decimal' && dec > (f.decimals ?? 4)) throw new Error(`“${f.name}” has more than ${f.decimals ?? 4} decimals.`);
+        if (v < Number(f.min) || v > Number(f.max)) throw new Error(`“${f.name}” must be between ${f.min} and ${f.max}${f.unit ? ` ${f.unit}` : ''}.`);
+        rec[f.name] = roundFor(f, v);
+      }
+      return rec;
+    },
+  };
+}
+
+export async function contributePanel(req) {
+  const section = h('section.panel#take-part', h('h2', 'Take part'));
+  const msg = messageLine('consent-msg');
+  let mine;
+  try {
+    mine = await api('GET', `/v1/requests/${req.id}/consents/me`);
+  } catch (e) {
+    section.append(h('p.error', { role: 'alert' }, `You cannot take part in this request: ${e.message}`));
+    return section;
+  }
+  const given = mine.signature && !mine.revoked_at;
+  const open = req.status === 'open';
+  const td = mine.typed_data;
+  const consentBox = h('div.consent');
+  section.append(consentBox, msg);
+
+  if (given) {
+    const revoke = h('button.danger#revoke', { type: 'button' }, 'Revoke consent');
+    revoke.addEventListener('click', () => act(revoke, msg, async () => {
+      if (!window.confirm('Revoke your consent? Your contribution to this request is deleted and you will not be paid for it.')) return;
+      await api('DELETE', `/v1/requests/${req.id}/consents/me`);
+      msg.ok('Consent revoked; your contribution to this request was deleted.');
+      setTimeout(() => window.dispatchEvent(new HashChangeEvent('hashchange')), 800);
+    }));
+    clear(consentBox, h('p.ok#consent-state', `You consented on ${when(mine.created_at)}.`), open ? revoke : null);
+  } else {
+    const sign = h('button.primary#give-consent', { type: 'button', disabled: !open }, 'Sign consent in your wallet');
+    sign.addEventListener('click', () => act(sign, msg, async () => {
+      msg.progress('Your wallet shows the consent to sign: request, fields hash, purpose, reward and expiry…');
+      const signature = await signTypedData(td);
+      msg.progress('Recording your consent…');
+      await api('POST', `/v1/requests/${req.id}/consents`, { json: { signature } });
+      msg.ok('Consent recorded.');
+      window.dispatchEvent(new HashChangeEvent('hashchange'));
+    }));
+    clear(consentBox,
+      h('p', mine.revoked_at ? `You revoked your consent on ${when(mine.revoked_at)}. You may consent again while the request is open.` : 'To take part, sign this consent with your wallet. It is an off-chain signature: no transaction, no fee.'),
+      h('dl.facts',
+        h('dt', 'Purpose'), h('dd', td?.message?.purpose),
+        h('dt', 'Reward'), h('dd', tokens(td?.message?.reward)),
+        h('dt', 'Valid until'), h('dd', td?.message?.expiry ? when(new Date(Number(td.message.expiry) * 1000).toISOString()) : '—'),
+        h('dt', 'Fields hash'), h('dd.mono', short(td?.message?.fieldsHash, 10))),
+      open ? sign : h('p.note', 'This request is no longer open.'));
+    return section;
+  }
+  if (!open) return section;
+
+  // The record: typed in, or imported from a file read on this device.
+  const fields = req.schema?.fields ?? [];
+  const form = recordForm(fields);
+  const importMsg = messageLine('import-msg');
+  const importOut = h('div.import-result');
+  const file = h('input#import-file', { type: 'file', accept: '.gpx,.json,.xml,application/gpx+xml,application/json,text/xml', multiple: true });
+  file.addEventListener('change', () => act(null, importMsg, async () => {
+    importMsg.progress('Reading the file on this device…');
+    const got = await importFiles(file.files);
+    const mapped = mapToSchema(fields, got.metrics);
+    for (const m of mapped) form.set(m.field, m.value);
+    clear(importOut,
+      h('p', `${got.source}: ${got.detail}${got.range?.length ? `, ${got.range[0]}${got.range[1] !== got.range[0] ? ` to ${got.range[1]}` : ''}` : ''}.`),
+      h('div.table-wrap', h('table#import-table',
+        h('caption', 'Figures found in the file'),
+        h('thead', h('tr', h('th', { scope: 'col' }, 'Figure'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Fills field'))),
+        h('tbody', Object.entries(got.metrics).map(([k, v]) => {
+          const m = mapped.find((x) => x.metric === k);
+          return h('tr', h('th', { scope: 'row' }, METRICS[k]?.[0] ?? k), h('td', `${Number(v).toFixed(2)} ${METRICS[k]?.[1] ?? ''}`),
+            h('td', m ? `${m.field} = ${m.value}${m.inBounds ? '' : ' (outside the allowed range: edit it below)'}` : '—'));
+        })))));
+    const missing = fields.filter((f) => !mapped.some((m) => m.field === f.name)).map((f) => f.name);
+    importMsg.ok(mapped.length
+      ? `Filled ${mapped.map((m) => m.field).join(', ')} from the file.${missing.length ? ` Fill in ${missing.join(', ')} yourself.` : ''} Nothing was uploaded.`
+      : 'The file was read, but none of its figures match this request’s fields.');
+    update();
+  }));
+  const preview = h('pre#record-preview', { tabindex: 0, 'aria-label': 'The record that will be sealed' });
+  const submitMsg = messageLine('submit-msg');
+  const submit = h('button.primary#seal-submit', { type: 'button' }, 'Seal and submit');
+  function update() {
+    try { preview.textContent = JSON.stringify(form.read(), null, 2); preview.classList.remove('invalid'); } catch (e) { preview.textContent = `(not complete: ${e.message})`; preview.classList.add('invalid'); }
+  }
+  form.el.addEventListener('input', update);
+  form.el.addEventListener('change', update);
+  update();
+  submit.addEventListener('click', () => act(submit, submitMsg, async () => {
+    const record = form.read();
+    submitMsg.progress('Sealing the record on this device…');
+    const { sealed, bytes } = await seal(record, req.public_key);
+    submitMsg.progress('Sending the sealed record…');
+    await api('POST', `/v1/requests/${req.id}/contributions`, { json: { sealed } });
+    submitMsg.ok(`Your sealed record (${bytes} bytes) was accepted. Only this request’s release job can open it. You are paid ${tokens(req.reward)} if it is included in the release.`);
+  }));
+  section.append(
+    h('h3', 'Your record'),
+    h('p', 'Type the values, or import them from a file exported by a fitness or health service. Files are read here, on your device; only the sealed record below leaves it.'),
+    h('fieldset.import', h('legend', 'Import from a file'),
+      field('GPX track, Fitbit JSON export, or Apple Health export.xml', file, 'Daily steps, distance, heart rate, sleep and activity are averaged over the days in the file.'),
+      importMsg, importOut),
+    h('form#record-form', { onsubmit: (ev) => ev.preventDefault() }, form.el),
+    h('h3', 'Check before sealing'),
+    h('p', 'This exact record is encrypted to the request’s key in your browser. The server opens it only in protected memory to check it and to compute the release.'),
+    preview, submit, submitMsg);
+  return section;
+}
+
+export async function balance() {
+  const addr = session.address;
+  const msg = messageLine('balance-msg');
+  const cards = h('div');
+  const chainBox = h('section.panel#claim-panel', h('h2', 'Claim on chain'));
+  async function refresh() {
+    const b = await api('GET', `/v1/accounts/${addr}/balance`, { auth: false });
+    const item = (id, label, v, hint) => h('div.stat', h('dt', label), h('dd', { id: `bal-${id}` }, tokens(v)), h('p.hint', hint));
+    clear(cards, h('dl.stats',
+      item('earned', 'Earned', b.earned, 'Everything rewards have credited to you.'),
+      item('claimable', 'Claimable now', b.claimable, 'Anchored on chain and not yet claimed.'),
+      item('claimed', 'Claimed', b.claimed, 'Already paid out to your wallet by the contract.'),
+      item('pending', 'Pending', b.pending, 'Earned but not anchored yet; it becomes claimable with the next anchor.'),
+      session.is('researcher') ? item('available', 'Available (researcher)', b.available, 'Deposited funds not locked in a request.') : null,
+      session.is('researcher') ? item('escrowed', 'In escrow (researcher)', b.escrowed, 'Locked for your open requests.') : null));
+    return b;
+  }
+  await refresh();
+  const steps = h('ol.progress#claim-progress', { 'aria-live': 'polite' });
+  const onchain = h('p#onchain');
+  const claimMsg = messageLine('claim-msg');
+  const claimBtn = h('button.primary#claim', { type: 'button' }, 'Claim to my wallet');
+  async function showOnChain() {
+    if (!hasWallet()) { onchain.textContent = 'Connect a wallet extension to see your on-chain balance.'; return; }
+    try {
+      const c = await onChainBalances(addr);
+      clear(onchain, 'Token balance in your wallet: ', h('strong#wallet-balance', tokens(c.balance)), ` · paid out by the contract so far: ${tokens(c.claimed)}`);
+    } catch (e) { onchain.textContent = e.message; }
+  }
+  claimBtn.addEventListener('click', () => act(claimBtn, claimMsg, async () => {
+    clear(steps);
+    const step = (t) => steps.append(h('li', t));
+    step('Fetching your claim and its Merkle proof from Cohort…');
+    let claim;
+    try {
+      claim = await api('GET', `/v1/claims/${addr}`, { auth: false });
+    } catch (e) {
+      if (e.status === 404) throw new Error(`Nothing is claimable yet: ${e.message}`);
+      throw e;
+    }
+    step(`Cumulative amount ${tokens(claim.cumulative_amount)} under claims root ${short(claim.claims_root)} (anchor #${claim.anchor?.id}).`);
+    await claimOnChain(claim, (s) => step(s.text));
+    step('Waiting for Cohort’s ledger to record the claim…');
+    const end = Date.now() + 60e3;
+    let b;
+    do {
+      await new Promise((r) => setTimeout(r, 1000));
+      b = await refresh();
+    } while (BigInt(b.claimed) < BigInt(claim.cumulative_amount) && Date.now() < end);
+    await showOnChain();
+    if (BigInt(b.claimed) >= BigInt(claim.cumulative_amount)) {
+      step('Done.');
+      claimMsg.ok(`Claimed. ${tokens(claim.cumulative_amount)} paid out to your wallet in total.`);
+    } else {
+      claimMsg.ok('The transaction succeeded on chain; Cohort’s ledger records it after enough confirmations.');
+    }
+  }));
+  const info = await chain().catch(() => null);
+  chainBox.append(
+    h('p', 'Rewards become claimable once a batch of the ledger is anchored on chain. Claiming sends one transaction from your wallet to the rewards contract with a Merkle proof; the contract pays what it has not paid you yet.'),
+    info?.contracts?.rewards ? h('p', 'Rewards contract: ', h('code', info.contracts.rewards), ` on chain ${info.chain_id}.`) : h('p.note', 'This server has no rewards contract configured, so nothing can be claimed yet.'),
+    onchain, claimBtn, steps, claimMsg);
+  showOnChain();
+  return [h('h1', 'Balance'), h('p', 'Address ', h('code', addr)), cards, msg, chainBox];
+}

@@ -1,0 +1,189 @@
+// Views anyone can use: the start page, browsing requests, one request, the ledger with
+// in-browser verification, anchors and their transactions.
+import { h, clear, tokens, when, relative, short, messageLine, act } from '../util.js';
+import { api, chain } from '../api.js';
+import { session } from '../session.js';
+import { privacyWords, eligibilityWords, statusBadge, requestFacts, fieldsTable } from '../words.js';
+import { verifyEntry } from '../verify.js';
+import { lookupTransaction, hasWallet } from '../wallet.js';
+import { contributePanel } from './contributor.js';
+import { ownerPanel } from './researcher.js';
+
+export async function home() {
+  return [
+    h('h1', 'Share research data on your terms'),
+    h('p.lead', 'Researchers post what data they need and which privacy guarantee the release will carry. Contributors are matched privately, consent with a wallet signature, and send records that are encrypted on their own device. Rewards are recorded on a signed public ledger and claimed on chain.'),
+    h('ul.cards',
+      h('li', h('h2', 'Contributors'), h('p', 'Set what you are willing to share, see matching requests in your inbox, import data from a fitness export, and claim your tokens.'), session.token ? h('a.button', { href: '#/inbox' }, 'Open your inbox') : h('p', 'Sign in with your wallet to start.')),
+      h('li', h('h2', 'Researchers'), h('p', 'Compose a request with its schema and privacy guarantee; the reward budget is held in escrow until the release.'), session.is('researcher') ? h('a.button', { href: '#/new' }, 'Post a request') : null),
+      h('li', h('h2', 'Anyone'), h('p', 'Browse requests, read every ledger entry and verify its signature in your browser.'), h('a.button', { href: '#/requests' }, 'Browse requests'))),
+  ];
+}
+
+export function requestCard(req, extra) {
+  return h('li.card.request-card', { dataset: { id: req.id } },
+    h('h3', h('a', { href: `#/requests/${req.id}` }, req.title)), statusBadge(req.status),
+    h('p', `${tokens(req.reward)} per contribution · closes ${relative(req.closes_at)} · ${req.privacy?.mode === 'dp' ? 'differential privacy' : `k-anonymity (k = ${req.privacy?.k})`}`),
+    extra);
+}
+
+export async function browse(box) {
+  const list = h('ul.cards.requests');
+  const msg = messageLine('browse-msg');
+  const status = h('select#filter-status', h('option', { value: '' }, 'Any status'), ['open', 'closing', 'released', 'failed', 'cancelled'].map((s) => h('option', { value: s }, s)));
+  let before = null;
+  const more = h('button', { type: 'button', hidden: true, onclick: () => load(false) }, 'Show older requests');
+  async function load(reset) {
+    if (reset) { clear(list); before = null; }
+    await act(more, msg, async () => {
+      const r = await api('GET', '/v1/requests', { query: { status: status.value, before, limit: 20 }, auth: false });
+      for (const req of r.requests) list.append(requestCard(req));
+      if (!list.children.length) msg.progress('No requests match.');
+      else msg.progress('');
+      before = r.next_before;
+      more.hidden = !before;
+    });
+  }
+  status.addEventListener('change', () => load(true));
+  await load(true);
+  return [h('h1', 'Requests'), h('div.field.inline', h('label', { for: 'filter-status' }, 'Status'), status), msg, list, more];
+}
+
+export async function request(box, id) {
+  const req = await api('GET', `/v1/requests/${id}`);
+  const mine = session.address && req.owner?.toLowerCase() === session.address.toLowerCase();
+  const parts = [
+    h('p.crumbs', h('a', { href: '#/requests' }, '← All requests')),
+    h('h1', req.title), statusBadge(req.status),
+    req.description ? h('p', req.description) : null,
+    requestFacts(req),
+    h('section', h('h2', 'Privacy guarantee'), h('p.privacy', privacyWords(req))),
+    h('section', h('h2', 'Who can take part'), h('p', eligibilityWords(req.eligibility))),
+    fieldsTable(req),
+  ];
+  if (mine) parts.push(await ownerPanel(req));
+  else if (session.token && session.is('contributor')) parts.push(await contributePanel(req));
+  else if (!session.token) parts.push(h('p.note', 'Sign in with your wallet as a contributor to take part.'));
+  return parts;
+}
+
+function anchorFor(seq, anchors) {
+  return anchors.find((a) => seq >= a.first_seq && seq <= a.last_seq) ?? null;
+}
+
+async function allAnchors() {
+  const out = [];
+  let after;
+  for (let i = 0; i < 20; i++) {
+    const r = await api('GET', '/v1/anchors', { query: { after, limit: 500 }, auth: false });
+    out.push(...r.anchors);
+    if (r.next === null || r.next === undefined) break;
+    after = r.next;
+  }
+  return out;
+}
+
+export async function ledger() {
+  const [info, anchors] = await Promise.all([chain(), allAnchors().catch(() => [])]);
+  const msg = messageLine('ledger-msg');
+  const tbody = h('tbody');
+  const entries = [];
+  let next = null;
+  const account = h('input#ledger-account', { type: 'text', placeholder: '0x… or escrow:0x…', autocomplete: 'off' });
+  const more = h('button', { type: 'button', hidden: true, onclick: () => load(false) }, 'Load more entries');
+  const verifyAll = h('button#verify-all', { type: 'button', onclick: () => {
+    let bad = 0;
+    for (const row of tbody.querySelectorAll('tr')) if (!row.verify()) bad++;
+    if (bad) msg.error(new Error(`${bad} of ${tbody.children.length} entries failed verification; see the rows marked “Not valid”.`));
+    else msg.ok(`All ${tbody.children.length} entries shown verify: hashes recomputed, signatures recover to the ledger signer ${info.ledger_signer}.`);
+  } }, 'Verify all shown');
+
+  function row(e, previous) {
+    const a = anchorFor(e.seq, anchors);
+    const result = h('td.verify', h('span.muted', 'not checked'));
+    const btn = h('button.small', { type: 'button', 'aria-label': `Verify entry ${e.seq}` }, 'Verify');
+    const tr = h('tr', { dataset: { seq: e.seq } },
+      h('th', { scope: 'row' }, String(e.seq)), h('td', e.kind),
+      h('td.mono', h('span', { title: e.debit }, short(e.debit, 8)), ' → ', h('span', { title: e.credit }, short(e.credit, 8))),
+      h('td.num', tokens(e.amount)), h('td', when(e.created_at)),
+      h('td.mono', { title: e.signature }, short(e.signature, 6)),
+      h('td', a ? (a.status === 'confirmed' ? h('span.badge.status-released', `anchored #${a.id}`) : h('span.badge.status-closing', `anchor #${a.id} ${a.status}`)) : h('span.badge', 'not anchored yet')),
+      h('td', btn), result);
+    tr.verify = () => {
+      const r = verifyEntry(e, { publishedSigner: info.ledger_signer, previous });
+      clear(result, r.ok ? h('span.ok', '✓ Valid') : h('span.bad', `✗ Not valid: ${r.problems.join('; ')}`));
+      return r.ok;
+    };
+    btn.addEventListener('click', () => tr.verify());
+    return tr;
+  }
+
+  async function load(reset) {
+    if (reset) { clear(tbody); entries.length = 0; next = null; }
+    await act(more, msg, async () => {
+      const q = { limit: 50, after: next };
+      const acc = account.value.trim();
+      if (acc) q.account = acc;
+      const r = await api('GET', '/v1/ledger/entries', { query: q, auth: false });
+      for (const e of r.entries) {
+        tbody.append(row(e, entries.at(-1)));
+        entries.push(e);
+      }
+      next = r.next;
+      more.hidden = !next;
+      msg.progress(entries.length ? `${entries.length} entries shown.` : 'No entries.');
+    });
+  }
+  const form = h('form.inline', { onsubmit: (ev) => { ev.preventDefault(); load(true); } },
+    h('div.field.inline', h('label', { for: 'ledger-account' }, 'Account or address'), account), h('button', { type: 'submit' }, 'Filter'));
+  await load(true);
+  return [
+    h('h1', 'Ledger'),
+    h('p', 'Every token movement is a hash-chained entry signed with the ledger key. Verification runs here in your browser: it recomputes each entry’s hash from its contents and recovers the signer from the signature, then compares it with the signer the server publishes.'),
+    h('p', 'Published ledger signer: ', h('code#ledger-signer', info.ledger_signer ?? 'none'), ` · chain ${info.chain_id}`),
+    form, verifyAll, msg,
+    h('div.table-wrap', h('table.ledger',
+      h('caption.visually-hidden', 'Ledger entries'),
+      h('thead', h('tr', ['Seq', 'Kind', 'From → to', 'Amount', 'Time', 'Signature', 'Anchor', 'Check', 'Result'].map((t) => h('th', { scope: 'col' }, t)))),
+      tbody)),
+    more,
+  ];
+}
+
+export async function anchors() {
+  const list = await allAnchors();
+  return [
+    h('h1', 'Anchors'),
+    h('p', 'Batches of ledger entries are anchored on chain as two Merkle roots: one over the entries, one over every address’s claimable total.'),
+    list.length ? h('div.table-wrap', h('table',
+      h('thead', h('tr', ['Anchor', 'Entries', 'Ledger root', 'Claims root', 'Status', 'Transaction', 'Block'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', list.map((a) => h('tr',
+        h('th', { scope: 'row' }, `#${a.id}`), h('td', `${a.first_seq}–${a.last_seq}`),
+        h('td.mono', { title: a.ledger_root }, short(a.ledger_root)), h('td.mono', { title: a.claims_root }, short(a.claims_root)),
+        h('td', a.status),
+        h('td.mono', a.tx_hash ? h('a', { href: `#/tx/${a.tx_hash}` }, short(a.tx_hash)) : '—'),
+        h('td', a.block_number ?? '—')))))) : h('p', 'Nothing has been anchored yet.'),
+  ];
+}
+
+export async function transaction(box, hash) {
+  const msg = messageLine('tx-msg');
+  const out = h('div');
+  const parts = [h('h1', 'Transaction'), h('p.mono', hash), msg, out];
+  if (!hasWallet()) {
+    msg.progress('Connect a wallet extension to look this transaction up on chain through it.');
+    return parts;
+  }
+  await act(null, msg, async () => {
+    msg.progress('Looking the transaction up through your wallet…');
+    const { tx, receipt } = await lookupTransaction(hash);
+    if (!tx) throw new Error('Your wallet’s network does not know this transaction. Is the wallet on the same chain as Cohort?');
+    msg.progress('');
+    clear(out, h('dl.facts',
+      h('dt', 'From'), h('dd.mono', tx.from), h('dt', 'To'), h('dd.mono', tx.to ?? '—'),
+      h('dt', 'Block'), h('dd', receipt?.blockNumber ?? 'pending'),
+      h('dt', 'Status'), h('dd', receipt ? (receipt.status === 1 ? 'succeeded' : 'failed') : 'pending'),
+      h('dt', 'Gas used'), h('dd', receipt?.gasUsed?.toString() ?? '—')));
+  });
+  return parts;
+}

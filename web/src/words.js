@@ -1,0 +1,69 @@
+// What requests ask and promise, in plain words.
+import { h, tokens, when, relative } from './util.js';
+
+export function privacyWords(req) {
+  const p = req.privacy ?? {};
+  const qi = (req.schema?.fields ?? []).filter((f) => f.role === 'quasi-identifier').map((f) => f.name);
+  const sens = (req.schema?.fields ?? []).filter((f) => f.role === 'sensitive').map((f) => f.name);
+  if (p.mode === 'k-anonymity') {
+    const parts = [
+      `Your row is released only inside a group of at least ${p.k} people who look the same on ${qi.length ? qi.join(', ') : 'the identifying fields'}: those values are widened into ranges so nobody can be singled out.`,
+    ];
+    if (p.l) parts.push(`Each group also holds at least ${p.l} different values of ${sens.join(', ') || 'the sensitive fields'}, so membership in a group does not reveal yours.`);
+    if (p.max_suppression !== undefined && Number(p.max_suppression) > 0) parts.push(`Up to ${Math.round(Number(p.max_suppression) * 100)}% of rows that cannot be hidden in a group are left out entirely.`);
+    parts.push('Your wallet address is never part of the released table.');
+    return parts.join(' ');
+  }
+  if (p.mode === 'dp') {
+    const eps = p.epsilon ?? req.epsilon;
+    return `Only statistics are released (${(p.queries ?? []).join(', ')}), never your row. Random noise is added with differential privacy at ε = ${eps}: the published numbers come out almost the same whether or not you take part, so they say very little about you. This spends ε ${eps} of your lifetime privacy budget.`;
+  }
+  return 'No privacy transformation is declared.';
+}
+
+export const ROLE_WORDS = {
+  'quasi-identifier': 'could help identify you together with other facts; it is coarsened',
+  sensitive: 'the private fact studied; protected by the guarantee',
+  measure: 'a measurement used for the study',
+};
+
+export function fieldWords(f) {
+  if (f.type === 'category') return `one of: ${(f.categories ?? []).join(', ')}`;
+  const unit = f.unit ? ` ${f.unit}` : '';
+  const kind = f.type === 'integer' ? 'a whole number' : `a number${f.decimals !== undefined ? ` with up to ${f.decimals} decimals` : ''}`;
+  return `${kind} from ${f.min} to ${f.max}${unit}`;
+}
+
+export function eligibilityWords(e) {
+  if (!e || !Object.keys(e).length) return 'Anyone may take part.';
+  const parts = [];
+  if (e.age_band?.length) parts.push(`aged ${e.age_band.join(' or ')}`);
+  if (e.sex?.length) parts.push(`sex ${e.sex.join(' or ')}`);
+  if (e.country?.length) parts.push(`living in ${e.country.join(', ')}`);
+  if (e.categories?.length) parts.push(`sharing ${e.categories.join(', ')} data`);
+  return parts.length ? `For people ${parts.join('; ')}.` : 'Anyone may take part.';
+}
+
+export function statusBadge(status) {
+  const text = { open: 'Open', closing: 'Closing — release running', released: 'Released', failed: 'Failed', cancelled: 'Cancelled' }[status] ?? status;
+  return h(`span.badge.status-${status}`, text);
+}
+
+export function requestFacts(req) {
+  return h('dl.facts',
+    h('dt', 'Reward'), h('dd', `${tokens(req.reward)} per contribution`),
+    h('dt', 'Closes'), h('dd', `${when(req.closes_at)} (${relative(req.closes_at)})`),
+    h('dt', 'Purpose'), h('dd', req.purpose),
+    h('dt', 'Contributors'), h('dd', `${req.min_contributors} to ${req.max_contributors}`),
+    h('dt', 'Escrow locked'), h('dd', tokens(req.escrow)),
+    h('dt', 'Privacy'), h('dd', req.privacy?.mode === 'dp' ? `differential privacy, ε ${req.privacy.epsilon}` : `k-anonymity, k = ${req.privacy?.k}${req.privacy?.l ? `, l = ${req.privacy.l}` : ''}`),
+  );
+}
+
+export function fieldsTable(req) {
+  return h('div.table-wrap', h('table',
+    h('caption', 'What this request asks for'),
+    h('thead', h('tr', h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'How it is used'))),
+    h('tbody', (req.schema?.fields ?? []).map((f) => h('tr',
+      h('th', { scope: 'row' }, f.name), h('td', fieldWords(f)), h('td', ROLE_WORDS[f.role] ?? f.role))))));
+}
