@@ -6,6 +6,7 @@
  * never quote a cell.
  */
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "core/core.h"
 #include "privacy/privacy.h"
 
@@ -43,29 +44,6 @@ static const char usage[] =
     "  --report           write metrics (NCP, discernibility, C_avg) as JSON\n"
     "Other columns are copied unchanged. Rows are grouped by class and shuffled within each\n"
     "class. If k or l cannot be met nothing is written and the exit status is 1.\n";
-
-struct bar {
-    int on;
-    const char *phase;
-    int last;
-};
-
-static void progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
-{
-    struct bar *b = ctx;
-    if (!b->on || total == 0)
-        return;
-    int pct = (int)(done * 100 / total);
-    if (b->phase == phase && pct == b->last)
-        return;
-    b->phase = phase;
-    b->last = pct;
-    int fill = pct / 4;
-    fprintf(stderr, "\r%-13s [%.*s%*s] %3d%%", phase, fill, "#########################", 25 - fill,
-            "", pct);
-    if (pct >= 100)
-        fputc('\n', stderr);
-}
 
 /* Splits a comma list in place into out[]; returns the count or -1. */
 static int split_list(char *s, const char **out, int max)
@@ -193,27 +171,24 @@ static int run(int argc, char **argv)
             goto fail;
         decls[n_decl++] = (coh_col_decl){.name = qi[j], .type = COH_COL_CATEGORICAL};
     }
-    struct stat st;
-    struct bar bar = {.on = isatty(STDERR_FILENO) && stat(input, &st) == 0 &&
-                            st.st_size >= (32 << 20), /* ~1e6 rows of a typical table */
-                      .last = -1};
+    struct coh_cli_bar bar = coh_cli_bar_for(input);
     double t0 = now();
     coh_table_schema schema = {.cols = decls, .n_cols = n_decl};
-    if (coh_table_csv_load(&t, input, &schema, progress, &bar, &err) != 0)
+    if (coh_table_csv_load(&t, input, &schema, coh_cli_bar_progress, &bar, &err) != 0)
         goto fail;
     double t1 = now();
-    if (coh_kanon_run(&r, t, &p, progress, &bar, &err) != 0)
+    if (coh_kanon_run(&r, t, &p, coh_cli_bar_progress, &bar, &err) != 0)
         goto fail;
     double t2 = now();
     if (bar.on)
-        progress(&bar, "writing", 0, 1);
+        coh_cli_bar_progress(&bar, "writing", 0, 1);
     if (coh_kanon_release_csv_write(r, output, &err) != 0) {
         if (strcmp(output, "-") != 0)
             unlink(output); /* never leave a partial release behind */
         goto fail;
     }
     if (bar.on)
-        progress(&bar, "writing", 1, 1);
+        coh_cli_bar_progress(&bar, "writing", 1, 1);
     double t3 = now();
     coh_kanon_metrics m;
     coh_kanon_release_metrics(r, &m);

@@ -5,6 +5,7 @@
  * its values are clamped to the declared --bounds, never to bounds seen in the data.
  */
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "core/core.h"
 #include "privacy/privacy.h"
 
@@ -210,7 +211,8 @@ static int run(int argc, char **argv)
     coh_rational life;
     if (life_s && coh_rational_parse(&life, life_s, &err) != 0)
         goto fail;
-    if (coh_table_csv_load(&t, input, nd ? &schema : NULL, NULL, NULL, &err) != 0)
+    struct coh_cli_bar bar = coh_cli_bar_for(input);
+    if (coh_table_csv_load(&t, input, nd ? &schema : NULL, coh_cli_bar_progress, &bar, &err) != 0)
         goto fail;
     if (coh_dp_budget_new(&budget, req.epsilon, req.delta, &err) != 0)
         goto fail;
