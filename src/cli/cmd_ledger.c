@@ -131,7 +131,7 @@ static int deposit(int argc, char **argv)
     memset(&e, 0, sizeof e);
     e.kind = COH_LEDGER_DEPOSIT;
     uint8_t a[20];
-    char lower[43], random_key[40];
+    char lower[43], random_key[8 + 32 + 1]; /* "deposit:" + 32 hex + NUL */
     if (coh_crypto_address_parse(a, address) != 0)
         return coh_cli_fail("ledger", "--address '%s' is not a valid address", address);
     if (coh_crypto_uint256_from_dec(e.amount, amount) != 0 || coh_ledger_u256_is_zero(e.amount))
