@@ -81,7 +81,8 @@ export async function persona(name, { wallet, chainId = 31337, rpc = null, viewp
   });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  // Console errors, less the browser's own line for each non-2xx answer (the app shows those).
+  page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
   mkdirSync(SHOTS, { recursive: true });
   return {
     context, page, wallet, calls, bodies, errors,

@@ -61,7 +61,8 @@ export const TOKEN_DECIMALS = 18;
 export function tokens(base) {
   if (base === null || base === undefined) return '—';
   const s = formatUnits(BigInt(base), TOKEN_DECIMALS);
-  return `${s.endsWith('.0') ? s.slice(0, -2) : s} tokens`;
+  const n = s.endsWith('.0') ? s.slice(0, -2) : s;
+  return `${n} ${n === '1' ? 'token' : 'tokens'}`;
 }
 export function toBase(tokensText) {
   return parseUnits(String(tokensText).trim() || '0', TOKEN_DECIMALS).toString();

@@ -9,7 +9,7 @@ export function privacyWords(req) {
     const parts = [
       `Your row is released only inside a group of at least ${p.k} people who look the same on ${qi.length ? qi.join(', ') : 'the identifying fields'}: those values are widened into ranges so nobody can be singled out.`,
     ];
-    if (p.l) parts.push(`Each group also holds at least ${p.l} different values of ${sens.join(', ') || 'the sensitive fields'}, so membership in a group does not reveal yours.`);
+    if (p.l && Number(p.l) > 1) parts.push(`Each group also holds at least ${p.l} different values of ${sens.join(', ') || 'the sensitive fields'}, so membership in a group does not reveal yours.`);
     if (p.max_suppression !== undefined && Number(p.max_suppression) > 0) parts.push(`Up to ${Math.round(Number(p.max_suppression) * 100)}% of rows that cannot be hidden in a group are left out entirely.`);
     parts.push('Your wallet address is never part of the released table.');
     return parts.join(' ');
@@ -56,7 +56,7 @@ export function requestFacts(req) {
     h('dt', 'Purpose'), h('dd', req.purpose),
     h('dt', 'Contributors'), h('dd', `${req.min_contributors} to ${req.max_contributors}`),
     h('dt', 'Escrow locked'), h('dd', tokens(req.escrow)),
-    h('dt', 'Privacy'), h('dd', req.privacy?.mode === 'dp' ? `differential privacy, ε ${req.privacy.epsilon}` : `k-anonymity, k = ${req.privacy?.k}${req.privacy?.l ? `, l = ${req.privacy.l}` : ''}`),
+    h('dt', 'Privacy'), h('dd', req.privacy?.mode === 'dp' ? `differential privacy, ε ${req.privacy.epsilon}` : `k-anonymity, k = ${req.privacy?.k}${Number(req.privacy?.l) > 1 ? `, l = ${req.privacy.l}` : ''}`),
   );
 }
 

@@ -54,7 +54,7 @@ export async function request(box, id) {
   const mine = session.address && req.owner?.toLowerCase() === session.address.toLowerCase();
   const parts = [
     h('p.crumbs', h('a', { href: '#/requests' }, '← All requests')),
-    h('h1', req.title), statusBadge(req.status),
+    h('h1', req.title), h('span#request-status', statusBadge(req.status)),
     req.description ? h('p', req.description) : null,
     requestFacts(req),
     h('section', h('h2', 'Privacy guarantee'), h('p.privacy', privacyWords(req))),
@@ -130,7 +130,7 @@ export async function ledger() {
         entries.push(e);
       }
       next = r.next;
-      more.hidden = !next;
+      more.hidden = !next || r.entries.length < q.limit;
       msg.progress(entries.length ? `${entries.length} entries shown.` : 'No entries.');
     });
   }

@@ -182,6 +182,8 @@ export async function ownerPanel(req) {
   const count = h('p#contribution-count', { 'aria-live': 'polite' });
   const releaseBox = h('div#release');
   const setCount = (r) => {
+    const top = document.getElementById('request-status');
+    if (top) clear(top, statusBadge(r.status));
     clear(count, h('strong', String(r.contributions ?? 0)), ` contribution${r.contributions === 1 ? '' : 's'} received (you see counts only) · need ${r.min_contributors}, at most ${r.max_contributors} · `, statusBadge(r.status));
   };
   setCount(req);

@@ -1,0 +1,293 @@
+// The web app in Debian's Chromium against the real cohortd and PostgreSQL: a researcher and a
+// contributor use only the browser, with an injected EIP-1193 wallet backed by ethers Wallets
+// in Node. Contributor: sign-in, consent profile, inbox, EIP-712 consent, a GPX track imported
+// and sealed in the browser, submit, revoke and re-consent, balance. Researcher: compose a
+// k-anonymity and a DP request, follow counts, close, view the table and the charts, download.
+// Anyone: browse, ledger verification (and a tampered entry caught), anchors. Every request
+// body the contributor's page sends is inspected: no plaintext record or raw file leaves it.
+// Screenshots of each page go to var/web-screenshots/ (COH_WEB_SHOTS).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Wallet } from 'ethers';
+import { ROOT, startCohortd, api } from './helpers.mjs';
+import { signIn, consent, contribute } from './market-helpers.mjs';
+import { persona, signInUi } from './web-browser.mjs';
+import { buildWeb } from '../../web/build.mjs';
+
+const GPX = join(ROOT, 'tests/e2e/fixtures/morning-run.gpx');
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 900 };
+let srv, researcher, contributor;
+let kreq, dpreq;
+
+before(async () => {
+  await buildWeb();
+  srv = await startCohortd({
+    COHORT_SIGNIN_RATE_PER_MIN: '100000', COHORT_RELEASE_POLL_MS: '100', COHORT_WEB_DIR: join(ROOT, 'web'),
+  });
+  researcher = await persona('researcher', { wallet: Wallet.createRandom() });
+  contributor = await persona('contributor', { wallet: Wallet.createRandom() });
+  for (const p of [researcher, contributor]) p.page.on('dialog', (d) => d.accept());
+  const d = await srv.cli(['ledger', 'deposit', '--address', researcher.wallet.address, '--amount', (100n * 10n ** 18n).toString()]);
+  assert.equal(d.code, 0, d.stderr);
+});
+
+after(async () => {
+  await researcher?.close();
+  await contributor?.close();
+  await srv?.stop();
+});
+
+const text = (p, sel) => p.page.locator(sel).innerText();
+const waitText = (p, sel, re, timeout = 15000) => p.page.locator(sel).filter({ hasText: re }).first().waitFor({ timeout });
+
+async function node(n, req, recordFor) {
+  // Contributors outside the browser, through the same API, to reach k and the minimum.
+  for (let i = 0; i < n; i++) {
+    const w = Wallet.createRandom();
+    const token = await signIn(srv.base, w);
+    const r = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: {
+      roles: ['contributor'], consent_profile: { categories: ['fitness'], purposes: ['academic-research'] } } });
+    assert.equal(r.status, 200);
+    assert.equal((await consent(srv.base, w, token, req.id)).status, 201);
+    const c = await contribute(srv.base, token, req, recordFor(i));
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+  }
+}
+
+test('researcher: sign in, take the researcher role, compose a k-anonymity request with its escrow', async () => {
+  const { page } = researcher;
+  await page.goto(`${srv.base}/`);
+  await researcher.shot('01-home-signed-out');
+  await signInUi(researcher);
+  assert.match(await text(researcher, '#did'), new RegExp(`^did:pkh:eip155:31337:${researcher.wallet.address}$`));
+  const siwe = researcher.calls.find((c) => c.method === 'personal_sign');
+  assert.ok(siwe, 'the wallet was asked to sign the SIWE message');
+  await page.goto(`${srv.base}/#/profile`);
+  await page.getByLabel('contributor', { exact: true }).uncheck();
+  await page.getByLabel('researcher', { exact: true }).check();
+  await page.getByLabel('Display name').fill('Sleep & Motion Lab');
+  await page.getByRole('button', { name: 'Save profile' }).click();
+  await waitText(researcher, '#profile-msg', 'Profile saved.');
+  assert.equal(await text(researcher, '#role'), 'researcher');
+
+  await page.getByRole('link', { name: 'New request' }).click();
+  await page.locator('#compose-form').waitFor();
+  await page.getByLabel('Title').fill('Running and heart rate');
+  await page.getByLabel('Description').fill('How far and how hard do people run?');
+  // The schema editor: rows 1-3 are age, steps, distance_km; turn steps into avg_hr, add elevation.
+  await page.locator('#sf-2-name').fill('avg_hr');
+  await page.locator('#sf-2-unit').fill('bpm');
+  await page.locator('#sf-2-min').fill('40');
+  await page.locator('#sf-2-max').fill('220');
+  await page.getByRole('button', { name: 'Add a field' }).click();
+  await page.locator('#sf-4-name').fill('elevation_gain_m');
+  await page.locator('#sf-4-role').selectOption('measure');
+  await page.locator('#sf-4-min').fill('0');
+  await page.locator('#sf-4-max').fill('3000');
+  await page.getByLabel('k (smallest group)').fill('3');
+  await page.getByLabel('Largest share of rows suppressed (0 to 0.5)').fill('0');
+  await page.getByLabel('Maximum contributors').fill('10');
+  await waitText(researcher, '#escrow', 'Escrow locked when you post: 10 tokens');
+  // An error from the server is shown in words: more escrow than the researcher holds.
+  await page.getByLabel('Maximum contributors').fill('1000');
+  await page.getByRole('button', { name: 'Post request and lock escrow' }).click();
+  await waitText(researcher, '#compose-msg', /insufficient|not enough|available/i);
+  assert.equal(await page.locator('#compose-msg').getAttribute('role'), 'alert');
+  await researcher.shot('02-compose-error');
+  await page.getByLabel('Maximum contributors').fill('10');
+  await page.getByRole('button', { name: 'Post request and lock escrow' }).click();
+  await page.locator('#owner-panel').waitFor();
+  const id = page.url().match(/0x[0-9a-f]{64}/)[0];
+  kreq = (await api(srv.base, 'GET', `/v1/requests/${id}`)).body;
+  assert.equal(kreq.escrow, (10n * 10n ** 18n).toString());
+  assert.deepEqual(kreq.schema.fields.map((f) => f.name), ['age', 'avg_hr', 'distance_km', 'elevation_gain_m']);
+  await waitText(researcher, '#contribution-count', /^0 contributions/);
+  await researcher.shot('03-request-owner');
+});
+
+test('contributor: profile, inbox, EIP-712 consent, GPX import, sealed submit; nothing plain leaves the page', async () => {
+  const { page, calls, bodies } = contributor;
+  await page.goto(`${srv.base}/`);
+  await signInUi(contributor);
+  await page.getByRole('link', { name: 'Profile' }).click();
+  await page.locator('#profile-form').waitFor();
+  await page.getByLabel('fitness').check();
+  await page.getByLabel('academic-research').check();
+  await page.getByLabel('Age band').selectOption('35-44');
+  await page.getByLabel('Country (two letters)').fill('de');
+  await page.getByLabel('Sex').selectOption('female');
+  await page.getByLabel('Lifetime privacy budget ε (epsilon)').fill('5');
+  await page.getByRole('button', { name: 'Save profile' }).click();
+  await waitText(contributor, '#profile-msg', 'Profile saved.');
+  await contributor.shot('04-profile');
+  const prof = JSON.parse(bodies.find((b) => b.method === 'PUT' && b.url.endsWith('/v1/me/profile')).body);
+  assert.deepEqual(prof.consent_profile.attributes, { age_band: '35-44', country: 'DE', sex: 'female' });
+
+  await page.getByRole('link', { name: 'Inbox' }).click();
+  const card = page.locator(`.request-card[data-id="${kreq.id}"]`);
+  await card.waitFor();
+  assert.match(await card.innerText(), /at least 3 people who look the same on age/);
+  assert.match(await card.innerText(), /Reward\s*1 token\b/);
+  await contributor.shot('05-inbox');
+  await page.setViewportSize(PHONE);
+  await contributor.shot('05-inbox-phone');
+  await page.setViewportSize(DESKTOP);
+  await card.getByRole('link', { name: 'Review and take part' }).click();
+
+  await page.getByRole('button', { name: 'Sign consent in your wallet' }).click();
+  await waitText(contributor, '#consent-state', 'You consented');
+  const signed = calls.find((c) => c.method === 'eth_signTypedData_v4');
+  const td = JSON.parse(signed.params[1]);
+  assert.equal(td.primaryType, 'Consent');
+  assert.equal(td.message.requestId, kreq.id);
+  assert.equal(td.message.purpose, 'academic-research');
+
+  // Import the GPX track: parsed here, mapped to the schema, shown before sealing.
+  await page.getByLabel('GPX track, Fitbit JSON export, or Apple Health export.xml').setInputFiles(GPX);
+  await waitText(contributor, '#import-msg', /Filled avg_hr, distance_km, elevation_gain_m from the file/);
+  const dist = Number(await page.locator('#rec-distance_km').inputValue());
+  assert.ok(dist > 6 && dist < 6.6, `distance ${dist}`);
+  const hr = Number(await page.locator('#rec-avg_hr').inputValue());
+  assert.ok(hr > 120 && hr < 160, `hr ${hr}`);
+  await page.getByLabel('age (years)').fill('41');
+  const preview = JSON.parse(await text(contributor, '#record-preview'));
+  assert.deepEqual(Object.keys(preview), ['age', 'avg_hr', 'distance_km', 'elevation_gain_m']);
+  assert.equal(preview.age, 41);
+  await contributor.shot('06-record-before-sealing');
+  await page.setViewportSize(PHONE);
+  await contributor.shot('06-record-phone');
+  await page.setViewportSize(DESKTOP);
+  await page.getByRole('button', { name: 'Seal and submit' }).click();
+  await waitText(contributor, '#submit-msg', /sealed record \(\d+ bytes\) was accepted/);
+
+  // Revoke, then consent and submit again.
+  await page.getByRole('button', { name: 'Revoke consent' }).click();
+  await waitText(contributor, '#take-part', /You revoked your consent/);
+  await page.getByRole('button', { name: 'Sign consent in your wallet' }).click();
+  await waitText(contributor, '#consent-state', 'You consented');
+  await page.getByLabel('GPX track, Fitbit JSON export, or Apple Health export.xml').setInputFiles(GPX);
+  await waitText(contributor, '#import-msg', /Filled/);
+  await page.getByLabel('age (years)').fill('41');
+  await page.getByRole('button', { name: 'Seal and submit' }).click();
+  await waitText(contributor, '#submit-msg', /was accepted/);
+
+  const posts = bodies.filter((b) => b.url.includes('/contributions'));
+  assert.equal(posts.length, 2);
+  for (const b of posts) assert.deepEqual(Object.keys(JSON.parse(b.body)), ['sealed']);
+  const gpx = readFileSync(GPX, 'utf8');
+  for (const b of bodies) {
+    for (const f of ['age', 'avg_hr', 'distance_km', 'elevation_gain_m']) assert.ok(!b.body.includes(`"${f}"`), `${b.url} carries field ${f}`);
+    assert.ok(!b.body.includes(String(preview.distance_km)), `${b.url} carries the distance`);
+    assert.ok(!/trkpt|<gpx/.test(b.body) && !b.body.includes(gpx.slice(200, 260)), `${b.url} carries the GPX file`);
+  }
+  assert.deepEqual(contributor.errors, []);
+});
+
+test('researcher: counts arrive, close, k-anonymous table with loss metrics, CSV and JSON downloads', async () => {
+  await node(4, kreq, (i) => ({ age: 38 + i, avg_hr: 130 + i, distance_km: 5 + i / 4, elevation_gain_m: 20 + i }));
+  const { page } = researcher;
+  await page.goto(`${srv.base}/#/requests/${kreq.id}`);
+  await waitText(researcher, '#contribution-count', /^5 contributions/);
+  await page.getByRole('button', { name: 'Close now and release' }).click();
+  await page.locator('#release-table').waitFor({ timeout: 30000 });
+  const rows = await page.locator('#release-table tbody tr').count();
+  assert.equal(rows, 5);
+  assert.match(await text(researcher, '#loss-metrics'), /NCP/);
+  await researcher.shot('07-release-k-anonymity');
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+  const csvText = readFileSync(await csv.path(), 'utf8');
+  assert.match(csvText.split('\n')[0], /^age,avg_hr,distance_km,elevation_gain_m/);
+  assert.equal(csvText.trim().split('\n').length, 6);
+  const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download JSON' }).click()]);
+  const rel = JSON.parse(readFileSync(await json.path(), 'utf8'));
+  assert.equal(rel.mode, 'k-anonymity');
+  assert.equal(rel.included, 5);
+});
+
+test('contributor: the reward shows in the balance', async () => {
+  const { page } = contributor;
+  await page.goto(`${srv.base}/#/balance`);
+  await waitText(contributor, '#bal-earned', '1 token');
+  assert.equal(await text(contributor, '#bal-pending'), '1 token');
+  await contributor.shot('08-balance');
+});
+
+test('researcher: a DP request drawn as charts with error bars, downloadable', async () => {
+  const { page } = researcher;
+  await page.goto(`${srv.base}/#/new`);
+  await page.locator('#compose-form').waitFor();
+  await page.getByLabel('Title').fill('Daily steps, privately');
+  await page.getByLabel('Differentially private statistics').check();
+  await page.getByLabel('ε (epsilon), total for all queries').fill('2');
+  await page.getByLabel('Queries, one per line').fill('count\nmean(steps)\nmean(distance_km)\nhistogram(age)');
+  await page.getByLabel('Minimum contributors').fill('5');
+  await page.getByLabel('Maximum contributors').fill('20');
+  await page.getByRole('button', { name: 'Post request and lock escrow' }).click();
+  await page.locator('#owner-panel').waitFor();
+  dpreq = (await api(srv.base, 'GET', `/v1/requests/${page.url().match(/0x[0-9a-f]{64}/)[0]}`)).body;
+  assert.equal(dpreq.privacy.mode, 'dp');
+  await node(12, dpreq, (i) => ({ age: 20 + 4 * i, steps: 4000 + 500 * i, distance_km: 3 + i / 2 }));
+  await waitText(researcher, '#contribution-count', /^12 contributions/);
+  await page.getByRole('button', { name: 'Close now and release' }).click();
+  await page.locator('#dp-charts figure').first().waitFor({ timeout: 30000 });
+  assert.equal(await page.locator('#dp-charts canvas').count(), 4);
+  assert.match(await text(researcher, '#dp-table'), /mean\(steps\)/);
+  await researcher.shot('09-release-dp-charts');
+  await page.setViewportSize(PHONE);
+  await researcher.shot('09-release-dp-phone');
+  await page.setViewportSize(DESKTOP);
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+  const lines = readFileSync(await csv.path(), 'utf8').trim().split('\n');
+  assert.equal(lines[0], 'query,label,value,error_bound_95');
+  assert.ok(lines.some((l) => l.startsWith('count,count,')));
+  assert.deepEqual(researcher.errors, []);
+});
+
+test('anyone: browse requests, verify the ledger in the browser (and catch a tampered entry), anchors', async () => {
+  const visitor = await persona('visitor', { wallet: Wallet.createRandom() });
+  try {
+    const { page } = visitor;
+    await page.goto(`${srv.base}/#/requests`);
+    await page.locator(`.request-card[data-id="${kreq.id}"]`).waitFor();
+    await visitor.shot('10-browse');
+    await page.goto(`${srv.base}/#/ledger`);
+    await page.locator('table.ledger tbody tr').first().waitFor();
+    await page.getByRole('button', { name: 'Verify all shown' }).click();
+    await waitText(visitor, '#ledger-msg', /^All \d+ entries shown verify/);
+    await visitor.shot('11-ledger-verified');
+    // A tampered copy: the page recomputes the hash and refuses it.
+    await page.route('**/v1/ledger/entries?*', async (route) => {
+      const r = await route.fetch();
+      const body = await r.json();
+      body.entries[0].amount = (BigInt(body.entries[0].amount) + 1n).toString();
+      await route.fulfill({ response: r, json: body });
+    });
+    await page.reload();
+    await page.locator('table.ledger tbody tr').first().waitFor();
+    await page.getByRole('button', { name: 'Verify all shown' }).click();
+    await waitText(visitor, '#ledger-msg', /1 of \d+ entries failed verification/);
+    assert.match(await page.locator('table.ledger tbody tr').first().innerText(), /Not valid: its contents hash to/);
+    await page.unroute('**/v1/ledger/entries?*');
+    await page.goto(`${srv.base}/#/anchors`);
+    await page.locator('h1', { hasText: 'Anchors' }).waitFor();
+    await visitor.shot('12-anchors');
+  } finally { await visitor.close(); }
+});
+
+test('sign-out revokes the session; a declined wallet signature is explained in words', async () => {
+  const { page } = contributor;
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('cohort.session')).token);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Connect wallet and sign in' }).waitFor();
+  assert.equal((await api(srv.base, 'GET', '/v1/me/profile', { token })).status, 401);
+  const shy = await persona('declines', { wallet: Wallet.createRandom(), reject: new Set(['personal_sign']) });
+  try {
+    await shy.page.goto(`${srv.base}/`);
+    await shy.page.getByRole('button', { name: 'Connect wallet and sign in' }).click();
+    await waitText(shy, '#account .msg.error', 'You declined the request in your wallet');
+    await shy.shot('13-declined-signature');
+  } finally { await shy.close(); }
+});
