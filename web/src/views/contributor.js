@@ -255,9 +255,20 @@ export async function balance() {
   const addr = session.address;
   const msg = messageLine('balance-msg');
   const cards = h('div');
+  const claimBtn = h('button.primary#claim', { type: 'button' }, 'Claim to my wallet');
   const chainBox = h('section.panel#claim-panel', h('h2', 'Claim on chain'));
   async function refresh() {
     const b = await api('GET', `/v1/accounts/${addr}/balance`, { auth: false });
+    // The latest confirmed anchor's cumulative amount for this address, when there is one:
+    // claimable and pending follow from it even where the balance does not report anchoring.
+    const claim = await api('GET', `/v1/claims/${addr}`, { auth: false }).catch(() => null);
+    if (claim?.cumulative_amount) {
+      const anchored = BigInt(claim.cumulative_amount) > BigInt(b.anchored) ? BigInt(claim.cumulative_amount) : BigInt(b.anchored);
+      const max0 = (x) => (x > 0n ? x : 0n);
+      b.anchored = anchored.toString();
+      b.claimable = max0(anchored - BigInt(b.claimed)).toString();
+      b.pending = max0(BigInt(b.earned) - anchored).toString();
+    }
     const item = (id, label, v, hint) => h('div.stat', h('dt', label), h('dd', { id: `bal-${id}` }, tokens(v)), h('p.hint', hint));
     clear(cards, h('dl.stats',
       item('earned', 'Earned', b.earned, 'Everything rewards have credited to you.'),
@@ -266,13 +277,14 @@ export async function balance() {
       item('pending', 'Pending', b.pending, 'Earned but not anchored yet; it becomes claimable with the next anchor.'),
       session.is('researcher') ? item('available', 'Available (researcher)', b.available, 'Deposited funds not locked in a request.') : null,
       session.is('researcher') ? item('escrowed', 'In escrow (researcher)', b.escrowed, 'Locked for your open requests.') : null));
+    claimBtn.disabled = BigInt(b.claimable) === 0n;
+    claimBtn.title = claimBtn.disabled ? 'Nothing is claimable right now' : '';
     return b;
   }
   await refresh();
   const steps = h('ol.progress#claim-progress', { 'aria-live': 'polite' });
   const onchain = h('p#onchain');
   const claimMsg = messageLine('claim-msg');
-  const claimBtn = h('button.primary#claim', { type: 'button' }, 'Claim to my wallet');
   async function showOnChain() {
     if (!hasWallet()) { onchain.textContent = 'Connect a wallet extension to see your on-chain balance.'; return; }
     try {

@@ -91,11 +91,12 @@ export async function ledger() {
   let next = null;
   const account = h('input#ledger-account', { type: 'text', placeholder: '0x… or escrow:0x…', autocomplete: 'off' });
   const more = h('button', { type: 'button', hidden: true, onclick: () => load(false) }, 'Load more entries');
-  const verifyAll = h('button#verify-all', { type: 'button', onclick: () => {
+  const verifyAll = h('button#verify-all', { type: 'button', onclick: async () => {
     let bad = 0;
-    for (const row of tbody.querySelectorAll('tr')) if (!row.verify()) bad++;
+    const results = await Promise.all([...tbody.querySelectorAll('tr')].map((row) => row.verify()));
+    for (const ok of results) if (!ok) bad++;
     if (bad) msg.error(new Error(`${bad} of ${tbody.children.length} entries failed verification; see the rows marked “Not valid”.`));
-    else msg.ok(`All ${tbody.children.length} entries shown verify: hashes recomputed, signatures recover to the ledger signer ${info.ledger_signer}.`);
+    else msg.ok(`All ${tbody.children.length} entries shown verify: hashes recomputed, signatures recover to the ledger signer ${info.ledger_signer}${anchors.length ? ', anchored entries are in their anchored root' : ''}.`);
   } }, 'Verify all shown');
 
   function row(e, previous) {
@@ -109,9 +110,18 @@ export async function ledger() {
       h('td.mono', { title: e.signature }, short(e.signature, 6)),
       h('td', a ? (a.status === 'confirmed' ? h('span.badge.status-released', `anchored #${a.id}`) : h('span.badge.status-closing', `anchor #${a.id} ${a.status}`)) : h('span.badge', 'not anchored yet')),
       h('td', btn), result);
-    tr.verify = () => {
-      const r = verifyEntry(e, { publishedSigner: info.ledger_signer, previous });
-      clear(result, r.ok ? h('span.ok', '✓ Valid') : h('span.bad', `✗ Not valid: ${r.problems.join('; ')}`));
+    // Recomputes the hash and recovers the signer; for an anchored entry, also fetches its
+    // inclusion proof and checks it leads to the anchored ledger root.
+    tr.verify = async () => {
+      let extra = {};
+      if (a && a.status === 'confirmed') {
+        try {
+          const d = await api('GET', `/v1/ledger/entries/${e.seq}`, { auth: false });
+          if (d.inclusion_proof) extra = { root: a.ledger_root, proof: d.inclusion_proof };
+        } catch { /* checked without the proof */ }
+      }
+      const r = verifyEntry(e, { publishedSigner: info.ledger_signer, previous, ...extra });
+      clear(result, r.ok ? h('span.ok', extra.proof ? '✓ Valid, in the anchored root' : '✓ Valid') : h('span.bad', `✗ Not valid: ${r.problems.join('; ')}`));
       return r.ok;
     };
     btn.addEventListener('click', () => tr.verify());

@@ -1,0 +1,132 @@
+// The contributor's whole journey in Chromium on the chain stack (private anvil with the
+// contracts, own database, anchoring cohortd): sign in, profile, EIP-712 consent, a GPX track
+// imported and sealed in the browser, submit; the researcher's request is released and the
+// ledger anchored; the balance page shows the reward claimable, the claim is sent from the
+// injected wallet with the API's Merkle proof, its progress is shown, and the token balance
+// rises on chain by exactly the reward. The ledger page then verifies entries including their
+// inclusion proofs into the anchored root.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ethers, Wallet } from 'ethers';
+import { ROOT, api } from './helpers.mjs';
+import { signIn, consent, contribute, waitForStatus } from './market-helpers.mjs';
+import { startChainStack, waitFor } from './chain-anvil.mjs';
+import { persona, signInUi } from './web-browser.mjs';
+import { buildWeb } from '../../web/build.mjs';
+
+const UNIT = 10n ** 18n;
+const REWARD = 2n * UNIT;
+const GPX = join(ROOT, 'tests/e2e/fixtures/morning-run.gpx');
+let s, researcher, rtoken, req, contributor, wallet;
+
+before(async () => {
+  await buildWeb();
+  s = await startChainStack('coh_web_claim', { env: { COHORT_WEB_DIR: join(ROOT, 'web') } });
+  const [, dev1, dev2] = s.anvil.wallets(3);
+  researcher = dev1;
+  rtoken = await signIn(s.srv.base, researcher);
+  assert.equal((await api(s.srv.base, 'PUT', '/v1/me/profile', { token: rtoken, json: { roles: ['researcher'] } })).status, 200);
+  // The researcher funds the contract on chain; the deposit watcher credits the ledger.
+  await (await s.token.connect(researcher).approve(await s.rewards.getAddress(), 20n * UNIT)).wait();
+  await (await s.rewards.connect(researcher).deposit(20n * UNIT)).wait();
+  await waitFor('the deposit credit', async () =>
+    (await api(s.srv.base, 'GET', `/v1/accounts/${researcher.address}/balance`)).body.available === (20n * UNIT).toString());
+  const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: {
+    title: 'Weekend runs', purpose: 'academic-research',
+    schema: { fields: [
+      { name: 'age', type: 'integer', unit: 'years', min: 18, max: 100, role: 'quasi-identifier' },
+      { name: 'distance_km', type: 'decimal', unit: 'km', min: '0', max: '100', decimals: 2, role: 'measure' },
+      { name: 'avg_hr', type: 'integer', unit: 'bpm', min: 40, max: 220, role: 'measure' }] },
+    eligibility: { categories: ['fitness'] },
+    privacy: { mode: 'k-anonymity', k: 2 }, reward: REWARD.toString(),
+    min_contributors: 2, max_contributors: 5, closes_at: new Date(Date.now() + 3600e3).toISOString(),
+  } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  req = created.body;
+  // The contributor's wallet: fresh, with ETH for gas, sending through anvil.
+  wallet = Wallet.createRandom().connect(s.anvil.provider);
+  await (await dev2.sendTransaction({ to: wallet.address, value: ethers.parseEther('1') })).wait();
+  contributor = await persona('claimer', { wallet, rpc: s.anvil.provider });
+});
+
+after(async () => {
+  await contributor?.close();
+  await s?.stop();
+});
+
+const waitText = (p, sel, re, timeout = 20000) => p.page.locator(sel).filter({ hasText: re }).first().waitFor({ timeout });
+
+test('contributor: consent, GPX import, sealed submit, release, claim on chain from the wallet', async () => {
+  const { page } = contributor;
+  await page.goto(`${s.srv.base}/`);
+  await signInUi(contributor);
+  await page.getByRole('link', { name: 'Profile' }).click();
+  await page.getByLabel('fitness').check();
+  await page.getByLabel('academic-research').check();
+  await page.getByRole('button', { name: 'Save profile' }).click();
+  await waitText(contributor, '#profile-msg', 'Profile saved.');
+  await page.getByRole('link', { name: 'Inbox' }).click();
+  await page.locator(`.request-card[data-id="${req.id}"]`).getByRole('link', { name: 'Review and take part' }).click();
+  await page.getByRole('button', { name: 'Sign consent in your wallet' }).click();
+  await waitText(contributor, '#consent-state', 'You consented');
+  await page.getByLabel('GPX track, Fitbit JSON export, or Apple Health export.xml').setInputFiles(GPX);
+  await waitText(contributor, '#import-msg', /Filled distance_km, avg_hr from the file/);
+  await page.getByLabel('age (years)').fill('33');
+  await page.getByRole('button', { name: 'Seal and submit' }).click();
+  await waitText(contributor, '#submit-msg', /was accepted/);
+  for (const b of contributor.bodies) assert.ok(!/"distance_km"|"avg_hr"|trkpt/.test(b.body), `${b.url} carries plaintext`);
+
+  // A second contributor outside the browser, then the researcher closes.
+  const other = Wallet.createRandom();
+  const otoken = await signIn(s.srv.base, other);
+  await api(s.srv.base, 'PUT', '/v1/me/profile', { token: otoken, json: { roles: ['contributor'], consent_profile: { categories: ['fitness'], purposes: ['academic-research'] } } });
+  assert.equal((await consent(s.srv.base, other, otoken, req.id)).status, 201);
+  assert.equal((await contribute(s.srv.base, otoken, req, { age: 35, distance_km: 5.5, avg_hr: 150 })).status, 201);
+  assert.equal((await api(s.srv.base, 'POST', `/v1/requests/${req.id}/close`, { token: rtoken })).status, 202);
+  assert.equal((await waitForStatus(s.srv.base, rtoken, req.id, ['released', 'failed'])).status, 'released');
+
+  // Once anchored (and the contract holds that root), the balance page offers the claim.
+  await waitFor('an anchored claim', async () => {
+    const r = await api(s.srv.base, 'GET', `/v1/claims/${wallet.address}`);
+    return r.status === 200 && r.body.cumulative_amount === REWARD.toString() && r.body.claims_root === await s.rewards.claimsRoot();
+  }, 30000, 200);
+  const before = await s.token.balanceOf(wallet.address);
+  await page.getByRole('link', { name: 'Balance' }).click();
+  await waitText(contributor, '#bal-claimable', '2 tokens');
+  await waitText(contributor, '#onchain', 'Token balance in your wallet: 0 tokens');
+  await contributor.shot('20-balance-claimable');
+  await page.getByRole('button', { name: 'Claim to my wallet' }).click();
+  await waitText(contributor, '#claim-progress', /Transaction sent: 0x[0-9a-f]{64}/);
+  await waitText(contributor, '#claim-progress', /Confirmed in block \d+/, 30000);
+  await waitText(contributor, '#claim-msg', /Claimed|succeeded on chain/, 70000);
+  await waitText(contributor, '#wallet-balance', '2 tokens');
+  assert.equal((await s.token.balanceOf(wallet.address)) - before, REWARD, 'the token balance rose by the reward on chain');
+  assert.ok(contributor.calls.some((c) => c.method === 'eth_sendTransaction'));
+  await waitFor('the claim recorded in the ledger', async () =>
+    (await api(s.srv.base, 'GET', `/v1/accounts/${wallet.address}/balance`)).body.claimed === REWARD.toString(), 30000, 200);
+  await page.reload();
+  await waitText(contributor, '#bal-claimed', '2 tokens');
+  await contributor.shot('21-balance-claimed');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await contributor.shot('21-balance-claimed-phone');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  assert.deepEqual(contributor.errors, []);
+});
+
+test('anyone: anchored entries verify with their inclusion proofs; anchors link to transactions', async () => {
+  const { page } = contributor;
+  await page.goto(`${s.srv.base}/#/ledger`);
+  await page.locator('table.ledger tbody tr').first().waitFor();
+  await page.getByRole('button', { name: 'Verify all shown' }).click();
+  await waitText(contributor, '#ledger-msg', /^All \d+ entries shown verify/);
+  assert.match(await page.locator('table.ledger tbody tr').first().innerText(), /in the anchored root/);
+  await contributor.shot('22-ledger-anchored');
+  await page.goto(`${s.srv.base}/#/anchors`);
+  const link = page.locator('table a[href^="#/tx/"]').first();
+  await link.waitFor();
+  await contributor.shot('23-anchors');
+  await link.click();
+  await waitText(contributor, 'main', /Status\s*succeeded/);
+  await contributor.shot('24-anchor-transaction');
+});
