@@ -167,25 +167,15 @@ static int validate_sealed(struct coh_http_req *req, const char *id, const json_
                             1, p1, err);
     const char *wh = json_string_value(w);
     uint8_t pk[32], wrapped[32 + COH_CRYPTO_WRAP_OVERHEAD];
-    coh_secbuf *sk = NULL, *plain = NULL;
     coh_market_schema *s = NULL;
-    coh_table *t = NULL;
-    int rc = 0;
+    int rc;
     if (!wh || coh_hex_decode_exact(wrapped, sizeof wrapped, wh) ||
-        coh_hex_decode_exact(pk, 32, json_string_value(json_object_get(v, "public_key"))) ||
-        coh_crypto_unwrap(&sk, req->app->master_key, "reqkey", wrapped, sizeof wrapped))
+        coh_hex_decode_exact(pk, 32, json_string_value(json_object_get(v, "public_key"))))
         rc = coh_err_set(err, COH_ERR_CONFLICT, "the request's key is no longer available");
-    else if (coh_crypto_box_open(&plain, ct, ct_len, pk, sk) != 0)
-        rc = coh_err_set(err, COH_ERR_INVALID,
-                         "sealed does not open with this request's public key (seal the record "
-                         "with crypto_box_seal to public_key)");
-    else if ((rc = coh_market_schema_parse(&s, json_object_get(v, "schema"), err)) == 0 &&
-             (rc = coh_market_schema_table(&t, s, err)) == 0)
-        rc = coh_market_record_append(t, s, plain, err);
-    coh_table_free(t);
+    else if ((rc = coh_market_schema_parse(&s, json_object_get(v, "schema"), err)) == 0)
+        rc = coh_market_intake_check(req->app->master_key, id, wrapped, sizeof wrapped, pk, s, ct,
+                                     ct_len, err);
     coh_market_schema_free(s);
-    coh_secbuf_free(plain);
-    coh_secbuf_free(sk);
     json_decref(w);
     return rc;
 }

@@ -250,9 +250,10 @@ void coh_h_profile_put(struct coh_http_req *req)
         coh_http_send_problem(req, 422, "invalid", "Invalid profile", "%s", bad);
         return;
     }
-    char *cat_s = json_dumps(categories ? categories : json_array(), JSON_COMPACT | JSON_ENCODE_ANY);
-    char *attr_s = json_dumps(attributes ? attributes : json_object(), JSON_COMPACT);
-    char *pur_s = json_dumps(purposes ? purposes : json_array(), JSON_COMPACT | JSON_ENCODE_ANY);
+    /* Omitted members take their defaults: no categories, attributes or purposes. */
+    char *cat_s = categories ? json_dumps(categories, JSON_COMPACT) : strdup("[]");
+    char *attr_s = attributes ? json_dumps(attributes, JSON_COMPACT) : strdup("{}");
+    char *pur_s = purposes ? json_dumps(purposes, JSON_COMPACT) : strdup("[]");
     coh_err err = {0};
     int rc = cat_s && attr_s && pur_s
                  ? coh_db_profile_put(req->app->db, req->account, researcher, contributor, name,

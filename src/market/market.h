@@ -50,6 +50,25 @@ COH_WUR int coh_market_schema_table(coh_table **out, const coh_market_schema *s,
 COH_WUR int coh_market_record_append(coh_table *t, const coh_market_schema *s, coh_secbuf *plain,
                                      coh_err *err);
 
+/*
+ * The same rules without a table, for the intake of one contribution: plain[0..len) is the
+ * opened record, scratch (secure memory, at least len + 1 bytes) holds the parsed cells and
+ * is wiped before returning. Bounds are compared exactly as decimals.
+ */
+COH_WUR int coh_market_record_check(const coh_market_schema *s, const uint8_t *plain, size_t len,
+                                    uint8_t *scratch, size_t scratch_cap, coh_err *err);
+
+/*
+ * Opens a sealed contribution (crypto_box_seal to pk) with the request's secret key, wrapped
+ * under master as `wrapped`, and checks the record against s. Keys are cached unwrapped in
+ * secure memory; the plaintext lives in a per-thread secure buffer, wiped before returning.
+ * COH_ERR_INVALID (does not open, or breaks the schema), COH_ERR_CONFLICT (key unavailable).
+ */
+COH_WUR int coh_market_intake_check(const coh_secbuf *master, const char *id,
+                                    const uint8_t *wrapped, size_t wrapped_len,
+                                    const uint8_t pk[32], const coh_market_schema *s,
+                                    const uint8_t *ct, size_t ct_len, coh_err *err);
+
 /* ---- request specifications (spec.c) ---------------------------------------------------- */
 /*
  * Validates a POST /v1/requests body against the rules (unknown field types, k < 2, epsilon

@@ -8,6 +8,7 @@
 #include "market/market.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -150,25 +151,23 @@ static int parse_number(struct parser *ps, const char **s, int *frac)
     return put(ps, '\0');
 }
 
-int coh_market_record_append(coh_table *t, const coh_market_schema *s, coh_secbuf *plain,
-                             coh_err *err)
+/*
+ * Parses text[0..len) into cells[] (one per schema field, pointing into scratch, which needs
+ * len + 1 bytes of secure memory). Checks shape, types and decimals; not bounds.
+ */
+static int parse_cells(const char **cells, const coh_market_schema *s, const char *text,
+                       size_t len, char *scratch, size_t scratch_cap, coh_err *err)
 {
     size_t nf = coh_market_schema_fields(s);
-    size_t len = coh_secbuf_len(plain);
-    coh_secbuf *scratch = coh_secbuf_new(len + 1);
-    if (!scratch)
-        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
-    struct parser ps = {(const char *)coh_secbuf_data(plain),
-                        (const char *)coh_secbuf_data(plain) + len,
-                        (const char *)coh_secbuf_data(plain), (char *)coh_secbuf_data(scratch),
-                        (char *)coh_secbuf_data(scratch) + len + 1};
-    const char *cells[MAX_FIELDS] = {0};
+    struct parser ps = {text, text + len, text, scratch, scratch + scratch_cap};
+    for (size_t f = 0; f < nf; f++)
+        cells[f] = NULL;
+    if (scratch_cap < len + 1)
+        return coh_err_set(err, COH_ERR_LIMIT, "record too large");
     int rc = 0;
     skip_ws(&ps);
-    if (ps.p >= ps.end || *ps.p++ != '{') {
-        rc = coh_err_set(err, COH_ERR_INVALID, "record must be a JSON object");
-        goto out;
-    }
+    if (ps.p >= ps.end || *ps.p++ != '{')
+        return coh_err_set(err, COH_ERR_INVALID, "record must be a JSON object");
     skip_ws(&ps);
     int first = 1;
     while (!rc) {
@@ -237,27 +236,88 @@ int coh_market_record_append(coh_table *t, const coh_market_schema *s, coh_secbu
                          (size_t)(ps.p - ps.start));
     }
     if (rc)
-        goto out;
+        return rc;
     skip_ws(&ps);
-    if (ps.p != ps.end) {
-        rc = coh_err_set(err, COH_ERR_INVALID, "record: trailing data at byte %zu",
-                         (size_t)(ps.p - ps.start));
-        goto out;
-    }
+    if (ps.p != ps.end)
+        return coh_err_set(err, COH_ERR_INVALID, "record: trailing data at byte %zu",
+                           (size_t)(ps.p - ps.start));
     for (size_t f = 0; f < nf; f++)
-        if (!cells[f]) {
-            rc = coh_err_set(err, COH_ERR_INVALID, "record: field '%s' is missing",
-                             coh_market_schema_field_name(s, f));
-            goto out;
-        }
+        if (!cells[f])
+            return coh_err_set(err, COH_ERR_INVALID, "record: field '%s' is missing",
+                               coh_market_schema_field_name(s, f));
+    return 0;
+}
+
+int coh_market_record_append(coh_table *t, const coh_market_schema *s, coh_secbuf *plain,
+                             coh_err *err)
+{
+    size_t len = coh_secbuf_len(plain);
+    coh_secbuf *scratch = coh_secbuf_new(len + 1);
+    if (!scratch)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    const char *cells[MAX_FIELDS];
+    int rc = parse_cells(cells, s, (const char *)coh_secbuf_data(plain), len,
+                         (char *)coh_secbuf_data(scratch), len + 1, err);
     coh_err terr = {0};
-    if (coh_table_row_append(t, cells, &terr)) {
+    if (!rc && coh_table_row_append(t, cells, &terr)) {
         /* The table's message names row and column, never the value. */
         const char *col = strstr(terr.msg, "column");
         rc = coh_err_set(err, COH_ERR_INVALID, "record: %s",
                          col ? col : "a value is outside the schema's bounds or categories");
     }
-out:
     coh_secbuf_free(scratch);
+    return rc;
+}
+
+/* Exact comparison of two plain decimals (-?digits(.digits)?): <0, 0, >0. */
+static int dec_cmp(const char *a, const char *b)
+{
+    int na = a[0] == '-', nb = b[0] == '-';
+    a += na;
+    b += nb;
+    while (a[0] == '0' && a[1] && a[1] != '.')
+        a++;
+    while (b[0] == '0' && b[1] && b[1] != '.')
+        b++;
+    size_t ia = strcspn(a, "."), ib = strcspn(b, ".");
+    int mag = ia != ib ? (ia > ib ? 1 : -1) : strncmp(a, b, ia);
+    if (!mag) {
+        const char *fa = a[ia] ? a + ia + 1 : "", *fb = b[ib] ? b + ib + 1 : "";
+        while (!mag && (*fa || *fb)) {
+            char ca = *fa ? *fa++ : '0', cb = *fb ? *fb++ : '0';
+            mag = (ca > cb) - (ca < cb);
+        }
+    }
+    mag = mag > 0 ? 1 : mag < 0 ? -1 : 0;
+    if (mag == 0)
+        return 0; /* -0 == 0 */
+    if (na != nb)
+        return na ? -1 : 1;
+    return na ? -mag : mag;
+}
+
+int coh_market_record_check(const coh_market_schema *s, const uint8_t *plain, size_t len,
+                            uint8_t *scratch, size_t scratch_cap, coh_err *err)
+{
+    const char *cells[MAX_FIELDS];
+    int rc = parse_cells(cells, s, (const char *)plain, len, (char *)scratch, scratch_cap, err);
+    for (size_t f = 0; !rc && f < coh_market_schema_fields(s); f++) {
+        const char *name = coh_market_schema_field_name(s, f);
+        if (coh_market_schema_field_type(s, f) == COH_FIELD_CATEGORY) {
+            const char *const *cats;
+            size_t n = coh_market_schema_field_categories(s, f, &cats), k = 0;
+            while (k < n && strcmp(cats[k], cells[f]) != 0)
+                k++;
+            if (k == n)
+                rc = coh_err_set(err, COH_ERR_INVALID,
+                                 "record: column '%s': value not among the declared categories",
+                                 name);
+        } else if (dec_cmp(cells[f], coh_market_schema_field_min(s, f)) < 0 ||
+                   dec_cmp(cells[f], coh_market_schema_field_max(s, f)) > 0) {
+            rc = coh_err_set(err, COH_ERR_INVALID,
+                             "record: column '%s': value outside the declared domain", name);
+        }
+    }
+    sodium_memzero(scratch, scratch_cap < len + 1 ? scratch_cap : len + 1);
     return rc;
 }
