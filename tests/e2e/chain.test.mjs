@@ -125,6 +125,13 @@ test('rewards are anchored and each contributor claims exactly its reward, once'
   for (const c of contributors) {
     assert.equal((await balance(c.w.address)).earned, REWARD.toString());
     const cl = await anchoredClaim(c.w.address, REWARD);
+    // The balance the user sees agrees with the anchor: all of it claimable, none pending.
+    const shown = await waitFor('the anchored balance', async () => {
+      const v = await balance(c.w.address);
+      return v.anchored === REWARD.toString() ? v : null;
+    });
+    assert.equal(shown.claimable, REWARD.toString());
+    assert.equal(shown.pending, '0');
     assert.equal(cl.address, c.w.address);
     assert.equal(cl.contract, ethers.getAddress(await s.rewards.getAddress()));
     assert.equal(cl.claims_root, await s.rewards.claimsRoot(), 'the proof is against the root on chain');
@@ -141,6 +148,7 @@ test('rewards are anchored and each contributor claims exactly its reward, once'
       return v.claimed === REWARD.toString() ? v : null;
     });
     assert.equal(b.earned, REWARD.toString());
+    assert.equal(b.claimable, '0', 'nothing left to claim once claimed');
     const claims = (await api(s.srv.base, 'GET', `/v1/ledger/entries?kind=claim&account=${c.w.address}`)).body.entries;
     assert.equal(claims.length, 1);
     assert.equal(claims[0].amount, REWARD.toString());
