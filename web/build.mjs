@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Bundles the web app (web/src/main.js and its npm dependencies: ethers, siwe,
-// libsodium-wrappers, chart.js) into web/app.js with the pinned esbuild. Run by
+// libsodium-wrappers, chart.js, and the contract ABIs from contracts-abi/) into web/app.js with
+// the pinned esbuild. Run by
 // scripts/build.sh and by the browser tests; the output depends only on the sources, so
 // running it again changes nothing.
 import { build } from 'esbuild';

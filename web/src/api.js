@@ -12,8 +12,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, { json, auth = true, query, accept } = {}) {
-  const headers = {};
+export async function api(method, path, { json, auth = true, query, accept, headers: extra } = {}) {
+  const headers = { ...(extra ?? {}) };
   if (accept) headers.Accept = accept;
   const token = session.token;
   if (auth && token) headers.Authorization = `Bearer ${token}`;

@@ -7,6 +7,7 @@ import { signIn, signOut, hasWallet } from './wallet.js';
 import * as pub from './views/public.js';
 import * as con from './views/contributor.js';
 import * as res from './views/researcher.js';
+import * as money from './views/money.js';
 
 const routes = [
   [/^\/?$/, pub.home],
@@ -15,7 +16,7 @@ const routes = [
   [/^\/ledger$/, pub.ledger],
   [/^\/anchors$/, pub.anchors],
   [/^\/tx\/(0x[0-9a-fA-F]{64})$/, pub.transaction],
-  [/^\/balance$/, con.balance, true],
+  [/^\/balance$/, money.balance, true],
   [/^\/profile$/, con.profile, true],
   [/^\/inbox$/, con.inbox, true],
   [/^\/new$/, res.compose, true],

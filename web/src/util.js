@@ -67,6 +67,31 @@ export function tokens(base) {
 export function toBase(tokensText) {
   return parseUnits(String(tokensText).trim() || '0', TOKEN_DECIMALS).toString();
 }
+// A token amount typed by a person ("12.5") as base units (a bigint), exactly: decimal
+// arithmetic through ethers.parseUnits, never floats. Throws an Error in words.
+export function parseTokenAmount(text, what = 'amount') {
+  const t = String(text ?? '').trim().replace(/[\s_]/g, '');
+  if (!t) throw new Error(`Enter an ${what} in tokens, for example 12.5.`);
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(t)) {
+    throw new Error(`“${String(text).trim()}” is not an ${what} of tokens. Use digits, with a dot before any decimals, for example 12.5.`);
+  }
+  const decimals = t.includes('.') ? t.split('.')[1].length : 0;
+  if (decimals > TOKEN_DECIMALS) {
+    throw new Error(`The ${what} has ${decimals} decimal places; a token has at most ${TOKEN_DECIMALS}.`);
+  }
+  const v = parseUnits(t.endsWith('.') ? t.slice(0, -1) : t, TOKEN_DECIMALS);
+  if (v <= 0n) throw new Error(`The ${what} must be more than zero.`);
+  if (v >= 2n ** 256n) throw new Error(`The ${what} is too large.`);
+  return v;
+}
+
+// A fresh key for one user action (an idempotent POST); retries of that action reuse it.
+export function newIdempotencyKey() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
 export function fromBase(base) {
   const s = formatUnits(BigInt(base ?? 0), TOKEN_DECIMALS);
   return s.endsWith('.0') ? s.slice(0, -2) : s;

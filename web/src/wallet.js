@@ -2,6 +2,8 @@
 // ethers' BrowserProvider: Sign-In with Ethereum, EIP-712 consents, and the on-chain claim.
 import { BrowserProvider, Contract, getAddress } from 'ethers';
 import { SiweMessage } from 'siwe';
+import { abi as REWARDS_ABI } from '../../contracts-abi/CohortRewards.json';
+import { abi as TOKEN_ABI } from '../../contracts-abi/CohortToken.json';
 import { api, chain } from './api.js';
 import { session } from './session.js';
 
@@ -16,9 +18,22 @@ function provider() {
   return new BrowserProvider(window.ethereum, 'any');
 }
 
+// Custom errors of CohortRewards and CohortToken (OpenZeppelin ERC-20), in words.
+const REVERTS = {
+  ERC20InsufficientBalance: 'your wallet does not hold enough tokens for this amount',
+  ERC20InsufficientAllowance: 'the rewards contract is not approved to take this many tokens from your wallet',
+  ZeroAmount: 'the amount must be more than zero',
+  NothingToClaim: 'the contract has already paid you everything in this claim',
+  InvalidProof: 'the Merkle proof does not match the claims root on chain (a newer anchor may be on its way; reload and try again)',
+  ZeroAddress: 'the address is the zero address',
+};
+
 function walletError(e) {
   const code = e?.info?.error?.code ?? e?.error?.code ?? e?.code;
   if (code === 4001 || code === 'ACTION_REJECTED') return new Error('You declined the request in your wallet. Nothing was signed or sent.');
+  const name = e?.revert?.name;
+  if (name) return new Error(`The contract refused the transaction: ${REVERTS[name] ?? name}.`);
+  if (code === 'INSUFFICIENT_FUNDS') return new Error('Your wallet does not hold enough ETH to pay the transaction fee.');
   const msg = e?.info?.error?.message ?? e?.shortMessage ?? e?.message ?? String(e);
   return new Error(`The wallet reported a problem: ${msg}`);
 }
@@ -73,16 +88,8 @@ export async function signTypedData(typedData) {
   } catch (e) { throw walletError(e); }
 }
 
-const REWARDS_ABI = [
-  'function claim(address account, uint256 cumulativeAmount, bytes32[] proof)',
-  'function claimed(address account) view returns (uint256)',
-  'function token() view returns (address)',
-];
-const TOKEN_ABI = [
-  'function balanceOf(address) view returns (uint256)',
-  'function symbol() view returns (string)',
-];
-
+// The compiled contracts' ABIs, bundled from contracts-abi/ (esbuild drops the bytecode: only the
+// named `abi` property is imported). Full ABIs let ethers decode the contracts' custom errors.
 async function checkChain(p) {
   const info = await chain();
   const net = await p.getNetwork();
@@ -123,6 +130,64 @@ export async function claimOnChain(claim, onStep) {
   if (!receipt || receipt.status !== 1) throw new Error(`The claim transaction ${tx.hash} failed on chain.`);
   onStep({ step: 'mined', text: `Confirmed in block ${receipt.blockNumber}.`, hash: tx.hash, block: receipt.blockNumber });
   return receipt;
+}
+
+// Sends one transaction through the wallet and waits for it to be mined, reporting progress
+// as {step, text, hash?, block?}; `what` names it in words ("approval", "deposit").
+async function sendAndWait(what, send, onStep) {
+  onStep({ step: 'wallet', what, text: `Confirm the ${what} transaction in your wallet…` });
+  let tx;
+  try {
+    tx = await send();
+  } catch (e) { throw walletError(e); }
+  onStep({ step: 'sent', what, text: `${what[0].toUpperCase()}${what.slice(1)} transaction sent: ${tx.hash}. Waiting for it to be mined…`, hash: tx.hash });
+  let receipt;
+  try {
+    receipt = await tx.wait();
+  } catch (e) { throw walletError(e); }
+  if (!receipt || receipt.status !== 1) throw new Error(`The ${what} transaction ${tx.hash} failed on chain; nothing was moved.`);
+  onStep({ step: 'mined', what, text: `${what[0].toUpperCase()}${what.slice(1)} confirmed in block ${receipt.blockNumber}.`, hash: tx.hash, block: receipt.blockNumber });
+  return receipt;
+}
+
+// The wallet's token balance and the allowance it gave the rewards contract, both in base units.
+export async function walletTokens(address) {
+  const p = provider();
+  const info = await checkChain(p);
+  const rewards = new Contract(info.contracts.rewards, REWARDS_ABI, p);
+  const tokenAddr = info.contracts.token ?? await rewards.token();
+  const token = new Contract(tokenAddr, TOKEN_ABI, p);
+  const [balance, allowance] = await Promise.all([token.balanceOf(address), token.allowance(address, info.contracts.rewards)]);
+  return { balance, allowance, token: tokenAddr, rewards: info.contracts.rewards };
+}
+
+// Deposits `amount` base units (a bigint) into the rewards contract from the signed-in wallet:
+// ERC-20 approve(rewards, amount) when the allowance falls short, then deposit(amount). The
+// server credits the researcher's available balance from the confirmed Deposited event.
+export async function depositOnChain(amount, onStep) {
+  const p = provider();
+  const info = await checkChain(p);
+  const s = await signer();
+  const me = getAddress(await s.getAddress());
+  if (session.address && me !== getAddress(session.address)) {
+    throw new Error(`Your wallet's active account is ${me}, but you signed in as ${session.address}. Switch accounts in the wallet or sign in again.`);
+  }
+  const rewards = new Contract(info.contracts.rewards, REWARDS_ABI, s);
+  const tokenAddr = info.contracts.token ?? await rewards.token();
+  const token = new Contract(tokenAddr, TOKEN_ABI, s);
+  const [balance, allowance] = await Promise.all([token.balanceOf(me), token.allowance(me, info.contracts.rewards)]);
+  if (balance < amount) throw new Error('Your wallet does not hold that many tokens; nothing was sent.');
+  if (allowance < amount) {
+    await sendAndWait('approval', () => token.approve(info.contracts.rewards, amount), onStep);
+  } else {
+    onStep({ step: 'skip', what: 'approval', text: 'The rewards contract is already approved for this amount; no approval needed.' });
+  }
+  try {
+    return await sendAndWait('deposit', () => rewards.deposit(amount), onStep);
+  } catch (e) {
+    if (allowance >= amount) throw e;
+    throw new Error(`${e.message.replace(/ Nothing was signed or sent\.$/, '')} The approval went through but no tokens were deposited; press Deposit again and only the deposit is asked for.`);
+  }
 }
 
 export async function lookupTransaction(hash) {

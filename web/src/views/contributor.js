@@ -1,10 +1,10 @@
 // Contributor views: consent profile, inbox, taking part in a request (consent, record form
-// or import, seal, submit, revoke), and balances with the on-chain claim.
+// or import, seal, submit, revoke). Balances and the on-chain claim are in money.js.
 import { h, clear, field, tokens, toBase, fromBase, when, relative, messageLine, act, short } from '../util.js';
 import { api, chain } from '../api.js';
 import { session } from '../session.js';
 import { privacyWords, fieldWords, statusBadge, ROLE_WORDS } from '../words.js';
-import { signTypedData, claimOnChain, onChainBalances, hasWallet } from '../wallet.js';
+import { signTypedData } from '../wallet.js';
 import { importFiles, mapToSchema, roundFor, METRICS } from '../importers.js';
 import { seal } from '../seal.js';
 
@@ -249,82 +249,4 @@ export async function contributePanel(req) {
     h('p', 'This exact record is encrypted to the request’s key in your browser. The server opens it only in protected memory to check it and to compute the release.'),
     preview, submit, submitMsg);
   return section;
-}
-
-export async function balance() {
-  const addr = session.address;
-  const msg = messageLine('balance-msg');
-  const cards = h('div');
-  const claimBtn = h('button.primary#claim', { type: 'button' }, 'Claim to my wallet');
-  const chainBox = h('section.panel#claim-panel', h('h2', 'Claim on chain'));
-  async function refresh() {
-    const b = await api('GET', `/v1/accounts/${addr}/balance`, { auth: false });
-    // The latest confirmed anchor's cumulative amount for this address, when there is one:
-    // claimable and pending follow from it even where the balance does not report anchoring.
-    const claim = await api('GET', `/v1/claims/${addr}`, { auth: false }).catch(() => null);
-    if (claim?.cumulative_amount) {
-      const anchored = BigInt(claim.cumulative_amount) > BigInt(b.anchored) ? BigInt(claim.cumulative_amount) : BigInt(b.anchored);
-      const max0 = (x) => (x > 0n ? x : 0n);
-      b.anchored = anchored.toString();
-      b.claimable = max0(anchored - BigInt(b.claimed)).toString();
-      b.pending = max0(BigInt(b.earned) - anchored).toString();
-    }
-    const item = (id, label, v, hint) => h('div.stat', h('dt', label), h('dd', { id: `bal-${id}` }, tokens(v)), h('p.hint', hint));
-    clear(cards, h('dl.stats',
-      item('earned', 'Earned', b.earned, 'Everything rewards have credited to you.'),
-      item('claimable', 'Claimable now', b.claimable, 'Anchored on chain and not yet claimed.'),
-      item('claimed', 'Claimed', b.claimed, 'Already paid out to your wallet by the contract.'),
-      item('pending', 'Pending', b.pending, 'Earned but not anchored yet; it becomes claimable with the next anchor.'),
-      session.is('researcher') ? item('available', 'Available (researcher)', b.available, 'Deposited funds not locked in a request.') : null,
-      session.is('researcher') ? item('escrowed', 'In escrow (researcher)', b.escrowed, 'Locked for your open requests.') : null));
-    claimBtn.disabled = BigInt(b.claimable) === 0n;
-    claimBtn.title = claimBtn.disabled ? 'Nothing is claimable right now' : '';
-    return b;
-  }
-  await refresh();
-  const steps = h('ol.progress#claim-progress', { 'aria-live': 'polite' });
-  const onchain = h('p#onchain');
-  const claimMsg = messageLine('claim-msg');
-  async function showOnChain() {
-    if (!hasWallet()) { onchain.textContent = 'Connect a wallet extension to see your on-chain balance.'; return; }
-    try {
-      const c = await onChainBalances(addr);
-      clear(onchain, 'Token balance in your wallet: ', h('strong#wallet-balance', tokens(c.balance)), ` · paid out by the contract so far: ${tokens(c.claimed)}`);
-    } catch (e) { onchain.textContent = e.message; }
-  }
-  claimBtn.addEventListener('click', () => act(claimBtn, claimMsg, async () => {
-    clear(steps);
-    const step = (t) => steps.append(h('li', t));
-    step('Fetching your claim and its Merkle proof from Cohort…');
-    let claim;
-    try {
-      claim = await api('GET', `/v1/claims/${addr}`, { auth: false });
-    } catch (e) {
-      if (e.status === 404) throw new Error(`Nothing is claimable yet: ${e.message}`);
-      throw e;
-    }
-    step(`Cumulative amount ${tokens(claim.cumulative_amount)} under claims root ${short(claim.claims_root)} (anchor #${claim.anchor?.id}).`);
-    await claimOnChain(claim, (s) => step(s.text));
-    step('Waiting for Cohort’s ledger to record the claim…');
-    const end = Date.now() + 60e3;
-    let b;
-    do {
-      await new Promise((r) => setTimeout(r, 1000));
-      b = await refresh();
-    } while (BigInt(b.claimed) < BigInt(claim.cumulative_amount) && Date.now() < end);
-    await showOnChain();
-    if (BigInt(b.claimed) >= BigInt(claim.cumulative_amount)) {
-      step('Done.');
-      claimMsg.ok(`Claimed. ${tokens(claim.cumulative_amount)} paid out to your wallet in total.`);
-    } else {
-      claimMsg.ok('The transaction succeeded on chain; Cohort’s ledger records it after enough confirmations.');
-    }
-  }));
-  const info = await chain().catch(() => null);
-  chainBox.append(
-    h('p', 'Rewards become claimable once a batch of the ledger is anchored on chain. Claiming sends one transaction from your wallet to the rewards contract with a Merkle proof; the contract pays what it has not paid you yet.'),
-    info?.contracts?.rewards ? h('p', 'Rewards contract: ', h('code', info.contracts.rewards), ` on chain ${info.chain_id}.`) : h('p.note', 'This server has no rewards contract configured, so nothing can be claimed yet.'),
-    onchain, claimBtn, steps, claimMsg);
-  showOnChain();
-  return [h('h1', 'Balance'), h('p', 'Address ', h('code', addr)), cards, msg, chainBox];
 }
