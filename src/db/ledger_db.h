@@ -42,9 +42,13 @@ COH_WUR int coh_db_ledger_key_rotate(coh_secbuf **new_key, uint8_t new_address[2
 COH_WUR int coh_db_ledger_post(coh_ledger_entry *e, int *replayed, coh_db_pool *p,
                                const coh_secbuf *key, coh_err *err);
 /*
- * Posts n entries in one transaction (one commit: the fast path for payouts). All or nothing:
- * any invalid, conflicting or overdrawing entry aborts the batch with err naming its index.
- * Entries whose key was already posted with the same content are returned as they were.
+ * Posts n entries in one transaction (one commit: the fast path for payouts), in order: an
+ * entry may spend what earlier entries of the batch credit. All or nothing: any invalid,
+ * conflicting or overdrawing entry aborts the batch with err naming its index ("batch entry
+ * i: ...") and, for an overdraft, the account; es is then left as the caller filled it.
+ * Entries whose key was already posted with the same content are returned as they were, and
+ * a key repeated within the batch with the same content posts once (the repeats return that
+ * entry); with other content either is COH_ERR_CONFLICT. Thread-safe; any n >= 1.
  */
 COH_WUR int coh_db_ledger_post_batch(coh_ledger_entry *es, size_t n, coh_db_pool *p,
                                      const coh_secbuf *key, coh_err *err);

@@ -3,7 +3,9 @@
  * of its own. Proves: the hash chain has no fork and every balance matches the entries after
  * 10,000 postings from 8 threads; a posting retried with the same idempotency key (also
  * concurrently) pays once, and the key with other content is a conflict; overdrafts are
- * refused (single and mid-batch, leaving nothing behind); the database itself refuses UPDATE,
+ * refused (single and mid-batch, leaving nothing behind); batches replay, refuse conflicting
+ * keys (also within the batch) and spend what their earlier entries credit, also while other
+ * threads post; the database itself refuses UPDATE,
  * DELETE and TRUNCATE on entries; key rotation is recorded and an old key can no longer post.
  * Prints TAP-like "ok"/"not ok" lines and throughput figures; exits non-zero on any failure.
  */
@@ -356,6 +358,217 @@ static void test_batch_throughput(void)
     free(es);
 }
 
+static long long balance_of(const char *account)
+{
+    coh_err err = {0};
+    coh_db_conn *c = coh_db_acquire(g_db, 2000, &err);
+    const char *params[] = {account};
+    PGresult *r = c ? coh_db_exec(c, "SELECT balance FROM ledger_balances WHERE account = $1", 1,
+                                  params, &err)
+                    : NULL;
+    long long v = r && PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    coh_db_release(c);
+    return v;
+}
+
+/* The set-based batch path: replays, duplicates, conflicts, running balances, owners. */
+static void test_batch_semantics(void)
+{
+    char r[43], avail[80], escrow[80], pay[3][80], key[64];
+    addr_of(r, 12, 1);
+    snprintf(avail, sizeof avail, "available:%s", r);
+    snprintf(escrow, sizeof escrow, "escrow:0x%064x", 1200);
+    for (int k = 0; k < 3; k++) {
+        char c[43];
+        addr_of(c, 12 + k, 3);
+        snprintf(pay[k], sizeof pay[k], "payable:%s", k == 2 ? r : c); /* [2]: withdrawals */
+    }
+    coh_err err = {0};
+    /* Funds arrive and are escrowed and paid out within one batch: running balances. */
+    coh_ledger_entry b1[7] = {
+        entry(COH_LEDGER_DEPOSIT, "chain", avail, 100, "bs:dep"),
+        entry(COH_LEDGER_ESCROW, avail, escrow, 80, "bs:esc"),
+        entry(COH_LEDGER_REWARD, escrow, pay[0], 30, "bs:rew0"),
+        entry(COH_LEDGER_REWARD, escrow, pay[1], 30, "bs:rew1"),
+        entry(COH_LEDGER_REWARD, escrow, pay[0], 30, "bs:rew0"), /* same key, same content */
+        entry(COH_LEDGER_REFUND, escrow, avail, 20, "bs:ref"),
+        entry(COH_LEDGER_WITHDRAWAL, avail, pay[2], 20, "bs:wd"),
+    };
+    long long head = scalar("SELECT seq FROM ledger_head");
+    int rc = coh_db_ledger_post_batch(b1, 7, g_db, g_key, &err);
+    if (rc)
+        printf("# %s\n", err.msg);
+    CHECK("a batch may spend what its earlier entries credit", rc == 0);
+    CHECK("a key repeated with the same content in a batch posts once",
+          rc == 0 && b1[4].seq == b1[2].seq && !memcmp(b1[4].hash, b1[2].hash, 32) &&
+              scalar("SELECT seq FROM ledger_head") == head + 6);
+    CHECK("batch entries chain in order",
+          rc == 0 && b1[1].seq == b1[0].seq + 1 && !memcmp(b1[1].prev_hash, b1[0].hash, 32) &&
+              b1[6].seq == b1[5].seq + 1 && !memcmp(b1[6].prev_hash, b1[5].hash, 32));
+    CHECK("balances after the batch", balance_of(avail) == 20 && balance_of(escrow) == 0 &&
+                                          balance_of(pay[0]) == 30 && balance_of(pay[1]) == 30 &&
+                                          balance_of(pay[2]) == 20);
+    struct coh_db_ledger_balance bal;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM ledger_balances WHERE account = '%s' AND owner = '%s'", escrow,
+             r);
+    CHECK("an escrow account opened in a batch records its owner",
+          scalar(sql) == 1 && coh_db_ledger_balance(&bal, g_db, r, &err) == 0 &&
+              strcmp(bal.available, "20") == 0);
+    /* The same batch again: every entry is a replay of the original, nothing is paid. */
+    coh_ledger_entry b2[7];
+    memcpy(b2, b1, sizeof b2);
+    for (int i = 0; i < 7; i++) {
+        coh_ledger_entry fresh = b1[i];
+        b2[i] = entry(fresh.kind, fresh.debit, fresh.credit, 0, fresh.idempotency_key);
+        memcpy(b2[i].amount, fresh.amount, 32);
+    }
+    head = scalar("SELECT seq FROM ledger_head");
+    rc = coh_db_ledger_post_batch(b2, 7, g_db, g_key, &err);
+    int same = rc == 0;
+    for (int i = 0; same && i < 7; i++)
+        same = b2[i].seq == b1[i].seq && !memcmp(b2[i].hash, b1[i].hash, 32) &&
+               !memcmp(b2[i].signature, b1[i].signature, 65) &&
+               b2[i].created_us == b1[i].created_us;
+    CHECK("a retried batch returns the original entries and posts nothing",
+          same && scalar("SELECT seq FROM ledger_head") == head && balance_of(avail) == 20);
+    /* Mixed: old keys are replays, new ones post. */
+    coh_ledger_entry b3[3] = {entry(COH_LEDGER_DEPOSIT, "chain", avail, 100, "bs:dep"),
+                              entry(COH_LEDGER_DEPOSIT, "chain", avail, 5, "bs:dep2"),
+                              entry(COH_LEDGER_WITHDRAWAL, avail, pay[2], 25, "bs:wd2")};
+    rc = coh_db_ledger_post_batch(b3, 3, g_db, g_key, &err);
+    CHECK("a batch mixing replays and new entries posts only the new ones",
+          rc == 0 && b3[0].seq == b1[0].seq && b3[1].seq == (uint64_t)head + 1 &&
+              b3[2].seq == (uint64_t)head + 2 && balance_of(avail) == 0 &&
+              balance_of(pay[2]) == 45);
+    /* Conflicts: with a posted entry, and within the batch; nothing of the batch is posted. */
+    head = scalar("SELECT seq FROM ledger_head");
+    coh_ledger_entry b4[3] = {entry(COH_LEDGER_DEPOSIT, "chain", avail, 1, "bs:new1"),
+                              entry(COH_LEDGER_DEPOSIT, "chain", avail, 1, "bs:new2"),
+                              entry(COH_LEDGER_DEPOSIT, "chain", avail, 7, "bs:dep2")};
+    rc = coh_db_ledger_post_batch(b4, 3, g_db, g_key, &err);
+    CHECK("a batch reusing a posted key with other content is a conflict naming the entry",
+          rc == COH_ERR_CONFLICT && strstr(err.msg, "batch entry 2") &&
+              strstr(err.msg, "bs:dep2") && scalar("SELECT seq FROM ledger_head") == head);
+    CHECK("and the caller's entries are left as they were",
+          b4[0].seq == 0 && b4[2].seq == 0 && b4[2].amount[31] == 7);
+    coh_ledger_entry b5[3] = {entry(COH_LEDGER_DEPOSIT, "chain", avail, 1, "bs:dup"),
+                              entry(COH_LEDGER_DEPOSIT, "chain", avail, 1, "bs:new3"),
+                              entry(COH_LEDGER_DEPOSIT, "chain", avail, 2, "bs:dup")};
+    rc = coh_db_ledger_post_batch(b5, 3, g_db, g_key, &err);
+    CHECK("a key repeated in a batch with other content is a conflict naming the entry",
+          rc == COH_ERR_CONFLICT && strstr(err.msg, "batch entry 2") &&
+              scalar("SELECT seq FROM ledger_head") == head &&
+              scalar("SELECT count(*) FROM ledger_entries WHERE idempotency_key LIKE "
+                     "'bs:new%'") == 0);
+    /* Keys and references with the characters array literals and COPY text must escape. */
+    coh_ledger_entry b6[2] = {entry(COH_LEDGER_DEPOSIT, "chain", avail, 3, "bs:\"q\",\\x{1} N"),
+                              entry(COH_LEDGER_DEPOSIT, "chain", avail, 4, "bs:\\N\\\\t")};
+    snprintf(b6[0].ref_tx, sizeof b6[0].ref_tx, "%s", "tx\\with\"odd\" {chars},\\N");
+    coh_ledger_entry b7[2] = {b6[0], b6[1]};
+    rc = coh_db_ledger_post_batch(b6, 2, g_db, g_key, &err);
+    coh_ledger_entry got;
+    int ok = rc == 0 && coh_db_ledger_entry_get(&got, g_db, b6[0].seq, &err) == 0 &&
+             strcmp(got.idempotency_key, b6[0].idempotency_key) == 0 &&
+             strcmp(got.ref_tx, b6[0].ref_tx) == 0 && memcmp(got.hash, b6[0].hash, 32) == 0;
+    rc = ok ? coh_db_ledger_post_batch(b7, 2, g_db, g_key, &err) : -1;
+    CHECK("keys and references with quotes, backslashes and braces round-trip and replay",
+          ok && rc == 0 && b7[0].seq == b6[0].seq && b7[1].seq == b6[1].seq);
+    head = scalar("SELECT seq FROM ledger_head");
+    /* Overdraft at the last entry of a large batch of rewards from one escrow. */
+    enum { N = 500 };
+    coh_ledger_entry *big = calloc(N + 2, sizeof *big);
+    if (!big)
+        abort();
+    char escrow2[80];
+    snprintf(escrow2, sizeof escrow2, "escrow:0x%064x", 1201);
+    big[0] = entry(COH_LEDGER_DEPOSIT, "chain", avail, N, "bs:big:dep");
+    big[1] = entry(COH_LEDGER_ESCROW, avail, escrow2, N, "bs:big:esc");
+    for (int i = 0; i < N; i++) {
+        char c[80];
+        snprintf(c, sizeof c, "payable:0x%040x", 0x5000 + i);
+        snprintf(key, sizeof key, "bs:big:rew:%d", i);
+        big[2 + i] = entry(COH_LEDGER_REWARD, escrow2, c, i == N - 1 ? 2 : 1, key);
+    }
+    rc = coh_db_ledger_post_batch(big, N + 2, g_db, g_key, &err);
+    char want[64];
+    snprintf(want, sizeof want, "batch entry %d:", N + 1);
+    CHECK("a 502-entry batch overdrawing at its last entry is refused, naming it and the account",
+          rc == COH_ERR_LIMIT && strstr(err.msg, want) && strstr(err.msg, escrow2) &&
+              scalar("SELECT seq FROM ledger_head") == head &&
+              scalar("SELECT count(*) FROM ledger_entries WHERE idempotency_key LIKE "
+                     "'bs:big:%'") == 0);
+    big[N + 1].amount[31] = 1;
+    rc = coh_db_ledger_post_batch(big, N + 2, g_db, g_key, &err);
+    CHECK("with the last amount fixed it posts, escrow to zero",
+          rc == 0 && big[N + 1].seq == (uint64_t)head + N + 2 && balance_of(escrow2) == 0 &&
+              balance_of("payable:0x0000000000000000000000000000000000005000") == 1);
+    free(big);
+}
+
+struct batcher {
+    int who;
+    int fails;
+};
+
+/* Batches and single postings interleaved from several threads. */
+static void *batch_worker(void *arg)
+{
+    struct batcher *w = arg;
+    char r[43], avail[80], escrow[80], key[64];
+    addr_of(r, 20 + w->who, 1);
+    snprintf(avail, sizeof avail, "available:%s", r);
+    snprintf(escrow, sizeof escrow, "escrow:0x%064x", 2000 + w->who);
+    coh_ledger_entry es[100];
+    for (int round = 0; round < 5; round++) {
+        coh_err err = {0};
+        snprintf(key, sizeof key, "cb:%d:%d:dep", w->who, round);
+        coh_ledger_entry d = entry(COH_LEDGER_DEPOSIT, "chain", avail, 100, key);
+        if (coh_db_ledger_post(&d, NULL, g_db, g_key, &err))
+            w->fails++;
+        snprintf(key, sizeof key, "cb:%d:%d:esc", w->who, round);
+        es[0] = entry(COH_LEDGER_ESCROW, avail, escrow, 99, key);
+        for (int i = 1; i < 100; i++) {
+            char c[80];
+            snprintf(c, sizeof c, "payable:0x%040x", 0x9000 + i);
+            snprintf(key, sizeof key, "cb:%d:%d:%d", w->who, round, i);
+            es[i] = entry(COH_LEDGER_REWARD, escrow, c, 1, key);
+        }
+        if (coh_db_ledger_post_batch(es, 100, g_db, g_key, &err)) {
+            if (w->fails++ < 2)
+                fprintf(stderr, "batch failed: %s\n", err.msg);
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_batches(void)
+{
+    enum { T = 4 };
+    pthread_t th[T];
+    struct batcher w[T];
+    long long before = scalar("SELECT count(*) FROM ledger_entries");
+    for (int t = 0; t < T; t++) {
+        w[t] = (struct batcher){t, 0};
+        pthread_create(&th[t], NULL, batch_worker, &w[t]);
+    }
+    int fails = 0;
+    for (int t = 0; t < T; t++) {
+        pthread_join(th[t], NULL);
+        fails += w[t].fails;
+    }
+    CHECK("batches and single postings from 4 threads at once all succeed",
+          fails == 0 && scalar("SELECT count(*) FROM ledger_entries") == before + T * 5 * 101);
+    CHECK("and the chain has no fork",
+          scalar("SELECT count(*) FROM ledger_entries a JOIN ledger_entries b ON b.seq = a.seq "
+                 "- 1 WHERE a.prev_hash <> b.hash") == 0 &&
+              scalar("SELECT max(seq) - count(*) FROM ledger_entries") == 0);
+    CHECK("a contributor paid by every batch has earned 4 x 5",
+          balance_of("payable:0x0000000000000000000000000000000000009001") == 20);
+}
+
 static void test_append_only(void)
 {
     CHECK("UPDATE of an entry is refused by the database",
@@ -444,6 +657,8 @@ static int run_all(const char *url)
         test_idempotency();
         test_overdraft();
         test_batch_throughput();
+        test_batch_semantics();
+        test_concurrent_batches();
         test_append_only();
         test_rotation();
     }
