@@ -7,16 +7,26 @@
 #include "db/db.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* Statements prepared on one connection, found by the hash and text of their SQL. */
+#define PREPARED_MAX 128
+struct prepared {
+    uint64_t hash;
+    char *sql; /* malloc'd copy; NULL: free slot */
+};
+
 struct coh_db_conn {
     coh_db_pool *pool;
     PGconn *pg; /* NULL until first use */
     int busy;
+    struct prepared prepared[PREPARED_MAX]; /* valid for pg only: cleared when it changes */
+    int n_prepared;
 };
 
 struct coh_db_pool {
@@ -34,6 +44,13 @@ static void notice_to_debug_log(void *arg, const char *message)
 {
     (void)arg;
     coh_log_debug("postgres notice: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+static void prepared_clear(coh_db_conn *c)
+{
+    for (int i = 0; i < c->n_prepared; i++)
+        free(c->prepared[i].sql);
+    c->n_prepared = 0;
 }
 
 static PGconn *connect_one(coh_db_pool *p, coh_err *err)
@@ -87,13 +104,35 @@ void coh_db_pool_free(coh_db_pool *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < p->size; i++)
+    for (int i = 0; i < p->size; i++) {
         PQfinish(p->conns[i].pg);
+        prepared_clear(&p->conns[i]);
+    }
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->conns);
     free(p->url);
     free(p);
+}
+
+/*
+ * Whether an idle pooled connection is still usable. An idle connection has nothing to read
+ * unless the server spoke first: a FATAL before it closed (shutdown, restart, terminated
+ * backend) or the close itself. One poll() per borrow finds that, so the first request after
+ * a database restart gets a fresh connection instead of a 503 from a stale one.
+ */
+static int conn_alive(PGconn *pg)
+{
+    if (PQstatus(pg) != CONNECTION_OK || PQsocket(pg) < 0)
+        return 0;
+    for (int i = 0; i < 4; i++) {
+        struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+        if (poll(&pfd, 1, 0) <= 0)
+            return 1; /* nothing pending (or EINTR: the query will tell) */
+        if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK)
+            return 0;
+    }
+    return PQstatus(pg) == CONNECTION_OK;
 }
 
 coh_db_conn *coh_db_acquire(coh_db_pool *p, int wait_ms, coh_err *err)
@@ -129,10 +168,12 @@ coh_db_conn *coh_db_acquire(coh_db_pool *p, int wait_ms, coh_err *err)
     pthread_mutex_unlock(&p->mu);
 
     /* Connect or heal outside the lock: it can take up to connect_timeout. */
-    if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
+    if (c->pg && !conn_alive(c->pg)) {
         PQfinish(c->pg);
         c->pg = NULL;
     }
+    if (!c->pg)
+        prepared_clear(c);
     if (!c->pg) {
         PGconn *pg = connect_one(p, err);
         pthread_mutex_lock(&p->mu);
@@ -187,10 +228,55 @@ void coh_db_pool_stats(const coh_db_pool *p, struct coh_db_pool_stats *out)
     pthread_mutex_unlock(&mp->mu);
 }
 
+/*
+ * Returns the name of sql prepared on this connection, preparing it on first use, or NULL
+ * when it is not worth or not possible to prepare (then the caller uses PQexecParams).
+ * Parsing and planning every call cost more than the execution of most of our statements.
+ */
+static const char *prepared_name(coh_db_conn *c, const char *sql, int n, char name[32])
+{
+    if (strncmp(sql, "SELECT", 6) && strncmp(sql, "INSERT", 6) && strncmp(sql, "UPDATE", 6) &&
+        strncmp(sql, "DELETE", 6) && strncmp(sql, "WITH", 4))
+        return NULL;
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *q = (const unsigned char *)sql; *q; q++)
+        h = (h ^ *q) * 1099511628211ULL;
+    for (int i = 0; i < c->n_prepared; i++) {
+        if (c->prepared[i].hash == h && strcmp(c->prepared[i].sql, sql) == 0) {
+            snprintf(name, 32, "coh_p%d", i);
+            return name;
+        }
+    }
+    if (c->n_prepared == PREPARED_MAX)
+        return NULL;
+    int i = c->n_prepared;
+    snprintf(name, 32, "coh_p%d", i);
+    char *copy = strdup(sql);
+    if (!copy)
+        return NULL;
+    PGresult *r = PQprepare(c->pg, name, sql, n, NULL);
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        free(copy);
+        return NULL;
+    }
+    c->prepared[i].hash = h;
+    c->prepared[i].sql = copy;
+    c->n_prepared++;
+    return name;
+}
+
 PGresult *coh_db_exec(coh_db_conn *c, const char *sql, int n, const char *const *params,
                       coh_err *err)
 {
-    PGresult *r = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+    char name[32];
+    /* Inside a failed transaction a PREPARE would fail too: run it plainly to get the error. */
+    const char *stmt = PQtransactionStatus(c->pg) == PQTRANS_INERROR
+                           ? NULL
+                           : prepared_name(c, sql, n, name);
+    PGresult *r = stmt ? PQexecPrepared(c->pg, stmt, n, params, NULL, NULL, 0)
+                       : PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
