@@ -80,6 +80,20 @@ json_t *coh_db_request_get(coh_db_pool *p, const char *id, const char *viewer, c
     return v;
 }
 
+json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, const char *viewer,
+                                      coh_err *err)
+{
+    const char *params[] = {bare(id), viewer ? viewer : ""};
+    json_t *v = coh_db_json(p,
+                            "SELECT (request_json(r, $2)::jsonb || jsonb_build_object("
+                            "'secret_key_wrapped', encode(r.secret_key_wrapped, 'hex')))::text "
+                            "FROM requests r WHERE r.id = decode($1, 'hex') AND r.status <> 'draft'",
+                            2, params, err);
+    if (!v && err->code == COH_ERR_NOTFOUND)
+        coh_err_set(err, COH_ERR_NOTFOUND, "no request %s", id);
+    return v;
+}
+
 json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *purpose,
                              const char *owner, const char *before, int limit, const char *viewer,
                              coh_err *err)
@@ -167,10 +181,11 @@ int coh_db_consent_revoke(coh_db_pool *p, const char *id, const char *contributo
     int rc = exec_count(
         p,
         "WITH r AS (SELECT id FROM requests WHERE id = decode($1, 'hex') AND status = 'open' "
-        "FOR SHARE), d AS (DELETE FROM contributions WHERE request_id = (SELECT id FROM r) AND "
-        "contributor = $2), u AS (UPDATE consents SET revoked_at = now() WHERE request_id = "
-        "(SELECT id FROM r) AND contributor = $2 AND revoked_at IS NULL RETURNING 1) "
-        "SELECT count(*) FROM u",
+        "FOR UPDATE), d AS (DELETE FROM contributions WHERE request_id = (SELECT id FROM r) AND "
+        "contributor = $2 RETURNING 1), k AS (UPDATE requests SET n_contributions = "
+        "n_contributions - (SELECT count(*) FROM d) WHERE id = (SELECT id FROM r)), "
+        "u AS (UPDATE consents SET revoked_at = now() WHERE request_id = (SELECT id FROM r) AND "
+        "contributor = $2 AND revoked_at IS NULL RETURNING 1) SELECT count(*) FROM u",
         2, params, &n, err);
     if (!rc && n != 1)
         rc = coh_err_set(err, COH_ERR_NOTFOUND,
@@ -192,18 +207,22 @@ int coh_db_contribution_put(coh_db_pool *p, const char *id, const char *contribu
         free(hex);
         return err->code;
     }
-    /* Lock the request row so the capacity check and the insert see the same count. */
+    /* Lock the request row: the capacity check, the insert and the count move together. */
     PGresult *r = coh_db_exec(
         c,
-        "WITH r AS (SELECT id, max_contributors FROM requests WHERE id = decode($1, 'hex') AND "
-        "status = 'open' FOR UPDATE), k AS (SELECT 1 FROM consents WHERE request_id = (SELECT "
-        "id FROM r) AND contributor = $2 AND revoked_at IS NULL), "
-        "room AS (SELECT (SELECT count(*) FROM contributions WHERE request_id = (SELECT id FROM "
-        "r) AND contributor <> $2) < (SELECT max_contributors FROM r) AS ok), "
+        "WITH r AS (SELECT id, max_contributors, n_contributions FROM requests WHERE id = "
+        "decode($1, 'hex') AND status = 'open' FOR UPDATE), "
+        "k AS (SELECT 1 FROM consents WHERE request_id = (SELECT id FROM r) AND contributor = $2 "
+        "AND revoked_at IS NULL), "
+        "room AS (SELECT (SELECT n_contributions FROM r) < (SELECT max_contributors FROM r) OR "
+        "EXISTS (SELECT 1 FROM contributions WHERE request_id = (SELECT id FROM r) AND "
+        "contributor = $2) AS ok), "
         "ins AS (INSERT INTO contributions (request_id, contributor, ciphertext) SELECT (SELECT "
         "id FROM r), $2, decode($3, 'hex') WHERE EXISTS (SELECT 1 FROM k) AND (SELECT ok FROM "
         "room) ON CONFLICT (request_id, contributor) DO UPDATE SET ciphertext = "
-        "excluded.ciphertext, submitted_at = now() RETURNING 1) "
+        "excluded.ciphertext, submitted_at = now() RETURNING (xmax = 0) AS fresh), "
+        "cnt AS (UPDATE requests SET n_contributions = n_contributions + 1 WHERE id = (SELECT id "
+        "FROM r) AND EXISTS (SELECT 1 FROM ins WHERE fresh)) "
         "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM k), (SELECT ok FROM room), "
         "(SELECT count(*) FROM ins)",
         3, params, err);

@@ -18,6 +18,12 @@ COH_WUR int coh_db_request_transition(coh_db_pool *p, const char *id, const char
                                       const char *to, coh_err *err);
 /* The request as the API shows it to viewer (may be ""), or NULL + COH_ERR_NOTFOUND. */
 json_t *coh_db_request_get(coh_db_pool *p, const char *id, const char *viewer, coh_err *err);
+/*
+ * The request as coh_db_request_get shows it, plus "secret_key_wrapped" (hex, or null once
+ * shredded) for the contribution intake. Never send this object to a client.
+ */
+json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, const char *viewer,
+                                      coh_err *err);
 /* Requests newest first, filtered (each filter NULL or "" for any), before cursor `before`. */
 json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *purpose,
                              const char *owner, const char *before, int limit, const char *viewer,

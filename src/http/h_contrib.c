@@ -38,13 +38,17 @@ static void verifying_contract(const struct coh_http_req *req, uint8_t out[20])
         memset(out, 0, 20);
 }
 
-/* Loads the request and checks the signed-in account may act on it as a contributor. */
-static json_t *contributor_request(struct coh_http_req *req, char id[67])
+/*
+ * Loads the request and checks the signed-in account may act on it as a contributor. With
+ * for_intake the object also carries the wrapped secret key: never send it to the client.
+ */
+static json_t *contributor_request_ex(struct coh_http_req *req, char id[67], int for_intake)
 {
     if (!coh_http_auth_require(req) || !coh_http_request_id(req, id))
         return NULL;
     coh_err err = {0};
-    json_t *v = coh_db_request_get(req->app->db, id, req->account, &err);
+    json_t *v = for_intake ? coh_db_request_get_for_intake(req->app->db, id, req->account, &err)
+                           : coh_db_request_get(req->app->db, id, req->account, &err);
     if (!v) {
         coh_http_send_err(req, &err);
         return NULL;
@@ -56,6 +60,11 @@ static json_t *contributor_request(struct coh_http_req *req, char id[67])
         return NULL;
     }
     return v;
+}
+
+static json_t *contributor_request(struct coh_http_req *req, char id[67])
+{
+    return contributor_request_ex(req, id, 0);
 }
 
 void coh_h_consent_put(struct coh_http_req *req)
@@ -160,12 +169,7 @@ void coh_h_consent_delete(struct coh_http_req *req)
 static int validate_sealed(struct coh_http_req *req, const char *id, const json_t *v,
                            const uint8_t *ct, size_t ct_len, coh_err *err)
 {
-    const char *p1[] = {id + 2};
-    json_t *w = coh_db_json(req->app->db,
-                            "SELECT to_json(encode(secret_key_wrapped, 'hex')) FROM requests "
-                            "WHERE id = decode($1, 'hex')",
-                            1, p1, err);
-    const char *wh = json_string_value(w);
+    const char *wh = json_string_value(json_object_get(v, "secret_key_wrapped"));
     uint8_t pk[32], wrapped[32 + COH_CRYPTO_WRAP_OVERHEAD];
     coh_market_schema *s = NULL;
     int rc;
@@ -176,14 +180,13 @@ static int validate_sealed(struct coh_http_req *req, const char *id, const json_
         rc = coh_market_intake_check(req->app->master_key, id, wrapped, sizeof wrapped, pk, s, ct,
                                      ct_len, err);
     coh_market_schema_free(s);
-    json_decref(w);
     return rc;
 }
 
 void coh_h_contribution_put(struct coh_http_req *req)
 {
     char id[67];
-    json_t *v = contributor_request(req, id);
+    json_t *v = contributor_request_ex(req, id, 1);
     if (!v)
         return;
     json_t *body = coh_http_body_object(req);

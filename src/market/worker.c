@@ -312,8 +312,7 @@ int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *
     PGresult *r = coh_db_exec(
         c,
         "WITH due AS (UPDATE requests r SET status = 'closing', closed_at = now() WHERE status "
-        "= 'open' AND (closes_at <= now() OR (SELECT count(*) FROM contributions c WHERE "
-        "c.request_id = r.id) >= max_contributors) RETURNING id) "
+        "= 'open' AND (closes_at <= now() OR n_contributions >= max_contributors) RETURNING id) "
         "INSERT INTO release_jobs (request_id) SELECT id FROM due ON CONFLICT DO NOTHING",
         0, NULL, err);
     PQclear(r);
