@@ -5,7 +5,8 @@ source "$(dirname "$0")/common.sh"
 
 pkgs=(build-essential cmake pkg-config git curl jq ca-certificates
       libsodium-dev libpq-dev postgresql libsecp256k1-dev libjansson-dev libcivetweb-dev
-      libcurl4-openssl-dev libcmocka-dev libcsv-dev wrk nodejs npm python3 chromium)
+      libcurl4-openssl-dev libcmocka-dev libcsv-dev wrk nodejs npm python3 chromium
+      clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -267,6 +267,8 @@ int coh_chain_rpc_batch(coh_chain_rpc *rpc, json_t **results, const char *const 
         if (id < (json_int_t)id0 || id >= (json_int_t)(id0 + n))
             continue;
         size_t k = (size_t)(id - (json_int_t)id0);
+        if (results[k] != NULL)
+            continue; /* a repeated id: the first answer counts (and is not leaked) */
         coh_err e2 = {0};
         int rr = take_result(&results[k], item, methods[k], &e2);
         if (rr != 0 && first == 0) {

@@ -4,8 +4,9 @@
  * be able to recompute the same bytes with any JCS library, so this follows the RFC
  * exactly: keys sorted by UTF-16 code units (not UTF-8 bytes: they differ above U+FFFF),
  * strings escaped as ECMAScript JSON.stringify does, numbers in ECMAScript's shortest
- * round-trip form. Integers beyond +-2^53 are refused: an I-JSON (double) parser would
- * change them, so two parties could disagree on the hashed value.
+ * round-trip form. Integers beyond +-2^53 are refused unless their digits are the canonical
+ * form of a double: an I-JSON (double) parser would change the others, so two parties could
+ * disagree on the hashed value.
  */
 #include "crypto/crypto.h"
 
@@ -282,8 +283,20 @@ static int put_value(sbuf *b, const json_t *v, int depth)
         return put_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER: {
         json_int_t i = json_integer_value(v);
-        if (i > SAFE_INT || i < -SAFE_INT)
-            return COH_CRYPTO_EJSON;
+        if (i > SAFE_INT || i < -SAFE_INT) {
+            /* Beyond 2^53 only integers whose digits are already the double's canonical form
+             * (what this function prints for reals: 1e17 -> 100000000000000000): any reader,
+             * double or bignum, then agrees on them, and canonical output re-parsed by jansson
+             * (as integers) canonicalizes to itself. */
+            char exact[24];
+            snprintf(exact, sizeof exact, "%lld", (long long)i);
+            sbuf t = {0};
+            put_double(&t, (double)i);
+            int same = !t.oom && strcmp(t.p, exact) == 0;
+            free(t.p);
+            if (!same)
+                return COH_CRYPTO_EJSON;
+        }
         char num[24];
         snprintf(num, sizeof num, "%lld", (long long)i);
         puts_(b, num);

@@ -360,7 +360,8 @@ int coh_crypto_siwe_parse(coh_crypto_siwe_msg *out, const char *text, size_t len
     memcpy(mem, text, len);
     mem[len] = '\0';
     char *work = mem + len + 1;
-    memcpy(work, text, len + 1);
+    memcpy(work, text, len); /* text need not be NUL-terminated: read len bytes only */
+    work[len] = '\0';
     size_t nl = 1;
     for (size_t i = 0; i < len; i++)
         nl += work[i] == '\n';
