@@ -205,6 +205,13 @@ void coh_h_profile_put(struct coh_http_req *req)
         for (const char *c = name; !bad && c && *c; c++)
             if ((unsigned char)*c < 0x20 || *c == 0x7f)
                 bad = "'display_name' must not contain control characters";
+        /* Bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) and the
+         * LRM/RLM marks reorder how a name is shown to others ("Lab\u202egnp.exe"). */
+        for (const unsigned char *c = (const unsigned char *)name; !bad && c && *c; c++)
+            if (c[0] == 0xe2 && ((c[1] == 0x80 && ((c[2] >= 0xaa && c[2] <= 0xae) || c[2] == 0x8e ||
+                                                   c[2] == 0x8f)) ||
+                                 (c[1] == 0x81 && c[2] >= 0xa6 && c[2] <= 0xa9)))
+                bad = "'display_name' must not contain bidirectional control characters";
     }
     json_t *cp = json_object_get(body, "consent_profile");
     json_t *categories = NULL, *attributes = NULL, *purposes = NULL;

@@ -145,7 +145,8 @@ void coh_h_requests_list(struct coh_http_req *req)
     int ok_status = 0;
     for (size_t i = 0; i < 6; i++)
         ok_status |= strcmp(status, statuses[i]) == 0;
-    if (!ok_status || limit < 1 || limit > 200 ||
+    if (!ok_status || strspn(limit_s, "0123456789") != strlen(limit_s) || limit < 1 ||
+        limit > 200 ||
         (before[0] && coh_crypto_rfc3339_parse(&ms, before) != 0)) {
         coh_http_send_problem(req, 422, "invalid", "Invalid query",
                               "status must be open, closing, released, failed or cancelled; "

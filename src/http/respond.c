@@ -126,12 +126,45 @@ void coh_http_send_err(struct coh_http_req *req, const coh_err *err)
     }
 }
 
+/* Bodies nest a few levels (a request spec: spec.schema.fields[i].categories[j]). jansson
+ * parses recursively and allows 2048 levels, far more than a civetweb worker's stack holds:
+ * a body of 1000 '[' crashed the process. Deeper bodies are refused before parsing. */
+#define BODY_MAX_DEPTH 32
+
+/* Returns 1 if the JSON text nests arrays/objects deeper than max (strings are skipped). */
+static int json_too_deep(const char *s, size_t n, int max)
+{
+    int depth = 0, in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return 1;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 json_t *coh_http_body_object(struct coh_http_req *req)
 {
     const char *ct = coh_http_header(req, "Content-Type");
     if (ct && strncmp(ct, "application/json", 16) != 0) {
         coh_http_send_problem(req, 415, "unsupported-media-type", "Unsupported media type",
                               "send the body as application/json");
+        return NULL;
+    }
+    if (req->body && json_too_deep(req->body, req->body_len, BODY_MAX_DEPTH)) {
+        coh_http_send_problem(req, 400, "malformed-json", "Malformed JSON",
+                              "the body nests deeper than %d levels", BODY_MAX_DEPTH);
         return NULL;
     }
     json_error_t je;
