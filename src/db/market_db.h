@@ -19,8 +19,8 @@ COH_WUR int coh_db_request_transition(coh_db_pool *p, const char *id, const char
 /* The request as the API shows it to viewer (may be ""), or NULL + COH_ERR_NOTFOUND. */
 json_t *coh_db_request_get(coh_db_pool *p, const char *id, const char *viewer, coh_err *err);
 /*
- * The request as coh_db_request_get shows it, plus "secret_key_wrapped" (hex, or null once
- * shredded) for the contribution intake. Never send this object to a client.
+ * What the contribution intake needs of a request: owner, status, public_key, schema and
+ * "secret_key_wrapped" (hex, or null once shredded). Never send this object to a client.
  */
 json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, const char *viewer,
                                       coh_err *err);
