@@ -25,6 +25,8 @@ static const coh_config_spec specs[] = {
     {"database_url", COH_CFG_STRING, NULL, 0, 0},
     {"listen", COH_CFG_STRING, "127.0.0.1:8080", 0, 0},
     {"http_threads", COH_CFG_INT, "32", 1, 1024},
+    {"http_request_timeout_ms", COH_CFG_INT, "5000", 100, 600000},
+    {"http_keep_alive_ms", COH_CFG_INT, "2000", 100, 600000},
     {"max_body_bytes", COH_CFG_INT, "1048576", 1024, 1073741824},
     {"log_level", COH_CFG_STRING, "info", 0, 0},
     {"master_key_file", COH_CFG_STRING, NULL, 0, 0},
@@ -155,7 +157,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (coh_http_server_new(&srv, &app, coh_config_str(cfg, "listen"),
-                            (int)coh_config_int(cfg, "http_threads"), &err)) {
+                            (int)coh_config_int(cfg, "http_threads"),
+                            (int)coh_config_int(cfg, "http_request_timeout_ms"),
+                            (int)coh_config_int(cfg, "http_keep_alive_ms"), &err)) {
         fprintf(stderr, "cohortd: %s\n", err.msg);
         goto out;
     }

@@ -59,9 +59,15 @@ struct coh_http_route {
 /* ---- server ------------------------------------------------------------------------- */
 typedef struct coh_http_server coh_http_server;
 
-/* Starts listening on listen ("127.0.0.1:8080") with n_threads workers. */
+/*
+ * Starts listening on listen ("127.0.0.1:8080") with n_threads workers. A worker is held by
+ * one connection at a time: request_timeout_ms bounds how long a client may take to send its
+ * request head (a slow or stalled client is dropped then), keep_alive_ms how long an idle
+ * keep-alive connection keeps its worker between requests.
+ */
 COH_WUR int coh_http_server_new(coh_http_server **out, struct coh_app *app, const char *listen,
-                                int n_threads, coh_err *err);
+                                int n_threads, int request_timeout_ms, int keep_alive_ms,
+                                coh_err *err);
 void coh_http_server_free(coh_http_server *s);
 
 /* ---- routing (router.c) ------------------------------------------------------------- */

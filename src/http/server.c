@@ -172,19 +172,21 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 }
 
 int coh_http_server_new(coh_http_server **out, struct coh_app *app, const char *listen,
-                        int n_threads, coh_err *err)
+                        int n_threads, int request_timeout_ms, int keep_alive_ms, coh_err *err)
 {
     *out = NULL;
     coh_http_server *s = calloc(1, sizeof *s);
     if (!s)
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
-    char threads[16];
+    char threads[16], request_timeout[16], keep_alive[16];
     snprintf(threads, sizeof threads, "%d", n_threads);
+    snprintf(request_timeout, sizeof request_timeout, "%d", request_timeout_ms);
+    snprintf(keep_alive, sizeof keep_alive, "%d", keep_alive_ms);
     const char *options[] = {"listening_ports", listen,
                              "num_threads", threads,
                              "enable_keep_alive", "yes",
-                             "keep_alive_timeout_ms", "5000",
-                             "request_timeout_ms", "10000",
+                             "keep_alive_timeout_ms", keep_alive,
+                             "request_timeout_ms", request_timeout,
                              "decode_url", "yes",
                              NULL};
     struct mg_callbacks cb;

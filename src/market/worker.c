@@ -1,7 +1,8 @@
 /*
- * worker: closes due requests and runs their release jobs. A job is a row claimed with
- * FOR UPDATE SKIP LOCKED under a lease, so several cohortd share the work and a job whose
- * worker died is taken over when its lease ends. Each step is idempotent:
+ * worker: closes due requests, runs their release jobs and cancels abandoned drafts (see
+ * sweep_drafts, refunding any escrow they hold). A job is a row claimed with FOR UPDATE SKIP
+ * LOCKED under a lease, so several cohortd share the work and a job whose worker died is taken
+ * over when its lease ends. Each step is idempotent:
  *   1. compute the release unless one is stored; store it with its members and the spent
  *      epsilon in ONE transaction (a crash before the commit leaves nothing; after it, a retry
  *      never recomputes the noise);
@@ -303,9 +304,65 @@ static int run_job(const struct coh_market_worker_config *cfg, const char *id, c
     return rc;
 }
 
-/* Schedules due requests, shreds keys past retention, claims one job. */
+/*
+ * Abandoned drafts. Creating a request inserts a draft, posts its escrow, then opens it, each
+ * step committed on its own; a creation answered 503 (database restarted, disk full) can
+ * leave a draft behind, and if only the last step failed, its escrow stays locked for a
+ * request nobody can see. A creation takes seconds at most (pool wait and statement timeouts
+ * bound each step), so a draft older than DRAFT_ABANDONED_S is abandoned: it is cancelled
+ * (compare-and-set from 'draft', so a creation still finishing wins) and whatever escrow a
+ * cancelled request holds goes back to its owner under the idempotency key refund:<id>, also
+ * after a crash between the two steps. Runs at most every SWEEP_EVERY_S per process.
+ */
+#define DRAFT_ABANDONED_S "60"
+#define SWEEP_EVERY_S 10
+
+static int sweep_drafts(const struct coh_market_worker_config *cfg, coh_err *err)
+{
+    static _Atomic long long last;
+    long long now = (long long)time(NULL);
+    long long prev = atomic_load(&last);
+    if (now - prev < SWEEP_EVERY_S || !atomic_compare_exchange_strong(&last, &prev, now))
+        return 0;
+    coh_db_conn *c = coh_db_acquire(cfg->db, 2000, err);
+    if (!c)
+        return err->code;
+    PGresult *r = coh_db_exec(c,
+                              "UPDATE requests SET status = 'cancelled', closed_at = now() WHERE "
+                              "status = 'draft' AND created_at < now() - interval '"
+                              DRAFT_ABANDONED_S " seconds'",
+                              0, NULL, err);
+    PQclear(r);
+    r = r ? coh_db_exec(c,
+                        "SELECT '0x' || encode(r.id, 'hex'), r.owner, r.reward::text, "
+                        "r.max_contributors FROM requests r WHERE r.status = 'cancelled' AND "
+                        "EXISTS (SELECT 1 FROM ledger_entries e WHERE e.idempotency_key = "
+                        "'escrow:0x' || encode(r.id, 'hex')) AND NOT EXISTS (SELECT 1 FROM "
+                        "ledger_entries e WHERE e.idempotency_key = 'refund:0x' || encode(r.id, "
+                        "'hex')) LIMIT 100",
+                        0, NULL, err)
+          : NULL;
+    coh_db_release(c);
+    if (!r)
+        return err->code;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && !rc; i++) {
+        const char *id = PQgetvalue(r, i, 0);
+        rc = coh_market_refund(cfg->db, cfg->ledger_key, id, PQgetvalue(r, i, 1),
+                               PQgetvalue(r, i, 2), (uint32_t)atol(PQgetvalue(r, i, 3)), err);
+        if (!rc)
+            coh_log_warn("request %s: abandoned draft cancelled, its escrow refunded", id);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Sweeps abandoned drafts, schedules due requests, shreds keys past retention, claims one job. */
 int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *err)
 {
+    coh_err e0 = {0};
+    if (sweep_drafts(cfg, &e0) && e0.code != COH_ERR_UNAVAILABLE)
+        coh_log_warn("abandoned drafts: %s", e0.msg); /* retried at the next sweep */
     coh_db_conn *c = coh_db_acquire(cfg->db, 2000, err);
     if (!c)
         return err->code;
