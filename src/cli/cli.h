@@ -17,6 +17,13 @@ struct coh_cli_cmd {
 int coh_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int coh_cli_usage_error(const struct coh_cli_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * Reads the option at argv[*i] ("--name value" or "--name=value") into opt (64 bytes) and
+ * *value, advancing *i past what it used. Returns 0, or prints a usage error for cmd and
+ * returns its exit status (2) when the value is missing.
+ */
+int coh_cli_option_next(const struct coh_cli_cmd *cmd, int argc, char **argv, int *i, char opt[64],
+                        char **value);
 /* True when argv holds -h or --help. */
 int coh_cli_wants_help(int argc, char **argv);
 

@@ -72,16 +72,10 @@ static int run(int argc, char **argv)
     int n_hier = 0;
     const struct coh_cli_cmd *self = &coh_cli_cmd_anonymize;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-        char opt[64];
-        snprintf(opt, sizeof opt, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-        if (eq)
-            v = eq + 1;
-        else
-            i++;
-        if (!v)
-            return coh_cli_usage_error(self, "option %s needs a value", opt);
+        char opt[64], *v;
+        int urc = coh_cli_option_next(self, argc, argv, &i, opt, &v);
+        if (urc)
+            return urc;
         if (strcmp(opt, "--input") == 0)
             input = v;
         else if (strcmp(opt, "--output") == 0)

@@ -79,17 +79,10 @@ static int run(int argc, char **argv)
     static const char *cats[MAX_LIST][MAX_LIST];
     memset(cols, 0, sizeof cols);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-        char opt[64];
-        snprintf(opt, sizeof opt, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-        if (eq)
-            v = eq + 1;
-        else
-            i++;
-        if (!v)
-            return coh_cli_usage_error(self, "option %s needs a value", opt);
+        char opt[64], *v;
+        int urc = coh_cli_option_next(self, argc, argv, &i, opt, &v);
+        if (urc)
+            return urc;
         if (strcmp(opt, "--input") == 0) {
             input = v;
         } else if (strcmp(opt, "--query") == 0) {

@@ -30,6 +30,22 @@ int coh_cli_usage_error(const struct coh_cli_cmd *cmd, const char *fmt, ...)
     return 2;
 }
 
+int coh_cli_option_next(const struct coh_cli_cmd *cmd, int argc, char **argv, int *i, char opt[64],
+                        char **value)
+{
+    char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+    snprintf(opt, 64, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+    if (eq)
+        v = eq + 1;
+    else
+        (*i)++;
+    *value = v;
+    if (!v)
+        return coh_cli_usage_error(cmd, "option %s needs a value", opt);
+    return 0;
+}
+
 int coh_cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)

@@ -75,16 +75,9 @@ void coh_h_anchors(struct coh_http_req *req)
 
 void coh_h_claim(struct coh_http_req *req)
 {
-    uint8_t a[20];
-    int rc = coh_crypto_address_parse(a, coh_http_param(req, 0));
-    if (rc) {
-        coh_http_send_problem(req, 422, "invalid-address", "Invalid address", "%s",
-                              coh_crypto_strerror(rc));
-        return;
-    }
     char addr[43], checksum[43], rewards[43];
-    coh_hex_encode(addr, a, 20, 1);
-    coh_crypto_address_format(checksum, a);
+    if (!coh_http_address_param(req, 0, addr, checksum))
+        return;
     coh_err err = {0};
     json_t *j = coh_db_chain_claim_json(req->app->db, addr, &err);
     if (!j) {

@@ -150,18 +150,27 @@ void coh_h_ledger_entry(struct coh_http_req *req)
     coh_http_send_json(req, 200, j);
 }
 
-void coh_h_account_balance(struct coh_http_req *req)
+int coh_http_address_param(struct coh_http_req *req, int i, char lower[43], char checksum[43])
 {
     uint8_t a[20];
-    int rc = coh_crypto_address_parse(a, coh_http_param(req, 0));
+    int rc = coh_crypto_address_parse(a, coh_http_param(req, i));
     if (rc) {
         coh_http_send_problem(req, 422, "invalid-address", "Invalid address", "%s",
                               coh_crypto_strerror(rc));
-        return;
+        return 0;
     }
+    if (lower)
+        coh_hex_encode(lower, a, 20, 1);
+    if (checksum)
+        coh_crypto_address_format(checksum, a);
+    return 1;
+}
+
+void coh_h_account_balance(struct coh_http_req *req)
+{
     char addr[43], checksum[43];
-    coh_hex_encode(addr, a, 20, 1);
-    coh_crypto_address_format(checksum, a);
+    if (!coh_http_address_param(req, 0, addr, checksum))
+        return;
     struct coh_db_ledger_balance b;
     coh_err err = {0};
     if (coh_db_ledger_balance(&b, req->app->db, addr, &err)) {
