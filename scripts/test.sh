@@ -24,6 +24,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:ha
 log "fuzz: ${COH_FUZZ_SECONDS:-15} s per harness"
 bash "$COH_ROOT/scripts/fuzz.sh" "${COH_FUZZ_SECONDS:-15}" || status=1
 
+# Crash consistency, short: a few SIGKILLs of cohortd and a throwaway PostgreSQL during the
+# marketplace flow (scripts/crash-test.sh 100 for the full run).
+log "crash consistency: ${COH_CRASH_KILLS:-5} kills"
+bash "$COH_ROOT/scripts/crash-test.sh" "${COH_CRASH_KILLS:-5}" || status=1
+
 if ls "$COH_ROOT"/tests/e2e/*.test.mjs >/dev/null 2>&1; then
   log "node e2e tests"
   (cd "$COH_ROOT" && node --test --test-concurrency=1 tests/e2e/) || status=1
