@@ -9,9 +9,13 @@
 // - claim(account, cumulativeAmount, proof): checks the leaf
 //   keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount)))) against the latest
 //   claims root (OpenZeppelin StandardMerkleTree format) and pays account the difference to
-//   what it was already paid. Effects come before the transfer, and the function is guarded
-//   against reentrancy, so a token with transfer hooks cannot make it pay twice. The transfer
-//   reverts when the contract holds less than the amount owed: it never pays what it lacks.
+//   what it was already paid. The claimed amount is recorded before the transfer
+//   (checks-effects-interactions), so a token with transfer hooks re-entering claim finds
+//   nothing left to claim and cannot make it pay twice; the only external call is to the
+//   immutable token, so claim needs no reentrancy lock (which would cost every claim ~300
+//   gas). deposit keeps its lock: it credits a balance difference a re-entrant deposit could
+//   inflate. The transfer reverts when the contract holds less than the amount owed: it never
+//   pays what it lacks.
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -75,7 +79,6 @@ contract CohortRewards is ReentrancyGuardTransient {
 
     function claim(address account, uint256 cumulativeAmount, bytes32[] calldata proof)
         external
-        nonReentrant
         returns (uint256 amount)
     {
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount))));

@@ -171,6 +171,27 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     return req.status;
 }
 
+/*
+ * Errors civetweb finds itself (malformed request line or headers, bad Content-Length,
+ * timeouts) never reach dispatch: answer them as problem+json too, and close the connection,
+ * since what follows a malformed request cannot be trusted to be a request.
+ */
+static int civetweb_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    (void)errmsg; /* may quote the client's bytes; the status says enough */
+    const char *title = mg_get_response_code_text(NULL, status);
+    char body[256];
+    int n = snprintf(body, sizeof body,
+                     "{\"type\":\"urn:cohort:problem:bad-http\",\"title\":\"%s\",\"status\":%d,"
+                     "\"detail\":\"the HTTP request could not be read\"}",
+                     title ? title : "Error", status);
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nContent-Length: %d\r\n"
+              "Connection: close\r\nCache-Control: no-store\r\n\r\n%s",
+              status, title ? title : "Error", n, body);
+    return 0;
+}
+
 int coh_http_server_new(coh_http_server **out, struct coh_app *app, const char *listen,
                         int n_threads, int request_timeout_ms, int keep_alive_ms, coh_err *err)
 {
@@ -191,6 +212,7 @@ int coh_http_server_new(coh_http_server **out, struct coh_app *app, const char *
                              NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
+    cb.http_error = civetweb_error;
     s->app = app;
     s->ctx = mg_start(&cb, app, options);
     if (!s->ctx) {
