@@ -441,6 +441,12 @@ test('the EVM node frozen and back: the API keeps serving, anchoring catches up 
       assert.equal(await s.token.balanceOf(w.address) - before, amount, 'claimed exactly what was earned');
     }
     assert.ok(await alive(s.srv));
+    // The Claimed events come back to the ledger asynchronously; verify once they have, since
+    // `cohort verify --url` compares balances read after the entries it walked.
+    for (const [w, amount] of [...people.map((p) => [p.w, RW]), [researcher, WITHDRAW]]) {
+      await waitFor(`the claim credit of ${w.address}`, async () =>
+        (await api(base, 'GET', `/v1/accounts/${w.address}/balance`)).body.claimed === amount.toString(), 30000, 200);
+    }
     const ver = await s.srv.cli(['verify', '--url', base]);
     assert.equal(ver.code, 0, ver.stdout + ver.stderr);
   } finally {
