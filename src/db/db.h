@@ -46,6 +46,12 @@ void coh_db_pool_stats(const coh_db_pool *p, struct coh_db_pool_stats *out);
  */
 PGresult *coh_db_exec(coh_db_conn *c, const char *sql, int n, const char *const *params,
                       coh_err *err);
+/*
+ * Classifies a failed result as coh_db_exec does (connection lost or timeout: UNAVAILABLE;
+ * unique, exclusion or serialization: CONFLICT; else DB), copies its SQLSTATE into state
+ * (6 bytes, may be NULL) and PQclear()s it. For callers running their own prepared statements.
+ */
+void coh_db_error_set(coh_db_conn *c, PGresult *r, char state[6], coh_err *err);
 /* Runs a statement without parameters that returns no rows ("BEGIN", "COMMIT"). */
 COH_WUR int coh_db_cmd(coh_db_conn *c, const char *sql, coh_err *err);
 
@@ -62,7 +68,6 @@ COH_WUR int coh_db_migrate(coh_db_pool *p, const char *dir, int *applied, coh_er
  * Returns 0 when current, COH_ERR_CONFLICT when behind, another error when unreachable.
  */
 COH_WUR int coh_db_migrations_current(coh_db_pool *p, const char *dir, coh_err *err);
-
 
 /* ---- identity queries (identity.c) ---------------------------------------------------- */
 /* Records a freshly issued sign-in nonce valid for ttl_s seconds. */
@@ -96,11 +101,10 @@ json_t *coh_db_sessions_list(coh_db_pool *p, const char *address, long long curr
 /* Profile as the API shows it (caller owns), or NULL with err. */
 json_t *coh_db_profile_get(coh_db_pool *p, const char *address, coh_err *err);
 /* Replaces the profile from validated fields (see http/h_profile.c). */
-COH_WUR int coh_db_profile_put(coh_db_pool *p, const char *address, int researcher,
-                               int contributor, const char *display_name,
-                               const char *categories_json, const char *attributes_json,
-                               const char *purposes_json, const char *min_reward,
-                               const char *lifetime_epsilon, coh_err *err);
+COH_WUR int coh_db_profile_put(coh_db_pool *p, const char *address, int researcher, int contributor,
+                               const char *display_name, const char *categories_json,
+                               const char *attributes_json, const char *purposes_json,
+                               const char *min_reward, const char *lifetime_epsilon, coh_err *err);
 
 /*
  * Runs a statement whose first row's first column is JSON text (built in SQL with

@@ -24,33 +24,9 @@
 
 #define WRAP_CONTEXT "ledger"
 
-/* Runs sql; returns the result or NULL with err (sqlstate copied to state, may be NULL). */
-static PGresult *exec(coh_db_conn *c, const char *sql, int n, const char *const *params,
-                      char state[6], coh_err *err)
-{
-    PGresult *r = PQexecParams(coh_db_pgconn(c), sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (state)
-        state[0] = '\0';
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return r;
-    const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    if (state && s)
-        snprintf(state, 6, "%s", s);
-    if (PQstatus(coh_db_pgconn(c)) != CONNECTION_OK)
-        coh_err_set(err, COH_ERR_UNAVAILABLE, "database connection lost");
-    else if (s && strcmp(s, "57014") == 0)
-        coh_err_set(err, COH_ERR_UNAVAILABLE, "statement timed out");
-    else
-        coh_err_set(err, COH_ERR_DB, "database error %s: %s", s ? s : "?", m ? m : "unknown");
-    PQclear(r);
-    return NULL;
-}
-
 static int cmd(coh_db_conn *c, const char *sql, coh_err *err)
 {
-    PGresult *r = exec(c, sql, 0, NULL, NULL, err);
+    PGresult *r = coh_db_exec(c, sql, 0, NULL, err);
     if (!r)
         return err->code;
     PQclear(r);
@@ -142,17 +118,7 @@ static PGresult *exec_append(coh_db_conn *c, const char *const *params, char sta
     state[0] = '\0';
     if (st == PGRES_TUPLES_OK)
         return r;
-    const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    if (s)
-        snprintf(state, 6, "%s", s);
-    if (PQstatus(pg) != CONNECTION_OK)
-        coh_err_set(err, COH_ERR_UNAVAILABLE, "database connection lost");
-    else if (s && strcmp(s, "57014") == 0)
-        coh_err_set(err, COH_ERR_UNAVAILABLE, "statement timed out");
-    else
-        coh_err_set(err, COH_ERR_DB, "database error %s: %s", s ? s : "?", m ? m : "unknown");
-    PQclear(r);
+    coh_db_error_set(c, r, state, err);
     return NULL;
 }
 
@@ -174,11 +140,12 @@ static int prepare_append(coh_db_conn *c, coh_err *err)
 static int lock_head(coh_db_conn *c, uint64_t *seq, uint8_t hash[32], const uint8_t signer[20],
                      coh_err *err)
 {
-    PGresult *r = exec(c,
-                       "SELECT h.seq, encode(h.hash, 'hex'), (SELECT address FROM ledger_keys "
-                       "WHERE active), (SELECT count(*) FROM pg_prepared_statements WHERE name "
-                       "= '" APPEND_NAME "') FROM ledger_head h WHERE h.id = 1 FOR UPDATE",
-                       0, NULL, NULL, err);
+    PGresult *r =
+        coh_db_exec(c,
+                    "SELECT h.seq, encode(h.hash, 'hex'), (SELECT address FROM ledger_keys "
+                    "WHERE active), (SELECT count(*) FROM pg_prepared_statements WHERE name "
+                    "= '" APPEND_NAME "') FROM ledger_head h WHERE h.id = 1 FOR UPDATE",
+                    0, NULL, err);
     if (!r)
         return err->code;
     if (PQntuples(r) != 1) {
@@ -205,8 +172,8 @@ static int lock_head(coh_db_conn *c, uint64_t *seq, uint8_t hash[32], const uint
 static int fetch_by_key(coh_ledger_entry *out, coh_db_conn *c, const char *key, coh_err *err)
 {
     const char *params[] = {key};
-    PGresult *r = exec(c, "SELECT " ENTRY_COLS " FROM ledger_entries WHERE idempotency_key = $1", 1,
-                       params, NULL, err);
+    PGresult *r = coh_db_exec(
+        c, "SELECT " ENTRY_COLS " FROM ledger_entries WHERE idempotency_key = $1", 1, params, err);
     if (!r)
         return err->code;
     int rc = PQntuples(r) == 1 ? row_to_entry(out, r, 0, err)
@@ -411,9 +378,9 @@ static int batch_keys(struct batch *b, coh_db_conn *c, coh_err *err)
     if (rc)
         return rc;
     const char *params[] = {arr};
-    PGresult *r =
-        exec(c, "SELECT " ENTRY_COLS " FROM ledger_entries WHERE idempotency_key = ANY($1::text[])",
-             1, params, NULL, err);
+    PGresult *r = coh_db_exec(
+        c, "SELECT " ENTRY_COLS " FROM ledger_entries WHERE idempotency_key = ANY($1::text[])", 1,
+        params, err);
     free(arr);
     if (!r)
         return err->code;
@@ -469,10 +436,10 @@ static int batch_balances(struct batch *b, coh_db_conn *c, coh_err *err)
     if (!arr)
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     const char *params[] = {arr};
-    PGresult *r = exec(c,
-                       "SELECT account, balance::text FROM ledger_balances WHERE account = "
-                       "ANY($1::text[]) ORDER BY account FOR UPDATE",
-                       1, params, NULL, err);
+    PGresult *r = coh_db_exec(c,
+                              "SELECT account, balance::text FROM ledger_balances WHERE account = "
+                              "ANY($1::text[]) ORDER BY account FOR UPDATE",
+                              1, params, err);
     free(arr);
     if (!r)
         return err->code;
@@ -863,13 +830,14 @@ int coh_db_ledger_entries(coh_ledger_entry **out, size_t *n, coh_db_pool *p,
     if (!c)
         return err->code;
     /* An address filter means its available: and payable: accounts. */
-    PGresult *r = exec(c,
-                       "SELECT " ENTRY_COLS " FROM ledger_entries WHERE seq > $1::bigint AND "
-                       "($2 = '' OR debit = $2 OR credit = $2 OR ($2 ~ '^0x[0-9a-f]{40}$' AND "
-                       "(debit IN ('available:' || $2, 'payable:' || $2) OR credit IN "
-                       "('available:' || $2, 'payable:' || $2)))) AND ($3 = '' OR kind = $3) AND "
-                       "($4 = '' OR ref_request = $4) ORDER BY seq LIMIT $5::int",
-                       5, params, NULL, err);
+    PGresult *r =
+        coh_db_exec(c,
+                    "SELECT " ENTRY_COLS " FROM ledger_entries WHERE seq > $1::bigint AND "
+                    "($2 = '' OR debit = $2 OR credit = $2 OR ($2 ~ '^0x[0-9a-f]{40}$' AND "
+                    "(debit IN ('available:' || $2, 'payable:' || $2) OR credit IN "
+                    "('available:' || $2, 'payable:' || $2)))) AND ($3 = '' OR kind = $3) AND "
+                    "($4 = '' OR ref_request = $4) ORDER BY seq LIMIT $5::int",
+                    5, params, err);
     coh_db_release(c);
     if (!r)
         return err->code;
@@ -898,8 +866,8 @@ int coh_db_ledger_entry_get(coh_ledger_entry *out, coh_db_pool *p, uint64_t seq,
     coh_db_conn *c = borrow(p, err);
     if (!c)
         return err->code;
-    PGresult *r = exec(c, "SELECT " ENTRY_COLS " FROM ledger_entries WHERE seq = $1::bigint", 1,
-                       params, NULL, err);
+    PGresult *r = coh_db_exec(c, "SELECT " ENTRY_COLS " FROM ledger_entries WHERE seq = $1::bigint",
+                              1, params, err);
     coh_db_release(c);
     if (!r)
         return err->code;
@@ -919,7 +887,7 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
         return err->code;
     /* Anchoring arrives with the chain module: until then nothing is anchored, so claimable is
      * 0 and everything earned is pending. */
-    PGresult *r = exec(
+    PGresult *r = coh_db_exec(
         c,
         "WITH v AS (SELECT coalesce((SELECT balance FROM ledger_balances WHERE account = "
         "'available:' || $1), 0) AS available, coalesce((SELECT sum(balance) FROM "
@@ -929,7 +897,7 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
         "$1), 0) AS claimed, 0::numeric AS anchored) "
         "SELECT available::text, escrowed::text, earned::text, claimed::text, anchored::text, "
         "greatest(anchored - claimed, 0)::text, greatest(earned - anchored, 0)::text FROM v",
-        1, params, NULL, err);
+        1, params, err);
     coh_db_release(c);
     if (!r)
         return err->code;
@@ -948,12 +916,13 @@ int coh_db_ledger_request_totals(char escrowed[80], char paid[80], char refunded
     coh_db_conn *c = borrow(p, err);
     if (!c)
         return err->code;
-    PGresult *r = exec(c,
-                       "SELECT coalesce(sum(amount) FILTER (WHERE kind = 'escrow'), 0)::text, "
-                       "coalesce(sum(amount) FILTER (WHERE kind = 'reward'), 0)::text, "
-                       "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0)::text FROM "
-                       "ledger_entries WHERE debit = 'escrow:' || $1 OR credit = 'escrow:' || $1",
-                       1, params, NULL, err);
+    PGresult *r =
+        coh_db_exec(c,
+                    "SELECT coalesce(sum(amount) FILTER (WHERE kind = 'escrow'), 0)::text, "
+                    "coalesce(sum(amount) FILTER (WHERE kind = 'reward'), 0)::text, "
+                    "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0)::text FROM "
+                    "ledger_entries WHERE debit = 'escrow:' || $1 OR credit = 'escrow:' || $1",
+                    1, params, err);
     coh_db_release(c);
     if (!r)
         return err->code;
@@ -969,8 +938,8 @@ int coh_db_ledger_head(uint64_t *seq, uint8_t hash[32], coh_db_pool *p, coh_err 
     coh_db_conn *c = borrow(p, err);
     if (!c)
         return err->code;
-    PGresult *r = exec(c, "SELECT seq, encode(hash, 'hex') FROM ledger_head WHERE id = 1", 0, NULL,
-                       NULL, err);
+    PGresult *r = coh_db_exec(c, "SELECT seq, encode(hash, 'hex') FROM ledger_head WHERE id = 1", 0,
+                              NULL, err);
     coh_db_release(c);
     if (!r)
         return err->code;
@@ -1013,8 +982,9 @@ int coh_db_ledger_key_load(coh_secbuf **key, uint8_t address[20], coh_db_pool *p
     int rc = 0;
     PGresult *r = NULL;
     for (int attempt = 0; attempt < 2 && !rc; attempt++) {
-        r = exec(c, "SELECT address, encode(wrapped_key, 'hex') FROM ledger_keys WHERE active", 0,
-                 NULL, NULL, err);
+        r = coh_db_exec(c,
+                        "SELECT address, encode(wrapped_key, 'hex') FROM ledger_keys WHERE active",
+                        0, NULL, err);
         if (!r) {
             rc = err->code;
             break;
@@ -1029,10 +999,11 @@ int coh_db_ledger_key_load(coh_secbuf **key, uint8_t address[20], coh_db_pool *p
             break;
         coh_secbuf_free(fresh); /* reloaded below: a concurrent starter may have won */
         const char *params[] = {addr, blob};
-        PGresult *ins = exec(c,
-                             "INSERT INTO ledger_keys (address, wrapped_key, active) VALUES ($1, "
-                             "$2::bytea, true) ON CONFLICT (active) WHERE active DO NOTHING",
-                             2, params, NULL, err);
+        PGresult *ins =
+            coh_db_exec(c,
+                        "INSERT INTO ledger_keys (address, wrapped_key, active) VALUES ($1, "
+                        "$2::bytea, true) ON CONFLICT (active) WHERE active DO NOTHING",
+                        2, params, err);
         if (!ins)
             rc = err->code;
         PQclear(ins);
@@ -1090,12 +1061,13 @@ int coh_db_ledger_key_rotate(coh_secbuf **new_key, uint8_t new_address[20], coh_
     if (!(rc = coh_ledger_entry_check(&e, err)) && !(rc = cmd(c, "BEGIN", err)) &&
         !(rc = lock_head(c, &head_seq, head_hash, old, err)) &&
         !(rc = append(&e, &replayed, c, old_key, &head_seq, head_hash, err))) {
-        PGresult *r = exec(c,
-                           "WITH old AS (UPDATE ledger_keys SET active = false, retired_at = "
-                           "now() WHERE active AND address = $3 RETURNING 1) INSERT INTO "
-                           "ledger_keys (address, wrapped_key, active) SELECT $1, $2::bytea, "
-                           "true FROM old",
-                           3, params, NULL, err);
+        PGresult *r =
+            coh_db_exec(c,
+                        "WITH old AS (UPDATE ledger_keys SET active = false, retired_at = "
+                        "now() WHERE active AND address = $3 RETURNING 1) INSERT INTO "
+                        "ledger_keys (address, wrapped_key, active) SELECT $1, $2::bytea, "
+                        "true FROM old",
+                        3, params, err);
         if (!r)
             rc = err->code;
         else if (atoi(PQcmdTuples(r)) != 1)

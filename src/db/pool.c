@@ -194,8 +194,7 @@ void coh_db_release(coh_db_conn *c)
     if (!c)
         return;
     coh_db_pool *p = c->pool;
-    if (c->pg && PQstatus(c->pg) == CONNECTION_OK &&
-        PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         PGresult *r = PQexec(c->pg, "ROLLBACK");
         PQclear(r);
     }
@@ -272,15 +271,22 @@ PGresult *coh_db_exec(coh_db_conn *c, const char *sql, int n, const char *const 
 {
     char name[32];
     /* Inside a failed transaction a PREPARE would fail too: run it plainly to get the error. */
-    const char *stmt = PQtransactionStatus(c->pg) == PQTRANS_INERROR
-                           ? NULL
-                           : prepared_name(c, sql, n, name);
+    const char *stmt =
+        PQtransactionStatus(c->pg) == PQTRANS_INERROR ? NULL : prepared_name(c, sql, n, name);
     PGresult *r = stmt ? PQexecPrepared(c->pg, stmt, n, params, NULL, NULL, 0)
                        : PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
+    coh_db_error_set(c, r, NULL, err);
+    return NULL;
+}
+
+void coh_db_error_set(coh_db_conn *c, PGresult *r, char state_out[6], coh_err *err)
+{
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (state_out)
+        snprintf(state_out, 6, "%s", state ? state : "");
     if (PQstatus(c->pg) != CONNECTION_OK) {
         coh_err_set(err, COH_ERR_UNAVAILABLE, "database connection lost");
     } else if (state && (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0 ||
@@ -295,7 +301,6 @@ PGresult *coh_db_exec(coh_db_conn *c, const char *sql, int n, const char *const 
                     m ? m : "unknown");
     }
     PQclear(r);
-    return NULL;
 }
 
 int coh_db_cmd(coh_db_conn *c, const char *sql, coh_err *err)
@@ -326,8 +331,7 @@ json_t *coh_db_conn_json(coh_db_conn *c, const char *sql, int n, const char *con
     return v;
 }
 
-json_t *coh_db_json(coh_db_pool *p, const char *sql, int n, const char *const *params,
-                    coh_err *err)
+json_t *coh_db_json(coh_db_pool *p, const char *sql, int n, const char *const *params, coh_err *err)
 {
     coh_db_conn *c = coh_db_acquire(p, 2000, err);
     if (!c)
