@@ -5,30 +5,6 @@
  */
 #include "testutil.h"
 
-static json_t *g_vec;
-
-static int setup(void **state)
-{
-    (void)state;
-    assert_true(sodium_init() >= 0); /* as coh_process_harden does in the programs */
-    g_vec = vec_load("ethereum.json");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    json_decref(g_vec);
-    return 0;
-}
-
-static json_t *section(const char *name)
-{
-    json_t *s = json_object_get(g_vec, name);
-    assert_non_null(s);
-    return s;
-}
-
 static coh_secbuf *account_key(size_t i)
 {
     json_t *acc = json_array_get(section("accounts"), i);
@@ -486,5 +462,5 @@ int main(void)
         cmocka_unit_test(test_sanity_checks),
         cmocka_unit_test(test_eip155_key),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, vec_setup, vec_teardown);
 }

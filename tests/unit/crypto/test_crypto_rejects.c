@@ -4,30 +4,6 @@
  */
 #include "testutil.h"
 
-static json_t *g_vec;
-
-static int setup(void **state)
-{
-    (void)state;
-    assert_true(sodium_init() >= 0);
-    g_vec = vec_load("ethereum.json");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    json_decref(g_vec);
-    return 0;
-}
-
-static json_t *section(const char *name)
-{
-    json_t *s = json_object_get(g_vec, name);
-    assert_non_null(s);
-    return s;
-}
-
 /* Negative EIP-712 inputs: each must fail with the given code. */
 static void test_eip712_rejects(void **state)
 {
@@ -219,5 +195,5 @@ int main(void)
         cmocka_unit_test(test_address_rejects),
         cmocka_unit_test(test_signature_rejects),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, vec_setup, vec_teardown);
 }

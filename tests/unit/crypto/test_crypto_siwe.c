@@ -8,23 +8,6 @@
 #include <inttypes.h>
 #include <time.h>
 
-static json_t *g_vec;
-
-static int setup(void **state)
-{
-    (void)state;
-    assert_true(sodium_init() >= 0);
-    g_vec = vec_load("ethereum.json");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    json_decref(g_vec);
-    return 0;
-}
-
 static int64_t ms_of(const char *rfc3339)
 {
     int64_t t;
@@ -495,5 +478,5 @@ int main(void)
         cmocka_unit_test(test_rfc3339),          cmocka_unit_test(test_verify_times_and_binding),
         cmocka_unit_test(test_parse_strictness),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, vec_setup, vec_teardown);
 }

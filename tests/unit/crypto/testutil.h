@@ -30,6 +30,32 @@ static inline json_t *vec_load(const char *name)
     return j;
 }
 
+/* The ethereum.json vectors, loaded once per test binary by vec_setup. */
+static json_t *g_vec __attribute__((unused));
+
+static inline int vec_setup(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0); /* as coh_process_harden does in the programs */
+    g_vec = vec_load("ethereum.json");
+    return 0;
+}
+
+static inline int vec_teardown(void **state)
+{
+    (void)state;
+    json_decref(g_vec);
+    return 0;
+}
+
+/* A section of ethereum.json; fails the test when it is missing. */
+static inline json_t *section(const char *name)
+{
+    json_t *s = json_object_get(g_vec, name);
+    assert_non_null(s);
+    return s;
+}
+
 static inline const char *vstr(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
