@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,8 +70,7 @@ static int load_dir(struct migration **out, size_t *n_out, const char *dir, coh_
     *n_out = 0;
     DIR *d = opendir(dir);
     if (!d)
-        return coh_err_set(err, COH_ERR_IO, "migrations: cannot open %s: %s", dir,
-                           strerror(errno));
+        return coh_err_set(err, COH_ERR_IO, "migrations: cannot open %s: %s", dir, strerror(errno));
     struct migration *m = NULL;
     size_t n = 0;
     int rc = 0;
@@ -206,8 +206,8 @@ int coh_db_migrate(coh_db_pool *p, const char *dir, int *applied, coh_err *err)
         }
         if (!rc) {
             PGresult *x = coh_db_exec(
-                c, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                3, params, err);
+                c, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", 3,
+                params, err);
             rc = x ? 0 : err->code;
             PQclear(x);
         }
@@ -231,23 +231,56 @@ int coh_db_migrate(coh_db_pool *p, const char *dir, int *applied, coh_err *err)
     return rc;
 }
 
+/*
+ * The files of the migrations directory, read and hashed once per process: /readyz asks on
+ * every probe, and what matters is the set this binary started with. Kept for the process's
+ * life (reachable, never freed).
+ */
+static pthread_mutex_t files_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *files_dir;
+static struct migration *files;
+static size_t files_n;
+
+static int load_dir_once(const struct migration **m, size_t *n, const char *dir, coh_err *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&files_mu);
+    if (!files_dir || strcmp(files_dir, dir) != 0) {
+        struct migration *fresh;
+        size_t fresh_n;
+        char *d = strdup(dir);
+        rc = d ? load_dir(&fresh, &fresh_n, dir, err)
+               : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+        if (rc) {
+            free(d);
+        } else {
+            /* A caller may still hold the old set: it is left allocated (the directory is fixed
+             * by the configuration, so this happens at most once per process). */
+            files = fresh;
+            files_n = fresh_n;
+            files_dir = d;
+        }
+    }
+    *m = files;
+    *n = files_n;
+    pthread_mutex_unlock(&files_mu);
+    return rc;
+}
+
 int coh_db_migrations_current(coh_db_pool *p, const char *dir, coh_err *err)
 {
-    struct migration *m;
+    const struct migration *m;
     size_t n;
-    int rc = load_dir(&m, &n, dir, err);
+    int rc = load_dir_once(&m, &n, dir, err);
     if (rc)
         return rc;
     coh_db_conn *c = coh_db_acquire(p, 2000, err);
-    if (!c) {
-        migrations_free(m, n);
+    if (!c)
         return COH_ERR_UNAVAILABLE;
-    }
     size_t next = 0;
     rc = check_applied(c, m, n, &next, err);
     if (!rc && next < n)
         rc = coh_err_set(err, COH_ERR_CONFLICT, "migrations: %s not applied", m[next].name);
     coh_db_release(c);
-    migrations_free(m, n);
     return rc;
 }
