@@ -256,7 +256,9 @@ function buildTable() {
   // 5. Addresses: homoglyphs, bad checksums, injections (balances and claims).
   const addrs = [
     ['cyrillic a', victim.address.replace(/[a-f]/, '\u0430')], ['fullwidth 0x', '\uff10x' + lower().slice(2)],
-    ['bad checksum', victim.address.replace(/[a-f]/, (c) => c.toUpperCase()).replace(/[A-F]/, (c) => c === victim.address.match(/[A-F]/)?.[0] ? c.toLowerCase() : c)],
+    // Flipping the case of exactly one letter of an EIP-55 address always breaks its checksum
+    // (the earlier two-step mutation could cancel itself out and leave a valid address).
+    ['bad checksum', '0x' + victim.address.slice(2).replace(/[a-fA-F]/, (c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()))],
     ['41 hex', lower() + 'a'], ['39 hex', lower().slice(0, -1)], ['no 0x', lower().slice(2)],
     ['SQL', "0x' OR '1'='1"], ['RTL', '%E2%80%AE' + lower()], ['did', `did:pkh:eip155:31337:${lower()}`],
   ];
