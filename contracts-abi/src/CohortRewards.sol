@@ -6,25 +6,34 @@
 //   deposit watcher credits to the caller's ledger account once confirmed.
 // - anchor(ledgerRoot, claimsRoot, lastSeq): only the ledger signer; lastSeq (the last ledger
 //   entry in the batch) strictly increases, so an old anchor cannot be replayed.
+//   Until the first anchor both roots hold NO_ROOT (1), not zero: the constructor pays the
+//   zero-to-nonzero storage writes (EIP-2200: 20,000 gas each) once, so the first anchor
+//   costs what every later one does (nonzero to nonzero), as OpenZeppelin's ReentrancyGuard
+//   keeps 1/2 instead of 0/1. No proof verifies against NO_ROOT: a root is a keccak256
+//   output (a leaf or a node hash), and finding a preimage hashing to 1 is infeasible.
 // - claim(account, cumulativeAmount, proof): checks the leaf
-//   keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount)))) against the latest
-//   claims root (OpenZeppelin StandardMerkleTree format) and pays account the difference to
-//   what it was already paid. The claimed amount is recorded before the transfer
-//   (checks-effects-interactions), so a token with transfer hooks re-entering claim finds
-//   nothing left to claim and cannot make it pay twice; the only external call is to the
-//   immutable token, so claim needs no reentrancy lock (which would cost every claim ~300
-//   gas). deposit keeps its lock: it credits a balance difference a re-entrant deposit could
-//   inflate. The transfer reverts when the contract holds less than the amount owed: it never
-//   pays what it lacks.
+//   keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount)))) against the
+//   latest claims root (OpenZeppelin StandardMerkleTree format, sorted-pair nodes; the walk
+//   up the tree is MerkleProof.verifyCalldata inlined in scratch memory) and pays account
+//   the difference to what it was already paid. The claimed amount is recorded before the
+//   transfer (checks-effects-interactions), so a token with transfer hooks re-entering
+//   claim finds nothing left to claim and cannot make it pay twice; the only external call
+//   is to the immutable token, so claim needs no reentrancy lock (which would cost every
+//   claim ~300 gas). deposit keeps its lock: it credits a balance difference a re-entrant
+//   deposit could inflate. The transfer reverts when the contract holds less than the
+//   amount owed: it never pays what it lacks.
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 contract CohortRewards is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+
+    /// ledgerRoot and claimsRoot before the first anchor: not a keccak256 output, so no leaf
+    /// and no proof verifies against it (claim reverts with InvalidProof).
+    bytes32 public constant NO_ROOT = bytes32(uint256(1));
 
     IERC20 public immutable token;
     /// The ledger signer and the last anchored sequence number share one storage slot.
@@ -50,6 +59,8 @@ contract CohortRewards is ReentrancyGuardTransient {
         if (address(token_) == address(0) || signer_ == address(0)) revert ZeroAddress();
         token = token_;
         signer = signer_;
+        ledgerRoot = NO_ROOT;
+        claimsRoot = NO_ROOT;
         emit SignerChanged(address(0), signer_);
     }
 
@@ -81,11 +92,33 @@ contract CohortRewards is ReentrancyGuardTransient {
         external
         returns (uint256 amount)
     {
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount))));
-        if (!MerkleProof.verifyCalldata(proof, claimsRoot, leaf)) revert InvalidProof();
+        // The leaf, then up the tree: at each level hash the sorted pair (node, sibling).
+        // This is OpenZeppelin's MerkleProof.verifyCalldata (Hashes.commutativeKeccak256)
+        // written out in the 64-byte scratch space, without its per-level checked counter,
+        // bounds check and call (about 110 gas a level, 2,200 at depth 20). The ABI decoder
+        // has already checked that proof lies within the calldata.
+        bytes32 node;
+        assembly ("memory-safe") {
+            mstore(0x00, account)
+            mstore(0x20, cumulativeAmount)
+            mstore(0x00, keccak256(0x00, 0x40))
+            node := keccak256(0x00, 0x20)
+            let end := add(proof.offset, shl(5, proof.length))
+            for { let p := proof.offset } lt(p, end) { p := add(p, 0x20) } {
+                let sibling := calldataload(p)
+                // the smaller of the two first: sibling at 0x00 when node > sibling
+                let at := shl(5, gt(node, sibling))
+                mstore(at, node)
+                mstore(xor(at, 0x20), sibling)
+                node := keccak256(0x00, 0x40)
+            }
+        }
+        if (node != claimsRoot) revert InvalidProof();
         uint256 already = claimed[account];
         if (cumulativeAmount <= already) revert NothingToClaim(cumulativeAmount, already);
-        amount = cumulativeAmount - already;
+        unchecked {
+            amount = cumulativeAmount - already; // > 0: checked just above
+        }
         claimed[account] = cumulativeAmount;
         emit Claimed(account, amount, cumulativeAmount);
         token.safeTransfer(account, amount);

@@ -1,4 +1,6 @@
-// Contract tests on a private anvil: the committed ABI/bytecode equal a fresh compile; only
+// Contract tests on a private anvil: the committed ABI/bytecode equal a fresh compile; the
+// roots start at NO_ROOT, against which nothing verifies, and the first anchor costs (gasUsed)
+// what a later one does; claim accepts exactly the StandardMerkleTree proofs; only
 // the ledger signer anchors (and rotates itself); anchors only move forward; a wrong proof
 // fails; claims pay the difference, so a double claim pays nothing more and cumulative
 // amounts only grow; a reentrant token cannot make claim pay twice; the contract never pays
@@ -49,6 +51,54 @@ test('merkle helper matches the OpenZeppelin vectors', () => {
     const t = merkleTree(m.values);
     assert.equal(t.root, m.root);
     for (const s of m.samples) assert.deepEqual(t.proof(...s.value), s.proof);
+  }
+});
+
+test('before the first anchor the roots are NO_ROOT; the first anchor costs what a later one does', async () => {
+  const r = await deploy('CohortRewards', owner, await token.getAddress(), signer.address);
+  const NO_ROOT = ethers.toBeHex(1, 32);
+  assert.equal(await r.NO_ROOT(), NO_ROOT);
+  assert.equal(await r.ledgerRoot(), NO_ROOT);
+  assert.equal(await r.claimsRoot(), NO_ROOT);
+  assert.equal(await r.lastSeq(), 0n);
+  // nothing verifies against NO_ROOT: not an empty proof, not one whose "root" would be 1
+  await reverts(r.claim.staticCall(alice.address, 1n, []), 'InvalidProof');
+  await reverts(r.claim.staticCall(alice.address, 1n, [NO_ROOT]), 'InvalidProof');
+  // Both anchors change both roots (fresh values, same zero-byte count in the calldata).
+  const gas = async (seq) => (await (await r.connect(signer).anchor(
+    ethers.id(`ledger-${seq}`), ethers.id(`claims-${seq}`), seq)).wait()).gasUsed;
+  const first = await gas(1);
+  const later = await gas(2);
+  const third = await gas(3);
+  assert.ok(first < 50000n, `first anchor ${first} gas`);
+  const diff = (x, y) => (x > y ? x - y : y - x);
+  assert.ok(diff(first, later) < 300n, `first anchor ${first} gas, a later one ${later}`);
+  assert.ok(diff(later, third) < 300n, `later anchors ${later} and ${third} gas`);
+  assert.equal(await r.claimsRoot(), ethers.id('claims-3'));
+  assert.equal(await r.ledgerRoot(), ethers.id('ledger-3'));
+});
+
+test('claim verifies exactly the StandardMerkleTree proofs, at every leaf of trees of 1 to 33 leaves', async () => {
+  const r = await deploy('CohortRewards', owner, await token.getAddress(), signer.address);
+  await (await token.mint(await r.getAddress(), E(1000))).wait();
+  const wallets = anvil.wallets(33).map((w) => w.address);
+  let seq = 0;
+  for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 33]) {
+    const values = wallets.slice(0, n).map((a, i) => [a, BigInt(n * 100 + i + 1)]);
+    const t = merkleTree(values);
+    await (await r.connect(signer).anchor(ethers.id(`l${n}`), t.root, ++seq)).wait();
+    for (const [a, amt] of values) {
+      const p = t.proof(a, amt);
+      assert.equal(await r.claim.staticCall(a, amt, p), amt, `n=${n}: leaf ${a} pays`);
+      await reverts(r.claim.staticCall(a, amt + 1n, p), 'InvalidProof');
+      await reverts(r.claim.staticCall(a, amt, [...p, t.root]), 'InvalidProof');
+      if (p.length === 0) continue;
+      await reverts(r.claim.staticCall(a, amt, p.slice(0, -1)), 'InvalidProof');
+      const bad = [...p];
+      bad[p.length - 1] = ethers.toBeHex(BigInt(bad[p.length - 1]) ^ 1n, 32);
+      await reverts(r.claim.staticCall(a, amt, bad), 'InvalidProof');
+      if (p.length > 1) await reverts(r.claim.staticCall(a, amt, [...p].reverse()), 'InvalidProof');
+    }
   }
 });
 
