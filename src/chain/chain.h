@@ -226,6 +226,10 @@ COH_WUR int coh_chain_rpc_call(coh_chain_rpc *rpc, json_t **result, const char *
 COH_WUR int coh_chain_rpc_batch(coh_chain_rpc *rpc, json_t **results, const char *const *methods,
                                 json_t **params, size_t n, coh_err *err);
 
+/* n bytes as a "0x"-prefixed lowercase hex JSON string, for parameters (NULL when out of memory).
+ */
+json_t *coh_chain_json_hex(const uint8_t *b, size_t n);
+
 /* eth_* helpers over coh_chain_rpc_call. */
 COH_WUR int coh_chain_rpc_u64(coh_chain_rpc *rpc, uint64_t *out, const char *method, json_t *params,
                               coh_err *err);

@@ -190,6 +190,17 @@ static json_t *make_request(uint64_t id, const char *method, json_t *params)
                      method, "params", params ? params : json_array());
 }
 
+json_t *coh_chain_json_hex(const uint8_t *b, size_t n)
+{
+    char *h = malloc(2 * n + 3);
+    if (!h)
+        return NULL;
+    coh_hex_encode(h, b, n, 1);
+    json_t *j = json_string(h);
+    free(h);
+    return j;
+}
+
 /* Extracts result or the node's error from one response object. */
 static int take_result(json_t **result, json_t *resp, const char *method, coh_err *err)
 {

@@ -216,18 +216,6 @@ int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, co
 }
 
 /* Runs one statement on a pooled connection; returns 0 or the error code. */
-static int run(coh_db_pool *p, const char *sql, int n, const char *const *params, coh_err *err)
-{
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(c, sql, n, params, err);
-    int rc = r ? 0 : err->code;
-    PQclear(r);
-    coh_db_release(c);
-    return rc;
-}
-
 int coh_db_chain_tx_record(coh_db_pool *p, long long anchor_id, const struct coh_db_chain_tx *tx,
                            coh_err *err)
 {
@@ -242,12 +230,13 @@ int coh_db_chain_tx_record(coh_db_pool *p, long long anchor_id, const struct coh
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     hex(raw, tx->raw, tx->raw_len);
     const char *pp[6] = {h, id, nonce, mf, mp, raw};
-    int rc = run(p,
-                 "WITH t AS (INSERT INTO chain_anchor_txs (tx_hash, anchor_id, nonce, max_fee, "
-                 "max_priority_fee, raw, status) VALUES (decode($1, 'hex'), $2, $3, $4, $5, "
-                 "decode($6, 'hex'), 'sent') ON CONFLICT (tx_hash) DO NOTHING) "
-                 "UPDATE chain_anchors SET status = 'sent' WHERE id = $2 AND status = 'pending'",
-                 6, pp, err);
+    int rc =
+        coh_db_run(p,
+                   "WITH t AS (INSERT INTO chain_anchor_txs (tx_hash, anchor_id, nonce, max_fee, "
+                   "max_priority_fee, raw, status) VALUES (decode($1, 'hex'), $2, $3, $4, $5, "
+                   "decode($6, 'hex'), 'sent') ON CONFLICT (tx_hash) DO NOTHING) "
+                   "UPDATE chain_anchors SET status = 'sent' WHERE id = $2 AND status = 'pending'",
+                   6, pp, err);
     free(raw);
     return rc;
 }
@@ -315,10 +304,11 @@ int coh_db_chain_tx_mark(coh_db_pool *p, const uint8_t hash[32], const char *sta
     hex(h, hash, 32);
     snprintf(b, sizeof b, "%lld", block);
     const char *pp[3] = {h, status, block >= 0 ? b : NULL};
-    return run(p,
-               "UPDATE chain_anchor_txs SET status = $2, block_number = $3::bigint, updated_at = "
-               "now() WHERE tx_hash = decode($1, 'hex')",
-               3, pp, err);
+    return coh_db_run(
+        p,
+        "UPDATE chain_anchor_txs SET status = $2, block_number = $3::bigint, updated_at = "
+        "now() WHERE tx_hash = decode($1, 'hex')",
+        3, pp, err);
 }
 
 int coh_db_chain_anchor_confirm(coh_db_pool *p, long long anchor_id, const uint8_t hash[32],
@@ -329,73 +319,10 @@ int coh_db_chain_anchor_confirm(coh_db_pool *p, long long anchor_id, const uint8
     hex(h, hash, 32);
     snprintf(b, sizeof b, "%lld", block);
     const char *pp[3] = {id, h, b};
-    return run(p,
-               "UPDATE chain_anchors SET status = 'confirmed', tx_hash = decode($2, 'hex'), "
-               "block_number = $3, confirmed_at = now() WHERE id = $1",
-               3, pp, err);
-}
-
-int coh_db_chain_cursor_get(long long *block, coh_db_pool *p, const char *name, long long dflt,
-                            coh_err *err)
-{
-    *block = dflt;
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err->code;
-    const char *pp[1] = {name};
-    PGresult *r = coh_db_exec(c, "SELECT block FROM chain_cursors WHERE name = $1", 1, pp, err);
-    int rc = r ? 0 : err->code;
-    if (r && PQntuples(r) == 1)
-        *block = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    coh_db_release(c);
-    return rc;
-}
-
-int coh_db_chain_cursor_set(coh_db_pool *p, const char *name, long long block, coh_err *err)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%lld", block);
-    const char *pp[2] = {name, b};
-    return run(p,
-               "INSERT INTO chain_cursors (name, block) VALUES ($1, $2) ON CONFLICT (name) DO "
-               "UPDATE SET block = EXCLUDED.block",
-               2, pp, err);
-}
-
-int coh_db_chain_event_credit(coh_db_pool *p, const coh_secbuf *ledger_key,
-                              const struct coh_db_chain_event *ev, coh_err *err)
-{
-    char txh[67], addr[43], amount[79];
-    coh_hex_encode(txh, ev->tx_hash, 32, 1);
-    coh_hex_encode(addr, ev->account, 20, 1);
-    coh_crypto_uint256_to_dec(amount, ev->amount);
-    coh_ledger_entry e;
-    memset(&e, 0, sizeof e);
-    int deposit = strcmp(ev->kind, "deposit") == 0;
-    e.kind = deposit ? COH_LEDGER_DEPOSIT : COH_LEDGER_CLAIM;
-    snprintf(e.debit, sizeof e.debit, deposit ? "chain" : "payable:%s", addr);
-    snprintf(e.credit, sizeof e.credit, deposit ? "available:%s" : "chain", addr);
-    memcpy(e.amount, ev->amount, 32);
-    snprintf(e.ref_tx, sizeof e.ref_tx, "%s", txh);
-    snprintf(e.idempotency_key, sizeof e.idempotency_key, "%s:%s:%lld", ev->kind, txh,
-             ev->log_index);
-    int replayed = 0;
-    int rc = coh_db_ledger_post(&e, &replayed, p, ledger_key, err);
-    if (rc != 0)
-        return rc;
-    char li[24], bn[24], bh[65], seq[24], th[65];
-    hex(th, ev->tx_hash, 32);
-    hex(bh, ev->block_hash, 32);
-    snprintf(li, sizeof li, "%lld", ev->log_index);
-    snprintf(bn, sizeof bn, "%lld", ev->block_number);
-    snprintf(seq, sizeof seq, "%llu", (unsigned long long)e.seq);
-    const char *pp[8] = {th, li, ev->kind, bn, bh, addr, amount, seq};
-    return run(p,
-               "INSERT INTO chain_events (tx_hash, log_index, kind, block_number, block_hash, "
-               "account, amount, ledger_seq) VALUES (decode($1, 'hex'), $2, $3, $4, decode($5, "
-               "'hex'), $6, $7, $8) ON CONFLICT DO NOTHING",
-               8, pp, err);
+    return coh_db_run(p,
+                      "UPDATE chain_anchors SET status = 'confirmed', tx_hash = decode($2, 'hex'), "
+                      "block_number = $3, confirmed_at = now() WHERE id = $1",
+                      3, pp, err);
 }
 
 json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, coh_err *err)

@@ -61,28 +61,58 @@ COH_WUR int coh_db_chain_anchor_confirm(coh_db_pool *p, long long anchor_id, con
  */
 COH_WUR int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq, coh_err *err);
 
-/* Scan cursor by name; *block = dflt when never set. */
+/* ---- the deposit watcher (chain_events.c) ---------------------------------------------- */
+/* Scan cursor by name (the last block fully processed); *block = dflt when never set. */
 COH_WUR int coh_db_chain_cursor_get(long long *block, coh_db_pool *p, const char *name,
                                     long long dflt, coh_err *err);
+/* Moves the cursor to block and remembers the block's hash (the last 256 per cursor). */
 COH_WUR int coh_db_chain_cursor_set(coh_db_pool *p, const char *name, long long block,
-                                    coh_err *err);
+                                    const uint8_t hash[32], coh_err *err);
+
+struct coh_db_chain_block {
+    long long number;
+    uint8_t hash[32];
+};
+/* The remembered blocks of a cursor at or below `at`, newest first, at most max. */
+COH_WUR int coh_db_chain_scanned(struct coh_db_chain_block *out, size_t max, size_t *n,
+                                 coh_db_pool *p, const char *name, long long at, coh_err *err);
+/*
+ * After a reorg below the cursor: moves it back to ancestor (a block the node still has with
+ * the remembered hash), forgets the blocks above it, and marks every event credited from a
+ * block above it orphaned until a rescan sees it again. *orphaned: events newly marked.
+ */
+COH_WUR int coh_db_chain_rewind(long *orphaned, coh_db_pool *p, const char *name,
+                                long long ancestor, coh_err *err);
+/* For GET /v1/chain: the events cursor (-1 before the first scan) and the orphaned events. */
+COH_WUR int coh_db_chain_events_status(long long *block, long *orphaned, coh_db_pool *p,
+                                       coh_err *err);
 
 /* A confirmed Deposited or Claimed event. */
 struct coh_db_chain_event {
     const char *kind; /* "deposit" or "claim" */
     uint8_t tx_hash[32];
-    long long log_index;
+    long long tx_ordinal; /* among the contract's Deposited/Claimed logs of the transaction */
+    long long log_index;  /* block-wide; changes when the transaction is mined again */
     long long block_number;
     uint8_t block_hash[32];
     uint8_t account[20];
     uint8_t amount[32];
 };
+/* What crediting found. */
+enum coh_db_event_seen {
+    COH_DB_EVENT_NEW = 0, /* first seen: posted to the ledger */
+    COH_DB_EVENT_KNOWN,   /* seen before in the same block */
+    COH_DB_EVENT_MOVED,   /* seen before, now in another block (mined again after a reorg) */
+    COH_DB_EVENT_BACK,    /* was orphaned by a rewind and is on chain again */
+    COH_DB_EVENT_CHANGED, /* same transaction and ordinal, other account or amount: an error */
+};
 /*
  * Posts the event's ledger entry (deposit: chain -> available:<account>; claim:
- * payable:<account> -> chain) with the idempotency key "<kind>:<tx>:<log index>" and records
- * it; an event seen before is a no-op.
+ * payable:<account> -> chain) once per (transaction, ordinal), with the idempotency key
+ * "<kind>:<tx>/<ordinal>", and records it; an event seen before only updates its block.
  */
-COH_WUR int coh_db_chain_event_credit(coh_db_pool *p, const coh_secbuf *ledger_key,
+COH_WUR int coh_db_chain_event_credit(enum coh_db_event_seen *seen, coh_db_pool *p,
+                                      const coh_secbuf *ledger_key,
                                       const struct coh_db_chain_event *ev, coh_err *err);
 
 /*

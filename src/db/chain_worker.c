@@ -19,11 +19,10 @@
  * what the anchor lets addresses claim (DESIGN.md, the money model); the result is a row of
  * chain_solvency and a log line (an error when it does not hold).
  *
- * Events: Deposited and Claimed logs of the rewards contract in blocks with enough
- * confirmations are posted to the ledger once each (idempotency key per tx hash and log
- * index); the scanned block is saved after each range, so restarts resume without a gap.
+ * Events: the deposit watcher (chain_watch.c) runs in the same thread at every poll.
  */
 #include "db/chain_db.h"
+#include "db/chain_watch.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -37,7 +36,7 @@ struct coh_db_chain_worker {
     uint8_t signer[20];
     uint8_t token[20]; /* rewards.token(), read once */
     int have_token;
-    uint8_t topic_deposit[32], topic_claim[32];
+    struct coh_db_chain_watch watch; /* the deposit watcher (chain_watch.c) */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -61,20 +60,6 @@ static void crash_point(const char *step)
 #define ANCHOR_GAS 100000
 #define FEE_BUMP_NUM 1125 /* 12.5% above the previous fees */
 #define FEE_BUMP_DEN 1000
-
-static json_t *addr_json(const uint8_t a[20])
-{
-    char h[43];
-    coh_hex_encode(h, a, 20, 1);
-    return json_string(h);
-}
-
-static json_t *hash_json(const uint8_t h32[32])
-{
-    char h[67];
-    coh_hex_encode(h, h32, 32, 1);
-    return json_string(h);
-}
 
 /* Current fee suggestion: tip from the node (1 gwei if unsupported), max = 2 * base + tip. */
 static int market_fees(coh_db_chain_worker *w, uint8_t max_fee[32], uint8_t tip[32], coh_err *err)
@@ -160,7 +145,7 @@ static int send_anchor(coh_db_chain_worker *w, const struct coh_db_chain_anchor 
 static int nonce_of(coh_db_chain_worker *w, uint64_t *out, const char *tag, coh_err *err)
 {
     return coh_chain_rpc_u64(w->rpc, out, "eth_getTransactionCount",
-                             json_pack("[o, s]", addr_json(w->signer), tag), err);
+                             json_pack("[o, s]", coh_chain_json_hex(w->signer, 20), tag), err);
 }
 
 static int send_new(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a, coh_err *err)
@@ -207,7 +192,8 @@ static int step_sent(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a
     for (size_t i = 0; i < n; i++) {
         json_t *rcpt;
         if ((rc = coh_chain_rpc_call(w->rpc, &rcpt, "eth_getTransactionReceipt",
-                                     json_pack("[o]", hash_json(txs[i].hash)), err)) != 0)
+                                     json_pack("[o]", coh_chain_json_hex(txs[i].hash, 32)), err)) !=
+            0)
             goto out;
         if (strcmp(txs[i].status, "mined") == 0)
             was_mined = 1;
@@ -320,70 +306,6 @@ static int step_anchor(coh_db_chain_worker *w, coh_err *err)
     return send_new(w, &a, err);
 }
 
-/* Credits Deposited/Claimed logs in confirmed blocks past the cursor. */
-static int step_events(coh_db_chain_worker *w, coh_err *err)
-{
-    long long cursor;
-    int rc = coh_db_chain_cursor_get(&cursor, w->cfg.db, "events", w->cfg.start_block - 1, err);
-    if (rc)
-        return rc;
-    uint64_t head;
-    if ((rc = coh_chain_rpc_u64(w->rpc, &head, "eth_blockNumber", json_array(), err)) != 0)
-        return rc;
-    long long safe = (long long)head - (w->cfg.confirmations - 1);
-    if (safe <= cursor)
-        return 0;
-    long long to = safe < cursor + 2000 ? safe : cursor + 2000;
-    char from_q[24], to_q[24];
-    snprintf(from_q, sizeof from_q, "0x%llx", (unsigned long long)(cursor + 1));
-    snprintf(to_q, sizeof to_q, "0x%llx", (unsigned long long)to);
-    json_t *logs;
-    rc = coh_chain_rpc_call(w->rpc, &logs, "eth_getLogs",
-                            json_pack("[{s:o, s:s, s:s, s:[[o, o]]}]", "address",
-                                      addr_json(w->cfg.rewards), "fromBlock", from_q, "toBlock",
-                                      to_q, "topics", hash_json(w->topic_deposit),
-                                      hash_json(w->topic_claim)),
-                            err);
-    if (rc)
-        return rc;
-    size_t i;
-    json_t *lg;
-    json_array_foreach(logs, i, lg)
-    {
-        if (json_is_true(json_object_get(lg, "removed")))
-            continue;
-        struct coh_db_chain_event ev = {0};
-        json_t *topics = json_object_get(lg, "topics");
-        uint8_t t0[32], t1[32], data[96];
-        long dl = coh_hex_decode(data, sizeof data,
-                                 json_string_value(json_object_get(lg, "data"))
-                                     ? json_string_value(json_object_get(lg, "data"))
-                                     : "");
-        uint64_t bn, li;
-        if (json_array_size(topics) != 2 ||
-            coh_hex_decode_exact(t0, 32, json_string_value(json_array_get(topics, 0))) ||
-            coh_hex_decode_exact(t1, 32, json_string_value(json_array_get(topics, 1))) || dl < 32 ||
-            coh_hex_decode_exact(ev.tx_hash, 32,
-                                 json_string_value(json_object_get(lg, "transactionHash"))) ||
-            coh_hex_decode_exact(ev.block_hash, 32,
-                                 json_string_value(json_object_get(lg, "blockHash"))) ||
-            coh_chain_quantity_u64(&bn, json_string_value(json_object_get(lg, "blockNumber"))) ||
-            coh_chain_quantity_u64(&li, json_string_value(json_object_get(lg, "logIndex")))) {
-            rc = coh_err_set(err, COH_CHAIN_ETRANSPORT, "eth_getLogs: malformed log");
-            break;
-        }
-        ev.kind = memcmp(t0, w->topic_deposit, 32) == 0 ? "deposit" : "claim";
-        ev.block_number = (long long)bn;
-        ev.log_index = (long long)li;
-        memcpy(ev.account, t1 + 12, 20);
-        memcpy(ev.amount, data, 32);
-        if ((rc = coh_db_chain_event_credit(w->cfg.db, w->cfg.ledger_key, &ev, err)) != 0)
-            break;
-    }
-    json_decref(logs);
-    return rc ? rc : coh_db_chain_cursor_set(w->cfg.db, "events", to, err);
-}
-
 /* A uint256 view function of `to` with one address argument (or none), at block. */
 static int call_u256(coh_db_chain_worker *w, uint8_t out[32], const uint8_t to[20], const char *sig,
                      const uint8_t *arg, const char *block, coh_err *err)
@@ -450,7 +372,7 @@ static void *worker_main(void *arg)
     while (!w->stop) {
         pthread_mutex_unlock(&w->mu);
         coh_err err = {0};
-        if (step_events(w, &err) != 0)
+        if (coh_db_chain_watch_step(&w->watch, &err) != 0)
             coh_log_warn("chain events: %s", err.msg);
         memset(&err, 0, sizeof err);
         if (step_anchor(w, &err) != 0)
@@ -493,8 +415,7 @@ int coh_db_chain_worker_start(coh_db_chain_worker **out,
         return coh_err_set(err, rc, "chain worker: cannot start");
     }
     w->cfg.rpc_url = NULL; /* not kept: the rpc object has its own copy */
-    coh_crypto_keccak256(w->topic_deposit, "Deposited(address,uint256)", 26);
-    coh_crypto_keccak256(w->topic_claim, "Claimed(address,uint256,uint256)", 32);
+    coh_db_chain_watch_init(&w->watch, w->rpc, &w->cfg);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {

@@ -52,6 +52,9 @@ PGresult *coh_db_exec(coh_db_conn *c, const char *sql, int n, const char *const 
  * (6 bytes, may be NULL) and PQclear()s it. For callers running their own prepared statements.
  */
 void coh_db_error_set(coh_db_conn *c, PGresult *r, char state[6], coh_err *err);
+/* Runs a parameterized statement on a pooled connection, discarding its rows. */
+COH_WUR int coh_db_run(coh_db_pool *p, const char *sql, int n, const char *const *params,
+                       coh_err *err);
 /* Runs a statement without parameters that returns no rows ("BEGIN", "COMMIT"). */
 COH_WUR int coh_db_cmd(coh_db_conn *c, const char *sql, coh_err *err);
 

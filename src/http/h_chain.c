@@ -1,8 +1,8 @@
 /*
  * h_chain: the chain resources. GET /v1/chain (chain id, contract addresses, ledger signer,
- * ledger head), GET /v1/anchors (anchored batches with every transaction sent for them,
- * cursor pagination by id) and GET /v1/claims/{address} (the cumulative amount, Merkle proof
- * and root of the address's leaf in the latest confirmed anchor, ready for claim()).
+ * ledger head, deposit watcher position), GET /v1/anchors (anchored batches with every transaction
+ * sent for them, cursor pagination by id) and GET /v1/claims/{address} (the cumulative amount,
+ * Merkle proof and root of the address's leaf in the latest confirmed anchor, ready for claim()).
  */
 #include "db/chain_db.h"
 #include "db/ledger_db.h"
@@ -32,14 +32,22 @@ void coh_h_chain_info(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
+    long long events_block;
+    long orphaned;
+    if (coh_db_chain_events_status(&events_block, &orphaned, req->app->db, &err)) {
+        coh_http_send_err(req, &err);
+        return;
+    }
     coh_hex_encode(hash_hex, hash, 32, 1);
     const char *signer = req->app->ledger_address[0] ? req->app->ledger_address : NULL;
+    json_t *block = events_block >= 0 ? json_integer(events_block) : json_null();
     coh_http_send_json(req, 200,
-                       json_pack("{s:I,s:s?,s:{s:s?,s:s?},s:{s:I,s:s}}", "chain_id",
+                       json_pack("{s:I,s:s?,s:{s:s?,s:s?},s:{s:I,s:s},s:{s:o,s:I}}", "chain_id",
                                  (json_int_t)coh_http_chain_id(req), "ledger_signer", signer,
                                  "contracts", "rewards", contract(req, "rewards_contract", rewards),
                                  "token", contract(req, "token_contract", token), "head", "seq",
-                                 (json_int_t)seq, "hash", hash_hex));
+                                 (json_int_t)seq, "hash", hash_hex, "events", "block", block,
+                                 "orphaned", (json_int_t)orphaned));
 }
 
 void coh_h_anchors(struct coh_http_req *req)

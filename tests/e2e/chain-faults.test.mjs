@@ -137,3 +137,77 @@ test('cohortd killed between sending and confirming resumes without a second anc
   assert.equal(next.first_seq, a.last_seq + 1);
   await assertContiguous();
 });
+
+// A reorg deeper than the confirmations under the deposit watcher: on the dropped branch
+// researcher A deposits (mined again on the new branch, in another block at another log index)
+// and researcher C deposits (never mined again); the new branch also has researcher B's deposit
+// in a block below where the watcher had already scanned. The watcher must rewind to the fork:
+// B credited (not missed), A credited once (not twice), C's credit reported as orphaned.
+test('a reorg deeper than the confirmations: the deposit watcher rewinds, credits once, misses nothing', async () => {
+  await s.restart({});
+  const base = s.srv.base;
+  const [, , , , , ra, rb, rc] = s.anvil.wallets(8);
+  const UNIT = 10n ** 18n;
+  const rewards = await s.rewards.getAddress();
+  for (const w of [ra, rb, rc]) await (await s.token.connect(w).approve(rewards, 1000n * UNIT)).wait();
+  const available = async (w) => BigInt((await api(base, 'GET', `/v1/accounts/${w.address}/balance`)).body.available);
+  const events = async () => (await api(base, 'GET', '/v1/chain')).body.events;
+  const [a0, b0, c0] = [await available(ra), await available(rb), await available(rc)];
+  await waitFor('the watcher at the head', async () => (await events()).block >= await s.anvil.provider.getBlockNumber());
+  const orphaned0 = (await events()).orphaned;
+  const logFrom = s.srv.log().length;
+
+  const snap = await rpc('evm_snapshot');
+  // A's deposit is signed once; the same bytes are mined on both branches.
+  const rawA = await ra.signTransaction(await ra.populateTransaction(await s.rewards.connect(ra).deposit.populateTransaction(7n * UNIT)));
+  const txA = await s.anvil.provider.broadcastTransaction(rawA);
+  const rcptA1 = await txA.wait();
+  await (await s.rewards.connect(rc).deposit(5n * UNIT)).wait();
+  for (let i = 0; i < 3; i++) await rpc('evm_mine');
+  const oldHead = await s.anvil.provider.getBlockNumber();
+  await waitFor('A and C credited on the first branch', async () =>
+    await available(ra) === a0 + 7n * UNIT && await available(rc) === c0 + 5n * UNIT);
+  await waitFor('the watcher past the branch', async () => (await events()).block >= oldHead);
+
+  // The reorg: back to the fork, then a longer branch where B's deposit comes first and A's is
+  // mined again behind it (B pays a higher tip, so it is ordered first).
+  assert.equal(await rpc('evm_revert', [snap]), true);
+  await rpc('evm_setAutomine', [false]);
+  try {
+    const fee = { maxPriorityFeePerGas: 10n ** 10n, maxFeePerGas: 10n ** 11n };
+    const txB = await s.rewards.connect(rb).deposit(3n * UNIT, fee);
+    await s.anvil.provider.broadcastTransaction(rawA);
+    await rpc('evm_mine');
+    const rcptB = await s.anvil.provider.getTransactionReceipt(txB.hash);
+    const rcptA2 = await s.anvil.provider.getTransactionReceipt(txA.hash);
+    assert.equal(rcptB.blockNumber, rcptA2.blockNumber, 'B and A in one block');
+    assert.ok(rcptB.index < rcptA2.index, 'B before A');
+    assert.ok(rcptB.blockNumber <= oldHead, 'B is below where the watcher had scanned');
+    const depositLog = (r) => r.logs.find((l) => l.topics[0] === s.rewards.interface.getEvent('Deposited').topicHash);
+    assert.notEqual(depositLog(rcptA2).index, depositLog(rcptA1).index, 'A\'s log index changed');
+    while (await s.anvil.provider.getBlockNumber() <= oldHead + 1) await rpc('evm_mine');
+  } finally {
+    await rpc('evm_setAutomine', [true]);
+  }
+  await waitFor('B credited from the new branch', async () => await available(rb) === b0 + 3n * UNIT);
+  const head = await s.anvil.provider.getBlockNumber();
+  await waitFor('the watcher at the new head', async () => (await events()).block >= head);
+  assert.equal(await available(ra), a0 + 7n * UNIT, 'A credited once');
+  const depositsOfA = (await api(base, 'GET', `/v1/ledger/entries?kind=deposit&account=${ra.address}&limit=500`)).body.entries
+    .filter((e) => e.refs.tx === txA.hash);
+  assert.equal(depositsOfA.length, 1, 'one ledger entry for A\'s deposit');
+  // C's deposit left the chain: its credit stays (the money model has no entry that takes a
+  // deposit back), and the watcher reports it.
+  assert.equal(await available(rc), c0 + 5n * UNIT);
+  assert.equal((await events()).orphaned, orphaned0 + 1, 'C\'s event counted as orphaned');
+  // The solvency check after the next anchor sees the contract hold exactly C's deposit less
+  // than the ledger credited.
+  const seqB = (await api(base, 'GET', '/v1/chain')).body.head.seq;
+  const checked = await waitFor('a solvency check after the reorg', async () =>
+    (await anchors()).find((a) => a.status === 'confirmed' && a.last_seq >= seqB && a.solvency));
+  assert.equal(checked.solvency.ok, false);
+  assert.equal(BigInt(checked.solvency.deposits_minus_claims) - BigInt(checked.solvency.contract_balance), 5n * UNIT);
+  const log = s.srv.log().slice(logFrom);
+  assert.match(log, /reorg below the confirmations/);
+  assert.match(log, /mined again in block/);
+});
