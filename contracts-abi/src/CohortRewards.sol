@@ -13,8 +13,8 @@
 //   output (a leaf or a node hash), and finding a preimage hashing to 1 is infeasible.
 // - claim(account, cumulativeAmount, proof): checks the leaf
 //   keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount)))) against the
-//   latest claims root (OpenZeppelin StandardMerkleTree format, sorted-pair nodes; the walk
-//   up the tree is MerkleProof.verifyCalldata inlined in scratch memory) and pays account
+//   latest claims root (OpenZeppelin StandardMerkleTree format, sorted-pair nodes, checked
+//   by OpenZeppelin's MerkleProof.verifyCalldata: an audited library, not our own assembly) and pays account
 //   the difference to what it was already paid. The claimed amount is recorded before the
 //   transfer (checks-effects-interactions), so a token with transfer hooks re-entering
 //   claim finds nothing left to claim and cannot make it pay twice; the only external call
@@ -26,6 +26,7 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 contract CohortRewards is ReentrancyGuardTransient {
@@ -92,28 +93,8 @@ contract CohortRewards is ReentrancyGuardTransient {
         external
         returns (uint256 amount)
     {
-        // The leaf, then up the tree: at each level hash the sorted pair (node, sibling).
-        // This is OpenZeppelin's MerkleProof.verifyCalldata (Hashes.commutativeKeccak256)
-        // written out in the 64-byte scratch space, without its per-level checked counter,
-        // bounds check and call (about 110 gas a level, 2,200 at depth 20). The ABI decoder
-        // has already checked that proof lies within the calldata.
-        bytes32 node;
-        assembly ("memory-safe") {
-            mstore(0x00, account)
-            mstore(0x20, cumulativeAmount)
-            mstore(0x00, keccak256(0x00, 0x40))
-            node := keccak256(0x00, 0x20)
-            let end := add(proof.offset, shl(5, proof.length))
-            for { let p := proof.offset } lt(p, end) { p := add(p, 0x20) } {
-                let sibling := calldataload(p)
-                // the smaller of the two first: sibling at 0x00 when node > sibling
-                let at := shl(5, gt(node, sibling))
-                mstore(at, node)
-                mstore(xor(at, 0x20), sibling)
-                node := keccak256(0x00, 0x40)
-            }
-        }
-        if (node != claimsRoot) revert InvalidProof();
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount))));
+        if (!MerkleProof.verifyCalldata(proof, claimsRoot, leaf)) revert InvalidProof();
         uint256 already = claimed[account];
         if (cumulativeAmount <= already) revert NothingToClaim(cumulativeAmount, already);
         unchecked {
