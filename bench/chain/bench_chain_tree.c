@@ -3,8 +3,9 @@
  * cumulative amount) leaves) of n accounts with the ledger module, as the anchorer does, and
  * prints {root, n, build_ms, claims: [{account, amount, proof}]} for a few accounts at the
  * deepest level, for gas.mjs to claim on chain. Accounts and amounts are deterministic:
- * address i = keccak256("cohort-bench" || i)[12..32), amount = 1e18 + i.
- * Usage: bench_chain_tree [n] [claims]
+ * address i = keccak256("cohort-bench" || i)[12..32), amount = (1 + epoch) * 1e18 + i, so a
+ * later epoch is the same accounts with more earned (a repeat claim).
+ * Usage: bench_chain_tree [n] [claims] [epoch] [account index: print that account's claim]
  */
 #include "crypto/crypto.h"
 #include "ledger/ledger.h"
@@ -21,7 +22,7 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void account(uint8_t addr[20], uint8_t amount[32], size_t i)
+static void account(uint8_t addr[20], uint8_t amount[32], size_t i, unsigned epoch)
 {
     uint8_t in[20], h[32];
     memcpy(in, "cohort-bench", 12);
@@ -36,14 +37,18 @@ static void account(uint8_t addr[20], uint8_t amount[32], size_t i)
     for (int k = 0; k < 8; k++)
         add[24 + k] = (uint8_t)(i >> (56 - 8 * k));
     (void)coh_ledger_u256_add(amount, base, add);
+    for (unsigned e = 0; e < epoch; e++)
+        (void)coh_ledger_u256_add(amount, amount, base);
 }
 
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
     size_t want = argc > 2 ? strtoull(argv[2], NULL, 10) : 4;
+    unsigned epoch = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 0;
+    long only = argc > 4 ? strtol(argv[4], NULL, 10) : -1;
     if (n < 2 || want < 1 || want > n) {
-        fprintf(stderr, "usage: bench_chain_tree [n >= 2] [claims]\n");
+        fprintf(stderr, "usage: bench_chain_tree [n >= 2] [claims] [epoch]\n");
         return 2;
     }
     uint8_t(*leaves)[32] = malloc(32 * n);
@@ -52,7 +57,7 @@ int main(int argc, char **argv)
     double t0 = now_ms();
     for (size_t i = 0; i < n; i++) {
         uint8_t addr[20], amt[32];
-        account(addr, amt, i);
+        account(addr, amt, i, epoch);
         coh_ledger_claim_leaf(leaves[i], addr, amt);
     }
     coh_ledger_merkle *t = NULL;
@@ -66,19 +71,20 @@ int main(int argc, char **argv)
     printf("{\"n\":%zu,\"build_ms\":%.0f,\"root\":\"%s\",\"claims\":[", n, build, h);
     /* The accounts whose sorted position is smallest sit deepest (tree index 2n-2-pos). */
     size_t printed = 0;
-    for (size_t i = 0; i < n && printed < want; i++) {
+    for (size_t i = only >= 0 ? (size_t)only : 0; i < n && printed < want; i++) {
         uint8_t addr[20], amt[32], leaf[32], proof[64][32];
-        account(addr, amt, i);
+        account(addr, amt, i, epoch);
         coh_ledger_claim_leaf(leaf, addr, amt);
         long pos = coh_ledger_merkle_find(t, leaf);
         size_t np = 0;
-        if (pos < 0 || (size_t)pos >= want * 4 ||
+        if (pos < 0 || (only < 0 && (size_t)pos >= want * 4) ||
             coh_ledger_merkle_proof(proof, 64, &np, t, (size_t)pos) != 0)
             continue;
         char a[43], dec[79];
         coh_hex_encode(a, addr, 20, 1);
         coh_crypto_uint256_to_dec(dec, amt);
-        printf("%s{\"account\":\"%s\",\"amount\":\"%s\",\"proof\":[", printed ? "," : "", a, dec);
+        printf("%s{\"index\":%zu,\"account\":\"%s\",\"amount\":\"%s\",\"proof\":[",
+               printed ? "," : "", i, a, dec);
         for (size_t k = 0; k < np; k++) {
             coh_hex_encode(h, proof[k], 32, 1);
             printf("%s\"%s\"", k ? "," : "", h);

@@ -10,7 +10,8 @@ import { ROOT, startAnvil, deploy } from '../../tests/e2e/chain-anvil.mjs';
 
 const N = Number(process.argv[2] ?? 1000000);
 const build = process.env.COH_BUILD ?? join(ROOT, 'build');
-const tree = JSON.parse(execFileSync(join(build, 'bench', 'chain', 'bench_chain_tree'), [String(N), '2'], { maxBuffer: 1 << 24 }).toString());
+const treeOf = (epoch, ...only) => JSON.parse(execFileSync(join(build, 'bench', 'chain', 'bench_chain_tree'), [String(N), only.length ? '1' : '2', String(epoch), ...only], { maxBuffer: 1 << 24 }).toString());
+const tree = treeOf(0);
 
 const anvil = await startAnvil();
 try {
@@ -46,6 +47,13 @@ try {
   await gas(token.mint(b.account, 1n));
   const warm = await gas(rewards.claim(b.account, b.amount, b.proof));
   rows.push([`claim, depth ${depth} (recipient already holds tokens)`, warm, `+${(warm - base).toLocaleString('en-US')}`]);
+  // A repeat claim: the same account after it earned more (a new anchor of the next epoch's
+  // tree, every amount 1e18 higher): its `claimed` slot and its balance are both nonzero.
+  const next = treeOf(1, String(b.index));
+  const [again] = next.claims;
+  await gas(rewards.anchor(ethers.id('ledger-4'), next.root, 4000));
+  const repeat = await gas(rewards.claim(again.account, again.amount, again.proof));
+  rows.push([`claim, depth ${again.proof.length} (repeat claim of the same account after a new anchor)`, repeat, `+${(repeat - base).toLocaleString('en-US')}`]);
   const { chainId } = await anvil.provider.getNetwork();
   const version = await anvil.provider.send('web3_clientVersion', []);
   console.log(`Claims tree of ${tree.n.toLocaleString('en-US')} accounts built by the ledger module in ${tree.build_ms} ms; proofs of depth ${depth}.`);
