@@ -95,7 +95,8 @@ int main(int argc, char **argv)
     }
     enum coh_log_level lvl;
     if (coh_log_level_parse(&lvl, coh_config_str(cfg, "log_level")) != 0) {
-        fprintf(stderr, "cohortd: config: setting 'log_level' must be debug, info, warn or error\n");
+        fprintf(stderr,
+                "cohortd: config: setting 'log_level' must be debug, info, warn or error\n");
         coh_config_free(cfg);
         return 1;
     }
@@ -143,7 +144,7 @@ int main(int argc, char **argv)
     app.metrics = coh_metrics_new();
     double per_min = (double)coh_config_int(cfg, "signin_rate_per_min");
     app.ratelimit = coh_ratelimit_new(per_min / 60.0, per_min);
-    if (!app.metrics || !app.ratelimit) {
+    if (!app.metrics || !app.ratelimit || coh_db_claims_cache_new(&app.claims) != 0) {
         fprintf(stderr, "cohortd: out of memory\n");
         goto out;
     }
@@ -217,6 +218,7 @@ out:
     coh_ratelimit_free(app.ratelimit);
     coh_metrics_free(app.metrics);
     coh_db_pool_free(app.db);
+    coh_db_claims_cache_free(app.claims);
     coh_secbuf_free(app.ledger_key);
     coh_secbuf_free(app.master_key);
     coh_log_buffered_stop();

@@ -5,7 +5,8 @@
  * canonical encoding, every signature against the published ledger address (GET /v1/chain),
  * and every account's balance recomputed from the entries (no account but chain below zero;
  * with --url, each address's available, earned and claimed compared with what the server
- * reports, and the server's head with the last entry). Prints the first broken link exactly
+ * reports at the entry its figures include, walking on over entries posted meanwhile, and the
+ * server's head with the last entry). Prints the first broken link exactly
  * and exits 1; exits 0 when everything holds.
  *
  * The HTTP client is a minimal HTTP/1.0 GET over plain TCP (cohortd serves plain HTTP; see
@@ -93,58 +94,6 @@ static json_t *http_get_json(const char *base, const char *path)
     return j;
 }
 
-struct ctx {
-    const char *url;
-    coh_ledger_walk *walk;
-    int mismatches, checked;
-};
-
-/* Compares one address's recomputed balances with the server's. */
-static void compare_account(const char *account, void *p)
-{
-    struct ctx *c = p;
-    if (strncmp(account, "available:", 10) != 0 && strncmp(account, "payable:", 8) != 0)
-        return;
-    const char *addr = strchr(account, ':') + 1;
-    /* Each address is checked once, from its available: or (if none) its payable: account. */
-    char other[80];
-    snprintf(other, sizeof other, "available:%s", addr);
-    uint8_t bal[32], cr[32], db[32];
-    int neg;
-    if (account[0] == 'p' && coh_ledger_walk_account(c->walk, other, bal, &neg, cr, db) == 0)
-        return;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/accounts/%s/balance", addr);
-    json_t *j = http_get_json(c->url, path);
-    if (!j) {
-        c->mismatches++;
-        return;
-    }
-    char want[3][79];
-    memset(want, 0, sizeof want);
-    snprintf(want[0], 79, "0");
-    snprintf(want[1], 79, "0");
-    snprintf(want[2], 79, "0");
-    if (coh_ledger_walk_account(c->walk, other, bal, &neg, cr, db) == 0)
-        coh_crypto_uint256_to_dec(want[0], bal);
-    snprintf(other, sizeof other, "payable:%s", addr);
-    if (coh_ledger_walk_account(c->walk, other, bal, &neg, cr, db) == 0) {
-        coh_crypto_uint256_to_dec(want[1], cr);
-        coh_crypto_uint256_to_dec(want[2], db);
-    }
-    const char *names[] = {"available", "earned", "claimed"};
-    for (int i = 0; i < 3; i++) {
-        const char *got = json_string_value(json_object_get(j, names[i]));
-        if (!got || strcmp(got, want[i]) != 0) {
-            printf("balance mismatch: %s %s: server says %s, the entries give %s\n", addr, names[i],
-                   got ? got : "(missing)", want[i]);
-            c->mismatches++;
-        }
-    }
-    c->checked++;
-    json_decref(j);
-}
-
 /* Feeds a JSON array of entries to the walk; returns 0 or prints the break and returns 1. */
 static int feed(coh_ledger_walk *w, const json_t *entries, json_t *export_list, uint8_t last[32])
 {
@@ -163,6 +112,94 @@ static int feed(coh_ledger_walk *w, const json_t *entries, json_t *export_list, 
             json_array_append(export_list, v);
     }
     return 0;
+}
+
+/* Collects the addresses with an available: or payable: account, once each. */
+static void collect_address(const char *account, void *p)
+{
+    json_t *set = p;
+    if (strncmp(account, "available:", 10) == 0 || strncmp(account, "payable:", 8) == 0)
+        json_object_set_new(set, strchr(account, ':') + 1, json_true());
+}
+
+/*
+ * Walks on from the entries already fed to the server's entry `upto` (entries posted while we
+ * verified); 0, or 1 with the break printed.
+ */
+static int walk_to(coh_ledger_walk *w, const char *url, uint64_t upto, json_t *export_list,
+                   uint8_t last[32])
+{
+    while (coh_ledger_walk_count(w) < upto) {
+        char path[96];
+        snprintf(path, sizeof path, "/v1/ledger/entries?after=%llu&limit=1000",
+                 (unsigned long long)coh_ledger_walk_count(w));
+        json_t *page = http_get_json(url, path);
+        if (!page)
+            return 1;
+        json_t *entries = json_object_get(page, "entries");
+        int rc = json_array_size(entries) == 0 ? -1 : feed(w, entries, export_list, last);
+        json_decref(page);
+        if (rc < 0) {
+            printf("BROKEN: the server reports entry %llu but serves entries only up to %llu\n",
+                   (unsigned long long)upto, (unsigned long long)coh_ledger_walk_count(w));
+            return 1;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * Compares one address's recomputed balances with the server's, at the entry the server's
+ * figures include (GET .../balance reports it as seq): entries posted since the walk ended are
+ * walked first, so a live server is compared at one point, not across postings.
+ */
+static int compare_address(const char *addr, coh_ledger_walk *w, const char *url,
+                           json_t *export_list, uint8_t last[32])
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/accounts/%s/balance", addr);
+    json_t *j = http_get_json(url, path);
+    if (!j)
+        return 1;
+    json_int_t at = json_integer_value(json_object_get(j, "seq"));
+    if (at < 0 || (uint64_t)at < coh_ledger_walk_count(w)) {
+        printf("BROKEN: the server's balance of %s is at entry %lld, behind the %llu entries it "
+               "served (entries at the end are missing)\n",
+               addr, (long long)at, (unsigned long long)coh_ledger_walk_count(w));
+        json_decref(j);
+        return 1;
+    }
+    if (walk_to(w, url, (uint64_t)at, export_list, last) != 0) {
+        json_decref(j);
+        return 1;
+    }
+    char want[3][79], account[80];
+    uint8_t bal[32], cr[32], db[32];
+    int neg, rc = 0;
+    snprintf(want[0], 79, "0");
+    snprintf(want[1], 79, "0");
+    snprintf(want[2], 79, "0");
+    snprintf(account, sizeof account, "available:%s", addr);
+    if (coh_ledger_walk_account(w, account, bal, &neg, cr, db) == 0)
+        coh_crypto_uint256_to_dec(want[0], bal);
+    snprintf(account, sizeof account, "payable:%s", addr);
+    if (coh_ledger_walk_account(w, account, bal, &neg, cr, db) == 0) {
+        coh_crypto_uint256_to_dec(want[1], cr);
+        coh_crypto_uint256_to_dec(want[2], db);
+    }
+    const char *names[] = {"available", "earned", "claimed"};
+    for (int i = 0; i < 3; i++) {
+        const char *got = json_string_value(json_object_get(j, names[i]));
+        if (!got || strcmp(got, want[i]) != 0) {
+            printf("balance mismatch: %s %s at entry %lld: server says %s, the entries give %s\n",
+                   addr, names[i], (long long)at, got ? got : "(missing)", want[i]);
+            rc = 1;
+        }
+    }
+    json_decref(j);
+    return rc;
 }
 
 /* ---- --entry N --rpc URL: one entry against the root anchored on chain ------------------ */
@@ -430,13 +467,21 @@ static int run(int argc, char **argv)
                    (long long)hs, (unsigned long long)coh_ledger_walk_count(w));
             rc = 1;
         }
-        struct ctx c = {.url = url, .walk = w};
-        if (!rc) {
-            coh_ledger_walk_accounts(w, compare_account, &c);
-            rc = c.mismatches ? 1 : 0;
+        json_t *addrs = json_object();
+        coh_ledger_walk_accounts(w, collect_address, addrs);
+        const char *addr;
+        json_t *unused;
+        int mismatches = 0, checked = 0;
+        json_object_foreach(addrs, addr, unused)
+        {
+            if (compare_address(addr, w, url, export_list, last) != 0)
+                mismatches++;
+            checked++;
         }
+        json_decref(addrs);
+        rc = rc || mismatches ? 1 : 0;
         if (!rc)
-            printf("balances: %d addresses match the server\n", c.checked);
+            printf("balances: %d addresses match the server\n", checked);
     }
     if (!rc && export_path) {
         json_t *out = json_pack("{s:O,s:O}", "chain", chain, "entries", export_list);

@@ -132,12 +132,22 @@ COH_WUR int coh_db_chain_solvency_record(int *ok, char net[80], char owed[80], c
 
 /* GET /v1/anchors: {anchors: [...], next} with id > after, at most limit. */
 json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, coh_err *err);
+/* ---- claims (claims.c) ----------------------------------------------------------------- */
+/*
+ * The claims tree of the latest confirmed anchor, built once per anchor and shared by every
+ * request (a tree of a million accounts takes seconds to build, a proof from it a microsecond).
+ */
+typedef struct coh_db_claims_cache coh_db_claims_cache;
+COH_WUR int coh_db_claims_cache_new(coh_db_claims_cache **out);
+void coh_db_claims_cache_free(coh_db_claims_cache *c);
 /*
  * GET /v1/claims/{address} (lowercase 0x + 40 hex): the address's leaf in the latest confirmed
  * anchor with its proof, root, and the anchoring transaction. COH_ERR_NOTFOUND when the
- * address has no leaf (or nothing is anchored yet).
+ * address has no leaf (or nothing is anchored yet). cache may be NULL (the tree is then built
+ * for this call alone).
  */
-json_t *coh_db_chain_claim_json(coh_db_pool *p, const char *address, coh_err *err);
+json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, const char *address,
+                                coh_err *err);
 /*
  * For GET /v1/ledger/entries/{seq}: {inclusion_proof, anchor} of the entry in the batch that
  * holds it (proof: sibling hashes, leaf to root, sorted-pair hashing as OpenZeppelin's

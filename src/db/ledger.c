@@ -885,8 +885,8 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
     coh_db_conn *c = borrow(p, err);
     if (!c)
         return err->code;
-    /* Anchoring arrives with the chain module: until then nothing is anchored, so claimable is
-     * 0 and everything earned is pending. */
+    /* One statement, one snapshot: the balances, what the latest confirmed anchor lets the
+     * address claim, and the last entry they include (for `cohort verify` on a live server). */
     PGresult *r = coh_db_exec(
         c,
         "WITH v AS (SELECT coalesce((SELECT balance FROM ledger_balances WHERE account = "
@@ -894,9 +894,12 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
         "ledger_balances WHERE owner = $1 AND account LIKE 'escrow:%'), 0) AS escrowed, "
         "coalesce((SELECT credited FROM ledger_balances WHERE account = 'payable:' || $1), 0) AS "
         "earned, coalesce((SELECT debited FROM ledger_balances WHERE account = 'payable:' || "
-        "$1), 0) AS claimed, 0::numeric AS anchored) "
+        "$1), 0) AS claimed, coalesce((SELECT l.cumulative FROM chain_claim_leaves l JOIN "
+        "chain_anchors a ON a.id = l.anchor_id WHERE a.status = 'confirmed' AND l.address = $1 "
+        "ORDER BY a.id DESC LIMIT 1), 0) AS anchored, coalesce((SELECT max(seq) FROM "
+        "ledger_entries), 0) AS seq) "
         "SELECT available::text, escrowed::text, earned::text, claimed::text, anchored::text, "
-        "greatest(anchored - claimed, 0)::text, greatest(earned - anchored, 0)::text FROM v",
+        "greatest(anchored - claimed, 0)::text, greatest(earned - anchored, 0)::text, seq FROM v",
         1, params, err);
     coh_db_release(c);
     if (!r)
@@ -905,6 +908,7 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
                  out->anchored,  out->claimable, out->pending};
     for (int i = 0; i < 7; i++)
         snprintf(f[i], 80, "%s", PQgetvalue(r, 0, i));
+    out->seq = strtoull(PQgetvalue(r, 0, 7), NULL, 10);
     PQclear(r);
     return 0;
 }

@@ -76,9 +76,10 @@ struct coh_db_ledger_balance {
     char escrowed[80];  /* sum of the escrow:<request> accounts this address funded */
     char earned[80];    /* cumulative credits to payable:<addr> */
     char claimed[80];   /* cumulative claims (debits of payable:<addr>) */
-    char anchored[80];  /* cumulative anchored on chain: 0 until anchoring exists */
+    char anchored[80];  /* cumulative in the latest confirmed anchor's claims tree */
     char claimable[80]; /* anchored - claimed */
     char pending[80];   /* earned - anchored */
+    uint64_t seq;       /* the last ledger entry these figures include */
 };
 /* addr is lowercase 0x + 40 hex. An address never seen has all zeros. */
 COH_WUR int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p,

@@ -177,25 +177,10 @@ void coh_h_account_balance(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
-    /* What the latest confirmed anchor says the address may claim on chain; the rest of what
-     * it earned is pending the next anchor. */
-    const char *params[] = {addr, b.earned, b.claimed};
-    json_t *anc = coh_db_json(
-        req->app->db,
-        "SELECT json_build_object('anchored', a::text, 'claimable', greatest(a - $3::numeric, "
-        "0)::text, 'pending', greatest($2::numeric - a, 0)::text) FROM (SELECT coalesce((SELECT "
-        "l.cumulative FROM chain_claim_leaves l JOIN chain_anchors c ON c.id = l.anchor_id "
-        "WHERE c.status = 'confirmed' AND l.address = $1 ORDER BY c.id DESC LIMIT 1), 0) AS a) x",
-        3, params, &err);
-    if (!anc) {
-        coh_http_send_err(req, &err);
-        return;
-    }
     coh_http_send_json(req, 200,
-                       json_pack("{s:s,s:s,s:s,s:s,s:O,s:O,s:s,s:O}", "address", checksum,
+                       json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "address", checksum,
                                  "available", b.available, "escrowed", b.escrowed, "earned",
-                                 b.earned, "pending", json_object_get(anc, "pending"), "claimable",
-                                 json_object_get(anc, "claimable"), "claimed", b.claimed,
-                                 "anchored", json_object_get(anc, "anchored")));
-    json_decref(anc);
+                                 b.earned, "pending", b.pending, "claimable", b.claimable,
+                                 "claimed", b.claimed, "anchored", b.anchored, "seq",
+                                 (json_int_t)b.seq));
 }

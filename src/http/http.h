@@ -18,13 +18,14 @@ struct coh_app {
     coh_db_pool *db;
     coh_secbuf *master_key; /* 32 bytes */
     const char *sql_dir;
-    const char *web_dir;       /* static files served at / (may be NULL) */
-    const char *openapi_path;  /* served at /openapi.yaml */
+    const char *web_dir;      /* static files served at / (may be NULL) */
+    const char *openapi_path; /* served at /openapi.yaml */
     size_t max_body_bytes;
     struct coh_metrics *metrics;
     struct coh_ratelimit *ratelimit;
-    coh_secbuf *ledger_key; /* 32-byte secp256k1 ledger signing key; NULL until loaded */
+    coh_secbuf *ledger_key;  /* 32-byte secp256k1 ledger signing key; NULL until loaded */
     char ledger_address[43]; /* its address, EIP-55 ("" when none) */
+    struct coh_db_claims_cache *claims; /* GET /v1/claims trees (may be NULL: built per call) */
 };
 
 #define COH_HTTP_MAX_PARAMS 4

@@ -69,6 +69,31 @@ check "verify fails on a tampered export" test $? -ne 0
 check_contains "naming the entry" "$out" "break at seq 3: hash mismatch"
 kill "${T_PIDS[-1]}"; wait "${T_PIDS[-1]}" 2>/dev/null
 
+# A live server: deposits to 20 addresses are posted without pause while verify runs. Each
+# balance is compared at the entry the server's figures include, so none of the runs may see
+# a mismatch (a copy of the database, so the tampered copies below start from 5 entries).
+admin "CREATE DATABASE ${db}_live TEMPLATE $db"
+dbs+=(${db}_live)
+start_cohortd COHORT_DATABASE_URL="$(dburl ${db}_live)"
+(
+  export COHORT_DATABASE_URL="$(dburl ${db}_live)"
+  i=0
+  while :; do
+    "$COH_CLI" ledger deposit --address "$(printf '0x%040x' $((i % 20 + 1)))" --amount 1 >/dev/null 2>&1
+    i=$((i + 1))
+  done
+) &
+poster=$!
+live_ok=0
+for run in $(seq 1 40); do
+  "$COH_CLI" verify --url "$BASE" >"$T_DIR/live.out" 2>&1 && live_ok=$((live_ok + 1)) || cat "$T_DIR/live.out" >&2
+done
+kill $poster; wait $poster 2>/dev/null
+posted=$(psql "$(dburl ${db}_live)" -qtAX -c 'SELECT count(*) - 5 FROM ledger_entries')
+check "deposits were posted while verify ran" test "$posted" -gt 20
+check_eq "verify passed 40 of 40 runs on the live server ($posted deposits meanwhile)" "$live_ok" 40
+kill "${T_PIDS[-1]}"; wait "${T_PIDS[-1]}" 2>/dev/null
+
 # tamper NAME SQL EXPECTED: a copy of the database edited directly, then verified over HTTP.
 tamper() {
   local name=$1 sql=$2 want=$3 copy=${db}_$1

@@ -1,0 +1,174 @@
+/*
+ * claims (db): GET /v1/claims/{address}. The address's cumulative amount is one indexed row of
+ * chain_claim_leaves; its proof needs the whole tree of the anchor, which is built from all
+ * leaves once per confirmed anchor and kept in a cache shared by the HTTP threads. Requests for
+ * the same anchor wait on the one build rather than each building it again, holding no
+ * database connection meanwhile. The tree of a million accounts takes 64 MiB.
+ */
+#include "db/chain_db.h"
+#include "ledger/ledger.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct coh_db_claims_cache {
+    pthread_mutex_t mu;
+    long long anchor_id; /* whose tree t is; 0: none */
+    coh_ledger_merkle *t;
+};
+
+int coh_db_claims_cache_new(coh_db_claims_cache **out)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return COH_ERR_NOMEM;
+    pthread_mutex_init(&(*out)->mu, NULL);
+    return 0;
+}
+
+void coh_db_claims_cache_free(coh_db_claims_cache *c)
+{
+    if (!c)
+        return;
+    coh_ledger_merkle_free(c->t);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* Builds the claims tree of an anchor from its stored leaves and checks it gives its root. */
+static int tree_build(coh_ledger_merkle **out, coh_db_pool *p, const char *anchor_id,
+                      const uint8_t root[32], coh_err *err)
+{
+    *out = NULL;
+    const char *pp[1] = {anchor_id};
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return err->code;
+    PGresult *r = coh_db_exec(c,
+                              "SELECT substr(address, 3), cumulative::text FROM "
+                              "chain_claim_leaves WHERE anchor_id = $1",
+                              1, pp, err);
+    coh_db_release(c);
+    if (!r)
+        return err->code;
+    size_t n = (size_t)PQntuples(r);
+    uint8_t(*leaves)[32] = malloc(32 * (n ? n : 1));
+    int rc = leaves ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        uint8_t addr[20], amt[32];
+        if (coh_hex_decode_exact(addr, 20, PQgetvalue(r, (int)i, 0)) ||
+            coh_crypto_uint256_from_dec(amt, PQgetvalue(r, (int)i, 1)))
+            rc = coh_err_set(err, COH_ERR_DB, "chain_claim_leaves: malformed row");
+        else
+            coh_ledger_claim_leaf(leaves[i], addr, amt);
+    }
+    PQclear(r);
+    if (!rc && n && coh_ledger_merkle_new(out, (const uint8_t(*)[32])leaves, n, 1) != 0)
+        rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    free(leaves);
+    uint8_t got[32];
+    if (!rc && *out)
+        coh_ledger_merkle_root(got, *out);
+    if (!rc && (!*out || memcmp(got, root, 32) != 0)) {
+        coh_ledger_merkle_free(*out);
+        *out = NULL;
+        rc = coh_err_set(err, COH_ERR_DB, "anchor %s: stored leaves do not give its claims root",
+                         anchor_id);
+    }
+    return rc;
+}
+
+/* The leaf's proof in the anchor's tree (from the cache, building it when it is another's). */
+static int proof_of(json_t **out, coh_db_claims_cache *cache, coh_db_pool *p, const char *anchor_id,
+                    const uint8_t root[32], const uint8_t leaf[32], coh_err *err)
+{
+    coh_ledger_merkle *own = NULL, *t;
+    int rc = 0;
+    if (cache) {
+        pthread_mutex_lock(&cache->mu);
+        if (cache->anchor_id != atoll(anchor_id)) {
+            coh_ledger_merkle *fresh;
+            if ((rc = tree_build(&fresh, p, anchor_id, root, err)) == 0) {
+                coh_ledger_merkle_free(cache->t);
+                cache->t = fresh;
+                cache->anchor_id = atoll(anchor_id);
+            }
+        }
+        t = cache->t;
+    } else {
+        rc = tree_build(&own, p, anchor_id, root, err);
+        t = own;
+    }
+    uint8_t proof[64][32];
+    size_t np = 0;
+    long pos = rc ? -1 : coh_ledger_merkle_find(t, leaf);
+    if (!rc && (pos < 0 || coh_ledger_merkle_proof(proof, 64, &np, t, (size_t)pos) != 0))
+        rc = coh_err_set(err, COH_ERR_DB, "claims tree does not hold the leaf");
+    if (cache)
+        pthread_mutex_unlock(&cache->mu);
+    coh_ledger_merkle_free(own);
+    if (rc)
+        return rc;
+    *out = json_array();
+    char h[67];
+    for (size_t i = 0; i < np; i++) {
+        coh_hex_encode(h, proof[i], 32, 1);
+        json_array_append_new(*out, json_string(h));
+    }
+    return 0;
+}
+
+json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, const char *address,
+                                coh_err *err)
+{
+    coh_db_conn *c = coh_db_acquire(p, 5000, err);
+    if (!c)
+        return NULL;
+    const char *pp[1] = {address};
+    /* One snapshot of the latest confirmed anchor and the address's leaf in it; the connection
+     * goes back to the pool before the proof, which may wait on a tree being built. */
+    PGresult *r = coh_db_exec(
+        c,
+        "SELECT a.id, a.last_seq, encode(a.claims_root, 'hex'), encode(a.tx_hash, 'hex'), "
+        "a.block_number, l.cumulative::text FROM (SELECT * FROM chain_anchors WHERE status = "
+        "'confirmed' ORDER BY id DESC LIMIT 1) a LEFT JOIN chain_claim_leaves l ON "
+        "l.anchor_id = a.id AND l.address = $1",
+        1, pp, err);
+    coh_db_release(c);
+    json_t *out = NULL, *proof = NULL;
+    uint8_t root[32], addr[20], amt[32], leaf[32];
+    if (!r)
+        goto done;
+    if (PQntuples(r) == 0) {
+        coh_err_set(err, COH_ERR_NOTFOUND, "nothing is anchored yet");
+        goto done;
+    }
+    if (PQgetisnull(r, 0, 5)) {
+        coh_err_set(err, COH_ERR_NOTFOUND, "%s has no claim in the latest anchor", address);
+        goto done;
+    }
+    const char *cumulative = PQgetvalue(r, 0, 5);
+    if (coh_hex_decode_exact(root, 32, PQgetvalue(r, 0, 2)) ||
+        coh_hex_decode_exact(addr, 20, address + 2) ||
+        coh_crypto_uint256_from_dec(amt, cumulative)) {
+        coh_err_set(err, COH_ERR_DB, "chain_anchors: malformed row");
+        goto done;
+    }
+    coh_ledger_claim_leaf(leaf, addr, amt);
+    if (proof_of(&proof, cache, p, PQgetvalue(r, 0, 0), root, leaf, err) != 0)
+        goto done;
+    char rh[67], lh[67], tx[67];
+    snprintf(rh, sizeof rh, "0x%s", PQgetvalue(r, 0, 2));
+    snprintf(tx, sizeof tx, "0x%s", PQgetvalue(r, 0, 3));
+    coh_hex_encode(lh, leaf, 32, 1);
+    out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:{s:I, s:I, s:s, s:I}}", "address", address,
+                    "cumulative_amount", cumulative, "proof", proof, "leaf", lh, "claims_root", rh,
+                    "anchor", "id", (json_int_t)atoll(PQgetvalue(r, 0, 0)), "last_seq",
+                    (json_int_t)atoll(PQgetvalue(r, 0, 1)), "tx_hash", tx, "block_number",
+                    (json_int_t)atoll(PQgetvalue(r, 0, 4)));
+done:
+    PQclear(r);
+    return out;
+}
