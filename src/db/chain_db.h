@@ -141,9 +141,10 @@ typedef struct coh_db_claims_cache coh_db_claims_cache;
 COH_WUR int coh_db_claims_cache_new(coh_db_claims_cache **out);
 void coh_db_claims_cache_free(coh_db_claims_cache *c);
 /*
- * GET /v1/claims/{address} (lowercase 0x + 40 hex): the address's leaf in the latest confirmed
- * anchor with its proof, root, and the anchoring transaction. COH_ERR_NOTFOUND when the
- * address has no leaf (or nothing is anchored yet). cache may be NULL (the tree is then built
+ * GET /v1/claims/{address} (lowercase 0x + 40 hex): the address's leaf in the anchor whose
+ * root the contract holds (the one in flight once mined, else the latest confirmed), with its
+ * proof, root, and the anchoring transaction. COH_ERR_NOTFOUND when the address has no leaf
+ * (or nothing is anchored yet). cache may be NULL (the tree is then built
  * for this call alone).
  */
 json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, const char *address,

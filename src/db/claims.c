@@ -127,14 +127,23 @@ json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, cons
     if (!c)
         return NULL;
     const char *pp[1] = {address};
-    /* One snapshot of the latest confirmed anchor and the address's leaf in it; the connection
-     * goes back to the pool before the proof, which may wait on a tree being built. */
+    /*
+     * The anchor whose root the contract holds now: the one in flight once its transaction is
+     * mined (the contract keeps only the latest root, so a proof against the previous one
+     * would fail until the new one has all its confirmations), else the latest confirmed one.
+     * If a reorg drops the mined one, the worker marks its transaction unmined and this falls
+     * back. The connection goes back to the pool before the proof, which may wait on a build.
+     */
     PGresult *r = coh_db_exec(
         c,
+        "WITH a AS (SELECT c.id, c.last_seq, c.claims_root, c.status = 'confirmed' AS confirmed, "
+        "coalesce(c.tx_hash, m.tx_hash) AS tx_hash, coalesce(c.block_number, m.block_number) AS "
+        "block_number FROM chain_anchors c LEFT JOIN LATERAL (SELECT t.tx_hash, t.block_number "
+        "FROM chain_anchor_txs t WHERE t.anchor_id = c.id AND t.status = 'mined' LIMIT 1) m ON "
+        "true WHERE c.status = 'confirmed' OR m.tx_hash IS NOT NULL ORDER BY c.id DESC LIMIT 1) "
         "SELECT a.id, a.last_seq, encode(a.claims_root, 'hex'), encode(a.tx_hash, 'hex'), "
-        "a.block_number, l.cumulative::text FROM (SELECT * FROM chain_anchors WHERE status = "
-        "'confirmed' ORDER BY id DESC LIMIT 1) a LEFT JOIN chain_claim_leaves l ON "
-        "l.anchor_id = a.id AND l.address = $1",
+        "a.block_number, l.cumulative::text, a.confirmed FROM a LEFT JOIN chain_claim_leaves l "
+        "ON l.anchor_id = a.id AND l.address = $1",
         1, pp, err);
     coh_db_release(c);
     json_t *out = NULL, *proof = NULL;
@@ -146,7 +155,7 @@ json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, cons
         goto done;
     }
     if (PQgetisnull(r, 0, 5)) {
-        coh_err_set(err, COH_ERR_NOTFOUND, "%s has no claim in the latest anchor", address);
+        coh_err_set(err, COH_ERR_NOTFOUND, "%s has no claim in the anchor on chain", address);
         goto done;
     }
     const char *cumulative = PQgetvalue(r, 0, 5);
@@ -163,11 +172,12 @@ json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, cons
     snprintf(rh, sizeof rh, "0x%s", PQgetvalue(r, 0, 2));
     snprintf(tx, sizeof tx, "0x%s", PQgetvalue(r, 0, 3));
     coh_hex_encode(lh, leaf, 32, 1);
-    out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:{s:I, s:I, s:s, s:I}}", "address", address,
+    out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:{s:I, s:I, s:s, s:I, s:b}}", "address", address,
                     "cumulative_amount", cumulative, "proof", proof, "leaf", lh, "claims_root", rh,
                     "anchor", "id", (json_int_t)atoll(PQgetvalue(r, 0, 0)), "last_seq",
                     (json_int_t)atoll(PQgetvalue(r, 0, 1)), "tx_hash", tx, "block_number",
-                    (json_int_t)atoll(PQgetvalue(r, 0, 4)));
+                    (json_int_t)atoll(PQgetvalue(r, 0, 4)), "confirmed",
+                    strcmp(PQgetvalue(r, 0, 6), "t") == 0);
 done:
     PQclear(r);
     return out;

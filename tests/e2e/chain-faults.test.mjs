@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Wallet } from 'ethers';
 import { api } from './helpers.mjs';
+import { signIn } from './market-helpers.mjs';
 import { startChainStack, waitFor } from './chain-anvil.mjs';
 
 let s;
@@ -210,4 +211,53 @@ test('a reorg deeper than the confirmations: the deposit watcher rewinds, credit
   const log = s.srv.log().slice(logFrom);
   assert.match(log, /reorg below the confirmations/);
   assert.match(log, /mined again in block/);
+});
+
+// With several confirmations, an anchor is on chain (mined) some blocks before it is confirmed.
+// The contract keeps only the latest claims root, so GET /v1/claims must prove against the
+// mined one at once (marked unconfirmed), and a claim with that proof pays; the balance's
+// claimable still counts confirmed anchors only.
+test('a claim proof is against the root on chain as soon as its anchor is mined', async () => {
+  await s.restart({ COHORT_CHAIN_CONFIRMATIONS: '3' });
+  const base = s.srv.base;
+  const [, , , , , , , , r] = s.anvil.wallets(9);
+  const UNIT = 10n ** 18n;
+  await (await s.token.connect(r).approve(await s.rewards.getAddress(), 50n * UNIT)).wait();
+  await (await s.rewards.connect(r).deposit(50n * UNIT)).wait();
+  for (let i = 0; i < 3; i++) await rpc('evm_mine'); // the deposit's confirmations
+  const bal = async () => (await api(base, 'GET', `/v1/accounts/${r.address}/balance`)).body;
+  const avail0 = BigInt((await waitFor('the deposit credited', async () => {
+    const b = await bal();
+    return BigInt(b.available) >= 50n * UNIT ? b : null;
+  })).available);
+  const token = await signIn(base, r);
+  assert.equal((await api(base, 'PUT', '/v1/me/profile', { token, json: { roles: ['researcher'] } })).status, 200);
+  const earned0 = BigInt((await bal()).earned);
+  const wd = await api(base, 'POST', '/v1/me/withdrawals', { token, json: { amount: (20n * UNIT).toString() }, headers: { 'Idempotency-Key': `mined-${Date.now()}` } });
+  assert.equal(wd.status, 201, JSON.stringify(wd.body));
+  assert.equal(BigInt((await bal()).available), avail0 - 20n * UNIT);
+  // The anchor of the withdrawal is mined; nothing else is sent, so no block confirms it.
+  const mined = await waitFor('the anchor mined, not confirmed', async () => {
+    const a = await covering(wd.body.seq);
+    return a?.status === 'sent' && a.transactions.some((t) => t.status === 'mined') ? a : null;
+  });
+  const claim = (await api(base, 'GET', `/v1/claims/${r.address}`)).body;
+  assert.equal(claim.anchor.id, mined.id);
+  assert.equal(claim.anchor.confirmed, false);
+  assert.equal(claim.claims_root, await s.rewards.claimsRoot(), 'the proof is against the root on chain');
+  assert.equal(claim.claims_root, mined.claims_root);
+  assert.equal(BigInt(claim.cumulative_amount), earned0 + 20n * UNIT);
+  assert.equal((await bal()).claimable, '0', 'claimable counts confirmed anchors only');
+  const before = await s.token.balanceOf(r.address);
+  assert.equal((await (await s.rewards.connect(r).claim(claim.address, claim.cumulative_amount, claim.proof)).wait()).status, 1);
+  assert.equal(await s.token.balanceOf(r.address) - before, 20n * UNIT, 'claimed exactly the withdrawal');
+  for (let i = 0; i < 3; i++) await rpc('evm_mine');
+  const done = await confirmed(wd.body.seq);
+  assert.equal(done.id, mined.id);
+  const after = await waitFor('the claim confirmed', async () => {
+    const c = (await api(base, 'GET', `/v1/claims/${r.address}`)).body;
+    return c.anchor.confirmed ? c : null;
+  });
+  assert.equal(after.anchor.id, mined.id);
+  await waitFor('the Claimed event credited', async () => BigInt((await bal()).claimed) >= 20n * UNIT);
 });
