@@ -7,6 +7,7 @@
  * later epoch is the same accounts with more earned (a repeat claim).
  * Usage: bench_chain_tree [n] [claims] [epoch] [account index: print that account's claim]
  */
+#include "bench_accounts.h"
 #include "crypto/crypto.h"
 #include "ledger/ledger.h"
 
@@ -20,25 +21,6 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void account(uint8_t addr[20], uint8_t amount[32], size_t i, unsigned epoch)
-{
-    uint8_t in[20], h[32];
-    memcpy(in, "cohort-bench", 12);
-    for (int k = 0; k < 8; k++)
-        in[12 + k] = (uint8_t)(i >> (56 - 8 * k));
-    coh_crypto_keccak256(h, in, sizeof in);
-    memcpy(addr, h + 12, 20);
-    uint8_t base[32], add[32];
-    if (coh_crypto_uint256_from_dec(base, "1000000000000000000") != 0)
-        abort();
-    memset(add, 0, 32);
-    for (int k = 0; k < 8; k++)
-        add[24 + k] = (uint8_t)(i >> (56 - 8 * k));
-    (void)coh_ledger_u256_add(amount, base, add);
-    for (unsigned e = 0; e < epoch; e++)
-        (void)coh_ledger_u256_add(amount, amount, base);
 }
 
 int main(int argc, char **argv)
@@ -57,7 +39,7 @@ int main(int argc, char **argv)
     double t0 = now_ms();
     for (size_t i = 0; i < n; i++) {
         uint8_t addr[20], amt[32];
-        account(addr, amt, i, epoch);
+        bench_account(addr, amt, i, epoch);
         coh_ledger_claim_leaf(leaves[i], addr, amt);
     }
     coh_ledger_merkle *t = NULL;
@@ -73,7 +55,7 @@ int main(int argc, char **argv)
     size_t printed = 0;
     for (size_t i = only >= 0 ? (size_t)only : 0; i < n && printed < want; i++) {
         uint8_t addr[20], amt[32], leaf[32], proof[64][32];
-        account(addr, amt, i, epoch);
+        bench_account(addr, amt, i, epoch);
         coh_ledger_claim_leaf(leaf, addr, amt);
         long pos = coh_ledger_merkle_find(t, leaf);
         size_t np = 0;

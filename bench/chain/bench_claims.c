@@ -19,6 +19,7 @@
  * coh_ledger_merkle_verify. Prints a markdown table; non-zero exit on any failed check.
  * Usage: COH_BENCH_DATABASE_URL=... bench_claims [n] [uncached calls] [cached calls]
  */
+#include "bench_accounts.h"
 #include "crypto/crypto.h"
 #include "db/chain_db.h"
 #include "ledger/ledger.h"
@@ -37,22 +38,6 @@ static double now_ms(void)
 }
 
 /* bench_chain_tree's account i at epoch 0. */
-static void account(uint8_t addr[20], uint8_t amount[32], size_t i)
-{
-    uint8_t in[20], h[32], base[32], add[32];
-    memcpy(in, "cohort-bench", 12);
-    for (int k = 0; k < 8; k++)
-        in[12 + k] = (uint8_t)(i >> (56 - 8 * k));
-    coh_crypto_keccak256(h, in, sizeof in);
-    memcpy(addr, h + 12, 20);
-    if (coh_crypto_uint256_from_dec(base, "1000000000000000000") != 0)
-        abort();
-    memset(add, 0, 32);
-    for (int k = 0; k < 8; k++)
-        add[24 + k] = (uint8_t)(i >> (56 - 8 * k));
-    (void)coh_ledger_u256_add(amount, base, add);
-}
-
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static size_t pick(size_t n)
 {
@@ -84,7 +69,7 @@ static void check(json_t *out, size_t i)
 {
     uint8_t addr[20], amt[32], want_leaf[32], leaf[32], root[32], proof[64][32];
     char dec[79];
-    account(addr, amt, i);
+    bench_account(addr, amt, i, 0);
     coh_ledger_claim_leaf(want_leaf, addr, amt);
     coh_crypto_uint256_to_dec(dec, amt);
     json_t *pr = json_object_get(out, "proof");
@@ -116,7 +101,7 @@ static double call(coh_db_pool *db, coh_db_claims_cache *cache, size_t i)
 {
     uint8_t addr[20], amt[32];
     char a[43];
-    account(addr, amt, i);
+    bench_account(addr, amt, i, 0);
     coh_hex_encode(a, addr, 20, 1);
     coh_err err = {0};
     double t0 = now_ms();
@@ -180,7 +165,7 @@ static int fixture(const char *url, size_t n, double *tree_ms, double *load_ms)
     double t0 = now_ms();
     for (size_t i = 0; ok && i < n; i++) {
         uint8_t addr[20], amt[32];
-        account(addr, amt, i);
+        bench_account(addr, amt, i, 0);
         coh_ledger_claim_leaf(leaves[i], addr, amt);
     }
     coh_ledger_merkle *t = NULL;
@@ -209,7 +194,7 @@ static int fixture(const char *url, size_t n, double *tree_ms, double *load_ms)
     for (size_t i = 0; ok && i < n; i++) {
         uint8_t addr[20], amt[32];
         char a[43], dec[79];
-        account(addr, amt, i);
+        bench_account(addr, amt, i, 0);
         coh_hex_encode(a, addr, 20, 1);
         coh_crypto_uint256_to_dec(dec, amt);
         len += (size_t)snprintf(buf + len, 160, "1\t%s\t%s\n", a, dec);
