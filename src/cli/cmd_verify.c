@@ -131,8 +131,11 @@ static int walk_to(coh_ledger_walk *w, const char *url, uint64_t upto, json_t *e
 {
     while (coh_ledger_walk_count(w) < upto) {
         char path[96];
-        snprintf(path, sizeof path, "/v1/ledger/entries?after=%llu&limit=1000",
-                 (unsigned long long)coh_ledger_walk_count(w));
+        /* No further than upto: the balance is compared as of that entry. */
+        uint64_t left = upto - coh_ledger_walk_count(w);
+        snprintf(path, sizeof path, "/v1/ledger/entries?after=%llu&limit=%llu",
+                 (unsigned long long)coh_ledger_walk_count(w),
+                 (unsigned long long)(left < 1000 ? left : 1000));
         json_t *page = http_get_json(url, path);
         if (!page)
             return 1;
@@ -480,6 +483,11 @@ static int run(int argc, char **argv)
         }
         json_decref(addrs);
         rc = rc || mismatches ? 1 : 0;
+        /* The entries walked on during the comparison are held to the same signer. */
+        if (!rc && coh_ledger_walk_finish(w, &err)) {
+            printf("BROKEN: %s\n", err.msg);
+            rc = 1;
+        }
         if (!rc)
             printf("balances: %d addresses match the server\n", checked);
     }

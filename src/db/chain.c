@@ -361,12 +361,17 @@ int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq, coh_er
     coh_db_conn *c = coh_db_acquire(p, 5000, err);
     if (!c)
         return err->code;
-    PGresult *r = coh_db_exec(c,
-                              "UPDATE chain_anchors SET status = 'sent', tx_hash = NULL, "
-                              "block_number = NULL, confirmed_at = NULL WHERE id = (SELECT "
-                              "min(id) FROM chain_anchors WHERE status = 'confirmed' AND "
-                              "last_seq > $1) RETURNING id",
-                              1, pp, err);
+    /* Its transactions are no longer mined either, so GET /v1/claims stops proving against
+     * its root at once rather than at the worker's next poll. */
+    PGresult *r = coh_db_exec(
+        c,
+        "WITH a AS (UPDATE chain_anchors SET status = 'sent', tx_hash = NULL, block_number = "
+        "NULL, confirmed_at = NULL WHERE id = (SELECT min(id) FROM chain_anchors WHERE status = "
+        "'confirmed' AND last_seq > $1) RETURNING id), "
+        "t AS (UPDATE chain_anchor_txs SET status = 'sent', block_number = NULL, updated_at = "
+        "now() WHERE anchor_id IN (SELECT id FROM a) AND status = 'mined') "
+        "SELECT id FROM a",
+        1, pp, err);
     int rc = r ? PQntuples(r) : err->code;
     PQclear(r);
     coh_db_release(c);

@@ -65,6 +65,7 @@ COH_WUR int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq
 /* Scan cursor by name (the last block fully processed); *block = dflt when never set. */
 COH_WUR int coh_db_chain_cursor_get(long long *block, coh_db_pool *p, const char *name,
                                     long long dflt, coh_err *err);
+#define COH_DB_CHAIN_SCANNED_KEPT 256 /* remembered (block, hash) pairs per cursor */
 /* Moves the cursor to block and remembers the block's hash (the last 256 per cursor). */
 COH_WUR int coh_db_chain_cursor_set(coh_db_pool *p, const char *name, long long block,
                                     const uint8_t hash[32], coh_err *err);
@@ -97,6 +98,7 @@ struct coh_db_chain_event {
     uint8_t block_hash[32];
     uint8_t account[20];
     uint8_t amount[32];
+    uint8_t cumulative[32]; /* claims: the account's cumulative claimed after this claim */
 };
 /* What crediting found. */
 enum coh_db_event_seen {
@@ -108,8 +110,11 @@ enum coh_db_event_seen {
 };
 /*
  * Posts the event's ledger entry (deposit: chain -> available:<account>; claim:
- * payable:<account> -> chain) once per (transaction, ordinal), with the idempotency key
- * "<kind>:<tx>/<ordinal>", and records it; an event seen before only updates its block.
+ * payable:<account> -> chain) once per event, with the idempotency key "<kind>:<tx>/<ordinal>",
+ * and records it; an event seen before only updates where it is. A deposit is the same event
+ * when its transaction and ordinal are; a claim when its account and cumulative amount are
+ * (which strictly increase per account on chain), so a claim sent again in another transaction
+ * after a reorg dropped the first is not debited twice.
  */
 COH_WUR int coh_db_chain_event_credit(enum coh_db_event_seen *seen, coh_db_pool *p,
                                       const coh_secbuf *ledger_key,

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCANNED_KEPT 256 /* remembered (block, hash) pairs per cursor */
-
 int coh_db_chain_cursor_get(long long *block, coh_db_pool *p, const char *name, long long dflt,
                             coh_err *err)
 {
@@ -36,7 +34,7 @@ int coh_db_chain_cursor_set(coh_db_pool *p, const char *name, long long block,
 {
     char b[24], h[65], keep[24];
     snprintf(b, sizeof b, "%lld", block);
-    snprintf(keep, sizeof keep, "%d", SCANNED_KEPT);
+    snprintf(keep, sizeof keep, "%d", COH_DB_CHAIN_SCANNED_KEPT);
     coh_hex_encode(h, hash, 32, 0);
     const char *pp[4] = {name, b, h, keep};
     /* One statement, so the cursor never moves without its hash being remembered. */
@@ -119,13 +117,22 @@ int coh_db_chain_events_status(long long *block, long *orphaned, coh_db_pool *p,
     return 0;
 }
 
+/* The UPDATE of event_seen, by the event's identity (see coh_db_chain_event_credit). */
+#define SEEN_SET                                                                                   \
+    "UPDATE chain_events e SET tx_hash = decode($1, 'hex'), tx_ordinal = $2, block_number = $3, "  \
+    "block_hash = decode($4, 'hex'), log_index = $5, orphaned_at = NULL FROM (SELECT ctid AS "     \
+    "row, orphaned_at, block_hash FROM chain_events WHERE "
+#define SEEN_RETURNING                                                                             \
+    " FOR UPDATE) o WHERE e.ctid = o.row RETURNING e.kind, e.account, e.amount::text, "            \
+    "o.orphaned_at IS NOT NULL, o.block_hash = e.block_hash"
+
 /*
- * A known event (same transaction and ordinal) seen again: takes the block it is in now and
- * clears the orphan mark. *found = 0 when unknown; *was = its state before.
+ * A known event seen again: takes where it is now (transaction, block) and clears the orphan
+ * mark. *found = 0 when unknown; *was = its state before.
  */
 static int event_seen(int *found, enum coh_db_event_seen *was, coh_db_pool *p,
                       const struct coh_db_chain_event *ev, const char *addr, const char *amount,
-                      coh_err *err)
+                      const char *cumulative, coh_err *err)
 {
     char th[65], bh[65], ord[24], bn[24], li[24];
     coh_hex_encode(th, ev->tx_hash, 32, 0);
@@ -133,19 +140,20 @@ static int event_seen(int *found, enum coh_db_event_seen *was, coh_db_pool *p,
     snprintf(ord, sizeof ord, "%lld", ev->tx_ordinal);
     snprintf(bn, sizeof bn, "%lld", ev->block_number);
     snprintf(li, sizeof li, "%lld", ev->log_index);
-    const char *pp[5] = {th, ord, bn, bh, li};
+    const char *pp[7] = {th, ord, bn, bh, li, addr, cumulative};
     *found = 0;
     coh_db_conn *c = coh_db_acquire(p, 5000, err);
     if (!c)
         return err->code;
-    PGresult *r = coh_db_exec(
-        c,
-        "UPDATE chain_events e SET block_number = $3, block_hash = decode($4, 'hex'), "
-        "log_index = $5, orphaned_at = NULL FROM (SELECT orphaned_at, block_hash FROM "
-        "chain_events WHERE tx_hash = decode($1, 'hex') AND tx_ordinal = $2 FOR UPDATE) o "
-        "WHERE e.tx_hash = decode($1, 'hex') AND e.tx_ordinal = $2 RETURNING e.kind, "
-        "e.account, e.amount::text, o.orphaned_at IS NOT NULL, o.block_hash = e.block_hash",
-        5, pp, err);
+    PGresult *r =
+        cumulative ? coh_db_exec(c,
+                                 SEEN_SET "kind = 'claim' AND account = $6 AND claim_cumulative = "
+                                          "$7::numeric" SEEN_RETURNING,
+                                 7, pp, err)
+                   : coh_db_exec(c,
+                                 SEEN_SET "kind = 'deposit' AND tx_hash = decode($1, 'hex') AND "
+                                          "tx_ordinal = $2" SEEN_RETURNING,
+                                 5, pp, err);
     int rc = r ? 0 : err->code;
     if (r && PQntuples(r) == 1) {
         *found = 1;
@@ -168,18 +176,20 @@ int coh_db_chain_event_credit(enum coh_db_event_seen *seen, coh_db_pool *p,
                               const coh_secbuf *ledger_key, const struct coh_db_chain_event *ev,
                               coh_err *err)
 {
-    char txh[67], addr[43], amount[79];
+    char txh[67], addr[43], amount[79], cumulative[79];
     coh_hex_encode(txh, ev->tx_hash, 32, 1);
     coh_hex_encode(addr, ev->account, 20, 1);
     coh_crypto_uint256_to_dec(amount, ev->amount);
+    int deposit = strcmp(ev->kind, "deposit") == 0;
+    if (!deposit)
+        coh_crypto_uint256_to_dec(cumulative, ev->cumulative);
     int found = 0;
-    int rc = event_seen(&found, seen, p, ev, addr, amount, err);
+    int rc = event_seen(&found, seen, p, ev, addr, amount, deposit ? NULL : cumulative, err);
     if (rc || found)
         return rc;
     *seen = COH_DB_EVENT_NEW;
     coh_ledger_entry e;
     memset(&e, 0, sizeof e);
-    int deposit = strcmp(ev->kind, "deposit") == 0;
     e.kind = deposit ? COH_LEDGER_DEPOSIT : COH_LEDGER_CLAIM;
     snprintf(e.debit, sizeof e.debit, deposit ? "chain" : "payable:%s", addr);
     snprintf(e.credit, sizeof e.credit, deposit ? "available:%s" : "chain", addr);
@@ -198,11 +208,12 @@ int coh_db_chain_event_credit(enum coh_db_event_seen *seen, coh_db_pool *p,
     snprintf(bn, sizeof bn, "%lld", ev->block_number);
     snprintf(seq, sizeof seq, "%llu", (unsigned long long)e.seq);
     snprintf(ord, sizeof ord, "%lld", ev->tx_ordinal);
-    const char *pp[9] = {th, li, ev->kind, bn, bh, addr, amount, seq, ord};
+    const char *pp[10] = {th,   li,     ev->kind, bn,  bh,
+                          addr, amount, seq,      ord, deposit ? NULL : cumulative};
     return coh_db_run(p,
                       "INSERT INTO chain_events (tx_hash, log_index, kind, block_number, "
-                      "block_hash, account, amount, ledger_seq, tx_ordinal) VALUES (decode($1, "
-                      "'hex'), $2, $3, $4, decode($5, 'hex'), $6, $7, $8, $9) ON CONFLICT DO "
-                      "NOTHING",
-                      9, pp, err);
+                      "block_hash, account, amount, ledger_seq, tx_ordinal, claim_cumulative) "
+                      "VALUES (decode($1, 'hex'), $2, $3, $4, decode($5, 'hex'), $6, $7, $8, $9, "
+                      "$10) ON CONFLICT DO NOTHING",
+                      10, pp, err);
 }

@@ -43,18 +43,26 @@ static int block_hash_at(const struct coh_db_chain_watch *cw, uint8_t hash[32], 
 /*
  * A reorg deeper than the confirmations replaced the block the events cursor stopped at: walks
  * the remembered blocks back to the newest one the node still has, and rewinds there (to the
- * start block when none survives; events are identified by transaction and ordinal, so a
- * rescan credits nothing twice). *rewound = 1 when it did.
+ * start block when none survives; events keep their identity, so a rescan credits nothing
+ * twice). *rewound = 1 when it did. *known = the cursor block's remembered hash (*have = 0 when
+ * none: cursor set before 008, or never), for the check at the end of the step.
  */
-static int check_reorg(const struct coh_db_chain_watch *cw, long long cursor, int *rewound,
-                       coh_err *err)
+static int check_reorg(const struct coh_db_chain_watch *cw, long long cursor, uint64_t head,
+                       int *rewound, uint8_t known_hash[32], int *have, coh_err *err)
 {
-    *rewound = 0;
-    struct coh_db_chain_block known[64];
+    *rewound = *have = 0;
+    struct coh_db_chain_block known[COH_DB_CHAIN_SCANNED_KEPT]; /* 10 KiB */
     size_t n = 0;
-    int rc = coh_db_chain_scanned(known, 64, &n, cw->cfg->db, "events", cursor, err);
+    int rc = coh_db_chain_scanned(known, COH_DB_CHAIN_SCANNED_KEPT, &n, cw->cfg->db, "events",
+                                  cursor, err);
     if (rc || n == 0 || known[0].number != cursor)
-        return rc; /* nothing remembered at the cursor (set before 008): nothing to compare */
+        return rc; /* nothing remembered at the cursor: nothing to compare */
+    memcpy(known_hash, known[0].hash, 32);
+    *have = 1;
+    /* A node behind the cursor (resyncing, or a lagging backend) is waited for, not taken for
+     * a reorg; a reorg onto a shorter branch is seen once that branch reaches the cursor. */
+    if ((long long)head < cursor)
+        return 0;
     long long ancestor = cw->cfg->start_block - 1;
     for (size_t i = 0; i < n; i++) {
         uint8_t h[32];
@@ -101,11 +109,17 @@ static int parse_log(const struct coh_db_chain_watch *cw, struct coh_db_chain_ev
     ev->log_index = (long long)li;
     memcpy(ev->account, t1 + 12, 20);
     memcpy(ev->amount, data, 32);
+    if (strcmp(ev->kind, "claim") == 0) {
+        if (dl < 64)
+            return -1;
+        memcpy(ev->cumulative, data + 32, 32); /* Claimed(account, amount, cumulativeAmount) */
+    }
     return 0;
 }
 
 /* Credits one range's logs, in order; each transaction's logs come together in a range. */
-static int credit_logs(const struct coh_db_chain_watch *cw, json_t *logs, coh_err *err)
+static int credit_logs(const struct coh_db_chain_watch *cw, json_t *logs, long long to,
+                       const uint8_t to_hash[32], coh_err *err)
 {
     uint8_t prev_tx[32] = {0};
     long long ordinal = 0;
@@ -118,6 +132,9 @@ static int credit_logs(const struct coh_db_chain_watch *cw, json_t *logs, coh_er
         struct coh_db_chain_event ev = {0};
         if (parse_log(cw, &ev, lg) != 0)
             return coh_err_set(err, COH_CHAIN_ETRANSPORT, "eth_getLogs: malformed log");
+        if (ev.block_number == to && memcmp(ev.block_hash, to_hash, 32) != 0)
+            return coh_err_set(err, COH_CHAIN_ETRANSPORT,
+                               "eth_getLogs: a log of block %lld from another branch", to);
         ordinal = i > 0 && memcmp(prev_tx, ev.tx_hash, 32) == 0 ? ordinal + 1 : 0;
         memcpy(prev_tx, ev.tx_hash, 32);
         ev.tx_ordinal = ordinal;
@@ -149,17 +166,18 @@ int coh_db_chain_watch_step(const struct coh_db_chain_watch *cw, coh_err *err)
     int rc = coh_db_chain_cursor_get(&cursor, cw->cfg->db, "events", cw->cfg->start_block - 1, err);
     if (rc)
         return rc;
-    int rewound = 0;
-    if ((rc = check_reorg(cw, cursor, &rewound, err)) != 0 || rewound)
-        return rc;
     uint64_t head;
     if ((rc = coh_chain_rpc_u64(cw->rpc, &head, "eth_blockNumber", json_array(), err)) != 0)
+        return rc;
+    int rewound = 0, have_known = 0;
+    uint8_t known[32];
+    if ((rc = check_reorg(cw, cursor, head, &rewound, known, &have_known, err)) != 0 || rewound)
         return rc;
     long long safe = (long long)head - (cw->cfg->confirmations - 1);
     if (safe <= cursor)
         return 0;
     long long to = safe < cursor + 2000 ? safe : cursor + 2000;
-    uint8_t h_before[32], h_after[32];
+    uint8_t h_before[32], h_cursor[32], h_after[32];
     int found = 0;
     if ((rc = block_hash_at(cw, h_before, &found, to, err)) != 0 || !found)
         return rc;
@@ -176,13 +194,21 @@ int coh_db_chain_watch_step(const struct coh_db_chain_watch *cw, coh_err *err)
                             err);
     if (rc)
         return rc;
-    if ((rc = block_hash_at(cw, h_after, &found, to, err)) == 0 && found &&
-        memcmp(h_before, h_after, 32) == 0)
-        rc = credit_logs(cw, logs, err);
-    else if (!rc)
-        found = 0; /* the chain moved under the scan: the next step sees it */
+    /*
+     * In this order: the cursor block still the one remembered (a reorg below it since
+     * check_reorg shows here), then `to` unchanged (a reorg after that read would have
+     * replaced `to` too, since `to` descends from the cursor block). Otherwise the chain moved
+     * under the scan, and the next step sees it.
+     */
+    int same = 1;
+    if (have_known && (rc = block_hash_at(cw, h_cursor, &found, cursor, err)) == 0)
+        same = found && memcmp(h_cursor, known, 32) == 0;
+    if (!rc && same && (rc = block_hash_at(cw, h_after, &found, to, err)) == 0)
+        same = found && memcmp(h_before, h_after, 32) == 0;
+    if (!rc && same)
+        rc = credit_logs(cw, logs, to, h_after, err);
     json_decref(logs);
-    if (rc || !found)
+    if (rc || !same)
         return rc;
     return coh_db_chain_cursor_set(cw->cfg->db, "events", to, h_after, err);
 }

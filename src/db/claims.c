@@ -15,7 +15,8 @@
 
 struct coh_db_claims_cache {
     pthread_mutex_t mu;
-    long long anchor_id; /* whose tree t is; 0: none */
+    long long anchor_id; /* whose tree t is (with its root); 0: none */
+    uint8_t root[32];
     coh_ledger_merkle *t;
 };
 
@@ -88,12 +89,13 @@ static int proof_of(json_t **out, coh_db_claims_cache *cache, coh_db_pool *p, co
     int rc = 0;
     if (cache) {
         pthread_mutex_lock(&cache->mu);
-        if (cache->anchor_id != atoll(anchor_id)) {
+        if (cache->anchor_id != atoll(anchor_id) || memcmp(cache->root, root, 32) != 0) {
             coh_ledger_merkle *fresh;
             if ((rc = tree_build(&fresh, p, anchor_id, root, err)) == 0) {
                 coh_ledger_merkle_free(cache->t);
                 cache->t = fresh;
                 cache->anchor_id = atoll(anchor_id);
+                memcpy(cache->root, root, 32);
             }
         }
         t = cache->t;
@@ -113,11 +115,14 @@ static int proof_of(json_t **out, coh_db_claims_cache *cache, coh_db_pool *p, co
         return rc;
     *out = json_array();
     char h[67];
-    for (size_t i = 0; i < np; i++) {
+    for (size_t i = 0; *out && i < np; i++) {
         coh_hex_encode(h, proof[i], 32, 1);
-        json_array_append_new(*out, json_string(h));
+        if (json_array_append_new(*out, json_string(h)) != 0) {
+            json_decref(*out);
+            *out = NULL;
+        }
     }
-    return 0;
+    return *out ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
 }
 
 json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, const char *address,
@@ -178,6 +183,8 @@ json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, cons
                     (json_int_t)atoll(PQgetvalue(r, 0, 1)), "tx_hash", tx, "block_number",
                     (json_int_t)atoll(PQgetvalue(r, 0, 4)), "confirmed",
                     strcmp(PQgetvalue(r, 0, 6), "t") == 0);
+    if (!out)
+        coh_err_set(err, COH_ERR_NOMEM, "out of memory");
 done:
     PQclear(r);
     return out;

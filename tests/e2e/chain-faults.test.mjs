@@ -261,3 +261,56 @@ test('a claim proof is against the root on chain as soon as its anchor is mined'
   assert.equal(after.anchor.id, mined.id);
   await waitFor('the Claimed event credited', async () => BigInt((await bal()).claimed) >= 20n * UNIT);
 });
+
+// A claim credited to the ledger, then dropped by a reorg deeper than the confirmations, and
+// sent again by the wallet as a new transaction (other fees, other hash) on the new branch:
+// the same claim on chain (same account, same cumulative amount), so payable is debited once,
+// and the watcher goes on (a second debit would be refused and stop it).
+test('a claim dropped by a deep reorg and sent again in a new transaction is debited once', async () => {
+  await s.restart({});
+  const base = s.srv.base;
+  const r = s.anvil.wallets(10)[9];
+  const UNIT = 10n ** 18n;
+  const bal = async () => (await api(base, 'GET', `/v1/accounts/${r.address}/balance`)).body;
+  const events = async () => (await api(base, 'GET', '/v1/chain')).body.events;
+  await (await s.token.connect(r).approve(await s.rewards.getAddress(), 100n * UNIT)).wait();
+  await (await s.rewards.connect(r).deposit(30n * UNIT)).wait();
+  await waitFor('the deposit credited', async () => BigInt((await bal()).available) >= 30n * UNIT);
+  const token = await signIn(base, r);
+  assert.equal((await api(base, 'PUT', '/v1/me/profile', { token, json: { roles: ['researcher'] } })).status, 200);
+  const claimed0 = BigInt((await bal()).claimed);
+  const wd = await api(base, 'POST', '/v1/me/withdrawals', { token, json: { amount: (10n * UNIT).toString() }, headers: { 'Idempotency-Key': `reclaim-${Date.now()}` } });
+  assert.equal(wd.status, 201, JSON.stringify(wd.body));
+  const earned = BigInt((await bal()).earned);
+  const c = await waitFor('the proof on chain', async () => {
+    const x = (await api(base, 'GET', `/v1/claims/${r.address}`)).body;
+    return x.cumulative_amount === earned.toString() && x.claims_root === await s.rewards.claimsRoot() ? x : null;
+  });
+  await waitFor('the watcher at the head', async () => (await events()).block >= await s.anvil.provider.getBlockNumber());
+  const orphaned0 = (await events()).orphaned;
+  const logFrom = s.srv.log().length;
+
+  const snap = await rpc('evm_snapshot');
+  const tx1 = await s.rewards.connect(r).claim(c.address, c.cumulative_amount, c.proof);
+  await tx1.wait();
+  for (let i = 0; i < 2; i++) await rpc('evm_mine');
+  const oldHead = await s.anvil.provider.getBlockNumber();
+  await waitFor('the claim credited', async () => BigInt((await bal()).claimed) === earned);
+  await waitFor('the watcher past the claim', async () => (await events()).block >= oldHead);
+
+  assert.equal(await rpc('evm_revert', [snap]), true);
+  assert.equal(await s.rewards.claimed(r.address), claimed0, 'the reorg undid the claim on chain');
+  const tx2 = await s.rewards.connect(r).claim(c.address, c.cumulative_amount, c.proof, { maxPriorityFeePerGas: 3n * 10n ** 9n, maxFeePerGas: 10n ** 11n });
+  await tx2.wait();
+  assert.notEqual(tx2.hash, tx1.hash, 'a new transaction');
+  while (await s.anvil.provider.getBlockNumber() <= oldHead + 1) await rpc('evm_mine');
+  // The watcher goes on past the claim: a deposit after it is credited.
+  const avail = BigInt((await bal()).available);
+  await (await s.rewards.connect(r).deposit(1n * UNIT)).wait();
+  await waitFor('the later deposit credited', async () => BigInt((await bal()).available) === avail + UNIT);
+  assert.equal(BigInt((await bal()).claimed), earned, 'payable debited once');
+  const claims = (await api(base, 'GET', `/v1/ledger/entries?kind=claim&account=${r.address}&limit=500`)).body.entries;
+  assert.equal(claims.length, 1, 'one claim entry');
+  assert.equal((await events()).orphaned, orphaned0, 'the claim is on chain again: nothing orphaned');
+  assert.match(s.srv.log().slice(logFrom), /claim 0x[0-9a-f]+\/0 mined again in block/);
+});
