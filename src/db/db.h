@@ -47,6 +47,13 @@ void coh_db_pool_stats(const coh_db_pool *p, struct coh_db_pool_stats *out);
 PGresult *coh_db_exec(coh_db_conn *c, const char *sql, int n, const char *const *params,
                       coh_err *err);
 /*
+ * The same, planned for these parameter values every time rather than prepared once: for
+ * statements whose best plan depends on them, such as `col = ANY($1::text[])` with arrays from
+ * one element to thousands, where a cached generic plan can fall back to a sequential scan.
+ */
+PGresult *coh_db_exec_unprepared(coh_db_conn *c, const char *sql, int n, const char *const *params,
+                                 coh_err *err);
+/*
  * Classifies a failed result as coh_db_exec does (connection lost or timeout: UNAVAILABLE;
  * unique, exclusion or serialization: CONFLICT; else DB), copies its SQLSTATE into state
  * (6 bytes, may be NULL) and PQclear()s it. For callers running their own prepared statements.

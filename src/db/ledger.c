@@ -378,7 +378,7 @@ static int batch_keys(struct batch *b, coh_db_conn *c, coh_err *err)
     if (rc)
         return rc;
     const char *params[] = {arr};
-    PGresult *r = coh_db_exec(
+    PGresult *r = coh_db_exec_unprepared(
         c, "SELECT " ENTRY_COLS " FROM ledger_entries WHERE idempotency_key = ANY($1::text[])", 1,
         params, err);
     free(arr);
@@ -436,10 +436,11 @@ static int batch_balances(struct batch *b, coh_db_conn *c, coh_err *err)
     if (!arr)
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     const char *params[] = {arr};
-    PGresult *r = coh_db_exec(c,
-                              "SELECT account, balance::text FROM ledger_balances WHERE account = "
-                              "ANY($1::text[]) ORDER BY account FOR UPDATE",
-                              1, params, err);
+    PGresult *r =
+        coh_db_exec_unprepared(c,
+                               "SELECT account, balance::text FROM ledger_balances WHERE account = "
+                               "ANY($1::text[]) ORDER BY account FOR UPDATE",
+                               1, params, err);
     free(arr);
     if (!r)
         return err->code;

@@ -266,6 +266,17 @@ static const char *prepared_name(coh_db_conn *c, const char *sql, int n, char na
     return name;
 }
 
+PGresult *coh_db_exec_unprepared(coh_db_conn *c, const char *sql, int n, const char *const *params,
+                                 coh_err *err)
+{
+    PGresult *r = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    coh_db_error_set(c, r, NULL, err);
+    return NULL;
+}
+
 PGresult *coh_db_exec(coh_db_conn *c, const char *sql, int n, const char *const *params,
                       coh_err *err)
 {
