@@ -163,8 +163,10 @@ async function waitAllTerminal(owner) {
 }
 
 const psql = (sql) => {
-  const r = spawnSync('psql', ['-h', PG.sock, '-p', PG.port, '-U', 'cohort', '-d', PG.db, '-tA', '-F', '\t', '-c', sql], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+  // The checks read every contribution of a 100-kill run: far past spawnSync's 1 MiB default.
+  const r = spawnSync('psql', ['-h', PG.sock, '-p', PG.port, '-U', 'cohort', '-d', PG.db, '-tA', '-F', '\t', '-c', sql],
+    { encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`psql: ${r.error?.message ?? ''} ${r.stderr}`.trim());
   return r.stdout.trim().split('\n').filter(Boolean).map((l) => l.split('\t'));
 };
 
