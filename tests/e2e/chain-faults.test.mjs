@@ -208,9 +208,10 @@ test('a reorg deeper than the confirmations: the deposit watcher rewinds, credit
     (await anchors()).find((a) => a.status === 'confirmed' && a.last_seq >= seqB && a.solvency));
   assert.equal(checked.solvency.ok, false);
   assert.equal(BigInt(checked.solvency.deposits_minus_claims) - BigInt(checked.solvency.contract_balance), 5n * UNIT);
-  const log = s.srv.log().slice(logFrom);
-  assert.match(log, /reorg below the confirmations/);
-  assert.match(log, /mined again in block/);
+  // cohortd writes info lines every 100 ms (warnings at once): wait for them, not assert.
+  const logged = (re) => waitFor(`the log line ${re}`, async () => re.test(s.srv.log().slice(logFrom)), 5000);
+  await logged(/reorg below the confirmations/);
+  await logged(/mined again in block/);
 });
 
 // With several confirmations, an anchor is on chain (mined) some blocks before it is confirmed.
@@ -312,5 +313,6 @@ test('a claim dropped by a deep reorg and sent again in a new transaction is deb
   const claims = (await api(base, 'GET', `/v1/ledger/entries?kind=claim&account=${r.address}&limit=500`)).body.entries;
   assert.equal(claims.length, 1, 'one claim entry');
   assert.equal((await events()).orphaned, orphaned0, 'the claim is on chain again: nothing orphaned');
-  assert.match(s.srv.log().slice(logFrom), /claim 0x[0-9a-f]+\/0 mined again in block/);
+  // cohortd writes info lines every 100 ms: wait for the line rather than assert at once.
+  await waitFor('the re-mined claim logged', async () => /claim 0x[0-9a-f]+\/0 mined again in block/.test(s.srv.log().slice(logFrom)), 5000);
 });
