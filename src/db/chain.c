@@ -45,18 +45,14 @@ static int anchor_from_row(struct coh_db_chain_anchor *a, PGresult *r, int row)
 int coh_db_chain_anchor_open(struct coh_db_chain_anchor *out, coh_db_pool *p, coh_err *err)
 {
     memset(out, 0, sizeof *out);
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err ? err->code : COH_ERR_UNAVAILABLE;
-    PGresult *r = coh_db_exec(
-        c, "SELECT " ANCHOR_COLS " FROM chain_anchors WHERE status <> 'confirmed'", 0, NULL, err);
+    PGresult *r = coh_db_query(
+        p, "SELECT " ANCHOR_COLS " FROM chain_anchors WHERE status <> 'confirmed'", 0, NULL, err);
     int rc = r ? 0 : err->code;
     if (r && PQntuples(r) == 0)
         rc = coh_err_set(err, COH_ERR_NOTFOUND, "no anchor in flight");
     else if (r)
         rc = anchor_from_row(out, r, 0);
     PQclear(r);
-    coh_db_release(c);
     return rc;
 }
 
@@ -256,16 +252,13 @@ int coh_db_chain_txs(struct coh_db_chain_tx **out, size_t *n, coh_db_pool *p, lo
     char id[24];
     snprintf(id, sizeof id, "%lld", anchor_id);
     const char *pp[1] = {id};
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err->code;
     PGresult *r =
-        coh_db_exec(c,
-                    "SELECT encode(tx_hash, 'hex'), nonce, max_fee::text, max_priority_fee::text, "
-                    "encode(raw, 'hex'), COALESCE(block_number, -1), "
-                    "extract(epoch FROM now() - sent_at)::bigint, status FROM chain_anchor_txs "
-                    "WHERE anchor_id = $1 ORDER BY sent_at DESC, max_fee DESC",
-                    1, pp, err);
+        coh_db_query(p,
+                     "SELECT encode(tx_hash, 'hex'), nonce, max_fee::text, max_priority_fee::text, "
+                     "encode(raw, 'hex'), COALESCE(block_number, -1), "
+                     "extract(epoch FROM now() - sent_at)::bigint, status FROM chain_anchor_txs "
+                     "WHERE anchor_id = $1 ORDER BY sent_at DESC, max_fee DESC",
+                     1, pp, err);
     int rc = r ? 0 : err->code;
     size_t rows = r ? (size_t)PQntuples(r) : 0;
     struct coh_db_chain_tx *t = rows ? calloc(rows, sizeof *t) : NULL;
@@ -287,7 +280,6 @@ int coh_db_chain_txs(struct coh_db_chain_tx **out, size_t *n, coh_db_pool *p, lo
         snprintf(t[i].status, sizeof t[i].status, "%s", PQgetvalue(r, row, 7));
     }
     PQclear(r);
-    coh_db_release(c);
     if (rc != 0) {
         coh_db_chain_txs_free(t, rows);
         return rc;
@@ -358,13 +350,10 @@ int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq, coh_er
     char s[24];
     snprintf(s, sizeof s, "%llu", (unsigned long long)onchain_last_seq);
     const char *pp[1] = {s};
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err->code;
     /* Its transactions are no longer mined either, so GET /v1/claims stops proving against
      * its root at once rather than at the worker's next poll. */
-    PGresult *r = coh_db_exec(
-        c,
+    PGresult *r = coh_db_query(
+        p,
         "WITH a AS (UPDATE chain_anchors SET status = 'sent', tx_hash = NULL, block_number = "
         "NULL, confirmed_at = NULL WHERE id = (SELECT min(id) FROM chain_anchors WHERE status = "
         "'confirmed' AND last_seq > $1) RETURNING id), "
@@ -374,7 +363,6 @@ int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq, coh_er
         1, pp, err);
     int rc = r ? PQntuples(r) : err->code;
     PQclear(r);
-    coh_db_release(c);
     return rc;
 }
 
@@ -468,22 +456,18 @@ int coh_db_chain_solvency_due(long long *anchor_id, long long *anchor_block, coh
 {
     *anchor_id = 0;
     *anchor_block = 0;
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(c,
-                              "SELECT a.id, a.block_number FROM chain_anchors a WHERE a.id = "
-                              "(SELECT max(id) FROM chain_anchors WHERE status = 'confirmed') "
-                              "AND NOT EXISTS (SELECT 1 FROM chain_solvency s WHERE "
-                              "s.anchor_id = a.id)",
-                              0, NULL, err);
+    PGresult *r = coh_db_query(p,
+                               "SELECT a.id, a.block_number FROM chain_anchors a WHERE a.id = "
+                               "(SELECT max(id) FROM chain_anchors WHERE status = 'confirmed') "
+                               "AND NOT EXISTS (SELECT 1 FROM chain_solvency s WHERE "
+                               "s.anchor_id = a.id)",
+                               0, NULL, err);
     int rc = r ? 0 : err->code;
     if (r && PQntuples(r) == 1) {
         *anchor_id = atoll(PQgetvalue(r, 0, 0));
         *anchor_block = atoll(PQgetvalue(r, 0, 1));
     }
     PQclear(r);
-    coh_db_release(c);
     return rc;
 }
 
@@ -497,11 +481,8 @@ int coh_db_chain_solvency_record(int *ok, char net[80], char owed[80], coh_db_po
     snprintf(id, sizeof id, "%lld", anchor_id);
     snprintf(b, sizeof b, "%lld", block);
     const char *pp[3] = {id, b, balance};
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(
-        c,
+    PGresult *r = coh_db_query(
+        p,
         "WITH ev AS (SELECT COALESCE(sum(CASE kind WHEN 'deposit' THEN amount ELSE -amount END), "
         "0) AS net FROM chain_events WHERE block_number <= $2::bigint), "
         "cl AS (SELECT account, sum(amount) AS claimed FROM chain_events WHERE kind = 'claim' "
@@ -524,6 +505,5 @@ int coh_db_chain_solvency_record(int *ok, char net[80], char owed[80], coh_db_po
         snprintf(owed, 80, "%s", PQgetvalue(r, 0, 2));
     }
     PQclear(r);
-    coh_db_release(c);
     return rc;
 }

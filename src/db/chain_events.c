@@ -16,16 +16,12 @@ int coh_db_chain_cursor_get(long long *block, coh_db_pool *p, const char *name, 
                             coh_err *err)
 {
     *block = dflt;
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err->code;
     const char *pp[1] = {name};
-    PGresult *r = coh_db_exec(c, "SELECT block FROM chain_cursors WHERE name = $1", 1, pp, err);
+    PGresult *r = coh_db_query(p, "SELECT block FROM chain_cursors WHERE name = $1", 1, pp, err);
     int rc = r ? 0 : err->code;
     if (r && PQntuples(r) == 1)
         *block = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
-    coh_db_release(c);
     return rc;
 }
 
@@ -58,13 +54,10 @@ int coh_db_chain_scanned(struct coh_db_chain_block *out, size_t max, size_t *n, 
     snprintf(a, sizeof a, "%lld", at);
     snprintf(m, sizeof m, "%zu", max);
     const char *pp[3] = {name, a, m};
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(c,
-                              "SELECT block, encode(block_hash, 'hex') FROM chain_scanned WHERE "
-                              "name = $1 AND block <= $2 ORDER BY block DESC LIMIT $3",
-                              3, pp, err);
+    PGresult *r = coh_db_query(p,
+                               "SELECT block, encode(block_hash, 'hex') FROM chain_scanned WHERE "
+                               "name = $1 AND block <= $2 ORDER BY block DESC LIMIT $3",
+                               3, pp, err);
     int rc = r ? 0 : err->code;
     for (int i = 0; r && i < PQntuples(r) && (size_t)i < max; i++) {
         out[i].number = atoll(PQgetvalue(r, i, 0));
@@ -75,7 +68,6 @@ int coh_db_chain_scanned(struct coh_db_chain_block *out, size_t max, size_t *n, 
         *n = (size_t)i + 1;
     }
     PQclear(r);
-    coh_db_release(c);
     return rc;
 }
 
@@ -142,18 +134,15 @@ static int event_seen(int *found, enum coh_db_event_seen *was, coh_db_pool *p,
     snprintf(li, sizeof li, "%lld", ev->log_index);
     const char *pp[7] = {th, ord, bn, bh, li, addr, cumulative};
     *found = 0;
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err->code;
     PGresult *r =
-        cumulative ? coh_db_exec(c,
-                                 SEEN_SET "kind = 'claim' AND account = $6 AND claim_cumulative = "
-                                          "$7::numeric" SEEN_RETURNING,
-                                 7, pp, err)
-                   : coh_db_exec(c,
-                                 SEEN_SET "kind = 'deposit' AND tx_hash = decode($1, 'hex') AND "
-                                          "tx_ordinal = $2" SEEN_RETURNING,
-                                 5, pp, err);
+        cumulative ? coh_db_query(p,
+                                  SEEN_SET "kind = 'claim' AND account = $6 AND claim_cumulative = "
+                                           "$7::numeric" SEEN_RETURNING,
+                                  7, pp, err)
+                   : coh_db_query(p,
+                                  SEEN_SET "kind = 'deposit' AND tx_hash = decode($1, 'hex') AND "
+                                           "tx_ordinal = $2" SEEN_RETURNING,
+                                  5, pp, err);
     int rc = r ? 0 : err->code;
     if (r && PQntuples(r) == 1) {
         *found = 1;
@@ -168,7 +157,6 @@ static int event_seen(int *found, enum coh_db_event_seen *was, coh_db_pool *p,
             *was = COH_DB_EVENT_MOVED;
     }
     PQclear(r);
-    coh_db_release(c);
     return rc;
 }
 

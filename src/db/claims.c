@@ -44,14 +44,10 @@ static int tree_build(coh_ledger_merkle **out, coh_db_pool *p, const char *ancho
 {
     *out = NULL;
     const char *pp[1] = {anchor_id};
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(c,
-                              "SELECT substr(address, 3), cumulative::text FROM "
-                              "chain_claim_leaves WHERE anchor_id = $1",
-                              1, pp, err);
-    coh_db_release(c);
+    PGresult *r = coh_db_query(p,
+                               "SELECT substr(address, 3), cumulative::text FROM "
+                               "chain_claim_leaves WHERE anchor_id = $1",
+                               1, pp, err);
     if (!r)
         return err->code;
     size_t n = (size_t)PQntuples(r);
@@ -128,19 +124,16 @@ static int proof_of(json_t **out, coh_db_claims_cache *cache, coh_db_pool *p, co
 json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, const char *address,
                                 coh_err *err)
 {
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return NULL;
     const char *pp[1] = {address};
     /*
      * The anchor whose root the contract holds now: the one in flight once its transaction is
      * mined (the contract keeps only the latest root, so a proof against the previous one
      * would fail until the new one has all its confirmations), else the latest confirmed one.
      * If a reorg drops the mined one, the worker marks its transaction unmined and this falls
-     * back. The connection goes back to the pool before the proof, which may wait on a build.
+     * back. coh_db_query returns the connection before the proof, which may wait on a build.
      */
-    PGresult *r = coh_db_exec(
-        c,
+    PGresult *r = coh_db_query(
+        p,
         "WITH a AS (SELECT c.id, c.last_seq, c.claims_root, c.status = 'confirmed' AS confirmed, "
         "coalesce(c.tx_hash, m.tx_hash) AS tx_hash, coalesce(c.block_number, m.block_number) AS "
         "block_number FROM chain_anchors c LEFT JOIN LATERAL (SELECT t.tx_hash, t.block_number "
@@ -150,7 +143,6 @@ json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, cons
         "a.block_number, l.cumulative::text, a.confirmed FROM a LEFT JOIN chain_claim_leaves l "
         "ON l.anchor_id = a.id AND l.address = $1",
         1, pp, err);
-    coh_db_release(c);
     json_t *out = NULL, *proof = NULL;
     uint8_t root[32], addr[20], amt[32], leaf[32];
     if (!r)

@@ -59,6 +59,13 @@ PGresult *coh_db_exec_unprepared(coh_db_conn *c, const char *sql, int n, const c
  * (6 bytes, may be NULL) and PQclear()s it. For callers running their own prepared statements.
  */
 void coh_db_error_set(coh_db_conn *c, PGresult *r, char state[6], coh_err *err);
+/*
+ * Runs one parameterized statement on a pooled connection (waiting up to 2 s for one) and
+ * returns it to the pool before returning the result, as coh_db_exec does; NULL with err set
+ * when no connection was free or the statement failed.
+ */
+PGresult *coh_db_query(coh_db_pool *p, const char *sql, int n, const char *const *params,
+                       coh_err *err);
 /* Runs a parameterized statement on a pooled connection, discarding its rows. */
 COH_WUR int coh_db_run(coh_db_pool *p, const char *sql, int n, const char *const *params,
                        coh_err *err);

@@ -9,17 +9,6 @@
 #include <string.h>
 
 /* Runs one statement on a borrowed connection. */
-static PGresult *run(coh_db_pool *p, const char *sql, int n, const char *const *params,
-                     coh_err *err)
-{
-    coh_db_conn *c = coh_db_acquire(p, 2000, err);
-    if (!c)
-        return NULL;
-    PGresult *r = coh_db_exec(c, sql, n, params, err);
-    coh_db_release(c);
-    return r;
-}
-
 static void bytea_hex(char out[67], const uint8_t h[32])
 {
     out[0] = '\\';
@@ -33,11 +22,11 @@ int coh_db_nonce_insert(coh_db_pool *p, const char *nonce, long ttl_s, coh_err *
     snprintf(ttl, sizeof ttl, "%ld", ttl_s);
     const char *params[] = {nonce, ttl};
     /* Expired nonces are swept by whoever issues the next one; the index keeps it cheap. */
-    PGresult *r = run(p,
-                      "WITH sweep AS (DELETE FROM auth_nonces WHERE expires_at < now() - "
-                      "interval '1 day') INSERT INTO auth_nonces (nonce, expires_at) "
-                      "VALUES ($1, now() + make_interval(secs => $2::int))",
-                      2, params, err);
+    PGresult *r = coh_db_query(p,
+                               "WITH sweep AS (DELETE FROM auth_nonces WHERE expires_at < now() - "
+                               "interval '1 day') INSERT INTO auth_nonces (nonce, expires_at) "
+                               "VALUES ($1, now() + make_interval(secs => $2::int))",
+                               2, params, err);
     if (!r)
         return err->code;
     PQclear(r);
@@ -47,13 +36,14 @@ int coh_db_nonce_insert(coh_db_pool *p, const char *nonce, long ttl_s, coh_err *
 int coh_db_nonce_consume(coh_db_pool *p, const char *nonce, coh_err *err)
 {
     const char *params[] = {nonce};
-    PGresult *r = run(p,
-                      "WITH old AS (SELECT used_at, expires_at FROM auth_nonces WHERE nonce = $1), "
-                      "upd AS (UPDATE auth_nonces SET used_at = now() WHERE nonce = $1 AND "
-                      "used_at IS NULL AND expires_at > now() RETURNING 1) "
-                      "SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM old), "
-                      "(SELECT used_at IS NOT NULL FROM old)",
-                      1, params, err);
+    PGresult *r =
+        coh_db_query(p,
+                     "WITH old AS (SELECT used_at, expires_at FROM auth_nonces WHERE nonce = $1), "
+                     "upd AS (UPDATE auth_nonces SET used_at = now() WHERE nonce = $1 AND "
+                     "used_at IS NULL AND expires_at > now() RETURNING 1) "
+                     "SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM old), "
+                     "(SELECT used_at IS NOT NULL FROM old)",
+                     1, params, err);
     if (!r)
         return err->code;
     int used_now = atoi(PQgetvalue(r, 0, 0)), known = atoi(PQgetvalue(r, 0, 1));
@@ -77,20 +67,22 @@ int coh_db_session_create(coh_db_pool *p, struct coh_db_session *out, const char
     snprintf(ttl, sizeof ttl, "%ld", ttl_s);
     snprintf(ua, sizeof ua, "%s", user_agent ? user_agent : "");
     const char *params[] = {address, hash, ttl, ua};
-    PGresult *r = run(p,
-                      "WITH a AS (INSERT INTO accounts (address) VALUES ($1) ON CONFLICT DO "
-                      "NOTHING), pr AS (INSERT INTO profiles (address) SELECT $1 WHERE NOT EXISTS "
-                      "(SELECT 1 FROM profiles WHERE address = $1) ON CONFLICT DO NOTHING) "
-                      "SELECT 1",
-                      1, params, err);
+    PGresult *r =
+        coh_db_query(p,
+                     "WITH a AS (INSERT INTO accounts (address) VALUES ($1) ON CONFLICT DO "
+                     "NOTHING), pr AS (INSERT INTO profiles (address) SELECT $1 WHERE NOT EXISTS "
+                     "(SELECT 1 FROM profiles WHERE address = $1) ON CONFLICT DO NOTHING) "
+                     "SELECT 1",
+                     1, params, err);
     if (!r)
         return err->code;
     PQclear(r);
-    r = run(p,
-            "INSERT INTO sessions (address, token_hash, expires_at, user_agent) VALUES ($1, "
-            "$2::bytea, now() + make_interval(secs => $3::int), nullif($4, '')) RETURNING id, "
-            "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-            4, params, err);
+    r = coh_db_query(
+        p,
+        "INSERT INTO sessions (address, token_hash, expires_at, user_agent) VALUES ($1, "
+        "$2::bytea, now() + make_interval(secs => $3::int), nullif($4, '')) RETURNING id, "
+        "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+        4, params, err);
     if (!r)
         return err->code;
     out->id = atoll(PQgetvalue(r, 0, 0));
@@ -106,11 +98,11 @@ int coh_db_session_find(coh_db_pool *p, struct coh_db_session *out, const uint8_
     char hash[67];
     bytea_hex(hash, token_hash);
     const char *params[] = {hash};
-    PGresult *r = run(p,
-                      "SELECT id, address, to_char(expires_at AT TIME ZONE 'UTC', "
-                      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM sessions WHERE token_hash = "
-                      "$1::bytea AND revoked_at IS NULL AND expires_at > now()",
-                      1, params, err);
+    PGresult *r = coh_db_query(p,
+                               "SELECT id, address, to_char(expires_at AT TIME ZONE 'UTC', "
+                               "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM sessions WHERE token_hash = "
+                               "$1::bytea AND revoked_at IS NULL AND expires_at > now()",
+                               1, params, err);
     if (!r)
         return err->code;
     int found = PQntuples(r) == 1;
@@ -128,10 +120,11 @@ int coh_db_session_revoke(coh_db_pool *p, long long id, const char *address, coh
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", id);
     const char *params[] = {ids, address};
-    PGresult *r = run(p,
-                      "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND address = $2 AND "
-                      "revoked_at IS NULL",
-                      2, params, err);
+    PGresult *r =
+        coh_db_query(p,
+                     "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND address = $2 AND "
+                     "revoked_at IS NULL",
+                     2, params, err);
     if (!r)
         return err->code;
     int n = atoi(PQcmdTuples(r));
@@ -143,13 +136,14 @@ json_t *coh_db_sessions_list(coh_db_pool *p, const char *address, long long curr
                              coh_err *err)
 {
     const char *params[] = {address};
-    PGresult *r = run(p,
-                      "SELECT id, to_char(created_at AT TIME ZONE 'UTC', "
-                      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(expires_at AT TIME ZONE 'UTC', "
-                      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(user_agent, '') FROM sessions "
-                      "WHERE address = $1 AND revoked_at IS NULL AND expires_at > now() ORDER BY "
-                      "id DESC LIMIT 100",
-                      1, params, err);
+    PGresult *r =
+        coh_db_query(p,
+                     "SELECT id, to_char(created_at AT TIME ZONE 'UTC', "
+                     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(expires_at AT TIME ZONE 'UTC', "
+                     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(user_agent, '') FROM sessions "
+                     "WHERE address = $1 AND revoked_at IS NULL AND expires_at > now() ORDER BY "
+                     "id DESC LIMIT 100",
+                     1, params, err);
     if (!r)
         return NULL;
     json_t *a = json_array();
@@ -167,15 +161,16 @@ json_t *coh_db_sessions_list(coh_db_pool *p, const char *address, long long curr
 json_t *coh_db_profile_get(coh_db_pool *p, const char *address, coh_err *err)
 {
     const char *params[] = {address};
-    PGresult *r = run(p,
-                      "SELECT json_build_object('is_researcher', is_researcher, 'is_contributor', "
-                      "is_contributor, 'display_name', display_name, 'categories', categories, "
-                      "'attributes', attributes, 'purposes', purposes, 'min_reward', "
-                      "min_reward::text, 'lifetime_epsilon', lifetime_epsilon::text, "
-                      "'epsilon_spent', epsilon_spent::text, 'updated_at', to_char(updated_at AT "
-                      "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text FROM profiles "
-                      "WHERE address = $1",
-                      1, params, err);
+    PGresult *r =
+        coh_db_query(p,
+                     "SELECT json_build_object('is_researcher', is_researcher, 'is_contributor', "
+                     "is_contributor, 'display_name', display_name, 'categories', categories, "
+                     "'attributes', attributes, 'purposes', purposes, 'min_reward', "
+                     "min_reward::text, 'lifetime_epsilon', lifetime_epsilon::text, "
+                     "'epsilon_spent', epsilon_spent::text, 'updated_at', to_char(updated_at AT "
+                     "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text FROM profiles "
+                     "WHERE address = $1",
+                     1, params, err);
     if (!r)
         return NULL;
     json_t *v = NULL;
@@ -192,10 +187,11 @@ int coh_db_profile_put(coh_db_pool *p, const char *address, int researcher, int 
                        const char *attributes_json, const char *purposes_json,
                        const char *min_reward, const char *lifetime_epsilon, coh_err *err)
 {
-    const char *params[] = {address,       researcher ? "t" : "f", contributor ? "t" : "f",
-                            display_name,  categories_json,        attributes_json,
-                            purposes_json, min_reward,             lifetime_epsilon};
-    PGresult *r = run(
+    const char *params[] = {
+        address,         researcher ? "t" : "f", contributor ? "t" : "f", display_name,
+        categories_json, attributes_json,        purposes_json,           min_reward,
+        lifetime_epsilon};
+    PGresult *r = coh_db_query(
         p,
         "UPDATE profiles SET is_researcher = $2, is_contributor = $3, display_name = $4, "
         "categories = ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), attributes = "

@@ -18,11 +18,7 @@ static const char *bare(const char *hex)
 static int exec_count(coh_db_pool *p, const char *sql, int n, const char *const *params,
                       long *count, coh_err *err)
 {
-    coh_db_conn *c = coh_db_acquire(p, 2000, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(c, sql, n, params, err);
-    coh_db_release(c);
+    PGresult *r = coh_db_query(p, sql, n, params, err);
     if (!r)
         return err->code;
     *count = PQntuples(r) ? atol(PQgetvalue(r, 0, 0)) : atol(PQcmdTuples(r));
@@ -36,8 +32,9 @@ int coh_db_request_insert(coh_db_pool *p, const char *id, const char *owner, con
 {
     char exp[24];
     snprintf(exp, sizeof exp, "%lld", consent_expiry);
-    const char *params[] = {bare(id),  owner, bare(fields_hash_hex), exp, bare(public_key_hex),
-                            bare(wrapped_secret_hex), spec_json};
+    const char *params[] = {
+        bare(id), owner, bare(fields_hash_hex), exp, bare(public_key_hex), bare(wrapped_secret_hex),
+        spec_json};
     long n = 0;
     return exec_count(
         p,
@@ -104,8 +101,9 @@ json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *pur
 {
     char lim[12];
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *params[] = {status ? status : "", purpose ? purpose : "", owner ? owner : "",
-                            before ? before : "", lim, viewer ? viewer : ""};
+    const char *params[] = {
+        status ? status : "", purpose ? purpose : "", owner ? owner : "", before ? before : "", lim,
+        viewer ? viewer : ""};
     return coh_db_json(
         p,
         "SELECT coalesce(json_agg(request_json(r, $6) ORDER BY r.created_at DESC, r.id), '[]') "
@@ -240,8 +238,9 @@ int coh_db_contribution_put(coh_db_pool *p, const char *id, const char *contribu
         rc = coh_err_set(err, COH_ERR_FORBIDDEN,
                          "no live consent: POST /v1/requests/{id}/consents first");
     } else if (atoi(PQgetvalue(r, 0, 3)) != 1) {
-        rc = coh_err_set(err, COH_ERR_CONFLICT, "the request already has its maximum of "
-                                                "contributions");
+        rc = coh_err_set(err, COH_ERR_CONFLICT,
+                         "the request already has its maximum of "
+                         "contributions");
     }
     PQclear(r);
     coh_db_release(c);

@@ -323,16 +323,24 @@ int coh_db_cmd(coh_db_conn *c, const char *sql, coh_err *err)
     return 0;
 }
 
+PGresult *coh_db_query(coh_db_pool *p, const char *sql, int n, const char *const *params,
+                       coh_err *err)
+{
+    coh_db_conn *c = coh_db_acquire(p, 2000, err);
+    if (!c)
+        return NULL;
+    PGresult *r = coh_db_exec(c, sql, n, params, err);
+    coh_db_release(c);
+    return r;
+}
+
 int coh_db_run(coh_db_pool *p, const char *sql, int n, const char *const *params, coh_err *err)
 {
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c)
-        return err ? err->code : COH_ERR_UNAVAILABLE;
-    PGresult *r = coh_db_exec(c, sql, n, params, err);
-    int rc = r ? 0 : (err ? err->code : COH_ERR_DB);
+    PGresult *r = coh_db_query(p, sql, n, params, err);
+    if (!r)
+        return err ? err->code : COH_ERR_DB;
     PQclear(r);
-    coh_db_release(c);
-    return rc;
+    return 0;
 }
 
 json_t *coh_db_conn_json(coh_db_conn *c, const char *sql, int n, const char *const *params,
