@@ -190,13 +190,18 @@ static json_t *make_request(uint64_t id, const char *method, json_t *params)
                      method, "params", params ? params : json_array());
 }
 
+static char *hex_dup(const uint8_t *p, size_t len)
+{
+    char *h = malloc(2 * len + 3);
+    if (h)
+        coh_hex_encode(h, p, len, 1);
+    return h;
+}
+
 json_t *coh_chain_json_hex(const uint8_t *b, size_t n)
 {
-    char *h = malloc(2 * n + 3);
-    if (!h)
-        return NULL;
-    coh_hex_encode(h, b, n, 1);
-    json_t *j = json_string(h);
+    char *h = hex_dup(b, n);
+    json_t *j = h ? json_string(h) : NULL;
     free(h);
     return j;
 }
@@ -306,14 +311,6 @@ int coh_chain_rpc_u64(coh_chain_rpc *rpc, uint64_t *out, const char *method, jso
         r = coh_err_set(err, COH_CHAIN_ETRANSPORT, "%s: result is not a 64-bit quantity", method);
     json_decref(res);
     return r;
-}
-
-static char *hex_dup(const uint8_t *p, size_t len)
-{
-    char *h = malloc(2 * len + 3);
-    if (h)
-        coh_hex_encode(h, p, len, 1);
-    return h;
 }
 
 int coh_chain_rpc_eth_call(coh_chain_rpc *rpc, uint8_t **out, size_t *out_len, const uint8_t to[20],

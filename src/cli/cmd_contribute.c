@@ -141,6 +141,7 @@ struct session {
     char id[67];
     char *token;     /* bearer; wiped on free */
     json_t *request; /* GET /v1/requests/{id} */
+    uint8_t pk[32];  /* its public_key, decoded once by fetch_request */
 };
 
 /* GET or POST base + path as the signed-in user; *out the JSON answer. 0, or 1 after a message
@@ -166,8 +167,7 @@ static int fetch_request(struct session *s)
         return 1;
     const char *status = json_string_value(json_object_get(s->request, "status"));
     const char *pk = json_string_value(json_object_get(s->request, "public_key"));
-    uint8_t raw[32];
-    if (!status || !pk || coh_hex_decode_exact(raw, sizeof raw, pk) != 0)
+    if (!status || !pk || coh_hex_decode_exact(s->pk, sizeof s->pk, pk) != 0)
         return coh_cli_fail(CMD, "%s%s did not answer a request with status and public_key",
                             s->base, path);
     if (strcmp(status, "open") != 0)
@@ -237,16 +237,12 @@ static int consent_ensure(int *given, const struct session *s, const coh_secbuf 
 /* Seals the record and submits it; *sealed_len gets the ciphertext size. */
 static int submit(size_t *sealed_len, const struct session *s, const coh_secbuf *record)
 {
-    uint8_t pk[32];
-    if (coh_hex_decode_exact(pk, sizeof pk,
-                             json_string_value(json_object_get(s->request, "public_key"))) != 0)
-        return coh_cli_fail(CMD, "the request's public_key is not 32 bytes of hex");
     size_t len = coh_secbuf_len(record) + COH_CRYPTO_BOX_SEALBYTES;
     uint8_t *ct = malloc(len);
     if (!ct)
         return coh_cli_fail(CMD, "out of memory");
-    int rc =
-        coh_crypto_box_seal(ct, coh_secbuf_data((coh_secbuf *)record), coh_secbuf_len(record), pk);
+    int rc = coh_crypto_box_seal(ct, coh_secbuf_data((coh_secbuf *)record), coh_secbuf_len(record),
+                                 s->pk);
     char *b64 = rc ? NULL : coh_base64_encode(ct, len);
     free(ct);
     if (rc)

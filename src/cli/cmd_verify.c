@@ -123,15 +123,16 @@ static void collect_address(const char *account, void *p)
 }
 
 /*
- * Walks on from the entries already fed to the server's entry `upto` (entries posted while we
- * verified); 0, or 1 with the break printed.
+ * Feeds the server's entries after those already walked, in pages, up to entry `upto`
+ * (WALK_ALL: to the end of the ledger); 0, or 1 with the break printed. A bounded walk is the
+ * catch-up before a balance comparison: it stops at exactly that entry.
  */
-static int walk_to(coh_ledger_walk *w, const char *url, uint64_t upto, json_t *export_list,
-                   uint8_t last[32])
+#define WALK_ALL UINT64_MAX
+static int walk_pages(coh_ledger_walk *w, const char *url, uint64_t upto, json_t *export_list,
+                      uint8_t last[32])
 {
     while (coh_ledger_walk_count(w) < upto) {
         char path[96];
-        /* No further than upto: the balance is compared as of that entry. */
         uint64_t left = upto - coh_ledger_walk_count(w);
         snprintf(path, sizeof path, "/v1/ledger/entries?after=%llu&limit=%llu",
                  (unsigned long long)coh_ledger_walk_count(w),
@@ -140,15 +141,19 @@ static int walk_to(coh_ledger_walk *w, const char *url, uint64_t upto, json_t *e
         if (!page)
             return 1;
         json_t *entries = json_object_get(page, "entries");
-        int rc = json_array_size(entries) == 0 ? -1 : feed(w, entries, export_list, last);
+        size_t got = json_array_size(entries);
+        int more = json_string_value(json_object_get(page, "next")) != NULL;
+        int rc = feed(w, entries, export_list, last);
         json_decref(page);
-        if (rc < 0) {
+        if (rc)
+            return rc;
+        if (upto == WALK_ALL && !more)
+            return 0;
+        if (upto != WALK_ALL && got == 0) {
             printf("BROKEN: the server reports entry %llu but serves entries only up to %llu\n",
                    (unsigned long long)upto, (unsigned long long)coh_ledger_walk_count(w));
             return 1;
         }
-        if (rc)
-            return rc;
     }
     return 0;
 }
@@ -174,7 +179,7 @@ static int compare_address(const char *addr, coh_ledger_walk *w, const char *url
         json_decref(j);
         return 1;
     }
-    if (walk_to(w, url, (uint64_t)at, export_list, last) != 0) {
+    if (walk_pages(w, url, (uint64_t)at, export_list, last) != 0) {
         json_decref(j);
         return 1;
     }
@@ -258,7 +263,7 @@ static int run_entry(const char *url, const char *seq_text, const char *rpc_url,
         return 1;
     int rc = 1;
     coh_chain_rpc *rpc = NULL;
-    json_t *rcpt = NULL, *ret = NULL;
+    json_t *rcpt = NULL;
     coh_ledger_entry e;
     coh_err err = {0};
     if (coh_ledger_entry_from_json(&e, j, &err) || coh_ledger_entry_verify(&e, &err)) {
@@ -363,9 +368,11 @@ static int run_entry(const char *url, const char *seq_text, const char *rpc_url,
                (unsigned long long)onchain);
         goto out;
     }
-    if (!(ret = rpc_call(rpc, "eth_blockNumber", json_array())) ||
-        coh_chain_quantity_u64(&head, json_string_value(ret)) != 0)
+    coh_err herr = {0};
+    if (coh_chain_rpc_u64(rpc, &head, "eth_blockNumber", json_array(), &herr) != 0) {
+        coh_cli_fail("verify", "%s", herr.msg);
         goto out;
+    }
     printf("ok: entry %llu is in anchor %lld (entries %lld..%llu), ledger root %s, anchored by "
            "%s in block %llu (%llu confirmations) on contract %s\n",
            seq, (long long)json_integer_value(json_object_get(anchor, "id")),
@@ -374,7 +381,6 @@ static int run_entry(const char *url, const char *seq_text, const char *rpc_url,
            (unsigned long long)(head >= block ? head - block + 1 : 0), ch);
     rc = 0;
 out:
-    json_decref(ret);
     json_decref(rcpt);
     coh_chain_rpc_free(rpc);
     json_decref(j);
@@ -432,23 +438,7 @@ static int run(int argc, char **argv)
     if (file) {
         rc = feed(w, json_object_get(doc, "entries"), NULL, last);
     } else {
-        unsigned long long after = 0;
-        for (;;) {
-            char path[96];
-            snprintf(path, sizeof path, "/v1/ledger/entries?after=%llu&limit=1000", after);
-            json_t *page = http_get_json(url, path);
-            if (!page) {
-                rc = 1;
-                break;
-            }
-            rc = feed(w, json_object_get(page, "entries"), export_list, last);
-            const char *next = json_string_value(json_object_get(page, "next"));
-            if (!rc && next)
-                after = strtoull(next, NULL, 10);
-            json_decref(page);
-            if (rc || !next)
-                break;
-        }
+        rc = walk_pages(w, url, WALK_ALL, export_list, last);
     }
     coh_err err = {0};
     if (!rc && coh_ledger_walk_finish(w, &err)) {
