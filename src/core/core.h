@@ -89,6 +89,12 @@ size_t coh_secbuf_len(const coh_secbuf *b);
 /* ---- process hardening ------------------------------------------------------------- */
 /* Initializes libsodium, disables core dumps and ptrace attach. Returns 0 or -1. */
 COH_WUR int coh_process_harden(void);
+/*
+ * Crash point for the crash-consistency and fault tests: when COHORT_TEST_CRASH_AT equals step,
+ * the process SIGKILLs itself, as a power cut would. Unset in production; reading it has no
+ * other effect. Steps: stored, rewarded, refunded (release worker), anchor-recorded (anchorer).
+ */
+void coh_crash_point(const char *step);
 
 /*
  * Loads a 32-byte master key from a key file (coh_key_file_read: a regular file, not a

@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -55,4 +58,13 @@ int coh_master_key_load(coh_secbuf **out, const char *path, int create, coh_err 
             return rc;
     }
     return coh_key_file_read(out, 32, path, "master_key_file", err);
+}
+
+void coh_crash_point(const char *step)
+{
+    const char *at = getenv("COHORT_TEST_CRASH_AT");
+    if (at && strcmp(at, step) == 0) {
+        coh_log_warn("crash point '%s': killing this process (COHORT_TEST_CRASH_AT)", step);
+        raise(SIGKILL);
+    }
 }

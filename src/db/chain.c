@@ -211,7 +211,6 @@ int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, co
     return 0;
 }
 
-/* Runs one statement on a pooled connection; returns 0 or the error code. */
 int coh_db_chain_tx_record(coh_db_pool *p, long long anchor_id, const struct coh_db_chain_tx *tx,
                            coh_err *err)
 {

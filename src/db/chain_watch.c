@@ -51,10 +51,10 @@ static int check_reorg(const struct coh_db_chain_watch *cw, long long cursor, ui
                        int *rewound, uint8_t known_hash[32], int *have, coh_err *err)
 {
     *rewound = *have = 0;
+    /* Every poll reads only the cursor's own row; the rest are read when it has changed. */
     struct coh_db_chain_block known[COH_DB_CHAIN_SCANNED_KEPT]; /* 10 KiB */
     size_t n = 0;
-    int rc = coh_db_chain_scanned(known, COH_DB_CHAIN_SCANNED_KEPT, &n, cw->cfg->db, "events",
-                                  cursor, err);
+    int rc = coh_db_chain_scanned(known, 1, &n, cw->cfg->db, "events", cursor, err);
     if (rc || n == 0 || known[0].number != cursor)
         return rc; /* nothing remembered at the cursor: nothing to compare */
     memcpy(known_hash, known[0].hash, 32);
@@ -63,15 +63,19 @@ static int check_reorg(const struct coh_db_chain_watch *cw, long long cursor, ui
      * a reorg; a reorg onto a shorter branch is seen once that branch reaches the cursor. */
     if ((long long)head < cursor)
         return 0;
+    uint8_t h[32];
+    int found = 0;
+    if ((rc = block_hash_at(cw, h, &found, cursor, err)) != 0 ||
+        (found && memcmp(h, known_hash, 32) == 0))
+        return rc; /* the common case: no reorg */
+    if ((rc = coh_db_chain_scanned(known, COH_DB_CHAIN_SCANNED_KEPT, &n, cw->cfg->db, "events",
+                                   cursor - 1, err)) != 0)
+        return rc;
     long long ancestor = cw->cfg->start_block - 1;
     for (size_t i = 0; i < n; i++) {
-        uint8_t h[32];
-        int found = 0;
         if ((rc = block_hash_at(cw, h, &found, known[i].number, err)) != 0)
             return rc;
         if (found && memcmp(h, known[i].hash, 32) == 0) {
-            if (i == 0)
-                return 0; /* the common case: no reorg */
             ancestor = known[i].number;
             break;
         }

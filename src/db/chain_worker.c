@@ -43,20 +43,6 @@ struct coh_db_chain_worker {
     int stop;
 };
 
-/*
- * Crash point for the fault tests: COHORT_TEST_CRASH_AT=anchor-recorded makes the process
- * SIGKILL itself once a signed anchoring transaction is stored and before it is broadcast, as
- * a power cut would (tests/e2e/chain-faults.test.mjs). Unset in production.
- */
-static void crash_point(const char *step)
-{
-    const char *at = getenv("COHORT_TEST_CRASH_AT");
-    if (at && strcmp(at, step) == 0) {
-        coh_log_warn("crash point '%s': killing this process (COHORT_TEST_CRASH_AT)", step);
-        raise(SIGKILL);
-    }
-}
-
 #define ANCHOR_GAS 100000
 #define FEE_BUMP_NUM 1125 /* 12.5% above the previous fees */
 #define FEE_BUMP_DEN 1000
@@ -131,7 +117,7 @@ static int send_anchor(coh_db_chain_worker *w, const struct coh_db_chain_anchor 
         coh_log_info("anchor %lld (entries %llu..%llu): sending %s nonce %llu", a->id,
                      (unsigned long long)a->first_seq, (unsigned long long)a->last_seq, h,
                      (unsigned long long)nonce);
-        crash_point("anchor-recorded");
+        coh_crash_point("anchor-recorded");
         uint8_t got[32];
         coh_err e2 = {0};
         if (coh_chain_rpc_send_raw(w->rpc, got, raw.data, raw.len, &e2) != 0)

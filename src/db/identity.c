@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs one statement on a borrowed connection. */
 static void bytea_hex(char out[67], const uint8_t h[32])
 {
     out[0] = '\\';

@@ -24,15 +24,6 @@
 
 #define WRAP_CONTEXT "ledger"
 
-static int cmd(coh_db_conn *c, const char *sql, coh_err *err)
-{
-    PGresult *r = coh_db_exec(c, sql, 0, NULL, err);
-    if (!r)
-        return err->code;
-    PQclear(r);
-    return 0;
-}
-
 static void bytea(char *out, const uint8_t *b, size_t len)
 {
     out[0] = '\\';
@@ -765,7 +756,7 @@ static int post_many(coh_ledger_entry *es, int *replayed, size_t n, coh_db_pool 
         coh_err_set(err, rc, "ledger key is not a valid secp256k1 key");
     else if (!c)
         rc = err->code;
-    else if (!(rc = cmd(c, "BEGIN", err)))
+    else if (!(rc = coh_db_cmd(c, "BEGIN", err)))
         rc = lock_head(c, &head_seq, head_hash, signer, err);
     /* Batches take the set-based path; a key rotation (never batched in practice) and a
      * single posting take the one-statement append. */
@@ -785,7 +776,7 @@ static int post_many(coh_ledger_entry *es, int *replayed, size_t n, coh_db_pool 
         }
     }
     if (!rc)
-        rc = cmd(c, "COMMIT", err);
+        rc = coh_db_cmd(c, "COMMIT", err);
     if (rc)
         for (size_t i = 0; i < n; i++)
             reset_out(&es[i], &orig[i]);
@@ -1063,7 +1054,7 @@ int coh_db_ledger_key_rotate(coh_secbuf **new_key, uint8_t new_address[20], coh_
     snprintf(e.idempotency_key, sizeof e.idempotency_key, "key-rotation:%s", addr);
     const char *params[] = {addr, blob, old_addr};
     int replayed = 0;
-    if (!(rc = coh_ledger_entry_check(&e, err)) && !(rc = cmd(c, "BEGIN", err)) &&
+    if (!(rc = coh_ledger_entry_check(&e, err)) && !(rc = coh_db_cmd(c, "BEGIN", err)) &&
         !(rc = lock_head(c, &head_seq, head_hash, old, err)) &&
         !(rc = append(&e, &replayed, c, old_key, &head_seq, head_hash, err))) {
         PGresult *r =
@@ -1079,7 +1070,7 @@ int coh_db_ledger_key_rotate(coh_secbuf **new_key, uint8_t new_address[20], coh_
             rc = coh_err_set(err, COH_ERR_CONFLICT, "the old ledger key is not the active one");
         PQclear(r);
         if (!rc)
-            rc = cmd(c, "COMMIT", err);
+            rc = coh_db_cmd(c, "COMMIT", err);
     }
     coh_db_release(c);
     if (rc) {

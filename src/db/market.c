@@ -77,10 +77,8 @@ json_t *coh_db_request_get(coh_db_pool *p, const char *id, const char *viewer, c
     return v;
 }
 
-json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, const char *viewer,
-                                      coh_err *err)
+json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, coh_err *err)
 {
-    (void)viewer;
     const char *params[] = {bare(id)};
     /* Only what the intake needs, written out: request_json is a SQL function whose body
      * PostgreSQL parses again on every call, which dominates this hot path. */

@@ -22,8 +22,7 @@ json_t *coh_db_request_get(coh_db_pool *p, const char *id, const char *viewer, c
  * What the contribution intake needs of a request: owner, status, public_key, schema and
  * "secret_key_wrapped" (hex, or null once shredded). Never send this object to a client.
  */
-json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, const char *viewer,
-                                      coh_err *err);
+json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, coh_err *err);
 /* Requests newest first, filtered (each filter NULL or "" for any), before cursor `before`. */
 json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *purpose,
                              const char *owner, const char *before, int limit, const char *viewer,

@@ -47,7 +47,7 @@ static json_t *contributor_request_ex(struct coh_http_req *req, char id[67], int
     if (!coh_http_auth_require(req) || !coh_http_request_id(req, id))
         return NULL;
     coh_err err = {0};
-    json_t *v = for_intake ? coh_db_request_get_for_intake(req->app->db, id, req->account, &err)
+    json_t *v = for_intake ? coh_db_request_get_for_intake(req->app->db, id, &err)
                            : coh_db_request_get(req->app->db, id, req->account, &err);
     if (!v) {
         coh_http_send_err(req, &err);
@@ -108,15 +108,15 @@ void coh_h_consent_put(struct coh_http_req *req)
             coh_http_send_problem(req, 401, "consent-signature-mismatch", "Consent rejected",
                                   "the signature is not the signed-in wallet's signature of this "
                                   "request's EIP-712 consent");
-        } else if (coh_db_consent_put(req->app->db, id, req->account, sig_hex,
-                                      (long long)c.expiry, &err)) {
+        } else if (coh_db_consent_put(req->app->db, id, req->account, sig_hex, (long long)c.expiry,
+                                      &err)) {
             coh_http_send_err(req, &err);
         } else {
             json_t *stored = coh_db_consent_get(req->app->db, id, req->account, &err);
             if (stored)
-                json_object_set_new(stored, "typed_data",
-                                    coh_crypto_consent_typed_data(coh_http_chain_id(req), contract,
-                                                                  &c));
+                json_object_set_new(
+                    stored, "typed_data",
+                    coh_crypto_consent_typed_data(coh_http_chain_id(req), contract, &c));
             coh_http_send_json(req, 201, stored);
         }
     }
@@ -144,8 +144,9 @@ void coh_h_consent_get(struct coh_http_req *req)
         coh_http_send_err(req, &err);
     } else {
         if (consent_of(&c, v, req->account) == 0)
-            json_object_set_new(stored, "typed_data",
-                                coh_crypto_consent_typed_data(coh_http_chain_id(req), contract, &c));
+            json_object_set_new(
+                stored, "typed_data",
+                coh_crypto_consent_typed_data(coh_http_chain_id(req), contract, &c));
         coh_http_send_json(req, 200, stored);
     }
     json_decref(v);
@@ -207,8 +208,7 @@ void coh_h_contribution_put(struct coh_http_req *req)
                                   err.msg);
         else
             coh_http_send_err(req, &err);
-    } else if (coh_db_contribution_put(req->app->db, id, req->account, ct, (size_t)ct_len,
-                                       &err)) {
+    } else if (coh_db_contribution_put(req->app->db, id, req->account, ct, (size_t)ct_len, &err)) {
         coh_http_send_err(req, &err);
     } else {
         coh_http_send_json(req, 201,

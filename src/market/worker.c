@@ -22,20 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-/*
- * Crash points for the crash-consistency tests: COHORT_TEST_CRASH_AT=stored|rewarded|refunded
- * makes the process SIGKILL itself right after that step commits, as a power cut would.
- * Unset in production; reading it has no other effect.
- */
-static void crash_point(const char *step)
-{
-    const char *at = getenv("COHORT_TEST_CRASH_AT");
-    if (at && strcmp(at, step) == 0) {
-        coh_log_warn("crash point '%s': killing this process (COHORT_TEST_CRASH_AT)", step);
-        raise(SIGKILL);
-    }
-}
-
 struct coh_market_worker {
     struct coh_market_worker_config cfg;
     pthread_t thread;
@@ -179,9 +165,9 @@ static int compute_and_store(const struct coh_market_worker_config *cfg, const c
         if (rc == COH_ERR_LIMIT || rc == COH_ERR_INVALID) {
             /* k, l or the budget cannot be met: no release, everything refunded. */
             status = "failed";
-            release = json_pack("{s:s,s:s,s:s,s:{s:s}}", "mode", "none", "content_type",
-                                "application/json", "content", "null", "report", "reason",
-                                rerr.msg);
+            release =
+                json_pack("{s:s,s:s,s:s,s:{s:s}}", "mode", "none", "content_type",
+                          "application/json", "content", "null", "report", "reason", rerr.msg);
             rc = 0;
             n_rows = 0;
         } else if (rc) {
@@ -195,8 +181,8 @@ static int compute_and_store(const struct coh_market_worker_config *cfg, const c
         char *members = text_array(contribs, rows, n_rows, kept);
         char *report = json_dumps(json_object_get(release, "report"), JSON_COMPACT);
         const char *mode = json_string_value(json_object_get(release, "mode"));
-        const char *eps = strcmp(mode, "dp") == 0 ? json_string_value(json_object_get(rq, "epsilon"))
-                                                  : "0";
+        const char *eps =
+            strcmp(mode, "dp") == 0 ? json_string_value(json_object_get(rq, "epsilon")) : "0";
         const char *p[] = {id + 2,
                            mode,
                            json_string_value(json_object_get(release, "content_type")),
@@ -248,12 +234,12 @@ static int pay_and_finish(const struct coh_market_worker_config *cfg, const char
     if (!rc && n)
         rc = coh_market_rewards(cfg->db, cfg->ledger_key, id, reward, addrs, n, err);
     if (!rc)
-        crash_point("rewarded");
+        coh_crash_point("rewarded");
     if (!rc)
         rc = coh_market_refund(cfg->db, cfg->ledger_key, id, owner, reward,
                                (uint32_t)(max - (long)n), err);
     if (!rc)
-        crash_point("refunded");
+        coh_crash_point("refunded");
     free(addrs);
     json_decref(members);
     if (rc)
@@ -296,7 +282,7 @@ static int run_job(const struct coh_market_worker_config *cfg, const char *id, c
     if (!json_is_true(json_object_get(rq, "released"))) {
         rc = compute_and_store(cfg, id, rq, err);
         if (!rc)
-            crash_point("stored");
+            coh_crash_point("stored");
     }
     if (!rc)
         rc = pay_and_finish(cfg, id, rq, err);
@@ -327,11 +313,11 @@ static int sweep_drafts(const struct coh_market_worker_config *cfg, coh_err *err
     coh_db_conn *c = coh_db_acquire(cfg->db, 2000, err);
     if (!c)
         return err->code;
-    PGresult *r = coh_db_exec(c,
-                              "UPDATE requests SET status = 'cancelled', closed_at = now() WHERE "
-                              "status = 'draft' AND created_at < now() - interval '"
-                              DRAFT_ABANDONED_S " seconds'",
-                              0, NULL, err);
+    PGresult *r = coh_db_exec(
+        c,
+        "UPDATE requests SET status = 'cancelled', closed_at = now() WHERE "
+        "status = 'draft' AND created_at < now() - interval '" DRAFT_ABANDONED_S " seconds'",
+        0, NULL, err);
     PQclear(r);
     r = r ? coh_db_exec(c,
                         "SELECT '0x' || encode(r.id, 'hex'), r.owner, r.reward::text, "
