@@ -57,66 +57,80 @@ int coh_db_chain_anchor_open(struct coh_db_chain_anchor *out, coh_db_pool *p, co
 }
 
 /* Roots from the rows already chosen, inside the open transaction. */
-static int compute_roots(coh_db_conn *c, struct coh_db_chain_anchor *a, coh_err *err)
+int coh_db_chain_batch_tree(coh_ledger_merkle **out, coh_db_conn *c, uint64_t first, uint64_t last,
+                            coh_err *err)
 {
-    char first[24], last[24], id[24];
-    snprintf(first, sizeof first, "%llu", (unsigned long long)a->first_seq);
-    snprintf(last, sizeof last, "%llu", (unsigned long long)a->last_seq);
-    snprintf(id, sizeof id, "%lld", a->id);
-    const char *p2[2] = {first, last};
+    *out = NULL;
+    char f[24], l[24];
+    snprintf(f, sizeof f, "%llu", (unsigned long long)first);
+    snprintf(l, sizeof l, "%llu", (unsigned long long)last);
+    const char *pp[2] = {f, l};
     PGresult *r = coh_db_exec(c,
                               "SELECT encode(hash, 'hex') FROM ledger_entries WHERE seq BETWEEN "
                               "$1 AND $2 ORDER BY seq",
-                              2, p2, err);
+                              2, pp, err);
     if (!r)
         return err->code;
     size_t n = (size_t)PQntuples(r);
-    if (n != a->last_seq - a->first_seq + 1) {
+    if (n == 0 || n != last - first + 1) {
         PQclear(r);
-        return coh_err_set(err, COH_ERR_CONFLICT, "ledger has a gap in %s..%s", first, last);
+        return coh_err_set(err, COH_ERR_CONFLICT, "ledger has a gap in %s..%s", f, l);
     }
     uint8_t(*leaves)[32] = malloc(32 * n);
     int rc = leaves ? 0 : COH_ERR_NOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = unhex(leaves[i], 32, PQgetvalue(r, (int)i, 0));
     PQclear(r);
-    coh_ledger_merkle *t = NULL;
-    if (rc == 0 && (rc = coh_ledger_merkle_new(&t, (const uint8_t(*)[32])leaves, n, 0)) == 0)
-        coh_ledger_merkle_root(a->ledger_root, t);
-    coh_ledger_merkle_free(t);
+    if (rc == 0)
+        rc = coh_ledger_merkle_new(out, (const uint8_t(*)[32])leaves, n, 0);
     free(leaves);
-    if (rc != 0)
-        return coh_err_set(err, rc, "cannot build the batch tree");
+    return rc ? coh_err_set(err, rc, "cannot build the batch tree of %s..%s", f, l) : 0;
+}
 
+int coh_db_chain_claims_tree(coh_ledger_merkle **out, PGresult *rows, coh_err *err)
+{
+    *out = NULL;
+    size_t n = (size_t)PQntuples(rows);
+    if (n == 0)
+        return 0;
+    uint8_t(*leaves)[32] = malloc(32 * n);
+    int rc = leaves ? 0 : COH_ERR_NOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t addr[20], amt[32];
+        if (unhex(addr, 20, PQgetvalue(rows, (int)i, 0)) ||
+            coh_crypto_uint256_from_dec(amt, PQgetvalue(rows, (int)i, 1)))
+            rc = COH_ERR_DB;
+        else
+            coh_ledger_claim_leaf(leaves[i], addr, amt);
+    }
+    if (rc == 0)
+        rc = coh_ledger_merkle_new(out, (const uint8_t(*)[32])leaves, n, 1);
+    free(leaves);
+    return rc ? coh_err_set(err, rc, "cannot build the claims tree") : 0;
+}
+
+static int compute_roots(coh_db_conn *c, struct coh_db_chain_anchor *a, coh_err *err)
+{
+    coh_ledger_merkle *t = NULL;
+    int rc = coh_db_chain_batch_tree(&t, c, a->first_seq, a->last_seq, err);
+    if (rc)
+        return rc;
+    coh_ledger_merkle_root(a->ledger_root, t);
+    coh_ledger_merkle_free(t);
+    char id[24];
+    snprintf(id, sizeof id, "%lld", a->id);
     const char *p1[1] = {id};
-    r = coh_db_exec(c,
-                    "SELECT substr(address, 3), cumulative::text FROM chain_claim_leaves "
-                    "WHERE anchor_id = $1",
-                    1, p1, err);
+    PGresult *r = coh_db_exec(c, COH_DB_CLAIMS_LEAVES_SQL, 1, p1, err);
     if (!r)
         return err->code;
-    n = (size_t)PQntuples(r);
-    a->n_claims = (long long)n;
-    memset(a->claims_root, 0, 32);
-    if (n > 0) {
-        leaves = malloc(32 * n);
-        rc = leaves ? 0 : COH_ERR_NOMEM;
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-            uint8_t addr[20], amt[32];
-            if (unhex(addr, 20, PQgetvalue(r, (int)i, 0)) ||
-                coh_crypto_uint256_from_dec(amt, PQgetvalue(r, (int)i, 1)))
-                rc = COH_ERR_DB;
-            else
-                coh_ledger_claim_leaf(leaves[i], addr, amt);
-        }
-        t = NULL;
-        if (rc == 0 && (rc = coh_ledger_merkle_new(&t, (const uint8_t(*)[32])leaves, n, 1)) == 0)
-            coh_ledger_merkle_root(a->claims_root, t);
-        coh_ledger_merkle_free(t);
-        free(leaves);
-    }
+    a->n_claims = (long long)PQntuples(r);
+    memset(a->claims_root, 0, 32); /* no leaves: 32 zero bytes */
+    t = NULL;
+    if ((rc = coh_db_chain_claims_tree(&t, r, err)) == 0 && t)
+        coh_ledger_merkle_root(a->claims_root, t);
+    coh_ledger_merkle_free(t);
     PQclear(r);
-    return rc ? coh_err_set(err, rc, "cannot build the claims tree") : 0;
+    return rc;
 }
 
 int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, coh_db_pool *p,
@@ -368,25 +382,12 @@ int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq, coh_er
 /* Batch-tree proof of one entry: its hash and the sibling hashes, leaf to root. */
 static json_t *entry_proof(coh_db_conn *c, PGresult *ra, uint64_t seq, coh_err *err)
 {
-    const char *pp[2] = {PQgetvalue(ra, 0, 1), PQgetvalue(ra, 0, 2)};
-    uint64_t first = strtoull(pp[0], NULL, 10);
-    PGresult *r = coh_db_exec(c,
-                              "SELECT encode(hash, 'hex') FROM ledger_entries WHERE seq BETWEEN "
-                              "$1 AND $2 ORDER BY seq",
-                              2, pp, err);
-    if (!r)
-        return NULL;
-    size_t n = (size_t)PQntuples(r);
-    uint8_t(*leaves)[32] = n ? malloc(32 * n) : NULL;
-    int rc = leaves && seq - first < n ? 0 : COH_ERR_DB;
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = unhex(leaves[i], 32, PQgetvalue(r, (int)i, 0));
-    PQclear(r);
+    uint64_t first = strtoull(PQgetvalue(ra, 0, 1), NULL, 10);
+    uint64_t last = strtoull(PQgetvalue(ra, 0, 2), NULL, 10);
     coh_ledger_merkle *t = NULL;
     uint8_t proof[64][32], root[32], want[32];
     size_t np = 0;
-    if (rc == 0)
-        rc = coh_ledger_merkle_new(&t, (const uint8_t(*)[32])leaves, n, 0);
+    int rc = coh_db_chain_batch_tree(&t, c, first, last, err) ? COH_ERR_DB : 0;
     if (rc == 0)
         rc = coh_ledger_merkle_proof(proof, 64, &np, t, (size_t)(seq - first));
     if (rc == 0) {
@@ -395,7 +396,6 @@ static json_t *entry_proof(coh_db_conn *c, PGresult *ra, uint64_t seq, coh_err *
             rc = COH_ERR_DB; /* the stored root must be the tree's */
     }
     coh_ledger_merkle_free(t);
-    free(leaves);
     if (rc) {
         coh_err_set(err, COH_ERR_DB, "cannot rebuild the batch tree of entry %llu",
                     (unsigned long long)seq);

@@ -9,6 +9,7 @@
 
 #include "chain/chain.h"
 #include "db/db.h"
+#include "ledger/ledger.h"
 
 #include <jansson.h>
 
@@ -137,6 +138,16 @@ COH_WUR int coh_db_chain_solvency_record(int *ok, char net[80], char owed[80], c
 
 /* GET /v1/anchors: {anchors: [...], next} with id > after, at most limit. */
 json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, coh_err *err);
+/* ---- Merkle trees of anchors (chain.c) -------------------------------------------------- */
+/* The batch tree over the hashes of entries first..last, in order; COH_ERR_CONFLICT on a gap. */
+COH_WUR int coh_db_chain_batch_tree(coh_ledger_merkle **out, coh_db_conn *c, uint64_t first,
+                                    uint64_t last, coh_err *err);
+/* An anchor's claims leaves: (address without 0x, cumulative) rows, $1 = anchor id. */
+#define COH_DB_CLAIMS_LEAVES_SQL                                                                   \
+    "SELECT substr(address, 3), cumulative::text FROM chain_claim_leaves WHERE anchor_id = $1"
+/* The claims tree (StandardMerkleTree, sorted) of COH_DB_CLAIMS_LEAVES_SQL rows; NULL when none. */
+COH_WUR int coh_db_chain_claims_tree(coh_ledger_merkle **out, PGresult *rows, coh_err *err);
+
 /* ---- claims (claims.c) ----------------------------------------------------------------- */
 /*
  * The claims tree of the latest confirmed anchor, built once per anchor and shared by every

@@ -44,27 +44,11 @@ static int tree_build(coh_ledger_merkle **out, coh_db_pool *p, const char *ancho
 {
     *out = NULL;
     const char *pp[1] = {anchor_id};
-    PGresult *r = coh_db_query(p,
-                               "SELECT substr(address, 3), cumulative::text FROM "
-                               "chain_claim_leaves WHERE anchor_id = $1",
-                               1, pp, err);
+    PGresult *r = coh_db_query(p, COH_DB_CLAIMS_LEAVES_SQL, 1, pp, err);
     if (!r)
         return err->code;
-    size_t n = (size_t)PQntuples(r);
-    uint8_t(*leaves)[32] = malloc(32 * (n ? n : 1));
-    int rc = leaves ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < n; i++) {
-        uint8_t addr[20], amt[32];
-        if (coh_hex_decode_exact(addr, 20, PQgetvalue(r, (int)i, 0)) ||
-            coh_crypto_uint256_from_dec(amt, PQgetvalue(r, (int)i, 1)))
-            rc = coh_err_set(err, COH_ERR_DB, "chain_claim_leaves: malformed row");
-        else
-            coh_ledger_claim_leaf(leaves[i], addr, amt);
-    }
+    int rc = coh_db_chain_claims_tree(out, r, err);
     PQclear(r);
-    if (!rc && n && coh_ledger_merkle_new(out, (const uint8_t(*)[32])leaves, n, 1) != 0)
-        rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
-    free(leaves);
     uint8_t got[32];
     if (!rc && *out)
         coh_ledger_merkle_root(got, *out);
