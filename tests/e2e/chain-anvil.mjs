@@ -4,25 +4,12 @@
 // stack (private database, anvil, contracts deployed by scripts/deploy.mjs, cohortd anchoring).
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ethers } from 'ethers';
-import { startCohortd, BUILD } from './helpers.mjs';
+import { startCohortd, BUILD, ROOT, freePort } from './helpers.mjs';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+export { ROOT, freePort } from './helpers.mjs';
 
 // Starts anvil; returns { url, provider, stop, wallets(n) } with anvil's funded dev keys.
 export async function startAnvil(args = []) {

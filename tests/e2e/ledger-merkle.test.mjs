@@ -9,12 +9,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
+import { ROOT, BUILD } from './helpers.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BUILD = process.env.COH_BUILD ?? join(ROOT, 'build');
 const TOOL = join(BUILD, 'tests', 'integration', 'ledger_merkle');
 const ENCODING = ['address', 'uint256'];
 

@@ -150,17 +150,6 @@ async function sendAndWait(what, send, onStep) {
   return receipt;
 }
 
-// The wallet's token balance and the allowance it gave the rewards contract, both in base units.
-export async function walletTokens(address) {
-  const p = provider();
-  const info = await checkChain(p);
-  const rewards = new Contract(info.contracts.rewards, REWARDS_ABI, p);
-  const tokenAddr = info.contracts.token ?? await rewards.token();
-  const token = new Contract(tokenAddr, TOKEN_ABI, p);
-  const [balance, allowance] = await Promise.all([token.balanceOf(address), token.allowance(address, info.contracts.rewards)]);
-  return { balance, allowance, token: tokenAddr, rewards: info.contracts.rewards };
-}
-
 // Deposits `amount` base units (a bigint) into the rewards contract from the signed-in wallet:
 // ERC-20 approve(rewards, amount) when the allowance falls short, then deposit(amount). The
 // server credits the researcher's available balance from the confirmed Deposited event.
