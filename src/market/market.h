@@ -69,6 +69,23 @@ COH_WUR int coh_market_intake_check(const coh_secbuf *master, const char *id,
                                     const uint8_t pk[32], const coh_market_schema *s,
                                     const uint8_t *ct, size_t ct_len, coh_err *err);
 
+/* ---- operator floors (floors.c) -------------------------------------------------------- */
+/*
+ * What no request can lower, set by the operator (cohortd.conf privacy_*). Checked when a
+ * request is created or previewed and again when it is released, so a floor raised later
+ * also holds for requests already open.
+ */
+typedef struct coh_market_floors {
+    unsigned min_k;               /* privacy_min_k [5] */
+    double min_l;                 /* l on every sensitive field [2] */
+    coh_rational max_epsilon;     /* privacy_max_epsilon per request [1] */
+    coh_rational max_delta;       /* privacy_max_delta [1e-6] */
+    unsigned min_dp_contributors; /* privacy_min_dp_contributors [50] */
+} coh_market_floors;
+
+/* The design's defaults. */
+void coh_market_floors_default(coh_market_floors *f);
+
 /* ---- request specifications (spec.c) ---------------------------------------------------- */
 /*
  * Validates a POST /v1/requests body against the rules (unknown field types, k < 2, epsilon
