@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     json_t *out = NULL;
     coh_err err = {0};
-    if (coh_market_spec_validate(&out, body, FUZZ_NOW, &err) == 0) {
+    if (coh_market_spec_validate(&out, body, FUZZ_NOW, NULL, &err) == 0) {
         FUZZ_CHECK(out != NULL);
         coh_market_schema *s = NULL;
         FUZZ_CHECK(coh_market_schema_parse(&s, json_object_get(out, "schema"), &err) == 0);

@@ -95,7 +95,7 @@ void coh_market_floors_default(coh_market_floors *f);
  * COH_ERR_INVALID with a message that starts with the offending member's name.
  */
 COH_WUR int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
-                                     coh_err *err);
+                                     const coh_market_floors *floors, coh_err *err);
 /*
  * Private matching: does profile (GET /v1/me/profile's consent_profile view) fit request
  * (eligibility, purpose, reward >= min_reward, epsilon <= remaining lifetime epsilon)?
@@ -104,21 +104,22 @@ int coh_market_match(const json_t *request, const json_t *consent_profile);
 
 /* ---- release computation (release.c) --------------------------------------------------- */
 /*
- * Runs the privacy mode (the request's normalized privacy object) over the finished table t:
- * *out = {mode, content_type, content, report}; *rows (malloc'd, *n_rows entries) are the
- * table rows included in the release (they are paid). remaining[r] is row r's contributor's
- * remaining lifetime epsilon (DP only). COH_ERR_LIMIT when k / l / the budget cannot be met:
- * no release at all.
+ * Runs the privacy mode (the request's normalized privacy object) over the finished table t,
+ * never below the operator's floors (a request stored before a floor was raised is held to
+ * it too): *out = {mode, content_type, content, report}; *rows (malloc'd, *n_rows entries)
+ * are the table rows whose values appear in the release (the others were suppressed; every
+ * row is paid). remaining[r] is row r's contributor's remaining lifetime epsilon (DP only).
+ * COH_ERR_LIMIT when k / l / the budget / a floor cannot be met: no release at all.
  */
 COH_WUR int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_rows,
                                        const coh_table *t, const coh_market_schema *s,
-                                       const json_t *privacy, const coh_rational *remaining,
-                                       coh_err *err);
+                                       const json_t *privacy, const coh_market_floors *floors,
+                                       const coh_rational *remaining, coh_err *err);
 
 /* Checks at creation that the privacy mode can run over this schema (DP queries, bounds and
  * lattices), so a request never fails at release for a reason known in advance. */
 COH_WUR int coh_market_release_check(const coh_market_schema *s, const json_t *privacy,
-                                     coh_err *err);
+                                     const coh_market_floors *floors, coh_err *err);
 
 /* ---- payments (pay.c): idempotent ledger postings ------------------------------------ */
 /* out = a * m; -1 on overflow. */

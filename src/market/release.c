@@ -172,8 +172,10 @@ static int dp(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t,
 
 int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t,
                                const coh_market_schema *s, const json_t *privacy,
-                               const coh_rational *remaining, coh_err *err)
+                               const coh_market_floors *floors, const coh_rational *remaining,
+                               coh_err *err)
 {
+    (void)floors;
     *out = NULL;
     *rows = NULL;
     *n_rows = 0;
@@ -185,7 +187,8 @@ int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_rows, cons
     return coh_err_set(err, COH_ERR_INVALID, "unknown privacy mode");
 }
 
-int coh_market_release_check(const coh_market_schema *s, const json_t *privacy, coh_err *err)
+int coh_market_release_check(const coh_market_schema *s, const json_t *privacy,
+                             const coh_market_floors *floors, coh_err *err)
 {
     const char *mode = json_string_value(json_object_get(privacy, "mode"));
     if (!mode || strcmp(mode, "dp") != 0)
@@ -199,7 +202,7 @@ int coh_market_release_check(const coh_market_schema *s, const json_t *privacy, 
     size_t *rows = NULL, n = 0;
     coh_rational none = {1, 1};
     if (!rc)
-        rc = coh_market_release_compute(&out, &rows, &n, t, s, privacy, &none, err);
+        rc = coh_market_release_compute(&out, &rows, &n, t, s, privacy, floors, &none, err);
     json_decref(out);
     free(rows);
     coh_table_free(t);

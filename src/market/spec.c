@@ -251,7 +251,8 @@ static const char *const known[] = {"title",     "description",      "purpose",
                                     "reward",    "min_contributors", "max_contributors",
                                     "closes_at", "retention_days",   NULL};
 
-int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s, coh_err *err)
+int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
+                             const coh_market_floors *floors, coh_err *err)
 {
     *out = NULL;
     const char *k;
@@ -307,7 +308,7 @@ int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s, co
                            (long)json_integer_value(jmin), err);
     if (!rc && privacy) {
         coh_err perr = {0};
-        if (coh_market_release_check(schema, privacy, &perr) != 0)
+        if (coh_market_release_check(schema, privacy, floors, &perr) != 0)
             rc = coh_err_set(err, COH_ERR_INVALID, "privacy: %s", perr.msg);
     }
     coh_market_schema_free(schema);

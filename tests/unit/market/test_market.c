@@ -49,7 +49,7 @@ static int validate_with(const char *member, const char *sub, const char *value,
             json_object_del(b, member);
     }
     json_t *out = NULL;
-    int rc = coh_market_spec_validate(&out, b, (int64_t)time(NULL), err);
+    int rc = coh_market_spec_validate(&out, b, (int64_t)time(NULL), NULL, err);
     json_decref(out);
     json_decref(b);
     return rc;
@@ -60,7 +60,7 @@ static void test_spec_valid(void **state)
     (void)state;
     json_t *b = base(), *out = NULL;
     coh_err err = {0};
-    assert_int_equal(coh_market_spec_validate(&out, b, (int64_t)time(NULL), &err), 0);
+    assert_int_equal(coh_market_spec_validate(&out, b, (int64_t)time(NULL), NULL, &err), 0);
     assert_string_equal(json_string_value(json_object_get(out, "reward")), "10");
     assert_string_equal(json_string_value(json_object_get(out, "epsilon")), "0");
     assert_int_equal(json_integer_value(json_object_get(out, "retention_days")), 30);
