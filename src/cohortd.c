@@ -50,6 +50,10 @@ static const coh_config_spec specs[] = {
     {"nonce_ttl_s", COH_CFG_INT, "300", 10, 86400},
     {"signin_rate_per_min", COH_CFG_INT, "30", 1, 100000},
     {"release_workers", COH_CFG_INT, "1", 0, 64},
+    {"privacy_min_k", COH_CFG_INT, "5", 2, 1000},
+    {"privacy_max_epsilon", COH_CFG_STRING, "1", 0, 0},
+    {"privacy_max_delta", COH_CFG_STRING, "0.000001", 0, 0},
+    {"privacy_min_dp_contributors", COH_CFG_INT, "50", 1, 100000},
     {"release_poll_ms", COH_CFG_INT, "1000", 10, 600000},
     {"release_lease_s", COH_CFG_INT, "300", 1, 86400},
 };
@@ -101,6 +105,12 @@ int main(int argc, char **argv)
         return 1;
     }
     coh_log_set_level(lvl);
+    static coh_market_floors floors;
+    if (coh_market_floors_from_config(&floors, cfg, &err)) {
+        fprintf(stderr, "cohortd: %s\n", err.msg);
+        coh_config_free(cfg);
+        return 1;
+    }
 
     struct coh_app app;
     memset(&app, 0, sizeof app);
@@ -109,6 +119,7 @@ int main(int argc, char **argv)
     app.web_dir = coh_config_str(cfg, "web_dir");
     app.openapi_path = coh_config_str(cfg, "openapi_path");
     app.max_body_bytes = (size_t)coh_config_int(cfg, "max_body_bytes");
+    app.floors = &floors;
     int rc = 1;
     coh_http_server *srv = NULL;
     coh_db_chain_worker *chain_worker = NULL;
@@ -170,6 +181,7 @@ int main(int argc, char **argv)
         .ledger_key = app.ledger_key,
         .interval_ms = (int)coh_config_int(cfg, "release_poll_ms"),
         .lease_s = (int)coh_config_int(cfg, "release_lease_s"),
+        .floors = &floors,
     };
     for (long i = 0; i < coh_config_int(cfg, "release_workers") && i < 64; i++) {
         if (coh_market_worker_start(&workers[i], &wcfg, &err)) {

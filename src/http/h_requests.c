@@ -55,7 +55,7 @@ void coh_h_requests_create(struct coh_http_req *req)
         return;
     coh_err err = {0};
     json_t *spec = NULL;
-    if (coh_market_spec_validate(&spec, body, (int64_t)time(NULL), NULL, &err)) {
+    if (coh_market_spec_validate(&spec, body, (int64_t)time(NULL), req->app->floors, &err)) {
         json_decref(body);
         coh_http_send_problem(req, 422, "invalid-request", "Invalid request", "%s", err.msg);
         return;

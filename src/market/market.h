@@ -85,6 +85,14 @@ typedef struct coh_market_floors {
 
 /* The design's defaults. */
 void coh_market_floors_default(coh_market_floors *f);
+/*
+ * Reads privacy_min_k, privacy_max_epsilon, privacy_max_delta and privacy_min_dp_contributors
+ * from c (every one has a default in the caller's specs); COH_ERR_INVALID naming the setting.
+ * An operator may only raise the design's floors, never lower them below its hard limits
+ * (k >= 2, epsilon <= 10, delta <= 0.001, at least 1 contributor).
+ */
+COH_WUR int coh_market_floors_from_config(coh_market_floors *f, const coh_config *c,
+                                          coh_err *err);
 
 /* ---- request specifications (spec.c) ---------------------------------------------------- */
 /*
@@ -145,6 +153,7 @@ struct coh_market_worker_config {
     const coh_secbuf *ledger_key;
     int interval_ms; /* how often to look for work */
     int lease_s;     /* a claimed job is retried by anyone after this */
+    const coh_market_floors *floors; /* held again at release (NULL: the defaults) */
 };
 
 /* Starts the worker thread. */

@@ -60,6 +60,67 @@ static int decimal_in(const json_t *v, double lo, double hi, int lo_open, double
     return 1;
 }
 
+/*
+ * A privacy parameter (epsilon, delta) as a canonical decimal of at most 6 fraction digits:
+ * finer values say nothing a contributor could read, and an 18-digit epsilon once made every
+ * later budget unreadable. Numbers and strings both pass through the double that strtod
+ * gives, so "0.1" and 0.1 agree; out gets the shortest text ("0.5", "1", "0.000001").
+ */
+static int privacy_decimal(const json_t *v, char out[24], coh_rational *q)
+{
+    double d;
+    if (json_is_integer(v) || json_is_real(v)) {
+        d = json_number_value(v);
+    } else {
+        const char *s = json_string_value(v);
+        char *end;
+        if (!s || !*s || strlen(s) > 30 || !(isdigit((unsigned char)*s) || *s == '.'))
+            return 0;
+        d = strtod(s, &end);
+        if (*end)
+            return 0;
+        /* The text itself, not just its double, must have at most 6 fraction digits. */
+        const char *dot = strchr(s, '.');
+        if (!strpbrk(s, "eE") && dot && strlen(dot + 1) > 6) {
+            size_t n = strlen(dot + 1);
+            while (n > 6 && dot[n] == '0')
+                n--;
+            if (n > 6)
+                return 0;
+        }
+    }
+    if (!isfinite(d) || d < 0 || d > 1e6)
+        return 0;
+    snprintf(out, 24, "%.6f", d);
+    if (strtod(out, NULL) != d)
+        return 0;
+    char *e = out + strlen(out) - 1;
+    while (*e == '0')
+        *e-- = '\0';
+    if (*e == '.')
+        *e = '\0';
+    coh_err perr;
+    if (d == 0) {
+        *q = (coh_rational){0, 1};
+        return 1;
+    }
+    return coh_rational_parse(q, out, &perr) == 0;
+}
+
+/* a <= b for rationals (num, den < 2^64: the products fit in 128 bits). */
+static int rational_le(coh_rational a, coh_rational b)
+{
+    return (unsigned __int128)a.num * b.den <= (unsigned __int128)b.num * a.den;
+}
+
+static void rational_text(char out[32], coh_rational q)
+{
+    if (q.den == 1)
+        snprintf(out, 32, "%llu", (unsigned long long)q.num);
+    else
+        snprintf(out, 32, "%.6g", (double)q.num / (double)q.den);
+}
+
 static int check_eligibility(const json_t *e, coh_err *err)
 {
     if (!e)
@@ -159,7 +220,7 @@ static int check_query(const char *q, const coh_market_schema *s, size_t idx, co
 }
 
 static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema *s,
-                         long min_contributors, coh_err *err)
+                         long min_contributors, const coh_market_floors *f, coh_err *err)
 {
     if (!json_is_object(p))
         return coh_err_set(err, COH_ERR_INVALID, "privacy must be an object");
@@ -173,6 +234,19 @@ static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema
         json_t *k = json_object_get(p, "k"), *l = json_object_get(p, "l");
         if (!json_is_integer(k) || json_integer_value(k) < 2 || json_integer_value(k) > 1000)
             return coh_err_set(err, COH_ERR_INVALID, "privacy.k must be an integer from 2 to 1000");
+        if (json_integer_value(k) < (json_int_t)f->min_k)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.k must be at least %u, the operator's floor "
+                               "(privacy_min_k)",
+                               f->min_k);
+        /* No column leaves unprotected: a measure would be copied into the microdata as is. */
+        for (size_t i = 0; i < coh_market_schema_fields(s); i++)
+            if (coh_market_schema_field_role(s, i) == COH_ROLE_MEASURE)
+                return coh_err_set(err, COH_ERR_INVALID,
+                                   "schema.fields[%zu].role: %s is a measure, which only a dp "
+                                   "request may have; in k-anonymity every field is a "
+                                   "quasi-identifier or sensitive",
+                                   i, coh_market_schema_field_name(s, i));
         if (min_contributors < json_integer_value(k))
             return coh_err_set(err, COH_ERR_INVALID,
                                "min_contributors must be at least privacy.k: fewer rows can "
@@ -180,13 +254,19 @@ static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema
         if (!n_qi)
             return coh_err_set(err, COH_ERR_INVALID,
                                "schema needs a quasi-identifier field for k-anonymity");
-        double lv = 1, sup = 0;
+        /* Sensitive fields always get l-diversity: the floor when the request names no l. */
+        double lv = n_sens ? f->min_l : 1, sup = 0;
         const char *kind = json_string_value(json_object_get(p, "l_kind"));
         if (l && (!decimal_in(l, 1, 100, 0, &lv)))
             return coh_err_set(err, COH_ERR_INVALID, "privacy.l must be a number from 1 to 100");
         if (l && !n_sens)
             return coh_err_set(err, COH_ERR_INVALID,
                                "privacy.l needs a sensitive field in the schema");
+        if (n_sens && lv < f->min_l)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.l must be at least %g on every sensitive field, the "
+                               "operator's floor",
+                               f->min_l);
         if (kind && strcmp(kind, "distinct") && strcmp(kind, "entropy"))
             return coh_err_set(err, COH_ERR_INVALID, "privacy.l_kind must be distinct or entropy");
         json_t *ms = json_object_get(p, "max_suppression");
@@ -195,16 +275,40 @@ static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema
                                "privacy.max_suppression must be a fraction from 0 to 0.5");
         *norm = json_pack("{s:s,s:I,s:f,s:s,s:f}", "mode", "k-anonymity", "k",
                           json_integer_value(k), "l", lv, "l_kind",
-                          kind ? kind : (l ? "distinct" : "none"), "max_suppression", sup);
+                          kind ? kind : (n_sens ? "distinct" : "none"), "max_suppression", sup);
         return 0;
     }
     if (mode && strcmp(mode, "dp") == 0) {
-        double eps, delta = 0;
+        double delta = 0;
+        char eps_s[24], delta_s[24] = "0", fl[32];
+        coh_rational eq, dq = {0, 1};
         json_t *je = json_object_get(p, "epsilon"), *jd = json_object_get(p, "delta");
-        if (!je || !decimal_in(je, 0, 10, 1, &eps))
-            return coh_err_set(err, COH_ERR_INVALID, "privacy.epsilon must be > 0 and <= 10");
-        if (jd && !decimal_in(jd, 0, 1e-3, 0, &delta))
-            return coh_err_set(err, COH_ERR_INVALID, "privacy.delta must be from 0 to 0.001");
+        if (!je || !privacy_decimal(je, eps_s, &eq) || eq.num == 0)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.epsilon must be a decimal > 0 with at most 6 decimals");
+        if (!rational_le(eq, f->max_epsilon)) {
+            rational_text(fl, f->max_epsilon);
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.epsilon must be at most %s, the operator's floor "
+                               "(privacy_max_epsilon)",
+                               fl);
+        }
+        if (jd && !privacy_decimal(jd, delta_s, &dq))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.delta must be a decimal >= 0 with at most 6 decimals");
+        if (!rational_le(dq, f->max_delta)) {
+            rational_text(fl, f->max_delta);
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "privacy.delta must be at most %s, the operator's floor "
+                               "(privacy_max_delta)",
+                               fl);
+        }
+        delta = strtod(delta_s, NULL);
+        if (min_contributors < (long)f->min_dp_contributors)
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "min_contributors must be at least %u for a dp request, the "
+                               "operator's floor (privacy_min_dp_contributors)",
+                               f->min_dp_contributors);
         const char *mech = json_string_value(json_object_get(p, "mechanism"));
         if (mech && strcmp(mech, "laplace") && strcmp(mech, "gaussian"))
             return coh_err_set(err, COH_ERR_INVALID,
@@ -233,11 +337,6 @@ static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema
                 return coh_err_set(err, COH_ERR_INVALID,
                                    "privacy.group_by must name a category field");
         }
-        char eps_s[40];
-        snprintf(eps_s, sizeof eps_s, "%s",
-                 json_is_string(je) ? json_string_value(je) : "");
-        if (!*eps_s)
-            snprintf(eps_s, sizeof eps_s, "%.17g", eps);
         *norm = json_pack("{s:s,s:s,s:f,s:s,s:O,s:s?}", "mode", "dp", "epsilon", eps_s, "delta",
                           delta, "mechanism", mech ? mech : "laplace", "queries", qs, "group_by",
                           gb);
@@ -255,6 +354,11 @@ int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
                              const coh_market_floors *floors, coh_err *err)
 {
     *out = NULL;
+    coh_market_floors defaults;
+    if (!floors) {
+        coh_market_floors_default(&defaults);
+        floors = &defaults;
+    }
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)body, k, v)
@@ -305,7 +409,7 @@ int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
         rc = coh_err_set(err, COH_ERR_INVALID, "retention_days must be an integer from 0 to 3650");
     else if ((rc = check_eligibility(json_object_get(body, "eligibility"), err)) == 0)
         rc = check_privacy(&privacy, json_object_get(body, "privacy"), schema,
-                           (long)json_integer_value(jmin), err);
+                           (long)json_integer_value(jmin), floors, err);
     if (!rc && privacy) {
         coh_err perr = {0};
         if (coh_market_release_check(schema, privacy, floors, &perr) != 0)

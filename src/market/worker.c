@@ -160,7 +160,7 @@ static int compute_and_store(const struct coh_market_worker_config *cfg, const c
         }
         coh_err rerr = {0};
         rc = remaining ? coh_market_release_compute(&release, &rows, &n_rows, t, s, privacy,
-                                                    NULL, remaining, &rerr)
+                                                    cfg->floors, remaining, &rerr)
                        : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
         if (rc == COH_ERR_LIMIT || rc == COH_ERR_INVALID) {
             /* k, l or the budget cannot be met: no release, everything refunded. */
