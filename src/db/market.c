@@ -251,7 +251,8 @@ json_t *coh_db_release_get(coh_db_pool *p, const char *id, const char *owner, co
     return coh_db_json(p,
                        "SELECT json_build_object('request_id', '0x' || encode(x.request_id, "
                        "'hex'), 'mode', x.mode, 'content_type', x.content_type, 'content', "
-                       "x.content, 'report', x.report, 'included', x.included, 'created_at', "
+                       "x.content, 'report', x.report, 'included', CASE WHEN x.mode = 'dp' THEN NULL "
+                       "ELSE x.included END, 'created_at', "
                        "ts_json(x.created_at)) FROM releases x JOIN requests r ON r.id = "
                        "x.request_id WHERE x.request_id = decode($1, 'hex') AND r.owner = $2",
                        2, params, err);

@@ -48,7 +48,8 @@ COH_WUR int coh_db_consent_revoke(coh_db_pool *p, const char *id, const char *co
 COH_WUR int coh_db_contribution_put(coh_db_pool *p, const char *id, const char *contributor,
                                     const uint8_t *ct, size_t ct_len, coh_err *err);
 
-/* The release of an owner's request: {mode, content_type, content, report, included}. */
+/* The release of an owner's request: {mode, content_type, content, report, included (rows in
+ * a k-anonymous release; null for dp, whose exact count is not published)}. */
 json_t *coh_db_release_get(coh_db_pool *p, const char *id, const char *owner, coh_err *err);
 /* Notices of address, newest first. */
 json_t *coh_db_notices(coh_db_pool *p, const char *address, coh_err *err);

@@ -301,7 +301,8 @@ void coh_db_error_set(coh_db_conn *c, PGresult *r, char state_out[6], coh_err *e
     if (PQstatus(c->pg) != CONNECTION_OK) {
         coh_err_set(err, COH_ERR_UNAVAILABLE, "database connection lost");
     } else if (state && (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0 ||
-                         strcmp(state, "40001") == 0)) {
+                         strcmp(state, "23514") == 0 || strcmp(state, "40001") == 0 ||
+                         strcmp(state, "40P01") == 0)) {
         coh_err_set(err, COH_ERR_CONFLICT, "conflict (%s)", state);
     } else if (state && strcmp(state, "57014") == 0) {
         coh_err_set(err, COH_ERR_UNAVAILABLE, "statement timed out");

@@ -71,38 +71,84 @@ static const char *const SQL_CONTRIBUTIONS =
     "decode($1, 'hex') AND (r.epsilon = 0 OR p.lifetime_epsilon - p.epsilon_spent >= "
     "r.epsilon) ORDER BY c.submitted_at, c.contributor LIMIT $2::int";
 
+/*
+ * Stores the release, its members (every contributor whose record was accepted: all are paid,
+ * $9 says whose row is in the release) and charges their lifetime epsilon, in one statement.
+ * The charge locks each profile row; profiles_epsilon_within_lifetime refuses a charge that a
+ * concurrent release has made unaffordable, and the whole statement rolls back (a conflict:
+ * the job is recomputed without that contributor).
+ */
 static const char *const SQL_STORE =
     "WITH x AS (INSERT INTO releases (request_id, mode, content_type, content, report, included) "
-    "VALUES (decode($1, 'hex'), $2, $3, $4, $5::jsonb, cardinality($6::text[])) ON CONFLICT DO "
+    "VALUES (decode($1, 'hex'), $2, $3, $4, $5::jsonb, cardinality(array_remove($8::boolean[], "
+    "false))) ON CONFLICT DO "
     "NOTHING RETURNING request_id), "
-    "m AS (INSERT INTO release_members SELECT request_id, unnest($6::text[]) FROM x), "
+    "m AS (INSERT INTO release_members (request_id, contributor, released) SELECT x.request_id, "
+    "u.a, u.r FROM x, unnest($6::text[], $8::boolean[]) AS u(a, r)), "
     "e AS (UPDATE profiles SET epsilon_spent = epsilon_spent + $7::numeric WHERE $7::numeric > 0 "
-    "AND address = ANY ($6::text[]) AND EXISTS (SELECT 1 FROM x)), "
-    "s AS (SELECT $8::text) SELECT count(*) FROM x";
+    "AND address = ANY ($6::text[]) AND EXISTS (SELECT 1 FROM x)) "
+    "SELECT count(*) FROM x";
 
-/* Builds "{a,b,c}" (addresses are plain hex, no quoting needed). */
-static char *text_array(PGresult *contribs, const size_t *rows, size_t n, const size_t *kept)
+/* After this many failures that will not change (not a lost connection or a conflict), a
+ * release job gives up: the request fails, the escrow is refunded, everyone is told. */
+#define RELEASE_MAX_FAILURES 3
+
+/* Lost connections, timeouts, conflicts and database errors may pass; anything else will not. */
+static int transient(int rc)
 {
-    char *s = malloc(n * 43 + 3);
-    if (!s)
-        return NULL;
-    size_t k = 0;
+    return rc == COH_ERR_UNAVAILABLE || rc == COH_ERR_CONFLICT || rc == COH_ERR_DB;
+}
+
+/*
+ * Builds "{a,b,c}" of every kept row's contributor (plain hex, no quoting needed) and
+ * "{t,f,...}": whether that row is among the n released rows.
+ */
+static int member_arrays(char **addrs, char **flags, PGresult *contribs, const size_t *kept,
+                         size_t n_kept, const size_t *rows, size_t n)
+{
+    char *s = malloc(n_kept * 43 + 3), *f = malloc(n_kept * 2 + 3);
+    unsigned char *in = calloc(n_kept + 1, 1);
+    if (!s || !f || !in) {
+        free(s);
+        free(f);
+        free(in);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (rows[i] < n_kept)
+            in[rows[i]] = 1;
+    size_t k = 0, j = 0;
     s[k++] = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
+    f[j++] = '{';
+    for (size_t i = 0; i < n_kept; i++) {
+        if (i) {
             s[k++] = ',';
-        const char *a = PQgetvalue(contribs, (int)kept[rows[i]], 0);
-        memcpy(s + k, a, 42);
+            f[j++] = ',';
+        }
+        memcpy(s + k, PQgetvalue(contribs, (int)kept[i], 0), 42);
         k += 42;
+        f[j++] = in[i] ? 't' : 'f';
     }
     s[k++] = '}';
     s[k] = '\0';
-    return s;
+    f[j++] = '}';
+    f[j] = '\0';
+    free(in);
+    *addrs = s;
+    *flags = f;
+    return 0;
+}
+
+/* A failure record: no release, no members; step 2 refunds everything and tells everyone. */
+static json_t *failure_release(const char *reason)
+{
+    return json_pack("{s:s,s:s,s:s,s:{s:s}}", "mode", "none", "content_type", "application/json",
+                     "content", "null", "report", "reason", reason);
 }
 
 /* Step 1: compute and store the release (or a failure record) unless one exists. */
 static int compute_and_store(const struct coh_market_worker_config *cfg, const char *id,
-                             const json_t *rq, coh_err *err)
+                             const json_t *rq, int give_up, coh_err *err)
 {
     const json_t *privacy = json_object_get(rq, "privacy");
     long max = (long)json_integer_value(json_object_get(rq, "max"));
@@ -144,13 +190,9 @@ static int compute_and_store(const struct coh_market_worker_config *cfg, const c
     coh_secbuf_free(sk);
     if (!rc)
         rc = coh_table_finish(t, err);
-    const char *status = "released";
     if (!rc && (long)n_kept < min) {
-        status = "failed";
-        release = json_pack("{s:s,s:s,s:s,s:{s:s,s:I,s:I}}", "mode", "none", "content_type",
-                            "application/json", "content", "null", "report", "reason",
-                            "fewer contributions than min_contributors", "contributions",
-                            (json_int_t)n_kept, "min_contributors", (json_int_t)min);
+        release = failure_release("fewer valid contributions than min_contributors");
+        n_kept = 0;
     } else if (!rc) {
         remaining = calloc(n_kept + 1, sizeof *remaining);
         for (size_t i = 0; remaining && i < n_kept; i++) {
@@ -163,22 +205,35 @@ static int compute_and_store(const struct coh_market_worker_config *cfg, const c
                                                     cfg->floors, remaining, &rerr)
                        : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
         if (rc == COH_ERR_LIMIT || rc == COH_ERR_INVALID) {
-            /* k, l or the budget cannot be met: no release, everything refunded. */
-            status = "failed";
-            release =
-                json_pack("{s:s,s:s,s:s,s:{s:s}}", "mode", "none", "content_type",
-                          "application/json", "content", "null", "report", "reason", rerr.msg);
+            /*
+             * k, l, a floor or the budget cannot be met: no release, everything refunded. The
+             * researcher reads a reason that depends on no contributor's data (which column was
+             * too homogeneous, whose budget ran out); the operator's log keeps the detail.
+             */
+            coh_log_warn("release %s: no release: %s", id, rerr.msg);
+            release = failure_release("the privacy terms cannot be met with the contributions "
+                                      "received");
             rc = 0;
-            n_rows = 0;
+            n_rows = n_kept = 0;
         } else if (rc) {
             coh_err_set(err, rc, "%s", rerr.msg);
         }
+    }
+    if (rc && !transient(rc) && give_up) {
+        /* Failures end: the same inputs failed before and will fail again. */
+        coh_log_error("release %s: giving up after %d failures: %s", id, RELEASE_MAX_FAILURES,
+                      err->msg);
+        release = failure_release("the release could not be computed");
+        rc = 0;
+        n_rows = n_kept = 0;
     }
     coh_table_free(t); /* wipes every plaintext cell */
     coh_market_schema_free(s);
     free(remaining);
     if (!rc && release) {
-        char *members = text_array(contribs, rows, n_rows, kept);
+        char *members = NULL, *released = NULL;
+        if (member_arrays(&members, &released, contribs, kept, n_kept, rows, n_rows) != 0)
+            members = released = NULL;
         char *report = json_dumps(json_object_get(release, "report"), JSON_COMPACT);
         const char *mode = json_string_value(json_object_get(release, "mode"));
         const char *eps =
@@ -190,7 +245,7 @@ static int compute_and_store(const struct coh_market_worker_config *cfg, const c
                            report,
                            members,
                            eps,
-                           status};
+                           released};
         if (!members || !report) {
             rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
         } else if ((c = coh_db_acquire(cfg->db, 5000, err)) == NULL) {
@@ -202,6 +257,7 @@ static int compute_and_store(const struct coh_market_worker_config *cfg, const c
             coh_db_release(c);
         }
         free(members);
+        free(released);
         free(report);
     }
     json_decref(release);
@@ -257,7 +313,9 @@ static int pay_and_finish(const struct coh_market_worker_config *cfg, const char
         "= 'released' THEN 'your release is ready' ELSE 'no release: unused escrow refunded' END "
         "FROM q ON CONFLICT DO NOTHING), "
         "b AS (INSERT INTO notices (address, kind, request_id, detail) SELECT m.contributor, "
-        "'reward_paid', m.request_id, 'your reward was paid' FROM release_members m WHERE "
+        "'reward_paid', m.request_id, CASE WHEN m.released THEN 'your reward was paid; your "
+        "record is in the release' ELSE 'your reward was paid; your record was withheld from "
+        "the release (suppressed) to protect the others' END FROM release_members m WHERE "
         "m.request_id = decode($1, 'hex') ON CONFLICT DO NOTHING), "
         "f AS (INSERT INTO notices (address, kind, request_id, detail) SELECT k.contributor, "
         "'request_failed', k.request_id, 'the request closed without a release' FROM consents k, "
@@ -272,7 +330,8 @@ static int pay_and_finish(const struct coh_market_worker_config *cfg, const char
     return rc;
 }
 
-static int run_job(const struct coh_market_worker_config *cfg, const char *id, coh_err *err)
+static int run_job(const struct coh_market_worker_config *cfg, const char *id, int failures,
+                   coh_err *err)
 {
     const char *p1[] = {id + 2};
     json_t *rq = coh_db_json(cfg->db, SQL_REQUEST, 1, p1, err);
@@ -280,7 +339,7 @@ static int run_job(const struct coh_market_worker_config *cfg, const char *id, c
         return err->code;
     int rc = 0;
     if (!json_is_true(json_object_get(rq, "released"))) {
-        rc = compute_and_store(cfg, id, rq, err);
+        rc = compute_and_store(cfg, id, rq, failures + 1 >= RELEASE_MAX_FAILURES, err);
         if (!rc)
             coh_crash_point("stored");
     }
@@ -377,7 +436,7 @@ int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *
                         "lease_until = now() + make_interval(secs => $1::int) WHERE request_id = "
                         "(SELECT request_id FROM release_jobs WHERE state = 'pending' OR (state = "
                         "'running' AND lease_until < now()) ORDER BY created_at LIMIT 1 FOR "
-                        "UPDATE SKIP LOCKED) RETURNING '0x' || encode(request_id, 'hex')",
+                        "UPDATE SKIP LOCKED) RETURNING '0x' || encode(request_id, 'hex'), failures",
                         1, p1, err)
           : NULL;
     coh_db_release(c);
@@ -389,16 +448,20 @@ int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *
     }
     char id[67];
     snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+    int failures = atoi(PQgetvalue(r, 0, 1));
     PQclear(r);
-    int rc = run_job(cfg, id, err);
+    int rc = run_job(cfg, id, failures, err);
     if (rc) {
         coh_log_error("release job %s failed: %s", id, err->msg);
-        const char *p2[] = {id + 2, err->msg};
+        const char *p2[] = {id + 2, err->msg, transient(rc) ? "0" : "1"};
         coh_err e2;
+        /* Retried at the next poll (a conflict recomputes; a failure counts toward giving up),
+         * not after the lease, which is for workers that died. */
         json_decref(coh_db_json(cfg->db,
-                                "UPDATE release_jobs SET last_error = $2 WHERE request_id = "
-                                "decode($1, 'hex') RETURNING 'null'",
-                                2, p2, &e2));
+                                "UPDATE release_jobs SET last_error = $2, failures = failures + "
+                                "$3::int, state = 'pending' WHERE request_id = decode($1, 'hex') "
+                                "RETURNING 'null'",
+                                3, p2, &e2));
         return rc;
     }
     coh_log_info("release job %s done", id);

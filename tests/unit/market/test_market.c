@@ -16,7 +16,7 @@ static const char *const base_spec =
     "{\"title\":\"t\",\"purpose\":\"academic-research\","
     "\"schema\":{\"fields\":[{\"name\":\"age\",\"type\":\"integer\",\"min\":18,\"max\":100,"
     "\"role\":\"quasi-identifier\"},{\"name\":\"bmi\",\"type\":\"decimal\",\"min\":\"10\","
-    "\"max\":\"60\",\"decimals\":1,\"role\":\"measure\"},{\"name\":\"sex\",\"type\":\"category\","
+    "\"max\":\"60\",\"decimals\":1,\"role\":\"quasi-identifier\"},{\"name\":\"sex\",\"type\":\"category\","
     "\"categories\":[\"f\",\"m\"],\"role\":\"sensitive\"}]},"
     "\"privacy\":{\"mode\":\"k-anonymity\",\"k\":5},\"reward\":\"10\",\"min_contributors\":5,"
     "\"max_contributors\":50}";
@@ -34,8 +34,10 @@ static json_t *base(void)
     return b;
 }
 
-/* Validates base_spec with one member replaced (path "privacy.k" etc. set to value JSON). */
-static int validate_with(const char *member, const char *sub, const char *value, coh_err *err)
+/* Validates base_spec with one member replaced (path "privacy.k" etc. set to value JSON)
+ * against floors (NULL: the shipped defaults). */
+static int validate_floors(const char *member, const char *sub, const char *value,
+                           const coh_market_floors *floors, coh_err *err)
 {
     json_t *b = base();
     assert_non_null(b);
@@ -49,10 +51,19 @@ static int validate_with(const char *member, const char *sub, const char *value,
             json_object_del(b, member);
     }
     json_t *out = NULL;
-    int rc = coh_market_spec_validate(&out, b, (int64_t)time(NULL), NULL, err);
+    int rc = coh_market_spec_validate(&out, b, (int64_t)time(NULL), floors, err);
     json_decref(out);
     json_decref(b);
     return rc;
+}
+
+/* The rules other than the floors: the defaults, with small DP cohorts allowed. */
+static int validate_with(const char *member, const char *sub, const char *value, coh_err *err)
+{
+    coh_market_floors f;
+    coh_market_floors_default(&f);
+    f.min_dp_contributors = 1;
+    return validate_floors(member, sub, value, &f, err);
 }
 
 static void test_spec_valid(void **state)
@@ -147,6 +158,72 @@ static void test_spec_dp(void **state)
                                    &err),
                      COH_ERR_INVALID);
     assert_non_null(strstr(err.msg, "delta"));
+}
+
+/* The attacks of issue 13, at creation: each is refused naming the member and the floor. */
+static void test_spec_floors(void **state)
+{
+    (void)state;
+    struct {
+        const char *member, *sub, *value, *expect;
+    } cases[] = {
+        /* raw columns through a measure role */
+        {"schema", NULL,
+         "{\"fields\":[{\"name\":\"c\",\"type\":\"integer\",\"min\":0,\"max\":9,\"role\":"
+         "\"quasi-identifier\"},{\"name\":\"zip\",\"type\":\"integer\",\"min\":0,\"max\":"
+         "99999,\"role\":\"measure\"}]}",
+         "schema.fields[1].role: zip is a measure"},
+        /* k below the floor */
+        {"privacy", NULL, "{\"mode\":\"k-anonymity\",\"k\":2}", "privacy.k must be at least 5"},
+        /* l below the floor on a sensitive field */
+        {"privacy", NULL, "{\"mode\":\"k-anonymity\",\"k\":5,\"l\":1}",
+         "privacy.l must be at least 2"},
+        /* epsilon above the floor */
+        {"privacy", NULL, "{\"mode\":\"dp\",\"epsilon\":\"10\",\"queries\":[\"count\"]}",
+         "privacy.epsilon must be at most 1"},
+        {"privacy", NULL, "{\"mode\":\"dp\",\"epsilon\":1.5,\"queries\":[\"count\"]}",
+         "privacy.epsilon must be at most 1"},
+        /* 18 decimals */
+        {"privacy", NULL,
+         "{\"mode\":\"dp\",\"epsilon\":\"0.123456789012345678\",\"queries\":[\"count\"]}",
+         "at most 6 decimals"},
+        {"privacy", NULL,
+         "{\"mode\":\"dp\",\"epsilon\":0.1234567,\"queries\":[\"count\"]}",
+         "at most 6 decimals"},
+        {"privacy", NULL,
+         "{\"mode\":\"dp\",\"epsilon\":\"0.5\",\"delta\":\"0.00001\",\"mechanism\":"
+         "\"gaussian\",\"queries\":[\"count\"]}",
+         "privacy.delta must be at most 1e-06"},
+        /* a DP cohort below 50 (base_spec has min_contributors 5) */
+        {"privacy", NULL, "{\"mode\":\"dp\",\"epsilon\":\"0.5\",\"queries\":[\"count\"]}",
+         "min_contributors must be at least 50"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        coh_err err = {0};
+        int rc = validate_floors(cases[i].member, cases[i].sub, cases[i].value, NULL, &err);
+        if (rc != COH_ERR_INVALID || !strstr(err.msg, cases[i].expect))
+            fail_msg("case %zu: rc %d, message '%s', expected '%s'", i, rc, err.msg,
+                     cases[i].expect);
+    }
+    /* Within the floors: a canonical epsilon is stored, whatever its spelling. */
+    json_t *b = base(), *out = NULL;
+    json_object_set_new(b, "min_contributors", json_integer(50));
+    json_object_set_new(b, "privacy",
+                        json_pack("{s:s,s:s,s:[s]}", "mode", "dp", "epsilon", "0.500000",
+                                  "queries", "count"));
+    coh_err err = {0};
+    assert_int_equal(coh_market_spec_validate(&out, b, (int64_t)time(NULL), NULL, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(out, "epsilon")), "0.5");
+    json_decref(out);
+    /* A sensitive field gets l = 2 (distinct) when the request names no l. */
+    json_object_set_new(b, "min_contributors", json_integer(5));
+    json_object_set_new(b, "privacy", json_pack("{s:s,s:i}", "mode", "k-anonymity", "k", 5));
+    assert_int_equal(coh_market_spec_validate(&out, b, (int64_t)time(NULL), NULL, &err), 0);
+    json_t *p = json_object_get(out, "privacy");
+    assert_true(json_number_value(json_object_get(p, "l")) >= 2);
+    assert_string_equal(json_string_value(json_object_get(p, "l_kind")), "distinct");
+    json_decref(out);
+    json_decref(b);
 }
 
 /* Appends a record given as text, through secure memory, to a fresh table of the schema. */
@@ -247,6 +324,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_valid),  cmocka_unit_test(test_spec_refusals_name_the_member),
+        cmocka_unit_test(test_spec_floors),
         cmocka_unit_test(test_spec_dp),     cmocka_unit_test(test_records),
         cmocka_unit_test(test_match),       cmocka_unit_test(test_u256_mul),
     };
