@@ -32,7 +32,7 @@ const logFd = openSync(env.CRASH_LOG, 'a');
 function startCohortd() {
   cohortd = spawn(env.CRASH_COHORTD, [], {
     env: { PATH: env.PATH, COHORT_DATABASE_URL: DBURL, COHORT_MASTER_KEY_FILE: env.CRASH_MASTER_KEY,
-      COHORT_LISTEN: `127.0.0.1:${PORT}`, COHORT_PUBLIC_URL: BASE, COHORT_CHAIN_RPC_URL: '',
+      COHORT_LISTEN: `127.0.0.1:${PORT}`, COHORT_PUBLIC_URL: BASE, COHORT_CHAIN_RPC_URL: '', COHORT_PRIVACY_MIN_K: '2',
       COHORT_SIGNIN_RATE_PER_MIN: '100000', COHORT_RELEASE_POLL_MS: '50', COHORT_RELEASE_LEASE_S: '1',
       COHORT_HTTP_THREADS: '32' },
     stdio: ['ignore', 'ignore', logFd],
@@ -127,7 +127,7 @@ async function round(researcher, rtoken, people) {
   const created = await retry('create request', () => api(BASE, 'POST', '/v1/requests', { token: rtoken, json: {
     title: `crash ${stats.rounds}`, purpose: 'crash-test',
     schema: { fields: [{ name: 'age', type: 'integer', min: 0, max: 120, role: 'quasi-identifier' },
-      { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'measure' }] },
+      { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'quasi-identifier' }] },
     privacy: { mode: 'k-anonymity', k: 2 }, reward: REWARD.toString(),
     min_contributors: 2, max_contributors: MAX, closes_at: new Date(Date.now() + 3600e3).toISOString(),
   } }), [201]);

@@ -32,7 +32,7 @@ for (let i = 0; i < R; i++) {
     title: `Load ${i}`, purpose: 'academic-research',
     schema: { fields: [
       { name: 'age', type: 'integer', min: 18, max: 100, role: 'quasi-identifier' },
-      { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'measure' },
+      { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'quasi-identifier' },
       { name: 'sex', type: 'category', categories: ['f', 'm'], role: 'sensitive' },
     ] },
     privacy: { mode: 'k-anonymity', k: 5 }, reward: '1000', min_contributors: 5, max_contributors: per,

@@ -233,7 +233,7 @@ static void request_create(struct request *rq, const char *base, const char *tok
                   "schema", "fields", "name", "age", "type", "integer", "min", 18, "max", 100,
                   "role", "quasi-identifier", "name", "preg", "type", "integer", "min", 0, "max",
                   20, "role", "quasi-identifier", "name", "mass", "type", "decimal", "min", "0",
-                  "max", "80", "role", "measure", "name", "class", "type", "category", "categories",
+                  "max", "80", "role", "quasi-identifier", "name", "class", "type", "category", "categories",
                   "tested_positive", "tested_negative", "role", "sensitive", "eligibility",
                   "privacy", "mode", "k-anonymity", "k", k, "reward", REWARD, "min_contributors", k,
                   "max_contributors", (json_int_t)max, "closes_at", closes, "retention_days", 30);

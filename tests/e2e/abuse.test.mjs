@@ -18,7 +18,7 @@ const REWARD = 1000000000000000000n;
 const schema = {
   fields: [
     { name: 'age', type: 'integer', min: 18, max: 100, role: 'quasi-identifier' },
-    { name: 'bmi', type: 'decimal', min: '10', max: '60', decimals: 1, role: 'measure' },
+    { name: 'bmi', type: 'decimal', min: '10', max: '60', decimals: 1, role: 'quasi-identifier' },
     { name: 'sex', type: 'category', categories: ['f', 'm'], role: 'sensitive' },
   ],
 };

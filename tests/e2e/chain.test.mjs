@@ -58,7 +58,7 @@ async function release(who) {
   const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: {
     title: 'chain e2e', purpose: 'chain-e2e',
     schema: { fields: [{ name: 'age', type: 'integer', min: 0, max: 120, role: 'quasi-identifier' },
-                       { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'measure' }] },
+                       { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'quasi-identifier' }] },
     privacy: { mode: 'k-anonymity', k: 2 }, reward: REWARD.toString(),
     min_contributors: 2, max_contributors: 5, closes_at: new Date(Date.now() + 3600e3).toISOString(),
   } });

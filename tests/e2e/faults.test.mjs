@@ -139,7 +139,7 @@ const REWARD = 10n ** 18n;
 const DEPOSIT = 100000n * REWARD;
 const schema = { fields: [
   { name: 'age', type: 'integer', min: 18, max: 100, role: 'quasi-identifier' },
-  { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'measure' },
+  { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'quasi-identifier' },
 ] };
 const requestBody = (title, max = 500) => ({
   title, purpose: 'faults', schema, privacy: { mode: 'k-anonymity', k: 2 },

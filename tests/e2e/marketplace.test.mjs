@@ -22,7 +22,7 @@ const schema = {
   fields: [
     { name: 'age', type: 'integer', unit: 'years', min: 18, max: 100, role: 'quasi-identifier' },
     { name: 'preg', type: 'integer', min: 0, max: 20, role: 'quasi-identifier' },
-    { name: 'mass', type: 'decimal', unit: 'kg/m2', min: '0', max: '80', role: 'measure' },
+    { name: 'mass', type: 'decimal', unit: 'kg/m2', min: '0', max: '80', role: 'quasi-identifier' },
     { name: 'class', type: 'category', categories: ['tested_positive', 'tested_negative'], role: 'sensitive' },
   ],
 };
@@ -133,9 +133,12 @@ async function runRequest(privacy, opts = {}) {
   const rel = await api(srv.base, 'GET', `/v1/requests/${req.id}/release`, { token: rtoken });
   assert.equal(rel.status, 200);
 
-  // Rewards: every included contributor earned exactly one reward; the revoker nothing; the
-  // rest of the escrow went back to the researcher.
-  const included = rel.body.included;
+  // Rewards: every contributor whose record was accepted earned exactly one reward (also if
+  // their row was suppressed); the revoker nothing; the rest of the escrow went back to the
+  // researcher. A DP release does not say how many it includes.
+  const included = contributed.length - 1;
+  if (rel.body.mode === 'dp') assert.equal(rel.body.included, null);
+  else assert.ok(rel.body.included <= included);
   const earned = await pool(contributed, 16, async (p) => BigInt((await balance(p.w.address)).earned));
   const paid = earned.filter((e) => e > 0n).length;
   assert.equal(paid, included);
@@ -166,9 +169,11 @@ test('a k-anonymous release: every class has k rows and 2 distinct classes, sens
     assert.ok(members.length >= 5, `class ${key} has ${members.length} rows`);
     assert.ok(new Set(members.map((m) => m[3])).size >= 2, `class ${key} is not 2-diverse`);
   }
-  // Measures and sensitive values are released as contributed (as multisets).
-  const sent = contributed.map((p) => `${p.rec.mass}|${p.rec.class}`).sort();
-  assert.deepEqual(data.map((r) => `${r[2]}|${r[3]}`).sort(), sent);
+  // Sensitive values are released as contributed (as multisets); every other field is
+  // generalized: no column leaves unprotected.
+  const sent = contributed.map((p) => p.rec.class).sort();
+  assert.deepEqual(data.map((r) => r[3]).sort(), sent);
+  for (const r of data) assert.match(r[2], /^\[[0-9.]+,[0-9.]+\]$|^\*$/, `mass ${r[2]} is released as an interval`);
   assert.ok(rel.report.ncp >= 0 || rel.report.metrics, 'the report carries loss metrics');
 });
 

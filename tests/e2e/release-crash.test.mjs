@@ -27,7 +27,7 @@ test('a release killed at every step completes once and pays each contributor ex
   const created = await api(srv.base, 'POST', '/v1/requests', { token: rtoken, json: {
     title: 'crash test', purpose: 'crash-test',
     schema: { fields: [{ name: 'age', type: 'integer', min: 0, max: 120, role: 'quasi-identifier' },
-                       { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'measure' }] },
+                       { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'quasi-identifier' }] },
     privacy: { mode: 'k-anonymity', k: 3 }, reward: REWARD.toString(),
     min_contributors: 3, max_contributors: 100, closes_at: new Date(Date.now() + 3600e3).toISOString(),
   } });

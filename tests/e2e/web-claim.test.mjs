@@ -36,8 +36,8 @@ before(async () => {
     title: 'Weekend runs', purpose: 'academic-research',
     schema: { fields: [
       { name: 'age', type: 'integer', unit: 'years', min: 18, max: 100, role: 'quasi-identifier' },
-      { name: 'distance_km', type: 'decimal', unit: 'km', min: '0', max: '100', decimals: 2, role: 'measure' },
-      { name: 'avg_hr', type: 'integer', unit: 'bpm', min: 40, max: 220, role: 'measure' }] },
+      { name: 'distance_km', type: 'decimal', unit: 'km', min: '0', max: '100', decimals: 2, role: 'quasi-identifier' },
+      { name: 'avg_hr', type: 'integer', unit: 'bpm', min: 40, max: 220, role: 'quasi-identifier' }] },
     eligibility: { categories: ['fitness'] },
     privacy: { mode: 'k-anonymity', k: 2 }, reward: REWARD.toString(),
     min_contributors: 2, max_contributors: 5, closes_at: new Date(Date.now() + 3600e3).toISOString(),

@@ -84,7 +84,7 @@ test('researcher: sign in, take the researcher role, compose a k-anonymity reque
   await page.locator('#sf-2-max').fill('220');
   await page.getByRole('button', { name: 'Add a field' }).click();
   await page.locator('#sf-4-name').fill('elevation_gain_m');
-  await page.locator('#sf-4-role').selectOption('measure');
+  await page.locator('#sf-4-role').selectOption('quasi-identifier');
   await page.locator('#sf-4-min').fill('0');
   await page.locator('#sf-4-max').fill('3000');
   await page.getByLabel('k (smallest group)').fill('3');

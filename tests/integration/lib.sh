@@ -35,7 +35,7 @@ start_cohortd() {
   local port; port=$(free_port)
   BASE=http://127.0.0.1:$port
   LOG=$T_DIR/cohortd.$port.log
-  env COHORT_DATABASE_URL="$COH_TEST_DATABASE_URL" COHORT_MASTER_KEY_FILE="$T_DIR/master.key" \
+  env COHORT_DATABASE_URL="$COH_TEST_DATABASE_URL" COHORT_PRIVACY_MIN_K=2 COHORT_MASTER_KEY_FILE="$T_DIR/master.key" \
       COHORT_LISTEN="127.0.0.1:$port" COHORT_PUBLIC_URL="$BASE" "$@" \
       "$COHORTD" >"$LOG" 2>&1 &
   T_PIDS+=($!)

@@ -33,7 +33,7 @@ request_body=$(jq -n --arg p "$purpose" --arg c "$closes" '{
   title: "CLI contributions", description: "integration test", purpose: $p,
   schema: {fields: [
     {name: "age", type: "integer", unit: "years", min: 18, max: 100, role: "quasi-identifier"},
-    {name: "mass", type: "decimal", min: "0", max: "80", role: "measure"},
+    {name: "mass", type: "decimal", min: "0", max: "80", role: "quasi-identifier"},
     {name: "class", type: "category", categories: ["tested_positive", "tested_negative"],
      role: "sensitive"}]},
   eligibility: {}, privacy: {mode: "k-anonymity", k: 2},

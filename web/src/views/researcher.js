@@ -58,8 +58,8 @@ function readField(row, i) {
 
 const DEFAULT_FIELDS = [
   { name: 'age', type: 'integer', unit: 'years', min: 18, max: 100, role: 'quasi-identifier' },
-  { name: 'steps', type: 'integer', unit: 'steps/day', min: 0, max: 60000, role: 'measure' },
-  { name: 'distance_km', type: 'decimal', unit: 'km/day', min: '0', max: '200', decimals: 2, role: 'measure' },
+  { name: 'steps', type: 'integer', unit: 'steps/day', min: 0, max: 60000, role: 'quasi-identifier' },
+  { name: 'distance_km', type: 'decimal', unit: 'km/day', min: '0', max: '200', decimals: 2, role: 'quasi-identifier' },
 ];
 
 export async function compose() {
@@ -75,7 +75,7 @@ export async function compose() {
       field('Description', h('textarea#req-description', { rows: 3, maxlength: 5000 })),
       field('Purpose', h('input#req-purpose', { type: 'text', value: 'academic-research', pattern: '[a-z0-9_-]{1,40}' }), 'Contributors only see requests whose purpose they accept, e.g. academic-research, public-health.')),
     h('section', h('h2', 'Schema'),
-      h('p', 'Each field a record must hold. Quasi-identifiers are generalised by k-anonymity; sensitive fields are protected by l-diversity; measures are released as given (k-anonymity) or only through the statistics (DP).'),
+      h('p', 'Each field a record must hold. Quasi-identifiers are generalised by k-anonymity; sensitive fields are protected by l-diversity; measures exist only in differential privacy requests, where they are seen only through the statistics. In a k-anonymous release every field is coarsened or protected: nothing is released as given.'),
       fieldsBox,
       h('button#add-field', { type: 'button', onclick: () => fieldsBox.append(fieldRow({})) }, 'Add a field')),
     h('section', h('h2', 'Who can take part'),
@@ -86,7 +86,7 @@ export async function compose() {
     h('section', h('h2', 'Privacy guarantee'),
       h('fieldset', h('legend', 'Release as'), h('div.checks', mode('k-anonymity'), mode('dp'))),
       h('div.row.mode-k',
-        field('k (smallest group)', h('input#priv-k', { type: 'number', min: 2, max: 1000, value: 3 })),
+        field('k (smallest group)', h('input#priv-k', { type: 'number', min: 2, max: 1000, value: 5 })),
         field('l (distinct sensitive values per group, optional)', h('input#priv-l', { type: 'text', inputmode: 'decimal' })),
         field('Largest share of rows suppressed (0 to 0.5)', h('input#priv-supp', { type: 'text', inputmode: 'decimal', value: '0.1' }))),
       h('div.mode-dp', { hidden: true },
