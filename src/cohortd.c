@@ -23,6 +23,7 @@
 
 static const coh_config_spec specs[] = {
     {"database_url", COH_CFG_STRING, NULL, 0, 0},
+    {"migrate_database_url", COH_CFG_STRING, "", 0, 0},
     {"listen", COH_CFG_STRING, "127.0.0.1:8080", 0, 0},
     {"http_threads", COH_CFG_INT, "32", 1, 1024},
     {"http_request_timeout_ms", COH_CFG_INT, "5000", 100, 600000},
@@ -63,8 +64,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: cohortd [--config FILE] [--check] [--version]\n\n"
                "Runs the Cohort API server. Settings come from FILE (see cohortd.conf.example)\n"
                "and from COHORT_<NAME> environment variables, which override the file.\n"
-               "--check validates the configuration and the database, applies migrations, and "
-               "exits.\n");
+               "--check validates the configuration and the database, applies migrations (as the\n"
+               "role of migrate_database_url when set), and exits.\n");
 }
 
 int main(int argc, char **argv)
@@ -135,10 +136,35 @@ int main(int argc, char **argv)
         goto out;
     }
     int applied = 0;
-    if (coh_db_migrate(app.db, app.sql_dir, &applied, &err)) {
+    /* Migrations run as the owner role when migrate_database_url names it (set it for the
+     * --check run at deployment only, so the serving process never holds the owner's login). */
+    const char *migrate_url = coh_config_str(cfg, "migrate_database_url");
+    coh_db_pool *owner_db = NULL;
+    if (*migrate_url && coh_db_pool_new(&owner_db, migrate_url, 1,
+                                        (int)coh_config_int(cfg, "db_statement_timeout_ms"), &err)) {
+        fprintf(stderr, "cohortd: migrate_database_url: %s\n", err.msg);
+        goto out;
+    }
+    rc = coh_db_migrate(owner_db ? owner_db : app.db, app.sql_dir, &applied, &err);
+    coh_db_pool_free(owner_db);
+    if (rc) {
+        rc = 1;
         fprintf(stderr, "cohortd: %s\n", err.msg);
         goto out;
     }
+    rc = 1;
+    struct coh_db_role role;
+    if (coh_db_role_check(app.db, &role, &err)) {
+        fprintf(stderr, "cohortd: database_url: %s\n", err.msg);
+        goto out;
+    }
+    if (role.superuser || role.owns_ledger || role.may_rewrite_ledger)
+        coh_log_warn("database_url connects as %s, which %s: connect as the application role "
+                     "(cohort_app) and migrate as the owner (migrate_database_url)",
+                     role.name,
+                     role.superuser     ? "is a superuser"
+                     : role.owns_ledger ? "owns the ledger tables"
+                                        : "may update, delete or truncate ledger entries");
     /* The ledger signing key: generated on first start, kept wrapped under the master key. */
     uint8_t ledger_addr[20];
     if (coh_db_ledger_key_load(&app.ledger_key, ledger_addr, app.db, app.master_key, 1, &err)) {
@@ -149,6 +175,10 @@ int main(int argc, char **argv)
     if (check_only) {
         printf("cohortd: configuration ok, %d migration(s) applied now\n", applied);
         printf("cohortd: ledger signer %s\n", app.ledger_address);
+        printf("cohortd: database role %s%s\n", role.name,
+               role.superuser || role.owns_ledger || role.may_rewrite_ledger
+                   ? " (privileged: see the warning above)"
+                   : "");
         rc = 0;
         goto out;
     }

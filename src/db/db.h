@@ -85,6 +85,17 @@ COH_WUR int coh_db_migrate(coh_db_pool *p, const char *dir, int *applied, coh_er
  * Returns 0 when current, COH_ERR_CONFLICT when behind, another error when unreachable.
  */
 COH_WUR int coh_db_migrations_current(coh_db_pool *p, const char *dir, coh_err *err);
+/*
+ * The role a pool connects as, and what it may do to ledger entries: cohortd should connect as
+ * an application role (sql/030_roles.sql) for which all three flags are 0.
+ */
+struct coh_db_role {
+    char name[64];
+    int superuser;
+    int owns_ledger;        /* owner (or member of the owner) of ledger_entries */
+    int may_rewrite_ledger; /* UPDATE, DELETE or TRUNCATE granted on ledger_entries */
+};
+COH_WUR int coh_db_role_check(coh_db_pool *p, struct coh_db_role *out, coh_err *err);
 
 /* ---- identity queries (identity.c) ---------------------------------------------------- */
 /* Records a freshly issued sign-in nonce valid for ttl_s seconds. */

@@ -163,6 +163,17 @@ static int check_applied(coh_db_conn *c, const struct migration *m, size_t n, si
     return rc;
 }
 
+/* Whether this connection's role may create tables in the schema the migrations use. */
+static int can_create(coh_db_conn *c)
+{
+    coh_err e;
+    PGresult *r = coh_db_exec(c, "SELECT has_schema_privilege(current_schema(), 'CREATE')", 0,
+                              NULL, &e);
+    int ok = !r || strcmp(PQgetvalue(r, 0, 0), "t") == 0; /* unknown: let the migration say */
+    PQclear(r);
+    return ok;
+}
+
 int coh_db_migrate(coh_db_pool *p, const char *dir, int *applied, coh_err *err)
 {
     if (applied)
@@ -186,9 +197,23 @@ int coh_db_migrate(coh_db_pool *p, const char *dir, int *applied, coh_err *err)
     }
     PQclear(r);
     size_t next = 0;
-    rc = coh_db_cmd(c, create_table, err);
-    if (!rc)
+    /* Only when missing: the application role may check but has no CREATE on the schema. */
+    r = coh_db_exec(c, "SELECT to_regclass('schema_migrations') IS NULL", 0, NULL, err);
+    rc = r ? 0 : err->code;
+    int fresh = !rc && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    int may_create = rc ? 0 : can_create(c);
+    if (fresh && may_create)
+        rc = coh_db_cmd(c, create_table, err);
+    if (!rc && !fresh)
         rc = check_applied(c, m, n, &next, err);
+    if (!rc && next < n && !may_create) {
+        rc = coh_err_set(err, COH_ERR_FORBIDDEN,
+                         "migrations: %s and %zu more are not applied, and this database role "
+                         "cannot apply them: run cohortd --check with migrate_database_url (the "
+                         "owner role, e.g. cohort_owner)",
+                         m[next].name, n - next - 1);
+    }
     for (size_t i = next; !rc && i < n; i++) {
         char version[16];
         snprintf(version, sizeof version, "%d", m[i].version);
@@ -282,5 +307,33 @@ int coh_db_migrations_current(coh_db_pool *p, const char *dir, coh_err *err)
     if (!rc && next < n)
         rc = coh_err_set(err, COH_ERR_CONFLICT, "migrations: %s not applied", m[next].name);
     coh_db_release(c);
+    return rc;
+}
+
+int coh_db_role_check(coh_db_pool *p, struct coh_db_role *out, coh_err *err)
+{
+    memset(out, 0, sizeof *out);
+    /* has_table_privilege counts privileges held through role membership too. */
+    PGresult *r = coh_db_query(
+        p,
+        "SELECT current_user::text, r.rolsuper, "
+        "coalesce(pg_has_role(current_user, c.relowner, 'USAGE'), false), "
+        "coalesce(has_table_privilege(c.oid, 'UPDATE') OR has_table_privilege(c.oid, 'DELETE') "
+        "OR has_table_privilege(c.oid, 'TRUNCATE'), false) "
+        "FROM pg_roles r LEFT JOIN pg_class c ON c.oid = to_regclass('ledger_entries') "
+        "WHERE r.rolname = current_user",
+        0, NULL, err);
+    if (!r)
+        return err->code;
+    int rc = 0;
+    if (PQntuples(r) != 1) {
+        rc = coh_err_set(err, COH_ERR_DB, "cannot read this connection's role");
+    } else {
+        snprintf(out->name, sizeof out->name, "%s", PQgetvalue(r, 0, 0));
+        out->superuser = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+        out->owns_ledger = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+        out->may_rewrite_ledger = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
+    }
+    PQclear(r);
     return rc;
 }

@@ -36,9 +36,22 @@ export const FLOOR_DEFAULTS = {
   COHORT_PRIVACY_MIN_DP_CONTRIBUTORS: '50',
 };
 
-export async function startCohortd(env = {}) {
+// The database URLs cohortd gets. scripts/test.sh splits privileges as production does:
+// COH_TEST_APP_DATABASE_URL (cohort_app) serves, COH_TEST_OWNER_DATABASE_URL (cohort_owner)
+// migrates; without them both are COH_TEST_DATABASE_URL (a superuser).
+export function cohortdDatabaseEnv() {
   const db = process.env.COH_TEST_DATABASE_URL;
   if (!db) throw new Error('COH_TEST_DATABASE_URL is not set: run through scripts/test.sh');
+  const app = process.env.COH_TEST_APP_DATABASE_URL;
+  const owner = process.env.COH_TEST_OWNER_DATABASE_URL;
+  return app && owner ? { COHORT_DATABASE_URL: app, COHORT_MIGRATE_DATABASE_URL: owner }
+    : { COHORT_DATABASE_URL: db };
+}
+
+export async function startCohortd(env = {}) {
+  // A caller naming its own database (a private one, a proxy) gets it as given.
+  const dbEnv = env.COHORT_DATABASE_URL ? {} : cohortdDatabaseEnv();
+  const db = env.COHORT_DATABASE_URL ?? dbEnv.COHORT_DATABASE_URL;
   const dir = mkdtempSync(join(tmpdir(), 'coh-e2e-'));
   // One master key for every process on the shared test database: the ledger key stored
   // there is wrapped under it.
@@ -53,7 +66,7 @@ export async function startCohortd(env = {}) {
   const proc = spawn(join(BUILD, 'cohortd'), [], {
     env: {
       PATH: process.env.PATH,
-      COHORT_DATABASE_URL: db,
+      ...dbEnv,
       COHORT_MASTER_KEY_FILE: keyFile,
       COHORT_LISTEN: `127.0.0.1:${port}`,
       COHORT_PUBLIC_URL: base,

@@ -35,7 +35,13 @@ start_cohortd() {
   local port; port=$(free_port)
   BASE=http://127.0.0.1:$port
   LOG=$T_DIR/cohortd.$port.log
-  env COHORT_DATABASE_URL="$COH_TEST_DATABASE_URL" COHORT_PRIVACY_MIN_K=2 COHORT_MASTER_KEY_FILE="$T_DIR/master.key" \
+  # Privileges split as scripts/test.sh sets them up (cohort_app serves, cohort_owner
+  # migrates), unless the caller names a database of its own.
+  local db=(COHORT_DATABASE_URL="$COH_TEST_DATABASE_URL")
+  if [ -n "${COH_TEST_APP_DATABASE_URL:-}" ] && ! printf '%s\n' "$@" | grep -q '^COHORT_DATABASE_URL='; then
+    db=(COHORT_DATABASE_URL="$COH_TEST_APP_DATABASE_URL" COHORT_MIGRATE_DATABASE_URL="$COH_TEST_OWNER_DATABASE_URL")
+  fi
+  env "${db[@]}" COHORT_PRIVACY_MIN_K=2 COHORT_MASTER_KEY_FILE="$T_DIR/master.key" \
       COHORT_LISTEN="127.0.0.1:$port" COHORT_PUBLIC_URL="$BASE" "$@" \
       "$COHORTD" >"$LOG" 2>&1 &
   T_PIDS+=($!)

@@ -35,4 +35,47 @@ printf 'CREATE TABLE broken (;\n' > "$T_DIR/sql/901_broken.sql"
 out=$(env COHORT_DATABASE_URL="$url" COHORT_MASTER_KEY_FILE="$T_DIR/master.key" COHORT_SQL_DIR="$T_DIR/sql" "$COHORTD" --check 2>&1)
 check_contains "a failing migration is named" "$out" "901_broken.sql failed"
 check_eq "and leaves no record" "$(q 'SELECT count(*) FROM schema_migrations WHERE version = 901')" 0
+rm "$T_DIR/sql/901_broken.sql"
+
+# Privileges split (sql/030_roles.sql). Applied by a superuser above (a database from before
+# the split): every table moved to cohort_owner.
+check_eq "a superuser's migrations leave every table to cohort_owner" \
+  "$(q "SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'S') AND relname <> 'mig_probe'")" cohort_owner
+
+# A database owned by cohort_owner, migrated by it; cohortd serves as cohort_app.
+admin "DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cohort_owner') THEN CREATE ROLE cohort_owner; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cohort_app') THEN CREATE ROLE cohort_app; END IF;
+  ALTER ROLE cohort_owner LOGIN; ALTER ROLE cohort_app LOGIN; END \$\$"
+sdb=coh_priv_$$
+admin "CREATE DATABASE $sdb OWNER cohort_owner"
+trap 'admin "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1; admin "DROP DATABASE IF EXISTS $sdb" >/dev/null 2>&1; cleanup' EXIT
+surl="$(printf '%s' "$COH_TEST_DATABASE_URL" | sed -e "s/dbname=[^ ]*/dbname=$sdb/" -e 's/ *user=[^ ]*//')"
+owner="$surl user=cohort_owner" app="$surl user=cohort_app"
+out=$(env COHORT_DATABASE_URL="$app" COHORT_MASTER_KEY_FILE="$T_DIR/master.key" "$COHORTD" --check 2>&1)
+check "the application role alone cannot apply migrations" test $? -ne 0
+check_contains "and says to run them as the owner" "$out" "run cohortd --check with migrate_database_url"
+out=$(env COHORT_DATABASE_URL="$app" COHORT_MIGRATE_DATABASE_URL="$owner" \
+  COHORT_MASTER_KEY_FILE="$T_DIR/master.key" "$COHORTD" --check 2>&1)
+check_contains "migrated as cohort_owner" "$out" "migration(s) applied now"
+check_contains "cohortd connects as cohort_app, unprivileged" "$out" "database role cohort_app"$'\n'
+out=$(env COHORT_DATABASE_URL="$app" COHORT_MASTER_KEY_FILE="$T_DIR/master.key" "$COHORTD" --check 2>&1)
+check_contains "then starts with the application role alone" "$out" "0 migration(s) applied now"
+# One entry, posted as cohort_app (the CLI with cohortd's credentials).
+out=$(env COHORT_DATABASE_URL="$app" COHORT_MASTER_KEY_FILE="$T_DIR/master.key" "$COH_CLI" ledger rotate-key 2>&1)
+check "cohort_app appends ledger entries" test $? -eq 0
+as_app() { psql "$app" -qtAX -c "$1" 2>&1; }
+before=$(as_app "SELECT count(*), string_agg(encode(hash, 'hex'), ',') FROM ledger_entries")
+check_contains "and reads them" "$before" "1|"
+for sql in "UPDATE ledger_entries SET amount = amount + 1" "DELETE FROM ledger_entries" \
+           "TRUNCATE ledger_entries" "ALTER TABLE ledger_entries DISABLE TRIGGER ALL" \
+           "ALTER TABLE ledger_entries OWNER TO cohort_app" "DROP TABLE ledger_entries" \
+           "SET session_replication_role = replica" \
+           "SET ROLE cohort_owner" "CREATE TABLE ledger_entries_copy (seq bigint)"; do
+  out=$(as_app "$sql")
+  check "as cohort_app, refused: $sql" grep -Eq 'permission denied|must be owner' <<<"$out"
+done
+out=$(as_app "UPDATE ledger_head SET seq = 0; DELETE FROM ledger_head" )
+check_contains "the head row cannot be removed" "$out" "permission denied for table ledger_head"
+check_eq "the entry is as it was" "$(as_app "SELECT count(*), string_agg(encode(hash, 'hex'), ',') FROM ledger_entries")" "$before"
 finish
