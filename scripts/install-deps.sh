@@ -27,6 +27,11 @@ if id "$COH_PG_USER" >/dev/null 2>&1; then :; else
   log "creating system user $COH_PG_USER for the local PostgreSQL cluster"
   useradd --system --no-create-home --shell /usr/sbin/nologin "$COH_PG_USER"
 fi
+# cohortd itself runs as another unprivileged user: it must not own the cluster's files.
+if ! id "$COH_DAEMON_USER" >/dev/null 2>&1; then
+  log "creating system user $COH_DAEMON_USER for cohortd"
+  useradd --system --no-create-home --shell /usr/sbin/nologin "$COH_DAEMON_USER"
+fi
 
 cd "$COH_ROOT"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

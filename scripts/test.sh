@@ -6,9 +6,14 @@ source "$(dirname "$0")/common.sh"
 bash "$COH_ROOT/scripts/setup.sh" --asan
 # Tests run on a database of their own, made afresh each run, so they never touch the data
 # of `scripts/run.sh` and never depend on what an earlier run left behind.
+# Privileges split as in production: the owner role owns the database and migrates, cohortd
+# serves as the application role; COH_TEST_DATABASE_URL (the superuser) is for the tests' own
+# checks and scratch databases.
 bash "$COH_ROOT/scripts/pg.sh" psql -d postgres -qc "DROP DATABASE IF EXISTS cohort_test WITH (FORCE)" \
-  -c "CREATE DATABASE cohort_test"
+  -c "CREATE DATABASE cohort_test OWNER $COH_DB_OWNER"
 export COH_TEST_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=cohort_test user=$COH_PG_USER"
+export COH_TEST_OWNER_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=cohort_test user=$COH_DB_OWNER"
+export COH_TEST_APP_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=cohort_test user=$COH_DB_APP"
 export COH_TEST_MASTER_KEY_FILE=$COH_VAR/master.key
 status=0
 
