@@ -8,14 +8,17 @@
  * The record is plaintext personal data: it is read straight from the file into secure
  * memory (coh_secbuf), and checked to be a JSON object by jansson running on a wiping
  * allocator, so no copy of a value outlives the check on the ordinary heap. The consent is
- * signed over the typed data the server publishes, after checking that it names this request
- * and its purpose, as a wallet shows what it signs.
+ * signed over the typed data the server publishes, after checking that it is the version-2
+ * consent to this request: its id, purpose, and the termsHash and privacy summary computed
+ * here from the request as fetched, so a server cannot have it sign terms other than those
+ * the request shows. The summary is printed with the result.
  */
 #include "cli/cli.h"
 #include "cli/http_client.h"
 #include "cli/sign_in.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
+#include "market/market.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -175,27 +178,52 @@ static int fetch_request(struct session *s)
     return 0;
 }
 
-/* Checks that typed data is this request's consent before signing it. */
-static int typed_data_check(const struct session *s, const json_t *td)
+/* Checks that typed data is this request's version-2 consent, terms and all, before signing
+ * it; *summary (malloc'd) gets the privacy summary the signature agrees to. */
+static int typed_data_check(char **summary, const struct session *s, const json_t *td)
 {
     const json_t *msg = json_object_get(td, "message");
     const char *rid = json_string_value(json_object_get(msg, "requestId"));
     const char *purpose = json_string_value(json_object_get(msg, "purpose"));
     const char *want = json_string_value(json_object_get(s->request, "purpose"));
+    const char *version = json_string_value(json_object_get(json_object_get(td, "domain"), "version"));
+    const char *terms_hash = json_string_value(json_object_get(msg, "termsHash"));
+    const char *privacy = json_string_value(json_object_get(msg, "privacy"));
     if (!json_is_object(td) || !rid || strcasecmp(rid, s->id) != 0 || !purpose || !want ||
         strcmp(purpose, want) != 0)
         return coh_cli_fail(CMD,
                             "the consent the server asks to sign is not for request %s and "
                             "its purpose; refusing to sign",
                             s->id);
-    return 0;
+    if (!version || strcmp(version, "2") != 0 || !terms_hash || !privacy)
+        return coh_cli_fail(CMD,
+                            "the consent the server asks to sign is not a version-2 consent "
+                            "(terms hash and privacy summary); refusing to sign");
+    uint8_t mine[32], theirs[32];
+    coh_err err = {0};
+    int rc = 0;
+    if (coh_market_terms_hash(mine, s->request, &err) != 0 ||
+        coh_market_terms_summary(summary, s->request, &err) != 0)
+        rc = coh_cli_fail(CMD, "cannot compute the terms of request %s: %s", s->id, err.msg);
+    else if (coh_hex_decode_exact(theirs, 32, terms_hash) != 0 || memcmp(mine, theirs, 32) != 0 ||
+             strcmp(*summary, privacy) != 0)
+        rc = coh_cli_fail(CMD,
+                          "the consent the server asks to sign names other terms than request "
+                          "%s shows (terms hash or privacy summary differ); refusing to sign",
+                          s->id);
+    if (rc) {
+        free(*summary);
+        *summary = NULL;
+    }
+    return rc;
 }
 
-/* Gives consent unless a live one exists (key may be NULL until one is needed). *given is 1
- * when one was signed now. */
-static int consent_ensure(int *given, const struct session *s, const coh_secbuf *key)
+/* Gives consent unless a live one exists (key may be NULL until one is needed). *given is
+ * the privacy summary (malloc'd) when one was signed now, else NULL. */
+static int consent_ensure(char **given, const struct session *s, const coh_secbuf *key)
 {
-    *given = 0;
+    *given = NULL;
+    char *summary = NULL;
     char path[160];
     snprintf(path, sizeof path, "/v1/requests/%s/consents/me", s->id);
     json_t *me = NULL;
@@ -212,7 +240,7 @@ static int consent_ensure(int *given, const struct session *s, const coh_secbuf 
         rc = coh_cli_fail(CMD, "giving the consent for request %s needs --key", s->id);
     const json_t *td = json_object_get(me, "typed_data");
     if (!rc)
-        rc = typed_data_check(s, td);
+        rc = typed_data_check(&summary, s, td);
     uint8_t digest[32], raw_sig[65];
     coh_err err = {0};
     if (!rc && coh_crypto_eip712_hash(digest, NULL, NULL, td, &err) != 0)
@@ -220,17 +248,21 @@ static int consent_ensure(int *given, const struct session *s, const coh_secbuf 
     json_decref(me);
     if (!rc && coh_crypto_sign(raw_sig, key, digest) != 0)
         rc = coh_cli_fail(CMD, "cannot sign the consent");
-    if (rc)
+    if (rc) {
+        free(summary);
         return rc;
+    }
     char sig_hex[133], body[160];
     coh_hex_encode(sig_hex, raw_sig, sizeof raw_sig, 1);
     snprintf(body, sizeof body, "{\"signature\":\"%s\"}", sig_hex);
     snprintf(path, sizeof path, "/v1/requests/%s/consents", s->id);
     json_t *stored = NULL;
-    if (call(&stored, s, "consent refused", path, body))
+    if (call(&stored, s, "consent refused", path, body)) {
+        free(summary);
         return 1;
+    }
     json_decref(stored);
-    *given = 1;
+    *given = summary;
     return 0;
 }
 
@@ -311,7 +343,7 @@ static int run(int argc, char **argv)
         if (!s.token)
             rc = coh_cli_fail(CMD, "out of memory");
     }
-    int given = 0;
+    char *given = NULL;
     size_t sealed_len = 0;
     if (rc == 0)
         rc = fetch_request(&s);
@@ -326,10 +358,13 @@ static int run(int argc, char **argv)
         free(s.token);
     }
     json_decref(s.request);
-    if (rc)
+    if (rc) {
+        free(given);
         return rc;
-    printf("contributed to %s (%zu bytes sealed%s)\n", s.id, sealed_len,
-           given ? ", consent given" : "");
+    }
+    printf("contributed to %s (%zu bytes sealed%s%s)\n", s.id, sealed_len,
+           given ? ", consent given: " : "", given ? given : "");
+    free(given);
     return fflush(stdout) == 0 ? 0 : coh_cli_fail(CMD, "cannot write to stdout");
 }
 

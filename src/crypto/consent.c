@@ -58,9 +58,12 @@ void coh_crypto_uint256_to_dec(char out[79], const uint8_t in[32])
 
 /* ---- Consent: fixed layout, no JSON ------------------------------------------------------ */
 
-#define CONSENT_TYPE                                                                               \
+#define CONSENT_TYPE_V1                                                                            \
     "Consent(bytes32 requestId,bytes32 fieldsHash,string purpose,uint256 reward,uint64 "           \
     "expiry,address contributor)"
+#define CONSENT_TYPE_V2                                                                            \
+    "Consent(bytes32 requestId,bytes32 termsHash,string purpose,string privacy,uint256 reward,"    \
+    "uint64 expiry,address contributor)"
 #define DOMAIN_TYPE                                                                                \
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 
@@ -71,20 +74,27 @@ static void put_u64(uint8_t word[32], uint64_t v)
         word[i] = (uint8_t)v;
 }
 
+static void put_string(coh_crypto_keccak *st, const char *s)
+{
+    uint8_t word[32];
+    s = s ? s : "";
+    coh_crypto_keccak256(word, s, strlen(s));
+    coh_crypto_keccak_update(st, word, 32);
+}
+
 void coh_crypto_consent_hash(uint8_t digest[32], uint8_t domain_separator[32],
                              uint8_t struct_hash[32], uint64_t chain_id,
                              const uint8_t verifying_contract[20], const coh_crypto_consent *c)
 {
     uint8_t word[32], d[32], sh[32];
     coh_crypto_keccak st;
+    int v2 = c->version == 2;
 
     coh_crypto_keccak_init(&st);
     coh_crypto_keccak256(word, DOMAIN_TYPE, strlen(DOMAIN_TYPE));
     coh_crypto_keccak_update(&st, word, 32);
-    coh_crypto_keccak256(word, "Cohort", 6);
-    coh_crypto_keccak_update(&st, word, 32);
-    coh_crypto_keccak256(word, "1", 1);
-    coh_crypto_keccak_update(&st, word, 32);
+    put_string(&st, "Cohort");
+    put_string(&st, v2 ? "2" : "1");
     put_u64(word, chain_id);
     coh_crypto_keccak_update(&st, word, 32);
     memset(word, 0, 12);
@@ -93,13 +103,16 @@ void coh_crypto_consent_hash(uint8_t digest[32], uint8_t domain_separator[32],
     coh_crypto_keccak_final(&st, d);
 
     coh_crypto_keccak_init(&st);
-    coh_crypto_keccak256(word, CONSENT_TYPE, strlen(CONSENT_TYPE));
+    if (v2)
+        coh_crypto_keccak256(word, CONSENT_TYPE_V2, strlen(CONSENT_TYPE_V2));
+    else
+        coh_crypto_keccak256(word, CONSENT_TYPE_V1, strlen(CONSENT_TYPE_V1));
     coh_crypto_keccak_update(&st, word, 32);
     coh_crypto_keccak_update(&st, c->request_id, 32);
-    coh_crypto_keccak_update(&st, c->fields_hash, 32);
-    const char *purpose = c->purpose ? c->purpose : "";
-    coh_crypto_keccak256(word, purpose, strlen(purpose));
-    coh_crypto_keccak_update(&st, word, 32);
+    coh_crypto_keccak_update(&st, v2 ? c->terms_hash : c->fields_hash, 32);
+    put_string(&st, c->purpose);
+    if (v2)
+        put_string(&st, c->privacy);
     coh_crypto_keccak_update(&st, c->reward, 32);
     put_u64(word, c->expiry);
     coh_crypto_keccak_update(&st, word, 32);
@@ -121,28 +134,50 @@ void coh_crypto_consent_hash(uint8_t digest[32], uint8_t domain_separator[32],
         memcpy(struct_hash, sh, 32);
 }
 
+static json_t *member(const char *name, const char *type)
+{
+    return json_pack("{s:s,s:s}", "name", name, "type", type);
+}
+
 json_t *coh_crypto_consent_typed_data(uint64_t chain_id, const uint8_t verifying_contract[20],
                                       const coh_crypto_consent *c)
 {
-    char vc[43], who[43], rid[67], fh[67], reward[79], expiry[24];
+    int v2 = c->version == 2;
+    char vc[43], who[43], rid[67], hash[67], reward[79], expiry[24], chain[24];
     coh_crypto_address_format(vc, verifying_contract);
     coh_crypto_address_format(who, c->contributor);
     coh_hex_encode(rid, c->request_id, 32, 1);
-    coh_hex_encode(fh, c->fields_hash, 32, 1);
+    coh_hex_encode(hash, v2 ? c->terms_hash : c->fields_hash, 32, 1);
     coh_crypto_uint256_to_dec(reward, c->reward);
     snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)c->expiry);
-    char chain[24];
     snprintf(chain, sizeof chain, "%llu", (unsigned long long)chain_id);
-    return json_pack(
-        "{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}],"
-        "s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]},"
-        "s:s,s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s,s:s}}",
-        "types", "EIP712Domain", "name", "name", "type", "string", "name", "version", "type",
-        "string", "name", "chainId", "type", "uint256", "name", "verifyingContract", "type",
-        "address", "Consent", "name", "requestId", "type", "bytes32", "name", "fieldsHash", "type",
-        "bytes32", "name", "purpose", "type", "string", "name", "reward", "type", "uint256", "name",
-        "expiry", "type", "uint64", "name", "contributor", "type", "address", "primaryType",
-        "Consent", "domain", "name", "Cohort", "version", "1", "chainId", chain,
-        "verifyingContract", vc, "message", "requestId", rid, "fieldsHash", fh, "purpose",
-        c->purpose ? c->purpose : "", "reward", reward, "expiry", expiry, "contributor", who);
+    const char *hash_name = v2 ? "termsHash" : "fieldsHash";
+
+    /* Members in the type's order: a wallet shows them, and encodeType depends on it. */
+    json_t *type = json_pack("[o,o,o]", member("requestId", "bytes32"),
+                             member(hash_name, "bytes32"), member("purpose", "string"));
+    json_t *msg = json_pack("{s:s,s:s,s:s}", "requestId", rid, hash_name, hash, "purpose",
+                            c->purpose ? c->purpose : "");
+    if (!type || !msg)
+        goto oom;
+    if (v2 && (json_array_append_new(type, member("privacy", "string")) ||
+               json_object_set_new(msg, "privacy", json_string(c->privacy ? c->privacy : ""))))
+        goto oom;
+    if (json_array_append_new(type, member("reward", "uint256")) ||
+        json_array_append_new(type, member("expiry", "uint64")) ||
+        json_array_append_new(type, member("contributor", "address")) ||
+        json_object_set_new(msg, "reward", json_string(reward)) ||
+        json_object_set_new(msg, "expiry", json_string(expiry)) ||
+        json_object_set_new(msg, "contributor", json_string(who)))
+        goto oom;
+    return json_pack("{s:{s:[o,o,o,o],s:o},s:s,s:{s:s,s:s,s:s,s:s},s:o}", "types",
+                     "EIP712Domain", member("name", "string"), member("version", "string"),
+                     member("chainId", "uint256"), member("verifyingContract", "address"),
+                     "Consent", type, "primaryType", "Consent", "domain", "name", "Cohort",
+                     "version", v2 ? "2" : "1", "chainId", chain, "verifyingContract", vc,
+                     "message", msg);
+oom:
+    json_decref(type);
+    json_decref(msg);
+    return NULL;
 }

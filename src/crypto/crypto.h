@@ -153,13 +153,21 @@ COH_WUR int coh_crypto_eip712_struct_hash(uint8_t out[32], const json_t *types,
 COH_WUR int coh_crypto_eip712_encode_type(char **out, const json_t *types, const char *type_name,
                                           coh_err *err);
 
-/* Cohort's consent: Consent(bytes32 requestId,bytes32 fieldsHash,string purpose,
- * uint256 reward,uint64 expiry,address contributor) in domain {name:"Cohort", version:"1",
- * chainId, verifyingContract}. */
+/*
+ * Cohort's consent, in domain {name:"Cohort", version, chainId, verifyingContract} where the
+ * domain's version is the type's:
+ *   2: Consent(bytes32 requestId,bytes32 termsHash,string purpose,string privacy,
+ *      uint256 reward,uint64 expiry,address contributor), what new consents sign;
+ *   1: Consent(bytes32 requestId,bytes32 fieldsHash,string purpose,uint256 reward,
+ *      uint64 expiry,address contributor), wave 1's, still verified for stored consents.
+ */
 typedef struct coh_crypto_consent {
+    unsigned version;        /* 1 or 2 (0 reads as 1, so a zeroed wave-1 struct keeps its meaning) */
     uint8_t request_id[32];
-    uint8_t fields_hash[32]; /* keccak256(RFC 8785 JSON of the request schema) */
+    uint8_t fields_hash[32]; /* v1: keccak256(RFC 8785 JSON of the request schema) */
+    uint8_t terms_hash[32];  /* v2: keccak256(RFC 8785 JSON of the request's terms) */
     const char *purpose;     /* UTF-8, NUL-terminated; borrowed */
+    const char *privacy;     /* v2: the terms' human-readable summary; borrowed */
     uint8_t reward[32];      /* uint256, big-endian */
     uint64_t expiry;         /* unix seconds */
     uint8_t contributor[20];
@@ -186,7 +194,7 @@ void coh_crypto_uint256_to_dec(char out[79], const uint8_t in[32]);
  * *out is malloc'd and NUL-terminated; *out_len excludes the NUL (out_len may be NULL).
  */
 COH_WUR int coh_crypto_jcs_serialize(char **out, size_t *out_len, const json_t *v);
-/* keccak256(JCS(v)): Cohort's fieldsHash of a request schema. */
+/* keccak256(JCS(v)): Cohort's termsHash of a request's terms (fieldsHash of a schema in v1). */
 COH_WUR int coh_crypto_jcs_keccak(uint8_t out[32], const json_t *v);
 
 /* ---- did:pkh ----------------------------------------------------------------------------- */

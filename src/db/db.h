@@ -128,11 +128,24 @@ json_t *coh_db_sessions_list(coh_db_pool *p, const char *address, long long curr
 
 /* Profile as the API shows it (caller owns), or NULL with err. */
 json_t *coh_db_profile_get(coh_db_pool *p, const char *address, coh_err *err);
-/* Replaces the profile from validated fields (see http/h_profile.c). */
-COH_WUR int coh_db_profile_put(coh_db_pool *p, const char *address, int researcher, int contributor,
-                               const char *display_name, const char *categories_json,
-                               const char *attributes_json, const char *purposes_json,
-                               const char *min_reward, const char *lifetime_epsilon, coh_err *err);
+/*
+ * A profile update from validated members (see http/h_profile.c): NULL text or -1 keeps the
+ * stored value, so a PUT naming one member changes only that one, even beside another PUT.
+ */
+struct coh_db_profile_update {
+    int researcher, contributor;   /* 0, 1, or -1 to keep */
+    const char *display_name;
+    const char *categories_json;   /* JSON array of strings */
+    const char *attributes_json;   /* JSON object */
+    const char *purposes_json;     /* JSON array of strings */
+    const char *min_reward;        /* decimal uint256 */
+    const char *lifetime_epsilon;  /* decimal > 0 */
+    const char *min_k;             /* decimal integer 2-1000, or "" for none */
+    const char *max_epsilon;       /* decimal > 0, or "" for none */
+    int statistics_only;           /* 0, 1, or -1 to keep */
+};
+COH_WUR int coh_db_profile_put(coh_db_pool *p, const char *address,
+                               const struct coh_db_profile_update *u, coh_err *err);
 
 /*
  * Runs a statement whose first row's first column is JSON text (built in SQL with

@@ -166,9 +166,10 @@ json_t *coh_db_profile_get(coh_db_pool *p, const char *address, coh_err *err)
                      "is_contributor, 'display_name', display_name, 'categories', categories, "
                      "'attributes', attributes, 'purposes', purposes, 'min_reward', "
                      "min_reward::text, 'lifetime_epsilon', lifetime_epsilon::text, "
-                     "'epsilon_spent', epsilon_spent::text, 'updated_at', to_char(updated_at AT "
-                     "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text FROM profiles "
-                     "WHERE address = $1",
+                     "'epsilon_spent', epsilon_spent::text, 'min_k', min_k, 'max_epsilon', "
+                     "max_epsilon::text, 'statistics_only', statistics_only, 'updated_at', "
+                     "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
+                     "::text FROM profiles WHERE address = $1",
                      1, params, err);
     if (!r)
         return NULL;
@@ -181,22 +182,45 @@ json_t *coh_db_profile_get(coh_db_pool *p, const char *address, coh_err *err)
     return v;
 }
 
-int coh_db_profile_put(coh_db_pool *p, const char *address, int researcher, int contributor,
-                       const char *display_name, const char *categories_json,
-                       const char *attributes_json, const char *purposes_json,
-                       const char *min_reward, const char *lifetime_epsilon, coh_err *err)
+static const char *flag(int v)
 {
-    const char *params[] = {
-        address,         researcher ? "t" : "f", contributor ? "t" : "f", display_name,
-        categories_json, attributes_json,        purposes_json,           min_reward,
-        lifetime_epsilon};
+    return v < 0 ? NULL : v ? "t" : "f";
+}
+
+int coh_db_profile_put(coh_db_pool *p, const char *address, const struct coh_db_profile_update *u,
+                       coh_err *err)
+{
+    const char *params[] = {address,
+                            flag(u->researcher),
+                            flag(u->contributor),
+                            u->display_name,
+                            u->categories_json,
+                            u->attributes_json,
+                            u->purposes_json,
+                            u->min_reward,
+                            u->lifetime_epsilon,
+                            u->min_k,
+                            u->max_epsilon,
+                            flag(u->statistics_only)};
+    /* One statement, member by member: a NULL parameter keeps the stored value. */
     PGresult *r = coh_db_query(
         p,
-        "UPDATE profiles SET is_researcher = $2, is_contributor = $3, display_name = $4, "
-        "categories = ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), attributes = "
-        "$6::jsonb, purposes = ARRAY(SELECT jsonb_array_elements_text($7::jsonb)), min_reward = "
-        "$8::numeric, lifetime_epsilon = $9::numeric, updated_at = now() WHERE address = $1",
-        9, params, err);
+        "UPDATE profiles SET is_researcher = coalesce($2::boolean, is_researcher), "
+        "is_contributor = coalesce($3::boolean, is_contributor), "
+        "display_name = coalesce($4, display_name), "
+        "categories = CASE WHEN $5::jsonb IS NULL THEN categories ELSE "
+        "ARRAY(SELECT jsonb_array_elements_text($5::jsonb)) END, "
+        "attributes = coalesce($6::jsonb, attributes), "
+        "purposes = CASE WHEN $7::jsonb IS NULL THEN purposes ELSE "
+        "ARRAY(SELECT jsonb_array_elements_text($7::jsonb)) END, "
+        "min_reward = coalesce($8::numeric, min_reward), "
+        "lifetime_epsilon = coalesce($9::numeric, lifetime_epsilon), "
+        "min_k = CASE WHEN $10::text IS NULL THEN min_k ELSE nullif($10, '')::integer END, "
+        "max_epsilon = CASE WHEN $11::text IS NULL THEN max_epsilon "
+        "ELSE nullif($11, '')::numeric END, "
+        "statistics_only = coalesce($12::boolean, statistics_only), updated_at = now() "
+        "WHERE address = $1",
+        12, params, err);
     if (!r)
         return err->code;
     int n = atoi(PQcmdTuples(r));

@@ -14,20 +14,46 @@
 
 int coh_http_request_id(struct coh_http_req *req, char out[67]);
 
-/* Fills the consent for req->account on request v; 0 or -1. */
-static int consent_of(coh_crypto_consent *c, const json_t *v, const char *account)
+/* A consent of the given version for req->account on request v; owns the privacy summary. */
+struct consent {
+    coh_crypto_consent c;
+    char *privacy; /* malloc'd (version 2) */
+};
+
+/*
+ * Fills the consent of `version` for account on request v: version 2 signs the terms (their
+ * hash and privacy summary, computed here from the stored request), version 1 the schema's
+ * hash stored with the request (wave 1's consents, still verified). 0 or -1.
+ */
+static int consent_of(struct consent *k, const json_t *v, const char *account, unsigned version)
 {
-    memset(c, 0, sizeof *c);
+    memset(k, 0, sizeof *k);
+    coh_crypto_consent *c = &k->c;
+    coh_err err = {0};
+    c->version = version;
     c->purpose = json_string_value(json_object_get(v, "purpose"));
     c->expiry = (uint64_t)json_integer_value(json_object_get(v, "consent_expiry"));
     if (!c->purpose ||
         coh_hex_decode_exact(c->request_id, 32, json_string_value(json_object_get(v, "id"))) ||
-        coh_hex_decode_exact(c->fields_hash, 32,
-                             json_string_value(json_object_get(v, "fields_hash"))) ||
         coh_crypto_uint256_from_dec(c->reward, json_string_value(json_object_get(v, "reward"))) ||
         coh_crypto_address_parse(c->contributor, account))
         return -1;
+    if (version == 1)
+        return coh_hex_decode_exact(c->fields_hash, 32,
+                                    json_string_value(json_object_get(v, "fields_hash")))
+                   ? -1
+                   : 0;
+    if (coh_market_terms_hash(c->terms_hash, v, &err) ||
+        coh_market_terms_summary(&k->privacy, v, &err))
+        return -1;
+    c->privacy = k->privacy;
     return 0;
+}
+
+static void consent_clear(struct consent *k)
+{
+    free(k->privacy);
+    memset(k, 0, sizeof *k);
 }
 
 static void verifying_contract(const struct coh_http_req *req, uint8_t out[20])
@@ -67,6 +93,38 @@ static json_t *contributor_request(struct coh_http_req *req, char id[67])
     return contributor_request_ex(req, id, 0);
 }
 
+/* Who signed digest with sig (65 bytes); 0, or a COH_CRYPTO_E* code. */
+static int signer_of(uint8_t signer[20], const coh_crypto_consent *c, const uint8_t *sig,
+                     uint64_t chain_id, const uint8_t contract[20])
+{
+    uint8_t digest[32];
+    coh_crypto_consent_hash(digest, NULL, NULL, chain_id, contract, c);
+    return coh_crypto_recover(signer, digest, sig, 65);
+}
+
+/*
+ * The consent as anyone may verify it: the stored row, the typed data its signature is over
+ * (of the stored version; version 2 when none is stored yet), and for version 2 the terms
+ * whose RFC 8785 JSON hashes to termsHash, so the signer can check what they sign.
+ */
+static json_t *consent_view(struct coh_http_req *req, json_t *stored, const json_t *v)
+{
+    json_t *ver = json_object_get(stored, "version");
+    unsigned version = json_is_integer(ver) && json_integer_value(ver) == 1 ? 1 : 2;
+    struct consent k;
+    uint8_t contract[20];
+    verifying_contract(req, contract);
+    coh_err err = {0};
+    if (consent_of(&k, v, req->account, version) == 0) {
+        json_object_set_new(stored, "typed_data",
+                            coh_crypto_consent_typed_data(coh_http_chain_id(req), contract, &k.c));
+        if (version == 2)
+            json_object_set_new(stored, "terms", coh_market_terms(v, &err));
+    }
+    consent_clear(&k);
+    return stored;
+}
+
 void coh_h_consent_put(struct coh_http_req *req)
 {
     char id[67];
@@ -77,8 +135,8 @@ void coh_h_consent_put(struct coh_http_req *req)
     coh_err err = {0};
     json_t *profile = body ? coh_db_profile_get(req->app->db, req->account, &err) : NULL;
     const char *sig_hex = body ? json_string_value(json_object_get(body, "signature")) : NULL;
-    uint8_t sig[65], digest[32], contract[20], signer[20], me[20];
-    coh_crypto_consent c;
+    uint8_t sig[65], contract[20], signer[20], me[20];
+    struct consent k = {0}, old = {0};
     if (!body) {
         /* answered */
     } else if (!profile) {
@@ -89,37 +147,51 @@ void coh_h_consent_put(struct coh_http_req *req)
     } else if (!coh_market_match(v, profile)) {
         coh_http_send_problem(req, 403, "not-eligible", "Not eligible",
                               "your consent profile does not fit this request's eligibility, "
-                              "purpose, reward or remaining privacy budget");
+                              "purpose, reward, remaining privacy budget or your own privacy "
+                              "floors");
     } else if (!sig_hex || coh_hex_decode(sig, sizeof sig, sig_hex) != 65) {
         coh_http_send_problem(req, 422, "malformed-signature", "Invalid consent",
                               "signature must be 65 bytes of hex (r || s || v)");
-    } else if (consent_of(&c, v, req->account) != 0) {
+    } else if (consent_of(&k, v, req->account, 2) != 0) {
         coh_http_send_problem(req, 422, "invalid", "Invalid consent", "malformed request data");
     } else {
+        /* New consents are version 2: they sign the terms, not only the schema. */
+        uint64_t chain = coh_http_chain_id(req);
         verifying_contract(req, contract);
-        coh_crypto_consent_hash(digest, NULL, NULL, coh_http_chain_id(req), contract, &c);
-        int rc = coh_crypto_recover(signer, digest, sig, sizeof sig);
+        int rc = signer_of(signer, &k.c, sig, chain, contract);
         if (coh_crypto_address_parse(me, req->account) != 0)
             memset(me, 0, sizeof me);
+        uint8_t v1_signer[20];
         if (rc == COH_CRYPTO_EHIGHS || rc == COH_CRYPTO_EV || rc == COH_CRYPTO_ESIG) {
             coh_http_send_problem(req, 422, "malformed-signature", "Invalid consent", "%s",
                                   coh_crypto_strerror(rc));
+        } else if ((rc || memcmp(signer, me, 20) != 0) &&
+                   consent_of(&old, v, req->account, 1) == 0 &&
+                   signer_of(v1_signer, &old.c, sig, chain, contract) == 0 &&
+                   memcmp(v1_signer, me, 20) == 0) {
+            coh_http_send_problem(req, 422, "outdated-consent", "Consent rejected",
+                                  "this is a version-1 consent (the schema's hash only); sign "
+                                  "the version-2 consent, which names the request's terms and "
+                                  "privacy, from GET /v1/requests/%s/consents/me",
+                                  id);
         } else if (rc || memcmp(signer, me, 20) != 0) {
             coh_http_send_problem(req, 401, "consent-signature-mismatch", "Consent rejected",
                                   "the signature is not the signed-in wallet's signature of this "
-                                  "request's EIP-712 consent");
-        } else if (coh_db_consent_put(req->app->db, id, req->account, sig_hex, (long long)c.expiry,
-                                      &err)) {
+                                  "request's version-2 EIP-712 consent (its terms hash, privacy "
+                                  "summary, purpose, reward and expiry)");
+        } else if (coh_db_consent_put(req->app->db, id, req->account, sig_hex,
+                                      (long long)k.c.expiry, 2, &err)) {
             coh_http_send_err(req, &err);
         } else {
             json_t *stored = coh_db_consent_get(req->app->db, id, req->account, &err);
             if (stored)
-                json_object_set_new(
-                    stored, "typed_data",
-                    coh_crypto_consent_typed_data(coh_http_chain_id(req), contract, &c));
-            coh_http_send_json(req, 201, stored);
+                coh_http_send_json(req, 201, consent_view(req, stored, v));
+            else
+                coh_http_send_err(req, &err);
         }
     }
+    consent_clear(&k);
+    consent_clear(&old);
     json_decref(profile);
     json_decref(body);
     json_decref(v);
@@ -133,22 +205,14 @@ void coh_h_consent_get(struct coh_http_req *req)
         return;
     coh_err err = {0};
     json_t *stored = coh_db_consent_get(req->app->db, id, req->account, &err);
-    coh_crypto_consent c;
-    uint8_t contract[20];
-    verifying_contract(req, contract);
     if (!stored && err.code == COH_ERR_NOTFOUND) {
         /* No consent yet: show what the wallet would sign. */
         stored = json_pack("{s:n}", "signature");
     }
-    if (!stored) {
+    if (!stored)
         coh_http_send_err(req, &err);
-    } else {
-        if (consent_of(&c, v, req->account) == 0)
-            json_object_set_new(
-                stored, "typed_data",
-                coh_crypto_consent_typed_data(coh_http_chain_id(req), contract, &c));
-        coh_http_send_json(req, 200, stored);
-    }
+    else
+        coh_http_send_json(req, 200, consent_view(req, stored, v));
     json_decref(v);
 }
 

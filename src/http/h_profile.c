@@ -1,9 +1,11 @@
 /*
  * h_profile: GET/PUT /v1/me/profile. The profile holds the role(s), a display name and the
  * consent profile used for private matching: data categories, coarse attributes (age band,
- * country, sex), accepted purposes, minimum reward and lifetime privacy budget epsilon.
- * PUT replaces the whole profile; omitted members take their defaults. Every member is
- * validated and an unknown member is refused, naming it.
+ * country, sex), accepted purposes, minimum reward, lifetime privacy budget epsilon, and the
+ * contributor's own privacy floors (smallest k accepted, largest epsilon per request,
+ * statistics only). PUT changes the members it names and keeps the others as stored (null
+ * clears min_k and max_epsilon). Every member is validated and an unknown member is refused,
+ * naming it.
  */
 #include "crypto/crypto.h"
 #include "http/handlers.h"
@@ -55,13 +57,15 @@ static json_t *profile_view(struct coh_http_req *req, coh_err *err)
     if (json_is_true(json_object_get(p, "is_contributor")))
         json_array_append_new(roles, json_string("contributor"));
     json_t *out = json_pack(
-        "{s:s,s:s,s:o,s:O,s:{s:O,s:O,s:O,s:O,s:O,s:O},s:O}", "address", checksum, "did", did,
-        "roles", roles, "display_name", json_object_get(p, "display_name"), "consent_profile",
-        "categories", json_object_get(p, "categories"), "attributes",
+        "{s:s,s:s,s:o,s:O,s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:O}", "address", checksum,
+        "did", did, "roles", roles, "display_name", json_object_get(p, "display_name"),
+        "consent_profile", "categories", json_object_get(p, "categories"), "attributes",
         json_object_get(p, "attributes"), "purposes", json_object_get(p, "purposes"),
         "min_reward", json_object_get(p, "min_reward"), "lifetime_epsilon",
         json_object_get(p, "lifetime_epsilon"), "epsilon_spent",
-        json_object_get(p, "epsilon_spent"), "updated_at", json_object_get(p, "updated_at"));
+        json_object_get(p, "epsilon_spent"), "min_k", json_object_get(p, "min_k"),
+        "max_epsilon", json_object_get(p, "max_epsilon"), "statistics_only",
+        json_object_get(p, "statistics_only"), "updated_at", json_object_get(p, "updated_at"));
     json_decref(p);
     if (!out)
         coh_err_set(err, COH_ERR_NOMEM, "out of memory");
@@ -138,10 +142,10 @@ static const char *check_attributes(const json_t *a, char *msg, size_t cap)
     return NULL;
 }
 
-/* Parses a positive decimal epsilon with at most 6 decimals, at most 1000. */
+/* A positive decimal epsilon with at most 6 decimals, at most 1000, checked as text (exact). */
 static int epsilon_ok(const char *s)
 {
-    size_t n = strlen(s), dot = 0, digits = 0, frac = 0;
+    size_t n = strlen(s), dot = 0, frac = 0, whole = 0, nonzero = 0;
     if (n == 0 || n > 16)
         return 0;
     for (size_t i = 0; i < n; i++) {
@@ -149,14 +153,21 @@ static int epsilon_ok(const char *s)
             if (dot++ || i == 0 || i == n - 1)
                 return 0;
         } else if (isdigit((unsigned char)s[i])) {
-            digits++;
             frac += dot;
+            whole += !dot;
+            nonzero += s[i] != '0';
         } else {
             return 0;
         }
     }
-    double v = strtod(s, NULL);
-    return digits && frac <= 6 && v > 0 && v <= 1000;
+    if (frac > 6 || !nonzero || (whole > 1 && s[0] == '0'))
+        return 0;
+    /* <= 1000: at most four whole digits, and 1000 only with a zero fraction. */
+    if (whole < 4)
+        return 1;
+    if (whole > 4 || strncmp(s, "1000", 4) > 0)
+        return 0;
+    return strncmp(s, "1000", 4) < 0 || strspn(s + 4, ".0") == strlen(s + 4);
 }
 
 void coh_h_profile_put(struct coh_http_req *req)
@@ -178,10 +189,10 @@ void coh_h_profile_put(struct coh_http_req *req)
             break;
         }
     }
-    int researcher = 0, contributor = 1;
+    int researcher = -1, contributor = -1;
     json_t *roles = json_object_get(body, "roles");
     if (!bad && roles) {
-        contributor = 0;
+        researcher = contributor = 0;
         size_t i;
         json_array_foreach(roles, i, v)
         {
@@ -196,7 +207,7 @@ void coh_h_profile_put(struct coh_http_req *req)
         if (!json_is_array(roles) || (!researcher && !contributor))
             bad = "'roles' must be a non-empty array of \"researcher\" and/or \"contributor\"";
     }
-    const char *name = "";
+    const char *name = NULL;
     json_t *jname = json_object_get(body, "display_name");
     if (!bad && jname) {
         name = json_string_value(jname);
@@ -215,14 +226,17 @@ void coh_h_profile_put(struct coh_http_req *req)
     }
     json_t *cp = json_object_get(body, "consent_profile");
     json_t *categories = NULL, *attributes = NULL, *purposes = NULL;
-    const char *min_reward = "0", *epsilon = "10";
+    const char *min_reward = NULL, *epsilon = NULL, *max_epsilon = NULL;
+    char min_k[8] = "", *min_k_text = NULL;
+    int statistics_only = -1;
     if (!bad && cp && !json_is_object(cp))
         bad = "'consent_profile' must be an object";
     if (!bad && cp) {
         json_object_foreach(cp, k, v)
         {
             if (strcmp(k, "categories") && strcmp(k, "attributes") && strcmp(k, "purposes") &&
-                strcmp(k, "min_reward") && strcmp(k, "lifetime_epsilon")) {
+                strcmp(k, "min_reward") && strcmp(k, "lifetime_epsilon") && strcmp(k, "min_k") &&
+                strcmp(k, "max_epsilon") && strcmp(k, "statistics_only")) {
                 snprintf(msg, sizeof msg, "unknown member 'consent_profile.%.40s'", k);
                 bad = msg;
                 break;
@@ -251,20 +265,59 @@ void coh_h_profile_put(struct coh_http_req *req)
                 bad = "'consent_profile.lifetime_epsilon' must be a decimal string > 0 and <= "
                       "1000, at most 6 decimals";
         }
+        json_t *jk = json_object_get(cp, "min_k"), *jmax = json_object_get(cp, "max_epsilon"),
+               *jstat = json_object_get(cp, "statistics_only");
+        if (!bad && jk) {
+            if (json_is_null(jk)) {
+                min_k_text = min_k; /* "": no floor of one's own */
+            } else if (!json_is_integer(jk) || json_integer_value(jk) < 2 ||
+                       json_integer_value(jk) > 1000) {
+                bad = "'consent_profile.min_k' must be an integer from 2 to 1000 (the smallest k "
+                      "you accept), or null for none";
+            } else {
+                snprintf(min_k, sizeof min_k, "%d", (int)json_integer_value(jk));
+                min_k_text = min_k;
+            }
+        }
+        if (!bad && jmax) {
+            max_epsilon = json_is_null(jmax) ? "" : json_string_value(jmax);
+            if (!max_epsilon || (*max_epsilon && !epsilon_ok(max_epsilon)))
+                bad = "'consent_profile.max_epsilon' must be a decimal string > 0 and <= 1000, "
+                      "at most 6 decimals (the largest epsilon per request you accept), or null "
+                      "for none";
+        }
+        if (!bad && jstat) {
+            if (!json_is_boolean(jstat))
+                bad = "'consent_profile.statistics_only' must be true or false";
+            else
+                statistics_only = json_is_true(jstat);
+        }
     }
     if (bad) {
         json_decref(body);
         coh_http_send_problem(req, 422, "invalid", "Invalid profile", "%s", bad);
         return;
     }
-    /* Omitted members take their defaults: no categories, attributes or purposes. */
-    char *cat_s = categories ? json_dumps(categories, JSON_COMPACT) : strdup("[]");
-    char *attr_s = attributes ? json_dumps(attributes, JSON_COMPACT) : strdup("{}");
-    char *pur_s = purposes ? json_dumps(purposes, JSON_COMPACT) : strdup("[]");
+    /* Omitted members keep their stored values. */
+    char *cat_s = categories ? json_dumps(categories, JSON_COMPACT) : NULL;
+    char *attr_s = attributes ? json_dumps(attributes, JSON_COMPACT) : NULL;
+    char *pur_s = purposes ? json_dumps(purposes, JSON_COMPACT) : NULL;
+    struct coh_db_profile_update u = {
+        .researcher = researcher,
+        .contributor = contributor,
+        .display_name = name,
+        .categories_json = cat_s,
+        .attributes_json = attr_s,
+        .purposes_json = pur_s,
+        .min_reward = min_reward,
+        .lifetime_epsilon = epsilon,
+        .min_k = min_k_text,
+        .max_epsilon = max_epsilon,
+        .statistics_only = statistics_only,
+    };
     coh_err err = {0};
-    int rc = cat_s && attr_s && pur_s
-                 ? coh_db_profile_put(req->app->db, req->account, researcher, contributor, name,
-                                      cat_s, attr_s, pur_s, min_reward, epsilon, &err)
+    int rc = (!categories || cat_s) && (!attributes || attr_s) && (!purposes || pur_s)
+                 ? coh_db_profile_put(req->app->db, req->account, &u, &err)
                  : coh_err_set(&err, COH_ERR_NOMEM, "out of memory");
     free(cat_s);
     free(attr_s);

@@ -180,7 +180,8 @@ void coh_h_requests_get(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
-    /* What a contributor's wallet signs: the EIP-712 consent for this request. */
+    /* The domain a contributor's wallet signs new (version-2) consents in; the typed data
+     * itself, terms included, is GET /v1/requests/{id}/consents/me. */
     uint8_t contract[20] = {0};
     const char *rc_addr = coh_config_str(req->app->config, "rewards_contract");
     if (rc_addr && *rc_addr && coh_crypto_address_parse(contract, rc_addr) != 0)
@@ -188,7 +189,7 @@ void coh_h_requests_get(struct coh_http_req *req)
     char contract_s[43];
     coh_crypto_address_format(contract_s, contract);
     json_object_set_new(v, "consent_domain",
-                        json_pack("{s:s,s:s,s:I,s:s}", "name", "Cohort", "version", "1", "chainId",
+                        json_pack("{s:s,s:s,s:I,s:s}", "name", "Cohort", "version", "2", "chainId",
                                   (json_int_t)coh_http_chain_id(req), "verifyingContract",
                                   contract_s));
     coh_http_send_json(req, 200, v);

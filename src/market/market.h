@@ -105,10 +105,29 @@ COH_WUR int coh_market_floors_from_config(coh_market_floors *f, const coh_config
 COH_WUR int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
                                      const coh_market_floors *floors, coh_err *err);
 /*
- * Private matching: does profile (GET /v1/me/profile's consent_profile view) fit request
- * (eligibility, purpose, reward >= min_reward, epsilon <= remaining lifetime epsilon)?
+ * Private matching: does profile (coh_db_profile_get's object) fit request (eligibility,
+ * purpose, reward >= min_reward, epsilon <= remaining lifetime epsilon) and stay within the
+ * contributor's own floors (k >= min_k, epsilon <= max_epsilon, no k-anonymity when
+ * statistics_only)? Epsilons are compared exactly as rationals; a value that cannot be read
+ * does not match.
  */
 int coh_market_match(const json_t *request, const json_t *consent_profile);
+
+/* ---- consent terms (terms.c) ----------------------------------------------------------- */
+/*
+ * The terms a version-2 consent signs, from a request as the API shows it: {schema, privacy,
+ * eligibility, enrollment ("open" when the request has none), retention_days, purpose}. A new
+ * reference, or NULL and COH_ERR_INVALID when the request lacks them.
+ */
+json_t *coh_market_terms(const json_t *request, coh_err *err);
+/* termsHash: keccak256 of the terms' RFC 8785 canonical JSON. */
+COH_WUR int coh_market_terms_hash(uint8_t out[32], const json_t *request, coh_err *err);
+/*
+ * The consent's privacy summary rendered from the terms, deterministically (malloc'd UTF-8):
+ * "k-anonymity k=10, l=2 on diagnosis; encrypted records destroyed 30 days after release",
+ * "differential privacy ε=1 (laplace): count, mean(steps); encrypted records ...".
+ */
+COH_WUR int coh_market_terms_summary(char **out, const json_t *request, coh_err *err);
 
 /* ---- release computation (release.c) --------------------------------------------------- */
 /*

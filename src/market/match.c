@@ -1,7 +1,8 @@
 /*
  * match: private matching of a contributor's consent profile against a request. Runs on the
- * server for the contributor's own inbox only; nothing about a match is stored or shown to
- * the researcher.
+ * server for the contributor's own inbox (and again before a consent is taken) only; nothing
+ * about a match is stored or shown to the researcher. The contributor's own floors (min_k,
+ * max_epsilon, statistics_only) hide requests below them; epsilons are compared exactly.
  */
 #include "market/market.h"
 
@@ -13,6 +14,65 @@ static int dec_ge(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     return la != lb ? la > lb : strcmp(a, b) >= 0;
+}
+
+/* A stored epsilon ("0", "1.5", numeric::text) as an exact rational; 0 when unreadable. */
+static int eps_parse(coh_rational *out, const char *s)
+{
+    *out = (coh_rational){0, 1};
+    if (!s || !*s)
+        return 0;
+    if (strspn(s, "0.") == strlen(s))
+        return strchr(s, '0') != NULL; /* zero (coh_rational_parse wants > 0) */
+    coh_err err = {0};
+    return coh_rational_parse(out, s, &err) == 0;
+}
+
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* a + b <= c exactly; 0 also when a + b does not fit (never for values of <= 6 decimals). */
+static int sum_le(coh_rational a, coh_rational b, coh_rational c)
+{
+    uint64_t g = gcd64(a.den, b.den);
+    unsigned __int128 den = (unsigned __int128)(a.den / g) * b.den;
+    unsigned __int128 num =
+        (unsigned __int128)a.num * (b.den / g) + (unsigned __int128)b.num * (a.den / g);
+    if (den >> 64 || num >> 64)
+        return 0;
+    /* num/den <= c.num/c.den, each side a 64x64 product */
+    return (unsigned __int128)(uint64_t)num * c.den <= (unsigned __int128)c.num * (uint64_t)den;
+}
+
+/* Within the contributor's own floors (DESIGN.md, "Floors no request can lower")? */
+static int within_floors(const json_t *request, const json_t *cp, const coh_rational *eps)
+{
+    const json_t *privacy = json_object_get(request, "privacy");
+    const char *mode = json_string_value(json_object_get(privacy, "mode"));
+    int dp = mode && strcmp(mode, "dp") == 0;
+    if (!dp) {
+        /* Anything but statistics releases rows, however generalized. */
+        if (json_is_true(json_object_get(cp, "statistics_only")))
+            return 0;
+        const json_t *min_k = json_object_get(cp, "min_k");
+        const json_t *k = json_object_get(privacy, "k");
+        if (json_is_integer(min_k) && (!json_is_integer(k) || json_integer_value(k) <
+                                                                  json_integer_value(min_k)))
+            return 0;
+        return 1;
+    }
+    const char *max = json_string_value(json_object_get(cp, "max_epsilon"));
+    coh_rational m, zero = {0, 1};
+    if (max && (!eps_parse(&m, max) || !sum_le(*eps, zero, m)))
+        return 0;
+    return 1;
 }
 
 static int has_all(const json_t *need, const json_t *have)
@@ -42,10 +102,15 @@ int coh_market_match(const json_t *request, const json_t *cp)
     const char *min_reward = json_string_value(json_object_get(cp, "min_reward"));
     if (!reward || (min_reward && !dec_ge(reward, min_reward)))
         return 0;
-    const char *eps = json_string_value(json_object_get(request, "epsilon"));
-    const char *life = json_string_value(json_object_get(cp, "lifetime_epsilon"));
-    const char *spent = json_string_value(json_object_get(cp, "epsilon_spent"));
-    if (eps && life && spent && strtod(eps, NULL) > strtod(life, NULL) - strtod(spent, NULL))
+    /* A request's epsilon (0 for k-anonymity) must fit in what is left of the lifetime. */
+    coh_rational eps, life, spent;
+    if (!eps_parse(&eps, json_string_value(json_object_get(request, "epsilon"))))
+        return 0;
+    if (eps.num && (!eps_parse(&life, json_string_value(json_object_get(cp, "lifetime_epsilon"))) ||
+                    !eps_parse(&spent, json_string_value(json_object_get(cp, "epsilon_spent"))) ||
+                    !sum_le(eps, spent, life)))
+        return 0;
+    if (!within_floors(request, cp, &eps))
         return 0;
     json_t *elig = json_object_get(request, "eligibility");
     json_t *attrs = json_object_get(cp, "attributes");

@@ -239,6 +239,8 @@ static void test_eip712_vectors(void **state)
             json_t *m = json_object_get(c, "message");
             json_t *d = json_object_get(c, "domain");
             coh_crypto_consent cs;
+            memset(&cs, 0, sizeof cs);
+            cs.version = 1; /* wave 1's vectors: stored consents keep verifying */
             uint8_t vc[20], d2[32], ds2[32], sh2[32];
             hex32(cs.request_id, vstr(m, "requestId"));
             hex32(cs.fields_hash, vstr(m, "fieldsHash"));
@@ -260,10 +262,84 @@ static void test_eip712_vectors(void **state)
             coh_crypto_uint256_to_dec(dec, cs.reward);
             assert_string_equal(dec, vstr(m, "reward"));
             json_decref(wallet);
+            /* A zeroed version reads as 1; version 2 is another digest altogether. */
+            cs.version = 0;
+            coh_crypto_consent_hash(d2, NULL, NULL, chain, vc, &cs);
+            assert_memory_equal(d2, digest, 32);
+            cs.version = 2;
+            memcpy(cs.terms_hash, cs.fields_hash, 32);
+            coh_crypto_consent_hash(d2, NULL, NULL, chain, vc, &cs);
+            assert_memory_not_equal(d2, digest, 32);
         }
         json_decref(td);
     }
     assert_int_equal(i, 18);
+}
+
+/*
+ * The version-2 Consent against values computed by ethers 6 (TypedDataEncoder, Wallet) for the
+ * key keccak256("cow"): an independent implementation of EIP-712, so the C code and wallets
+ * agree on the type, the domain version "2" and the UTF-8 privacy string.
+ */
+static void test_consent_v2_ethers(void **state)
+{
+    (void)state;
+    coh_crypto_consent c;
+    memset(&c, 0, sizeof c);
+    c.version = 2;
+    hex32(c.request_id, "0xfc287414f3cbb5f97a77f4a93160edb7c58206ee94a52ce39b35c6897e72011e");
+    coh_crypto_keccak256(c.terms_hash, "{\"enrollment\":\"open\"}", 21);
+    assert_hex(c.terms_hash, 32,
+               "0x081d6ec754d14f884995dc31e1e03933c931dfa850dba79126eb768641061700");
+    c.purpose = "academic-research";
+    c.privacy = "differential privacy \xce\xb5=0.5 (laplace): count, mean(steps); encrypted records "
+                "destroyed 30 days after release";
+    assert_int_equal(coh_crypto_uint256_from_dec(c.reward, "1000000000000000000"), 0);
+    c.expiry = 1893456000;
+    assert_int_equal(coh_crypto_address_parse(c.contributor,
+                                              "0x1de5c15d3638752a1b507bf0f7e910498a9809d9"),
+                     0);
+    uint8_t vc[20], digest[32], ds[32], sh[32], d2[32], sig[65];
+    assert_int_equal(coh_crypto_address_parse(vc, "0x32c5540546c936d83b06699a114d0ba7c0ec6863"), 0);
+    coh_crypto_consent_hash(digest, ds, sh, 31337, vc, &c);
+    assert_hex(ds, 32, "0xa2ac0819eeabb921178b9df7e05bfc1cf27ffecf0101b60b71ff57b7b552d792");
+    assert_hex(sh, 32, "0x892a747767bc3595a879a21b23a9ac8c575f04bee1e7d98fbbedf99a5aa7de36");
+    assert_hex(digest, 32, "0x6093e79bbe485605dee43e4fe0faf56333480eff7cf77aa2841a315b1da56fa3");
+
+    /* The wallet JSON hashes the same through the generic EIP-712 path, with this type. */
+    coh_err err = {0};
+    json_t *td = coh_crypto_consent_typed_data(31337, vc, &c);
+    assert_non_null(td);
+    assert_int_equal(coh_crypto_eip712_hash(d2, NULL, NULL, td, &err), 0);
+    assert_memory_equal(d2, digest, 32);
+    char *et = NULL;
+    assert_int_equal(
+        coh_crypto_eip712_encode_type(&et, json_object_get(td, "types"), "Consent", &err), 0);
+    assert_string_equal(et, "Consent(bytes32 requestId,bytes32 termsHash,string purpose,string "
+                            "privacy,uint256 reward,uint64 expiry,address contributor)");
+    free(et);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(td, "domain"), "version")),
+                        "2");
+    assert_null(json_object_get(json_object_get(td, "message"), "fieldsHash"));
+    json_decref(td);
+
+    /* ethers' signature recovers to the signer; another privacy text does not. */
+    uint8_t cow[32], addr[20], want[20];
+    coh_crypto_keccak256(cow, "cow", 3);
+    coh_secbuf *k = NULL;
+    assert_int_equal(coh_crypto_seckey_from_bytes(&k, cow), 0);
+    assert_int_equal(coh_crypto_sign(sig, k, digest), 0);
+    coh_secbuf_free(k);
+    assert_hex(sig, 65,
+               "0x90c024a41a0d323bce524d0eb8debf1697424902d7f5d50db333d384aa0591fa16c9faa9aed1c8"
+               "03d5c59702c61d006a2cee3c0fcd88d379bbf0e8dfe4ee56141b");
+    assert_int_equal(coh_crypto_address_parse(want, "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"), 0);
+    assert_int_equal(coh_crypto_recover(addr, digest, sig, 65), 0);
+    assert_memory_equal(addr, want, 20);
+    c.privacy = "k-anonymity k=2; encrypted records destroyed 30 days after release";
+    coh_crypto_consent_hash(d2, NULL, NULL, 31337, vc, &c);
+    assert_int_equal(coh_crypto_recover(addr, d2, sig, 65), 0);
+    assert_memory_not_equal(addr, want, 20);
 }
 
 /* Mail example of the EIP, written out here so the published values stand on their own. */
@@ -459,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_personal_sign),
         cmocka_unit_test(test_eip712_vectors),
         cmocka_unit_test(test_eip712_mail_published),
+        cmocka_unit_test(test_consent_v2_ethers),
         cmocka_unit_test(test_sanity_checks),
         cmocka_unit_test(test_eip155_key),
     };
