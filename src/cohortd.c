@@ -172,6 +172,14 @@ int main(int argc, char **argv)
         goto out;
     }
     coh_crypto_address_format(app.ledger_address, ledger_addr);
+    /* Request keys stored before they were bound to their request id: bound now, once. */
+    long rewrapped = 0;
+    if (coh_market_reqkeys_upgrade(app.db, app.master_key, &rewrapped, &err)) {
+        fprintf(stderr, "cohortd: request keys: %s\n", err.msg);
+        goto out;
+    }
+    if (rewrapped)
+        coh_log_info("%ld request key(s) re-wrapped, bound to their request id", rewrapped);
     if (check_only) {
         printf("cohortd: configuration ok, %d migration(s) applied now\n", applied);
         printf("cohortd: ledger signer %s\n", app.ledger_address);

@@ -14,6 +14,10 @@ _Static_assert(COH_CRYPTO_BOX_SEALBYTES == crypto_box_SEALBYTES, "seal overhead"
 _Static_assert(COH_CRYPTO_WRAP_OVERHEAD == crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES,
                "wrap overhead");
 
+_Static_assert(COH_CRYPTO_WRAP_OVERHEAD == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+                                               crypto_aead_xchacha20poly1305_ietf_ABYTES,
+               "wrap_ad overhead");
+
 #define WRAP_SUBKEY_ID 1 /* bump to rotate every wrapped secret at once */
 
 static uint8_t *sec(const coh_secbuf *b)
@@ -134,6 +138,60 @@ int coh_crypto_unwrap(coh_secbuf **out, const coh_secbuf *master, const char *co
     }
     rc = crypto_secretbox_open_easy(coh_secbuf_data(m), in + crypto_secretbox_NONCEBYTES,
                                     in_len - crypto_secretbox_NONCEBYTES, in, coh_secbuf_data(k));
+    coh_secbuf_free(k);
+    if (rc != 0) {
+        coh_secbuf_free(m);
+        return COH_CRYPTO_EDECRYPT;
+    }
+    *out = m;
+    return 0;
+}
+
+/*
+ * The same with associated data, as XChaCha20-Poly1305 (same 24-byte nonce, 16-byte tag, so the
+ * same overhead): the blob opens only with the ad it was wrapped with, e.g. the id of the row
+ * that holds it, so a blob copied into another row does not open there.
+ */
+int coh_crypto_wrap_ad(uint8_t *out, const coh_secbuf *master, const char *context,
+                       const uint8_t *secret, size_t len, const uint8_t *ad, size_t ad_len)
+{
+    if (sodium_init() < 0)
+        return COH_ERR_CRYPTO;
+    int rc = 0;
+    coh_secbuf *k = subkey(master, context, &rc);
+    if (!k) {
+        memset(out, 0, len + COH_CRYPTO_WRAP_OVERHEAD);
+        return rc;
+    }
+    uint8_t *n = out, *c = out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    randombytes_buf(n, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(c, NULL, secret, len, ad, ad_len, NULL, n,
+                                               coh_secbuf_data(k));
+    coh_secbuf_free(k);
+    return 0;
+}
+
+int coh_crypto_unwrap_ad(coh_secbuf **out, const coh_secbuf *master, const char *context,
+                         const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len)
+{
+    *out = NULL;
+    if (sodium_init() < 0)
+        return COH_ERR_CRYPTO;
+    if (in_len < COH_CRYPTO_WRAP_OVERHEAD)
+        return COH_CRYPTO_EDECRYPT;
+    int rc = 0;
+    coh_secbuf *k = subkey(master, context, &rc);
+    if (!k)
+        return rc;
+    coh_secbuf *m = coh_secbuf_new(in_len - COH_CRYPTO_WRAP_OVERHEAD);
+    if (!m) {
+        coh_secbuf_free(k);
+        return COH_ERR_NOMEM;
+    }
+    const uint8_t *n = in, *c = in + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+        coh_secbuf_data(m), NULL, NULL, c, in_len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+        ad, ad_len, n, coh_secbuf_data(k));
     coh_secbuf_free(k);
     if (rc != 0) {
         coh_secbuf_free(m);

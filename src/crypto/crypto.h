@@ -287,5 +287,16 @@ COH_WUR int coh_crypto_wrap(uint8_t *out, const coh_secbuf *master, const char *
                             const uint8_t *secret, size_t len);
 COH_WUR int coh_crypto_unwrap(coh_secbuf **out, const coh_secbuf *master, const char *context,
                               const uint8_t *in, size_t in_len);
+/*
+ * The same bound to associated data (XChaCha20-Poly1305, the same overhead): the blob opens
+ * only with the same ad, e.g. the id of the row holding it. Use a context of its own: a blob of
+ * coh_crypto_wrap and one of coh_crypto_wrap_ad are not interchangeable.
+ */
+COH_WUR int coh_crypto_wrap_ad(uint8_t *out, const coh_secbuf *master, const char *context,
+                               const uint8_t *secret, size_t len, const uint8_t *ad,
+                               size_t ad_len);
+COH_WUR int coh_crypto_unwrap_ad(coh_secbuf **out, const coh_secbuf *master, const char *context,
+                                 const uint8_t *in, size_t in_len, const uint8_t *ad,
+                                 size_t ad_len);
 
 #endif

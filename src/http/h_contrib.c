@@ -235,7 +235,7 @@ static int validate_sealed(struct coh_http_req *req, const char *id, const json_
                            const uint8_t *ct, size_t ct_len, coh_err *err)
 {
     const char *wh = json_string_value(json_object_get(v, "secret_key_wrapped"));
-    uint8_t pk[32], wrapped[32 + COH_CRYPTO_WRAP_OVERHEAD];
+    uint8_t pk[32], wrapped[COH_MARKET_REQKEY_BYTES];
     coh_market_schema *s = NULL;
     int rc;
     if (!wh || coh_hex_decode_exact(wrapped, sizeof wrapped, wh) ||

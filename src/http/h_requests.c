@@ -66,13 +66,13 @@ void coh_h_requests_create(struct coh_http_req *req)
     randombytes_buf(raw_id, sizeof raw_id);
     coh_hex_encode(id, raw_id, 32, 1);
     coh_secbuf *sk = NULL;
-    uint8_t wrapped[32 + COH_CRYPTO_WRAP_OVERHEAD];
+    uint8_t wrapped[COH_MARKET_REQKEY_BYTES] = {0};
     char wrapped_hex[2 * sizeof wrapped + 1];
     char *spec_text = json_dumps(spec, JSON_COMPACT);
     int rc = 0;
     if (!spec_text || coh_crypto_jcs_keccak(fields_hash, json_object_get(spec, "schema")) != 0 ||
         coh_crypto_box_keypair(pk, &sk) != 0 ||
-        coh_crypto_wrap(wrapped, req->app->master_key, "reqkey", coh_secbuf_data(sk), 32) != 0)
+        coh_market_reqkey_wrap(wrapped, req->app->master_key, id, sk) != 0)
         rc = coh_err_set(&err, COH_ERR_CRYPTO, "cannot create the request's keys");
     coh_secbuf_free(sk);
     coh_hex_encode(fh, fields_hash, 32, 1);

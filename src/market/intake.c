@@ -3,7 +3,8 @@
  * sodium_malloc per step (each is several syscalls: mmap, mprotect, mlock), so:
  *   - each thread owns one secure buffer, allocated once, wiped after every record;
  *   - request secret keys, once unwrapped, stay in one secure cache keyed by request id and a
- *     digest of the wrapped key (a shredded or re-wrapped key never matches a stale entry).
+ *     digest of the wrapped key (a re-wrapped key never matches a stale entry), until the
+ *     request is shredded (coh_market_intake_forget) or the slot is reused.
  * Plaintext still lives only in sodium_malloc memory and never outlives the call.
  */
 #include "crypto/crypto.h"
@@ -91,6 +92,18 @@ static void cache_put(const char *id, const uint8_t digest[32], const uint8_t sk
     pthread_mutex_unlock(&cache_mu);
 }
 
+void coh_market_intake_forget(const char *id)
+{
+    pthread_mutex_lock(&cache_mu);
+    for (int i = 0; cache_keys && i < CACHE_SLOTS; i++) {
+        if (slots[i].used && strcmp(slots[i].id, id) == 0) {
+            sodium_memzero(cache_keys + 32 * i, 32);
+            memset(&slots[i], 0, sizeof slots[i]);
+        }
+    }
+    pthread_mutex_unlock(&cache_mu);
+}
+
 int coh_market_intake_check(const coh_secbuf *master, const char *id, const uint8_t *wrapped,
                             size_t wrapped_len, const uint8_t pk[32], const coh_market_schema *s,
                             const uint8_t *ct, size_t ct_len, coh_err *err)
@@ -104,8 +117,7 @@ int coh_market_intake_check(const coh_secbuf *master, const char *id, const uint
     crypto_generichash(digest, sizeof digest, wrapped, wrapped_len, NULL, 0);
     if (!cache_get(sk, id, digest)) {
         coh_secbuf *k = NULL;
-        if (coh_crypto_unwrap(&k, master, "reqkey", wrapped, wrapped_len) != 0 ||
-            coh_secbuf_len(k) != 32) {
+        if (coh_market_reqkey_unwrap(&k, master, id, wrapped, wrapped_len) != 0) {
             coh_secbuf_free(k);
             return coh_err_set(err, COH_ERR_CONFLICT, "the request's key is not available");
         }

@@ -69,6 +69,32 @@ COH_WUR int coh_market_intake_check(const coh_secbuf *master, const char *id,
                                     const uint8_t pk[32], const coh_market_schema *s,
                                     const uint8_t *ct, size_t ct_len, coh_err *err);
 
+/*
+ * Forgets the request's unwrapped key, if cached (the request was shredded). Other processes'
+ * caches never match a shredded request again (no wrapped key to look up) and age it out.
+ */
+void coh_market_intake_forget(const char *id);
+
+/* ---- request keys at rest (reqkey.c) ----------------------------------------------------- */
+/* A wrapped request key: version byte, nonce, the 32-byte key and its tag. */
+#define COH_MARKET_REQKEY_BYTES (1 + 32 + 40)
+/*
+ * Wraps the request's secret key under master, bound to its id ("0x" + 64 hex): it opens only
+ * for that id. 0 or an error.
+ */
+COH_WUR int coh_market_reqkey_wrap(uint8_t out[COH_MARKET_REQKEY_BYTES], const coh_secbuf *master,
+                                   const char *id, const coh_secbuf *sk);
+/* Opens what coh_market_reqkey_wrap made for the same id; COH_CRYPTO_EDECRYPT otherwise. */
+COH_WUR int coh_market_reqkey_unwrap(coh_secbuf **sk, const coh_secbuf *master, const char *id,
+                                     const uint8_t *wrapped, size_t len);
+/*
+ * Re-wraps the request keys stored before they were bound to their request (at start, after the
+ * migrations): *upgraded gets how many. A key that does not open or does not match its row's
+ * public key is logged and left alone.
+ */
+COH_WUR int coh_market_reqkeys_upgrade(coh_db_pool *db, const coh_secbuf *master, long *upgraded,
+                                       coh_err *err);
+
 /* ---- operator floors (floors.c) -------------------------------------------------------- */
 /*
  * What no request can lower, set by the operator (cohortd.conf privacy_*). Checked when a

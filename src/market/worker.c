@@ -181,7 +181,7 @@ static int compute_and_store(const struct coh_market_worker_config *cfg, const c
         size_t wl = strlen(wrapped) / 2;
         uint8_t *w = malloc(wl + 1);
         if (!w || coh_hex_decode(w, wl, wrapped) != (long)wl ||
-            coh_crypto_unwrap(&sk, cfg->master_key, "reqkey", w, wl) != 0)
+            coh_market_reqkey_unwrap(&sk, cfg->master_key, id, w, wl) != 0)
             rc = coh_err_set(err, COH_ERR_CRYPTO, "request %s: secret key does not unwrap", id);
         free(w);
     }
@@ -418,15 +418,19 @@ int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *
         "INSERT INTO release_jobs (request_id) SELECT id FROM due ON CONFLICT DO NOTHING",
         0, NULL, err);
     PQclear(r);
-    /* Crypto-shredding: past retention the key goes, and with it every ciphertext. */
+    /* Crypto-shredding: past retention the key goes, and with it every ciphertext; this
+     * process's cache of unwrapped keys forgets it too. */
     r = r ? coh_db_exec(c,
                         "WITH s AS (UPDATE requests SET secret_key_wrapped = NULL, shredded_at = "
                         "now() WHERE secret_key_wrapped IS NOT NULL AND status IN ('released', "
                         "'failed', 'cancelled') AND closed_at + make_interval(days => "
-                        "retention_days) <= now() RETURNING id) DELETE FROM contributions WHERE "
-                        "request_id IN (SELECT id FROM s)",
+                        "retention_days) <= now() RETURNING id), d AS (DELETE FROM contributions "
+                        "WHERE request_id IN (SELECT id FROM s)) SELECT '0x' || encode(id, 'hex') "
+                        "FROM s",
                         0, NULL, err)
           : NULL;
+    for (int i = 0; r && i < PQntuples(r); i++)
+        coh_market_intake_forget(PQgetvalue(r, i, 0));
     PQclear(r);
     char lease[16];
     snprintf(lease, sizeof lease, "%d", cfg->lease_s);

@@ -1,0 +1,128 @@
+/*
+ * reqkey: a request's X25519 secret key at rest, wrapped under the master key with the request
+ * id as associated data, so a wrapped key copied into another request's row does not open
+ * there (a database writer could otherwise move a request's key, with its contributions, under
+ * a request they own and have them released). Stored as 0x01 || nonce || ciphertext.
+ *
+ * Rows from before (72 bytes, crypto_secretbox without associated data) are re-wrapped once at
+ * start (coh_market_reqkeys_upgrade); the intake and the release open only the bound form, so a
+ * legacy blob copied between rows later opens nowhere.
+ */
+#include "crypto/crypto.h"
+#include "market/market.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REQKEY_VERSION 1
+#define LEGACY_BYTES (32 + COH_CRYPTO_WRAP_OVERHEAD)
+
+_Static_assert(COH_MARKET_REQKEY_BYTES == 1 + LEGACY_BYTES, "reqkey layout");
+
+/* The associated data: a label (versioned with the format) and the request's 32-byte id. */
+static int reqkey_ad(uint8_t ad[48], const char *id)
+{
+    static const char label[16] = "cohort-reqkey-v1";
+    memcpy(ad, label, 16);
+    if (!id)
+        return -1;
+    if (id[0] == '0' && (id[1] == 'x' || id[1] == 'X'))
+        id += 2;
+    return coh_hex_decode_exact(ad + 16, 32, id) == 0 ? 0 : -1;
+}
+
+int coh_market_reqkey_wrap(uint8_t out[COH_MARKET_REQKEY_BYTES], const coh_secbuf *master,
+                           const char *id, const coh_secbuf *sk)
+{
+    uint8_t ad[48];
+    if (reqkey_ad(ad, id) != 0 || !sk || coh_secbuf_len(sk) != 32)
+        return COH_ERR_INVALID;
+    out[0] = REQKEY_VERSION;
+    return coh_crypto_wrap_ad(out + 1, master, "reqkey2", coh_secbuf_data((coh_secbuf *)sk), 32, ad,
+                              sizeof ad);
+}
+
+int coh_market_reqkey_unwrap(coh_secbuf **sk, const coh_secbuf *master, const char *id,
+                             const uint8_t *wrapped, size_t len)
+{
+    *sk = NULL;
+    uint8_t ad[48];
+    if (reqkey_ad(ad, id) != 0)
+        return COH_ERR_INVALID;
+    if (len != COH_MARKET_REQKEY_BYTES || wrapped[0] != REQKEY_VERSION)
+        return COH_CRYPTO_EDECRYPT;
+    int rc = coh_crypto_unwrap_ad(sk, master, "reqkey2", wrapped + 1, len - 1, ad, sizeof ad);
+    if (!rc && coh_secbuf_len(*sk) != 32) {
+        coh_secbuf_free(*sk);
+        *sk = NULL;
+        rc = COH_CRYPTO_EDECRYPT;
+    }
+    return rc;
+}
+
+/*
+ * One legacy row: opens it, checks the key is the one for the row's public key (a legacy blob
+ * moved from another row is not, unless its public key was moved too: then nothing can tell),
+ * and replaces it only if the row still holds that blob.
+ */
+static int upgrade_one(coh_db_pool *db, const coh_secbuf *master, const char *id,
+                       const char *wrapped_hex, const char *pk_hex, int *done, coh_err *err)
+{
+    *done = 0;
+    uint8_t old[LEGACY_BYTES], pk[32], derived[32], fresh[COH_MARKET_REQKEY_BYTES];
+    coh_secbuf *sk = NULL;
+    if (coh_hex_decode_exact(old, sizeof old, wrapped_hex) != 0 ||
+        coh_hex_decode_exact(pk, sizeof pk, pk_hex) != 0 ||
+        coh_crypto_unwrap(&sk, master, "reqkey", old, sizeof old) != 0 ||
+        coh_secbuf_len(sk) != 32 || crypto_scalarmult_base(derived, coh_secbuf_data(sk)) != 0 ||
+        sodium_memcmp(derived, pk, 32) != 0) {
+        coh_secbuf_free(sk);
+        coh_log_error("request %s: its stored secret key does not open under the master key or "
+                      "does not match its public key; left as it is",
+                      id);
+        return 0;
+    }
+    int rc = coh_market_reqkey_wrap(fresh, master, id, sk);
+    coh_secbuf_free(sk);
+    if (rc)
+        return coh_err_set(err, COH_ERR_CRYPTO, "request %s: cannot wrap its key", id);
+    char fresh_hex[2 * sizeof fresh + 1];
+    coh_hex_encode(fresh_hex, fresh, sizeof fresh, 0);
+    const char *pp[3] = {id + 2, fresh_hex, wrapped_hex};
+    PGresult *r = coh_db_query(db,
+                               "UPDATE requests SET secret_key_wrapped = decode($2, 'hex') WHERE "
+                               "id = decode($1, 'hex') AND secret_key_wrapped = decode($3, 'hex')",
+                               3, pp, err);
+    if (!r)
+        return err->code;
+    *done = atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    return 0;
+}
+
+int coh_market_reqkeys_upgrade(coh_db_pool *db, const coh_secbuf *master, long *upgraded,
+                               coh_err *err)
+{
+    *upgraded = 0;
+    char legacy[16];
+    snprintf(legacy, sizeof legacy, "%d", LEGACY_BYTES);
+    const char *pp[1] = {legacy};
+    PGresult *r = coh_db_query(db,
+                               "SELECT '0x' || encode(id, 'hex'), encode(secret_key_wrapped, "
+                               "'hex'), encode(public_key, 'hex') FROM requests WHERE "
+                               "length(secret_key_wrapped) = $1::int",
+                               1, pp, err);
+    if (!r)
+        return err->code;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && !rc; i++) {
+        int done = 0;
+        rc = upgrade_one(db, master, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+                         &done, err);
+        *upgraded += done;
+    }
+    PQclear(r);
+    return rc;
+}
