@@ -25,6 +25,8 @@ static const coh_config_spec specs[] = {
     {"database_url", COH_CFG_STRING, NULL, 0, 0},
     {"migrate_database_url", COH_CFG_STRING, "", 0, 0},
     {"listen", COH_CFG_STRING, "127.0.0.1:8080", 0, 0},
+    {"metrics_listen", COH_CFG_STRING, "127.0.0.1:9464", 0, 0},
+    {"metrics_token", COH_CFG_STRING, "", 0, 0},
     {"http_threads", COH_CFG_INT, "32", 1, 1024},
     {"http_request_timeout_ms", COH_CFG_INT, "5000", 100, 600000},
     {"http_keep_alive_ms", COH_CFG_INT, "2000", 100, 600000},
@@ -113,6 +115,19 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* /metrics shows who is active when: never to the network without a token. */
+    const char *metrics_listen = coh_config_str(cfg, "metrics_listen");
+    const char *metrics_token = coh_config_str(cfg, "metrics_token");
+    if ((*metrics_token && strlen(metrics_token) < 16) ||
+        (*metrics_listen && !*metrics_token && !coh_http_listen_is_loopback(metrics_listen))) {
+        fprintf(stderr, *metrics_token ? "cohortd: config: metrics_token must have at least 16 "
+                                         "characters\n"
+                                       : "cohortd: config: metrics_listen is not a loopback "
+                                         "address: set metrics_token, or listen on 127.0.0.1\n");
+        coh_config_free(cfg);
+        return 1;
+    }
+
     struct coh_app app;
     memset(&app, 0, sizeof app);
     app.config = cfg;
@@ -122,7 +137,7 @@ int main(int argc, char **argv)
     app.max_body_bytes = (size_t)coh_config_int(cfg, "max_body_bytes");
     app.floors = &floors;
     int rc = 1;
-    coh_http_server *srv = NULL;
+    coh_http_server *srv = NULL, *metrics_srv = NULL;
     coh_db_chain_worker *chain_worker = NULL;
     coh_market_worker *workers[64] = {0};
     if (coh_master_key_load(&app.master_key, coh_config_str(cfg, "master_key_file"), 0, &err)) {
@@ -213,6 +228,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "cohortd: %s\n", err.msg);
         goto out;
     }
+    if (*metrics_listen &&
+        coh_http_metrics_server_new(&metrics_srv, &app, metrics_listen, metrics_token, &err)) {
+        fprintf(stderr, "cohortd: %s\n", err.msg);
+        goto out;
+    }
     struct coh_market_worker_config wcfg = {
         .db = app.db,
         .master_key = app.master_key,
@@ -254,7 +274,8 @@ int main(int argc, char **argv)
     }
     if (coh_log_buffered_start() != 0)
         coh_log_warn("cannot start the log flusher; logging unbuffered");
-    coh_log_info("cohortd %s listening on %s", coh_version(), coh_config_str(cfg, "listen"));
+    coh_log_info("cohortd %s listening on %s, metrics on %s", coh_version(),
+                 coh_config_str(cfg, "listen"), *metrics_listen ? metrics_listen : "(off)");
     int sig = 0;
     sigwait(&stop, &sig);
     coh_log_info("cohortd stopping on signal %d", sig);
@@ -264,6 +285,7 @@ out:
     coh_db_chain_worker_stop(chain_worker);
     for (int i = 0; i < 64; i++)
         coh_market_worker_stop(workers[i]);
+    coh_http_server_free(metrics_srv);
     coh_http_server_free(srv);
     coh_ratelimit_free(app.ratelimit);
     coh_metrics_free(app.metrics);

@@ -28,7 +28,7 @@ bash "$ROOT/scripts/pg.sh" psql -d postgres -qc "CREATE DATABASE $db"
 trap 'kill $(jobs -p) 2>/dev/null; wait; bash "$ROOT/scripts/pg.sh" psql -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; rm -rf "$tmp"' EXIT
 p2=$(port)
 COHORT_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=$db user=$COH_PG_USER" \
-  COHORT_MASTER_KEY_FILE="$tmp/mk" COHORT_LISTEN="127.0.0.1:$p2" \
+  COHORT_MASTER_KEY_FILE="$tmp/mk" COHORT_LISTEN="127.0.0.1:$p2" COHORT_METRICS_LISTEN= \
   COHORT_HTTP_THREADS="$CONNS" COHORT_CHAIN_RPC_URL= "$B/cohortd" 2> "$tmp/cohortd.log" &
 wait_up "http://127.0.0.1:$p2/healthz" || { cat "$tmp/cohortd.log" >&2; exit 1; }
 read -r coh_rps coh_p50 coh_p99 < <(measure "http://127.0.0.1:$p2/healthz")

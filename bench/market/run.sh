@@ -39,7 +39,7 @@ start() {
   URL=$(dburl "$1")
   local p; p=$(port)
   BASE=http://127.0.0.1:$p
-  env COHORT_DATABASE_URL="$URL" COHORT_MASTER_KEY_FILE="$tmp/master.key" COHORT_LISTEN="127.0.0.1:$p" \
+  env COHORT_DATABASE_URL="$URL" COHORT_MASTER_KEY_FILE="$tmp/master.key" COHORT_LISTEN="127.0.0.1:$p" COHORT_METRICS_LISTEN= \
     COHORT_PUBLIC_URL="$BASE" COHORT_RELEASE_POLL_MS=50 COHORT_HTTP_THREADS="$HTTP_THREADS" \
     COHORT_DB_POOL_SIZE="$POOL" "$B/cohortd" 2>"$tmp/cohortd.$1.log" &
   PID=$!

@@ -138,8 +138,25 @@ void coh_log_timestamp(char *out, size_t cap)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+    /*
+     * strftime and three digits by hand rather than one snprintf of eight ints: GCC 12 at -O2
+     * cannot bound struct tm's fields and warns -Wformat-truncation for any buffer size.
+     */
+    char s[32];
+    size_t n = strftime(s, sizeof s - 5, "%Y-%m-%dT%H:%M:%S", &tm);
+    unsigned ms = (unsigned)(ts.tv_nsec / 1000000) % 1000u;
+    s[n++] = '.';
+    s[n++] = (char)('0' + ms / 100);
+    s[n++] = (char)('0' + ms / 10 % 10);
+    s[n++] = (char)('0' + ms % 10);
+    s[n++] = 'Z';
+    s[n] = '\0';
+    if (cap == 0)
+        return;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
 }
 
 void coh_log(enum coh_log_level level, const char *fmt, ...)

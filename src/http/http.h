@@ -35,7 +35,8 @@ struct coh_http_req {
     struct mg_connection *conn;
     struct coh_app *app;
     const char *method;
-    const char *path;  /* decoded, without query */
+    const char *path;  /* decoded, without query; never logged (holds addresses and ids) */
+    const char *route; /* the matched template, "static" or "unmatched": what logs name */
     const char *query; /* raw, may be NULL */
     const char *remote;
     char *body; /* NUL-terminated, malloc'd, may be NULL */
@@ -71,6 +72,16 @@ COH_WUR int coh_http_server_new(coh_http_server **out, struct coh_app *app, cons
                                 int n_threads, int request_timeout_ms, int keep_alive_ms,
                                 coh_err *err);
 void coh_http_server_free(coh_http_server *s);
+
+/*
+ * Starts the metrics listener on listen: GET /metrics only (anything else 404), two workers.
+ * With a non-empty token, a scrape must send "Authorization: Bearer <token>" (401 otherwise;
+ * compared in constant time). Free it with coh_http_server_free.
+ */
+COH_WUR int coh_http_metrics_server_new(coh_http_server **out, struct coh_app *app,
+                                        const char *listen, const char *token, coh_err *err);
+/* Returns 1 when every address of a civetweb listening_ports value is loopback (127.x, ::1). */
+int coh_http_listen_is_loopback(const char *listen);
 
 /* ---- routing (router.c) ------------------------------------------------------------- */
 enum coh_route_match { COH_ROUTE_NONE, COH_ROUTE_FOUND, COH_ROUTE_WRONG_METHOD };

@@ -120,7 +120,8 @@ void coh_http_send_err(struct coh_http_req *req, const coh_err *err)
         break;
     default:
         /* Internal details go to the log only; the client learns the service is unavailable. */
-        coh_log_error("request failed: %s %s: %s", req->method, req->path, err->msg);
+        coh_log_error("request failed: %s %s: %s", req->method,
+                      req->route ? req->route : "unmatched", err->msg);
         coh_http_send_problem(req, 503, "unavailable", "Service unavailable",
                               "the service could not complete the request; retry later");
     }

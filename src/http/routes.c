@@ -1,10 +1,10 @@
-/* routes: the API's route table. openapi.yaml documents exactly these. */
+/* routes: the API's route table. openapi.yaml documents exactly these. /metrics is not here:
+ * it is served on its own listener (metrics_listen, server.c). */
 #include "http/handlers.h"
 
 const struct coh_http_route coh_http_routes[] = {
     {"GET", "/healthz", coh_h_healthz},
     {"GET", "/readyz", coh_h_readyz},
-    {"GET", "/metrics", coh_h_metrics},
     {"GET", "/openapi.yaml", coh_h_openapi},
     {"GET", "/v1/auth/nonce", coh_h_auth_nonce},
     {"POST", "/v1/auth/siwe", coh_h_auth_siwe},

@@ -1,20 +1,32 @@
 /*
  * server: civetweb glue. One catch-all handler routes every request through the table in
  * routes.c, enforces the body limit before reading, answers unknown paths and wrong methods
- * with problem+json, then records metrics and one access-log line (method, route, path,
- * status, sizes, duration, client; never bodies, query strings or headers).
+ * with problem+json, then records metrics and one access-log line (method, route template,
+ * status, sizes, duration, client IP; never the raw path, which holds wallet addresses and
+ * request ids, nor bodies, query strings or headers).
+ *
+ * /metrics is not on this listener: a second civetweb context (metrics_listen, loopback by
+ * default) serves only it, optionally behind a bearer token, so a crawler of the public API
+ * cannot watch activity (DESIGN.md, "Who we protect").
  */
+#include "http/handlers.h"
 #include "http/http.h"
 
 #include <civetweb.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct coh_http_server {
     struct mg_context *ctx;
     struct coh_app *app;
+    /* Metrics listener only: BLAKE2b of metrics_token, so the comparison is constant time
+     * whatever the presented token's length; has_token 0 means no token is required. */
+    int has_token;
+    unsigned char token_hash[crypto_generichash_BYTES];
 };
 
 int coh_http_static(struct coh_http_req *req); /* static.c */
@@ -99,7 +111,12 @@ static size_t json_escape(char *out, size_t n, size_t cap, const char *s)
     return n;
 }
 
-/* One JSON line per request, built by hand: this runs on every request (see bench/http). */
+/*
+ * One JSON line per request, built by hand: this runs on every request (see bench/http).
+ * route is the template ("/v1/claims/{address}"), "static" or "unmatched", never req->path.
+ * The client IP stays: beside a template it tells which client used which kind of endpoint,
+ * which ops need for abuse and rate limits, and no longer which wallet or study it asked for.
+ */
 static void access_log(const struct coh_http_req *req, const char *route, double seconds,
                        long long bytes_in)
 {
@@ -109,8 +126,8 @@ static void access_log(const struct coh_http_req *req, const char *route, double
                                 "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"",
                                 when);
     n = json_escape(line, n, sizeof line - 200, req->method);
-    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"route\":\"%s\",\"path\":\"", route);
-    n = json_escape(line, n, sizeof line - 200, req->path);
+    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"route\":\"");
+    n = json_escape(line, n, sizeof line - 200, route);
     snprintf(line + n, sizeof line - n,
              "\",\"status\":%d,\"bytes_in\":%lld,\"bytes_out\":%zu,\"duration_ms\":%.3f,"
              "\"remote\":\"%s\"}",
@@ -136,15 +153,18 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     size_t idx = 0;
     char allow[128];
     const char *route = "unmatched";
+    req.route = route;
     enum coh_route_match m =
         coh_http_route_find(coh_http_routes, coh_http_routes_count, req.method, req.path, &idx,
                             req.params, &req.n_params, allow, sizeof allow);
     if (m == COH_ROUTE_FOUND) {
         route = coh_http_routes[idx].pattern;
+        req.route = route;
         if (read_body(&req, ri->content_length) == 0)
             coh_http_routes[idx].handler(&req);
     } else if (m == COH_ROUTE_WRONG_METHOD) {
         route = coh_http_routes[idx].pattern;
+        req.route = route;
         char hdr[160];
         snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
         char body[320];
@@ -154,9 +174,11 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
                            allow);
         coh_http_send_raw(&req, 405, "application/problem+json", hdr, body, (size_t)len);
     } else if (app->web_dir && (strcmp(req.method, "GET") == 0 || strcmp(req.method, "HEAD") == 0) &&
-               strncmp(req.path, "/v1/", 4) != 0 && coh_http_static(&req)) {
+               strncmp(req.path, "/v1/", 4) != 0 && strcmp(req.path, "/metrics") != 0 &&
+               coh_http_static(&req)) {
         route = "static";
     } else {
+        /* /metrics lands here too (not the app shell): it lives on metrics_listen. */
         coh_http_send_problem(&req, 404, "not-found", "Not found", "no resource at %s", req.path);
     }
     if (req.status == 0) {
@@ -230,5 +252,111 @@ void coh_http_server_free(coh_http_server *s)
     if (!s)
         return;
     mg_stop(s->ctx);
+    sodium_memzero(s, sizeof *s);
     free(s);
+}
+
+/* ---- the metrics listener --------------------------------------------------------------- */
+
+/* Returns 1 when the request carries "Authorization: Bearer <the token>". */
+static int metrics_token_ok(const coh_http_server *s, const struct coh_http_req *req)
+{
+    const char *h = coh_http_header(req, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    h += 7;
+    unsigned char got[crypto_generichash_BYTES];
+    crypto_generichash(got, sizeof got, (const unsigned char *)h, strlen(h), NULL, 0);
+    return sodium_memcmp(got, s->token_hash, sizeof got) == 0;
+}
+
+/*
+ * Serves GET /metrics and nothing else. Scrapes are neither counted nor access-logged: a
+ * scraper every 15 s would drown the API's own series and lines.
+ */
+static int metrics_dispatch(struct mg_connection *conn, void *cbdata)
+{
+    coh_http_server *s = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    struct coh_http_req req;
+    memset(&req, 0, sizeof req);
+    req.conn = conn;
+    req.app = s->app;
+    req.method = ri->request_method;
+    req.path = ri->local_uri ? ri->local_uri : "/";
+    req.query = ri->query_string;
+    req.remote = ri->remote_addr;
+    req.route = "/metrics";
+    if (strcmp(req.path, "/metrics") != 0) {
+        req.route = "unmatched";
+        coh_http_send_problem(&req, 404, "not-found", "Not found",
+                              "this listener serves only /metrics");
+    } else if (strcmp(req.method, "GET") != 0 && strcmp(req.method, "HEAD") != 0) {
+        static const char body[] = "{\"type\":\"urn:cohort:problem:method-not-allowed\","
+                                   "\"title\":\"Method not allowed\",\"status\":405,"
+                                   "\"detail\":\"allowed: GET\"}";
+        coh_http_send_raw(&req, 405, "application/problem+json", "Allow: GET\r\n", body,
+                          sizeof body - 1);
+    } else if (s->has_token && !metrics_token_ok(s, &req)) {
+        static const char body[] = "{\"type\":\"urn:cohort:problem:unauthorized\","
+                                   "\"title\":\"Unauthorized\",\"status\":401,"
+                                   "\"detail\":\"send Authorization: Bearer <metrics_token>\"}";
+        coh_http_send_raw(&req, 401, "application/problem+json",
+                          "WWW-Authenticate: Bearer realm=\"metrics\"\r\n", body,
+                          sizeof body - 1);
+    } else {
+        coh_h_metrics(&req);
+    }
+    return req.status;
+}
+
+int coh_http_listen_is_loopback(const char *listen)
+{
+    /* civetweb's listening_ports: comma-separated "[ip:]port[s|r]"; a bare port (or "+port")
+     * binds every interface. */
+    const char *p = listen;
+    if (!*p)
+        return 0;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (!((n > 4 && strncmp(p, "127.", 4) == 0) || (n > 6 && strncmp(p, "[::1]:", 6) == 0)))
+            return 0;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 1;
+}
+
+int coh_http_metrics_server_new(coh_http_server **out, struct coh_app *app, const char *listen,
+                                const char *token, coh_err *err)
+{
+    *out = NULL;
+    coh_http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    s->app = app;
+    if (token && *token) {
+        s->has_token = 1;
+        crypto_generichash(s->token_hash, sizeof s->token_hash, (const unsigned char *)token,
+                           strlen(token), NULL, 0);
+    }
+    /* Two workers and no keep-alive: one scraper, and an idle connection must not hold one. */
+    const char *options[] = {"listening_ports", listen,      "num_threads",        "2",
+                             "enable_keep_alive", "no",      "request_timeout_ms", "5000",
+                             "decode_url",      "yes",       NULL};
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.http_error = civetweb_error;
+    s->ctx = mg_start(&cb, app, options);
+    if (!s->ctx) {
+        sodium_memzero(s, sizeof *s);
+        free(s);
+        return coh_err_set(err, COH_ERR_IO,
+                           "metrics_listen: cannot listen on %s (address in use or invalid)",
+                           listen);
+    }
+    mg_set_request_handler(s->ctx, "/", metrics_dispatch, s);
+    *out = s;
+    return 0;
 }

@@ -60,6 +60,9 @@ export async function startCohortd(env = {}) {
   if (!shared) throw new Error('COH_TEST_MASTER_KEY_FILE is not set: run through scripts/test.sh');
   writeFileSync(keyFile, readFileSync(shared), { mode: 0o600 });
   const port = await freePort();
+  // /metrics has its own loopback listener; each server gets a free port for it (the default
+  // 9464 would clash between parallel servers). env may set it ('' disables it).
+  const metricsListen = env.COHORT_METRICS_LISTEN ?? `127.0.0.1:${await freePort()}`;
   const base = `http://127.0.0.1:${port}`;
   const logFile = join(dir, 'cohortd.log');
   const out = [];
@@ -69,6 +72,7 @@ export async function startCohortd(env = {}) {
       ...dbEnv,
       COHORT_MASTER_KEY_FILE: keyFile,
       COHORT_LISTEN: `127.0.0.1:${port}`,
+      COHORT_METRICS_LISTEN: metricsListen,
       COHORT_PUBLIC_URL: base,
       // Tests of other features keep their cohorts small: the privacy floors are lowered to
       // the hard limits an operator may set. privacy-floors.test.mjs passes the shipped
@@ -93,6 +97,8 @@ export async function startCohortd(env = {}) {
   const cliEnv = { PATH: process.env.PATH, COHORT_DATABASE_URL: db, COHORT_MASTER_KEY_FILE: keyFile, ...env };
   return {
     base,
+    // Base URL of the metrics listener (GET /metrics), null when disabled.
+    metricsBase: metricsListen ? `http://${metricsListen}` : null,
     keyFile,
     // Runs the cohort CLI with this server's database and master key; resolves {code, stdout, stderr}.
     cli: (args) => new Promise((resolve) => {

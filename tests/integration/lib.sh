@@ -30,10 +30,12 @@ finish() { echo "$T_PASS passed, $T_FAIL failed"; [ "$T_FAIL" -eq 0 ]; exit $?; 
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# start_cohortd [ENV=VALUE ...]: starts cohortd, waits for /healthz, sets BASE and LOG.
+# start_cohortd [ENV=VALUE ...]: starts cohortd, waits for /healthz, sets BASE, METRICS_BASE
+# (its own metrics listener, on a free loopback port) and LOG.
 start_cohortd() {
-  local port; port=$(free_port)
+  local port mport; port=$(free_port); mport=$(free_port)
   BASE=http://127.0.0.1:$port
+  METRICS_BASE=http://127.0.0.1:$mport
   LOG=$T_DIR/cohortd.$port.log
   # Privileges split as scripts/test.sh sets them up (cohort_app serves, cohort_owner
   # migrates), unless the caller names a database of its own.
@@ -42,7 +44,8 @@ start_cohortd() {
     db=(COHORT_DATABASE_URL="$COH_TEST_APP_DATABASE_URL" COHORT_MIGRATE_DATABASE_URL="$COH_TEST_OWNER_DATABASE_URL")
   fi
   env "${db[@]}" COHORT_PRIVACY_MIN_K=2 COHORT_MASTER_KEY_FILE="$T_DIR/master.key" \
-      COHORT_LISTEN="127.0.0.1:$port" COHORT_PUBLIC_URL="$BASE" "$@" \
+      COHORT_LISTEN="127.0.0.1:$port" COHORT_METRICS_LISTEN="127.0.0.1:$mport" \
+      COHORT_PUBLIC_URL="$BASE" "$@" \
       "$COHORTD" >"$LOG" 2>&1 &
   T_PIDS+=($!)
   for _ in $(seq 1 100); do

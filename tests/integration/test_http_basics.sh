@@ -41,19 +41,32 @@ check_eq "400 names the line" "$(jq_body .line)" 2
 check_contains "400 detail names the position" "$(jq_body .detail)" "line 2, column"
 
 http GET /metrics
-check_eq "metrics answers 200" "$STATUS" 200
+check_eq "the API listener does not serve metrics" "$STATUS" 404
+check_eq "its 404 is problem+json, not the app shell" "$CTYPE" application/problem+json
+
+API_BASE=$BASE
+BASE=$METRICS_BASE
+http GET /metrics
+check_eq "metrics answers 200 on metrics_listen" "$STATUS" 200
 check_contains "metrics counts requests by route and status" "$BODY" 'cohort_http_requests_total{route="/openapi.yaml",method="GET",status="200"} 1'
 check_contains "metrics has a latency histogram" "$BODY" 'cohort_http_request_duration_seconds_bucket{route="/openapi.yaml",method="GET",status="200",le="+Inf"} 1'
 check_contains "metrics counts 404s of unknown paths" "$BODY" 'route="unmatched",method="GET",status="404"'
 check_contains "metrics shows pool usage" "$BODY" 'cohort_db_pool_connections{state="max"} 16'
 check_contains "metrics has build info" "$BODY" 'cohort_build_info{version='
+http GET /healthz
+check_eq "the metrics listener serves nothing else" "$STATUS" 404
+BASE=$API_BASE
 
 # The access log: one JSON object per request line, no bodies, no tokens.
 curl -s -H 'Authorization: Bearer coh_secret_token_value' "$BASE/healthz?token=abc" >/dev/null
+curl -s "$BASE/v1/claims/0x5eC0D1e7A11cE00000000000000000000000F00d" >/dev/null
 sleep 0.2
 lines=$(grep '"msg":"request"' "$LOG")
 check "every access-log line is JSON" bash -c "grep '\"msg\":\"request\"' '$LOG' | jq -e . >/dev/null"
-check_contains "access log records route and status" "$lines" '"route":"/healthz","path":"/healthz","status":200'
+check_contains "access log records route and status" "$lines" '"route":"/healthz","status":200'
+check "access log lines hold no raw path" sh -c "! grep '\"msg\":\"request\"' '$LOG' | grep -q '\"path\"'"
+check_contains "access log names the route template" "$lines" '"route":"/v1/claims/{address}"'
+check "access log holds no wallet address" sh -c "! grep -qi '5ec0d1e7a11ce' '$LOG'"
 check "access log holds no token or query" sh -c "! grep -q 'coh_secret_token_value\|token=abc' '$LOG'"
 check "access log holds no body" sh -c "! grep -q aaaaaaaa '$LOG'"
 finish

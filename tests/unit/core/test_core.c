@@ -143,9 +143,30 @@ static void test_master_key(void **state)
     unlink(path);
 }
 
+/* RFC 3339 UTC with milliseconds, and cut (still terminated) when the buffer is short. */
+static void test_log_timestamp(void **state)
+{
+    (void)state;
+    char ts[32];
+    coh_log_timestamp(ts, sizeof ts);
+    assert_int_equal(strlen(ts), 24);
+    for (int i = 0; i < 24; i++) {
+        const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+        if (shape[i] == 'd')
+            assert_true(ts[i] >= '0' && ts[i] <= '9');
+        else
+            assert_int_equal(ts[i], shape[i]);
+    }
+    char small[11];
+    coh_log_timestamp(small, sizeof small);
+    assert_int_equal(strlen(small), 10);
+    assert_memory_equal(small, ts, 4); /* the year; the rest may have ticked */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log_timestamp),
         cmocka_unit_test(test_hex_roundtrip), cmocka_unit_test(test_base64),
         cmocka_unit_test(test_config_layers), cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_secbuf),        cmocka_unit_test(test_master_key),
