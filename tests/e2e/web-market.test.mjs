@@ -120,11 +120,17 @@ test('contributor: profile, inbox, EIP-712 consent, GPX import, sealed submit; n
   await page.getByLabel('Country (two letters)').fill('de');
   await page.getByLabel('Sex').selectOption('female');
   await page.getByLabel('Lifetime privacy budget ε (epsilon)').fill('5');
+  // Floors of one's own: the k=3 request below still meets a smallest k of 3.
+  await page.getByLabel('Smallest k I accept').fill('3');
+  await page.getByLabel('Largest ε per request').fill('0.5');
   await page.getByRole('button', { name: 'Save profile' }).click();
   await waitText(contributor, '#profile-msg', 'Profile saved.');
   await contributor.shot('04-profile');
   const prof = JSON.parse(bodies.find((b) => b.method === 'PUT' && b.url.endsWith('/v1/me/profile')).body);
   assert.deepEqual(prof.consent_profile.attributes, { age_band: '35-44', country: 'DE', sex: 'female' });
+  assert.equal(prof.consent_profile.min_k, 3);
+  assert.equal(prof.consent_profile.max_epsilon, '0.5');
+  assert.equal(prof.consent_profile.statistics_only, false);
 
   await page.getByRole('link', { name: 'Inbox' }).click();
   const card = page.locator(`.request-card[data-id="${kreq.id}"]`);
@@ -137,13 +143,26 @@ test('contributor: profile, inbox, EIP-712 consent, GPX import, sealed submit; n
   await page.setViewportSize(DESKTOP);
   await card.getByRole('link', { name: 'Review and take part' }).click();
 
+  // Before signing, the page shows the consent field by field: the privacy terms in words and
+  // the hash of the terms, which the wallet is then asked to sign exactly.
+  const privacy = await text(contributor, '#consent-privacy');
+  assert.match(privacy, /^k-anonymity k=3\b.*; encrypted records destroyed (at release|\d+ days? after release)$/);
+  const shownHash = await page.locator('#consent-terms-hash').getAttribute('title');
+  assert.match(shownHash, /^0x[0-9a-f]{64}$/);
+  assert.match(await text(contributor, '#consent-fields'), /consent version 2/);
+  await contributor.shot('05b-consent-terms');
   await page.getByRole('button', { name: 'Sign consent in your wallet' }).click();
   await waitText(contributor, '#consent-state', 'You consented');
   const signed = calls.find((c) => c.method === 'eth_signTypedData_v4');
   const td = JSON.parse(signed.params[1]);
   assert.equal(td.primaryType, 'Consent');
+  assert.equal(td.domain.version, '2');
+  assert.deepEqual(td.types.Consent.map((m) => m.name), ['requestId', 'termsHash', 'purpose', 'privacy', 'reward', 'expiry', 'contributor']);
   assert.equal(td.message.requestId, kreq.id);
   assert.equal(td.message.purpose, 'academic-research');
+  assert.equal(td.message.privacy, privacy);
+  assert.equal(td.message.termsHash, shownHash);
+  assert.equal(await text(contributor, '#consented-privacy'), privacy);
 
   // Import the GPX track: parsed here, mapped to the schema, shown before sealing.
   await page.getByLabel('GPX track, Fitbit JSON export, or Apple Health export.xml').setInputFiles(GPX);

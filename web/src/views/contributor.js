@@ -54,6 +54,15 @@ export async function profile() {
         h('summary', 'What does ε mean?'),
         h('p', 'Some studies publish only statistics with “differential privacy”: random noise is added so the numbers come out almost the same whether or not you took part. ε (epsilon) measures how much one release could still reveal about you — smaller is more private. At ε = 1, anything an observer concludes about you changes its odds by at most a factor of e¹ ≈ 2.7; at ε = 0.1, by at most about 10%.'),
         h('p', 'Each such study spends its ε from your lifetime budget, and budgets add up across studies. When yours is spent, you are no longer matched to statistics studies. k-anonymity studies do not use this budget.'))),
+    h('section', h('h2', 'My privacy floors'),
+      h('p', 'Requests below your floors are never shown to you, on top of the floors the operator sets for everyone. Leave a box empty to rely on the operator’s floors alone.'),
+      h('div.row',
+        field('Smallest k I accept', h('input#min-k', { type: 'number', inputmode: 'numeric', min: 2, max: 1000, step: 1, value: cp.min_k ?? '' }),
+          'k-anonymity studies publish your row among at least k people who look the same; smaller k is less private.'),
+        field('Largest ε per request', h('input#max-epsilon', { type: 'text', inputmode: 'decimal', value: cp.max_epsilon ?? '' }),
+          'Statistics studies spending more ε than this are not shown to you.')),
+      h('div.check', h('input#statistics-only', { type: 'checkbox', checked: !!cp.statistics_only }),
+        h('label', { for: 'statistics-only' }, 'Statistics only: never publish my record as a row, even generalized (no k-anonymity studies)'))),
     h('button.primary#save-profile', { type: 'submit' }, 'Save profile'), msg);
 
   form.addEventListener('submit', async (ev) => {
@@ -70,6 +79,9 @@ export async function profile() {
       if (form.querySelector('#age-band').value) attributes.age_band = form.querySelector('#age-band').value;
       if (country) attributes.country = country;
       if (form.querySelector('#sex').value) attributes.sex = form.querySelector('#sex').value;
+      const minK = form.querySelector('#min-k').value.trim();
+      if (minK && !/^[0-9]+$/.test(minK)) throw new Error('Smallest k must be a whole number from 2 to 1000, or empty.');
+      const maxEps = form.querySelector('#max-epsilon').value.trim();
       const body = {
         roles,
         display_name: form.querySelector('#display-name').value.trim(),
@@ -79,6 +91,9 @@ export async function profile() {
           purposes: [...checked(form, 'purposes'), ...list(form.querySelector('#purposes-other').value)],
           min_reward: minReward,
           lifetime_epsilon: form.querySelector('#lifetime-epsilon').value.trim(),
+          min_k: minK ? Number(minK) : null,
+          max_epsilon: maxEps || null,
+          statistics_only: form.querySelector('#statistics-only').checked,
         },
       };
       msg.progress('Saving…');
@@ -105,7 +120,7 @@ export async function inbox() {
         h('dt', 'Asks for'), h('dd', (req.schema?.fields ?? []).map((f) => f.name).join(', '))),
       h('p.privacy', privacyWords(req)),
       h('a.button', { href: `#/requests/${req.id}` }, contributed ? 'View or replace your contribution' : 'Review and take part'))))
-      : h('p.note', 'No open request matches your profile. Widening the kinds of data or purposes you accept, or lowering your minimum reward, matches more requests. ', h('a', { href: '#/profile' }, 'Edit your profile.')),
+      : h('p.note', 'No open request matches your profile. Widening the kinds of data or purposes you accept, lowering your minimum reward, or relaxing your privacy floors matches more requests. ', h('a', { href: '#/profile' }, 'Edit your profile.')),
     r.notices.length ? h('section', h('h2', 'Notices'), h('ul.notices', r.notices.map((n) => h('li', h('strong', n.kind.replace(/_/g, ' ')), ` — ${n.detail ?? ''} `, h('span.muted', when(n.created_at)))))) : null,
   ];
 }
@@ -171,11 +186,14 @@ export async function contributePanel(req) {
       msg.ok('Consent revoked; your contribution to this request was deleted.');
       setTimeout(() => window.dispatchEvent(new HashChangeEvent('hashchange')), 800);
     }));
-    clear(consentBox, h('p.ok#consent-state', `You consented on ${when(mine.created_at)}.`), open ? revoke : null);
+    clear(consentBox, h('p.ok#consent-state', `You consented on ${when(mine.created_at)}.`),
+      td?.message?.privacy ? h('p', 'You agreed to: ', h('span#consented-privacy', td.message.privacy)) : null,
+      mine.version === 1 ? h('p.note', 'This consent was given under the first consent format, which named the requested fields but not the privacy terms.') : null,
+      open ? revoke : null);
   } else {
     const sign = h('button.primary#give-consent', { type: 'button', disabled: !open }, 'Sign consent in your wallet');
     sign.addEventListener('click', () => act(sign, msg, async () => {
-      msg.progress('Your wallet shows the consent to sign: request, fields hash, purpose, reward and expiry…');
+      msg.progress('Your wallet shows the consent to sign: request, terms hash, purpose, privacy, reward and expiry…');
       const signature = await signTypedData(td);
       msg.progress('Recording your consent…');
       await api('POST', `/v1/requests/${req.id}/consents`, { json: { signature } });
@@ -184,11 +202,20 @@ export async function contributePanel(req) {
     }));
     clear(consentBox,
       h('p', mine.revoked_at ? `You revoked your consent on ${when(mine.revoked_at)}. You may consent again while the request is open.` : 'To take part, sign this consent with your wallet. It is an off-chain signature: no transaction, no fee.'),
-      h('dl.facts',
+      // Each field of the EIP-712 Consent, as the wallet will show it, in the type's order.
+      h('dl.facts#consent-fields',
+        h('dt', 'Request'), h('dd.mono', short(td?.message?.requestId, 10)),
         h('dt', 'Purpose'), h('dd', td?.message?.purpose),
+        h('dt', 'Privacy'), h('dd#consent-privacy', td?.message?.privacy ?? '—'),
         h('dt', 'Reward'), h('dd', tokens(td?.message?.reward)),
         h('dt', 'Valid until'), h('dd', td?.message?.expiry ? when(new Date(Number(td.message.expiry) * 1000).toISOString()) : '—'),
-        h('dt', 'Fields hash'), h('dd.mono', short(td?.message?.fieldsHash, 10))),
+        h('dt', 'Your address'), h('dd.mono', td?.message?.contributor ?? '—'),
+        h('dt', 'Terms hash'), h('dd.mono#consent-terms-hash', { title: td?.message?.termsHash ?? '' }, short(td?.message?.termsHash, 10)),
+        h('dt', 'Signed for'), h('dd', `${td?.domain?.name ?? 'Cohort'} consent version ${td?.domain?.version ?? '?'}, chain ${td?.domain?.chainId ?? '?'}`)),
+      mine.terms ? h('details.explain#consent-terms',
+        h('summary', 'The terms you sign'),
+        h('p', 'The terms hash is the Keccak-256 of these terms written as canonical JSON (RFC 8785): any change to the fields, their roles, the privacy guarantee, eligibility, enrollment, retention or purpose gives another hash, and your signature would not cover it.'),
+        h('pre.mono', JSON.stringify(mine.terms, null, 2))) : null,
       open ? sign : h('p.note', 'This request is no longer open.'));
     return section;
   }
