@@ -302,8 +302,7 @@ static int metrics_dispatch(struct mg_connection *conn, void *cbdata)
                                    "\"title\":\"Unauthorized\",\"status\":401,"
                                    "\"detail\":\"send Authorization: Bearer <metrics_token>\"}";
         coh_http_send_raw(&req, 401, "application/problem+json",
-                          "WWW-Authenticate: Bearer realm=\"metrics\"\r\n", body,
-                          sizeof body - 1);
+                          "WWW-Authenticate: Bearer realm=\"metrics\"\r\n", body, sizeof body - 1);
     } else {
         coh_h_metrics(&req);
     }
@@ -314,18 +313,14 @@ int coh_http_listen_is_loopback(const char *listen)
 {
     /* civetweb's listening_ports: comma-separated "[ip:]port[s|r]"; a bare port (or "+port")
      * binds every interface. */
-    const char *p = listen;
-    if (!*p)
-        return 0;
-    while (*p) {
-        size_t n = strcspn(p, ",");
+    for (const char *p = listen;;) {
+        size_t n = strcspn(p, ","); /* an empty item (",," or a trailing ',') is not loopback */
         if (!((n > 4 && strncmp(p, "127.", 4) == 0) || (n > 6 && strncmp(p, "[::1]:", 6) == 0)))
             return 0;
-        p += n;
-        if (*p == ',')
-            p++;
+        if (p[n] == '\0')
+            return 1;
+        p += n + 1;
     }
-    return 1;
 }
 
 int coh_http_metrics_server_new(coh_http_server **out, struct coh_app *app, const char *listen,
@@ -342,9 +337,12 @@ int coh_http_metrics_server_new(coh_http_server **out, struct coh_app *app, cons
                            strlen(token), NULL, 0);
     }
     /* Two workers and no keep-alive: one scraper, and an idle connection must not hold one. */
-    const char *options[] = {"listening_ports", listen,      "num_threads",        "2",
-                             "enable_keep_alive", "no",      "request_timeout_ms", "5000",
-                             "decode_url",      "yes",       NULL};
+    const char *options[] = {"listening_ports", listen,
+                             "num_threads", "2",
+                             "enable_keep_alive", "no",
+                             "request_timeout_ms", "5000",
+                             "decode_url", "yes",
+                             NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.http_error = civetweb_error;
