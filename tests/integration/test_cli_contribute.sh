@@ -65,6 +65,11 @@ for i in 1 2; do
     "$(cat "$T_DIR/out")" "contributed to $ID ("
 done
 check_contains "the first contribution also gave the consent" "$(cat "$T_DIR/out")" "consent given"
+# The CLI computed the terms itself and names what the version-2 consent agreed to.
+check_contains "the line names the privacy terms consented to" "$(cat "$T_DIR/out")" \
+  "consent given: k-anonymity k=2, l=2 on class; encrypted records destroyed 30 days after release)"
+http GET "/v1/requests/$ID/consents/me" -H "$(auth "$("$COH_CLI" sign-in --url "$BASE" --key "$T_DIR/c2")")"
+check_eq "the stored consent is version 2" "$(jq_body .version)" 2
 
 http GET "/v1/requests/$ID" -H "$(auth "$rtoken")"
 check_eq "the owner sees 2 contributions" "$(jq_body .contributions)" 2
