@@ -4,15 +4,17 @@
  * Re-walks the whole ledger from entry 1: sequence, hash links, the hash of every entry's
  * canonical encoding, every signature against the published ledger address (GET /v1/chain),
  * and every account's balance recomputed from the entries (no account but chain below zero;
- * with --url, each address's available, earned and claimed compared with what the server
- * reports at the entry its figures include, walking on over entries posted meanwhile, and the
- * server's head with the last entry). Prints the first broken link exactly
- * and exits 1; exits 0 when everything holds.
+ * with --url, each researcher's available funds compared with what the server reports at the
+ * entry its figures include, walking on over entries posted meanwhile, and the server's head
+ * with the last entry), then the public sums (check_sums). With --key FILE, the holder's own
+ * private credits too (verify_holder.c). Prints the first broken link exactly and exits 1;
+ * exits 0 when everything holds.
  *
  * The HTTP client is a minimal HTTP/1.0 GET over plain TCP (cohortd serves plain HTTP; see
  * PLATFORM.md). An export file is {"chain": <GET /v1/chain>, "entries": [...]}.
  */
 #include "cli/cli.h"
+#include "cli/verify.h"
 #include "chain/chain.h"
 #include "crypto/crypto.h"
 #include "ledger/ledger.h"
@@ -94,8 +96,65 @@ static json_t *http_get_json(const char *base, const char *path)
     return j;
 }
 
+/*
+ * What the public checks need from the walk: every wave-2 reward entry
+ * ({"<seq>": {request, count, root, amount}}) and per request the escrow locked and the
+ * rewards and refund paid out of it ({"<id>": {escrow, rewards, refund}: u256 as hex}).
+ */
+struct sums {
+    json_t *rewards;
+    json_t *requests;
+};
+
+/* The u256 stored as hex under what (0 when absent). */
+static void sum_get(uint8_t out[32], const json_t *req, const char *what)
+{
+    const char *h = json_string_value(json_object_get(req, what));
+    if (!h || coh_hex_decode_exact(out, 32, h) != 0)
+        memset(out, 0, 32);
+}
+
+static void sum_add(json_t *req, const char *what, const uint8_t amount[32])
+{
+    uint8_t v[32];
+    sum_get(v, req, what);
+    coh_ledger_u256_add(v, v, amount);
+    char hex[67];
+    coh_hex_encode(hex, v, 32, 1);
+    json_object_set_new(req, what, json_string(hex));
+}
+
+static void sums_add(struct sums *s, const coh_ledger_entry *e)
+{
+    const char *what = e->kind == COH_LEDGER_ESCROW   ? "escrow"
+                       : e->kind == COH_LEDGER_REWARD ? "rewards"
+                       : e->kind == COH_LEDGER_REFUND ? "refund"
+                                                      : NULL;
+    if (!what || !e->ref_request[0])
+        return;
+    json_t *req = json_object_get(s->requests, e->ref_request);
+    if (!req) {
+        req = json_object();
+        json_object_set_new(s->requests, e->ref_request, req);
+    }
+    sum_add(req, what, e->amount);
+    uint64_t count;
+    uint8_t root[32];
+    if (e->kind == COH_LEDGER_REWARD &&
+        coh_ledger_credits_ref_parse(e->ref_contribution, &count, root) == 0) {
+        char key[24], rh[67], amt[79];
+        snprintf(key, sizeof key, "%llu", (unsigned long long)e->seq);
+        coh_hex_encode(rh, root, 32, 1);
+        coh_crypto_uint256_to_dec(amt, e->amount);
+        json_object_set_new(s->rewards, key,
+                            json_pack("{s:s,s:I,s:s,s:s}", "request", e->ref_request, "count",
+                                      (json_int_t)count, "root", rh, "amount", amt));
+    }
+}
+
 /* Feeds a JSON array of entries to the walk; returns 0 or prints the break and returns 1. */
-static int feed(coh_ledger_walk *w, const json_t *entries, json_t *export_list, uint8_t last[32])
+static int feed(coh_ledger_walk *w, const json_t *entries, json_t *export_list, uint8_t last[32],
+                struct sums *s)
 {
     size_t i;
     json_t *v;
@@ -108,17 +167,124 @@ static int feed(coh_ledger_walk *w, const json_t *entries, json_t *export_list, 
             return 1;
         }
         memcpy(last, e.hash, 32);
+        sums_add(s, &e);
         if (export_list)
             json_array_append(export_list, v);
     }
     return 0;
 }
 
-/* Collects the addresses with an available: or payable: account, once each. */
+/* Adds each non-chain account's balance to the sum (the walk keeps them non-negative). */
+static void add_balance(const char *account, void *p)
+{
+    struct {
+        coh_ledger_walk *w;
+        uint8_t sum[32];
+        uint8_t chain[32];
+    } *t = p;
+    uint8_t bal[32], cr[32], db[32];
+    int neg = 0;
+    if (coh_ledger_walk_account(t->w, account, bal, &neg, cr, db) != 0)
+        return;
+    if (strcmp(account, "chain") == 0)
+        memcpy(t->chain, bal, 32);
+    else
+        coh_ledger_u256_add(t->sum, t->sum, bal);
+}
+
+/*
+ * The public sums, from the entries alone: every request's escrow is its rewards plus its
+ * refund (once refunded; before, the rewards stay within it), every wave-2 reward pays its
+ * count times the request's published reward, and all balances but chain add up to what the
+ * contract holds (minus chain's). Prints a BROKEN line per break.
+ */
+static int check_sums(coh_ledger_walk *w, const struct sums *s, const char *url)
+{
+    int rc = 0;
+    const char *id;
+    json_t *req;
+    json_object_foreach(s->requests, id, req)
+    {
+        uint8_t esc[32], rew[32], ref[32], out[32];
+        sum_get(esc, req, "escrow");
+        sum_get(rew, req, "rewards");
+        sum_get(ref, req, "refund");
+        int refunded = json_object_get(req, "refund") != NULL;
+        int over = coh_ledger_u256_add(out, rew, ref);
+        int cmp = coh_ledger_u256_cmp(out, esc);
+        if (over || (refunded ? cmp != 0 : cmp > 0)) {
+            char e[79], o[79];
+            coh_crypto_uint256_to_dec(e, esc);
+            coh_crypto_uint256_to_dec(o, out);
+            printf("BROKEN: request %s locked %s in escrow but paid out %s in rewards and refund\n",
+                   id, e, o);
+            rc = 1;
+        }
+    }
+    const char *seq;
+    json_t *r;
+    json_object_foreach(s->rewards, seq, r)
+    {
+        char path[128];
+        snprintf(path, sizeof path, "/v1/requests/%s",
+                 json_string_value(json_object_get(r, "request")));
+        json_t *rq = url ? http_get_json(url, path) : NULL;
+        const char *reward = json_string_value(json_object_get(rq, "reward"));
+        uint8_t each[32], want[32], amount[32];
+        json_int_t count = json_integer_value(json_object_get(r, "count"));
+        if (reward && count > 0 && count <= UINT32_MAX &&
+            coh_crypto_uint256_from_dec(each, reward) == 0 &&
+            coh_crypto_uint256_from_dec(amount, json_string_value(json_object_get(r, "amount"))) ==
+                0) {
+            /* want = each x count, by doubling (no uint256 multiply in the ledger module). */
+            uint8_t acc[32] = {0}, base[32];
+            memcpy(base, each, 32);
+            int overflow = 0;
+            for (uint64_t c = (uint64_t)count; c; c >>= 1) {
+                if (c & 1)
+                    overflow |= coh_ledger_u256_add(acc, acc, base);
+                overflow |= coh_ledger_u256_add(base, base, base) && (c >> 1);
+            }
+            memcpy(want, acc, 32);
+            if (overflow || coh_ledger_u256_cmp(want, amount) != 0) {
+                printf("BROKEN: reward entry %s pays %s for %lld contributors of request %s, whose "
+                       "reward is %s each\n",
+                       seq, json_string_value(json_object_get(r, "amount")), (long long)count,
+                       json_string_value(json_object_get(r, "request")), reward);
+                rc = 1;
+            }
+        }
+        json_decref(rq);
+    }
+    struct {
+        coh_ledger_walk *w;
+        uint8_t sum[32];
+        uint8_t chain[32];
+    } t = {w, {0}, {0}};
+    coh_ledger_walk_accounts(w, add_balance, &t);
+    if (coh_ledger_u256_cmp(t.sum, t.chain) != 0) {
+        printf("BROKEN: the accounts hold more or less than the contract received\n");
+        rc = 1;
+    }
+    uint8_t pool[32] = {0}, cr[32], db[32];
+    int neg = 0;
+    if (coh_ledger_walk_account(w, "payable", pool, &neg, cr, db) != 0)
+        memset(pool, 0, 32);
+    char ps[79], hs[79];
+    coh_crypto_uint256_to_dec(ps, pool);
+    coh_crypto_uint256_to_dec(hs, t.chain);
+    if (!rc)
+        printf("sums: %zu requests' escrow = rewards + refund, %zu pooled reward entries match "
+               "their requests, the contract holds %s, pooled payable %s\n",
+               json_object_size(s->requests), json_object_size(s->rewards), hs, ps);
+    return rc;
+}
+
+/* Collects the addresses with an available: account, once each. */
 static void collect_address(const char *account, void *p)
 {
     json_t *set = p;
-    if (strncmp(account, "available:", 10) == 0 || strncmp(account, "payable:", 8) == 0)
+    if (strncmp(account, "available:", 10) == 0)
         json_object_set_new(set, strchr(account, ':') + 1, json_true());
 }
 
@@ -129,7 +295,7 @@ static void collect_address(const char *account, void *p)
  */
 #define WALK_ALL UINT64_MAX
 static int walk_pages(coh_ledger_walk *w, const char *url, uint64_t upto, json_t *export_list,
-                      uint8_t last[32])
+                      uint8_t last[32], struct sums *s)
 {
     while (coh_ledger_walk_count(w) < upto) {
         char path[96];
@@ -143,7 +309,7 @@ static int walk_pages(coh_ledger_walk *w, const char *url, uint64_t upto, json_t
         json_t *entries = json_object_get(page, "entries");
         size_t got = json_array_size(entries);
         int more = json_string_value(json_object_get(page, "next")) != NULL;
-        int rc = feed(w, entries, export_list, last);
+        int rc = feed(w, entries, export_list, last, s);
         json_decref(page);
         if (rc)
             return rc;
@@ -164,7 +330,7 @@ static int walk_pages(coh_ledger_walk *w, const char *url, uint64_t upto, json_t
  * walked first, so a live server is compared at one point, not across postings.
  */
 static int compare_address(const char *addr, coh_ledger_walk *w, const char *url,
-                           json_t *export_list, uint8_t last[32])
+                           json_t *export_list, uint8_t last[32], struct sums *s)
 {
     char path[128];
     snprintf(path, sizeof path, "/v1/accounts/%s/balance", addr);
@@ -179,26 +345,21 @@ static int compare_address(const char *addr, coh_ledger_walk *w, const char *url
         json_decref(j);
         return 1;
     }
-    if (walk_pages(w, url, (uint64_t)at, export_list, last) != 0) {
+    if (walk_pages(w, url, (uint64_t)at, export_list, last, s) != 0) {
         json_decref(j);
         return 1;
     }
-    char want[3][79], account[80];
+    /* Researchers' available funds are public; what an address earned and claimed is served
+     * to it alone (--key checks one's own). */
+    char want[1][79], account[80];
     uint8_t bal[32], cr[32], db[32];
     int neg, rc = 0;
     snprintf(want[0], 79, "0");
-    snprintf(want[1], 79, "0");
-    snprintf(want[2], 79, "0");
     snprintf(account, sizeof account, "available:%s", addr);
     if (coh_ledger_walk_account(w, account, bal, &neg, cr, db) == 0)
         coh_crypto_uint256_to_dec(want[0], bal);
-    snprintf(account, sizeof account, "payable:%s", addr);
-    if (coh_ledger_walk_account(w, account, bal, &neg, cr, db) == 0) {
-        coh_crypto_uint256_to_dec(want[1], cr);
-        coh_crypto_uint256_to_dec(want[2], db);
-    }
-    const char *names[] = {"available", "earned", "claimed"};
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = {"available"};
+    for (int i = 0; i < 1; i++) {
         const char *got = json_string_value(json_object_get(j, names[i]));
         if (!got || strcmp(got, want[i]) != 0) {
             printf("balance mismatch: %s %s at entry %lld: server says %s, the entries give %s\n",
@@ -323,22 +484,24 @@ static int run_entry(const char *url, const char *seq_text, const char *rpc_url,
         printf("BROKEN: entry %llu: the anchoring transaction %s failed\n", seq, txh);
         goto out;
     }
-    /* The Anchored(lastSeq indexed, ledgerRoot, claimsRoot) log of the contract. */
+    /* The Anchored(lastSeq indexed, ledgerRoot, claimsRoot, totalCredited, effectiveAt) log of
+     * the contract (the proposal; ledgerRoot is its first data word). */
     uint8_t topic0[32], want_seq[32];
-    coh_crypto_keccak256(topic0, "Anchored(uint64,bytes32,bytes32)", 32);
+    const char *anchored = "Anchored(uint64,bytes32,bytes32,uint256,uint64)";
+    coh_crypto_keccak256(topic0, anchored, strlen(anchored));
     coh_chain_u256_from_u64(want_seq, last_seq);
     int found = 0;
     size_t i;
     json_t *lg;
     json_array_foreach(json_object_get(rcpt, "logs"), i, lg)
     {
-        uint8_t addr[20], t0[32], t1[32], data[64];
+        uint8_t addr[20], t0[32], t1[32], data[128];
         json_t *topics = json_object_get(lg, "topics");
         if (hex_field(addr, 20, lg, "address") || memcmp(addr, rewards, 20) != 0 ||
             json_array_size(topics) != 2 ||
             coh_hex_decode_exact(t0, 32, json_string_value(json_array_get(topics, 0))) ||
             coh_hex_decode_exact(t1, 32, json_string_value(json_array_get(topics, 1))) ||
-            memcmp(t0, topic0, 32) != 0 || hex_field(data, 64, lg, "data"))
+            memcmp(t0, topic0, 32) != 0 || hex_field(data, 128, lg, "data"))
             continue;
         if (memcmp(t1, want_seq, 32) == 0 && memcmp(data, root, 32) == 0)
             found = 1;
@@ -390,7 +553,7 @@ out:
 static int run(int argc, char **argv)
 {
     const char *url = NULL, *file = NULL, *export_path = NULL, *entry = NULL, *rpc = NULL,
-               *contract = NULL;
+               *contract = NULL, *key = NULL;
     for (int i = 1; i < argc; i++) {
         const char **slot = strcmp(argv[i], "--url") == 0        ? &url
                             : strcmp(argv[i], "--file") == 0     ? &file
@@ -398,6 +561,7 @@ static int run(int argc, char **argv)
                             : strcmp(argv[i], "--entry") == 0    ? &entry
                             : strcmp(argv[i], "--rpc") == 0      ? &rpc
                             : strcmp(argv[i], "--contract") == 0 ? &contract
+                            : strcmp(argv[i], "--key") == 0      ? &key
                                                                  : NULL;
         if (!slot || i + 1 >= argc)
             return coh_cli_fail("verify", "unknown or incomplete option '%s'", argv[i]);
@@ -410,6 +574,8 @@ static int run(int argc, char **argv)
     }
     if (!url == !file)
         return coh_cli_fail("verify", "give exactly one of --url URL or --file FILE");
+    if (key && !url)
+        return coh_cli_fail("verify", "--key FILE needs --url URL");
     json_t *doc = NULL, *chain = NULL;
     if (file) {
         json_error_t je;
@@ -434,11 +600,12 @@ static int run(int argc, char **argv)
         return coh_cli_fail("verify", "out of memory");
     }
     json_t *export_list = export_path ? json_array() : NULL;
+    struct sums sums = {json_object(), json_object()};
     int rc = 0;
     if (file) {
-        rc = feed(w, json_object_get(doc, "entries"), NULL, last);
+        rc = feed(w, json_object_get(doc, "entries"), NULL, last, &sums);
     } else {
-        rc = walk_pages(w, url, WALK_ALL, export_list, last);
+        rc = walk_pages(w, url, WALK_ALL, export_list, last, &sums);
     }
     coh_err err = {0};
     if (!rc && coh_ledger_walk_finish(w, &err)) {
@@ -467,7 +634,7 @@ static int run(int argc, char **argv)
         int mismatches = 0, checked = 0;
         json_object_foreach(addrs, addr, unused)
         {
-            if (compare_address(addr, w, url, export_list, last) != 0)
+            if (compare_address(addr, w, url, export_list, last, &sums) != 0)
                 mismatches++;
             checked++;
         }
@@ -481,6 +648,10 @@ static int run(int argc, char **argv)
         if (!rc)
             printf("balances: %d addresses match the server\n", checked);
     }
+    if (!rc)
+        rc = check_sums(w, &sums, url);
+    if (!rc && key)
+        rc = coh_cli_verify_holder(url, key, sums.rewards);
     if (!rc && export_path) {
         json_t *out = json_pack("{s:O,s:O}", "chain", chain, "entries", export_list);
         if (!out || json_dump_file(out, export_path, JSON_INDENT(1)) != 0)
@@ -491,6 +662,8 @@ static int run(int argc, char **argv)
         printf("ok: %llu entries, hash chain intact, every signature by %s\n",
                (unsigned long long)coh_ledger_walk_count(w), signer_text);
     json_decref(export_list);
+    json_decref(sums.rewards);
+    json_decref(sums.requests);
     coh_ledger_walk_free(w);
     json_decref(doc);
     json_decref(chain);
@@ -499,13 +672,19 @@ static int run(int argc, char **argv)
 
 const struct coh_cli_cmd coh_cli_cmd_verify = {
     "verify", "re-walk the ledger: hash chain, signatures, balances",
-    "usage: cohort verify --url URL [--export FILE]\n"
+    "usage: cohort verify --url URL [--key FILE] [--export FILE]\n"
     "       cohort verify --file FILE\n"
     "       cohort verify --entry N --url URL --rpc RPC_URL [--contract ADDRESS]\n\n"
     "Re-walks every ledger entry from seq 1: sequence, prev_hash links, the hash of each\n"
     "entry's canonical encoding, each signature against the published ledger address\n"
     "(GET /v1/chain), and balances recomputed from the entries (with --url, compared with\n"
-    "GET /v1/accounts/{address}/balance). Prints the first broken link and exits 1, or 'ok'.\n"
+    "GET /v1/accounts/{address}/balance), then the public sums: every request's escrow is its\n"
+    "rewards plus its refund, every pooled reward entry pays its count times the request's\n"
+    "reward, and the accounts hold what the contract received. Prints each break and exits\n"
+    "1, or 'ok'.\n"
+    "--key FILE also signs in as that wallet and proves each of its private credits against\n"
+    "the root its reward entry publishes, its notices against its credits, and its claims\n"
+    "leaf against the anchored claims root and its credits.\n"
     "--export writes what was verified as a file for --file.\n"
     "--entry N checks one entry (hash, signature), its inclusion proof up to its batch's\n"
     "ledger root, and that root in the Anchored event of the anchoring transaction on the\n"

@@ -33,20 +33,22 @@ static int anchor_from_row(struct coh_db_chain_anchor *a, PGresult *r, int row)
     a->n_claims = atoll(PQgetvalue(r, row, 5));
     snprintf(a->status, sizeof a->status, "%s", PQgetvalue(r, row, 6));
     if (unhex(a->ledger_root, 32, PQgetvalue(r, row, 3)) ||
-        unhex(a->claims_root, 32, PQgetvalue(r, row, 4)))
+        unhex(a->claims_root, 32, PQgetvalue(r, row, 4)) ||
+        coh_crypto_uint256_from_dec(a->total_credited, PQgetvalue(r, row, 7)))
         return COH_ERR_DB;
     return 0;
 }
 
 #define ANCHOR_COLS                                                                                \
     "id, first_seq, last_seq, encode(ledger_root, 'hex'), encode(claims_root, 'hex'), n_claims, "  \
-    "status"
+    "status, total_credited::text"
 
 int coh_db_chain_anchor_open(struct coh_db_chain_anchor *out, coh_db_pool *p, coh_err *err)
 {
     memset(out, 0, sizeof *out);
     PGresult *r = coh_db_query(
-        p, "SELECT " ANCHOR_COLS " FROM chain_anchors WHERE status <> 'confirmed'", 0, NULL, err);
+        p, "SELECT " ANCHOR_COLS " FROM chain_anchors WHERE status IN ('pending', 'sent')", 0,
+        NULL, err);
     int rc = r ? 0 : err->code;
     if (r && PQntuples(r) == 0)
         rc = coh_err_set(err, COH_ERR_NOTFOUND, "no anchor in flight");
@@ -85,6 +87,27 @@ int coh_db_chain_batch_tree(coh_ledger_merkle **out, coh_db_conn *c, uint64_t fi
         rc = coh_ledger_merkle_new(out, (const uint8_t(*)[32])leaves, n, 0);
     free(leaves);
     return rc ? coh_err_set(err, rc, "cannot build the batch tree of %s..%s", f, l) : 0;
+}
+
+/*
+ * Every address's cumulative claimable amount up to seq (a, 0x address; m, the sum): wave-1
+ * entries to payable:<addr>, and the private credits of wave-2 entries (docs/LEDGER.md), both
+ * up to that entry. One definition for the anchorer's snapshot and `cohort watch`'s check.
+ */
+#define CLAIMS_AT_SQL(seq)                                                                         \
+    "SELECT a, sum(m) AS m FROM (SELECT substr(credit, 9) AS a, amount AS m FROM ledger_entries "  \
+    "WHERE seq <= " seq " AND credit LIKE 'payable:%' UNION ALL SELECT c.address, c.amount FROM " \
+    "ledger_credits c JOIN ledger_entries e ON e.idempotency_key = c.entry_key WHERE e.seq <= "   \
+    seq ") u GROUP BY a"
+
+int coh_db_chain_claims_at(PGresult **rows, coh_db_conn *c, uint64_t last_seq, coh_err *err)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)last_seq);
+    const char *pp[1] = {s};
+    *rows = coh_db_exec(c, "SELECT substr(a, 3), m::text FROM (" CLAIMS_AT_SQL("$1") ") x", 1, pp,
+                        err);
+    return *rows ? 0 : err->code;
 }
 
 int coh_db_chain_claims_tree(coh_ledger_merkle **out, PGresult *rows, coh_err *err)
@@ -154,7 +177,7 @@ int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, co
                          "chain_anchors), h AS (SELECT seq FROM ledger_head) "
                          "SELECT prev.s + 1, LEAST(h.seq, prev.s + $1::bigint) FROM prev, h "
                          "WHERE h.seq > prev.s AND NOT EXISTS (SELECT 1 FROM chain_anchors "
-                         "WHERE status <> 'confirmed') AND (h.seq - prev.s >= $1::bigint "
+                         "WHERE status IN ('pending', 'sent')) AND (h.seq - prev.s >= $1::bigint "
                          "OR (SELECT created_at FROM ledger_entries WHERE seq = prev.s + 1) "
                          "<= now() - make_interval(secs => $2::bigint))",
                          2, pp, err);
@@ -190,9 +213,8 @@ int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, co
     if (rc == 0) {
         r = coh_db_exec(
             c,
-            "INSERT INTO chain_claim_leaves (anchor_id, address, cumulative) SELECT $1, "
-            "substr(credit, 9), sum(amount) FROM ledger_entries WHERE seq <= $2 AND "
-            "credit LIKE 'payable:%' GROUP BY credit",
+            "INSERT INTO chain_claim_leaves (anchor_id, address, cumulative) SELECT $1, a, m "
+            "FROM (" CLAIMS_AT_SQL("$2") ") x",
             2, pl, err);
         rc = r ? 0 : err->code;
         PQclear(r);
@@ -207,9 +229,13 @@ int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, co
         const char *pu[4] = {id, lr, cr, nc};
         r = coh_db_exec(c,
                         "UPDATE chain_anchors SET ledger_root = decode($2, 'hex'), claims_root = "
-                        "decode($3, 'hex'), n_claims = $4 WHERE id = $1",
+                        "decode($3, 'hex'), n_claims = $4, total_credited = (SELECT "
+                        "COALESCE(sum(cumulative), 0) FROM chain_claim_leaves WHERE anchor_id = "
+                        "$1) WHERE id = $1 RETURNING total_credited::text",
                         4, pu, err);
         rc = r ? 0 : err->code;
+        if (r && coh_crypto_uint256_from_dec(out->total_credited, PQgetvalue(r, 0, 0)))
+            rc = coh_err_set(err, COH_ERR_DB, "anchor %s: total credited beyond uint256", id);
         PQclear(r);
     }
     if (rc == 0)
@@ -317,17 +343,71 @@ int coh_db_chain_tx_mark(coh_db_pool *p, const uint8_t hash[32], const char *sta
 }
 
 int coh_db_chain_anchor_confirm(coh_db_pool *p, long long anchor_id, const uint8_t hash[32],
-                                long long block, coh_err *err)
+                                long long block, long long effective_at, coh_err *err)
 {
-    char id[24], h[65], b[24];
+    char id[24], h[65], b[24], e[24];
     snprintf(id, sizeof id, "%lld", anchor_id);
     hex(h, hash, 32);
     snprintf(b, sizeof b, "%lld", block);
-    const char *pp[3] = {id, h, b};
+    snprintf(e, sizeof e, "%lld", effective_at);
+    const char *pp[4] = {id, h, b, e};
     return coh_db_run(p,
                       "UPDATE chain_anchors SET status = 'confirmed', tx_hash = decode($2, 'hex'), "
-                      "block_number = $3, confirmed_at = now() WHERE id = $1",
-                      3, pp, err);
+                      "block_number = $3, confirmed_at = now(), effective_at = "
+                      "to_timestamp($4::bigint) WHERE id = $1",
+                      4, pp, err);
+}
+
+int coh_db_chain_anchor_last_confirmed(uint64_t *last_seq, coh_db_pool *p, coh_err *err)
+{
+    *last_seq = 0;
+    PGresult *r = coh_db_query(
+        p, "SELECT COALESCE(max(last_seq), 0) FROM chain_anchors WHERE status = 'confirmed'", 0,
+        NULL, err);
+    if (!r)
+        return err->code;
+    *last_seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int coh_db_chain_anchor_veto(coh_db_pool *p, uint64_t last_seq, coh_err *err)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)last_seq);
+    const char *pp[1] = {s};
+    PGresult *r = coh_db_query(p,
+                               "UPDATE chain_anchors SET status = 'vetoed', vetoed_at = now() "
+                               "WHERE last_seq = $1 AND status = 'confirmed' RETURNING id",
+                               1, pp, err);
+    int rc = r ? PQntuples(r) : err->code;
+    PQclear(r);
+    return rc;
+}
+
+int coh_db_chain_anchorer_set(coh_db_pool *p, const char *signer, const char *state,
+                              const char *reason, int failures, long next_try_s, coh_err *err)
+{
+    char f[24], n[24];
+    snprintf(f, sizeof f, "%d", failures);
+    snprintf(n, sizeof n, "%ld", next_try_s);
+    const char *pp[5] = {signer, state, reason, f, next_try_s >= 0 ? n : NULL};
+    return coh_db_run(p,
+                      "INSERT INTO chain_anchorer (signer, state, reason, failures, next_try_at) "
+                      "VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::bigint)) "
+                      "ON CONFLICT (id) DO UPDATE SET signer = EXCLUDED.signer, state = "
+                      "EXCLUDED.state, reason = EXCLUDED.reason, failures = EXCLUDED.failures, "
+                      "next_try_at = EXCLUDED.next_try_at, updated_at = now()",
+                      5, pp, err);
+}
+
+json_t *coh_db_chain_anchorer_json(coh_db_pool *p, coh_err *err)
+{
+    return coh_db_json(p,
+                       "SELECT COALESCE((SELECT json_build_object('signer', signer, 'state', "
+                       "state, 'reason', reason, 'failures', failures, 'next_try_at', "
+                       "next_try_at, 'updated_at', updated_at) FROM chain_anchorer), 'null'::json)",
+                       0, NULL, err);
 }
 
 json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, coh_err *err)
@@ -343,7 +423,11 @@ json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, co
         "'id', id, 'first_seq', first_seq, 'last_seq', last_seq, "
         "'ledger_root', '0x' || encode(ledger_root, 'hex'), "
         "'claims_root', '0x' || encode(claims_root, 'hex'), 'claims', n_claims, "
-        "'status', status, 'tx_hash', '0x' || encode(tx_hash, 'hex'), "
+        "'status', status, 'total_credited', total_credited::text, "
+        "'state', CASE WHEN status = 'vetoed' THEN 'vetoed' WHEN status = 'confirmed' AND "
+        "effective_at <= now() THEN 'effective' ELSE 'pending' END, 'claimable_at', "
+        "CASE WHEN status <> 'vetoed' THEN effective_at END, 'vetoed_at', vetoed_at, "
+        "'tx_hash', '0x' || encode(tx_hash, 'hex'), "
         "'block_number', block_number, 'created_at', created_at, 'confirmed_at', confirmed_at, "
         "'solvency', (SELECT json_build_object('block_number', s.block_number, "
         "'contract_balance', s.contract_balance::text, 'deposits_minus_claims', "

@@ -179,8 +179,11 @@ int coh_db_chain_event_credit(enum coh_db_event_seen *seen, coh_db_pool *p,
     coh_ledger_entry e;
     memset(&e, 0, sizeof e);
     e.kind = deposit ? COH_LEDGER_DEPOSIT : COH_LEDGER_CLAIM;
-    snprintf(e.debit, sizeof e.debit, deposit ? "chain" : "payable:%s", addr);
+    /* A claim comes out of the pooled payable and names its address (public on chain). */
+    snprintf(e.debit, sizeof e.debit, "%s", deposit ? "chain" : "payable");
     snprintf(e.credit, sizeof e.credit, deposit ? "available:%s" : "chain", addr);
+    if (!deposit)
+        snprintf(e.ref_contribution, sizeof e.ref_contribution, "%s", addr);
     memcpy(e.amount, ev->amount, 32);
     snprintf(e.ref_tx, sizeof e.ref_tx, "%s", txh);
     snprintf(e.idempotency_key, sizeof e.idempotency_key, "%s:%s/%lld", ev->kind, txh,

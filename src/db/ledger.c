@@ -884,9 +884,15 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
         "WITH v AS (SELECT coalesce((SELECT balance FROM ledger_balances WHERE account = "
         "'available:' || $1), 0) AS available, coalesce((SELECT sum(balance) FROM "
         "ledger_balances WHERE owner = $1 AND account LIKE 'escrow:%'), 0) AS escrowed, "
-        "coalesce((SELECT credited FROM ledger_balances WHERE account = 'payable:' || $1), 0) AS "
-        "earned, coalesce((SELECT debited FROM ledger_balances WHERE account = 'payable:' || "
-        "$1), 0) AS claimed, coalesce((SELECT l.cumulative FROM chain_claim_leaves l JOIN "
+        /* earned: wave-1 credits to payable:<addr> and wave-2 private credits whose entry is
+         * posted; claimed: claim entries, wave 1 from payable:<addr>, wave 2 from the pool
+         * naming the address (it is on chain anyway) */
+        "coalesce((SELECT credited FROM ledger_balances WHERE account = 'payable:' || $1), 0) + "
+        "coalesce((SELECT sum(c.amount) FROM ledger_credits c JOIN ledger_entries e ON "
+        "e.idempotency_key = c.entry_key WHERE c.address = $1), 0) AS earned, "
+        "coalesce((SELECT sum(amount) FROM ledger_entries WHERE kind = 'claim' AND (debit = "
+        "'payable:' || $1 OR (debit = 'payable' AND ref_contribution = $1))), 0) AS claimed, "
+        "coalesce((SELECT l.cumulative FROM chain_claim_leaves l JOIN "
         "chain_anchors a ON a.id = l.anchor_id WHERE a.status = 'confirmed' AND l.address = $1 "
         "ORDER BY a.id DESC LIMIT 1), 0) AS anchored, coalesce((SELECT max(seq) FROM "
         "ledger_entries), 0) AS seq) "

@@ -89,6 +89,29 @@ COH_WUR int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool
 COH_WUR int coh_db_ledger_request_totals(char escrowed[80], char paid[80], char refunded[80],
                                          coh_db_pool *p, const char *request_id, coh_err *err);
 
+/* ---- private credits (credits.c) ------------------------------------------------------- */
+/*
+ * Stores the credits of one entry before it is posted (entry_key: its idempotency key;
+ * request: the request id or NULL): payee addrs[i] (lowercase) gets amounts[i] (decimal), each
+ * with a fresh random salt. Idempotent: a retry keeps the salts already stored (and, once the
+ * entry exists, the amounts). *out: every credit of entry_key (address, amount, salt hex),
+ * ordered by address; caller PQclear()s it.
+ */
+COH_WUR int coh_db_credits_put(PGresult **out, coh_db_pool *p, const char *entry_key,
+                               const char *request, const char *const *addrs,
+                               const char *const *amounts, size_t n, coh_err *err);
+/*
+ * The credits of address that count (their entry is posted), oldest first, with its wave-1
+ * entries to payable:<address> (wave1 true, no salt): [{seq, kind, request, amount, salt,
+ * credits_ref, wave1, leaves: [[address, amount, salt]...] (every credit of that entry, to
+ * build the inclusion proof; never to be sent)}].
+ */
+json_t *coh_db_credits_of(coh_db_pool *p, const char *address, coh_err *err);
+
+/* Wave-1 payable:<addr> accounts still holding a balance: (address, balance, credited), at
+ * most 500 per call. */
+PGresult *coh_db_credits_wave1_balances(coh_db_pool *p, coh_err *err);
+
 /* Head of the chain: last seq (0 when empty) and its hash. */
 COH_WUR int coh_db_ledger_head(uint64_t *seq, uint8_t hash[32], coh_db_pool *p, coh_err *err);
 

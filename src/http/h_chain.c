@@ -86,6 +86,14 @@ void coh_h_claim(struct coh_http_req *req)
     char addr[43], checksum[43], rewards[43];
     if (!coh_http_address_param(req, 0, addr, checksum))
         return;
+    /* A leaf names what an address was credited: served to that address alone. */
+    if (!coh_http_auth_require(req))
+        return;
+    if (strcmp(req->account, addr) != 0) {
+        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
+                              "a claim proof is served only to its own address, signed in");
+        return;
+    }
     coh_err err = {0};
     json_t *j = coh_db_chain_claim_json(req->app->db, req->app->claims, addr, &err);
     if (!j) {

@@ -1,14 +1,17 @@
 /*
  * h_ledger: the public ledger. GET /v1/ledger/entries (cursor pagination ?after=&limit=,
  * filters ?account=&kind=&request=), GET /v1/ledger/entries/{seq} (with its inclusion proof
- * and anchor), GET /v1/accounts/{address}/balance. All read-only and open to anyone: the
- * ledger is public so anyone can re-walk the chain with `cohort verify`. Every query parameter
- * is validated and a bad one is a 422 naming it; amounts are decimal strings.
+ * and anchor), GET /v1/accounts/{address}/balance, GET /v1/me/credits. The ledger is public so
+ * anyone can re-walk the chain with `cohort verify`; it names researchers' accounts and, for
+ * contributors, only counts and roots. What an address earned, claimed and may claim is served
+ * to that address alone, signed in (docs/LEDGER.md). Every query parameter is validated and a
+ * bad one is a 422 naming it; amounts are decimal strings.
  */
 #include "crypto/crypto.h"
 #include "db/chain_db.h"
 #include "db/ledger_db.h"
 #include "http/handlers.h"
+#include "market/market.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -171,16 +174,37 @@ void coh_h_account_balance(struct coh_http_req *req)
     char addr[43], checksum[43];
     if (!coh_http_address_param(req, 0, addr, checksum))
         return;
+    /* Signed in as the address: everything; anyone else: the researcher's accounts only. */
+    int own = 0;
+    if (coh_http_header(req, "Authorization")) {
+        if (!coh_http_auth_require(req))
+            return;
+        own = strcmp(req->account, addr) == 0;
+    }
     struct coh_db_ledger_balance b;
     coh_err err = {0};
     if (coh_db_ledger_balance(&b, req->app->db, addr, &err)) {
         coh_http_send_err(req, &err);
         return;
     }
-    coh_http_send_json(req, 200,
-                       json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "address", checksum,
-                                 "available", b.available, "escrowed", b.escrowed, "earned",
-                                 b.earned, "pending", b.pending, "claimable", b.claimable,
-                                 "claimed", b.claimed, "anchored", b.anchored, "seq",
-                                 (json_int_t)b.seq));
+    json_t *j = json_pack("{s:s,s:s,s:s,s:I}", "address", checksum, "available", b.available,
+                          "escrowed", b.escrowed, "seq", (json_int_t)b.seq);
+    if (j && own)
+        json_object_update_new(j, json_pack("{s:s,s:s,s:s,s:s,s:s}", "earned", b.earned,
+                                            "pending", b.pending, "claimable", b.claimable,
+                                            "claimed", b.claimed, "anchored", b.anchored));
+    coh_http_send_json(req, 200, j);
+}
+
+void coh_h_me_credits(struct coh_http_req *req)
+{
+    if (!coh_http_auth_require(req))
+        return;
+    json_t *list = NULL;
+    coh_err err = {0};
+    if (coh_market_credits_view(&list, req->app->db, req->account, &err)) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    coh_http_send_json(req, 200, json_pack("{s:o}", "credits", list));
 }

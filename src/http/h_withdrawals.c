@@ -1,8 +1,8 @@
 /*
  * h_withdrawals: POST /v1/me/withdrawals. A signed-in account moves part of its unused
- * available balance (deposits not locked in escrow, refunds) to its payable account, so the
- * next anchor includes it in the claims tree and the wallet can claim it on chain like any
- * reward. One ledger entry of kind withdrawal, available:<addr> -> payable:<addr>.
+ * available balance (deposits not locked in escrow, refunds) to the pooled payable account
+ * with a credit to its address, so the next anchor includes it in the claims tree and the
+ * wallet can claim it on chain like any reward (coh_market_withdraw).
  *
  * Body {"amount": "<decimal base units>", "idempotency_key": "..."}; the key may instead come
  * in an Idempotency-Key header (the header wins when both are sent). A key is required: a
@@ -12,6 +12,7 @@
 #include "crypto/crypto.h"
 #include "db/ledger_db.h"
 #include "http/handlers.h"
+#include "market/market.h"
 
 #include <string.h>
 
@@ -66,14 +67,15 @@ void coh_h_withdrawals_create(struct coh_http_req *req)
                                   KEY_MAX);
         return;
     }
-    e.kind = COH_LEDGER_WITHDRAWAL;
-    snprintf(e.debit, sizeof e.debit, "available:%s", req->account);
-    snprintf(e.credit, sizeof e.credit, "payable:%s", req->account);
-    snprintf(e.idempotency_key, sizeof e.idempotency_key, "withdrawal:%s:%s", req->account, key);
+    char client_key[KEY_MAX + 1];
+    snprintf(client_key, sizeof client_key, "%s", key);
+    uint8_t amount[32];
+    memcpy(amount, e.amount, 32);
     json_decref(body); /* key pointed into body only when no header was sent: copied above */
     int replayed = 0;
     coh_err err = {0};
-    int rc = coh_db_ledger_post(&e, &replayed, req->app->db, req->app->ledger_key, &err);
+    int rc = coh_market_withdraw(&e, &replayed, req->app->db, req->app->ledger_key, req->account,
+                                 amount, client_key, &err);
     if (rc == COH_ERR_LIMIT) {
         struct coh_db_ledger_balance b;
         coh_err e2 = {0};

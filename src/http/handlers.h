@@ -28,6 +28,7 @@ void coh_h_profile_put(struct coh_http_req *req);
 void coh_h_ledger_entries(struct coh_http_req *req);
 void coh_h_ledger_entry(struct coh_http_req *req);
 void coh_h_account_balance(struct coh_http_req *req);
+void coh_h_me_credits(struct coh_http_req *req);
 
 /* h_chain.c */
 void coh_h_chain_info(struct coh_http_req *req);

@@ -8,19 +8,22 @@
 #include "crypto/crypto.h"
 #include "ledger/ledger.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const kind_names[] = {NULL,     "deposit",    "escrow", "reward",
-                                         "refund", "withdrawal", "claim",  "key_rotation"};
+                                         "refund", "withdrawal", "claim",  "key_rotation",
+                                         "pool"};
 
 const char *coh_ledger_kind_name(int kind)
 {
-    return kind >= 1 && kind <= 7 ? kind_names[kind] : NULL;
+    return kind >= 1 && kind <= COH_LEDGER_KIND_MAX ? kind_names[kind] : NULL;
 }
 
 int coh_ledger_kind_parse(const char *name)
 {
-    for (int k = 1; name && k <= 7; k++)
+    for (int k = 1; name && k <= COH_LEDGER_KIND_MAX; k++)
         if (strcmp(name, kind_names[k]) == 0)
             return k;
     return 0;
@@ -93,18 +96,28 @@ int coh_ledger_entry_check(const coh_ledger_entry *e, coh_err *err)
         ok = account_is(d, "available", 40) && account_is(c, "escrow", 64);
         break;
     case COH_LEDGER_REWARD:
-        ok = account_is(d, "escrow", 64) && account_is(c, "payable", 40);
+        /* Wave 1: one entry per contributor; wave 2: one per release into the pool, naming
+         * the count and the root of its private credits instead of anyone. */
+        ok = account_is(d, "escrow", 64) &&
+             (account_is(c, "payable", 40) ||
+              (strcmp(c, "payable") == 0 && coh_ledger_credits_ref_parse(e->ref_contribution,
+                                                                         NULL, NULL) == 0));
         break;
     case COH_LEDGER_REFUND:
         ok = account_is(d, "escrow", 64) && account_is(c, "available", 40);
         break;
     case COH_LEDGER_WITHDRAWAL:
         /* Only to the same researcher's payable account. */
-        ok = account_is(d, "available", 40) && account_is(c, "payable", 40) &&
-             strcmp(d + 10, c + 8) == 0;
+        ok = account_is(d, "available", 40) &&
+             ((account_is(c, "payable", 40) && strcmp(d + 10, c + 8) == 0) ||
+              strcmp(c, "payable") == 0);
         break;
     case COH_LEDGER_CLAIM:
-        ok = account_is(d, "payable", 40) && strcmp(c, "chain") == 0;
+        ok = (account_is(d, "payable", 40) || strcmp(d, "payable") == 0) &&
+             strcmp(c, "chain") == 0;
+        break;
+    case COH_LEDGER_POOL:
+        ok = account_is(d, "payable", 40) && strcmp(c, "payable") == 0;
         break;
     case COH_LEDGER_KEY_ROTATION:
         ok = account_is(d, "signer", 40) && account_is(c, "signer", 40);
@@ -114,6 +127,40 @@ int coh_ledger_entry_check(const coh_ledger_entry *e, coh_err *err)
         return coh_err_set(err, COH_ERR_INVALID,
                            "accounts '%s' -> '%s' are not allowed for a %s entry", d, c, kn);
     return 0;
+}
+
+int coh_ledger_credits_ref_parse(const char *ref, uint64_t *count, uint8_t root[32])
+{
+    char *end;
+    if (!ref || ref[0] < '1' || ref[0] > '9')
+        return COH_ERR_INVALID;
+    unsigned long long n = strtoull(ref, &end, 10);
+    uint8_t r[32];
+    if (end[0] != ':' || strlen(end + 1) != 66 || coh_hex_decode_exact(r, 32, end + 1) != 0 ||
+        strncmp(end + 1, "0x", 2) != 0)
+        return COH_ERR_INVALID;
+    if (count)
+        *count = n;
+    if (root)
+        memcpy(root, r, 32);
+    return 0;
+}
+
+void coh_ledger_credits_ref_format(char out[96], uint64_t count, const uint8_t root[32])
+{
+    char hex[67];
+    coh_hex_encode(hex, root, 32, 1);
+    snprintf(out, 96, "%llu:%s", (unsigned long long)count, hex);
+}
+
+void coh_ledger_credit_leaf(uint8_t out[32], const uint8_t address[20], const uint8_t amount[32],
+                            const uint8_t salt[32])
+{
+    uint8_t buf[96] = {0};
+    memcpy(buf + 12, address, 20);
+    memcpy(buf + 32, amount, 32);
+    memcpy(buf + 64, salt, 32);
+    coh_crypto_keccak256(out, buf, sizeof buf);
 }
 
 /* ---- encoding ------------------------------------------------------------------------ */

@@ -9,7 +9,7 @@
  *   offset size  field
  *   0      8     magic "COHLEDG1"
  *   8      8     seq, uint64 big-endian (first entry is 1)
- *   16     1     kind (enum coh_ledger_kind: deposit 1 .. key_rotation 7)
+ *   16     1     kind (enum coh_ledger_kind: deposit 1 .. pool 8)
  *   17     8     created_at, int64 big-endian, microseconds since the Unix epoch (UTC)
  *   25     32    amount, uint256 big-endian (token base units)
  *   57     32    prev_hash (32 zero bytes for seq 1)
@@ -22,8 +22,11 @@
  * The smallest encoding (103 bytes) is longer than 64 bytes, so an entry hash can never be
  * confused with an inner node of the batch Merkle tree.
  *
- * Accounts: "chain", "available:<addr>", "escrow:<id>", "payable:<addr>" (addr lowercase
- * 0x + 40 hex; id 0x + 64 hex), and "signer:<addr>" for key rotations only.
+ * Accounts: "chain", "available:<addr>", "escrow:<id>", the pooled "payable" (wave 2: who
+ * was credited what is in a private table of credits, see docs/LEDGER.md), "payable:<addr>"
+ * (wave 1 entries only; addr lowercase 0x + 40 hex; id 0x + 64 hex), and "signer:<addr>" for
+ * key rotations only. A wave-2 reward entry's ref_contribution is "<count>:<root>": how many
+ * contributors its release credited and the Merkle root of their credit leaves.
  *
  * Conventions: functions return 0 or a negative COH_ERR_* code; outputs are zeroed on
  * failure; no allocation except where a function says it returns malloc'd memory.
@@ -48,7 +51,9 @@ enum coh_ledger_kind {
     COH_LEDGER_WITHDRAWAL = 5,
     COH_LEDGER_CLAIM = 6,
     COH_LEDGER_KEY_ROTATION = 7,
+    COH_LEDGER_POOL = 8, /* once per wave-1 payable:<addr> balance, into the pooled payable */
 };
+#define COH_LEDGER_KIND_MAX 8
 
 /* Kind name ("deposit" ...), or NULL for an unknown kind. */
 const char *coh_ledger_kind_name(int kind);
@@ -97,6 +102,18 @@ COH_WUR int coh_ledger_entry_seal(coh_ledger_entry *e, const coh_secbuf *seckey)
 COH_WUR int coh_ledger_entry_verify(const coh_ledger_entry *e, coh_err *err);
 /* True when the business content (kind, accounts, amount, refs, key) of a and b is equal. */
 int coh_ledger_entry_same_content(const coh_ledger_entry *a, const coh_ledger_entry *b);
+
+/* ---- private credits (wave 2) --------------------------------------------------------- */
+/* Parses a reward entry's "<count>:0x<root>" reference (count >= 1); count/root may be NULL. */
+COH_WUR int coh_ledger_credits_ref_parse(const char *ref, uint64_t *count, uint8_t root[32]);
+void coh_ledger_credits_ref_format(char out[96], uint64_t count, const uint8_t root[32]);
+/*
+ * A credit leaf: keccak256(abi.encode(address, uint256 amount, bytes32 salt)). The salt (32
+ * random bytes, private to the server and the credited address) keeps anyone from testing
+ * whether an address is among a release's credits.
+ */
+void coh_ledger_credit_leaf(uint8_t out[32], const uint8_t address[20], const uint8_t amount[32],
+                            const uint8_t salt[32]);
 
 /* ---- uint256 arithmetic (big-endian, 32 bytes) ------------------------------------- */
 int coh_ledger_u256_cmp(const uint8_t a[32], const uint8_t b[32]);

@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "db/db.h"
+#include "ledger/ledger.h"
 #include "privacy/privacy.h"
 
 #include <jansson.h>
@@ -21,8 +22,8 @@ enum coh_market_field_role { COH_ROLE_QUASI, COH_ROLE_SENSITIVE, COH_ROLE_MEASUR
 typedef struct coh_market_schema coh_market_schema;
 
 /*
- * Parses and validates a request schema {"fields":[{name, type, unit?, min?, max?,
- * categories?, role}]}. COH_ERR_INVALID with a message naming the member ("schema.fields[2].min").
+ * Parses and validates a request schema {"fields":[{name, type, unit?, min?, max?, decimals?,
+ * granularity?, categories?, role}]}. COH_ERR_INVALID with a message naming the member ("schema.fields[2].min").
  */
 COH_WUR int coh_market_schema_parse(coh_market_schema **out, const json_t *schema, coh_err *err);
 void coh_market_schema_free(coh_market_schema *s);
@@ -34,6 +35,9 @@ const char *coh_market_schema_field_min(const coh_market_schema *s, size_t i);
 const char *coh_market_schema_field_max(const coh_market_schema *s, size_t i);
 /* Decimal fields: the most fraction digits a value may have (0 for integers). */
 int coh_market_schema_field_decimals(const coh_market_schema *s, size_t i);
+/* Numeric fields: the step of the grid k-anonymous intervals end on (the declared
+ * `granularity`, else the default step over [min, max]); NULL for category fields. */
+const char *coh_market_schema_field_granularity(const coh_market_schema *s, size_t i);
 size_t coh_market_schema_field_categories(const coh_market_schema *s, size_t i,
                                           const char *const **out);
 /* A new empty privacy table with one column per field, declared from the schema. */
@@ -180,10 +184,37 @@ int coh_market_u256_mul(uint8_t out[32], const uint8_t a[32], uint32_t m);
 /* Locks reward x max in escrow:<request>; COH_ERR_LIMIT when the owner's balance is short. */
 COH_WUR int coh_market_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,
                               const char *owner, const char *reward, uint32_t max, coh_err *err);
-/* Pays reward to each contributor (lowercase addresses) from the request's escrow. */
+/*
+ * Pays a release: payees[i] (lowercase addresses) is credited reward x members[i] in the
+ * private credits, and one public reward entry escrow:<request> -> payable carries the number
+ * of contributors paid and the Merkle root of those credits. Idempotent.
+ */
 COH_WUR int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                               const char *reward, const char *const *contributors, size_t n,
-                               coh_err *err);
+                               const char *reward, const char *const *payees,
+                               const uint32_t *members, size_t n, coh_err *err);
+/* Wave 1's form, one entry per contributor to payable:<contributor>: only to finish a payout
+ * that began that way before the upgrade (see pay.c). */
+COH_WUR int coh_market_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *request,
+                                     const char *reward, const char *const *contributors,
+                                     size_t n, coh_err *err);
+/*
+ * GET /v1/me/credits for address (signed in): [{seq (its entry), kind, request, amount, salt,
+ * wave1, leaf, proof (to release_credits.root), release_credits: {count, root}}]; wave-1 entries
+ * carry no salt or proof (they name the address publicly).
+ */
+COH_WUR int coh_market_credits_view(json_t **out, coh_db_pool *db, const char *address,
+                                    coh_err *err);
+/* Moves what wave-1 payable:<addr> accounts hold into the pooled payable (kind pool), so every
+ * claim comes out of one account. Idempotent; a no-op once none holds anything. */
+COH_WUR int coh_market_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err);
+/*
+ * A researcher takes amount of their available funds out: available:<owner> -> payable, and
+ * a credit to owner's address for the claims tree. client_key makes it idempotent. *e is the
+ * posted (or earlier) entry. COH_ERR_LIMIT when the available balance is short.
+ */
+COH_WUR int coh_market_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
+                                const coh_secbuf *key, const char *owner,
+                                const uint8_t amount[32], const char *client_key, coh_err *err);
 /* Returns reward x unused from escrow to the owner (nothing when unused is 0). */
 COH_WUR int coh_market_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
                               const char *owner, const char *reward, uint32_t unused,
@@ -211,5 +242,16 @@ void coh_market_worker_stop(coh_market_worker *w);
  * if a job ran, 0 if there was nothing to do, negative on error. Exposed for tests.
  */
 int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *err);
+
+/* ---- request preview (preview_request.c) ---------------------------------------------- */
+/*
+ * POST /v1/requests/preview: validates body exactly as creation does (floors NULL: the
+ * defaults) and stores nothing. *out = {valid, terms (the normalized spec), escrow, floors,
+ * expected_errors (DP: [{contributors, queries: [{query, expected_error_95, relative,
+ * mostly_noise}]}] at min_contributors and max_contributors), warnings}. COH_ERR_INVALID
+ * naming the member, as creation.
+ */
+COH_WUR int coh_market_request_preview(json_t **out, const json_t *body, int64_t now_s,
+                                       const coh_market_floors *floors, coh_err *err);
 
 #endif

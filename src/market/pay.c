@@ -4,8 +4,16 @@
  * returns the original entries: nothing is paid twice, nothing is lost.
  *
  *   escrow:<request>                      available:<owner> -> escrow:<request>, reward x max
- *   reward:<request>:<contributor>        escrow:<request>  -> payable:<contributor>, reward
+ *   reward:<request>                      escrow:<request>  -> payable, reward x count, with
+ *                                         "<count>:<root>" of the release's private credits
  *   refund:<request>                      escrow:<request>  -> available:<owner>, the rest
+ *   withdrawal:<owner>:<client key>       available:<owner> -> payable, and a credit to owner
+ *   pool:<address>:<credited>             payable:<address> -> payable (wave-1 balances, once)
+ *
+ * Credits are stored before the entry that counts them (see coh_db_credits_put): a crash in
+ * between leaves credits that count for nothing until the retry posts the same entry.
+ * Wave 1 posted reward:<request>:<contributor> entries to payable:<contributor>; a release
+ * whose payout began that way before the upgrade is finished that way (reward_wave1).
  */
 #include "market/market.h"
 #include "crypto/crypto.h"
@@ -64,8 +72,85 @@ int coh_market_escrow(coh_db_pool *db, const coh_secbuf *key, const char *reques
     return post_scaled(db, key, COH_LEDGER_ESCROW, debit, credit, request, reward, max, err);
 }
 
+/* The root of an entry's credits (rows: address, amount, salt hex, as coh_db_credits_put). */
+static int credits_root(uint8_t root[32], PGresult *rows, coh_err *err)
+{
+    int n = PQntuples(rows);
+    uint8_t(*leaves)[32] = malloc(((size_t)n + 1) * 32);
+    if (!leaves)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        uint8_t addr[20], amount[32], salt[32];
+        if (coh_hex_decode_exact(addr, 20, PQgetvalue(rows, i, 0)) != 0 ||
+            coh_crypto_uint256_from_dec(amount, PQgetvalue(rows, i, 1)) != 0 ||
+            coh_hex_decode_exact(salt, 32, PQgetvalue(rows, i, 2)) != 0)
+            rc = coh_err_set(err, COH_ERR_DB, "a stored credit is malformed");
+        else
+            coh_ledger_credit_leaf(leaves[i], addr, amount, salt);
+    }
+    coh_ledger_merkle *t = NULL;
+    if (!rc && coh_ledger_merkle_new(&t, (const uint8_t(*)[32])leaves, (size_t)n, 1) != 0)
+        rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    if (!rc)
+        coh_ledger_merkle_root(root, t);
+    coh_ledger_merkle_free(t);
+    free(leaves);
+    return rc;
+}
+
 int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                       const char *reward, const char *const *contributors, size_t n, coh_err *err)
+                       const char *reward, const char *const *payees, const uint32_t *members,
+                       size_t n, coh_err *err)
+{
+    uint8_t r[32], total[32] = {0};
+    if (coh_crypto_uint256_from_dec(r, reward) != 0)
+        return coh_err_set(err, COH_ERR_INVALID, "reward is not a uint256");
+    if (n == 0)
+        return 0;
+    char **amounts = calloc(n, sizeof *amounts);
+    uint64_t count = 0;
+    int rc = amounts ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint8_t a[32];
+        if (coh_market_u256_mul(a, r, members[i]) != 0 || coh_ledger_u256_add(total, total, a))
+            rc = coh_err_set(err, COH_ERR_INVALID, "rewards exceed uint256");
+        else if (!(amounts[i] = malloc(79)))
+            rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+        else
+            coh_crypto_uint256_to_dec(amounts[i], a);
+        count += members[i];
+    }
+    char ik[96];
+    snprintf(ik, sizeof ik, "reward:%s", request);
+    PGresult *rows = NULL;
+    if (!rc)
+        rc = coh_db_credits_put(&rows, db, ik, request, payees, (const char *const *)amounts, n,
+                                err);
+    for (size_t i = 0; amounts && i < n; i++)
+        free(amounts[i]);
+    free(amounts);
+    uint8_t root[32];
+    if (!rc && PQntuples(rows) != (int)n)
+        rc = coh_err_set(err, COH_ERR_CONFLICT, "request %s: stored credits differ from its members",
+                         request);
+    if (!rc)
+        rc = credits_root(root, rows, err);
+    PQclear(rows);
+    if (rc)
+        return rc;
+    coh_crash_point("credited");
+    char debit[80];
+    snprintf(debit, sizeof debit, "escrow:%s", request);
+    coh_ledger_entry e;
+    entry_init(&e, COH_LEDGER_REWARD, debit, "payable", total, request, ik);
+    coh_ledger_credits_ref_format(e.ref_contribution, count, root);
+    return coh_db_ledger_post(&e, NULL, db, key, err);
+}
+
+int coh_market_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *request,
+                             const char *reward, const char *const *contributors, size_t n,
+                             coh_err *err)
 {
     uint8_t r[32];
     if (coh_crypto_uint256_from_dec(r, reward) != 0)
@@ -92,6 +177,25 @@ int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *reque
     return rc;
 }
 
+int coh_market_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
+                        const coh_secbuf *key, const char *owner, const uint8_t amount[32],
+                        const char *client_key, coh_err *err)
+{
+    memset(e, 0, sizeof *e);
+    char ik[140], amt[79];
+    snprintf(ik, sizeof ik, "withdrawal:%s:%s", owner, client_key);
+    coh_crypto_uint256_to_dec(amt, amount);
+    char debit[64];
+    snprintf(debit, sizeof debit, "available:%s", owner);
+    entry_init(e, COH_LEDGER_WITHDRAWAL, debit, "payable", amount, "", ik);
+    /* The researcher's own credit, public like the entry: researchers are accountable. */
+    const char *a[1] = {owner}, *m[1] = {amt};
+    PGresult *rows = NULL;
+    int rc = coh_db_credits_put(&rows, db, ik, NULL, a, m, 1, err);
+    PQclear(rows);
+    return rc ? rc : coh_db_ledger_post(e, replayed, db, key, err);
+}
+
 int coh_market_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
                       const char *owner, const char *reward, uint32_t unused, coh_err *err)
 {
@@ -99,4 +203,29 @@ int coh_market_refund(coh_db_pool *db, const coh_secbuf *key, const char *reques
     snprintf(debit, sizeof debit, "escrow:%s", request);
     snprintf(credit, sizeof credit, "available:%s", owner);
     return post_scaled(db, key, COH_LEDGER_REFUND, debit, credit, request, reward, unused, err);
+}
+
+int coh_market_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err)
+{
+    PGresult *r = coh_db_credits_wave1_balances(db, err);
+    if (!r)
+        return err->code;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && !rc; i++) {
+        const char *addr = PQgetvalue(r, i, 0);
+        uint8_t amount[32];
+        char debit[64], ik[140];
+        snprintf(debit, sizeof debit, "payable:%s", addr);
+        /* Keyed by what the account had received: one move per state, whatever retries. */
+        snprintf(ik, sizeof ik, "pool:%s:%s", addr, PQgetvalue(r, i, 2));
+        if (coh_crypto_uint256_from_dec(amount, PQgetvalue(r, i, 1)) != 0) {
+            rc = coh_err_set(err, COH_ERR_DB, "a balance is not a uint256");
+            break;
+        }
+        coh_ledger_entry e;
+        entry_init(&e, COH_LEDGER_POOL, debit, "payable", amount, "", ik);
+        rc = coh_db_ledger_post(&e, NULL, db, key, err);
+    }
+    PQclear(r);
+    return rc;
 }

@@ -83,8 +83,9 @@ static const char *const SQL_STORE =
     "VALUES (decode($1, 'hex'), $2, $3, $4, $5::jsonb, cardinality(array_remove($8::boolean[], "
     "false))) ON CONFLICT DO "
     "NOTHING RETURNING request_id), "
-    "m AS (INSERT INTO release_members (request_id, contributor, released) SELECT x.request_id, "
-    "u.a, u.r FROM x, unnest($6::text[], $8::boolean[]) AS u(a, r)), "
+    "m AS (INSERT INTO release_members (request_id, contributor, released, payee) SELECT "
+    "x.request_id, u.a, u.r, coalesce(p.payout_address, u.a) FROM x CROSS JOIN "
+    "unnest($6::text[], $8::boolean[]) AS u(a, r) LEFT JOIN profiles p ON p.address = u.a), "
     "e AS (UPDATE profiles SET epsilon_spent = epsilon_spent + $7::numeric WHERE $7::numeric > 0 "
     "AND address = ANY ($6::text[]) AND EXISTS (SELECT 1 FROM x)) "
     "SELECT count(*) FROM x";
@@ -272,23 +273,39 @@ static int pay_and_finish(const struct coh_market_worker_config *cfg, const char
                           const json_t *rq, coh_err *err)
 {
     const char *p1[] = {id + 2};
-    json_t *members = coh_db_json(cfg->db,
-                                  "SELECT coalesce(json_agg(contributor ORDER BY contributor), "
-                                  "'[]') FROM release_members WHERE request_id = decode($1, "
-                                  "'hex')",
-                                  1, p1, err);
+    /* {members: [contributor...], payees: [[payee, count]...], wave1: a payout begun in
+     * wave 1's form before the upgrade} */
+    json_t *members = coh_db_json(
+        cfg->db,
+        "SELECT json_build_object('members', (SELECT coalesce(json_agg(contributor ORDER BY "
+        "contributor), '[]') FROM release_members WHERE request_id = decode($1, 'hex')), "
+        "'payees', (SELECT coalesce(json_agg(json_build_array(p, n) ORDER BY p), '[]') FROM "
+        "(SELECT coalesce(payee, contributor) AS p, count(*) AS n FROM release_members WHERE "
+        "request_id = decode($1, 'hex') GROUP BY 1) g), 'wave1', EXISTS (SELECT 1 FROM "
+        "ledger_entries WHERE idempotency_key LIKE 'reward:0x' || $1 || ':%'))",
+        1, p1, err);
     if (!members)
         return err->code;
-    size_t n = json_array_size(members);
-    const char **addrs = calloc(n + 1, sizeof *addrs);
+    json_t *contributors = json_object_get(members, "members"),
+           *payees = json_object_get(members, "payees");
+    size_t n = json_array_size(contributors), np = json_array_size(payees);
+    const char **addrs = calloc(n + np + 1, sizeof *addrs);
+    uint32_t *counts = calloc(np + 1, sizeof *counts);
     for (size_t i = 0; addrs && i < n; i++)
-        addrs[i] = json_string_value(json_array_get(members, i));
+        addrs[i] = json_string_value(json_array_get(contributors, i));
+    for (size_t i = 0; addrs && counts && i < np; i++) {
+        addrs[n + i] = json_string_value(json_array_get(json_array_get(payees, i), 0));
+        counts[i] = (uint32_t)json_integer_value(json_array_get(json_array_get(payees, i), 1));
+    }
     const char *reward = json_string_value(json_object_get(rq, "reward"));
     const char *owner = json_string_value(json_object_get(rq, "owner"));
     long max = (long)json_integer_value(json_object_get(rq, "max"));
-    int rc = addrs ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
-    if (!rc && n)
-        rc = coh_market_rewards(cfg->db, cfg->ledger_key, id, reward, addrs, n, err);
+    int rc = addrs && counts ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    if (!rc && n && json_is_true(json_object_get(members, "wave1")))
+        rc = coh_market_rewards_wave1(cfg->db, cfg->ledger_key, id, reward, addrs, n, err);
+    else if (!rc && n)
+        rc = coh_market_rewards(cfg->db, cfg->ledger_key, id, reward, addrs + n, counts, np,
+                                err);
     if (!rc)
         coh_crash_point("rewarded");
     if (!rc)
@@ -297,6 +314,7 @@ static int pay_and_finish(const struct coh_market_worker_config *cfg, const char
     if (!rc)
         coh_crash_point("refunded");
     free(addrs);
+    free(counts);
     json_decref(members);
     if (rc)
         return rc;
@@ -390,7 +408,8 @@ static int sweep_drafts(const struct coh_market_worker_config *cfg, coh_err *err
     coh_db_release(c);
     if (!r)
         return err->code;
-    int rc = 0;
+    /* Wave-1 payable balances join the pool (an upgraded ledger; nothing to do after). */
+    int rc = coh_market_pool_wave1(cfg->db, cfg->ledger_key, err);
     for (int i = 0; i < PQntuples(r) && !rc; i++) {
         const char *id = PQgetvalue(r, i, 0);
         rc = coh_market_refund(cfg->db, cfg->ledger_key, id, PQgetvalue(r, i, 1),

@@ -402,8 +402,8 @@ test('the EVM node frozen and back: the API keeps serving, anchoring catches up 
     while (performance.now() - t0 < 33000) {
       await ok('GET /readyz', api(base, 'GET', '/readyz'));
       await ok('GET anchors', api(base, 'GET', '/v1/anchors'));
-      await ok('GET balance', api(base, 'GET', `/v1/accounts/${people[0].w.address}/balance`));
-      await ok('GET claim', api(base, 'GET', `/v1/claims/${people[0].w.address}`).then((r) => (r.status === 404 ? { ...r, status: 200 } : r)));
+      await ok('GET balance', api(base, 'GET', `/v1/accounts/${people[0].w.address}/balance`, { token: people[0].token }));
+      await ok('GET claim', api(base, 'GET', `/v1/claims/${people[0].w.address}`, { token: people[0].token }).then((r) => (r.status === 404 ? { ...r, status: 200 } : r)));
       await sleep(250);
     }
     const during = await anchors();
@@ -432,12 +432,12 @@ test('the EVM node frozen and back: the API keeps serving, anchoring catches up 
     const mined = fresh.filter((x) => x.status === 'confirmed').length;
     assert.equal(await s.anvil.provider.getTransactionCount(s.signer), nonce0 + mined, 'one transaction per anchor');
     // Claims work: each contributor its reward, the researcher its withdrawal.
-    const claimOf = (addr, amount) => waitFor(`a claim of ${amount} for ${addr}`, async () => {
-      const r = await api(base, 'GET', `/v1/claims/${addr}`);
+    const claimOf = (addr, amount, token) => waitFor(`a claim of ${amount} for ${addr}`, async () => {
+      const r = await api(base, 'GET', `/v1/claims/${addr}`, { token });
       return r.status === 200 && r.body.cumulative_amount === amount.toString() && r.body.claims_root === await s.rewards.claimsRoot() ? r.body : null;
     }, 30000, 200);
-    for (const [w, amount] of [...people.map((p) => [p.w, RW]), [researcher, WITHDRAW]]) {
-      const c = await claimOf(w.address, amount);
+    for (const [w, amount, token] of [...people.map((p) => [p.w, RW, p.token]), [researcher, WITHDRAW, rtoken]]) {
+      const c = await claimOf(w.address, amount, token);
       const before = await s.token.balanceOf(w.address);
       assert.equal((await (await s.rewards.connect(w).claim(c.address, c.cumulative_amount, c.proof)).wait()).status, 1);
       assert.equal(await s.token.balanceOf(w.address) - before, amount, 'claimed exactly what was earned');
@@ -445,9 +445,9 @@ test('the EVM node frozen and back: the API keeps serving, anchoring catches up 
     assert.ok(await alive(s.srv));
     // The Claimed events come back to the ledger asynchronously; verify once they have, since
     // `cohort verify --url` compares balances read after the entries it walked.
-    for (const [w, amount] of [...people.map((p) => [p.w, RW]), [researcher, WITHDRAW]]) {
+    for (const [w, amount, token] of [...people.map((p) => [p.w, RW, p.token]), [researcher, WITHDRAW, rtoken]]) {
       await waitFor(`the claim credit of ${w.address}`, async () =>
-        (await api(base, 'GET', `/v1/accounts/${w.address}/balance`)).body.claimed === amount.toString(), 30000, 200);
+        (await api(base, 'GET', `/v1/accounts/${w.address}/balance`, { token })).body.claimed === amount.toString(), 30000, 200);
     }
     const ver = await s.srv.cli(['verify', '--url', base]);
     assert.equal(ver.code, 0, ver.stdout + ver.stderr);

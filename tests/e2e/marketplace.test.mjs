@@ -62,8 +62,9 @@ function requestBody(privacy, extra = {}) {
   };
 }
 
-async function balance(addr) {
-  const b = await api(srv.base, 'GET', `/v1/accounts/${addr}/balance`);
+// A contributor's earnings are served to that contributor alone: pass their token.
+async function balance(addr, token) {
+  const b = await api(srv.base, 'GET', `/v1/accounts/${addr}/balance`, { token });
   assert.equal(b.status, 200);
   return b.body;
 }
@@ -139,11 +140,11 @@ async function runRequest(privacy, opts = {}) {
   const included = contributed.length - 1;
   if (rel.body.mode === 'dp') assert.equal(rel.body.included, null);
   else assert.ok(rel.body.included <= included);
-  const earned = await pool(contributed, 16, async (p) => BigInt((await balance(p.w.address)).earned));
+  const earned = await pool(contributed, 16, async (p) => BigInt((await balance(p.w.address, p.token)).earned));
   const paid = earned.filter((e) => e > 0n).length;
   assert.equal(paid, included);
   assert.ok(earned.every((e) => e === 0n || e % REWARD === 0n));
-  assert.equal(BigInt((await balance(revoker.w.address)).earned) % REWARD, BigInt(opts.revokerEarnedBefore ?? 0n) % REWARD);
+  assert.equal(BigInt((await balance(revoker.w.address, revoker.token)).earned) % REWARD, BigInt(opts.revokerEarnedBefore ?? 0n) % REWARD);
   const final = await balance(researcher.address);
   assert.equal(BigInt(before.available) - BigInt(final.available), REWARD * BigInt(included));
   return { req, rel: rel.body, contributed: contributed.slice(1) };

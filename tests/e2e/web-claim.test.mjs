@@ -87,8 +87,10 @@ test('contributor: consent, GPX import, sealed submit, release, claim on chain f
   assert.equal((await waitForStatus(s.srv.base, rtoken, req.id, ['released', 'failed'])).status, 'released');
 
   // Once anchored (and the contract holds that root), the balance page offers the claim.
+  // The test reads the proof as the wallet itself (claims are served to their address only).
+  const wtoken = await signIn(s.srv.base, wallet);
   await waitFor('an anchored claim', async () => {
-    const r = await api(s.srv.base, 'GET', `/v1/claims/${wallet.address}`);
+    const r = await api(s.srv.base, 'GET', `/v1/claims/${wallet.address}`, { token: wtoken });
     return r.status === 200 && r.body.cumulative_amount === REWARD.toString() && r.body.claims_root === await s.rewards.claimsRoot();
   }, 30000, 200);
   const before = await s.token.balanceOf(wallet.address);
@@ -104,7 +106,7 @@ test('contributor: consent, GPX import, sealed submit, release, claim on chain f
   assert.equal((await s.token.balanceOf(wallet.address)) - before, REWARD, 'the token balance rose by the reward on chain');
   assert.ok(contributor.calls.some((c) => c.method === 'eth_sendTransaction'));
   await waitFor('the claim recorded in the ledger', async () =>
-    (await api(s.srv.base, 'GET', `/v1/accounts/${wallet.address}/balance`)).body.claimed === REWARD.toString(), 30000, 200);
+    (await api(s.srv.base, 'GET', `/v1/accounts/${wallet.address}/balance`, { token: wtoken })).body.claimed === REWARD.toString(), 30000, 200);
   await page.reload();
   await waitText(contributor, '#bal-claimed', '2 tokens');
   await contributor.shot('21-balance-claimed');

@@ -14,6 +14,7 @@ import { ethers, Wallet } from 'ethers';
 import { ROOT, api } from './helpers.mjs';
 import { startChainStack, waitFor } from './chain-anvil.mjs';
 import { persona, signInUi } from './web-browser.mjs';
+import { signIn } from './market-helpers.mjs';
 import { buildWeb } from '../../web/build.mjs';
 
 const UNIT = 10n ** 18n;
@@ -39,12 +40,15 @@ after(async () => {
 });
 
 const waitText = (sel, re, timeout = 20000) => r.page.locator(sel).filter({ hasText: re }).first().waitFor({ timeout });
-const balance = async () => (await api(s.srv.base, 'GET', `/v1/accounts/${wallet.address}/balance`)).body;
+// The wallet's own token: earnings and claims are served to their address only.
+let wtoken;
+const own = async () => (wtoken ??= await signIn(s.srv.base, wallet));
+const balance = async () => (await api(s.srv.base, 'GET', `/v1/accounts/${wallet.address}/balance`, { token: await own() })).body;
 const sent = () => r.calls.filter((c) => c.method === 'eth_sendTransaction').map((c) => c.params[0]);
 const disabled = (sel) => r.page.locator(sel).isDisabled();
 async function anchoredClaim(amount) {
   await waitFor(`an anchored claim of ${amount}`, async () => {
-    const c = await api(s.srv.base, 'GET', `/v1/claims/${wallet.address}`);
+    const c = await api(s.srv.base, 'GET', `/v1/claims/${wallet.address}`, { token: await own() });
     return c.status === 200 && c.body.cumulative_amount === amount.toString() && c.body.claims_root === await s.rewards.claimsRoot();
   }, 30000, 200);
 }

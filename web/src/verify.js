@@ -3,7 +3,7 @@
 // from the signature, and checks the hash chain and (once anchored) the inclusion proof.
 import { keccak256, recoverAddress, getBytes, concat, toBeHex, zeroPadValue, getAddress } from 'ethers';
 
-const KINDS = { deposit: 1, escrow: 2, reward: 3, refund: 4, withdrawal: 5, claim: 6, key_rotation: 7 };
+const KINDS = { deposit: 1, escrow: 2, reward: 3, refund: 4, withdrawal: 5, claim: 6, key_rotation: 7, pool: 8 };
 
 function u64(n) { return zeroPadValue(toBeHex(BigInt(n)), 8); }
 function str(s) {

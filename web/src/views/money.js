@@ -100,8 +100,8 @@ export async function balance() {
   async function refresh({ onChain = true } = {}) {
     const seq = ++asked;
     const [b, claim] = await Promise.all([
-      api('GET', `/v1/accounts/${addr}/balance`, { auth: false }),
-      api('GET', `/v1/claims/${addr}`, { auth: false }).catch(() => null),
+      api('GET', `/v1/accounts/${addr}/balance`),
+      api('GET', `/v1/claims/${addr}`).catch(() => null),
       onChain ? readChain() : null,
     ]);
     if (seq < applied) return st;
@@ -255,7 +255,7 @@ export async function balance() {
       steps.step('Fetching your claim and its Merkle proof from Cohort…');
       let claim;
       try {
-        claim = await api('GET', `/v1/claims/${addr}`, { auth: false });
+        claim = await api('GET', `/v1/claims/${addr}`);
       } catch (e) {
         if (e.status === 404) throw new Error(`Nothing is claimable yet: ${e.message}`);
         throw e;

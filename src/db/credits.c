@@ -1,0 +1,108 @@
+/*
+ * credits: the private table of who was credited what (sql/011_private_credits.sql). Public
+ * entries carry only counts and roots; these rows are read by the paying flow (to post the
+ * root), by each address for itself, and by the anchorer for the claims tree. No public route
+ * reads them.
+ */
+#include "db/ledger_db.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "{a,b,...}" of n plain tokens (addresses, decimals, hex: nothing to quote). */
+static char *text_array(const char *const *v, size_t n)
+{
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i]) + 1;
+    char *s = malloc(len), *o = s;
+    if (!s)
+        return NULL;
+    *o++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        size_t l = strlen(v[i]);
+        memcpy(o, v[i], l);
+        o += l;
+    }
+    *o++ = '}';
+    *o = '\0';
+    return s;
+}
+
+int coh_db_credits_put(PGresult **out, coh_db_pool *p, const char *entry_key, const char *request,
+                       const char *const *addrs, const char *const *amounts, size_t n,
+                       coh_err *err)
+{
+    *out = NULL;
+    char **salts = calloc(n + 1, sizeof *salts);
+    int rc = salts ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        uint8_t s[32];
+        randombytes_buf(s, sizeof s);
+        if (!(salts[i] = malloc(65)))
+            rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+        else
+            coh_hex_encode(salts[i], s, 32, 0);
+    }
+    char *a = rc ? NULL : text_array(addrs, n), *m = rc ? NULL : text_array(amounts, n),
+         *s = rc ? NULL : text_array((const char *const *)salts, n);
+    if (!rc && (!a || !m || !s))
+        rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    /* A credit whose entry was never posted (a withdrawal refused for funds) may be restated;
+     * one whose entry exists never changes. Salts, once stored, stay. */
+    const char *pp[5] = {entry_key, request, a, m, s};
+    if (!rc)
+        rc = coh_db_run(p,
+                        "INSERT INTO ledger_credits (address, amount, salt, entry_key, request_id) "
+                        "SELECT u.a, u.m::numeric, decode(u.s, 'hex'), $1, $2 FROM "
+                        "unnest($3::text[], $4::text[], $5::text[]) AS u(a, m, s) "
+                        "ON CONFLICT (entry_key, address) DO UPDATE SET amount = EXCLUDED.amount "
+                        "WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE "
+                        "e.idempotency_key = EXCLUDED.entry_key)",
+                        5, pp, err);
+    for (size_t i = 0; salts && i < n; i++)
+        free(salts[i]);
+    free(salts);
+    free(a);
+    free(m);
+    free(s);
+    if (rc)
+        return rc;
+    const char *pk[1] = {entry_key};
+    *out = coh_db_query(p,
+                        "SELECT address, amount::text, encode(salt, 'hex') FROM ledger_credits "
+                        "WHERE entry_key = $1 ORDER BY address",
+                        1, pk, err);
+    return *out ? 0 : err->code;
+}
+
+json_t *coh_db_credits_of(coh_db_pool *p, const char *address, coh_err *err)
+{
+    const char *pp[1] = {address};
+    return coh_db_json(
+        p,
+        "SELECT coalesce(json_agg(x ORDER BY x.seq), '[]') FROM (SELECT e.seq, e.kind, "
+        "c.request_id AS request, c.amount::text AS amount, encode(c.salt, 'hex') AS salt, "
+        "e.ref_contribution AS credits_ref, false AS wave1, (SELECT "
+        "json_agg(json_build_array(o.address, o.amount::text, encode(o.salt, 'hex')) ORDER BY "
+        "o.address) FROM ledger_credits o WHERE o.entry_key = c.entry_key) AS leaves FROM "
+        "ledger_credits c JOIN ledger_entries e ON e.idempotency_key = c.entry_key WHERE "
+        "c.address = $1 "
+        /* wave 1: entries to payable:<address>, public as they always were */
+        "UNION ALL SELECT e.seq, e.kind, e.ref_request, e.amount::text, NULL, NULL, true, NULL "
+        "FROM ledger_entries e WHERE e.credit = 'payable:' || $1) x",
+        1, pp, err);
+}
+
+PGresult *coh_db_credits_wave1_balances(coh_db_pool *p, coh_err *err)
+{
+    return coh_db_query(p,
+                        "SELECT substr(account, 9), balance::text, credited::text FROM "
+                        "ledger_balances WHERE account LIKE 'payable:0x%' AND balance > 0 "
+                        "ORDER BY account LIMIT 500",
+                        0, NULL, err);
+}
