@@ -143,6 +143,7 @@ struct coh_db_profile_update {
     const char *min_k;             /* decimal integer 2-1000, or "" for none */
     const char *max_epsilon;       /* decimal > 0, or "" for none */
     int statistics_only;           /* 0, 1, or -1 to keep */
+    const char *payout_address;    /* lowercase 0x address, or "" for the sign-in address */
 };
 COH_WUR int coh_db_profile_put(coh_db_pool *p, const char *address,
                                const struct coh_db_profile_update *u, coh_err *err);

@@ -167,7 +167,8 @@ json_t *coh_db_profile_get(coh_db_pool *p, const char *address, coh_err *err)
                      "'attributes', attributes, 'purposes', purposes, 'min_reward', "
                      "min_reward::text, 'lifetime_epsilon', lifetime_epsilon::text, "
                      "'epsilon_spent', epsilon_spent::text, 'min_k', min_k, 'max_epsilon', "
-                     "max_epsilon::text, 'statistics_only', statistics_only, 'updated_at', "
+                     "max_epsilon::text, 'statistics_only', statistics_only, 'payout_address', "
+                     "payout_address, 'updated_at', "
                      "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
                      "::text FROM profiles WHERE address = $1",
                      1, params, err);
@@ -201,7 +202,8 @@ int coh_db_profile_put(coh_db_pool *p, const char *address, const struct coh_db_
                             u->lifetime_epsilon,
                             u->min_k,
                             u->max_epsilon,
-                            flag(u->statistics_only)};
+                            flag(u->statistics_only),
+                            u->payout_address};
     /* One statement, member by member: a NULL parameter keeps the stored value. */
     PGresult *r = coh_db_query(
         p,
@@ -218,9 +220,11 @@ int coh_db_profile_put(coh_db_pool *p, const char *address, const struct coh_db_
         "min_k = CASE WHEN $10::text IS NULL THEN min_k ELSE nullif($10, '')::integer END, "
         "max_epsilon = CASE WHEN $11::text IS NULL THEN max_epsilon "
         "ELSE nullif($11, '')::numeric END, "
-        "statistics_only = coalesce($12::boolean, statistics_only), updated_at = now() "
+        "statistics_only = coalesce($12::boolean, statistics_only), "
+        "payout_address = CASE WHEN $13::text IS NULL THEN payout_address "
+        "ELSE nullif($13, '') END, updated_at = now() "
         "WHERE address = $1",
-        12, params, err);
+        13, params, err);
     if (!r)
         return err->code;
     int n = atoi(PQcmdTuples(r));

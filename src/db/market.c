@@ -143,21 +143,29 @@ int coh_db_request_close(coh_db_pool *p, const char *id, const char *owner, coh_
 }
 
 int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
-                       const char *signature_hex, long long expiry, int version, coh_err *err)
+                       const char *signature_hex, long long expiry, int version,
+                       const char *terms_hash_hex, const char *privacy, coh_err *err)
 {
     char exp[24], ver[12];
     snprintf(exp, sizeof exp, "%lld", expiry);
     snprintf(ver, sizeof ver, "%d", version);
-    const char *params[] = {bare(id), contributor, bare(signature_hex), exp, ver};
+    const char *params[] = {bare(id),
+                            contributor,
+                            bare(signature_hex),
+                            exp,
+                            ver,
+                            terms_hash_hex ? bare(terms_hash_hex) : NULL,
+                            privacy};
     long n = 0;
     int rc = exec_count(
         p,
-        "INSERT INTO consents (request_id, contributor, signature, expiry, version) SELECT r.id, "
-        "$2, decode($3, 'hex'), $4::bigint, $5::smallint FROM requests r WHERE r.id = "
-        "decode($1, 'hex') AND r.status = 'open' ON CONFLICT (request_id, contributor) DO "
-        "UPDATE SET signature = excluded.signature, expiry = excluded.expiry, version = "
-        "excluded.version, created_at = now(), revoked_at = NULL",
-        5, params, &n, err);
+        "INSERT INTO consents (request_id, contributor, signature, expiry, version, terms_hash, "
+        "privacy) SELECT r.id, $2, decode($3, 'hex'), $4::bigint, $5::smallint, decode($6, "
+        "'hex'), $7 FROM requests r WHERE r.id = decode($1, 'hex') AND r.status = 'open' ON "
+        "CONFLICT (request_id, contributor) DO UPDATE SET signature = excluded.signature, expiry "
+        "= excluded.expiry, version = excluded.version, terms_hash = excluded.terms_hash, "
+        "privacy = excluded.privacy, created_at = now(), revoked_at = NULL",
+        7, params, &n, err);
     if (!rc && n != 1)
         rc = coh_err_set(err, COH_ERR_CONFLICT, "the request is not open for consent");
     return rc;
@@ -169,8 +177,10 @@ json_t *coh_db_consent_get(coh_db_pool *p, const char *id, const char *contribut
     return coh_db_json(p,
                        "SELECT json_build_object('request_id', '0x' || encode(request_id, 'hex'), "
                        "'contributor', contributor, 'signature', '0x' || encode(signature, "
-                       "'hex'), 'expiry', expiry, 'version', version, 'created_at', ts_json(created_at), "
-                       "'revoked_at', ts_json(revoked_at)) FROM consents WHERE request_id = "
+                       "'hex'), 'expiry', expiry, 'version', version, 'terms_hash', '0x' || "
+                       "encode(terms_hash, 'hex'), 'privacy', privacy, 'created_at', "
+                       "ts_json(created_at), 'revoked_at', ts_json(revoked_at)) FROM consents "
+                       "WHERE request_id = "
                        "decode($1, 'hex') AND contributor = $2",
                        2, params, err);
 }

@@ -32,11 +32,14 @@ json_t *coh_db_requests_open_for(coh_db_pool *p, const char *viewer, coh_err *er
 /* Closes an open request of owner now: status 'closing' and a release job. */
 COH_WUR int coh_db_request_close(coh_db_pool *p, const char *id, const char *owner, coh_err *err);
 
-/* Records (or renews after a revocation) a consent of the EIP-712 type `version` (1 or 2)
- * while the request is open. */
+/*
+ * Records (or renews after a revocation) a consent of the EIP-712 type `version` (1 or 2) while
+ * the request is open; a version-2 consent keeps what it signed (terms hash, privacy summary),
+ * NULL for version 1.
+ */
 COH_WUR int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
                                const char *signature_hex, long long expiry, int version,
-                               coh_err *err);
+                               const char *terms_hash_hex, const char *privacy, coh_err *err);
 /* The stored consent, for anyone to verify, or NULL + NOTFOUND. */
 json_t *coh_db_consent_get(coh_db_pool *p, const char *id, const char *contributor, coh_err *err);
 /* Revokes the contributor's consent and deletes the contribution, while the request is open. */

@@ -115,7 +115,18 @@ static json_t *consent_view(struct coh_http_req *req, json_t *stored, const json
     uint8_t contract[20];
     verifying_contract(req, contract);
     coh_err err = {0};
-    if (consent_of(&k, v, req->account, version) == 0) {
+    int ok = consent_of(&k, v, req->account, version) == 0;
+    /* A stored version-2 consent is shown as signed: its own terms hash, summary and expiry. */
+    const char *th = json_string_value(json_object_get(stored, "terms_hash"));
+    const char *pv = json_string_value(json_object_get(stored, "privacy"));
+    if (ok && version == 2 && th && pv) {
+        free(k.privacy);
+        k.privacy = strdup(pv);
+        k.c.privacy = k.privacy;
+        k.c.expiry = (uint64_t)json_integer_value(json_object_get(stored, "expiry"));
+        ok = k.privacy && coh_hex_decode_exact(k.c.terms_hash, 32, th) == 0;
+    }
+    if (ok) {
         json_object_set_new(stored, "typed_data",
                             coh_crypto_consent_typed_data(coh_http_chain_id(req), contract, &k.c));
         if (version == 2)
@@ -162,6 +173,8 @@ void coh_h_consent_put(struct coh_http_req *req)
         if (coh_crypto_address_parse(me, req->account) != 0)
             memset(me, 0, sizeof me);
         uint8_t v1_signer[20];
+        char terms_hex[67];
+        coh_hex_encode(terms_hex, k.c.terms_hash, 32, 1);
         if (rc == COH_CRYPTO_EHIGHS || rc == COH_CRYPTO_EV || rc == COH_CRYPTO_ESIG) {
             coh_http_send_problem(req, 422, "malformed-signature", "Invalid consent", "%s",
                                   coh_crypto_strerror(rc));
@@ -180,7 +193,7 @@ void coh_h_consent_put(struct coh_http_req *req)
                                   "request's version-2 EIP-712 consent (its terms hash, privacy "
                                   "summary, purpose, reward and expiry)");
         } else if (coh_db_consent_put(req->app->db, id, req->account, sig_hex,
-                                      (long long)k.c.expiry, 2, &err)) {
+                                      (long long)k.c.expiry, 2, terms_hex, k.privacy, &err)) {
             coh_http_send_err(req, &err);
         } else {
             json_t *stored = coh_db_consent_get(req->app->db, id, req->account, &err);

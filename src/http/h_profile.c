@@ -57,7 +57,7 @@ static json_t *profile_view(struct coh_http_req *req, coh_err *err)
     if (json_is_true(json_object_get(p, "is_contributor")))
         json_array_append_new(roles, json_string("contributor"));
     json_t *out = json_pack(
-        "{s:s,s:s,s:o,s:O,s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:O}", "address", checksum,
+        "{s:s,s:s,s:o,s:O,s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:O}", "address", checksum,
         "did", did, "roles", roles, "display_name", json_object_get(p, "display_name"),
         "consent_profile", "categories", json_object_get(p, "categories"), "attributes",
         json_object_get(p, "attributes"), "purposes", json_object_get(p, "purposes"),
@@ -65,7 +65,8 @@ static json_t *profile_view(struct coh_http_req *req, coh_err *err)
         json_object_get(p, "lifetime_epsilon"), "epsilon_spent",
         json_object_get(p, "epsilon_spent"), "min_k", json_object_get(p, "min_k"),
         "max_epsilon", json_object_get(p, "max_epsilon"), "statistics_only",
-        json_object_get(p, "statistics_only"), "updated_at", json_object_get(p, "updated_at"));
+        json_object_get(p, "statistics_only"), "payout_address",
+        json_object_get(p, "payout_address"), "updated_at", json_object_get(p, "updated_at"));
     json_decref(p);
     if (!out)
         coh_err_set(err, COH_ERR_NOMEM, "out of memory");
@@ -227,7 +228,7 @@ void coh_h_profile_put(struct coh_http_req *req)
     json_t *cp = json_object_get(body, "consent_profile");
     json_t *categories = NULL, *attributes = NULL, *purposes = NULL;
     const char *min_reward = NULL, *epsilon = NULL, *max_epsilon = NULL;
-    char min_k[8] = "", *min_k_text = NULL;
+    char min_k[8] = "", *min_k_text = NULL, payout[43] = "", *payout_text = NULL;
     int statistics_only = -1;
     if (!bad && cp && !json_is_object(cp))
         bad = "'consent_profile' must be an object";
@@ -236,7 +237,8 @@ void coh_h_profile_put(struct coh_http_req *req)
         {
             if (strcmp(k, "categories") && strcmp(k, "attributes") && strcmp(k, "purposes") &&
                 strcmp(k, "min_reward") && strcmp(k, "lifetime_epsilon") && strcmp(k, "min_k") &&
-                strcmp(k, "max_epsilon") && strcmp(k, "statistics_only")) {
+                strcmp(k, "max_epsilon") && strcmp(k, "statistics_only") &&
+                strcmp(k, "payout_address")) {
                 snprintf(msg, sizeof msg, "unknown member 'consent_profile.%.40s'", k);
                 bad = msg;
                 break;
@@ -292,6 +294,21 @@ void coh_h_profile_put(struct coh_http_req *req)
             else
                 statistics_only = json_is_true(jstat);
         }
+        /* Where rewards are credited (claims go to it): fixed for a release when it is stored. */
+        json_t *jpay = json_object_get(cp, "payout_address");
+        if (!bad && jpay) {
+            uint8_t a[20];
+            if (json_is_null(jpay)) {
+                payout_text = payout; /* "": the sign-in address */
+            } else if (!json_is_string(jpay) ||
+                       coh_crypto_address_parse(a, json_string_value(jpay)) != 0) {
+                bad = "'consent_profile.payout_address' must be an Ethereum address (0x + 40 "
+                      "hex, EIP-55 when mixed case), or null for the sign-in address";
+            } else {
+                coh_hex_encode(payout, a, 20, 1);
+                payout_text = payout;
+            }
+        }
     }
     if (bad) {
         json_decref(body);
@@ -314,6 +331,7 @@ void coh_h_profile_put(struct coh_http_req *req)
         .min_k = min_k_text,
         .max_epsilon = max_epsilon,
         .statistics_only = statistics_only,
+        .payout_address = payout_text,
     };
     coh_err err = {0};
     int rc = (!categories || cat_s) && (!attributes || attr_s) && (!purposes || pur_s)

@@ -200,8 +200,19 @@ test('the consent signs the terms: a wallet\'s own v2 Consent is accepted, other
   const ok = await api(srv.base, 'POST', `/v1/requests/${r.id}/consents`, { token: c.token, json: { signature } });
   assert.equal(ok.status, 201, JSON.stringify(ok.body));
   assert.equal(ok.body.version, 2);
+  assert.equal(ok.body.terms_hash, message.termsHash);
+  assert.equal(ok.body.privacy, message.privacy);
   const { EIP712Domain, ...types } = ok.body.typed_data.types;
   assert.equal(verifyTypedData(ok.body.typed_data.domain, types, ok.body.typed_data.message, ok.body.signature), c.w.address);
+
+  // The stored consent shows what was signed, even if the request's stored form were rewritten.
+  execFileSync('psql', [process.env.COH_TEST_DATABASE_URL, '-qXc',
+    `UPDATE requests SET retention_days = 31 WHERE id = decode('${r.id.slice(2)}', 'hex')`]);
+  const later = await api(srv.base, 'GET', `/v1/requests/${r.id}/consents/me`, { token: c.token });
+  assert.equal(later.body.typed_data.message.termsHash, message.termsHash);
+  assert.equal(later.body.typed_data.message.privacy, message.privacy);
+  assert.equal(verifyTypedData(later.body.typed_data.domain, types, later.body.typed_data.message, later.body.signature), c.w.address);
+  assert.notEqual(keccak256(toUtf8Bytes(canonical(later.body.terms))), message.termsHash, 'the terms shown now are the rewritten ones');
 });
 
 test('a stored wave-1 consent keeps verifying as version 1, and stays live', async () => {
