@@ -63,6 +63,11 @@ COH_WUR int coh_db_chain_anchor_confirm(coh_db_pool *p, long long anchor_id, con
 COH_WUR int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq, coh_err *err);
 
 /* ---- the deposit watcher (chain_events.c) ---------------------------------------------- */
+/*
+ * Logs the deposit watcher was given that were not the rewards contract's Deposited or Claimed
+ * events (another address or topic), ignored since the process started (chain_watch.c).
+ */
+unsigned long coh_db_chain_logs_ignored(void);
 /* Scan cursor by name (the last block fully processed); *block = dflt when never set. */
 COH_WUR int coh_db_chain_cursor_get(long long *block, coh_db_pool *p, const char *name,
                                     long long dflt, coh_err *err);

@@ -10,8 +10,17 @@
  */
 #include "db/chain_watch.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Logs eth_getLogs returned that were not the rewards contract's Deposited or Claimed. */
+static atomic_ulong logs_ignored;
+
+unsigned long coh_db_chain_logs_ignored(void)
+{
+    return atomic_load(&logs_ignored);
+}
 
 void coh_db_chain_watch_init(struct coh_db_chain_watch *cw, coh_chain_rpc *rpc,
                              const struct coh_db_chain_worker_config *cfg)
@@ -90,6 +99,21 @@ static int check_reorg(const struct coh_db_chain_watch *cw, long long cursor, ui
     return 0;
 }
 
+/*
+ * Whether a log is the rewards contract's Deposited or Claimed event. The request's filter asks
+ * the node for exactly these, but the answer is not trusted: a compromised or buggy endpoint
+ * could add another contract's identical event, and it must credit nothing.
+ */
+static int is_ours(const struct coh_db_chain_watch *cw, json_t *lg)
+{
+    uint8_t addr[20], t0[32];
+    json_t *topics = json_object_get(lg, "topics");
+    return coh_hex_decode_exact(addr, 20, json_string_value(json_object_get(lg, "address"))) == 0 &&
+           memcmp(addr, cw->cfg->rewards, 20) == 0 &&
+           coh_hex_decode_exact(t0, 32, json_string_value(json_array_get(topics, 0))) == 0 &&
+           (memcmp(t0, cw->topic_deposit, 32) == 0 || memcmp(t0, cw->topic_claim, 32) == 0);
+}
+
 /* Parses one Deposited/Claimed log; ordinal is its position among the tx's logs here. */
 static int parse_log(const struct coh_db_chain_watch *cw, struct coh_db_chain_event *ev, json_t *lg)
 {
@@ -127,20 +151,28 @@ static int credit_logs(const struct coh_db_chain_watch *cw, json_t *logs, long l
 {
     uint8_t prev_tx[32] = {0};
     long long ordinal = 0;
-    size_t i;
+    size_t i, foreign = 0;
+    int have_prev = 0;
     json_t *lg;
     json_array_foreach(logs, i, lg)
     {
         if (json_is_true(json_object_get(lg, "removed")))
             continue;
+        if (!is_ours(cw, lg)) {
+            /* Counted, never credited, and not given an ordinal (ours keep their numbering). */
+            atomic_fetch_add(&logs_ignored, 1);
+            foreign++;
+            continue;
+        }
         struct coh_db_chain_event ev = {0};
         if (parse_log(cw, &ev, lg) != 0)
             return coh_err_set(err, COH_CHAIN_ETRANSPORT, "eth_getLogs: malformed log");
         if (ev.block_number == to && memcmp(ev.block_hash, to_hash, 32) != 0)
             return coh_err_set(err, COH_CHAIN_ETRANSPORT,
                                "eth_getLogs: a log of block %lld from another branch", to);
-        ordinal = i > 0 && memcmp(prev_tx, ev.tx_hash, 32) == 0 ? ordinal + 1 : 0;
+        ordinal = have_prev && memcmp(prev_tx, ev.tx_hash, 32) == 0 ? ordinal + 1 : 0;
         memcpy(prev_tx, ev.tx_hash, 32);
+        have_prev = 1;
         ev.tx_ordinal = ordinal;
         enum coh_db_event_seen seen;
         int rc = coh_db_chain_event_credit(&seen, cw->cfg->db, cw->cfg->ledger_key, &ev, err);
@@ -156,6 +188,11 @@ static int credit_logs(const struct coh_db_chain_watch *cw, json_t *logs, long l
             coh_log_info("chain events: %s %s/%lld mined again in block %lld; credited once",
                          ev.kind, txh, ev.tx_ordinal, ev.block_number);
     }
+    if (foreign)
+        coh_log_warn(
+            "chain events: %zu log(s) up to block %lld were not the rewards contract's "
+            "Deposited or Claimed events and were ignored: is the RPC endpoint trustworthy?",
+            foreign, to);
     return 0;
 }
 

@@ -3,6 +3,7 @@
  * rendered in the Prometheus text format. Tens of series at most: a mutex and a linear scan
  * cost less than the HTTP parse around them.
  */
+#include "db/chain_db.h"
 #include "http/http.h"
 
 #include <pthread.h>
@@ -154,5 +155,11 @@ char *coh_metrics_render(struct coh_metrics *m, const struct coh_app *app)
             "# TYPE cohort_db_pool_wait_timeouts_total counter\n"
             "cohort_db_pool_wait_timeouts_total %lu\n",
             ps.size, ps.open, ps.in_use, ps.waits_timed_out);
+    bprintf(&b,
+            "# HELP cohort_chain_logs_ignored_total Logs the RPC endpoint returned for the deposit "
+            "watcher that were not the rewards contract's Deposited or Claimed events.\n"
+            "# TYPE cohort_chain_logs_ignored_total counter\n"
+            "cohort_chain_logs_ignored_total %lu\n",
+            coh_db_chain_logs_ignored());
     return b.p;
 }
