@@ -5,7 +5,8 @@
  * overrun by rounding. Composition is basic (sequential) composition: epsilons and deltas
  * add. A budget caps spending by the request's own (epsilon, delta) and by the smallest
  * remaining lifetime epsilon of any contributor whose rows are in the data (every query
- * touches every contributor). A refused spend changes nothing.
+ * touches every contributor). A refused spend changes nothing, and its message names no
+ * contributor's remaining budget.
  */
 #include "privacy/internal.h"
 
@@ -132,11 +133,11 @@ int coh_dp_budget_spend(coh_dp_budget *b, coh_rational eps, double delta, coh_er
                            "refused: epsilon %.6g would exceed the request budget %.6g (spent "
                            "%.6g)",
                            rdouble(eps), rdouble(b->eps), rdouble(b->spent));
+    /* says neither how much is left nor whose: remaining budgets are contributors' facts */
     if (b->has_cap && rcmp(total, b->cap) > 0)
         return coh_err_set(err, COH_ERR_LIMIT,
-                           "refused: epsilon %.6g would exceed a contributor's remaining "
-                           "lifetime budget %.6g",
-                           rdouble(total), rdouble(b->cap));
+                           "refused: the request's epsilon would exceed a contributor's remaining "
+                           "lifetime budget");
     if (b->spent_delta + delta > b->delta * (1 + 1e-12))
         return coh_err_set(err, COH_ERR_LIMIT,
                            "refused: delta %.3g would exceed the request budget %.3g", delta,

@@ -219,11 +219,27 @@ typedef struct coh_dp_request {
 /*
  * coh_dp_run: validates every query, spends the request's (epsilon, delta) from the budget
  * (refusing before any noise is drawn if it does not fit), and returns a JSON document with
- * each statistic, its noise scale and a 95% error bound. Values outside the declared bounds
- * are clamped; a non-numeric, NaN or infinite value in a queried column is rejected with
- * its row and column.
+ * each statistic, its noise scale and the 95% bound of the error its noise causes
+ * ("error_bound_95"; see dp_query.c). Values outside the declared bounds are clamped; a
+ * non-numeric, NaN or infinite value in a queried column is rejected with its row and column.
+ * The document holds no exact count of rows: only noisy statistics and public parameters.
+ * The first count query's noisy count is reused by sum, mean and variance (no second count).
  */
 COH_WUR int coh_dp_run(json_t **out, const coh_table *t, const coh_dp_request *req,
                        coh_dp_budget *budget, coh_dp_rng *rng, coh_err *err);
+
+/*
+ * coh_dp_expected_error: before any data, the 95% error each query of req would have over n
+ * rows, with the lattices, noise scales and bound formulas of coh_dp_run (t supplies the
+ * columns only, e.g. an empty finished table; nothing is spent or drawn). Assumed: groups of
+ * equal size n / groups, values spread evenly over their bounds (centred mean at the middle,
+ * variance (hi-lo)^2/12, quantiles at their uniform positions). *out = [{query,
+ * expected_error_95 (the statistic's units; per group or bucket), relative, mostly_noise}],
+ * relative = error / a plausible size of the statistic: count n_g, sum n_g max(|middle|,
+ * (hi-lo)/2), mean and quantiles (hi-lo)/2, variance (hi-lo)^2/12, histogram bucket n_g / bins;
+ * mostly_noise = relative > 0.5 (the 95% error is over half the statistic's plausible size).
+ */
+COH_WUR int coh_dp_expected_error(json_t **out, const coh_table *t, const coh_dp_request *req,
+                                  size_t n, coh_err *err);
 
 #endif

@@ -253,15 +253,16 @@ static void test_queries_clamp(void **state)
     coh_table *t = make_table(NULL);
     coh_dp_rng *rng = seeded(6);
     coh_err err;
-    /* epsilon 10^6: noise scale 1e-5 lattice steps, so the release is the exact statistic */
+    /* epsilon 10^6: noise of scale 1e-5 (sensitivity 10 / epsilon) on a lattice as fine */
     json_t *o = run_q(t, "sum(x)", "1000000", COH_DP_LAPLACE, NULL, rng, 0, &err);
-    assert_true(first_value(o) == 955.0); /* 0+..+10 + 89*10 + clamp(1000)=10 + clamp(-50)=0 */
+    /* 0+..+10 + 89*10 + clamp(1000)=10 + clamp(-50)=0 */
+    assert_true(fabs(first_value(o) - 955.0) < 1e-3);
     json_decref(o);
     o = run_q(t, "count", "1000000", COH_DP_GAUSSIAN, NULL, rng, 0, &err);
     assert_true(first_value(o) == 102.0);
     json_decref(o);
     o = run_q(t, "mean(x)", "1000000", COH_DP_LAPLACE, NULL, rng, 0, &err);
-    assert_true(fabs(first_value(o) - 955.0 / 102) < 1e-9);
+    assert_true(fabs(first_value(o) - 955.0 / 102) < 1e-4);
     json_decref(o);
     o = run_q(t, "variance(x)", "1000000", COH_DP_LAPLACE, NULL, rng, 0, &err);
     double m = 955.0 / 102, ss = 0;
@@ -269,7 +270,7 @@ static void test_queries_clamp(void **state)
         double v = i < 100 ? fmin(i, 10) : i == 100 ? 10 : 0;
         ss += (v - m) * (v - m);
     }
-    assert_true(fabs(first_value(o) - ss / 102) < 1e-6);
+    assert_true(fabs(first_value(o) - ss / 102) < 1e-4);
     json_decref(o);
     /* group-by: a = even x, b = odd x */
     o = run_q(t, "count", "1000000", COH_DP_LAPLACE, "g", rng, 0, &err);
