@@ -254,4 +254,20 @@ int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *
 COH_WUR int coh_market_request_preview(json_t **out, const json_t *body, int64_t now_s,
                                        const coh_market_floors *floors, coh_err *err);
 
+/* ---- DP expected errors (preview.c) -------------------------------------------------- */
+/*
+ * For a normalized DP privacy object (as coh_market_spec_validate stores it) over schema s:
+ * *out = [{query, expected_error_95, relative, mostly_noise}], one per query, for
+ * n_contributors rows, from the same noise plans as the release (coh_dp_expected_error:
+ * groups of equal size, values spread evenly over the field's bounds). expected_error_95 is
+ * in the statistic's units (per group, per histogram bucket); relative = that error over a
+ * plausible size of the statistic (count: rows per group; mean and quantiles: (max-min)/2;
+ * sum: rows x max(|middle|, (max-min)/2); variance: (max-min)^2/12; bucket: rows / buckets);
+ * mostly_noise = relative > 0.5. COH_ERR_INVALID when the privacy object is not DP or does
+ * not fit the schema (as the release would fail).
+ */
+COH_WUR int coh_market_dp_expected_error(json_t **out, const coh_market_schema *s,
+                                         const json_t *privacy, size_t n_contributors,
+                                         coh_err *err);
+
 #endif

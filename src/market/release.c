@@ -5,7 +5,9 @@
  * from lives in secure memory and is freed by the caller.
  */
 #include "market/market.h"
+#include "market/dp_request.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,51 +106,57 @@ static int kanon(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t
     return *out ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
 }
 
-static int dp(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t,
-              const coh_market_schema *s, const json_t *privacy, const coh_rational *remaining,
-              coh_err *err)
+/* a <= b exactly */
+static bool rat_le(coh_rational a, coh_rational b)
 {
-    size_t nf = coh_market_schema_fields(s);
-    coh_dp_column cols[32];
-    memset(cols, 0, sizeof cols);
-    for (size_t i = 0; i < nf; i++) {
-        cols[i].name = coh_market_schema_field_name(s, i);
-        cols[i].lo = coh_market_schema_field_min(s, i);
-        cols[i].hi = coh_market_schema_field_max(s, i);
-        cols[i].n_categories = coh_market_schema_field_categories(s, i, &cols[i].categories);
-        if (!cols[i].n_categories)
-            cols[i].categories = NULL;
+    return (unsigned __int128)a.num * b.den <= (unsigned __int128)b.num * a.den;
+}
+
+/*
+ * Differential privacy over the request's schema, never beyond the operator's floors: a
+ * request stored before a floor was lowered or raised is held to today's (epsilon, delta and
+ * the smallest cohort). The refusals name the floor, never a fact about the contributors. The
+ * release holds the noisy statistics and public parameters only: no exact count of the rows
+ * (a count is a query like any other). check_only (at creation, over an empty table) skips the
+ * cohort floor.
+ */
+static int dp(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t,
+              const coh_market_schema *s, const json_t *privacy, const coh_market_floors *floors,
+              const coh_rational *remaining, bool check_only, coh_err *err)
+{
+    coh_market_floors dflt;
+    if (!floors) {
+        coh_market_floors_default(&dflt);
+        floors = &dflt;
     }
-    json_t *qs = json_object_get(privacy, "queries");
-    const char *queries[20];
-    size_t nq = 0, i;
-    json_t *q;
-    json_array_foreach(qs, i, q) if (nq < 20) queries[nq++] = json_string_value(q);
-    const char *mech = json_string_value(json_object_get(privacy, "mechanism"));
-    coh_dp_request req = {
-        .queries = queries,
-        .n_queries = nq,
-        .columns = cols,
-        .n_columns = nf,
-        .group_by = json_string_value(json_object_get(privacy, "group_by")),
-        .mechanism = mech && strcmp(mech, "gaussian") == 0 ? COH_DP_GAUSSIAN : COH_DP_LAPLACE,
-        .delta = json_number_value(json_object_get(privacy, "delta")),
-    };
-    int rc = coh_rational_parse(&req.epsilon, json_string_value(json_object_get(privacy, "epsilon")),
-                                err);
+    struct coh_market_dp_req R;
+    int rc = coh_market_dp_req_init(&R, s, privacy, err);
     if (rc)
         return rc;
+    const coh_dp_request *req = &R.req;
+    size_t nr = coh_table_rows(t);
+    if (!rat_le(req->epsilon, floors->max_epsilon))
+        return coh_err_set(err, COH_ERR_LIMIT,
+                           "refused: epsilon is above the operator's floor (privacy_max_epsilon)");
+    if (!(req->delta * (double)floors->max_delta.den <=
+          (double)floors->max_delta.num * (1 + 1e-12)))
+        return coh_err_set(err, COH_ERR_LIMIT,
+                           "refused: delta is above the operator's floor (privacy_max_delta)");
+    if (!check_only && nr < floors->min_dp_contributors)
+        return coh_err_set(err, COH_ERR_LIMIT,
+                           "refused: a DP release needs at least %u contributors, the operator's "
+                           "floor (privacy_min_dp_contributors)",
+                           floors->min_dp_contributors);
     coh_dp_budget *budget = NULL;
     coh_dp_rng *rng = NULL;
     json_t *result = NULL;
-    size_t nr = coh_table_rows(t);
-    rc = coh_dp_budget_new(&budget, req.epsilon, req.delta, err);
+    rc = coh_dp_budget_new(&budget, req->epsilon, req->delta, err);
     for (size_t r = 0; !rc && r < nr; r++)
         rc = coh_dp_budget_contributor_add(budget, remaining[r], err);
     if (!rc && coh_dp_rng_new(&rng) != 0)
         rc = coh_err_set(err, COH_ERR_NOMEM, "cannot seed the DP random generator");
     if (!rc)
-        rc = coh_dp_run(&result, t, &req, budget, rng, err);
+        rc = coh_dp_run(&result, t, req, budget, rng, err);
     coh_dp_rng_free(rng);
     coh_dp_budget_free(budget);
     if (rc)
@@ -157,11 +165,12 @@ static int dp(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t,
     char *text = json_dumps(result, JSON_COMPACT);
     if (!*rows || !text) {
         free(*rows);
+        *rows = NULL;
         free(text);
         json_decref(result);
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     }
-    for (size_t r = 0; r < nr; r++)
+    for (size_t r = 0; r < nr; r++) /* every row's values are in the statistics */
         (*rows)[r] = r;
     *n_rows = nr;
     *out = json_pack("{s:s,s:s,s:s,s:o}", "mode", "dp", "content_type", "application/json",
@@ -183,7 +192,7 @@ int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_rows, cons
     if (mode && strcmp(mode, "k-anonymity") == 0)
         return kanon(out, rows, n_rows, t, s, privacy, err);
     if (mode && strcmp(mode, "dp") == 0)
-        return dp(out, rows, n_rows, t, s, privacy, remaining, err);
+        return dp(out, rows, n_rows, t, s, privacy, floors, remaining, false, err);
     return coh_err_set(err, COH_ERR_INVALID, "unknown privacy mode");
 }
 
@@ -202,7 +211,7 @@ int coh_market_release_check(const coh_market_schema *s, const json_t *privacy,
     size_t *rows = NULL, n = 0;
     coh_rational none = {1, 1};
     if (!rc)
-        rc = coh_market_release_compute(&out, &rows, &n, t, s, privacy, floors, &none, err);
+        rc = dp(&out, &rows, &n, t, s, privacy, floors, &none, true, err);
     json_decref(out);
     free(rows);
     coh_table_free(t);
