@@ -26,13 +26,15 @@ static const char usage[] =
     "                 [--group-by col[=a,b,c]] [--mechanism laplace|gaussian] [--delta D]\n"
     "                 [--lifetime-remaining E]\n"
     "\n"
-    "Prints differentially private statistics as JSON, each with its noise scale and a 95%\n"
-    "error bound. Queries: count, sum(c), mean(c), variance(c), histogram(c),\n"
-    "quantiles(c,0.25,0.5,...), median(c). Numeric columns need --bounds (values are clamped);\n"
-    "histograms of categorical columns and --group-by need declared categories (rows outside\n"
-    "them are not counted). The request's epsilon (and delta, gaussian only; default 1e-6) is\n"
-    "split evenly over the queries (basic composition). --lifetime-remaining caps the spend at\n"
-    "the smallest remaining lifetime epsilon of the contributors. Noise comes from exact\n"
+    "Prints differentially private statistics as JSON, each with its noise scale and the 95%\n"
+    "bound of the error its noise causes (no exact row count is printed). Queries: count,\n"
+    "sum(c), mean(c), variance(c), histogram(c), quantiles(c,0.25,0.5,...), median(c).\n"
+    "Numeric columns need --bounds (values are clamped); histograms of categorical columns and\n"
+    "--group-by need declared categories (rows outside them are not counted). The request's\n"
+    "epsilon (and delta, gaussian only; default 1e-6) is split evenly over the queries (basic\n"
+    "composition); with a count query, sum, mean and variance reuse its noisy count instead of\n"
+    "paying for another. --lifetime-remaining caps the spend at the smallest remaining\n"
+    "lifetime epsilon of the contributors. Noise comes from exact\n"
     "discrete Laplace / discrete Gaussian samplers (Canonne, Kamath, Steinke 2020).\n";
 
 /* Adds name to the load list unless present. */

@@ -773,6 +773,8 @@ static int eval_scalar(struct run *R, const struct plan *p, json_t *qo, coh_err 
     double b_sum = q->kind == QK_SUM ? sum_bound(R, p) : 0;
     for (size_t k = 0; k < R->ng; k++) {
         json_t *o = slot(R, qo, k);
+        if (o != qo) /* each group says its own, as it says its own bound */
+            json_object_set_new(o, "noise_scale", scales_json(R, p));
         double C = 0, v, b;
         if (q->kind != QK_SUM || centred(p))
             C = p->reuse ? R->cnt[k]
@@ -878,6 +880,8 @@ static int eval_binned(const struct run *R, const struct plan *p, json_t *qo, co
     json_object_set_new(qo, "noise_scale", json_real(nz->scale));
     for (size_t k = 0; k < R->ng; k++) {
         json_t *o = slot(R, qo, k);
+        if (o != qo)
+            json_object_set_new(o, "noise_scale", json_real(nz->scale));
         cum[0] = 0;
         json_t *arr = q->kind == QK_HIST ? json_array() : NULL;
         for (size_t i = 0; i < nb; i++) {
