@@ -66,3 +66,7 @@ echo
 echo "DP samplers (exact CKS 2020 algorithms, ChaCha20-expanded libsodium CSPRNG), one core:"
 echo
 taskset -c 0 "$B/bench/privacy/bench_dp" 2>/dev/null || "$B/bench/privacy/bench_dp"
+echo
+echo "DP error bounds: stated 95% bound beside the empirical 95% error, and their cost:"
+echo
+"$B/bench/privacy/bench_dp_bounds"
