@@ -103,10 +103,18 @@ function dbUrl(name) {
   return /dbname=\S+/.test(base) ? base.replace(/dbname=\S+/, `dbname=${name}`) : `${base} dbname=${name}`;
 }
 
+// With the roles scripts/test.sh provides (COH_TEST_OWNER/APP_DATABASE_URL), the database is
+// owned by the owner role and cohortEnv has cohortd serve as the application role, as in
+// production; url stays the superuser's, for the tests' own queries.
+const roleOf = (v) => /user=(\S+)/.exec(process.env[v] ?? '')?.[1];
 export function createDatabase(prefix) {
   const name = `${prefix}_${process.pid}_${Date.now() % 1e6}`;
-  execFileSync('psql', [dbUrl('postgres'), '-qXc', `CREATE DATABASE ${name}`], { stdio: 'pipe' });
-  return { name, url: dbUrl(name), drop: () => spawnSync('psql', [dbUrl('postgres'), '-qXc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' }) };
+  const owner = roleOf('COH_TEST_OWNER_DATABASE_URL'), app = roleOf('COH_TEST_APP_DATABASE_URL');
+  execFileSync('psql', [dbUrl('postgres'), '-qXc', `CREATE DATABASE ${name}${owner && app ? ` OWNER ${owner}` : ''}`], { stdio: 'pipe' });
+  const url = dbUrl(name), as = (user) => url.replace(/ ?user=\S+/, '') + ` user=${user}`;
+  const cohortdEnv = owner && app ? { COHORT_DATABASE_URL: as(app), COHORT_MIGRATE_DATABASE_URL: as(owner) }
+    : { COHORT_DATABASE_URL: url };
+  return { name, url, cohortdEnv, drop: () => spawnSync('psql', [dbUrl('postgres'), '-qXc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' }) };
 }
 
 // The ledger signer of a database: `cohortd --check` creates the key on first use.
@@ -139,7 +147,7 @@ export async function startChainStack(prefix, opts = {}) {
   const signer = ledgerSigner(db.url);
   const addrs = deployWithScript(anvil.url, signer);
   const env = {
-    COHORT_DATABASE_URL: db.url,
+    ...db.cohortdEnv,
     COHORT_CHAIN_RPC_URL: anvil.url,
     COHORT_TOKEN_CONTRACT: addrs.token,
     COHORT_REWARDS_CONTRACT: addrs.rewards,
