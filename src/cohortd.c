@@ -47,6 +47,9 @@ static const coh_config_spec specs[] = {
     {"anchor_interval_s", COH_CFG_INT, "30", 1, 86400},
     {"anchor_batch_size", COH_CFG_INT, "1000", 1, 1000000},
     {"anchor_stuck_s", COH_CFG_INT, "30", 1, 86400},
+    {"anchor_max_failures", COH_CFG_INT, "10", 1, 1000},
+    {"anchor_backoff_ms", COH_CFG_INT, "2000", 10, 3600000},
+    {"challenge_period_s", COH_CFG_INT, "3600", 0, 31536000},
     {"chain_start_block", COH_CFG_INT, "0", 0, 2147483647},
     {"public_url", COH_CFG_STRING, "http://127.0.0.1:8080", 0, 0},
     {"session_ttl_s", COH_CFG_INT, "86400", 1, 31536000},
@@ -262,6 +265,9 @@ int main(int argc, char **argv)
             .batch_size = coh_config_int(cfg, "anchor_batch_size"),
             .stuck_s = coh_config_int(cfg, "anchor_stuck_s"),
             .start_block = coh_config_int(cfg, "chain_start_block"),
+            .master_key = app.master_key,
+            .max_failures = coh_config_int(cfg, "anchor_max_failures"),
+            .backoff_ms = coh_config_int(cfg, "anchor_backoff_ms"),
         };
         if (coh_crypto_address_parse(ccfg.rewards, rewards) != 0) {
             fprintf(stderr, "cohortd: config: rewards_contract is not an address\n");

@@ -245,4 +245,17 @@ COH_WUR int coh_chain_rpc_eth_call_at(coh_chain_rpc *rpc, uint8_t **out, size_t 
 COH_WUR int coh_chain_rpc_send_raw(coh_chain_rpc *rpc, uint8_t hash[32], const uint8_t *raw,
                                    size_t len, coh_err *err);
 
+/* ---- sending one call (send.c) --------------------------------------------------------------- */
+/* The node's fee suggestion: tip (eth_maxPriorityFeePerGas, 1 gwei if unsupported) and
+ * max fee = 2 * the latest base fee + tip. */
+COH_WUR int coh_chain_fees(coh_chain_rpc *rpc, uint8_t max_fee[32], uint8_t tip[32], coh_err *err);
+/* Signs a call of `to` with data from key (its pending nonce, the node's chain id and fees)
+ * and broadcasts it; hash gets the transaction hash. */
+COH_WUR int coh_chain_send_call(uint8_t hash[32], coh_chain_rpc *rpc, const coh_secbuf *key,
+                                const uint8_t to[20], const uint8_t *data, size_t len,
+                                uint64_t gas_limit, coh_err *err);
+/* Polls for the transaction's receipt up to timeout_ms: *ok = its status, *block its block. */
+COH_WUR int coh_chain_wait_receipt(int *ok, uint64_t *block, coh_chain_rpc *rpc,
+                                   const uint8_t hash[32], long timeout_ms, coh_err *err);
+
 #endif

@@ -6,13 +6,18 @@
  *     credits available:<address> from chain. Until the chain module reports confirmed
  *     on-chain deposits this is how a local test network gets funds, so it is refused unless
  *     chain_id is a local dev chain (31337 anvil/hardhat, 1337 ganache/geth --dev).
- *   cohort ledger rotate-key [--config FILE]
- *     replaces the ledger signing key, recorded as a key_rotation entry signed by the old key.
- *     Running cohortd processes refuse to post until restarted.
+ *   cohort ledger rotate-key [--config FILE] [--guardian-key FILE [--rpc URL] [--contract 0x..]]
+ *     replaces the ledger signing key, recorded as a key_rotation entry signed by the old key,
+ *     and prints the guardian's transaction that makes the new key the rewards contract's
+ *     anchorer (setAnchorer), or sends it when given the guardian key (docs/KEYS.md). Running
+ *     cohortd processes refuse to post until restarted; their anchorer reloads the key and
+ *     proposes with it once the chain has it.
  *
- * Settings: database_url, master_key_file, chain_id from FILE ("name = value" lines; other
- * names are ignored here because they belong to cohortd), overridden by COHORT_<NAME>.
+ * Settings: database_url, master_key_file, chain_id, chain_rpc_url, rewards_contract from FILE
+ * ("name = value" lines; other names are ignored here because they belong to cohortd),
+ * overridden by COHORT_<NAME>.
  */
+#include "chain/chain.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 #include "db/ledger_db.h"
@@ -27,6 +32,8 @@ struct settings {
     char database_url[1024];
     char master_key_file[1024];
     long chain_id;
+    char chain_rpc_url[1024];
+    char rewards_contract[64];
 };
 
 static void trim(char *s)
@@ -51,7 +58,9 @@ static int load_settings(struct settings *s, const char *file)
         size_t cap;
     } keys[] = {{"database_url", s->database_url, sizeof s->database_url},
                 {"master_key_file", s->master_key_file, sizeof s->master_key_file},
-                {"chain_id", chain, sizeof chain}};
+                {"chain_id", chain, sizeof chain},
+                {"chain_rpc_url", s->chain_rpc_url, sizeof s->chain_rpc_url},
+                {"rewards_contract", s->rewards_contract, sizeof s->rewards_contract}};
     if (file) {
         FILE *f = fopen(file, "r");
         if (!f)
@@ -66,14 +75,15 @@ static int load_settings(struct settings *s, const char *file)
             *eq = '\0';
             trim(line);
             trim(eq + 1);
-            for (size_t i = 0; i < 3; i++)
+            for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
                 if (strcmp(line, keys[i].name) == 0)
                     snprintf(keys[i].out, keys[i].cap, "%s", eq + 1);
         }
         fclose(f);
     }
-    const char *env[] = {"COHORT_DATABASE_URL", "COHORT_MASTER_KEY_FILE", "COHORT_CHAIN_ID"};
-    for (size_t i = 0; i < 3; i++)
+    const char *env[] = {"COHORT_DATABASE_URL", "COHORT_MASTER_KEY_FILE", "COHORT_CHAIN_ID",
+                         "COHORT_CHAIN_RPC_URL", "COHORT_REWARDS_CONTRACT"};
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
         if (getenv(env[i]))
             snprintf(keys[i].out, keys[i].cap, "%s", getenv(env[i]));
     if (chain[0]) {
@@ -171,17 +181,67 @@ static int deposit(int argc, char **argv)
     return rc;
 }
 
+/*
+ * The guardian's half of a rotation: setAnchorer(new) on the rewards contract, sent with the
+ * guardian key in key_file and waited for. Returns 0 when mined successfully.
+ */
+static int send_set_anchorer(const char *key_file, const char *rpc_url, const uint8_t rewards[20],
+                             const uint8_t *data, size_t len)
+{
+    coh_err err = {0};
+    coh_secbuf *gkey = NULL;
+    coh_chain_rpc *rpc = NULL;
+    uint8_t hash[32];
+    uint64_t block = 0;
+    int ok = 0, rc;
+    coh_chain_rpc_opts o = {10000, 2, 200};
+    if ((rc = coh_key_file_read(&gkey, 32, key_file, "guardian key", &err)) == 0 &&
+        !(rpc = coh_chain_rpc_new(rpc_url, &o)))
+        rc = coh_err_set(&err, COH_ERR_NOMEM, "out of memory");
+    if (rc == 0 && (rc = coh_chain_send_call(hash, rpc, gkey, rewards, data, len, 100000, &err)) == 0)
+        rc = coh_chain_wait_receipt(&ok, &block, rpc, hash, 60000, &err);
+    char h[67];
+    coh_hex_encode(h, hash, 32, 1);
+    if (rc == 0 && !ok)
+        rc = coh_err_set(&err, COH_CHAIN_ERPC, "transaction %s reverted (is the key the "
+                                               "contract's guardian?)", h);
+    if (rc == 0)
+        printf("guardian: setAnchorer mined in block %llu (transaction %s)\n",
+               (unsigned long long)block, h);
+    coh_chain_rpc_free(rpc);
+    coh_secbuf_free(gkey);
+    return rc ? coh_cli_fail("ledger", "rotate-key: the guardian's setAnchorer: %s (send the "
+                                       "transaction above from the guardian)", err.msg)
+              : 0;
+}
+
 static int rotate_key(int argc, char **argv)
 {
-    const char *config = NULL;
+    const char *config = NULL, *guardian_key = NULL, *rpc_opt = NULL, *contract_opt = NULL;
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--config") != 0 || i + 1 >= argc)
-            return coh_cli_fail("ledger", "rotate-key: unknown option '%s'", argv[i]);
-        config = argv[++i];
+        const char **slot = strcmp(argv[i], "--config") == 0         ? &config
+                            : strcmp(argv[i], "--guardian-key") == 0 ? &guardian_key
+                            : strcmp(argv[i], "--rpc") == 0          ? &rpc_opt
+                            : strcmp(argv[i], "--contract") == 0     ? &contract_opt
+                                                                     : NULL;
+        if (!slot || i + 1 >= argc)
+            return coh_cli_fail("ledger", "rotate-key: unknown or incomplete option '%s'", argv[i]);
+        *slot = argv[++i];
     }
     struct settings s;
     if (load_settings(&s, config))
         return 1;
+    const char *rpc_url = rpc_opt ? rpc_opt : s.chain_rpc_url;
+    const char *contract = contract_opt ? contract_opt : s.rewards_contract;
+    uint8_t rewards[20];
+    int have_contract = contract[0] && coh_crypto_address_parse(rewards, contract) == 0;
+    if (contract[0] && !have_contract)
+        return coh_cli_fail("ledger", "rotate-key: rewards contract '%s' is not an address",
+                            contract);
+    if (guardian_key && (!have_contract || !rpc_url[0]))
+        return coh_cli_fail("ledger", "rotate-key: --guardian-key needs the rewards contract and "
+                                      "the node (rewards_contract and chain_rpc_url, or --contract "
+                                      "and --rpc)");
     coh_db_pool *db = NULL;
     coh_secbuf *master = NULL, *old = NULL, *fresh = NULL;
     uint8_t old_addr[20], new_addr[20];
@@ -191,10 +251,29 @@ static int rotate_key(int argc, char **argv)
         if (coh_db_ledger_key_rotate(&fresh, new_addr, db, master, old, &err)) {
             rc = coh_cli_fail("ledger", "rotate-key: %s", err.msg);
         } else {
-            char a[43], b[43];
+            char a[43], b[43], c[43];
             coh_crypto_address_format(a, old_addr);
             coh_crypto_address_format(b, new_addr);
-            printf("ledger key rotated: %s -> %s; restart cohortd to sign with it\n", a, b);
+            printf("ledger key rotated: %s -> %s; restart cohortd to sign ledger entries with it\n",
+                   a, b);
+            coh_chain_buf data;
+            coh_chain_buf_init(&data);
+            coh_chain_abi_arg arg = coh_chain_abi_address(new_addr);
+            coh_chain_abi_calldata(&data, "setAnchorer(address)", &arg, 1);
+            char *hex = data.oom ? NULL : malloc(2 * data.len + 3);
+            if (hex)
+                coh_hex_encode(hex, data.data, data.len, 1);
+            if (have_contract)
+                coh_crypto_address_format(c, rewards);
+            printf("guardian: setAnchorer(%s) on the rewards contract %s: to %s, data %s\n"
+                   "cohortd proposes anchors with the new key once that transaction is mined, "
+                   "and sends nothing until then\n",
+                   b, have_contract ? c : "(rewards_contract)", have_contract ? c : "(rewards_contract)",
+                   hex ? hex : "?");
+            if (guardian_key && hex)
+                rc = send_set_anchorer(guardian_key, rpc_url, rewards, data.data, data.len);
+            free(hex);
+            coh_chain_buf_clear(&data);
         }
     }
     coh_secbuf_free(fresh);
@@ -219,11 +298,16 @@ const struct coh_cli_cmd coh_cli_cmd_ledger = {
     "ledger", "operator commands on the ledger (test deposits, key rotation)",
     "usage: cohort ledger deposit --address 0x.. --amount N [--key K] [--tx REF] [--config "
     "FILE]\n"
-    "       cohort ledger rotate-key [--config FILE]\n\n"
+    "       cohort ledger rotate-key [--config FILE] [--guardian-key FILE [--rpc URL] "
+    "[--contract 0x..]]\n\n"
     "deposit credits available:<address> with N token base units from 'chain'. It exists for\n"
     "local test networks only and is refused unless chain_id is 31337 or 1337. --key is the\n"
     "idempotency key: repeating a deposit with the same key posts it once.\n"
     "rotate-key replaces the ledger signing key; the change is recorded as a key_rotation\n"
-    "entry signed by the old key. Restart cohortd afterwards.\n"
-    "Settings database_url, master_key_file and chain_id come from FILE and COHORT_<NAME>.\n",
+    "entry signed by the old key. It prints the guardian's setAnchorer transaction that makes\n"
+    "the new key the rewards contract's anchorer, or sends it with the guardian key in FILE.\n"
+    "Restart cohortd afterwards; it proposes anchors with the new key once the chain has it\n"
+    "(docs/KEYS.md).\n"
+    "Settings database_url, master_key_file, chain_id, chain_rpc_url and rewards_contract come\n"
+    "from FILE and COHORT_<NAME>.\n",
     run};

@@ -19,7 +19,8 @@ struct coh_db_chain_anchor {
     uint8_t ledger_root[32]; /* batch tree over entry hashes first_seq..last_seq, in order */
     uint8_t claims_root[32]; /* StandardMerkleTree of (address, cumulative payable) at last_seq */
     long long n_claims;      /* leaves in the claims tree (0: root is 32 zero bytes) */
-    char status[12];         /* pending, sent, confirmed */
+    uint8_t total_credited[32]; /* sum of the leaves' cumulative amounts (propose caps it) */
+    char status[12];            /* pending, sent, confirmed (mined as a proposal), vetoed */
 };
 
 struct coh_db_chain_tx {
@@ -53,9 +54,24 @@ void coh_db_chain_txs_free(struct coh_db_chain_tx *txs, size_t n);
 /* Sets a transaction's status and block (-1: NULL). */
 COH_WUR int coh_db_chain_tx_mark(coh_db_pool *p, const uint8_t hash[32], const char *status,
                                  long long block, coh_err *err);
-/* Marks the anchor confirmed by the transaction hash mined in block. */
+/* Marks the anchor confirmed by the transaction hash mined in block; effective_at: the unix
+ * time its proposal becomes effective (the Anchored event's effectiveAt). */
 COH_WUR int coh_db_chain_anchor_confirm(coh_db_pool *p, long long anchor_id, const uint8_t hash[32],
-                                        long long block, coh_err *err);
+                                        long long block, long long effective_at, coh_err *err);
+/* The latest confirmed anchor's last_seq (0 when none). */
+COH_WUR int coh_db_chain_anchor_last_confirmed(uint64_t *last_seq, coh_db_pool *p, coh_err *err);
+/* Marks the confirmed anchor ending at last_seq vetoed (the guardian vetoed its proposal).
+ * Returns 1 when one was marked, 0 when none. */
+COH_WUR int coh_db_chain_anchor_veto(coh_db_pool *p, uint64_t last_seq, coh_err *err);
+
+/* The anchorer's health row (sql/020_chain_proposals.sql). state: ok, not_anchorer, backoff,
+ * stopped; next_try_s: seconds until the next attempt (< 0: none). */
+COH_WUR int coh_db_chain_anchorer_set(coh_db_pool *p, const char *signer, const char *state,
+                                      const char *reason, int failures, long next_try_s,
+                                      coh_err *err);
+/* {signer, state, reason, failures, next_try_at, updated_at}, or JSON null when no chain
+ * worker ever ran on this database; NULL on error. */
+json_t *coh_db_chain_anchorer_json(coh_db_pool *p, coh_err *err);
 /*
  * After a reorg deeper than the confirmations: reopens (status 'sent') the oldest confirmed
  * anchor whose last_seq exceeds the contract's. Returns 1 when one was reopened, 0 when none.
@@ -147,6 +163,13 @@ json_t *coh_db_chain_anchors_json(coh_db_pool *p, long long after, int limit, co
 /* The batch tree over the hashes of entries first..last, in order; COH_ERR_CONFLICT on a gap. */
 COH_WUR int coh_db_chain_batch_tree(coh_ledger_merkle **out, coh_db_conn *c, uint64_t first,
                                     uint64_t last, coh_err *err);
+/*
+ * The claims leaves the ledger itself gives at a sequence number: (address without 0x,
+ * cumulative) rows, $1 = last seq; what anchors snapshot into chain_claim_leaves and what
+ * `cohort watch` recomputes every proposal from. rows: PQclear'd by the caller.
+ */
+COH_WUR int coh_db_chain_claims_at(PGresult **rows, coh_db_conn *c, uint64_t last_seq,
+                                   coh_err *err);
 /* An anchor's claims leaves: (address without 0x, cumulative) rows, $1 = anchor id. */
 #define COH_DB_CLAIMS_LEAVES_SQL                                                                   \
     "SELECT substr(address, 3), cumulative::text FROM chain_claim_leaves WHERE anchor_id = $1"
@@ -162,11 +185,11 @@ typedef struct coh_db_claims_cache coh_db_claims_cache;
 COH_WUR int coh_db_claims_cache_new(coh_db_claims_cache **out);
 void coh_db_claims_cache_free(coh_db_claims_cache *c);
 /*
- * GET /v1/claims/{address} (lowercase 0x + 40 hex): the address's leaf in the anchor whose
- * root the contract holds (the one in flight once mined, else the latest confirmed), with its
- * proof, root, and the anchoring transaction. COH_ERR_NOTFOUND when the address has no leaf
- * (or nothing is anchored yet). cache may be NULL (the tree is then built
- * for this call alone).
+ * GET /v1/claims/{address} (lowercase 0x + 40 hex): the address's leaf in the effective anchor
+ * (the latest confirmed one whose challenge period is over and that was not vetoed: the root
+ * claims prove against on chain), with its proof, root, and the anchoring transaction.
+ * COH_ERR_NOTFOUND when the address has no leaf (or nothing is effective yet). cache may be
+ * NULL (the tree is then built for this call alone).
  */
 json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, const char *address,
                                 coh_err *err);
@@ -192,6 +215,9 @@ struct coh_db_chain_worker_config {
     long batch_size; /* ... or as soon as this many wait */
     long stuck_s;    /* bump fees of a transaction pending this long */
     long long start_block;
+    const coh_secbuf *master_key; /* borrowed; reloads the ledger key after a rotation */
+    long max_failures;            /* failures in a row before the anchorer stops (>= 1) */
+    long backoff_ms;              /* first wait after a failure, doubled each time (cap 10 min) */
 };
 typedef struct coh_db_chain_worker coh_db_chain_worker;
 

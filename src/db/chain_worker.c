@@ -1,18 +1,31 @@
 /*
  * chain_worker: the thread inside cohortd that anchors the ledger and credits chain events.
  *
- * Anchoring, one batch at a time (every step is a row, see sql/005_chain.sql):
- *   pending  -> sign anchor(ledgerRoot, claimsRoot, lastSeq) with the next nonce, record the
- *               raw transaction, then broadcast it (a crash in between re-sends the recorded
- *               bytes: same hash, never a second anchor for the batch);
+ * Anchoring, one batch at a time (every step is a row, see sql/005_chain.sql). An anchor is a
+ * proposal to the rewards contract (propose(ledgerRoot, claimsRoot, lastSeq, totalCredited)),
+ * effective after the contract's challenge period unless the guardian vetoes it:
+ *   pending  -> simulate propose with eth_call from our key, then sign it with the next nonce,
+ *               record the raw transaction and broadcast it (a crash in between re-sends the
+ *               recorded bytes: same hash, never a second anchor for the batch);
  *   sent     -> poll the receipts of every transaction recorded for the batch. Mined with
- *               `confirmations` blocks: confirmed. Pending for `stuck_s`: re-signed with the
- *               same nonce and both fees raised by 12.5% (nodes require >= 10%), so exactly one
+ *               `confirmations` blocks: confirmed, with the time it becomes effective (the
+ *               Anchored event's effectiveAt). Pending for `stuck_s`: re-signed with the same
+ *               nonce and both fees raised by 12.5% (nodes require >= 10%), so exactly one
  *               can be mined. Seen mined, then gone (a reorg): re-broadcast. Nonce taken by a
- *               transaction not ours: re-signed with a fresh nonce.
- *   confirmed-> the next batch. If the contract's lastSeq falls below a confirmed anchor (a
- *               reorg deeper than the confirmations), that anchor is reopened and re-sent.
- * The contract refuses a lastSeq that does not increase, which backs all of this on chain.
+ *               transaction not ours, or signed by a key rotated away: a fresh one. Reverted:
+ *               a failure (below), then simulated again before anything is re-sent.
+ *   confirmed-> the next batch, once the contract has no proposal in its challenge period
+ *               (one pending at a time). If the contract's lastSeq falls below a confirmed
+ *               anchor, the guardian vetoed it (vetoed(lastSeq): marked 'vetoed', the next
+ *               batch starts after it) or a reorg deeper than the confirmations dropped it
+ *               (reopened and re-sent).
+ * Before every step the worker checks that its key is the contract's anchorer; if not (a
+ * rotation the guardian has not installed yet, or a replaced key) it sends nothing and says
+ * so (chain_anchorer row: /readyz, /metrics, GET /v1/chain). After `cohort ledger rotate-key`
+ * it reloads the active key from the database, so it anchors with the new key as soon as the
+ * chain has it. Failures (a simulation or a transaction that reverts, a node or database
+ * error) back off exponentially, from backoff_ms doubling up to 10 minutes; after
+ * max_failures in a row the anchorer stops until cohortd restarts, instead of burning gas.
  *
  * Solvency: once the events of the block that confirmed an anchor are credited, the
  * contract's token balance at the events cursor is compared with deposits - claims and with
@@ -23,6 +36,7 @@
  */
 #include "db/chain_db.h"
 #include "db/chain_watch.h"
+#include "db/ledger_db.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -31,9 +45,15 @@
 #include <time.h>
 
 struct coh_db_chain_worker {
-    struct coh_db_chain_worker_config cfg;
+    struct coh_db_chain_worker_config cfg; /* cfg.ledger_key: the key anchoring now */
     coh_chain_rpc *rpc;
     uint8_t signer[20];
+    char signer_hex[43];  /* lowercase 0x form of signer */
+    coh_secbuf *own_key;  /* the key reloaded after a rotation (NULL: cfg's borrowed one) */
+    int failures;         /* in a row */
+    int stopped;          /* after max_failures: nothing more until restart */
+    struct timespec next_try; /* CLOCK_MONOTONIC; no anchoring step before */
+    char state[16], reason[256]; /* as last written to chain_anchorer */
     uint8_t token[20]; /* rewards.token(), read once */
     int have_token;
     struct coh_db_chain_watch watch; /* the deposit watcher (chain_watch.c) */
@@ -44,52 +64,70 @@ struct coh_db_chain_worker {
 };
 
 #define ANCHOR_GAS 100000
+#define BACKOFF_CAP_MS 600000L
+#define ANCHOR_WAIT 1 /* a step that sends nothing on purpose (not the anchorer) */
 #define FEE_BUMP_NUM 1125 /* 12.5% above the previous fees */
 #define FEE_BUMP_DEN 1000
 
-/* Current fee suggestion: tip from the node (1 gwei if unsupported), max = 2 * base + tip. */
 static int market_fees(coh_db_chain_worker *w, uint8_t max_fee[32], uint8_t tip[32], coh_err *err)
 {
-    json_t *blk;
-    int rc = coh_chain_rpc_call(w->rpc, &blk, "eth_getBlockByNumber",
-                                json_pack("[s, b]", "latest", 0), err);
-    if (rc)
-        return rc;
-    uint8_t base[32];
-    rc = coh_chain_quantity_parse(base, json_string_value(json_object_get(blk, "baseFeePerGas")));
-    json_decref(blk);
-    if (rc)
-        return coh_err_set(err, COH_CHAIN_ETRANSPORT, "latest block has no baseFeePerGas");
-    json_t *t;
-    coh_err ignore = {0};
-    if (coh_chain_rpc_call(w->rpc, &t, "eth_maxPriorityFeePerGas", json_array(), &ignore) != 0 ||
-        coh_chain_quantity_parse(tip, json_string_value(t)) != 0)
-        coh_chain_u256_from_u64(tip, 1000000000);
-    json_decref(t);
-    coh_chain_u256_scale(max_fee, base, 2, 1);
-    /* max_fee += tip (tip is small: below 2^64 on any real chain) */
-    uint8_t sum[32];
-    unsigned carry = 0;
-    for (int i = 31; i >= 0; i--) {
-        unsigned s = (unsigned)max_fee[i] + tip[i] + carry;
-        sum[i] = (uint8_t)s;
-        carry = s >> 8;
+    return coh_chain_fees(w->rpc, max_fee, tip, err);
+}
+
+/* propose(ledgerRoot, claimsRoot, lastSeq, totalCredited) of the anchor, into a fresh data. */
+static void propose_calldata(coh_chain_buf *data, const struct coh_db_chain_anchor *a)
+{
+    coh_chain_abi_arg args[4] = {
+        coh_chain_abi_bytes32(a->ledger_root), coh_chain_abi_bytes32(a->claims_root),
+        coh_chain_abi_u64(a->last_seq), coh_chain_abi_uint256(a->total_credited)};
+    coh_chain_buf_init(data);
+    coh_chain_abi_calldata(data, "propose(bytes32,bytes32,uint64,uint256)", args, 4);
+}
+
+/* The name of a CohortRewards custom error whose selector a node's revert message carries. */
+static const char *revert_name(const char *msg)
+{
+    static const char *const errors[] = {
+        "NotAnchorer()", "StaleAnchor(uint64,uint64)", "CreditsExceedDeposits(uint256,uint256)",
+        "ChallengePeriodRunning(uint64)"};
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
+        uint8_t sel[4];
+        char hex[11];
+        coh_chain_abi_selector(sel, errors[i]);
+        coh_hex_encode(hex, sel, 4, 1);
+        if (strstr(msg, hex))
+            return errors[i];
     }
-    memcpy(max_fee, sum, 32);
-    return 0;
+    return NULL;
+}
+
+/* eth_call of data from our key at "pending": COH_CHAIN_ERPC naming the error if it reverts. */
+static int simulate(coh_db_chain_worker *w, const uint8_t *data, size_t len, coh_err *err)
+{
+    json_t *res = NULL;
+    json_t *call = json_pack("{s:o, s:o, s:o}", "from", coh_chain_json_hex(w->signer, 20), "to",
+                             coh_chain_json_hex(w->cfg.rewards, 20), "data",
+                             coh_chain_json_hex(data, len));
+    int rc = coh_chain_rpc_call(w->rpc, &res, "eth_call", json_pack("[o, s]", call, "pending"),
+                                err);
+    json_decref(res);
+    if (rc == COH_CHAIN_ERPC) {
+        const char *name = revert_name(err->msg);
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return coh_err_set(err, rc, "propose would revert%s%s (%s)", name ? ": " : "",
+                           name ? name : "", msg);
+    }
+    return rc;
 }
 
 /* Signs the anchor transaction with the given nonce and fees, records it, broadcasts it. */
 static int send_anchor(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a, uint64_t nonce,
                        const uint8_t max_fee[32], const uint8_t tip[32], coh_err *err)
 {
-    coh_chain_abi_arg args[3] = {coh_chain_abi_bytes32(a->ledger_root),
-                                 coh_chain_abi_bytes32(a->claims_root),
-                                 coh_chain_abi_u64(a->last_seq)};
     coh_chain_buf data, raw;
-    coh_chain_buf_init(&data);
     coh_chain_buf_init(&raw);
-    coh_chain_abi_calldata(&data, "anchor(bytes32,bytes32,uint64)", args, 3);
+    propose_calldata(&data, a);
     coh_chain_tx tx = {.chain_id = w->cfg.chain_id,
                        .nonce = nonce,
                        .gas_limit = ANCHOR_GAS,
@@ -134,41 +172,109 @@ static int nonce_of(coh_db_chain_worker *w, uint64_t *out, const char *tag, coh_
                              json_pack("[o, s]", coh_chain_json_hex(w->signer, 20), tag), err);
 }
 
+/* A first (or fresh) transaction for the anchor, after a simulation that does not revert. */
 static int send_new(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a, coh_err *err)
 {
     uint64_t nonce;
     uint8_t max_fee[32], tip[32];
-    int rc = nonce_of(w, &nonce, "pending", err);
+    coh_chain_buf data;
+    propose_calldata(&data, a);
+    int rc = data.oom ? coh_err_set(err, COH_ERR_NOMEM, "out of memory")
+                      : simulate(w, data.data, data.len, err);
+    coh_chain_buf_clear(&data);
+    if (rc) {
+        coh_log_warn("anchor %lld (entries %llu..%llu): %s; nothing sent", a->id,
+                     (unsigned long long)a->first_seq, (unsigned long long)a->last_seq, err->msg);
+        return rc;
+    }
+    rc = nonce_of(w, &nonce, "pending", err);
     if (rc == 0)
         rc = market_fees(w, max_fee, tip, err);
     return rc ? rc : send_anchor(w, a, nonce, max_fee, tip, err);
 }
 
-/* The contract's lastSeq(). */
+/* Word `index` of a view function's answer; arg: a uint64 argument, or none when has_arg is 0. */
+static int view_word(coh_db_chain_worker *w, uint8_t out[32], const char *sig, int has_arg,
+                     uint64_t arg, size_t index, coh_err *err)
+{
+    coh_chain_buf data;
+    coh_chain_buf_init(&data);
+    coh_chain_abi_arg a = coh_chain_abi_u64(arg);
+    coh_chain_abi_calldata(&data, sig, &a, has_arg ? 1 : 0);
+    uint8_t *ret = NULL;
+    size_t n = 0;
+    int rc = data.oom ? coh_err_set(err, COH_ERR_NOMEM, "out of memory")
+                      : coh_chain_rpc_eth_call(w->rpc, &ret, &n, w->cfg.rewards, data.data,
+                                               data.len, err);
+    coh_chain_buf_clear(&data);
+    if (rc == 0 && coh_chain_abi_get_word(out, ret, n, index) != 0)
+        rc = coh_err_set(err, COH_CHAIN_EABI, "%s: malformed answer", sig);
+    free(ret);
+    return rc;
+}
+
+static int view_u64(coh_db_chain_worker *w, uint64_t *out, const char *sig, int has_arg,
+                    uint64_t arg, size_t index, coh_err *err)
+{
+    uint8_t word[32];
+    int rc = view_word(w, word, sig, has_arg, arg, index, err);
+    *out = 0;
+    for (int i = 24; rc == 0 && i < 32; i++)
+        *out = *out << 8 | word[i];
+    return rc;
+}
+
+/* The contract's lastSeq(): of the latest live (pending or effective) proposal. */
 static int onchain_last_seq(coh_db_chain_worker *w, uint64_t *out, coh_err *err)
 {
-    uint8_t sel[4];
-    coh_chain_abi_selector(sel, "lastSeq()");
-    uint8_t *ret;
-    size_t n;
-    int rc = coh_chain_rpc_eth_call(w->rpc, &ret, &n, w->cfg.rewards, sel, 4, err);
-    if (rc)
-        return rc;
-    rc = coh_chain_abi_get_u64(out, ret, n, 0);
-    free(ret);
-    return rc ? coh_err_set(err, rc, "lastSeq(): malformed answer") : 0;
+    return view_u64(w, out, "lastSeq()", 0, 0, 0, err);
+}
+
+/* The effectiveAt of the Anchored log of the contract in a receipt; 0 when none. */
+static long long receipt_effective_at(coh_db_chain_worker *w, json_t *rcpt)
+{
+    static const char sig[] = "Anchored(uint64,bytes32,bytes32,uint256,uint64)";
+    uint8_t topic0[32];
+    coh_crypto_keccak256(topic0, sig, sizeof sig - 1);
+    size_t i;
+    json_t *lg;
+    json_array_foreach(json_object_get(rcpt, "logs"), i, lg)
+    {
+        uint8_t addr[20], t0[32], data[128];
+        const char *a = json_string_value(json_object_get(lg, "address"));
+        const char *t = json_string_value(json_array_get(json_object_get(lg, "topics"), 0));
+        const char *d = json_string_value(json_object_get(lg, "data"));
+        if (!a || !t || !d || strlen(a) != 42 || strlen(t) != 66 || strlen(d) != 258 ||
+            coh_hex_decode_exact(addr, 20, a + 2) || coh_hex_decode_exact(t0, 32, t + 2) ||
+            coh_hex_decode_exact(data, 128, d + 2) || memcmp(addr, w->cfg.rewards, 20) != 0 ||
+            memcmp(t0, topic0, 32) != 0)
+            continue;
+        uint64_t at = 0;
+        if (coh_chain_abi_get_u64(&at, data, 128, 3) == 0)
+            return (long long)at;
+    }
+    return 0;
 }
 
 /* Polls one sent anchor. */
 static int step_sent(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a, coh_err *err)
 {
-    struct coh_db_chain_tx *txs;
-    size_t n;
-    int rc = coh_db_chain_txs(&txs, &n, w->cfg.db, a->id, err);
+    struct coh_db_chain_tx *all;
+    size_t n_all;
+    int rc = coh_db_chain_txs(&all, &n_all, w->cfg.db, a->id, err);
     if (rc)
         return rc;
+    /* Reverted and dropped transactions are settled; the rest (newest first) may be mined. */
+    struct coh_db_chain_tx *txs = all;
+    size_t n = 0;
+    for (size_t i = 0; i < n_all; i++)
+        if (strcmp(all[i].status, "failed") != 0 && strcmp(all[i].status, "dropped") != 0) {
+            struct coh_db_chain_tx t = all[n];
+            all[n++] = all[i];
+            all[i] = t;
+        }
     if (n == 0) {
-        coh_db_chain_txs_free(txs, n);
+        coh_db_chain_txs_free(all, n_all);
         return send_new(w, a, err);
     }
     uint64_t head;
@@ -191,6 +297,7 @@ static int step_sent(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a
         int bad =
             coh_chain_quantity_u64(&bn, json_string_value(json_object_get(rcpt, "blockNumber"))) ||
             coh_chain_quantity_u64(&ok, json_string_value(json_object_get(rcpt, "status")));
+        long long effective_at = bad ? 0 : receipt_effective_at(w, rcpt);
         json_decref(rcpt);
         if (bad) {
             rc = coh_err_set(err, COH_CHAIN_ETRANSPORT, "malformed receipt");
@@ -198,24 +305,36 @@ static int step_sent(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a
         }
         if (!ok) {
             uint64_t last = 0;
-            coh_log_error("anchor %lld: transaction reverted in block %llu", a->id,
+            char h[67];
+            coh_hex_encode(h, txs[i].hash, 32, 1);
+            coh_log_error("anchor %lld: transaction %s reverted in block %llu", a->id, h,
                           (unsigned long long)bn);
             if ((rc = coh_db_chain_tx_mark(w->cfg.db, txs[i].hash, "failed", (long long)bn, err)) ||
                 (rc = onchain_last_seq(w, &last, err)))
                 goto out;
-            if (last >= a->last_seq) /* anchored by a copy we lost track of: settled */
-                rc = coh_db_chain_anchor_confirm(w->cfg.db, a->id, txs[i].hash, (long long)bn, err);
-            else
-                rc = send_new(w, a, err);
+            if (last >= a->last_seq) { /* proposed by a copy we lost track of: settled */
+                uint64_t at = 0;
+                coh_err ignore = {0};
+                if (view_u64(w, &at, "pending()", 0, 0, 2, &ignore) != 0 || last != a->last_seq)
+                    at = 0;
+                rc = coh_db_chain_anchor_confirm(w->cfg.db, a->id, txs[i].hash, (long long)bn,
+                                                 at ? (long long)at : (long long)time(NULL), err);
+            } else {
+                /* a failure: backed off, then simulated again before anything is re-sent */
+                rc = coh_err_set(err, COH_CHAIN_ERPC, "anchor %lld: transaction %s reverted",
+                                 a->id, h);
+            }
             goto out;
         }
         if (txs[i].block_number != (long long)bn)
             if ((rc = coh_db_chain_tx_mark(w->cfg.db, txs[i].hash, "mined", (long long)bn, err)))
                 goto out;
         if (head + 1 >= bn + (uint64_t)w->cfg.confirmations) {
-            coh_log_info("anchor %lld confirmed in block %llu (%ld confirmations)", a->id,
-                         (unsigned long long)bn, w->cfg.confirmations);
-            rc = coh_db_chain_anchor_confirm(w->cfg.db, a->id, txs[i].hash, (long long)bn, err);
+            coh_log_info("anchor %lld confirmed in block %llu (%ld confirmations); effective at "
+                         "unix time %lld unless vetoed",
+                         a->id, (unsigned long long)bn, w->cfg.confirmations, effective_at);
+            rc = coh_db_chain_anchor_confirm(w->cfg.db, a->id, txs[i].hash, (long long)bn,
+                                             effective_at, err);
         }
         goto out; /* mined: wait for confirmations */
     }
@@ -226,6 +345,20 @@ static int step_sent(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a
             if (strcmp(txs[i].status, "mined") == 0 &&
                 (rc = coh_db_chain_tx_mark(w->cfg.db, txs[i].hash, "sent", -1, err)))
                 goto out;
+    }
+    coh_chain_tx dec;
+    uint8_t sender[20];
+    if (coh_chain_tx_decode(&dec, sender, NULL, txs[0].raw, txs[0].raw_len) != 0 ||
+        memcmp(sender, w->signer, 20) != 0) {
+        /* Signed by the key rotated away: it can no longer propose (or its nonce is not ours). */
+        coh_log_warn("anchor %lld: its transaction was signed by the previous key; re-signing "
+                     "with %s",
+                     a->id, w->signer_hex);
+        for (size_t i = 0; i < n; i++)
+            if ((rc = coh_db_chain_tx_mark(w->cfg.db, txs[i].hash, "dropped", -1, err)))
+                goto out;
+        rc = send_new(w, a, err);
+        goto out;
     }
     uint64_t mined_nonce;
     if ((rc = nonce_of(w, &mined_nonce, "latest", err)) != 0)
@@ -260,36 +393,172 @@ static int step_sent(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a
     if (coh_chain_rpc_send_raw(w->rpc, got, txs[0].raw, txs[0].raw_len, &e2) == 0 && was_mined)
         coh_log_info("anchor %lld: re-sent after reorg", a->id);
 out:
-    coh_db_chain_txs_free(txs, n);
+    coh_db_chain_txs_free(all, n_all);
     return rc;
+}
+
+/* After `cohort ledger rotate-key`: the database's active key replaces the one in use. */
+static int reload_key(coh_db_chain_worker *w, coh_err *err)
+{
+    if (!w->cfg.master_key)
+        return 0;
+    PGresult *r = coh_db_query(w->cfg.db, "SELECT address FROM ledger_keys WHERE active", 0, NULL,
+                               err);
+    if (!r)
+        return err->code;
+    int same = PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), w->signer_hex) == 0;
+    PQclear(r);
+    if (same)
+        return 0;
+    coh_secbuf *key = NULL;
+    uint8_t addr[20];
+    int rc = coh_db_ledger_key_load(&key, addr, w->cfg.db, w->cfg.master_key, 0, err);
+    if (rc)
+        return rc;
+    char old[43];
+    snprintf(old, sizeof old, "%s", w->signer_hex);
+    coh_secbuf_free(w->own_key);
+    w->own_key = key;
+    w->cfg.ledger_key = key; /* the deposit watcher reads it through cfg too */
+    memcpy(w->signer, addr, 20);
+    coh_hex_encode(w->signer_hex, addr, 20, 1);
+    coh_log_warn("anchorer: the ledger key was rotated (%s -> %s); anchoring with the new key "
+                 "once the contract's anchorer is it",
+                 old, w->signer_hex);
+    return 0;
+}
+
+/* Writes the anchorer's health row when it changed, and logs the change. */
+static void set_state(coh_db_chain_worker *w, const char *state, const char *reason,
+                      long next_try_s)
+{
+    if (strcmp(w->state, state) == 0 && strcmp(w->reason, reason) == 0 && next_try_s < 0)
+        return;
+    if (strcmp(w->state, state) != 0 || strcmp(w->reason, reason) != 0) {
+        if (strcmp(state, "ok") == 0)
+            coh_log_info("anchorer: ok (%s)", w->signer_hex);
+        else if (strcmp(state, "stopped") == 0)
+            coh_log_error("ALERT anchorer stopped after %d failures in a row: %s (restart cohortd "
+                          "once fixed)",
+                          w->failures, reason);
+        else if (strcmp(state, "not_anchorer") == 0)
+            coh_log_error("ALERT anchorer: %s; sending nothing", reason);
+    }
+    snprintf(w->state, sizeof w->state, "%s", state);
+    snprintf(w->reason, sizeof w->reason, "%s", reason);
+    coh_err err = {0};
+    if (coh_db_chain_anchorer_set(w->cfg.db, w->signer_hex, state, reason, w->failures,
+                                  next_try_s, &err) != 0)
+        coh_log_warn("anchorer: cannot record its state: %s", err.msg);
+}
+
+/* ANCHOR_WAIT unless our key is the contract's anchorer. */
+static int check_anchorer(coh_db_chain_worker *w, coh_err *err)
+{
+    uint8_t word[32];
+    int rc = view_word(w, word, "anchorer()", 0, 0, 0, err);
+    if (rc)
+        return rc;
+    if (memcmp(word + 12, w->signer, 20) == 0)
+        return 0;
+    char reason[200], onchain[43];
+    coh_hex_encode(onchain, word + 12, 20, 1);
+    snprintf(reason, sizeof reason,
+             "the contract's anchorer is %s, not this ledger key %s (the guardian installs it "
+             "with setAnchorer)",
+             onchain, w->signer_hex);
+    set_state(w, "not_anchorer", reason, -1);
+    return ANCHOR_WAIT;
 }
 
 static int step_anchor(coh_db_chain_worker *w, coh_err *err)
 {
+    int rc = reload_key(w, err);
+    if (rc == 0)
+        rc = check_anchorer(w, err);
+    if (rc)
+        return rc;
     struct coh_db_chain_anchor a;
-    int rc = coh_db_chain_anchor_open(&a, w->cfg.db, err);
+    rc = coh_db_chain_anchor_open(&a, w->cfg.db, err);
     if (rc == 0)
         return step_sent(w, &a, err);
     if (rc != COH_ERR_NOTFOUND)
         return rc;
     /* Nothing in flight: first make sure confirmed anchors are still on chain. */
-    uint64_t last;
-    if ((rc = onchain_last_seq(w, &last, err)) != 0)
+    uint64_t last, ours;
+    if ((rc = onchain_last_seq(w, &last, err)) != 0 ||
+        (rc = coh_db_chain_anchor_last_confirmed(&ours, w->cfg.db, err)) != 0)
         return rc;
-    if ((rc = coh_db_chain_anchor_reopen(w->cfg.db, last, err)) <= 0) {
-        if (rc < 0)
+    if (last < ours) {
+        uint64_t vetoed = 0;
+        if ((rc = view_u64(w, &vetoed, "vetoed(uint64)", 1, ours, 0, err)) != 0)
             return rc;
-    } else {
-        coh_log_warn("contract lastSeq %llu is behind a confirmed anchor (reorg): reopened",
-                     (unsigned long long)last);
-        return 0;
+        if (vetoed) {
+            if ((rc = coh_db_chain_anchor_veto(w->cfg.db, ours, err)) < 0)
+                return rc;
+            coh_log_error("ALERT anchor ending at entry %llu was VETOED by the guardian; the next "
+                          "batch starts after it",
+                          (unsigned long long)ours);
+            return 0;
+        }
+        if ((rc = coh_db_chain_anchor_reopen(w->cfg.db, last, err)) < 0)
+            return rc;
+        if (rc > 0) {
+            coh_log_warn("contract lastSeq %llu is behind a confirmed anchor (reorg): reopened",
+                         (unsigned long long)last);
+            return 0;
+        }
     }
+    /* One proposal in its challenge period at a time: the next waits for it. */
+    uint64_t pending_at = 0;
+    if ((rc = view_u64(w, &pending_at, "pending()", 0, 0, 2, err)) != 0 || pending_at != 0)
+        return rc;
     int created = 0;
     rc = coh_db_chain_anchor_create(&a, &created, w->cfg.db, w->cfg.batch_size, w->cfg.interval_s,
                                     err);
     if (rc || !created)
         return rc;
     return send_new(w, &a, err);
+}
+
+/* One anchoring step, unless stopped or backing off; counts failures and backs off. */
+static void anchor_tick(coh_db_chain_worker *w)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (w->stopped || now.tv_sec < w->next_try.tv_sec ||
+        (now.tv_sec == w->next_try.tv_sec && now.tv_nsec < w->next_try.tv_nsec))
+        return;
+    coh_err err = {0};
+    int rc = step_anchor(w, &err);
+    if (rc == ANCHOR_WAIT)
+        return;
+    if (rc == 0) {
+        w->failures = 0;
+        set_state(w, "ok", "", -1);
+        return;
+    }
+    w->failures++;
+    if (w->failures >= w->cfg.max_failures) {
+        w->stopped = 1;
+        set_state(w, "stopped", err.msg, -1);
+        return;
+    }
+    long ms = w->cfg.backoff_ms;
+    for (int i = 1; i < w->failures && ms < BACKOFF_CAP_MS; i++)
+        ms *= 2;
+    if (ms > BACKOFF_CAP_MS)
+        ms = BACKOFF_CAP_MS;
+    w->next_try = now;
+    w->next_try.tv_sec += ms / 1000;
+    w->next_try.tv_nsec += (ms % 1000) * 1000000L;
+    if (w->next_try.tv_nsec >= 1000000000L) {
+        w->next_try.tv_sec++;
+        w->next_try.tv_nsec -= 1000000000L;
+    }
+    coh_log_warn("anchorer: %s (failure %d of at most %ld in a row; next try in %ld ms)", err.msg,
+                 w->failures, w->cfg.max_failures, ms);
+    set_state(w, "backoff", err.msg, (ms + 999) / 1000);
 }
 
 /* A uint256 view function of `to` with one address argument (or none), at block. */
@@ -360,9 +629,7 @@ static void *worker_main(void *arg)
         coh_err err = {0};
         if (coh_db_chain_watch_step(&w->watch, &err) != 0)
             coh_log_warn("chain events: %s", err.msg);
-        memset(&err, 0, sizeof err);
-        if (step_anchor(w, &err) != 0)
-            coh_log_warn("anchorer: %s", err.msg);
+        anchor_tick(w);
         memset(&err, 0, sizeof err);
         if (step_solvency(w, &err) != 0)
             coh_log_warn("solvency check: %s", err.msg);
@@ -392,6 +659,10 @@ int coh_db_chain_worker_start(coh_db_chain_worker **out,
     w->cfg = *cfg;
     if (w->cfg.confirmations < 1)
         w->cfg.confirmations = 1;
+    if (w->cfg.max_failures < 1)
+        w->cfg.max_failures = 10;
+    if (w->cfg.backoff_ms < 1)
+        w->cfg.backoff_ms = 2000;
     coh_chain_rpc_opts o = {10000, 2, 200};
     w->rpc = coh_chain_rpc_new(cfg->rpc_url, &o);
     int rc = w->rpc ? coh_crypto_address_from_seckey(w->signer, cfg->ledger_key) : COH_ERR_NOMEM;
@@ -400,6 +671,7 @@ int coh_db_chain_worker_start(coh_db_chain_worker **out,
         free(w);
         return coh_err_set(err, rc, "chain worker: cannot start");
     }
+    coh_hex_encode(w->signer_hex, w->signer, 20, 1);
     w->cfg.rpc_url = NULL; /* not kept: the rpc object has its own copy */
     coh_db_chain_watch_init(&w->watch, w->rpc, &w->cfg);
     pthread_mutex_init(&w->mu, NULL);
@@ -425,5 +697,6 @@ void coh_db_chain_worker_stop(coh_db_chain_worker *w)
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     coh_chain_rpc_free(w->rpc);
+    coh_secbuf_free(w->own_key);
     free(w);
 }

@@ -110,33 +110,29 @@ json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, cons
 {
     const char *pp[1] = {address};
     /*
-     * The anchor whose root the contract holds now: the one in flight once its transaction is
-     * mined (the contract keeps only the latest root, so a proof against the previous one
-     * would fail until the new one has all its confirmations), else the latest confirmed one.
-     * If a reorg drops the mined one, the worker marks its transaction unmined and this falls
-     * back. coh_db_query returns the connection before the proof, which may wait on a build.
+     * The effective anchor: the latest confirmed one whose challenge period is over (a vetoed
+     * one is no longer 'confirmed'). A proof against a pending proposal would fail on chain
+     * until it is effective, so none is served before. coh_db_query returns the connection
+     * before the proof, which may wait on a build.
      */
     PGresult *r = coh_db_query(
         p,
-        "WITH a AS (SELECT c.id, c.last_seq, c.claims_root, c.status = 'confirmed' AS confirmed, "
-        "coalesce(c.tx_hash, m.tx_hash) AS tx_hash, coalesce(c.block_number, m.block_number) AS "
-        "block_number FROM chain_anchors c LEFT JOIN LATERAL (SELECT t.tx_hash, t.block_number "
-        "FROM chain_anchor_txs t WHERE t.anchor_id = c.id AND t.status = 'mined' LIMIT 1) m ON "
-        "true WHERE c.status = 'confirmed' OR m.tx_hash IS NOT NULL ORDER BY c.id DESC LIMIT 1) "
-        "SELECT a.id, a.last_seq, encode(a.claims_root, 'hex'), encode(a.tx_hash, 'hex'), "
-        "a.block_number, l.cumulative::text, a.confirmed FROM a LEFT JOIN chain_claim_leaves l "
-        "ON l.anchor_id = a.id AND l.address = $1",
+        "WITH a AS (SELECT id, last_seq, claims_root, tx_hash, block_number, effective_at FROM "
+        "chain_anchors WHERE status = 'confirmed' AND effective_at <= now() ORDER BY id DESC "
+        "LIMIT 1) SELECT a.id, a.last_seq, encode(a.claims_root, 'hex'), encode(a.tx_hash, "
+        "'hex'), a.block_number, l.cumulative::text, true, to_json(a.effective_at) #>> '{}' "
+        "FROM a LEFT JOIN chain_claim_leaves l ON l.anchor_id = a.id AND l.address = $1",
         1, pp, err);
     json_t *out = NULL, *proof = NULL;
     uint8_t root[32], addr[20], amt[32], leaf[32];
     if (!r)
         goto done;
     if (PQntuples(r) == 0) {
-        coh_err_set(err, COH_ERR_NOTFOUND, "nothing is anchored yet");
+        coh_err_set(err, COH_ERR_NOTFOUND, "nothing anchored is effective yet");
         goto done;
     }
     if (PQgetisnull(r, 0, 5)) {
-        coh_err_set(err, COH_ERR_NOTFOUND, "%s has no claim in the anchor on chain", address);
+        coh_err_set(err, COH_ERR_NOTFOUND, "%s has no claim in the effective anchor", address);
         goto done;
     }
     const char *cumulative = PQgetvalue(r, 0, 5);
@@ -153,12 +149,12 @@ json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, cons
     snprintf(rh, sizeof rh, "0x%s", PQgetvalue(r, 0, 2));
     snprintf(tx, sizeof tx, "0x%s", PQgetvalue(r, 0, 3));
     coh_hex_encode(lh, leaf, 32, 1);
-    out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:{s:I, s:I, s:s, s:I, s:b}}", "address", address,
-                    "cumulative_amount", cumulative, "proof", proof, "leaf", lh, "claims_root", rh,
-                    "anchor", "id", (json_int_t)atoll(PQgetvalue(r, 0, 0)), "last_seq",
-                    (json_int_t)atoll(PQgetvalue(r, 0, 1)), "tx_hash", tx, "block_number",
-                    (json_int_t)atoll(PQgetvalue(r, 0, 4)), "confirmed",
-                    strcmp(PQgetvalue(r, 0, 6), "t") == 0);
+    out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:{s:I, s:I, s:s, s:I, s:b, s:s}}", "address",
+                    address, "cumulative_amount", cumulative, "proof", proof, "leaf", lh,
+                    "claims_root", rh, "anchor", "id", (json_int_t)atoll(PQgetvalue(r, 0, 0)),
+                    "last_seq", (json_int_t)atoll(PQgetvalue(r, 0, 1)), "tx_hash", tx,
+                    "block_number", (json_int_t)atoll(PQgetvalue(r, 0, 4)), "confirmed",
+                    strcmp(PQgetvalue(r, 0, 6), "t") == 0, "effective_at", PQgetvalue(r, 0, 7));
     if (!out)
         coh_err_set(err, COH_ERR_NOMEM, "out of memory");
 done:

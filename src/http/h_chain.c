@@ -1,8 +1,10 @@
 /*
  * h_chain: the chain resources. GET /v1/chain (chain id, contract addresses, ledger signer,
- * ledger head, deposit watcher position), GET /v1/anchors (anchored batches with every transaction
- * sent for them, cursor pagination by id) and GET /v1/claims/{address} (the cumulative amount,
- * Merkle proof and root of the address's leaf in the latest confirmed anchor, ready for claim()).
+ * ledger head, deposit watcher position, the anchorer's health), GET /v1/anchors (anchored
+ * batches as proposals: state pending, effective or vetoed, when each becomes claimable, and
+ * every transaction sent for them; cursor pagination by id) and GET /v1/claims/{address} (the
+ * cumulative amount, Merkle proof and root of the address's leaf in the effective anchor, ready
+ * for claim()).
  */
 #include "db/chain_db.h"
 #include "db/ledger_db.h"
@@ -38,16 +40,21 @@ void coh_h_chain_info(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
+    json_t *anchorer = coh_db_chain_anchorer_json(req->app->db, &err);
+    if (!anchorer) {
+        coh_http_send_err(req, &err);
+        return;
+    }
     coh_hex_encode(hash_hex, hash, 32, 1);
     const char *signer = req->app->ledger_address[0] ? req->app->ledger_address : NULL;
     json_t *block = events_block >= 0 ? json_integer(events_block) : json_null();
     coh_http_send_json(req, 200,
-                       json_pack("{s:I,s:s?,s:{s:s?,s:s?},s:{s:I,s:s},s:{s:o,s:I}}", "chain_id",
+                       json_pack("{s:I,s:s?,s:{s:s?,s:s?},s:{s:I,s:s},s:{s:o,s:I},s:o}", "chain_id",
                                  (json_int_t)coh_http_chain_id(req), "ledger_signer", signer,
                                  "contracts", "rewards", contract(req, "rewards_contract", rewards),
                                  "token", contract(req, "token_contract", token), "head", "seq",
                                  (json_int_t)seq, "hash", hash_hex, "events", "block", block,
-                                 "orphaned", (json_int_t)orphaned));
+                                 "orphaned", (json_int_t)orphaned, "anchorer", anchorer));
 }
 
 void coh_h_anchors(struct coh_http_req *req)

@@ -161,5 +161,19 @@ char *coh_metrics_render(struct coh_metrics *m, const struct coh_app *app)
             "# TYPE cohort_chain_logs_ignored_total counter\n"
             "cohort_chain_logs_ignored_total %lu\n",
             coh_db_chain_logs_ignored());
+    /* The anchorer's health (chain_anchorer): state ok, not_anchorer, backoff or stopped. */
+    coh_err aerr = {0};
+    json_t *an = coh_db_chain_anchorer_json(app->db, &aerr);
+    const char *st = json_string_value(json_object_get(an, "state"));
+    if (st)
+        bprintf(&b,
+                "# HELP cohort_anchorer_state The anchorer's state (1 for the current one).\n"
+                "# TYPE cohort_anchorer_state gauge\n"
+                "cohort_anchorer_state{state=\"%s\"} 1\n"
+                "# HELP cohort_anchorer_failures Anchoring failures in a row (reverts, errors).\n"
+                "# TYPE cohort_anchorer_failures gauge\n"
+                "cohort_anchorer_failures %d\n",
+                st, (int)json_integer_value(json_object_get(an, "failures")));
+    json_decref(an);
     return b.p;
 }

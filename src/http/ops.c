@@ -1,4 +1,5 @@
 /* ops: liveness, readiness, metrics and the OpenAPI document. */
+#include "db/chain_db.h"
 #include "http/http.h"
 #include "http/handlers.h"
 
@@ -19,6 +20,19 @@ void coh_h_readyz(struct coh_http_req *req)
 {
     coh_err err = {0};
     int rc = coh_db_migrations_current(req->app->db, req->app->sql_dir, &err);
+    /* An anchorer that stopped after anchor_max_failures needs the operator (src/db/chain_worker.c). */
+    json_t *an = rc == 0 ? coh_db_chain_anchorer_json(req->app->db, &err) : NULL;
+    const char *state = json_string_value(json_object_get(an, "state"));
+    if (state && strcmp(state, "stopped") == 0) {
+        coh_http_send_problem_ext(req, 503, "not-ready", "Not ready",
+                                  json_pack("{s:s}", "check", "anchorer"),
+                                  "the anchorer stopped after %d failures in a row: %s",
+                                  (int)json_integer_value(json_object_get(an, "failures")),
+                                  json_string_value(json_object_get(an, "reason")));
+        json_decref(an);
+        return;
+    }
+    json_decref(an);
     if (rc == 0) {
         coh_http_send_json(req, 200, json_pack("{s:s,s:s,s:s}", "status", "ready", "database",
                                                "ok", "migrations", "current"));
