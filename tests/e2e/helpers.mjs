@@ -44,7 +44,9 @@ export function cohortdDatabaseEnv() {
   if (!db) throw new Error('COH_TEST_DATABASE_URL is not set: run through scripts/test.sh');
   const app = process.env.COH_TEST_APP_DATABASE_URL;
   const owner = process.env.COH_TEST_OWNER_DATABASE_URL;
-  return app && owner ? { COHORT_DATABASE_URL: app, COHORT_MIGRATE_DATABASE_URL: owner }
+  const dbname = (u) => /dbname=\S+/.exec(u ?? '')?.[0];
+  return app && owner && dbname(app) === dbname(db)
+    ? { COHORT_DATABASE_URL: app, COHORT_MIGRATE_DATABASE_URL: owner }
     : { COHORT_DATABASE_URL: db };
 }
 

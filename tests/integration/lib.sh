@@ -38,9 +38,10 @@ start_cohortd() {
   METRICS_BASE=http://127.0.0.1:$mport
   LOG=$T_DIR/cohortd.$port.log
   # Privileges split as scripts/test.sh sets them up (cohort_app serves, cohort_owner
-  # migrates), unless the caller names a database of its own.
-  local db=(COHORT_DATABASE_URL="$COH_TEST_DATABASE_URL")
-  if [ -n "${COH_TEST_APP_DATABASE_URL:-}" ] && ! printf '%s\n' "$@" | grep -q '^COHORT_DATABASE_URL='; then
+  # migrates), unless the caller names a database of its own (here or in COH_TEST_DATABASE_URL).
+  local db=(COHORT_DATABASE_URL="$COH_TEST_DATABASE_URL") dbname='dbname=[^ ]*'
+  if [ -n "${COH_TEST_APP_DATABASE_URL:-}" ] && ! printf '%s\n' "$@" | grep -q '^COHORT_DATABASE_URL=' &&
+     [ "$(grep -o "$dbname" <<<"$COH_TEST_DATABASE_URL")" = "$(grep -o "$dbname" <<<"$COH_TEST_APP_DATABASE_URL")" ]; then
     db=(COHORT_DATABASE_URL="$COH_TEST_APP_DATABASE_URL" COHORT_MIGRATE_DATABASE_URL="$COH_TEST_OWNER_DATABASE_URL")
   fi
   env "${db[@]}" COHORT_PRIVACY_MIN_K=2 COHORT_MASTER_KEY_FILE="$T_DIR/master.key" \
