@@ -209,15 +209,22 @@ async function main() {
   const problems = [];
   const check = (ok, what) => { if (!ok) problems.push(what); };
   const one = (sql) => psql(sql)[0]?.[0];
-  const doubled = Number(one(`SELECT count(*) FROM (SELECT ref_request, credit FROM ledger_entries WHERE kind = 'reward' GROUP BY 1, 2 HAVING count(*) > 1) x`));
-  check(doubled === 0, `${doubled} contributors paid twice for one request`);
+  // A release is paid by one reward entry carrying "<count>:<root>" of its private credits
+  // (ledger_credits, one per contributor and release): a second entry, or a count or amount
+  // that differs from its credits, would pay someone twice or not at all.
+  const doubled = Number(one(`SELECT count(*) FROM (SELECT ref_request FROM ledger_entries WHERE kind = 'reward' GROUP BY 1 HAVING count(*) > 1) x`));
+  check(doubled === 0, `${doubled} releases paid by more than one reward entry`);
+  const mismatched = Number(one(`SELECT count(*) FROM ledger_entries e WHERE e.kind = 'reward' AND (
+      split_part(e.ref_contribution, ':', 1)::int <> (SELECT count(*) FROM ledger_credits c WHERE c.entry_key = e.idempotency_key)
+      OR e.amount <> (SELECT sum(amount) FROM ledger_credits c WHERE c.entry_key = e.idempotency_key))`));
+  check(mismatched === 0, `${mismatched} reward entries whose count or amount differs from their credits`);
   let lost = 0, extra = 0, unpaidReleases = 0;
   // Per request: stored contributions, release size, and who was paid (one query for all).
   const per = new Map(psql(`SELECT '0x' || encode(r.id, 'hex'),
       (SELECT count(*) FROM contributions c WHERE c.request_id = r.id),
       coalesce((SELECT included FROM releases x WHERE x.request_id = r.id), -1),
-      coalesce((SELECT string_agg(substr(e.credit, 9), ',') FROM ledger_entries e WHERE e.kind = 'reward'
-                AND e.ref_request = '0x' || encode(r.id, 'hex')), '')
+      coalesce((SELECT string_agg(c.address, ',') FROM ledger_credits c JOIN ledger_entries e ON
+                e.idempotency_key = c.entry_key WHERE e.kind = 'reward' AND e.ref_request = '0x' || encode(r.id, 'hex')), '')
     FROM requests r WHERE r.owner = '${owner}'`).map(([id, ...rest]) => [id, rest]));
   for (const [id, set] of acked) {
     const [storedText, includedText, paidText] = per.get(id) ?? ['0', '-1', ''];

@@ -123,6 +123,11 @@ test('anyone: anchored entries verify with their inclusion proofs; anchors link 
   await page.getByRole('button', { name: 'Verify all shown' }).click();
   await waitText(contributor, '#ledger-msg', /^All \d+ entries shown verify/);
   assert.match(await page.locator('table.ledger tbody tr').first().innerText(), /in the anchored root/);
+  // The public sums and the signed-in contributor's own credit, checked in the browser.
+  await page.getByRole('button', { name: 'Check the sums' }).click();
+  await waitText(contributor, '#sums-msg', /The sums hold over all \d+ entries: \d+ requests’ escrow = rewards \+ refund, 1 pooled reward entries/);
+  await page.getByRole('button', { name: 'Check my credits' }).click();
+  await waitText(contributor, '#credits-msg', 'All 1 of your credits prove against the roots their reward entries publish.');
   await contributor.shot('22-ledger-anchored');
   await page.goto(`${s.srv.base}/#/anchors`);
   const link = page.locator('table a[href^="#/tx/"]').first();

@@ -1,7 +1,7 @@
 // Checks ledger entries in the browser, independently of the server's word: recomputes the
 // canonical encoding documented in src/ledger/ledger.h, its Keccak-256, recovers the signer
 // from the signature, and checks the hash chain and (once anchored) the inclusion proof.
-import { keccak256, recoverAddress, getBytes, concat, toBeHex, zeroPadValue, getAddress } from 'ethers';
+import { keccak256, recoverAddress, getBytes, concat, toBeHex, zeroPadValue, getAddress, AbiCoder } from 'ethers';
 
 const KINDS = { deposit: 1, escrow: 2, reward: 3, refund: 4, withdrawal: 5, claim: 6, key_rotation: 7, pool: 8 };
 
@@ -54,4 +54,69 @@ export function verifyEntry(e, { publishedSigner, previous, root, proof } = {}) 
     problems.push(`it could not be checked: ${err.message}`);
   }
   return { ok: problems.length === 0, problems, signer };
+}
+
+// ---- the public sums and one's own credits (docs/LEDGER.md) ----------------------------------
+const coder = AbiCoder.defaultAbiCoder();
+
+// A wave-2 reward entry's "<count>:<root>", or null.
+export function creditsRef(e) {
+  const m = e.kind === 'reward' && /^([1-9][0-9]*):(0x[0-9a-f]{64})$/.exec(e.refs?.contribution ?? '');
+  return m ? { count: BigInt(m[1]), root: m[2] } : null;
+}
+
+// Over every entry from seq 1: each request's escrow = rewards + refund once refunded (rewards
+// within it before), each pooled reward pays count x the request's reward (rewardOf(id) ->
+// decimal string), and the balances add up to what the contract holds.
+// -> {problems: [words], requests, pooled, contract, payable}
+export async function checkSums(entries, rewardOf) {
+  const problems = [];
+  const req = new Map();
+  const bal = new Map();
+  const add = (acct, v) => bal.set(acct, (bal.get(acct) ?? 0n) + v);
+  for (const e of entries) {
+    const amt = BigInt(e.amount);
+    add(e.credit, amt);
+    add(e.debit, -amt);
+    const id = e.refs?.request;
+    if (id && ['escrow', 'reward', 'refund'].includes(e.kind)) {
+      const r = req.get(id) ?? { escrow: 0n, reward: 0n, refund: null, pooled: [] };
+      if (e.kind === 'escrow') r.escrow += amt;
+      if (e.kind === 'reward') r.reward += amt;
+      if (e.kind === 'refund') r.refund = (r.refund ?? 0n) + amt;
+      const c = creditsRef(e);
+      if (c) r.pooled.push({ seq: e.seq, count: c.count, amount: amt });
+      req.set(id, r);
+    }
+  }
+  let pooled = 0;
+  for (const [id, r] of req) {
+    const out = r.reward + (r.refund ?? 0n);
+    if (r.refund !== null ? out !== r.escrow : out > r.escrow) problems.push(`request ${id} locked ${r.escrow} but paid out ${out}`);
+    if (r.pooled.length) {
+      const each = BigInt(await rewardOf(id));
+      for (const p of r.pooled) {
+        pooled++;
+        if (p.amount !== p.count * each) problems.push(`reward entry ${p.seq} pays ${p.amount} for ${p.count} contributors of ${each} each`);
+      }
+    }
+  }
+  let held = 0n;
+  for (const [acct, v] of bal) {
+    if (acct === 'chain') continue;
+    if (v < 0n) problems.push(`account ${acct} is below zero`);
+    held += v;
+  }
+  const contract = -(bal.get('chain') ?? 0n);
+  if (held !== contract) problems.push(`the accounts hold ${held} but the contract received ${contract}`);
+  return { problems, requests: req.size, pooled, contract, payable: bal.get('payable') ?? 0n };
+}
+
+// One's own credit against its (separately verified) reward entry's root.
+export function checkCredit(address, c, entry) {
+  const ref = creditsRef(entry);
+  if (!ref) return `entry ${c.seq} is not a pooled reward entry`;
+  const leaf = keccak256(coder.encode(['address', 'uint256', 'bytes32'], [address, c.amount, c.salt]));
+  const got = (c.proof ?? []).reduce((acc, p) => hashPair(acc, p), leaf);
+  return got === ref.root ? null : `your credit of ${c.amount} at entry ${c.seq} does not prove against the root that entry publishes`;
 }

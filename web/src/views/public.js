@@ -4,7 +4,7 @@ import { h, clear, tokens, when, relative, short, messageLine, act } from '../ut
 import { api, chain } from '../api.js';
 import { session } from '../session.js';
 import { privacyWords, eligibilityWords, statusBadge, requestFacts, fieldsTable } from '../words.js';
-import { verifyEntry } from '../verify.js';
+import { verifyEntry, checkSums, checkCredit } from '../verify.js';
 import { lookupTransaction, hasWallet } from '../wallet.js';
 import { contributePanel } from './contributor.js';
 import { ownerPanel } from './researcher.js';
@@ -144,6 +144,45 @@ export async function ledger() {
       msg.progress(entries.length ? `${entries.length} entries shown.` : 'No entries.');
     });
   }
+  // The public sums over the whole ledger, recomputed here from every entry.
+  const sumsMsg = messageLine('sums-msg');
+  const checkAll = h('button#check-sums', { type: 'button', onclick: () => act(checkAll, sumsMsg, async () => {
+    sumsMsg.progress('Reading every entry…');
+    const all = [];
+    for (let after = 0; ;) {
+      const r = await api('GET', '/v1/ledger/entries', { query: { after, limit: 1000 }, auth: false });
+      all.push(...r.entries);
+      if (!r.next || !r.entries.length) break;
+      after = r.next;
+    }
+    const bad = all.map((e, i) => verifyEntry(e, { publishedSigner: info.ledger_signer, previous: all[i - 1] })).filter((r) => !r.ok);
+    const rewards = new Map();
+    const rewardOf = async (id) => {
+      if (!rewards.has(id)) rewards.set(id, (await api('GET', `/v1/requests/${id}`, { auth: false })).reward);
+      return rewards.get(id);
+    };
+    const s = await checkSums(all, rewardOf);
+    if (bad.length || s.problems.length) {
+      throw new Error([...bad.flatMap((r) => r.problems), ...s.problems].slice(0, 5).join('; '));
+    }
+    sumsMsg.ok(`The sums hold over all ${all.length} entries: ${s.requests} requests’ escrow = rewards + refund, ${s.pooled} pooled reward entries pay their count × the request’s reward, the contract holds ${tokens(s.contract.toString())}, pooled payable ${tokens(s.payable.toString())}.`);
+  }) }, 'Check the sums');
+  // One's own private credits against the roots their public entries carry.
+  const creditsMsg = messageLine('credits-msg');
+  const checkMine = h('button#check-credits', { type: 'button', hidden: !session.token, onclick: () => act(checkMine, creditsMsg, async () => {
+    const { credits } = await api('GET', '/v1/me/credits');
+    const problems = [];
+    let n = 0;
+    for (const c of credits.filter((x) => !x.wave1)) {
+      const e = await api('GET', `/v1/ledger/entries/${c.seq}`, { auth: false });
+      const v = verifyEntry(e, { publishedSigner: info.ledger_signer });
+      const p = v.ok ? checkCredit(session.address, c, e) : `entry ${c.seq}: ${v.problems.join('; ')}`;
+      if (p) problems.push(p);
+      n++;
+    }
+    if (problems.length) throw new Error(problems.join('; '));
+    creditsMsg.ok(n ? `All ${n} of your credits prove against the roots their reward entries publish.` : 'You have no credits yet.');
+  }) }, 'Check my credits');
   const form = h('form.inline', { onsubmit: (ev) => { ev.preventDefault(); load(true); } },
     h('div.field.inline', h('label', { for: 'ledger-account' }, 'Account or address'), account), h('button', { type: 'submit' }, 'Filter'));
   await load(true);
@@ -151,6 +190,8 @@ export async function ledger() {
     h('h1', 'Ledger'),
     h('p', 'Every token movement is a hash-chained entry signed with the ledger key. Verification runs here in your browser: it recomputes each entry’s hash from its contents and recovers the signer from the signature, then compares it with the signer the server publishes.'),
     h('p', 'Published ledger signer: ', h('code#ledger-signer', info.ledger_signer ?? 'none'), ` · chain ${info.chain_id}`),
+    h('p', 'Who took part in which study is not public: a release’s reward entry names only how many were paid and the Merkle root of their credits. Signed in, you can check your own credits against those roots.'),
+    h('div.actions', checkAll, checkMine), sumsMsg, creditsMsg,
     form, verifyAll, msg,
     h('div.table-wrap', h('table.ledger',
       h('caption.visually-hidden', 'Ledger entries'),
