@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef COH_SOURCE_DIR
 #define COH_SOURCE_DIR "."
@@ -111,6 +112,10 @@ int main(int argc, char **argv)
         return 1;
     }
     coh_log_set_level(lvl);
+    /* Privileges are split (DESIGN.md, "Running"): the daemon needs nothing of root's. */
+    if (geteuid() == 0 && !check_only)
+        coh_log_warn("cohortd runs as root: run it as an unprivileged system user (scripts/run.sh "
+                     "uses 'cohortd')");
     static coh_market_floors floors;
     if (coh_market_floors_from_config(&floors, cfg, &err)) {
         fprintf(stderr, "cohortd: %s\n", err.msg);
