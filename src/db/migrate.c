@@ -167,8 +167,8 @@ static int check_applied(coh_db_conn *c, const struct migration *m, size_t n, si
 static int can_create(coh_db_conn *c)
 {
     coh_err e;
-    PGresult *r = coh_db_exec(c, "SELECT has_schema_privilege(current_schema(), 'CREATE')", 0,
-                              NULL, &e);
+    PGresult *r =
+        coh_db_exec(c, "SELECT has_schema_privilege(current_schema(), 'CREATE')", 0, NULL, &e);
     int ok = !r || strcmp(PQgetvalue(r, 0, 0), "t") == 0; /* unknown: let the migration say */
     PQclear(r);
     return ok;
