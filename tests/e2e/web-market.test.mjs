@@ -143,6 +143,23 @@ test('contributor: profile, inbox, EIP-712 consent, GPX import, sealed submit; n
   await page.setViewportSize(DESKTOP);
   await card.getByRole('link', { name: 'Review and take part' }).click();
 
+  // A consent offered over other terms than the page shows (here a server answer tampered in
+  // transit) cannot be signed: the page computes the terms hash itself.
+  const consentUrl = `**/v1/requests/${kreq.id}/consents/me`;
+  await page.route(consentUrl, async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    body.typed_data.message.termsHash = `0x${'ab'.repeat(32)}`;
+    await route.fulfill({ response: res, json: body });
+  });
+  await page.reload();
+  await page.locator('#terms-mismatch').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Sign consent in your wallet' }).isDisabled(), true);
+  await page.unroute(consentUrl);
+  await page.reload();
+  await page.locator('#consent-fields').waitFor();
+  assert.equal(await page.locator('#terms-mismatch').count(), 0);
+
   // Before signing, the page shows the consent field by field: the privacy terms in words and
   // the hash of the terms, which the wallet is then asked to sign exactly.
   const privacy = await text(contributor, '#consent-privacy');

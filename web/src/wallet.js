@@ -75,7 +75,7 @@ export async function signOut() {
 }
 
 // Signs the typed data exactly as the API published it (eth_signTypedData_v4), so the wallet
-// shows the request id, fields hash, purpose, reward and expiry readably.
+// shows the request id, terms hash, purpose, privacy summary, reward and expiry readably.
 export async function signTypedData(typedData) {
   const s = await signer();
   const me = getAddress(await s.getAddress());

@@ -7,6 +7,7 @@ import { privacyWords, fieldWords, statusBadge, ROLE_WORDS } from '../words.js';
 import { signTypedData } from '../wallet.js';
 import { importFiles, mapToSchema, roundFor, METRICS } from '../importers.js';
 import { seal } from '../seal.js';
+import { keccak256, toUtf8Bytes } from 'ethers';
 
 const AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'];
 const SEXES = ['female', 'male', 'intersex', 'undisclosed'];
@@ -162,6 +163,23 @@ function recordForm(fields) {
   };
 }
 
+// RFC 8785 canonical JSON of what a request stores (strings, numbers, objects, arrays): keys
+// sorted by UTF-16 code units, numbers as ECMAScript prints them.
+function canonical(v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+// The version-2 consent's termsHash of the request this page shows (DESIGN.md, the Consent type).
+export function termsHash(req) {
+  const terms = {
+    schema: req.schema, privacy: req.privacy, eligibility: req.eligibility ?? {},
+    enrollment: req.enrollment ?? 'open', retention_days: req.retention_days, purpose: req.purpose,
+  };
+  return keccak256(toUtf8Bytes(canonical(terms)));
+}
+
 export async function contributePanel(req) {
   const section = h('section.panel#take-part', h('h2', 'Take part'));
   const msg = messageLine('consent-msg');
@@ -191,7 +209,9 @@ export async function contributePanel(req) {
       mine.version === 1 ? h('p.note', 'This consent was given under the first consent format, which named the requested fields but not the privacy terms.') : null,
       open ? revoke : null);
   } else {
-    const sign = h('button.primary#give-consent', { type: 'button', disabled: !open }, 'Sign consent in your wallet');
+    // The hash to sign must be of the terms this page shows, or the wallet would sign others.
+    const sameTerms = td?.domain?.version === '2' && td?.message?.termsHash === termsHash(req);
+    const sign = h('button.primary#give-consent', { type: 'button', disabled: !open || !sameTerms }, 'Sign consent in your wallet');
     sign.addEventListener('click', () => act(sign, msg, async () => {
       msg.progress('Your wallet shows the consent to sign: request, terms hash, purpose, privacy, reward and expiry…');
       const signature = await signTypedData(td);
@@ -216,6 +236,7 @@ export async function contributePanel(req) {
         h('summary', 'The terms you sign'),
         h('p', 'The terms hash is the Keccak-256 of these terms written as canonical JSON (RFC 8785): any change to the fields, their roles, the privacy guarantee, eligibility, enrollment, retention or purpose gives another hash, and your signature would not cover it.'),
         h('pre.mono', JSON.stringify(mine.terms, null, 2))) : null,
+      sameTerms ? null : h('p.error#terms-mismatch', { role: 'alert' }, 'The consent offered for signing does not match the terms shown on this page, so it cannot be signed. Reload the page; if this persists, do not take part.'),
       open ? sign : h('p.note', 'This request is no longer open.'));
     return section;
   }
