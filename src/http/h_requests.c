@@ -40,6 +40,36 @@ static int has_role(struct coh_http_req *req, const char *role)
     return ok;
 }
 
+/* POST /v1/requests/preview: the creation's checks and what the request would be, nothing
+ * stored. Signed-in researchers only, like creation. */
+void coh_h_requests_preview(struct coh_http_req *req)
+{
+    if (!coh_http_auth_require(req))
+        return;
+    if (!has_role(req, "researcher")) {
+        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
+                              "only researchers post requests: add the researcher role to your "
+                              "profile (PUT /v1/me/profile)");
+        return;
+    }
+    json_t *body = coh_http_body_object(req);
+    if (!body)
+        return;
+    coh_err err = {0};
+    json_t *out = NULL;
+    int rc = coh_market_request_preview(&out, body, (int64_t)time(NULL), req->app->floors, &err);
+    json_decref(body);
+    if (rc == COH_ERR_INVALID) {
+        coh_http_send_problem(req, 422, "invalid-request", "Invalid request", "%s", err.msg);
+        return;
+    }
+    if (rc) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    coh_http_send_json(req, 200, out);
+}
+
 void coh_h_requests_create(struct coh_http_req *req)
 {
     if (!coh_http_auth_require(req))

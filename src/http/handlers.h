@@ -43,6 +43,7 @@ void coh_h_withdrawals_create(struct coh_http_req *req);
 
 /* h_requests.c */
 void coh_h_requests_create(struct coh_http_req *req);
+void coh_h_requests_preview(struct coh_http_req *req);
 void coh_h_requests_list(struct coh_http_req *req);
 void coh_h_requests_get(struct coh_http_req *req);
 void coh_h_requests_close(struct coh_http_req *req);

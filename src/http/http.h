@@ -124,7 +124,7 @@ void coh_http_send_err(struct coh_http_req *req, const coh_err *err);
  */
 json_t *coh_http_body_object(struct coh_http_req *req);
 
-/* Returns the value of a query parameter into out (decoded), or -1 if absent. */
+/* Returns the value of a query parameter into out (decoded), or -1 if absent (out unchanged). */
 int coh_http_query_get(const struct coh_http_req *req, const char *name, char *out, size_t cap);
 const char *coh_http_header(const struct coh_http_req *req, const char *name);
 /* Path parameter by position. */

@@ -195,9 +195,14 @@ json_t *coh_http_body_object(struct coh_http_req *req)
 
 int coh_http_query_get(const struct coh_http_req *req, const char *name, char *out, size_t cap)
 {
-    if (!req->query)
+    if (!req->query || cap == 0)
         return -1;
+    /* mg_get_var empties out when the name is absent; callers preset defaults there. */
+    char *keep = strndup(out, cap - 1);
     int n = mg_get_var(req->query, strlen(req->query), name, out, cap);
+    if (n < 0 && keep)
+        memcpy(out, keep, strlen(keep) + 1);
+    free(keep);
     return n < 0 ? -1 : n;
 }
 

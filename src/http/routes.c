@@ -16,6 +16,7 @@ const struct coh_http_route coh_http_routes[] = {
     {"POST", "/v1/me/withdrawals", coh_h_withdrawals_create},
     {"GET", "/v1/me/credits", coh_h_me_credits},
     {"POST", "/v1/requests", coh_h_requests_create},
+    {"POST", "/v1/requests/preview", coh_h_requests_preview},
     {"GET", "/v1/requests", coh_h_requests_list},
     {"GET", "/v1/requests/{id}", coh_h_requests_get},
     {"POST", "/v1/requests/{id}/close", coh_h_requests_close},

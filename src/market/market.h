@@ -23,7 +23,8 @@ typedef struct coh_market_schema coh_market_schema;
 
 /*
  * Parses and validates a request schema {"fields":[{name, type, unit?, min?, max?, decimals?,
- * granularity?, categories?, role}]}. COH_ERR_INVALID with a message naming the member ("schema.fields[2].min").
+ * granularity?, categories?, role}]}. COH_ERR_INVALID with a message naming the member
+ * ("schema.fields[2].min").
  */
 COH_WUR int coh_market_schema_parse(coh_market_schema **out, const json_t *schema, coh_err *err);
 void coh_market_schema_free(coh_market_schema *s);
@@ -243,7 +244,7 @@ void coh_market_worker_stop(coh_market_worker *w);
  */
 int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *err);
 
-/* ---- request preview (preview_request.c) ---------------------------------------------- */
+/* ---- request preview (request_preview.c) ---------------------------------------------- */
 /*
  * POST /v1/requests/preview: validates body exactly as creation does (floors NULL: the
  * defaults) and stores nothing. *out = {valid, terms (the normalized spec), escrow, floors,

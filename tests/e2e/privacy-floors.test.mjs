@@ -213,3 +213,35 @@ test('a categorical quasi-identifier with one value in all rows ends: released, 
   }
   assert.fail('the request key was never shredded');
 });
+
+test('a preview answers the creation checks, the privacy summary and the expected DP errors, storing nothing', async () => {
+  const before = (await api(srv.base, 'GET', `/v1/accounts/${researcher.address}/balance`)).body.available;
+  const listed = async () => { const r = await api(srv.base, 'GET', '/v1/requests?owner=' + researcher.address); assert.equal(r.status, 200, JSON.stringify(r.body)); return r.body.requests.length; };
+  const count = await listed();
+  const dp = (epsilon) => body({
+    schema: { fields: [{ name: 'steps', type: 'integer', min: 0, max: 100000, role: 'measure' }] },
+    privacy: { mode: 'dp', epsilon, queries: ['count', 'mean(steps)'] }, min_contributors: 50, max_contributors: 5000,
+  });
+  const ok = await api(srv.base, 'POST', '/v1/requests/preview', { token: rtoken, json: dp('1') });
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.equal(ok.body.valid, true);
+  assert.match(ok.body.privacy_summary, /differential privacy/);
+  assert.equal(ok.body.escrow, (REWARD * 5000n).toString());
+  assert.equal(ok.body.floors.min_dp_contributors, 50);
+  assert.deepEqual(ok.body.expected_errors.map((x) => x.contributors), [50, 5000]);
+  const [at50, at5000] = ok.body.expected_errors.map((x) => Object.fromEntries(x.queries.map((q) => [q.query, q])));
+  assert.ok(at50['mean(steps)'].expected_error_95 > at5000['mean(steps)'].expected_error_95, 'more contributors, less noise');
+  assert.ok(at50.count.expected_error_95 > 0);
+  // At epsilon 0.05 the mean of 50 people over 0..100000 is mostly noise: the preview says so.
+  const noisy = await api(srv.base, 'POST', '/v1/requests/preview', { token: rtoken, json: dp('0.05') });
+  assert.equal(noisy.status, 200, JSON.stringify(noisy.body));
+  assert.ok(noisy.body.warnings.some((w) => /mean\(steps\) will be mostly noise with 50 contributors/.test(w)), JSON.stringify(noisy.body.warnings));
+  // The same refusal as creation, naming the member and the floor.
+  const bad = await api(srv.base, 'POST', '/v1/requests/preview', { token: rtoken, json: dp('10') });
+  assert.equal(bad.status, 422);
+  assert.match(bad.body.detail, /privacy\.epsilon must be at most 1, the operator's floor/);
+  // Nothing stored, nothing locked.
+  assert.equal((await api(srv.base, 'GET', `/v1/accounts/${researcher.address}/balance`)).body.available, before);
+  assert.equal(await listed(), count);
+  assert.equal((await api(srv.base, 'POST', '/v1/requests/preview', { json: dp('1') })).status, 401);
+});
