@@ -15,6 +15,7 @@ COH_DB_NAME=${COH_DB_NAME:-cohort}
 # and runs as its own unprivileged system user.
 COH_DB_OWNER=cohort_owner
 COH_DB_APP=cohort_app
+COH_DB_WATCH=cohort_watch # read-only, for `cohort watch` (sql/032_watch_role.sql)
 COH_DAEMON_USER=${COH_DAEMON_USER:-cohortd}
 COH_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=$COH_DB_NAME user=$COH_PG_USER"
 COH_OWNER_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=$COH_DB_NAME user=$COH_DB_OWNER"

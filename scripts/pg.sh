@@ -32,16 +32,19 @@ admin $COH_PG_USER $COH_DB_OWNER"
 
 admin_psql() { as_pg psql -h "$COH_PG_RUN" -p "$COH_PG_PORT" -d postgres -v ON_ERROR_STOP=1 -qtAX "$@"; }
 
-# The owner and application roles (LOGIN; no passwords: the socket and peer rules above decide),
-# and the database, owned by the owner role when created here.
+# The owner, application and read-only watch roles (LOGIN; no passwords: the socket and peer
+# rules above decide), and the database, owned by the owner role when created here.
 roles_and_database() {
   admin_psql -c "DO \$\$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$COH_DB_OWNER') THEN
       CREATE ROLE $COH_DB_OWNER LOGIN; END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$COH_DB_APP') THEN
       CREATE ROLE $COH_DB_APP LOGIN; END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$COH_DB_WATCH') THEN
+      CREATE ROLE $COH_DB_WATCH LOGIN; END IF;
     ALTER ROLE $COH_DB_OWNER LOGIN NOSUPERUSER NOCREATEROLE;
     ALTER ROLE $COH_DB_APP LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS;
+    ALTER ROLE $COH_DB_WATCH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS;
   END \$\$"
   if ! admin_psql -c "SELECT 1 FROM pg_database WHERE datname='$COH_DB_NAME'" | grep -q 1; then
     admin_psql -c "CREATE DATABASE $COH_DB_NAME OWNER $COH_DB_OWNER"

@@ -46,7 +46,8 @@ check_eq "a superuser's migrations leave every table to cohort_owner" \
 admin "DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cohort_owner') THEN CREATE ROLE cohort_owner; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cohort_app') THEN CREATE ROLE cohort_app; END IF;
-  ALTER ROLE cohort_owner LOGIN; ALTER ROLE cohort_app LOGIN; END \$\$"
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cohort_watch') THEN CREATE ROLE cohort_watch; END IF;
+  ALTER ROLE cohort_owner LOGIN; ALTER ROLE cohort_app LOGIN; ALTER ROLE cohort_watch LOGIN; END \$\$"
 sdb=coh_priv_$$
 admin "CREATE DATABASE $sdb OWNER cohort_owner"
 trap 'admin "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1; admin "DROP DATABASE IF EXISTS $sdb" >/dev/null 2>&1; cleanup' EXIT
@@ -95,4 +96,14 @@ for sql in "UPDATE ledger_credits SET amount = 8 WHERE entry_key = '$posted'" \
   check "as cohort_app, refused: $sql" grep -Eq 'permission denied|must be owner|cannot change' <<<"$out"
 done
 check_eq "the credits are as written" "$(as_app "SELECT string_agg(amount::text, ',' ORDER BY amount) FROM ledger_credits")" "6,7"
+# cohort watch's role (032) reads the entries and the credits, nothing else, and writes nothing.
+as_watch() { psql "$surl user=cohort_watch" -qtAX -c "$1" 2>&1; }
+check_eq "cohort_watch reads the entries and the credits" \
+  "$(as_watch "SELECT (SELECT count(*) FROM ledger_entries) || ',' || (SELECT count(*) FROM ledger_credits)")" "1,2"
+for sql in "SELECT count(*) FROM sessions" "SELECT count(*) FROM contributions" \
+           "SELECT count(*) FROM ledger_keys" "DELETE FROM ledger_credits" \
+           "INSERT INTO ledger_entries (seq) VALUES (99)"; do
+  out=$(as_watch "$sql")
+  check "as cohort_watch, refused: $sql" grep -q 'permission denied' <<<"$out"
+done
 finish
