@@ -14,6 +14,7 @@ bash "$COH_ROOT/scripts/pg.sh" psql -d postgres -qc "DROP DATABASE IF EXISTS coh
 export COH_TEST_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=cohort_test user=$COH_PG_USER"
 export COH_TEST_OWNER_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=cohort_test user=$COH_DB_OWNER"
 export COH_TEST_APP_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=cohort_test user=$COH_DB_APP"
+export COH_TEST_WATCH_DATABASE_URL="host=$COH_PG_RUN port=$COH_PG_PORT dbname=cohort_test user=$COH_DB_WATCH"
 export COH_TEST_MASTER_KEY_FILE=$COH_VAR/master.key
 status=0
 

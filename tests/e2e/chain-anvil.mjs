@@ -114,7 +114,9 @@ export function createDatabase(prefix) {
   const url = dbUrl(name), as = (user) => url.replace(/ ?user=\S+/, '') + ` user=${user}`;
   const cohortdEnv = owner && app ? { COHORT_DATABASE_URL: as(app), COHORT_MIGRATE_DATABASE_URL: as(owner) }
     : { COHORT_DATABASE_URL: url };
-  return { name, url, cohortdEnv, drop: () => spawnSync('psql', [dbUrl('postgres'), '-qXc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' }) };
+  // cohort watch's read-only role (sql/032_watch_role.sql), when scripts/test.sh names it.
+  const watch = roleOf('COH_TEST_WATCH_DATABASE_URL');
+  return { name, url, cohortdEnv, watchUrl: watch ? as(watch) : url, drop: () => spawnSync('psql', [dbUrl('postgres'), '-qXc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' }) };
 }
 
 // The ledger signer of a database: `cohortd --check` creates the key on first use.
