@@ -44,38 +44,85 @@ static int sb_cell(struct sbuf *b, const char *s)
     return rc || sb_put(b, "\"", 1);
 }
 
+/*
+ * k-anonymity over the request's schema, never below the operator's floors.
+ *
+ * No column leaves unprotected (DESIGN, "Privacy engine"): every field is a quasi-identifier,
+ * generalized, or sensitive, protected by l-diversity. Creation refuses `measure` outside DP
+ * (spec.c), but a request stored before that rule may still hold measure fields: they are
+ * released as quasi-identifiers, generalized like any other, never copied as given (the
+ * report lists them under "measures_generalized").
+ *
+ * The stored privacy terms are raised to the floors, never lowered: k to floors->min_k; every
+ * sensitive field gets l-diversity with l >= floors->min_l (distinct when the request asked
+ * for none). Numeric quasi-identifiers are released on the grid of their schema bounds and
+ * granularity. Suppression, up to the request's max_suppression, is used only where it lowers
+ * the loss (privacy.h); every row is paid whether released or not, and *rows lists the
+ * released ones.
+ */
 static int kanon(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t,
-                 const coh_market_schema *s, const json_t *privacy, coh_err *err)
+                 const coh_market_schema *s, const json_t *privacy,
+                 const coh_market_floors *floors, coh_err *err)
 {
-    const char *qi[32], *sens[32];
-    size_t n_qi = 0, n_sens = 0, nf = coh_market_schema_fields(s);
-    for (size_t i = 0; i < nf; i++) {
-        if (coh_market_schema_field_role(s, i) == COH_ROLE_QUASI)
-            qi[n_qi++] = coh_market_schema_field_name(s, i);
-        else if (coh_market_schema_field_role(s, i) == COH_ROLE_SENSITIVE)
-            sens[n_sens++] = coh_market_schema_field_name(s, i);
+    coh_market_floors dflt;
+    if (!floors) {
+        coh_market_floors_default(&dflt);
+        floors = &dflt;
     }
+    const char *qi[32], *sens[32];
+    coh_kanon_grid grids[32];
+    json_t *measures = json_array();
+    if (!measures)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    size_t n_qi = 0, n_sens = 0, nf = coh_market_schema_fields(s);
+    for (size_t i = 0; i < nf && i < 32; i++) {
+        enum coh_market_field_role role = coh_market_schema_field_role(s, i);
+        const char *name = coh_market_schema_field_name(s, i);
+        if (role == COH_ROLE_SENSITIVE) {
+            sens[n_sens++] = name;
+            continue;
+        }
+        if (role == COH_ROLE_MEASURE) /* a legacy request's measure: a quasi-identifier */
+            json_array_append_new(measures, json_string(name));
+        grids[n_qi] = (coh_kanon_grid){0};
+        if (coh_market_schema_field_type(s, i) != COH_FIELD_CATEGORY)
+            grids[n_qi] = (coh_kanon_grid){.lo = coh_market_schema_field_min(s, i),
+                                           .hi = coh_market_schema_field_max(s, i),
+                                           .step = coh_market_schema_field_granularity(s, i)};
+        qi[n_qi++] = name;
+    }
+    /* l_kind none or absent (a legacy request): distinct l-diversity at the floor */
     const char *lk = json_string_value(json_object_get(privacy, "l_kind"));
-    enum coh_ldiv_kind kind = !lk || strcmp(lk, "none") == 0 ? COH_LDIV_NONE
-                              : strcmp(lk, "entropy") == 0   ? COH_LDIV_ENTROPY
-                                                             : COH_LDIV_DISTINCT;
+    bool asked = lk && (strcmp(lk, "distinct") == 0 || strcmp(lk, "entropy") == 0);
+    enum coh_ldiv_kind kind = asked && strcmp(lk, "entropy") == 0 ? COH_LDIV_ENTROPY
+                                                                   : COH_LDIV_DISTINCT;
+    double l = asked ? json_number_value(json_object_get(privacy, "l")) : 0;
+    if (!(l >= floors->min_l))
+        l = floors->min_l;
+    if (!(l >= 1))
+        l = 1;
+    json_int_t k = json_integer_value(json_object_get(privacy, "k"));
+    if (k < (json_int_t)floors->min_k)
+        k = (json_int_t)floors->min_k;
+    double supp = json_number_value(json_object_get(privacy, "max_suppression"));
     coh_kanon_params kp = {
         .qi = qi,
         .n_qi = n_qi,
+        .grids = grids,
         .sensitive = sens,
-        .n_sensitive = kind == COH_LDIV_NONE ? 0 : n_sens,
-        .k = (unsigned)json_integer_value(json_object_get(privacy, "k")),
-        .l = json_number_value(json_object_get(privacy, "l")),
-        .l_kind = kind,
-        .max_suppression = json_number_value(json_object_get(privacy, "max_suppression")),
+        .n_sensitive = n_sens,
+        .k = k > 1000000000 ? 1000000000u : (unsigned)k,
+        .l = l,
+        .l_kind = n_sens ? kind : COH_LDIV_NONE,
+        .max_suppression = supp >= 0 && supp < 1 ? supp : 0,
         .mode = COH_KANON_STRICT,
     };
-    if (kp.l < 1)
-        kp.l = 1;
     coh_kanon_release *r;
     int rc = coh_kanon_run(&r, t, &kp, NULL, NULL, err);
-    if (rc)
+    if (rc) {
+        json_decref(measures);
         return rc;
+    }
     size_t nr = coh_kanon_release_rows(r), nc = coh_table_cols(t);
     struct sbuf b = {0};
     for (size_t c = 0; c < nc && !rc; c++)
@@ -93,6 +140,9 @@ static int kanon(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t
     *n_rows = nr;
     json_t *report = coh_kanon_release_report(r);
     coh_kanon_release_free(r);
+    if (report && json_array_size(measures))
+        json_object_set(report, "measures_generalized", measures);
+    json_decref(measures);
     if (rc || !report) {
         free(b.p);
         free(*rows);
@@ -190,7 +240,7 @@ int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_rows, cons
     *n_rows = 0;
     const char *mode = json_string_value(json_object_get(privacy, "mode"));
     if (mode && strcmp(mode, "k-anonymity") == 0)
-        return kanon(out, rows, n_rows, t, s, privacy, err);
+        return kanon(out, rows, n_rows, t, s, privacy, floors, err);
     if (mode && strcmp(mode, "dp") == 0)
         return dp(out, rows, n_rows, t, s, privacy, floors, remaining, false, err);
     return coh_err_set(err, COH_ERR_INVALID, "unknown privacy mode");

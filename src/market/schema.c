@@ -1,6 +1,8 @@
 /*
  * schema: a request's fields. Every numeric field has declared bounds and every categorical
  * field its categories: validation of records and DP clamping use only these, never the data.
+ * A numeric field also has a granularity, the step of the grid its k-anonymous intervals end
+ * on (privacy.h, coh_kanon_grid): declared, or the default step over [min, max].
  */
 #include "market/market.h"
 
@@ -19,6 +21,7 @@ struct field {
     enum coh_market_field_role role;
     char min[40], max[40]; /* decimal text; numeric types only */
     int decimals;          /* decimal fields: most fraction digits a value may have, 0..9 */
+    char granularity[40];  /* numeric: grid step, declared or coh_kanon_grid_step_default */
     char *cats[MAX_CATEGORIES];
     size_t n_cats;
 };
@@ -74,6 +77,47 @@ static int bound_text(char out[40], const json_t *v, int integer_only)
     return decimal_ok(out, integer_only) || (json_is_real(v) && !strchr(out, 'e'));
 }
 
+/*
+ * The grid step of numeric field f (its bounds and decimals already parsed): a positive
+ * decimal string or JSON number, an integer for integer fields, with no more fraction digits
+ * than the field's decimals (grid points are values the field could hold), at most max - min.
+ * Absent: the default step over [min, max] (at most 50 cells; 1, 2 or 5 x 10^n).
+ */
+static int parse_granularity(struct field *f, const json_t *v, size_t idx, coh_err *err)
+{
+    int integer = f->type == COH_FIELD_INTEGER;
+    if (!v) {
+        coh_err e2;
+        if (coh_kanon_grid_step_default(f->granularity, sizeof f->granularity, f->min, f->max,
+                                        f->decimals, &e2) != 0)
+            return coh_err_set(err, COH_ERR_INVALID, "schema.fields[%zu]: %s", idx, e2.msg);
+        return 0;
+    }
+    char *g = f->granularity;
+    if (json_is_integer(v))
+        snprintf(g, sizeof f->granularity, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(g, sizeof f->granularity, "%.15g", json_real_value(v));
+    else if (json_is_string(v) && json_string_length(v) < sizeof f->granularity)
+        snprintf(g, sizeof f->granularity, "%s", json_string_value(v));
+    else
+        g[0] = 0;
+    const char *dot = strchr(g, '.');
+    size_t frac = dot ? strlen(dot + 1) : 0;
+    while (frac > 0 && dot[frac] == '0') /* trailing zeros say nothing */
+        frac--;
+    if (!decimal_ok(g, 0) || g[0] == '-' || !(strtod(g, NULL) > 0) || (integer && frac > 0) ||
+        (int)frac > f->decimals)
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "schema.fields[%zu].granularity must be a number > 0 with at most %d "
+                           "decimals (the step of the grid that k-anonymous intervals end on)",
+                           idx, f->decimals);
+    if (strtod(g, NULL) > strtod(f->max, NULL) - strtod(f->min, NULL))
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "schema.fields[%zu].granularity must not exceed max - min", idx);
+    return 0;
+}
+
 static int parse_field(struct field *f, const json_t *j, size_t idx, coh_err *err)
 {
     if (!json_is_object(j))
@@ -84,9 +128,9 @@ static int parse_field(struct field *f, const json_t *j, size_t idx, coh_err *er
     {
         if (strcmp(k, "name") && strcmp(k, "type") && strcmp(k, "unit") && strcmp(k, "min") &&
             strcmp(k, "max") && strcmp(k, "categories") && strcmp(k, "role") &&
-            strcmp(k, "description") && strcmp(k, "decimals"))
-            return coh_err_set(err, COH_ERR_INVALID, "schema.fields[%zu].%.40s is not a known member",
-                               idx, k);
+            strcmp(k, "description") && strcmp(k, "decimals") && strcmp(k, "granularity"))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "schema.fields[%zu].%.40s is not a known member", idx, k);
     }
     const char *name = json_string_value(json_object_get(j, "name"));
     if (!name || !name_ok(name))
@@ -143,9 +187,12 @@ static int parse_field(struct field *f, const json_t *j, size_t idx, coh_err *er
                 return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
             f->n_cats++;
         }
-        if (json_object_get(j, "min") || json_object_get(j, "max"))
+        if (json_object_get(j, "min") || json_object_get(j, "max") ||
+            json_object_get(j, "granularity"))
             return coh_err_set(err, COH_ERR_INVALID,
-                               "schema.fields[%zu]: a category field has no min or max", idx);
+                               "schema.fields[%zu]: a category field has no min, max or "
+                               "granularity",
+                               idx);
     } else {
         int integer = f->type == COH_FIELD_INTEGER;
         if (!bound_text(f->min, json_object_get(j, "min"), integer))
@@ -163,10 +210,11 @@ static int parse_field(struct field *f, const json_t *j, size_t idx, coh_err *er
         f->decimals = integer ? 0 : 4;
         if (dec && (integer || !json_is_integer(dec) || json_integer_value(dec) < 0 ||
                     json_integer_value(dec) > 9))
-            return coh_err_set(err, COH_ERR_INVALID,
-                               "schema.fields[%zu].decimals must be an integer from 0 to 9 (decimal "
-                               "fields only)",
-                               idx);
+            return coh_err_set(
+                err, COH_ERR_INVALID,
+                "schema.fields[%zu].decimals must be an integer from 0 to 9 (decimal "
+                "fields only)",
+                idx);
         if (dec)
             f->decimals = (int)json_integer_value(dec);
         /* The privacy engine works in exact integers: bound x 10^decimals must stay below 2^41. */
@@ -181,6 +229,9 @@ static int parse_field(struct field *f, const json_t *j, size_t idx, coh_err *er
         if (json_object_get(j, "categories"))
             return coh_err_set(err, COH_ERR_INVALID,
                                "schema.fields[%zu]: only category fields have categories", idx);
+        int rc = parse_granularity(f, json_object_get(j, "granularity"), idx, err);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -191,8 +242,8 @@ int coh_market_schema_parse(coh_market_schema **out, const json_t *schema, coh_e
     json_t *fields = json_is_object(schema) ? json_object_get(schema, "fields") : NULL;
     if (!json_is_array(fields) || json_array_size(fields) < 1 ||
         json_array_size(fields) > MAX_FIELDS)
-        return coh_err_set(err, COH_ERR_INVALID,
-                           "schema.fields must be an array of 1 to %d fields", MAX_FIELDS);
+        return coh_err_set(err, COH_ERR_INVALID, "schema.fields must be an array of 1 to %d fields",
+                           MAX_FIELDS);
     if (json_object_size(schema) != 1)
         return coh_err_set(err, COH_ERR_INVALID, "schema may only hold 'fields'");
     coh_market_schema *s = calloc(1, sizeof *s);
@@ -265,6 +316,11 @@ const char *coh_market_schema_field_max(const coh_market_schema *s, size_t i)
 int coh_market_schema_field_decimals(const coh_market_schema *s, size_t i)
 {
     return s->f[i].decimals;
+}
+
+const char *coh_market_schema_field_granularity(const coh_market_schema *s, size_t i)
+{
+    return s->f[i].type == COH_FIELD_CATEGORY ? NULL : s->f[i].granularity;
 }
 
 size_t coh_market_schema_field_categories(const coh_market_schema *s, size_t i,

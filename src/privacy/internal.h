@@ -141,7 +141,7 @@ static inline uint64_t coh_dp_rng_u64(coh_dp_rng *r)
 
 /* ---- k-anonymity release (mondrian.c builds it, release.c reports and writes it) ----- */
 #define COH_KANON_MAX_QI 32
-#define COH_KANON_MAX_SENS 8
+#define COH_KANON_MAX_SENS 32
 
 struct coh_kanon_release {
     const coh_table *t; /* borrowed */
@@ -164,6 +164,10 @@ struct coh_kanon_release {
     coh_kanon_metrics m;      /* filled by coh_kanon_release_finish */
     double ncp_qi[COH_KANON_MAX_QI];
     size_t distinct_classes; /* classes after merging identical generalized tuples */
+    /* per QI, for the report: numeric grid ("" when not numeric or without a grid) */
+    char grid_step[COH_KANON_MAX_QI][32], grid_lo[COH_KANON_MAX_QI][48],
+        grid_hi[COH_KANON_MAX_QI][48];
+    bool qi_numeric[COH_KANON_MAX_QI];
 };
 /* Computes the metrics of a built release (merging classes with equal cells). */
 COH_WUR int coh_kanon_release_finish(struct coh_kanon_release *r, coh_err *err);

@@ -1,9 +1,10 @@
 /*
  * kanon: the k-anonymity entry point around Mondrian (mondrian.c). Validates parameters,
- * encodes each QI as small integer keys (numeric: rank of the value; flat categorical: rank
- * of the string; hierarchy: leaf index), runs the partitioning, then renders each class's
- * generalized cells and lays out the released rows, shuffled within each class with the
- * CSPRNG so a row's position says nothing about its position in the input.
+ * encodes each QI as small integer keys (numeric: the value's cell on the QI's grid, in value
+ * order, see grid.c; flat categorical: rank of the string; hierarchy: leaf index), runs the
+ * partitioning, then renders each class's generalized cells (numeric: the grid points around
+ * its cells) and lays out the released rows, shuffled within each class with the CSPRNG so a
+ * row's position says nothing about its position in the input.
  *
  * Memory: records and scratch copies (2 * rows * (n_qi + n_sens + 1) * 4 bytes) plus one
  * key array per QI, all in sodium_malloc memory, freed (wiped) before returning.
@@ -28,6 +29,64 @@ static int cmp_str_idx(const void *x, const void *y, void *ctx)
     return strcmp(coh_dict_str(d, *(const uint32_t *)x), coh_dict_str(d, *(const uint32_t *)y));
 }
 
+/* The first row holding dictionary code c of column col (for messages). */
+static size_t row_of_code(const coh_table *t, int col, uint32_t c)
+{
+    size_t r = 0;
+    while (r + 1 < t->nrows && coh_table_code(t, r, (size_t)col) != c)
+        r++;
+    return r;
+}
+
+/* Numeric QI j: keys are the grid cells of the values, in value order (grid.c). */
+static int qdim_init_num(struct mctx *m, size_t j, uint32_t *order, coh_err *err)
+{
+    struct qdim *q = &m->q[j];
+    const struct coh_col *col = &m->t->cols[q->col];
+    const int64_t *v = (const int64_t *)col->val.p;
+    uint32_t n = col->dict.n;
+    int64_t dmin = n ? v[order[0]] : 0, dmax = n ? v[order[n - 1]] : 0;
+    int rc = coh_grid_resolve(&q->grid, col, m->p->grids ? &m->p->grids[j] : NULL, dmin, dmax, err);
+    if (rc)
+        return rc;
+    int S = q->grid.scale;
+    if (!coh_grid_rescale(&dmin, dmin, col->scale, S) ||
+        !coh_grid_rescale(&dmax, dmax, col->scale, S))
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "column '%s': grid and values need more than 18 digits", col->name);
+    size_t cap = n ? n : 1;
+    if (!(q->cell_lo = coh_sec_alloc(cap * 8)) || !(q->cell_hi = coh_sec_alloc(cap * 8)) ||
+        !(q->nlo = coh_sec_alloc(cap * sizeof(double))) ||
+        !(q->nhi = coh_sec_alloc(cap * sizeof(double))))
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    uint32_t r = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t x, lo, hi;
+        if (!coh_grid_rescale(&x, v[order[i]], col->scale, S))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "column '%s': grid and values need more than 18 digits", col->name);
+        if (!coh_grid_cell(&q->grid, x, &lo, &hi))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "row %zu, column '%s': value outside the grid's bounds",
+                               row_of_code(m->t, q->col, order[i]) + 2, col->name);
+        if (i > 0 && (lo != q->cell_lo[r] || hi != q->cell_hi[r]))
+            r++;
+        q->cell_lo[r] = lo;
+        q->cell_hi[r] = hi;
+        q->key_of_code[order[i]] = r;
+    }
+    q->n_keys = n ? r + 1 : 0;
+    /* NCP: cell ends clipped to the column's range [dmin, dmax], as the checker counts */
+    double range = (double)(dmax - dmin);
+    for (uint32_t k = 0; k < q->n_keys; k++) {
+        int64_t lo = q->cell_lo[k] < dmin ? dmin : q->cell_lo[k];
+        int64_t hi = q->cell_hi[k] > dmax ? dmax : q->cell_hi[k];
+        q->nlo[k] = range > 0 ? (double)(lo - dmin) / range : 0;
+        q->nhi[k] = range > 0 ? (double)(hi - dmin) / range : 0;
+    }
+    return 0;
+}
+
 /* Builds the code -> key maps of QI j. */
 static int qdim_init(struct mctx *m, size_t j, const coh_hierarchy *h, coh_err *err)
 {
@@ -36,51 +95,32 @@ static int qdim_init(struct mctx *m, size_t j, const coh_hierarchy *h, coh_err *
     uint32_t n = col->dict.n;
     q->h = h;
     q->kind = h ? Q_HIER : col->type == COH_COL_NUMERIC ? Q_NUM : Q_SET;
-    if (!(q->key_of_code = coh_sec_alloc((size_t)n * 4)))
+    if (!(q->key_of_code = coh_sec_alloc((size_t)(n ? n : 1) * 4)))
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     if (q->kind == Q_HIER) {
         q->n_keys = (uint32_t)h->n_leaves;
         for (uint32_t c = 0; c < n; c++) {
             long leaf = coh_hierarchy_leaf_find(h, coh_dict_str(&col->dict, c));
-            if (leaf < 0) {
-                size_t r = 0;
-                while (coh_table_code(m->t, r, (size_t)q->col) != c)
-                    r++;
+            if (leaf < 0)
                 return coh_err_set(err, COH_ERR_INVALID,
-                                   "row %zu, column '%s': value not in the hierarchy", r + 2,
-                                   col->name);
-            }
+                                   "row %zu, column '%s': value not in the hierarchy",
+                                   row_of_code(m->t, q->col, c) + 2, col->name);
             q->key_of_code[c] = (uint32_t)leaf;
         }
         return 0;
     }
-    uint32_t *order = coh_sec_alloc((size_t)n * 4);
+    uint32_t *order = coh_sec_alloc((size_t)(n ? n : 1) * 4);
     if (!order)
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     for (uint32_t c = 0; c < n; c++)
         order[c] = c;
-    if (q->kind == Q_NUM)
-        qsort_r(order, n, 4, cmp_i64_idx, col->val.p);
-    else
-        qsort_r(order, n, 4, cmp_str_idx, (void *)&col->dict);
     if (q->kind == Q_NUM) {
-        const int64_t *v = (const int64_t *)col->val.p;
-        if (!(q->rank_val = coh_sec_alloc((size_t)n * 8))) {
-            coh_sec_free(order);
-            return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
-        }
-        uint32_t r = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            if (i > 0 && v[order[i]] != v[order[i - 1]])
-                r++;
-            q->key_of_code[order[i]] = r;
-            q->rank_val[r] = v[order[i]];
-        }
-        q->n_keys = r + 1;
-        q->range = (double)(q->rank_val[r] - q->rank_val[0]);
+        qsort_r(order, n, 4, cmp_i64_idx, col->val.p);
+        int rc = qdim_init_num(m, j, order, err);
         coh_sec_free(order);
-        return 0;
+        return rc;
     }
+    qsort_r(order, n, 4, cmp_str_idx, (void *)&col->dict);
     for (uint32_t i = 0; i < n; i++)
         q->key_of_code[order[i]] = i;
     q->key_code = order;
@@ -93,7 +133,10 @@ static int qdim_init(struct mctx *m, size_t j, const coh_hierarchy *h, coh_err *
 static void qdim_free(struct qdim *q)
 {
     coh_sec_free(q->key_of_code);
-    coh_sec_free(q->rank_val);
+    coh_sec_free(q->cell_lo);
+    coh_sec_free(q->cell_hi);
+    coh_sec_free(q->nlo);
+    coh_sec_free(q->nhi);
     coh_sec_free(q->key_code);
     free(q->stamp);
 }
@@ -130,20 +173,21 @@ static int render_class(struct mctx *m, struct coh_kanon_release *r, size_t cls,
         scratch->len = 0;
         char num[2][48];
         if (q->kind == Q_NUM) {
-            int64_t lo = q->rank_val[ps.lo[j]], hi = q->rank_val[ps.hi[j]];
-            size_t n0 = coh_dec_format(num[0], lo, col->scale);
+            /* grid points around the class's cells: never the class's own extremes */
+            int64_t lo = q->cell_lo[ps.lo[j]], hi = q->cell_hi[ps.hi[j]];
+            size_t n0 = coh_dec_format(num[0], lo, q->grid.scale);
             if (lo == hi) {
                 if (coh_svec_reserve(scratch, n0))
                     return COH_ERR_NOMEM;
                 memcpy(scratch->p, num[0], n0);
                 scratch->len = n0;
             } else {
-                size_t n1 = coh_dec_format(num[1], hi, col->scale);
+                size_t n1 = coh_dec_format(num[1], hi, q->grid.scale);
                 if (coh_svec_reserve(scratch, n0 + n1 + 3))
                     return COH_ERR_NOMEM;
                 scratch->len = (size_t)sprintf((char *)scratch->p, "[%s,%s]", num[0], num[1]);
-                ncp = q->range > 0 ? (double)(hi - lo) / q->range : 0;
             }
+            ncp = q->nhi[ps.hi[j]] - q->nlo[ps.lo[j]];
         } else if (q->kind == Q_SET) {
             uint32_t nk = 0, sid = ++m->stamp_id;
             for (size_t i = a; i < b; i++) {
@@ -167,7 +211,8 @@ static int render_class(struct mctx *m, struct coh_kanon_release *r, size_t cls,
                 }
                 if (nk > 1)
                     scratch->p[scratch->len++] = '}';
-                ncp = (double)(nk - 1) / (q->n_keys - 1);
+                /* one value in every row of the column: nothing generalized (no 0/0) */
+                ncp = q->n_keys > 1 ? (double)(nk - 1) / (q->n_keys - 1) : 0;
             } else {
                 if (coh_svec_reserve(scratch, 1))
                     return COH_ERR_NOMEM;
@@ -251,6 +296,9 @@ static void mctx_free(struct mctx *m)
     free(m->hmap);
     free(m->stack);
     free(m->classes);
+    coh_sec_free(m->gs);
+    free(m->suf_w);
+    free(m->suf_n);
 }
 
 static int check_params(const coh_table *t, const coh_kanon_params *p, coh_err *err)
@@ -303,7 +351,7 @@ static int mctx_init(struct mctx *m, const coh_table *t, const coh_kanon_params 
         if (h && h->n_nodes > max_nodes)
             max_nodes = h->n_nodes;
     }
-    m->max_groups = max_nodes > 3 ? max_nodes : 3;
+    m->max_groups = max_nodes > COH_MONDRIAN_GROUPS ? max_nodes : COH_MONDRIAN_GROUPS;
     for (size_t s = 0; s < m->ns; s++) {
         m->scol[s] = coh_table_col_find(t, p->sensitive[s]);
         uint32_t dom = t->cols[m->scol[s]].dict.n;
@@ -319,7 +367,11 @@ static int mctx_init(struct mctx *m, const coh_table *t, const coh_kanon_params 
     m->touched = calloc(max_sdom, 4);
     m->off = calloc(2 * (m->max_groups + 1), sizeof *m->off);
     m->hmap = malloc(max_nodes * 4);
-    if (!m->rec || !m->tmp || !m->gid || !m->hist || !m->touched || !m->off || !m->hmap)
+    m->gs = coh_sec_alloc((COH_MONDRIAN_GROUPS + 2) * sizeof *m->gs);
+    m->suf_w = calloc(COH_MONDRIAN_GROUPS + 1, sizeof *m->suf_w);
+    m->suf_n = calloc(COH_MONDRIAN_GROUPS + 1, sizeof *m->suf_n);
+    if (!m->rec || !m->tmp || !m->gid || !m->hist || !m->touched || !m->off || !m->hmap || !m->gs ||
+        !m->suf_w || !m->suf_n)
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     memset(m->hmap, 0xff, max_nodes * 4);
     for (size_t i = 0; i < m->n; i++) {
@@ -377,8 +429,15 @@ int coh_kanon_run(coh_kanon_release **out, const coh_table *t, const coh_kanon_p
         for (size_t c = 0; c < t->ncols; c++)
             r->col_qi[c] = -1;
         for (size_t j = 0; j < p->n_qi; j++) {
-            r->qi_col[j] = m->q[j].col;
-            r->col_qi[m->q[j].col] = (int)j;
+            const struct qdim *q = &m->q[j];
+            r->qi_col[j] = q->col;
+            r->col_qi[q->col] = (int)j;
+            r->qi_numeric[j] = q->kind == Q_NUM;
+            if (q->kind == Q_NUM && !q->grid.none) {
+                snprintf(r->grid_step[j], sizeof r->grid_step[j], "%s", q->grid.step_txt);
+                snprintf(r->grid_lo[j], sizeof r->grid_lo[j], "%s", q->grid.lo_txt);
+                snprintf(r->grid_hi[j], sizeof r->grid_hi[j], "%s", q->grid.hi_txt);
+            }
         }
         for (size_t s = 0; s < p->n_sensitive; s++)
             r->sens_col[s] = coh_table_col_find(t, p->sensitive[s]);

@@ -100,11 +100,45 @@ enum coh_kanon_mode {
 };
 enum coh_ldiv_kind { COH_LDIV_NONE = 0, COH_LDIV_DISTINCT, COH_LDIV_ENTROPY };
 
+/*
+ * The grid of a numeric quasi-identifier. A generalized numeric cell is an interval [a,b]
+ * whose ends a and b are grid points, widened outward from the values it covers, so it never
+ * reveals the smallest or largest value of its class (unless that value is itself a grid
+ * point); a cell is printed as a single value only when every row of its class holds that
+ * value and the value is a grid point.
+ *   with bounds (lo and hi): the grid is lo, hi and every multiple of step between them;
+ *                            a value outside [lo,hi] is refused (row and column named)
+ *   without bounds:          every multiple of step (origin 0)
+ *   step NULL:               coh_kanon_grid_step_default over [lo,hi], or without bounds over
+ *                            the column's own range (origin 0 still: only the step's order of
+ *                            magnitude depends on the data)
+ *   none = 1:                no grid; intervals end at the class's smallest and largest values,
+ *                            which reveals them. For comparisons (bench) only.
+ */
+typedef struct coh_kanon_grid {
+    const char *lo, *hi; /* decimal text, both or neither */
+    const char *step;    /* decimal text > 0, or NULL for the default */
+    int none;
+} coh_kanon_grid;
+
+/*
+ * coh_kanon_grid_step_default: the default grid step over [lo, hi] for values with `decimals`
+ * fraction digits: the smallest "nice" step (1, 2 or 5 times a power of ten) that cuts the
+ * range into at most 50 cells, and never finer than one unit of the last decimal (1 for
+ * integers). So a range of 20 integers gets step 1, ages 18..100 step 2, 0..300 step 10,
+ * 0..2.5 with 3 decimals step 0.05. Writes the step as decimal text into out (at least 32
+ * bytes). COH_ERR_INVALID when lo/hi are not numbers or lo >= hi.
+ */
+COH_WUR int coh_kanon_grid_step_default(char *out, size_t out_len, const char *lo, const char *hi,
+                                        int decimals, coh_err *err);
+
 typedef struct coh_kanon_params {
     const char *const *qi; /* quasi-identifier column names */
     size_t n_qi;
     const coh_hierarchy *const *hierarchies; /* n_qi entries (NULL: none) or NULL */
-    const char *const *sensitive;            /* l-diversity columns (may be empty) */
+    const coh_kanon_grid *grids;  /* n_qi entries (used for numeric QIs only), or NULL: the
+                                     default grid (no bounds, default step) for every one */
+    const char *const *sensitive; /* l-diversity columns (may be empty) */
     size_t n_sensitive;
     unsigned k; /* >= 1 */
     double l;   /* >= 1; only with l_kind != NONE */
@@ -113,10 +147,17 @@ typedef struct coh_kanon_params {
     enum coh_kanon_mode mode;
 } coh_kanon_params;
 
+/*
+ * Loss, as ARX and the independent checker (tools/check_release.py) count it. NCP of a cell:
+ * numeric (b - a) / (column max - column min) with [a,b] clipped to the column's range;
+ * set (|set| - 1) / (|domain| - 1); hierarchy label (leaves under it - 1) / (leaves - 1);
+ * 0 when the column holds one value. Suppression is used only where it lowers
+ * ncp_incl_suppressed, never merely because the limit allows it.
+ */
 typedef struct coh_kanon_metrics {
     size_t rows, released, suppressed, classes;
     double ncp;                 /* mean over released rows and QIs, in [0,1] */
-    double ncp_incl_suppressed; /* suppressed rows count as 1 */
+    double ncp_incl_suppressed; /* over all rows: a suppressed row counts as 1 (ARX) */
     double discernibility;      /* sum |E|^2 + suppressed * rows */
     double c_avg;               /* (released / classes) / k */
 } coh_kanon_metrics;
@@ -125,9 +166,10 @@ typedef struct coh_kanon_release coh_kanon_release;
 
 /*
  * coh_kanon_run: partitions t (which must outlive the release) into equivalence classes of
- * at least k rows (and l-diverse on every sensitive column when asked). If the constraints
- * cannot be met within the suppression limit, fails with COH_ERR_LIMIT and *out = NULL:
- * there is never a partial release.
+ * at least k rows (and l-diverse on every sensitive column when asked), numeric QIs on their
+ * grids. Splits are chosen to minimize the loss; rows are suppressed (up to the limit) only
+ * where that lowers the loss counted with suppressed rows at NCP 1. If the constraints cannot
+ * be met, fails with COH_ERR_LIMIT and *out = NULL: there is never a partial release.
  */
 COH_WUR int coh_kanon_run(coh_kanon_release **out, const coh_table *t, const coh_kanon_params *p,
                           coh_privacy_progress_fn progress, void *progress_ctx, coh_err *err);

@@ -3,9 +3,11 @@
  * released rows, CSV output and the JSON report.
  *
  * Metrics follow the definitions of the independent checker (tools/check_release.py):
- * NCP per cell is (hi - lo) / column range for numbers, (|set| - 1) / (|domain| - 1) for
- * sets ('*' = 1), (leaves under the label - 1) / (leaves - 1) for hierarchy labels, averaged
- * over released rows and QIs; discernibility is sum |E|^2 + suppressed * rows; C_avg is
+ * NCP per cell is (hi - lo) / column range for numbers, the grid interval clipped to the
+ * column's range first, (|set| - 1) / (|domain| - 1) for sets ('*' = 1), (leaves under the
+ * label - 1) / (leaves - 1) for hierarchy labels, 0 for a column holding one value; `ncp`
+ * averages over released rows and QIs, `ncp_incl_suppressed` over all rows with a suppressed
+ * row counting 1 (as ARX reports loss); discernibility is sum |E|^2 + suppressed * rows; C_avg is
  * (released / classes) / k. Classes are counted after merging partitions whose generalized
  * tuples print identically (relaxed Mondrian can produce such twins), as a reader would.
  */
@@ -138,11 +140,22 @@ int coh_kanon_release_csv_write(const coh_kanon_release *r, const char *path, co
 json_t *coh_kanon_release_report(const coh_kanon_release *r)
 {
     const coh_table *t = r->t;
-    json_t *qi = json_array(), *sens = json_array(), *per = json_object();
+    json_t *qi = json_array(), *sens = json_array(), *per = json_object(), *grid = json_object();
     for (size_t q = 0; q < r->n_qi; q++) {
         const char *name = t->cols[r->qi_col[q]].name;
         json_array_append_new(qi, json_string(name));
         json_object_set_new(per, name, json_real(r->ncp_qi[q]));
+        if (!r->qi_numeric[q])
+            continue;
+        json_t *g = json_null();
+        if (r->grid_step[q][0]) {
+            g = json_pack("{s:s}", "step", r->grid_step[q]);
+            if (r->grid_lo[q][0]) {
+                json_object_set_new(g, "lo", json_string(r->grid_lo[q]));
+                json_object_set_new(g, "hi", json_string(r->grid_hi[q]));
+            }
+        }
+        json_object_set_new(grid, name, g);
     }
     for (size_t s = 0; s < r->n_sens; s++)
         json_array_append_new(sens, json_string(t->cols[r->sens_col[s]].name));
@@ -158,7 +171,7 @@ json_t *coh_kanon_release_report(const coh_kanon_release *r)
                                                   : json_string("entropy");
     return json_pack(
         "{s:s, s:i, s:o, s:o, s:s, s:f, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o, s:f, "
-        "s:f, s:{s:I, s:I, s:f}}",
+        "s:f, s:{s:I, s:I, s:f}, s:o}",
         "algorithm", "mondrian", "k", (int)r->k, "l", l, "l_kind", lk, "mode",
         r->mode == COH_KANON_STRICT ? "strict" : "relaxed", "max_suppression", r->max_suppression,
         "qi", qi, "sensitive", sens, "rows", (json_int_t)m->rows, "released",
@@ -167,5 +180,5 @@ json_t *coh_kanon_release_report(const coh_kanon_release *r)
         "ncp_incl_suppressed", m->ncp_incl_suppressed, "ncp_per_qi", per, "discernibility",
         m->discernibility, "c_avg", m->c_avg, "class_size", "min",
         (json_int_t)(r->n_classes ? mn : 0), "max", (json_int_t)mx, "mean",
-        r->n_classes ? (double)m->released / (double)r->n_classes : 0.0);
+        r->n_classes ? (double)m->released / (double)r->n_classes : 0.0, "grid", grid);
 }

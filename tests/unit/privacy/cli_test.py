@@ -4,11 +4,13 @@
 usage: cli_test.py path/to/cohort tests/data
 
 Checks releases independently of the C code: k-anonymity and l-diversity over the printed
-QI tuples, the suppression limit, and truthfulness by a per-class multiset check (strict
-Mondrian classes are disjoint boxes, so each input row can fall in at most one class: a
-release is truthful iff, for every class, the multiset of its non-QI tuples is contained in
-the multiset of non-QI tuples of the input rows inside the class box). Also: unsatisfiable
+QI tuples, the suppression limit, and truthfulness by a matching: a release is truthful iff
+its rows can be matched to distinct input rows, each inside its row's class box with the
+same non-QI cells (a maximum flow per non-QI tuple, from distinct QI points to classes; the
+boxes of strict classes may touch at grid points, so a point can lie in two). Also: unsatisfiable
 k/l gives exit 1, one line on stderr and no output file; bad input names row and column.
+Grids: every end of every numeric interval is a grid point (--grid lo:hi:step, step only,
+the default), and a value outside declared grid bounds is refused naming row and column.
 """
 import csv
 import json
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter, defaultdict
+from fractions import Fraction
 
 COHORT, DATA = sys.argv[1], sys.argv[2]
 TMP = tempfile.mkdtemp(prefix="coh_cli_")
@@ -66,6 +69,49 @@ def inside(cell, v, numeric):
     return False
 
 
+def max_flow(sup, dem, edges):
+    """largest flow source -> point (sup) -> class (edges) -> sink (dem), augmenting paths"""
+    flow = defaultdict(int)  # (point, class) -> units
+    used = Counter()  # class -> units received
+    sent = Counter()  # point -> units sent
+    total = 0
+    for point in sup:
+        while sent[point] < sup[point]:
+            # search a path point -> class (-> back to a point already sending there -> ...)
+            prev, stack, seen, end = {}, [("p", point)], {("p", point)}, None
+            while stack and end is None:
+                kind, x = stack.pop()
+                if kind == "p":
+                    for c in edges.get(x, ()):
+                        if ("c", c) not in seen:
+                            seen.add(("c", c))
+                            prev[("c", c)] = ("p", x)
+                            if used[c] < dem[c]:
+                                end = ("c", c)
+                                break
+                            stack.append(("c", c))
+                else:
+                    for p2 in sup:
+                        if flow[(p2, x)] > 0 and ("p", p2) not in seen:
+                            seen.add(("p", p2))
+                            prev[("p", p2)] = ("c", x)
+                            stack.append(("p", p2))
+            if end is None:
+                break
+            node = end
+            used[end[1]] += 1
+            while node != ("p", point):
+                back = prev[node]
+                if node[0] == "c":
+                    flow[(back[1], node[1])] += 1
+                else:
+                    flow[(node[1], back[1])] -= 1
+                node = back
+            sent[point] += 1
+            total += 1
+    return total
+
+
 def verify(name, qi, sens, k, l=None, l_kind="distinct", supp=0.0, extra=()):
     out = os.path.join(TMP, name + ".out.csv")
     rep = os.path.join(TMP, name + ".json")
@@ -102,28 +148,56 @@ def verify(name, qi, sens, k, l=None, l_kind="distinct", supp=0.0, extra=()):
         check(ok, "%s: %s l-diversity >= %s" % (name, l_kind, l))
     check(len(orows) - len(rrows) <= supp * len(orows) + 1e-9 and len(rrows) <= len(orows),
           "%s: suppression %d rows within %.3f" % (name, len(orows) - len(rrows), supp))
-    # truthfulness: per-class multiset containment (classes are disjoint in strict mode)
-    truthful = True
-    pool = defaultdict(Counter)  # class key -> Counter of non-QI tuples of input rows inside
+    # truthfulness: per non-QI tuple, a flow from input QI points (capacity: their count) to
+    # the classes whose box holds them (capacity: the class's rows with that tuple)
     keys = list(classes)
-    found = {}
-    for r in orows:
-        point = tuple(r[j] for j in qidx)
-        if point not in found:
-            found[point] = next((key for key in keys if all(
-                inside(key[i], point[i], numeric[i]) for i in range(len(qidx)))), None)
-        if found[point] is not None:
-            pool[found[point]][tuple(r[j] for j in others)] += 1
+    holds = {}
+    need = defaultdict(Counter)  # non-QI tuple -> class -> rows
     for key, c in classes.items():
-        need = Counter(tuple(r[j] for j in others) for r in c)
-        truthful &= all(pool[key][t] >= n for t, n in need.items())
+        for r in c:
+            need[tuple(r[j] for j in others)][key] += 1
+    have = defaultdict(Counter)  # non-QI tuple -> QI point -> input rows
+    for r in orows:
+        have[tuple(r[j] for j in others)][tuple(r[j] for j in qidx)] += 1
+    truthful = True
+    for t, dem in need.items():
+        sup = have.get(t, Counter())
+        edges = {}
+        for point in sup:
+            if point not in holds:
+                holds[point] = [key for key in keys if all(
+                    inside(key[i], point[i], numeric[i]) for i in range(len(qidx)))]
+            edges[point] = [key for key in holds[point] if key in dem]
+        truthful &= max_flow(sup, dem, edges) == sum(dem.values())
     check(truthful, "%s: truthful (each released row generalizes a distinct input row)" % name)
     report = json.load(open(rep))
     check(report["rows"] == len(orows) and report["released"] == len(rrows)
           and 0 <= report["ncp"] <= 1, "%s: report consistent" % name)
 
 
+def grid_ends_ok(name, col, lo, hi, step):
+    """every end of every cell of col in the release `name` is lo, hi or a multiple of step"""
+    h, rows = read(os.path.join(TMP, name + ".out.csv"))
+    j = h.index(col)
+    bad = 0
+    for r in rows:
+        cell = r[j]
+        ends = cell[1:-1].split(",") if cell.startswith("[") else [cell]
+        for e in ends:
+            x = Fraction(e)
+            on = (lo is not None and x in (Fraction(lo), Fraction(hi))) or (
+                x % Fraction(step) == 0 and (lo is None or Fraction(lo) < x < Fraction(hi)))
+            bad += not on
+    check(bad == 0, "%s: every end in %s is a grid point (%d off the grid)" % (name, col, bad))
+
+
 verify("diabetes.csv", ["age", "preg", "mass", "plas"], "class", 5)
+verify("diabetes.csv", ["age", "preg", "mass", "plas"], "class", 5, supp=0.05,
+       extra=("--grid", "age=21:90:5", "--grid", "mass=0:70", "--grid", "plas=25"))
+grid_ends_ok("diabetes.csv", "age", "21", "90", "5")
+grid_ends_ok("diabetes.csv", "mass", "0", "70", "2")
+grid_ends_ok("diabetes.csv", "plas", None, None, "25")
+grid_ends_ok("diabetes.csv", "preg", None, None, "1")
 verify("diabetes.csv", ["age", "preg", "mass", "plas"], "class", 10, l=2)
 verify("healthinsurance.csv", ["age", "gender", "married", "family", "region", "ethnicity",
                                "education"], "health", 5, l=1.2, l_kind="entropy", supp=0.05)
@@ -140,6 +214,15 @@ check(rc == 1 and not os.path.exists(out) and "l-diversity" in err, "unsatisfiab
 rc, _, err = run("anonymize", "--input", os.path.join(DATA, "diabetes.csv"), "--output", out,
                  "--qi", "age", "--k", "0")
 check(rc == 2 and not os.path.exists(out), "bad --k: usage error")
+
+# a value outside the declared grid bounds: row and column named, nothing written
+rc, _, err = run("anonymize", "--input", os.path.join(DATA, "diabetes.csv"), "--output", out,
+                 "--qi", "age,preg", "--k", "5", "--grid", "age=30:60")
+check(rc == 1 and not os.path.exists(out) and "column 'age'" in err and "row " in err,
+      "grid bounds refuse an outside value: " + err.strip())
+rc, _, err = run("anonymize", "--input", os.path.join(DATA, "diabetes.csv"), "--output", out,
+                 "--qi", "age,preg", "--k", "5", "--grid", "nope=5")
+check(rc == 2 and not os.path.exists(out), "--grid on a column that is not a QI: usage error")
 
 # bad input: a ragged row, and NaN in a bounded column; row and column named, value never
 bad = os.path.join(TMP, "bad.csv")
