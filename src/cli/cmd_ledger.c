@@ -266,10 +266,10 @@ static int rotate_key(int argc, char **argv)
             if (have_contract)
                 coh_crypto_address_format(c, rewards);
             printf("guardian: setAnchorer(%s) on the rewards contract %s: to %s, data %s\n"
-                   "cohortd proposes anchors with the new key once that transaction is mined, "
-                   "and sends nothing until then\n",
+                   "fund %s with ETH for gas; cohortd proposes anchors with it once that "
+                   "transaction is mined, and sends nothing until then\n",
                    b, have_contract ? c : "(rewards_contract)", have_contract ? c : "(rewards_contract)",
-                   hex ? hex : "?");
+                   hex ? hex : "?", b);
             if (guardian_key && hex)
                 rc = send_set_anchorer(guardian_key, rpc_url, rewards, data.data, data.len);
             free(hex);

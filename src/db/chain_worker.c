@@ -158,7 +158,10 @@ static int send_anchor(coh_db_chain_worker *w, const struct coh_db_chain_anchor 
         coh_crash_point("anchor-recorded");
         uint8_t got[32];
         coh_err e2 = {0};
-        if (coh_chain_rpc_send_raw(w->rpc, got, raw.data, raw.len, &e2) != 0)
+        int sent = coh_chain_rpc_send_raw(w->rpc, got, raw.data, raw.len, &e2);
+        if (sent == COH_CHAIN_ERPC) /* the node refused it (no gas money, ...): a failure */
+            rc = coh_err_set(err, sent, "anchor %lld: %s", a->id, e2.msg);
+        else if (sent != 0)
             coh_log_warn("anchor %lld: broadcast: %s (will retry)", a->id, e2.msg);
     }
     coh_chain_buf_clear(&data);

@@ -1,0 +1,314 @@
+// Issue 15 on anvil: a stolen ledger (anchorer) key cannot take the deposits. One stack
+// (private database, anvil, contracts deployed by scripts/deploy.mjs with a dev guardian and a
+// 3 s challenge period, cohortd anchoring) and `cohort watch` guarding it for the whole file.
+// - the honest flow pays exactly: deposit, release, a proposal, the challenge period (nothing
+//   claimable before), claim; more credits, claim the difference; watch finds every honest
+//   proposal to be the ledger's;
+// - an attacker holding only the anchorer key (anvil impersonation of its address: exactly
+//   the power of the key, no more) proposes a claims root with one leaf (attacker, contract
+//   balance): `cohort watch` vetoes it within the challenge period, nothing can be claimed
+//   against it, and cohortd goes on anchoring; a forged proposal above the deposits reverts;
+// - `cohort ledger rotate-key --guardian-key` while withdrawals are posted: the guardian's
+//   setAnchorer is mined, cohortd restarted anchors with the new key, no anchor lost, none
+//   reverted more than once, claims continue;
+// - an anchor that would revert (credits above the deposits, via the dev-only ledger deposit)
+//   is never sent: retried with exponential backoff, then the anchorer stops, and /readyz,
+//   /metrics, GET /v1/chain and the log say why.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ethers, Wallet } from 'ethers';
+import { api, BUILD } from './helpers.mjs';
+import { signIn, consent, contribute, waitForStatus } from './market-helpers.mjs';
+import { startChainStack, waitFor, merkleTree } from './chain-anvil.mjs';
+
+const UNIT = 10n ** 18n;
+const DEPOSIT = 100n * UNIT;
+const REWARD = 2n * UNIT + 3n;
+const CHALLENGE = 3;
+
+let s, researcher, rtoken, watch, attacker;
+const contributors = [];
+
+// `cohort watch` as the operator runs it, collecting its output.
+function startWatch() {
+  const out = [], err = [];
+  const p = spawn(join(BUILD, 'src/cli/cohort'), ['watch', '--url', s.srv.base, '--rpc', s.anvil.url,
+    '--database-url', s.db.url, '--guardian-key', s.guardianKey, '--interval-ms', '200'],
+  { env: { PATH: process.env.PATH } });
+  p.stdout.on('data', (d) => out.push(d));
+  p.stderr.on('data', (d) => err.push(d));
+  const exited = new Promise((r) => p.once('exit', (code) => r(code)));
+  return {
+    stdout: () => Buffer.concat(out).toString(),
+    stderr: () => Buffer.concat(err).toString(),
+    async stop() { if (p.exitCode === null) p.kill('SIGTERM'); return exited; },
+  };
+}
+
+before(async () => {
+  s = await startChainStack('coh_chain_guardian', { challenge: CHALLENGE });
+  [, researcher] = s.anvil.wallets(2);
+  attacker = Wallet.createRandom().address;
+  rtoken = await signIn(s.srv.base, researcher);
+  tokens.set(researcher.address, rtoken);
+  assert.equal((await api(s.srv.base, 'PUT', '/v1/me/profile', { token: rtoken, json: { roles: ['researcher'] } })).status, 200);
+  const funder = s.anvil.wallets(3)[2];
+  for (let i = 0; i < 2; i++) {
+    const w = Wallet.createRandom().connect(s.anvil.provider);
+    await (await funder.sendTransaction({ to: w.address, value: ethers.parseEther('1') })).wait();
+    const token = await signIn(s.srv.base, w);
+    await api(s.srv.base, 'PUT', '/v1/me/profile', { token, json: { roles: ['contributor'], consent_profile: { purposes: ['guardian-e2e'] } } });
+    contributors.push({ w, token, age: 40 + i });
+    tokens.set(w.address, token);
+  }
+  watch = startWatch();
+  await waitFor('cohort watch to start', () => watch.stdout().includes('guarding'), 10000);
+});
+after(async () => {
+  await watch?.stop();
+  await s?.stop();
+});
+
+const anchors = async () => (await api(s.srv.base, 'GET', '/v1/anchors?limit=500')).body.anchors;
+const chainInfo = async () => (await api(s.srv.base, 'GET', '/v1/chain')).body;
+
+// Waits for an effective anchor giving addr `cumulative`; returns the claim from the API
+// (served to that address alone, signed in).
+const tokens = new Map();
+async function effectiveClaim(addr, cumulative, ms = 40000) {
+  return waitFor(`an effective anchor giving ${addr} ${cumulative}`, async () => {
+    const r = await api(s.srv.base, 'GET', `/v1/claims/${addr}`, { token: tokens.get(addr) });
+    // ... and the chain's latest block agrees it is effective (the claim lands in a later one)
+    return r.status === 200 && r.body.cumulative_amount === cumulative.toString() &&
+      r.body.claims_root === await s.rewards.claimsRoot() ? r.body : null;
+  }, ms, 200);
+}
+
+async function claim(wallet, c) {
+  const before = await s.token.balanceOf(wallet.address);
+  const rcpt = await (await s.rewards.connect(wallet).claim(c.address, c.cumulative_amount, c.proof)).wait();
+  assert.equal(rcpt.status, 1);
+  return (await s.token.balanceOf(wallet.address)) - before;
+}
+
+let wseq = 0;
+async function withdraw(amount) {
+  const r = await api(s.srv.base, 'POST', '/v1/me/withdrawals', { token: rtoken, json: { amount: amount.toString() }, headers: { 'Idempotency-Key': `gw-${++wseq}` } });
+  return r;
+}
+
+async function revertName(p) {
+  try { await p; } catch (e) {
+    const data = e.data ?? e.info?.error?.data;
+    return (data && s.rewards.interface.parseError(data)?.name) ?? String(e.shortMessage ?? e.message);
+  }
+  return 'no revert';
+}
+
+test('honest flow: deposit, release, proposal, challenge period, claim, claim the difference', async () => {
+  await (await s.token.connect(researcher).approve(await s.rewards.getAddress(), DEPOSIT)).wait();
+  await (await s.rewards.connect(researcher).deposit(DEPOSIT)).wait();
+  await waitFor('the deposit credit', async () => {
+    const e = (await api(s.srv.base, 'GET', `/v1/ledger/entries?kind=deposit&account=${researcher.address}`)).body.entries;
+    return e?.length === 1;
+  });
+  // A release paying both contributors.
+  const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: {
+    title: 'Guardian e2e', description: 'steps', purpose: 'guardian-e2e',
+    schema: { fields: [{ name: 'age', type: 'integer', min: 0, max: 120, role: 'quasi-identifier' },
+                       { name: 'steps', type: 'integer', min: 0, max: 100000, role: 'quasi-identifier' }] },
+    privacy: { mode: 'k-anonymity', k: 2 }, reward: REWARD.toString(),
+    min_contributors: 2, max_contributors: 2, closes_at: new Date(Date.now() + 3600e3).toISOString(),
+  } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  for (const c of contributors) {
+    assert.equal((await consent(s.srv.base, c.w, c.token, created.body.id)).status, 201);
+    assert.equal((await contribute(s.srv.base, c.token, created.body, { age: c.age, steps: 1000 })).status, 201);
+  }
+  assert.equal((await api(s.srv.base, 'POST', `/v1/requests/${created.body.id}/close`, { token: rtoken })).status, 202);
+  assert.equal((await waitForStatus(s.srv.base, rtoken, created.body.id, ['released', 'failed'])).status, 'released');
+
+  // The proposal is mined, then pending for the challenge period: no claim is served yet.
+  const pending = await waitFor('a mined proposal in its challenge period', async () =>
+    (await anchors()).find((a) => a.state === 'pending' && a.claimable_at && a.status === 'confirmed'), 30000, 100);
+  assert.ok(Date.parse(pending.claimable_at) > Date.now() - 1000, 'claimable in the future');
+  const [onchainRoot, , effectiveAt] = await s.rewards.pending();
+  assert.equal(onchainRoot, pending.claims_root);
+  assert.equal(new Date(Number(effectiveAt) * 1000).toISOString(), new Date(pending.claimable_at).toISOString());
+  const c0 = contributors[0];
+  assert.equal((await api(s.srv.base, 'GET', `/v1/claims/${c0.w.address}`, { token: c0.token })).status, 404, 'nothing effective yet');
+
+  for (const c of contributors) {
+    const cl = await effectiveClaim(c.w.address, REWARD);
+    assert.equal(cl.claims_root, await s.rewards.claimsRoot(), 'the proof is against the effective root');
+    assert.equal(await claim(c.w, cl), REWARD, 'exactly the reward');
+  }
+  const a = (await anchors()).find((x) => x.id === pending.id);
+  assert.equal(a.state, 'effective');
+
+  // More credits (a withdrawal to the researcher's own leaf), a new proposal: the difference.
+  assert.equal((await withdraw(5n * UNIT)).status, 201);
+  const cl1 = await effectiveClaim(researcher.address, 5n * UNIT);
+  assert.equal(await claim(researcher, cl1), 5n * UNIT);
+  assert.equal((await withdraw(2n * UNIT)).status, 201);
+  const cl2 = await effectiveClaim(researcher.address, 7n * UNIT);
+  assert.equal(await claim(researcher, cl2), 2n * UNIT, 'only the difference');
+  assert.equal(await revertName(s.rewards.connect(researcher).claim(cl2.address, cl2.cumulative_amount, cl2.proof)), 'NothingToClaim');
+  assert.match(watch.stdout(), /ok: proposal of entries up to \d+/);
+  assert.doesNotMatch(watch.stderr(), /ALERT/, 'no honest proposal is vetoed');
+});
+
+// The attacker's power: anything the anchorer key can sign, nothing else.
+async function asAnchorer() {
+  const who = await s.rewards.anchorer();
+  await s.anvil.provider.send('anvil_impersonateAccount', [who]);
+  return s.rewards.connect(await s.anvil.provider.getSigner(who));
+}
+
+test('a stolen anchorer key: the forged proposal is vetoed by cohort watch within the challenge period; nothing is claimable', async () => {
+  await waitFor('no proposal in its challenge period', async () => (await s.rewards.pending())[2] === 0n, 30000, 100).catch(async (e) => {
+    console.log(JSON.stringify(await anchors(), null, 1), s.srv.log());
+    throw e;
+  });
+  const rewardsAddr = await s.rewards.getAddress();
+  const held = await s.token.balanceOf(rewardsAddr);
+  const forged = merkleTree([[attacker, held]]);
+  const seq = (await s.rewards.lastSeq()) + 1n;
+  const evil = await asAnchorer();
+  const rc = await (await evil.propose(ethers.id('forged'), forged.root, seq, await s.rewards.totalDeposited())).wait();
+  const proposed = rc.logs.map((l) => { try { return s.rewards.interface.parseLog(l); } catch { return null; } }).find((x) => x?.name === 'Anchored');
+  const effectiveAt = Number(proposed.args.effectiveAt);
+
+  const vetoed = await waitFor('the veto', async () => {
+    const ev = await s.rewards.queryFilter(s.rewards.filters.Vetoed(seq), 0, 'latest');
+    return ev.length ? ev[0] : null;
+  }, CHALLENGE * 1000 + 5000, 100);
+  const vblock = await s.anvil.provider.getBlock(vetoed.blockNumber);
+  assert.ok(vblock.timestamp < effectiveAt, `vetoed at ${vblock.timestamp}, before ${effectiveAt}`);
+  assert.equal(vetoed.args.claimsRoot, forged.root);
+  assert.equal(vetoed.args.guardian, s.guardian.address);
+  assert.equal(await s.rewards.vetoed(seq), true);
+  await waitFor('the watch\'s alert', () => new RegExp(`ALERT: vetoed proposal ${seq} `).test(watch.stderr()), 10000);
+
+  // After its challenge period: nothing can be claimed against it.
+  await waitFor('the forged proposal\'s effective time', async () => (await s.anvil.provider.getBlock('latest')).timestamp > effectiveAt + 1, 15000, 250);
+  await s.anvil.provider.send('evm_mine', []);
+  const proof = forged.proof(attacker, held);
+  assert.equal(await revertName(s.rewards.claim.staticCall(attacker, held, proof)), 'InvalidProof');
+  assert.equal(await s.token.balanceOf(rewardsAddr), held, 'the deposits stay');
+  assert.equal(await s.token.balanceOf(attacker), 0n);
+  assert.notEqual(await s.rewards.claimsRoot(), forged.root);
+
+  // A forged proposal above every deposit ever received reverts outright.
+  const total = await s.rewards.totalDeposited();
+  assert.equal(await revertName(evil.propose.staticCall(ethers.id('forged-2'), forged.root, seq + 1n, total + 1n)), 'CreditsExceedDeposits');
+  await s.anvil.provider.send('anvil_stopImpersonatingAccount', [await s.rewards.anchorer()]);
+
+  // cohortd goes on: a new withdrawal is proposed, effective and claimed.
+  assert.equal((await withdraw(1n * UNIT)).status, 201);
+  const cl = await effectiveClaim(researcher.address, 8n * UNIT);
+  assert.equal(await claim(researcher, cl), 1n * UNIT);
+  assert.equal((await anchors()).filter((a) => a.state === 'vetoed').length, 0, 'no honest anchor vetoed');
+});
+
+test('rotate-key while withdrawals are posted: the guardian installs the new key, no anchor lost or reverted twice, claims continue', async () => {
+  const oldKey = await s.rewards.anchorer();
+  let stop = false, posted = 0n;
+  const bg = (async () => {
+    while (!stop) {
+      try { if ((await withdraw(UNIT / 10n)).status === 201) posted += UNIT / 10n; } catch { /* restarting */ }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 1500));
+  const r = await s.srv.cli(['ledger', 'rotate-key', '--guardian-key', s.guardianKey]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const m = r.stdout.match(/ledger key rotated: (0x[0-9a-fA-F]{40}) -> (0x[0-9a-fA-F]{40})/);
+  assert.ok(m, r.stdout);
+  assert.equal(m[1], oldKey);
+  assert.match(r.stdout, /guardian: setAnchorer mined in block \d+/);
+  assert.equal(await s.rewards.anchorer(), m[2], 'the chain has the new key');
+  // Gas money for the new key, as docs/KEYS.md says.
+  await (await s.anvil.wallets(4)[3].sendTransaction({ to: m[2], value: ethers.parseEther('10') })).wait();
+  // The documented step: restart cohortd so it signs ledger entries with the new key.
+  await s.restart();
+  await new Promise((res) => setTimeout(res, 1500));
+  stop = true;
+  await bg;
+  assert.ok(posted > 0n);
+
+  // Every entry ends up in a confirmed anchor: contiguous, none vetoed, none reverted twice.
+  const head = await waitFor('every entry anchored', async () => {
+    const info = await chainInfo();
+    const all = await anchors();
+    const last = all.filter((a) => a.status === 'confirmed').at(-1);
+    return last && last.last_seq === info.head.seq ? info : null;
+  }, 60000, 250).catch(async (e) => {
+    console.log(JSON.stringify(await chainInfo()), JSON.stringify((await anchors()).slice(-3), null, 1), s.srv.log());
+    throw e;
+  });
+  const all = await anchors();
+  for (let i = 1; i < all.length; i++) assert.equal(all[i].first_seq, all[i - 1].last_seq + 1, `anchor ${all[i].id} follows ${all[i - 1].id}`);
+  for (const a of all) {
+    assert.notEqual(a.state, 'vetoed');
+    assert.ok(a.transactions.filter((t) => t.status === 'failed').length <= 1, `anchor ${a.id}: ${JSON.stringify(a.transactions)}`);
+  }
+  assert.equal(head.ledger_signer, m[2]);
+  const an = (await chainInfo()).anchorer;
+  assert.equal(an.state, 'ok');
+  assert.equal(an.signer, m[2].toLowerCase());
+  // Claims continue: the researcher gets exactly what was withdrawn meanwhile.
+  const claimedBefore = await s.rewards.claimed(researcher.address);
+  const cl = await effectiveClaim(researcher.address, 8n * UNIT + posted, 60000);
+  assert.equal(await claim(researcher, cl), 8n * UNIT + posted - claimedBefore);
+  // The watch vetoed the forged proposal alone: every proposal made with either key was the ledger's.
+  assert.equal(watch.stderr().match(/ALERT: vetoed proposal/g).length, 1);
+  assert.ok(watch.stdout().match(/ok: proposal/g).length >= 3);
+});
+
+test('an anchor that would revert is not sent: backoff, then the anchorer stops and says why', async () => {
+  // Credits the chain never saw (the dev-only ledger deposit), withdrawn: the next proposal's
+  // total exceeds every deposit ever received.
+  await s.restart({ COHORT_ANCHOR_MAX_FAILURES: '4', COHORT_ANCHOR_BACKOFF_MS: '1000' });
+  const signer = await s.rewards.anchorer();
+  const dep = await s.srv.cli(['ledger', 'deposit', '--address', researcher.address, '--amount', (1000n * UNIT).toString()]);
+  assert.equal(dep.code, 0, dep.stderr);
+  const nonce0 = await s.anvil.provider.getTransactionCount(signer, 'latest');
+  const t0 = Date.now();
+  assert.equal((await withdraw(500n * UNIT)).status, 201);
+  const first = await waitFor('the first failure', async () => {
+    const an = (await chainInfo()).anchorer;
+    return an?.state === 'backoff' ? an : null;
+  }, 30000, 100);
+  assert.match(first.reason, /CreditsExceedDeposits/);
+  const stopped = await waitFor('the anchorer to stop', async () => {
+    const an = (await chainInfo()).anchorer;
+    return an?.state === 'stopped' ? an : null;
+  }, 60000, 200);
+  const took = Date.now() - t0;
+  assert.equal(stopped.failures, 4);
+  assert.ok(took >= 1000 + 2000 + 4000 - 500, `4 attempts backed off 1 + 2 + 4 s: stopped after ${took} ms`);
+  assert.match(stopped.reason, /CreditsExceedDeposits/);
+  // Nothing was sent: no transaction burned gas on a revert.
+  assert.equal(await s.anvil.provider.getTransactionCount(signer, 'latest'), nonce0);
+  const ready = await api(s.srv.base, 'GET', '/readyz');
+  assert.equal(ready.status, 503);
+  assert.equal(ready.body.check, 'anchorer');
+  assert.match(ready.body.detail, /stopped after 4 failures/);
+  const metrics = await (await fetch(`${s.srv.metricsBase}/metrics`)).text();
+  assert.match(metrics, /cohort_anchorer_state\{state="stopped"\} 1/);
+  assert.match(metrics, /cohort_anchorer_failures 4/);
+  await waitFor('the alert in the log', () => /ALERT anchorer stopped after 4 failures/.test(s.srv.log()), 5000);
+  // It stays stopped: no further attempt within the next seconds.
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal((await chainInfo()).anchorer.failures, 4);
+  assert.equal(await s.anvil.provider.getTransactionCount(signer, 'latest'), nonce0);
+});
+
+test('cohort watch exits with status 3 after a veto', async () => {
+  const code = await watch.stop();
+  assert.equal(code, 3);
+  watch = null;
+});
