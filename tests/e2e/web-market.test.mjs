@@ -261,6 +261,13 @@ test('researcher: a DP request drawn as charts with error bars, downloadable', a
   await page.getByLabel('Queries, one per line').fill('count\nmean(steps)\nmean(distance_km)\nhistogram(age)');
   await page.getByLabel('Minimum contributors').fill('5');
   await page.getByLabel('Maximum contributors').fill('20');
+  // The preview says what contributors will be told and how noisy each statistic will be:
+  // with 5 people over steps 0..60000, the means are mostly noise.
+  await page.getByRole('button', { name: 'Preview: check the request' }).click();
+  await waitText(researcher, '#preview', /Contributors will be told: differential privacy/);
+  assert.match(await text(researcher, '#preview'), /Expected error \(95%\) with 5 contributors/);
+  assert.match(await text(researcher, '#preview .warnings'), /mean\(steps\) will be mostly noise with 5 contributors/);
+  await researcher.shot('09-compose-dp-preview');
   await page.getByRole('button', { name: 'Post request and lock escrow' }).click();
   await page.locator('#owner-panel').waitFor();
   dpreq = (await api(srv.base, 'GET', `/v1/requests/${page.url().match(/0x[0-9a-f]{64}/)[0]}`)).body;

@@ -104,7 +104,10 @@ export async function compose() {
         field('Closes at (your local time)', h('input#req-closes', { type: 'datetime-local', value: local })),
         field('Keep the encrypted records for (days)', h('input#req-retention', { type: 'number', min: 0, max: 3650, value: 30 }))),
       escrow),
-    h('button.primary#post-request', { type: 'submit' }, 'Post request and lock escrow'), msg);
+    h('div.actions',
+      h('button#preview-request', { type: 'button' }, 'Preview: check the request'),
+      h('button.primary#post-request', { type: 'submit' }, 'Post request and lock escrow')),
+    h('div#preview', { 'aria-live': 'polite' }), msg);
 
   const q = (s) => form.querySelector(s);
   const syncMode = () => {
@@ -124,9 +127,8 @@ export async function compose() {
   form.addEventListener('input', updateEscrow);
   updateEscrow();
 
-  form.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    act(q('#post-request'), msg, async () => {
+  // The request as the API takes it, from the form; throws in plain words.
+  function requestBody() {
       const rows = [...fieldsBox.querySelectorAll('.schema-field')];
       if (!rows.length) throw new Error('Add at least one field to the schema.');
       const fields = rows.map(readField);
@@ -160,6 +162,36 @@ export async function compose() {
         closes_at: closes.toISOString(), retention_days: Number(q('#req-retention').value),
       };
       if (!body.title) throw new Error('Give the request a title.');
+      return body;
+  }
+
+  // The server's preview: its checks against the privacy floors, the summary contributors'
+  // wallets will show, and for DP how noisy each statistic will be.
+  const previewBox = q('#preview');
+  const showPreview = (p) => {
+    const parts = [h('h2', 'Preview'), h('p', h('strong', 'Contributors will be told: '), p.privacy_summary),
+      h('p', `Escrow: ${tokens(p.escrow)}.`)];
+    for (const at of p.expected_errors) {
+      parts.push(h('table.preview-errors',
+        h('caption', `Expected error (95%) with ${at.contributors} contributors`),
+        h('thead', h('tr', ['Statistic', '± error', 'Relative', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', at.queries.map((x) => h('tr',
+          h('th', { scope: 'row' }, x.query), h('td.num', Number(x.expected_error_95).toPrecision(3)),
+          h('td.num', `${Math.round(x.relative * 100)}%`), h('td', x.mostly_noise ? h('span.bad', 'mostly noise') : h('span.ok', 'usable')))))));
+    }
+    if (p.warnings.length) parts.push(h('ul.warnings', { role: 'alert' }, p.warnings.map((w) => h('li', w))));
+    clear(previewBox, ...parts);
+  };
+  q('#preview-request').addEventListener('click', () => act(q('#preview-request'), msg, async () => {
+    const p = await api('POST', '/v1/requests/preview', { json: requestBody() });
+    showPreview(p);
+    msg.ok(p.warnings.length ? `The request passes every check, with ${p.warnings.length} warning(s) below.` : 'The request passes every check.');
+  }));
+
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    act(q('#post-request'), msg, async () => {
+      const body = requestBody();
       msg.progress('Posting the request and locking the escrow…');
       const created = await api('POST', '/v1/requests', { json: body });
       msg.ok(`Posted. ${tokens(created.escrow)} locked in escrow.`);
