@@ -24,8 +24,7 @@ _Static_assert(COH_MARKET_REQKEY_BYTES == 1 + LEGACY_BYTES, "reqkey layout");
 /* The associated data: a label (versioned with the format) and the request's 32-byte id. */
 static int reqkey_ad(uint8_t ad[48], const char *id)
 {
-    static const char label[16] = "cohort-reqkey-v1";
-    memcpy(ad, label, 16);
+    memcpy(ad, "cohort-reqkey-v1", 16);
     if (!id)
         return -1;
     if (id[0] == '0' && (id[1] == 'x' || id[1] == 'X'))
