@@ -678,6 +678,13 @@ static double rank_bound(const struct plan *p, size_t i, double q)
 
 /* ---- evaluation --------------------------------------------------------------------- */
 
+/* x lattice steps as a value; dividing by 10^k (exact in a double) rather than multiplying by
+ * 10^-k (inexact) prints 28 rather than 28.000000000000004 */
+static double lat_value(const struct plan *p, double x)
+{
+    return p->u < 1 ? x / round(1 / p->u) : x * p->u;
+}
+
 struct acc {
     int64_t n;
     __int128 s, s2;
@@ -765,7 +772,7 @@ static int eval_scalar(struct run *R, const struct plan *p, json_t *qo, coh_err 
         json_object_set_new(qo, "bounds", json_pack("[f,f]", p->lo, p->hi));
         json_object_set_new(qo, "lattice", json_real(p->u));
         if (centred(p))
-            json_object_set_new(qo, "centre", json_real((double)p->cl * p->u));
+            json_object_set_new(qo, "centre", json_real(lat_value(p, (double)p->cl)));
     }
     if (p->reuse)
         json_object_set_new(qo, "count_from", json_string("count"));
@@ -789,11 +796,13 @@ static int eval_scalar(struct run *R, const struct plan *p, json_t *qo, coh_err 
         double S =
             (double)(a[k].s + noise_draw(comp_noise(R, p, centred(p) ? CP_CSUM : CP_SUM), R->rng));
         if (q->kind == QK_SUM) {
-            v = (S + (double)p->cl * C) * p->u;
+            /* a sum of values of one sign has that sign (clamping only lowers the error) */
+            v = lat_value(p, S + (double)p->cl * C);
+            v = p->lo >= 0 ? fmax(v, 0) : p->hi <= 0 ? fmin(v, 0) : v;
             b = b_sum;
         } else if (q->kind == QK_MEAN) {
             double m = C >= 1 ? fmin(fmax(S / C, -p->hl), p->hl) : 0;
-            v = fmin(fmax(((double)p->cl + m) * p->u, p->lo), p->hi);
+            v = fmin(fmax(lat_value(p, (double)p->cl + m), p->lo), p->hi);
             b = mean_bound(R, p, C, m, v);
         } else {
             double Q = (double)(a[k].s2 + noise_draw(comp_noise(R, p, CP_CSQ), R->rng));
