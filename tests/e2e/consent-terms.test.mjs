@@ -10,6 +10,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Wallet, keccak256, toUtf8Bytes, verifyTypedData } from 'ethers';
 import { startCohortd, api } from './helpers.mjs';
 import { signIn, contribute } from './market-helpers.mjs';
@@ -234,4 +238,48 @@ test('a stored wave-1 consent keeps verifying as version 1, and stays live', asy
   assert.equal(verifyTypedData(me.body.typed_data.domain, types, me.body.typed_data.message, me.body.signature), c.w.address);
   const sent = await contribute(srv.base, c.token, r, { age: 40, diagnosis: 'a' });
   assert.equal(sent.status, 201, JSON.stringify(sent.body));
+});
+
+test('cohort contribute computes the terms itself and refuses a consent over other terms', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coh-consent-'));
+  const key = join(dir, 'key'), rec = join(dir, 'record.json');
+  try {
+    assert.equal((await srv.cli(['keys', 'new', '--out', key])).code, 0);
+    const si = await srv.cli(['sign-in', '--url', srv.base, '--key', key]);
+    assert.equal(si.code, 0, si.stderr);
+    const token = si.stdout.trim();
+    assert.equal((await api(srv.base, 'PUT', '/v1/me/profile', { token, json: { consent_profile: { purposes: [PURPOSE] } } })).status, 200);
+    writeFileSync(rec, JSON.stringify({ age: 40, diagnosis: 'b' }));
+    const r = req.k5;
+
+    // A server (here a proxy in front of cohortd) offering the consent over other terms.
+    const proxy = createServer(async (q, res) => {
+      const chunks = [];
+      for await (const c of q) chunks.push(c);
+      const up = await fetch(srv.base + q.url, { method: q.method, headers: { authorization: q.headers.authorization ?? '', 'content-type': q.headers['content-type'] ?? 'application/json' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+      let text = await up.text();
+      if (q.method === 'GET' && q.url.endsWith('/consents/me')) {
+        const body = JSON.parse(text);
+        body.typed_data.message.termsHash = termsHash({ ...r, retention_days: 3650 });
+        text = JSON.stringify(body);
+      }
+      res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
+      res.end(text);
+    });
+    await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
+    const via = `http://127.0.0.1:${proxy.address().port}`;
+    const bad = await srv.cli(['contribute', '--request', r.id, '--record', rec, '--url', via, '--token', token, '--key', key]);
+    proxy.close();
+    assert.notEqual(bad.code, 0);
+    assert.equal(bad.stdout, '');
+    assert.match(bad.stderr, /names other terms than request .* shows .*refusing to sign/);
+    assert.equal((await api(srv.base, 'GET', `/v1/requests/${r.id}/consents/me`, { token })).body.signature, null, 'nothing was signed');
+
+    const good = await srv.cli(['contribute', '--request', r.id, '--record', rec, '--url', srv.base, '--token', token, '--key', key]);
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stdout, /consent given: k-anonymity k=5, l=2 on diagnosis; encrypted records destroyed 30 days after release\)$/m);
+    assert.equal((await api(srv.base, 'GET', `/v1/requests/${r.id}/consents/me`, { token })).body.version, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
