@@ -43,7 +43,8 @@
 
 enum qk { QK_COUNT, QK_SUM, QK_MEAN, QK_VAR, QK_HIST, QK_QUANT };
 #define MAX_QUANT 16
-#define QUANT_BINS 256
+#define QUANT_BINS 256      /* quantiles without a count query */
+#define QUANT_MAX_BINS 4096 /* with one: from its noisy count */
 
 struct pquery {
     enum qk kind;
@@ -669,11 +670,25 @@ static double var_bound(const struct run *R, const struct plan *p, double C, dou
 }
 
 /* Rank error at 95% of the noisy CDF at bin i of nb, quantile q: Var(N_i - q N_total). */
-static double rank_bound(const struct plan *p, size_t i, double q)
+static double rank_bound(const struct plan *p, size_t i, double q, size_t nb)
 {
     double sd = p->nz[0].gauss ? p->nz[0].scale : p->nz[0].scale * sqrt(2.0);
-    double v = (double)i * (1 - q) * (1 - q) + (double)(p->nb - i) * q * q;
+    double v = (double)i * (1 - q) * (1 - q) + (double)(nb - i) * q * q;
     return 1.96 * sd * sqrt(v);
+}
+
+/*
+ * Bins of a quantile's histogram over about n rows: the rank error grows as sqrt(bins), the
+ * width of a bin as 1/bins; their sum (over evenly spread values) is smallest near
+ * (n / (0.98 sd))^(2/3) bins (8 to 4096). n is the request's noisy count (post-processing of
+ * a released statistic); without a count query the bins are a fixed QUANT_BINS.
+ */
+static size_t quant_bins(const struct run *R, const struct plan *p, double n)
+{
+    if (!R->has_count)
+        return QUANT_BINS;
+    double sd = p->nz[0].gauss ? p->nz[0].scale : p->nz[0].scale * sqrt(2.0);
+    return (size_t)fmin(fmax(round(pow(fmax(n, 1) / (0.98 * sd), 2.0 / 3)), 8), QUANT_MAX_BINS);
 }
 
 /* ---- evaluation --------------------------------------------------------------------- */
@@ -824,13 +839,13 @@ static int eval_scalar(struct run *R, const struct plan *p, json_t *qo, coh_err 
 
 /* Bucket of row r for a binned plan, or -1 (categorical value outside the declared ones). */
 static int64_t bucket_of(const struct run *R, const struct plan *p, const int32_t *bmap, int c,
-                         size_t r)
+                         size_t r, size_t nb)
 {
     if (p->categorical)
         return bmap[coh_table_code(R->t, r, (size_t)c)];
     __int128 x = numcol_get(&p->nc, R->t, r) - p->nc.lo;
-    int64_t b = (int64_t)(x * (__int128)p->nb / (p->nc.hi - p->nc.lo));
-    return b >= (int64_t)p->nb ? (int64_t)p->nb - 1 : b;
+    int64_t b = (int64_t)(x * (__int128)nb / (p->nc.hi - p->nc.lo));
+    return b >= (int64_t)nb ? (int64_t)nb - 1 : b;
 }
 
 /* Position (in bins, fractional) where the noisy CDF cum[0..nb] first reaches t. */
@@ -858,17 +873,22 @@ static int eval_binned(const struct run *R, const struct plan *p, json_t *qo, co
 {
     const struct pquery *q = p->q;
     int c = coh_table_col_find(R->t, q->col);
-    size_t nb = p->nb;
+    bool quant = q->kind == QK_QUANT;
+    size_t nb = p->nb, nbmax = quant && R->has_count ? QUANT_MAX_BINS : p->nb;
     int32_t *bmap = NULL; /* categorical: code -> bucket */
-    int64_t *cnt = calloc(R->ng * nb, sizeof *cnt);
-    double *cum = malloc((nb + 1) * sizeof *cum);
+    int64_t *cnt = calloc(R->ng * nbmax, sizeof *cnt);
+    double *cum = malloc((nbmax + 1) * sizeof *cum);
+    size_t *nbk = malloc(R->ng * sizeof *nbk); /* bins of each group */
     const struct coh_col *col = &R->t->cols[c];
-    if (!cnt || !cum ||
+    if (!cnt || !cum || !nbk ||
         (p->categorical && !(bmap = malloc(((size_t)col->dict.n + 1) * sizeof *bmap)))) {
         free(cnt);
         free(cum);
+        free(nbk);
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     }
+    for (size_t k = 0; k < R->ng; k++)
+        nbk[k] = quant ? quant_bins(R, p, R->has_count ? R->cnt[k] : 0) : nb;
     for (uint32_t k = 0; p->categorical && k < col->dict.n; k++) {
         bmap[k] = -1;
         for (size_t i = 0; i < nb && bmap[k] < 0; i++)
@@ -877,13 +897,13 @@ static int eval_binned(const struct run *R, const struct plan *p, json_t *qo, co
     }
     for (size_t r = 0; r < R->t->nrows; r++) {
         int32_t k = group_of(R, r);
-        int64_t b = k < 0 ? -1 : bucket_of(R, p, bmap, c, r);
+        int64_t b = k < 0 ? -1 : bucket_of(R, p, bmap, c, r, nbk[k]);
         if (b >= 0)
-            cnt[(size_t)k * nb + (size_t)b]++;
+            cnt[(size_t)k * nbmax + (size_t)b]++;
     }
     free(bmap);
     const struct noise *nz = &p->nz[0];
-    double lo = p->lo, hi = p->hi, w = (hi - lo) / (double)nb;
+    double lo = p->lo, hi = p->hi, w = 0;
     if (!p->categorical)
         json_object_set_new(qo, "bounds", json_pack("[f,f]", lo, hi));
     json_object_set_new(qo, "noise_scale", json_real(nz->scale));
@@ -892,10 +912,12 @@ static int eval_binned(const struct run *R, const struct plan *p, json_t *qo, co
         if (o != qo)
             json_object_set_new(o, "noise_scale", json_real(nz->scale));
         cum[0] = 0;
+        nb = nbk[k];
+        w = (hi - lo) / (double)nb;
         json_t *arr = q->kind == QK_HIST ? json_array() : NULL;
         for (size_t i = 0; i < nb; i++) {
             /* the CDF sums the raw noisy counts: clamping each at 0 would bias it upward */
-            double raw = (double)(cnt[k * nb + i] + noise_draw(nz, R->rng)), v = fmax(raw, 0);
+            double raw = (double)(cnt[k * nbmax + i] + noise_draw(nz, R->rng)), v = fmax(raw, 0);
             cum[i + 1] = cum[i] + raw;
             if (arr) {
                 char label[96];
@@ -923,7 +945,7 @@ static int eval_binned(const struct run *R, const struct plan *p, json_t *qo, co
             if (T > 0) {
                 double a = cdf_first(cum, nb, t), z = cdf_last(cum, nb, t);
                 v = lo + w * (a + z) / 2;
-                double r = rank_bound(p, (size_t)((a + z) / 2) + 1, q->qs[j]);
+                double r = rank_bound(p, (size_t)((a + z) / 2) + 1, q->qs[j], nb);
                 double l = lo + w * cdf_first(cum, nb, fmax(t - r, 0)),
                        h = lo + w * cdf_last(cum, nb, fmin(t + r, T));
                 b = fmin(fmax(v - l, h - v) + w / 2, fmax(v - lo, hi - v));
@@ -933,8 +955,10 @@ static int eval_binned(const struct run *R, const struct plan *p, json_t *qo, co
                 qa, json_pack("{s:f, s:f, s:f}", "q", q->qs[j], "value", v, "error_bound_95", b));
         }
         json_object_set_new(o, "quantiles", qa);
+        json_object_set_new(o, "bins", json_integer((json_int_t)nb));
         json_object_set_new(o, "error_bound_95", json_real(worst));
     }
+    free(nbk);
     free(cum);
     free(cnt);
     return 0;
@@ -1107,11 +1131,12 @@ int coh_dp_expected_error(json_t **out, const coh_table *t, const coh_dp_request
             break;
         default: /* quantiles of evenly spread values: rank error over the ranks per value */
             e = 0;
+            size_t nb = quant_bins(&R, p, ng);
             for (size_t j = 0; j < q[i].nq; j++) {
-                size_t b = (size_t)ceil(q[i].qs[j] * (double)p->nb);
-                double r = rank_bound(p, b ? b : 1, q[i].qs[j]);
+                size_t b = (size_t)ceil(q[i].qs[j] * (double)nb);
+                double r = rank_bound(p, b ? b : 1, q[i].qs[j], nb);
                 e = fmax(e,
-                         fmin(r / fmax(ng, 1) * (p->hi - p->lo) + (p->hi - p->lo) / (double)p->nb,
+                         fmin(r / fmax(ng, 1) * (p->hi - p->lo) + (p->hi - p->lo) / (double)nb / 2,
                               2 * h));
             }
             mag = h;
