@@ -93,34 +93,43 @@ int main(void)
     coh_table *t = make(n);
     if (!t)
         return 1;
-    double truth[4] = {n, 0, 0, 0};
+    double truth[5] = {n, 0, 0, 0, 0}, *xs = malloc(n * sizeof *xs);
+    if (!xs)
+        return 1;
+    for (int i = 0; i < n; i++)
+        xs[i] = xval(i);
+    qsort(xs, (size_t)n, sizeof *xs, dcmp);
+    truth[4] = xs[n / 2 - 1]; /* the lower median: the smallest with half the rows at or below */
+    free(xs);
     for (int i = 0; i < n; i++)
         truth[1] += xval(i);
     truth[2] = truth[1] / n;
     for (int i = 0; i < n; i++)
         truth[3] += (xval(i) - truth[2]) * (xval(i) - truth[2]) / n;
-    static const char *q[] = {"count", "sum(x)", "mean(x)", "variance(x)"};
-    printf("1,000 rows in [0,100], epsilon 1 over the 4 queries (delta 1e-6 for gaussian), "
+    static const char *q[] = {"count", "sum(x)", "mean(x)", "variance(x)", "median(x)"};
+    printf("1,000 rows in [0,100], epsilon 1 over the 5 queries (delta 1e-6 for gaussian), "
            "%d seeded releases:\n\n",
            RUNS);
     printf("| mechanism | statistic | median stated 95%% bound | empirical 95%% error | bound / "
            "empirical | coverage |\n|---|---|---:|---:|---:|---:|\n");
     for (int mech = 0; mech < 2; mech++) {
-        static double err[4][RUNS], bnd[4][RUNS];
-        int cov[4] = {0};
+        static double err[5][RUNS], bnd[5][RUNS];
+        int cov[5] = {0};
         for (int r = 0; r < RUNS; r++) {
-            json_t *o = release(t, q, 4, NULL, (enum coh_dp_mechanism)mech, rng);
+            json_t *o = release(t, q, 5, NULL, (enum coh_dp_mechanism)mech, rng);
             if (!o)
                 return 1;
-            for (int k = 0; k < 4; k++) {
+            for (int k = 0; k < 5; k++) {
                 json_t *s = json_array_get(json_object_get(o, "results"), (size_t)k);
+                if (k == 4)
+                    s = json_array_get(json_object_get(s, "quantiles"), 0);
                 err[k][r] = fabs(json_number_value(json_object_get(s, "value")) - truth[k]);
                 bnd[k][r] = json_number_value(json_object_get(s, "error_bound_95"));
                 cov[k] += err[k][r] <= bnd[k][r];
             }
             json_decref(o);
         }
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < 5; k++) {
             qsort(err[k], RUNS, sizeof(double), dcmp);
             qsort(bnd[k], RUNS, sizeof(double), dcmp);
             double e = err[k][RUNS * 95 / 100], b = bnd[k][RUNS / 2];
