@@ -155,6 +155,10 @@ void coh_h_consent_put(struct coh_http_req *req)
     } else if (!json_is_true(json_object_get(profile, "is_contributor"))) {
         coh_http_send_problem(req, 403, "forbidden", "Forbidden",
                               "add the contributor role to your profile to give consent");
+    } else if (!coh_market_within_operator_floors(v, req->app->floors)) {
+        coh_http_send_problem(req, 403, "not-eligible", "Not eligible",
+                              "this request is below the operator's privacy floors, raised "
+                              "since it was posted; it takes no new consents");
     } else if (!coh_market_match(v, profile)) {
         coh_http_send_problem(req, 403, "not-eligible", "Not eligible",
                               "your consent profile does not fit this request's eligibility, "
@@ -318,7 +322,14 @@ void coh_h_inbox(struct coh_http_req *req)
     int contributor = json_is_true(json_object_get(profile, "is_contributor"));
     json_array_foreach(open, i, item)
     {
-        if (contributor && coh_market_match(json_object_get(item, "request"), profile))
+        /* A request below the operator's floors (raised since it was posted) is offered no
+         * more; one already consented to stays, so it can still be revoked. */
+        json_t *r = json_object_get(item, "request");
+        const char *state = json_string_value(json_object_get(item, "consent"));
+        int mine = (state && strcmp(state, "given") == 0) ||
+                   json_is_true(json_object_get(item, "contributed"));
+        if (contributor && (mine || coh_market_within_operator_floors(r, req->app->floors)) &&
+            coh_market_match(r, profile))
             json_array_append(matched, item);
     }
     json_decref(open);

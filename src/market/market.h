@@ -143,6 +143,13 @@ COH_WUR int coh_market_spec_validate(json_t **out, const json_t *body, int64_t n
  * does not match.
  */
 int coh_market_match(const json_t *request, const json_t *consent_profile);
+/*
+ * Is request within the operator's floors f (NULL: the defaults)? A request stored before a
+ * floor was raised may not be (k below privacy_min_k; epsilon or delta above their floors, or
+ * fewer possible contributors than privacy_min_dp_contributors): it is held to the floor or not
+ * released at all, so the inbox no longer offers it.
+ */
+int coh_market_within_operator_floors(const json_t *request, const coh_market_floors *f);
 
 /* ---- consent terms (terms.c) ----------------------------------------------------------- */
 /*

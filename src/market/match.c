@@ -6,6 +6,7 @@
  */
 #include "market/market.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,4 +132,30 @@ int coh_market_match(const json_t *request, const json_t *cp)
             return 0;
     }
     return 1;
+}
+
+int coh_market_within_operator_floors(const json_t *request, const coh_market_floors *f)
+{
+    coh_market_floors defaults;
+    if (!f) {
+        coh_market_floors_default(&defaults);
+        f = &defaults;
+    }
+    const json_t *privacy = json_object_get(request, "privacy");
+    const char *mode = json_string_value(json_object_get(privacy, "mode"));
+    if (!mode || strcmp(mode, "dp") != 0) {
+        const json_t *k = json_object_get(privacy, "k");
+        return json_is_integer(k) && json_integer_value(k) >= (json_int_t)f->min_k;
+    }
+    coh_rational eps, delta, zero = {0, 1};
+    const json_t *jd = json_object_get(privacy, "delta");
+    char d[32] = "0";
+    /* delta is stored as a JSON number of at most 6 decimals: %.6f writes it exactly. */
+    if (json_is_number(jd))
+        snprintf(d, sizeof d, "%.6f", json_number_value(jd));
+    const json_t *max = json_object_get(request, "max_contributors");
+    return eps_parse(&eps, json_string_value(json_object_get(request, "epsilon"))) &&
+           sum_le(eps, zero, f->max_epsilon) && eps_parse(&delta, d) &&
+           sum_le(delta, zero, f->max_delta) && json_is_integer(max) &&
+           json_integer_value(max) >= (json_int_t)f->min_dp_contributors;
 }

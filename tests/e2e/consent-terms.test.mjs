@@ -283,3 +283,31 @@ test('cohort contribute computes the terms itself and refuses a consent over oth
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('floors raised by the operator after posting: the inbox offers such requests no more, except to those who consented', async () => {
+  const mine = await contributor();
+  const { domain, message } = await ownConsent(mine, req.k5);
+  const signature = await mine.w.signTypedData(domain, { Consent: CONSENT_V2 }, message);
+  assert.equal((await api(srv.base, 'POST', `/v1/requests/${req.k5.id}/consents`, { token: mine.token, json: { signature } })).status, 201);
+
+  // The same database, served with k >= 10 and epsilon <= 0.5.
+  const raised = await startCohortd({ COHORT_SIGNIN_RATE_PER_MIN: '100000', COHORT_PRIVACY_MIN_K: '10', COHORT_PRIVACY_MAX_EPSILON: '0.5' });
+  try {
+    const fresh = await contributor();
+    const seen = async (token) => {
+      const r = await api(raised.base, 'GET', '/v1/me/inbox', { token });
+      assert.equal(r.status, 200);
+      const ids = new Set(r.body.requests.map((x) => x.request.id));
+      return Object.keys(req).filter((n) => ids.has(req[n].id)).sort();
+    };
+    assert.deepEqual(await seen(fresh.token), ['dp05', 'k10'], 'k=5 and epsilon=1 are below the raised floors');
+    assert.deepEqual(await seen(mine.token), ['dp05', 'k10', 'k5'], 'a consent already given stays visible, to be revoked');
+    const c = await ownConsent(fresh, req.k5);
+    const sig = await fresh.w.signTypedData(c.domain, { Consent: CONSENT_V2 }, c.message);
+    const r = await api(raised.base, 'POST', `/v1/requests/${req.k5.id}/consents`, { token: fresh.token, json: { signature: sig } });
+    assertProblem(r, 403, 'not-eligible');
+    assert.match(r.body.detail, /operator's privacy floors/);
+  } finally {
+    await raised.stop();
+  }
+});

@@ -172,12 +172,37 @@ static void test_match_contributor_floors(void **state)
     json_decref(p);
 }
 
+static void test_within_operator_floors(void **state)
+{
+    (void)state;
+    json_t *k = load(KANON), *dp = load(DP);
+    json_object_set_new(dp, "max_contributors", json_integer(100));
+    coh_market_floors f;
+    coh_market_floors_default(&f); /* k >= 5, epsilon <= 1, delta <= 1e-6, 50 contributors */
+    assert_true(coh_market_within_operator_floors(k, &f));
+    assert_true(coh_market_within_operator_floors(dp, &f));
+    assert_true(coh_market_within_operator_floors(dp, NULL));
+    f.min_k = 11; /* raised after the k=10 request was posted */
+    assert_false(coh_market_within_operator_floors(k, &f));
+    f.max_epsilon = (coh_rational){999999, 1000000};
+    assert_false(coh_market_within_operator_floors(dp, &f));
+    f.max_epsilon = (coh_rational){1, 1};
+    f.max_delta = (coh_rational){0, 1};
+    assert_false(coh_market_within_operator_floors(dp, &f)); /* delta 0.000001 > 0 */
+    f.max_delta = (coh_rational){1, 1000000};
+    f.min_dp_contributors = 101;
+    assert_false(coh_market_within_operator_floors(dp, &f)); /* 100 can never be enough */
+    json_decref(k);
+    json_decref(dp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_terms_object_and_hash),
         cmocka_unit_test(test_terms_summary),
         cmocka_unit_test(test_match_contributor_floors),
+        cmocka_unit_test(test_within_operator_floors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
