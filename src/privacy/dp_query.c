@@ -678,8 +678,9 @@ static double rank_bound(const struct plan *p, size_t i, double q, size_t nb)
 }
 
 /*
- * Bins of a quantile's histogram over about n rows: the rank error grows as sqrt(bins), the
- * width of a bin as 1/bins; their sum (over evenly spread values) is smallest near
+ * Bins of a quantile's histogram over about n rows: the rank error grows as sqrt(bins)
+ * (0.98 sd sqrt(bins) at the median), the error within a bin as 1/bins (half a bin on
+ * average); their sum over evenly spread values, in units of hi - lo, is smallest near
  * (n / (0.98 sd))^(2/3) bins (8 to 4096). n is the request's noisy count (post-processing of
  * a released statistic); without a count query the bins are a fixed QUANT_BINS.
  */
@@ -939,16 +940,20 @@ static int eval_binned(const struct run *R, const struct plan *p, json_t *qo, co
         json_t *qa = json_array();
         for (size_t j = 0; j < q->nq; j++) {
             /* the noisy CDF is not monotone: the estimate is midway between where it first
-             * reaches q T and where it last is below it; the bound covers every position
-             * where it is within the rank error of q T */
+             * reaches q T and where it last is below it. The bound covers every bin where it
+             * is within the rank error of q T, out to the bins' edges: the true quantile's bin
+             * is among them when the rank error holds, and where in its bin it lies is
+             * something only the data knows */
             double t = q->qs[j] * T, v = (lo + hi) / 2, b = (hi - lo) / 2;
             if (T > 0) {
                 double a = cdf_first(cum, nb, t), z = cdf_last(cum, nb, t);
                 v = lo + w * (a + z) / 2;
                 double r = rank_bound(p, (size_t)((a + z) / 2) + 1, q->qs[j], nb);
-                double l = lo + w * cdf_first(cum, nb, fmax(t - r, 0)),
-                       h = lo + w * cdf_last(cum, nb, fmin(t + r, T));
-                b = fmin(fmax(v - l, h - v) + w / 2, fmax(v - lo, hi - v));
+                /* a band reaching past 0 or T reaches the ends */
+                double l = t - r <= 0 ? lo : lo + w * floor(cdf_first(cum, nb, t - r)),
+                       h = t + r >= T ? hi
+                                      : fmin(lo + w * (floor(cdf_last(cum, nb, t + r)) + 1), hi);
+                b = fmin(fmax(v - l, h - v), fmax(v - lo, hi - v));
             }
             worst = fmax(worst, b);
             json_array_append_new(
@@ -1135,9 +1140,8 @@ int coh_dp_expected_error(json_t **out, const coh_table *t, const coh_dp_request
             for (size_t j = 0; j < q[i].nq; j++) {
                 size_t b = (size_t)ceil(q[i].qs[j] * (double)nb);
                 double r = rank_bound(p, b ? b : 1, q[i].qs[j], nb);
-                e = fmax(e,
-                         fmin(r / fmax(ng, 1) * (p->hi - p->lo) + (p->hi - p->lo) / (double)nb / 2,
-                              2 * h));
+                e = fmax(e, fmin(r / fmax(ng, 1) * (p->hi - p->lo) + (p->hi - p->lo) / (double)nb,
+                                 2 * h));
             }
             mag = h;
         }
