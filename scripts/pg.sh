@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # The local PostgreSQL cluster under var/pg, owned by the non-root user 'cohort', reachable
-# only through a unix socket in var/pg-run; its superuser is for set-up only (see write_auth). Usage: pg.sh start|stop|status|psql [args]
+# only through a unix socket in var/pg-run; its superuser is for set-up only (see write_auth).
+# Usage: pg.sh start|stop|status|psql [args]
 source "$(dirname "$0")/common.sh"
 
 # Who may log in as whom, rewritten on every start. Unix socket only (listen_addresses is
-# empty). The superuser and the owner role: only root and the cluster's own user (peer, mapped
-# in pg_ident.conf). Every other role (cohort_app, read-only roles): any local user that can
-# reach the socket, so cohortd, running as its own system user, gets cohort_app and no more.
+# empty), peer authentication: the superuser and the owner role only for root and the cluster's
+# own user; the application role for root and cohortd's system user; the watch role for root.
+# So cohortd, running as its own system user, gets cohort_app and no more. Other roles (none of
+# ours): any local user that can reach the socket.
 write_auth() {
   local hba ident
   hba="# Written by scripts/pg.sh on every start: edit it there.
 local all $COH_PG_USER,$COH_DB_OWNER peer map=admin
+local all $COH_DB_APP peer map=app
+local all $COH_DB_WATCH peer map=watch
 local all all trust"
   ident="# Written by scripts/pg.sh on every start: edit it there.
 admin root $COH_PG_USER
 admin root $COH_DB_OWNER
 admin $COH_PG_USER $COH_PG_USER
-admin $COH_PG_USER $COH_DB_OWNER"
+admin $COH_PG_USER $COH_DB_OWNER
+app root $COH_DB_APP
+app $COH_DAEMON_USER $COH_DB_APP
+watch root $COH_DB_WATCH"
   local changed=0
   if [ "$(cat "$COH_PG_DATA/pg_hba.conf" 2>/dev/null)" != "$hba" ] ||
      [ "$(cat "$COH_PG_DATA/pg_ident.conf" 2>/dev/null)" != "$ident" ]; then
