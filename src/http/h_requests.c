@@ -175,6 +175,17 @@ void coh_h_requests_list(struct coh_http_req *req)
     int ok_status = 0;
     for (size_t i = 0; i < 6; i++)
         ok_status |= strcmp(status, statuses[i]) == 0;
+    /* Filters are an address and a purpose slug, or absent. */
+    uint8_t oa[20];
+    int ok_purpose = strlen(purpose) <= 40;
+    for (const char *c = purpose; *c; c++)
+        ok_purpose &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
+    if ((owner[0] && coh_crypto_address_parse(oa, owner) != 0) || !ok_purpose) {
+        coh_http_send_problem(req, 422, "invalid", "Invalid query",
+                              "owner must be an address (0x + 40 hex) and purpose a lowercase slug "
+                              "such as academic-research");
+        return;
+    }
     if (!ok_status || strspn(limit_s, "0123456789") != strlen(limit_s) || limit < 1 ||
         limit > 200 ||
         (before[0] && coh_crypto_rfc3339_parse(&ms, before) != 0)) {
