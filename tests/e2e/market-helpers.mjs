@@ -76,3 +76,43 @@ export async function pool(items, width, fn) {
   }));
   return out;
 }
+
+// Every numeric quasi-identifier cell of a k-anonymous release lies on the grid its schema
+// fixes: an interval "[a,b]" whose ends are grid points, or a single grid point, or "*". The
+// grid is the schema's bounds and the step the report states (checked against the bounds), so
+// a released end is never a contributed value unless that value is a grid point. Exact decimal
+// arithmetic. Returns the number of numeric cells checked.
+export function assertGridRelease(csvText, report, schema) {
+  const scale = (s, d) => {
+    const [i, f = ''] = String(s).split('.');
+    if (f.length > d) throw new Error(`${s} has more than ${d} decimals`);
+    return BigInt(i + f.padEnd(d, '0'));
+  };
+  const table = parseCsv(csvText);
+  const header = table[0];
+  let checked = 0;
+  for (const f of schema.fields) {
+    if (f.type === 'category' || !report.qi.includes(f.name)) continue;
+    const g = report.grid?.[f.name];
+    if (!g) throw new Error(`the report states no grid for ${f.name}`);
+    if (String(g.lo) !== String(f.min) || String(g.hi) !== String(f.max)) {
+      throw new Error(`${f.name}: grid [${g.lo},${g.hi}] is not the schema's bounds [${f.min},${f.max}]`);
+    }
+    const d = Math.max(...[g.step, g.lo, g.hi].map((x) => (String(x).split('.')[1] ?? '').length));
+    const lo = scale(g.lo, d), hi = scale(g.hi, d), step = scale(g.step, d);
+    if (step <= 0n) throw new Error(`${f.name}: step ${g.step}`);
+    const onGrid = (v) => { const x = scale(v, d); return x === lo || x === hi || (x > lo && x < hi && (x - lo) % step === 0n); };
+    const col = header.indexOf(f.name);
+    for (const row of table.slice(1)) {
+      const cell = row[col];
+      if (cell === '*') continue;
+      const m = /^\[(-?[0-9.]+),(-?[0-9.]+)\]$/.exec(cell);
+      const ends = m ? [m[1], m[2]] : [cell];
+      for (const e of ends) {
+        if (!/^-?[0-9]+(\.[0-9]+)?$/.test(e) || !onGrid(e)) throw new Error(`${f.name}: released ${cell} ends off the grid (${g.lo}..${g.hi} step ${g.step})`);
+      }
+      checked++;
+    }
+  }
+  return checked;
+}

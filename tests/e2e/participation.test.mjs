@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ethers, Wallet } from 'ethers';
 import { api } from './helpers.mjs';
 import { startChainStack, waitFor } from './chain-anvil.mjs';
-import { signIn, consent, contribute, waitForStatus, pool } from './market-helpers.mjs';
+import { signIn, consent, contribute, waitForStatus, pool, assertGridRelease } from './market-helpers.mjs';
 
 const UNIT = 10n ** 18n;
 const REWARD = 3n * UNIT;
@@ -135,7 +135,9 @@ test('a crawler of every public endpoint and the logs finds no contributor addre
     await get(`/v1/requests/${r.id}`);
     await get(`/v1/requests/${r.id}`, rtoken);
     await get(`/v1/requests/${r.id}/release`, rtoken);
-    await get(`/v1/requests/${r.id}/release?format=csv`, rtoken);
+    const csv = await get(`/v1/requests/${r.id}/release?format=csv`, rtoken);
+    const rel = (await api(s.srv.base, 'GET', `/v1/requests/${r.id}/release`, { token: rtoken })).body;
+    assert.ok(assertGridRelease(csv.body, rel.report, r.schema) > 0, 'the ages are released on the schema grid');
   }
   assert.ok(list.status === 200);
   await get(`/v1/accounts/${researcher.address}/balance`);

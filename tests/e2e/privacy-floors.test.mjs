@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Wallet } from 'ethers';
 import { startCohortd, api, FLOOR_DEFAULTS } from './helpers.mjs';
-import { signIn, consent, contribute, waitForStatus, pool } from './market-helpers.mjs';
+import { signIn, consent, contribute, waitForStatus, pool, assertGridRelease } from './market-helpers.mjs';
 
 const REWARD = 1000n;
 let srv, researcher, rtoken;
@@ -202,6 +202,8 @@ test('a categorical quasi-identifier with one value in all rows ends: released, 
     assert.equal(paid, REWARD * 6n, 'every accepted contributor is paid');
     const rel = await api(srv.base, 'GET', `/v1/requests/${r.body.id}/release`, { token: rtoken });
     assert.equal(rel.body.mode, 'k-anonymity');
+    const csv = await api(srv.base, 'GET', `/v1/requests/${r.body.id}/release?format=csv`, { token: rtoken });
+    assert.equal(assertGridRelease(csv.body, rel.body.report, r.body.schema), 6);
   } else {
     assert.equal(paid, 0n);
   }
