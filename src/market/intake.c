@@ -104,6 +104,19 @@ void coh_market_intake_forget(const char *id)
     pthread_mutex_unlock(&cache_mu);
 }
 
+_Static_assert(sizeof((struct slot *)0)->id == 67, "cached ids are 0x + 64 hex");
+
+size_t coh_market_intake_cached(char (*ids)[67], size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&cache_mu);
+    for (int i = 0; cache_keys && i < CACHE_SLOTS && n < max; i++)
+        if (slots[i].used)
+            memcpy(ids[n++], slots[i].id, sizeof slots[i].id); /* both 67 bytes, terminated */
+    pthread_mutex_unlock(&cache_mu);
+    return n;
+}
+
 int coh_market_intake_check(const coh_secbuf *master, const char *id, const uint8_t *wrapped,
                             size_t wrapped_len, const uint8_t pk[32], const coh_market_schema *s,
                             const uint8_t *ct, size_t ct_len, coh_err *err)

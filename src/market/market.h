@@ -75,10 +75,12 @@ COH_WUR int coh_market_intake_check(const coh_secbuf *master, const char *id,
                                     const uint8_t *ct, size_t ct_len, coh_err *err);
 
 /*
- * Forgets the request's unwrapped key, if cached (the request was shredded). Other processes'
- * caches never match a shredded request again (no wrapped key to look up) and age it out.
+ * Forgets the request's unwrapped key, if cached (the request was shredded). The release
+ * worker of every process also asks which cached requests another process shredded.
  */
 void coh_market_intake_forget(const char *id);
+/* The ids of the requests whose keys are cached (at most max, of 64). */
+size_t coh_market_intake_cached(char (*ids)[67], size_t max);
 
 /* ---- request keys at rest (reqkey.c) ----------------------------------------------------- */
 /* A wrapped request key: version byte, nonce, the 32-byte key and its tag. */

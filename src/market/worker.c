@@ -421,6 +421,34 @@ static int sweep_drafts(const struct coh_market_worker_config *cfg, coh_err *err
     return rc;
 }
 
+/*
+ * Requests whose keys this process caches and another process shredded: forgotten here too,
+ * so no unwrapped key outlives its request anywhere for longer than a worker step.
+ */
+static void forget_shredded(const struct coh_market_worker_config *cfg)
+{
+    char ids[64][67];
+    size_t n = coh_market_intake_cached(ids, 64);
+    if (n == 0)
+        return;
+    char list[64 * 67 + 3], *o = list; /* a text[] literal: ids are 0x + hex, no quoting */
+    *o++ = '{';
+    for (size_t i = 0; i < n; i++)
+        o += sprintf(o, "%s%s", i ? "," : "", ids[i]);
+    *o++ = '}';
+    *o = '\0';
+    const char *pp[1] = {list};
+    coh_err e;
+    PGresult *r = coh_db_query(cfg->db,
+                               "SELECT '0x' || encode(id, 'hex') FROM requests WHERE id = ANY "
+                               "(SELECT decode(substr(x, 3), 'hex') FROM unnest($1::text[]) x) "
+                               "AND secret_key_wrapped IS NULL",
+                               1, pp, &e);
+    for (int i = 0; r && i < PQntuples(r); i++)
+        coh_market_intake_forget(PQgetvalue(r, i, 0));
+    PQclear(r); /* on failure: the next step asks again */
+}
+
 /* Sweeps abandoned drafts, schedules due requests, shreds keys past retention, claims one job. */
 int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *err)
 {
@@ -463,6 +491,7 @@ int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *
                         1, p1, err)
           : NULL;
     coh_db_release(c);
+    forget_shredded(cfg);
     if (!r)
         return err->code;
     if (PQntuples(r) == 0) {

@@ -106,7 +106,11 @@ static void test_intake_with_a_moved_key(void **state)
     coh_secbuf *other = key32(6);
     assert_int_equal(coh_market_intake_check(other, id_a, w, sizeof w, pk, s, ct, sizeof ct, &err),
                      0);
+    char ids[64][67];
+    assert_int_equal(coh_market_intake_cached(ids, 64), 1);
+    assert_string_equal(ids[0], id_a);
     coh_market_intake_forget(id_a);
+    assert_int_equal(coh_market_intake_cached(ids, 64), 0);
     assert_int_equal(coh_market_intake_check(other, id_a, w, sizeof w, pk, s, ct, sizeof ct, &err),
                      COH_ERR_CONFLICT);
     coh_secbuf_free(other);
