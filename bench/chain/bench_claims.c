@@ -5,8 +5,8 @@
  * (a coh_db_claims_cache: built once per anchor, proofs served from memory), in the same run.
  *
  * Fixture, in the database named by COH_BENCH_DATABASE_URL (migrated with sql/ first; the
- * caller creates and drops the database): one confirmed chain_anchors row whose claims_root
- * is computed here with the ledger module (coh_ledger_claim_leaf + a sorted
+ * caller creates and drops the database): one confirmed, effective chain_anchors row whose
+ * claims_root is computed here with the ledger module (coh_ledger_claim_leaf + a sorted
  * coh_ledger_merkle, as the anchorer does), and its n chain_claim_leaves rows sent by COPY.
  * Accounts and amounts are bench_chain_tree's: address i = keccak256("cohort-bench" ||
  * i)[12..32), amount = 1e18 + i.
@@ -181,8 +181,8 @@ static int fixture(const char *url, size_t n, double *tree_ms, double *load_ms)
     coh_hex_encode(root, g_root, 32, 0);
     snprintf(sql, sizeof sql,
              "INSERT INTO chain_anchors (first_seq, last_seq, ledger_root, claims_root, n_claims, "
-             "status, tx_hash, block_number, confirmed_at) VALUES (1, 1, '\\x%064d', '\\x%s', "
-             "%zu, 'confirmed', '\\x%064d', 1, now())",
+             "status, tx_hash, block_number, confirmed_at, effective_at) VALUES (1, 1, "
+             "'\\x%064d', '\\x%s', %zu, 'confirmed', '\\x%064d', 1, now(), now())",
              1, root, n, 2);
     ok = ok && exec_ok(pg, "BEGIN") && exec_ok(pg, sql);
     PGresult *r = ok ? PQexec(pg, "COPY chain_claim_leaves (anchor_id, address, cumulative) FROM "

@@ -34,7 +34,9 @@ try {
   const depth = a.proof.length;
   // The constructor leaves the roots at NO_ROOT (nonzero), so the first proposal rewrites
   // nonzero slots like every later one. A proposal after the previous one's challenge period
-  // also promotes that one to effective (with an unchanged claims root, a no-op SSTORE).
+  // also promotes that one to effective. Each proposal writes two root slots (the promoted
+  // root, the new pending one): one of them is a no-op SSTORE whenever two consecutive
+  // proposals carry the same claims root, so "changes" and "unchanged" cost the same.
   rows.push(['propose (first after deployment)', await gas(propose('ledger-1', ethers.id('claims-1'), 1000)), '']);
   await later();
   rows.push(['propose (promotes the previous; claims root changes)', await gas(propose('ledger-2', tree.root, 2000)), '']);
