@@ -877,8 +877,9 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
     coh_db_conn *c = borrow(p, err);
     if (!c)
         return err->code;
-    /* One statement, one snapshot: the balances, what the latest confirmed anchor lets the
-     * address claim, and the last entry they include (for `cohort verify` on a live server). */
+    /* One statement, one snapshot: the balances, what the effective anchor (confirmed, its
+     * challenge period over) lets the address claim, and the last entry they include (for
+     * `cohort verify` on a live server). */
     PGresult *r = coh_db_exec(
         c,
         "WITH v AS (SELECT coalesce((SELECT balance FROM ledger_balances WHERE account = "
@@ -893,7 +894,8 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
         "coalesce((SELECT sum(amount) FROM ledger_entries WHERE kind = 'claim' AND (debit = "
         "'payable:' || $1 OR (debit = 'payable' AND ref_contribution = $1))), 0) AS claimed, "
         "coalesce((SELECT l.cumulative FROM chain_claim_leaves l JOIN "
-        "chain_anchors a ON a.id = l.anchor_id WHERE a.status = 'confirmed' AND l.address = $1 "
+        "chain_anchors a ON a.id = l.anchor_id WHERE a.status = 'confirmed' AND a.effective_at <= "
+        "now() AND l.address = $1 "
         "ORDER BY a.id DESC LIMIT 1), 0) AS anchored, coalesce((SELECT max(seq) FROM "
         "ledger_entries), 0) AS seq) "
         "SELECT available::text, escrowed::text, earned::text, claimed::text, anchored::text, "
