@@ -11,28 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "{a,b,...}" of n plain tokens (addresses, decimals, hex: nothing to quote). */
-static char *text_array(const char *const *v, size_t n)
-{
-    size_t len = 3;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(v[i]) + 1;
-    char *s = malloc(len), *o = s;
-    if (!s)
-        return NULL;
-    *o++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *o++ = ',';
-        size_t l = strlen(v[i]);
-        memcpy(o, v[i], l);
-        o += l;
-    }
-    *o++ = '}';
-    *o = '\0';
-    return s;
-}
-
 int coh_db_credits_put(PGresult **out, coh_db_pool *p, const char *entry_key, const char *request,
                        const char *const *addrs, const char *const *amounts, size_t n,
                        coh_err *err)
@@ -48,8 +26,9 @@ int coh_db_credits_put(PGresult **out, coh_db_pool *p, const char *entry_key, co
         else
             coh_hex_encode(salts[i], s, 32, 0);
     }
-    char *a = rc ? NULL : text_array(addrs, n), *m = rc ? NULL : text_array(amounts, n),
-         *s = rc ? NULL : text_array((const char *const *)salts, n);
+    char *a = rc ? NULL : coh_db_text_array(addrs, n);
+    char *m = rc ? NULL : coh_db_text_array(amounts, n);
+    char *s = rc ? NULL : coh_db_text_array((const char *const *)salts, n);
     if (!rc && (!a || !m || !s))
         rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     /* A credit whose entry was never posted (a withdrawal refused for funds) may be restated;

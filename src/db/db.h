@@ -148,6 +148,10 @@ struct coh_db_profile_update {
 COH_WUR int coh_db_profile_put(coh_db_pool *p, const char *address,
                                const struct coh_db_profile_update *u, coh_err *err);
 
+/* A text[] literal of strs[0..n) (n >= 1), every element quoted, to pass an array as one
+ * parameter ($1::text[]); malloc'd, NULL on OOM. */
+char *coh_db_text_array(const char *const *strs, size_t n);
+
 /*
  * Runs a statement whose first row's first column is JSON text (built in SQL with
  * json_build_object / json_agg) and returns it parsed (caller owns). No row or SQL NULL gives

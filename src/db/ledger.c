@@ -268,32 +268,6 @@ static int append(coh_ledger_entry *e, int *replayed, coh_db_conn *c, const coh_
  * advances the head. The balance CHECK stays the last line of defense (COH_ERR_LIMIT).
  */
 
-/* A text[] literal of strs[0..n) (n >= 1), every element quoted; malloc'd, NULL on OOM. */
-static char *text_array(const char *const *strs, size_t n)
-{
-    size_t cap = 3;
-    for (size_t i = 0; i < n; i++)
-        cap += 2 * strlen(strs[i]) + 3;
-    char *buf = malloc(cap), *o = buf;
-    if (!buf)
-        return NULL;
-    *o++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *o++ = ',';
-        *o++ = '"';
-        for (const char *s = strs[i]; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                *o++ = '\\';
-            *o++ = *s;
-        }
-        *o++ = '"';
-    }
-    *o++ = '}';
-    *o = '\0';
-    return buf;
-}
-
 /* A string with the batch position it came from, to sort and deduplicate. */
 struct keyed {
     const char *s;
@@ -361,7 +335,7 @@ static int batch_keys(struct batch *b, coh_db_conn *c, coh_err *err)
             }
         }
     }
-    char *arr = rc ? NULL : text_array(uniq, nu);
+    char *arr = rc ? NULL : coh_db_text_array(uniq, nu);
     free(uniq);
     free(ks);
     if (!rc && !arr)
@@ -420,7 +394,7 @@ static int batch_balances(struct batch *b, coh_db_conn *c, coh_err *err)
             b->accts[b->n_accts++].name = ks[k].s;
         }
     free(ks);
-    char *arr = rc || !b->n_accts ? NULL : text_array(names, b->n_accts);
+    char *arr = rc || !b->n_accts ? NULL : coh_db_text_array(names, b->n_accts);
     free(names);
     if (rc || !b->n_accts)
         return rc;

@@ -372,3 +372,29 @@ json_t *coh_db_json(coh_db_pool *p, const char *sql, int n, const char *const *p
     coh_db_release(c);
     return v;
 }
+
+/* A text[] literal of strs[0..n) (n >= 1), every element quoted; malloc'd, NULL on OOM. */
+char *coh_db_text_array(const char *const *strs, size_t n)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++)
+        cap += 2 * strlen(strs[i]) + 3;
+    char *buf = malloc(cap), *o = buf;
+    if (!buf)
+        return NULL;
+    *o++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        *o++ = '"';
+        for (const char *s = strs[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *o++ = '\\';
+            *o++ = *s;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return buf;
+}

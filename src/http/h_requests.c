@@ -40,19 +40,25 @@ static int has_role(struct coh_http_req *req, const char *role)
     return ok;
 }
 
-/* POST /v1/requests/preview: the creation's checks and what the request would be, nothing
- * stored. Signed-in researchers only, like creation. */
-void coh_h_requests_preview(struct coh_http_req *req)
+/* The body of a request a signed-in researcher posts or previews; NULL when answered. */
+static json_t *researcher_body(struct coh_http_req *req)
 {
     if (!coh_http_auth_require(req))
-        return;
+        return NULL;
     if (!has_role(req, "researcher")) {
         coh_http_send_problem(req, 403, "forbidden", "Forbidden",
                               "only researchers post requests: add the researcher role to your "
                               "profile (PUT /v1/me/profile)");
-        return;
+        return NULL;
     }
-    json_t *body = coh_http_body_object(req);
+    return coh_http_body_object(req);
+}
+
+/* POST /v1/requests/preview: the creation's checks and what the request would be, nothing
+ * stored. Signed-in researchers only, like creation. */
+void coh_h_requests_preview(struct coh_http_req *req)
+{
+    json_t *body = researcher_body(req);
     if (!body)
         return;
     coh_err err = {0};
@@ -72,15 +78,7 @@ void coh_h_requests_preview(struct coh_http_req *req)
 
 void coh_h_requests_create(struct coh_http_req *req)
 {
-    if (!coh_http_auth_require(req))
-        return;
-    if (!has_role(req, "researcher")) {
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "only researchers post requests: add the researcher role to your "
-                              "profile (PUT /v1/me/profile)");
-        return;
-    }
-    json_t *body = coh_http_body_object(req);
+    json_t *body = researcher_body(req);
     if (!body)
         return;
     coh_err err = {0};
