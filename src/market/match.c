@@ -29,27 +29,11 @@ static int eps_parse(coh_rational *out, const char *s)
     return coh_rational_parse(out, s, &err) == 0;
 }
 
-static uint64_t gcd64(uint64_t a, uint64_t b)
-{
-    while (b) {
-        uint64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 /* a + b <= c exactly; 0 also when a + b does not fit (never for values of <= 6 decimals). */
 static int sum_le(coh_rational a, coh_rational b, coh_rational c)
 {
-    uint64_t g = gcd64(a.den, b.den);
-    unsigned __int128 den = (unsigned __int128)(a.den / g) * b.den;
-    unsigned __int128 num =
-        (unsigned __int128)a.num * (b.den / g) + (unsigned __int128)b.num * (a.den / g);
-    if (den >> 64 || num >> 64)
-        return 0;
-    /* num/den <= c.num/c.den, each side a 64x64 product */
-    return (unsigned __int128)(uint64_t)num * c.den <= (unsigned __int128)c.num * (uint64_t)den;
+    coh_rational s;
+    return coh_rational_add(&s, a, b) && coh_rational_cmp(s, c) <= 0;
 }
 
 /* Within the contributor's own floors (DESIGN.md, "Floors no request can lower")? */

@@ -107,12 +107,6 @@ static int privacy_decimal(const json_t *v, char out[24], coh_rational *q)
     return coh_rational_parse(q, out, &perr) == 0;
 }
 
-/* a <= b for rationals (num, den < 2^64: the products fit in 128 bits). */
-static int rational_le(coh_rational a, coh_rational b)
-{
-    return (unsigned __int128)a.num * b.den <= (unsigned __int128)b.num * a.den;
-}
-
 static void rational_text(char out[32], coh_rational q)
 {
     if (q.den == 1)
@@ -286,7 +280,7 @@ static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema
         if (!je || !privacy_decimal(je, eps_s, &eq) || eq.num == 0)
             return coh_err_set(err, COH_ERR_INVALID,
                                "privacy.epsilon must be a decimal > 0 with at most 6 decimals");
-        if (!rational_le(eq, f->max_epsilon)) {
+        if (coh_rational_cmp(eq, f->max_epsilon) > 0) {
             rational_text(fl, f->max_epsilon);
             return coh_err_set(err, COH_ERR_INVALID,
                                "privacy.epsilon must be at most %s, the operator's floor "
@@ -296,7 +290,7 @@ static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema
         if (jd && !privacy_decimal(jd, delta_s, &dq))
             return coh_err_set(err, COH_ERR_INVALID,
                                "privacy.delta must be a decimal >= 0 with at most 6 decimals");
-        if (!rational_le(dq, f->max_delta)) {
+        if (coh_rational_cmp(dq, f->max_delta) > 0) {
             rational_text(fl, f->max_delta);
             return coh_err_set(err, COH_ERR_INVALID,
                                "privacy.delta must be at most %s, the operator's floor "

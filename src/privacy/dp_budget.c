@@ -56,14 +56,13 @@ int coh_rational_parse(coh_rational *out, const char *s, coh_err *err)
     return 0;
 }
 
-/* Returns -1, 0, 1 comparing a and b exactly. */
-static int rcmp(coh_rational a, coh_rational b)
+int coh_rational_cmp(coh_rational a, coh_rational b)
 {
     unsigned __int128 x = (unsigned __int128)a.num * b.den, y = (unsigned __int128)b.num * a.den;
     return (x > y) - (x < y);
 }
 
-static bool radd(coh_rational *out, coh_rational a, coh_rational b)
+bool coh_rational_add(coh_rational *out, coh_rational a, coh_rational b)
 {
     uint64_t g = gcd64(a.den, b.den);
     unsigned __int128 den = (unsigned __int128)(a.den / g) * b.den;
@@ -115,7 +114,7 @@ int coh_dp_budget_contributor_add(coh_dp_budget *b, coh_rational remaining, coh_
     if (remaining.den == 0)
         return coh_err_set(err, COH_ERR_INVALID, "invalid lifetime epsilon");
     remaining = reduce(remaining.num, remaining.den);
-    if (!b->has_cap || rcmp(remaining, b->cap) < 0)
+    if (!b->has_cap || coh_rational_cmp(remaining, b->cap) < 0)
         b->cap = remaining;
     b->has_cap = true;
     return 0;
@@ -126,15 +125,15 @@ int coh_dp_budget_spend(coh_dp_budget *b, coh_rational eps, double delta, coh_er
     coh_rational total;
     if (eps.den == 0 || !(delta >= 0))
         return coh_err_set(err, COH_ERR_INVALID, "invalid (epsilon, delta)");
-    if (!radd(&total, b->spent, reduce(eps.num, eps.den)))
+    if (!coh_rational_add(&total, b->spent, reduce(eps.num, eps.den)))
         return coh_err_set(err, COH_ERR_LIMIT, "epsilon arithmetic overflow; refused");
-    if (rcmp(total, b->eps) > 0)
+    if (coh_rational_cmp(total, b->eps) > 0)
         return coh_err_set(err, COH_ERR_LIMIT,
                            "refused: epsilon %.6g would exceed the request budget %.6g (spent "
                            "%.6g)",
                            rdouble(eps), rdouble(b->eps), rdouble(b->spent));
     /* says neither how much is left nor whose: remaining budgets are contributors' facts */
-    if (b->has_cap && rcmp(total, b->cap) > 0)
+    if (b->has_cap && coh_rational_cmp(total, b->cap) > 0)
         return coh_err_set(err, COH_ERR_LIMIT,
                            "refused: the request's epsilon would exceed a contributor's remaining "
                            "lifetime budget");

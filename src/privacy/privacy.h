@@ -19,6 +19,7 @@
 #include "core/core.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -197,6 +198,10 @@ typedef struct coh_rational {
 
 /* Parses "0.5", "2", "1/3" or "1e-1" into a reduced rational (> 0 unless allow_zero). */
 COH_WUR int coh_rational_parse(coh_rational *out, const char *s, coh_err *err);
+/* -1, 0, 1 comparing a and b exactly (den > 0; zero numerators allowed). */
+int coh_rational_cmp(coh_rational a, coh_rational b);
+/* *out = a + b reduced; false (out untouched) when it does not fit 64-bit terms. */
+bool coh_rational_add(coh_rational *out, coh_rational a, coh_rational b);
 
 /* A CSPRNG: ChaCha20 keystream under a key from randombytes_buf, rekeyed periodically. */
 typedef struct coh_dp_rng coh_dp_rng;
