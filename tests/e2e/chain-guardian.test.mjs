@@ -10,7 +10,9 @@
 //   against it, and cohortd goes on anchoring; a forged proposal above the deposits reverts;
 // - `cohort ledger rotate-key --guardian-key` while withdrawals are posted: the guardian's
 //   setAnchorer is mined, cohortd restarted anchors with the new key, no anchor lost, none
-//   reverted more than once, claims continue;
+//   reverted more than once, claims continue; without the guardian key, rotate-key prints the
+//   guardian's transaction and cohortd sends nothing (not_anchorer, in GET /v1/chain and
+//   /metrics) until the guardian sends it, then anchors with the new key;
 // - an anchor that would revert (credits above the deposits, via the dev-only ledger deposit)
 //   is never sent: retried with exponential backoff, then the anchorer stops, and /readyz,
 //   /metrics, GET /v1/chain and the log say why.
@@ -266,6 +268,41 @@ test('rotate-key while withdrawals are posted: the guardian installs the new key
   // The watch vetoed the forged proposal alone: every proposal made with either key was the ledger's.
   assert.equal(watch.stderr().match(/ALERT: vetoed proposal/g).length, 1);
   assert.ok(watch.stdout().match(/ok: proposal/g).length >= 3);
+});
+
+test('rotate-key without the guardian key: cohortd sends nothing until the guardian\'s printed setAnchorer is mined', async () => {
+  const r = await s.srv.cli(['ledger', 'rotate-key']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const m = r.stdout.match(/ledger key rotated: (0x[0-9a-fA-F]{40}) -> (0x[0-9a-fA-F]{40})/);
+  const tx = r.stdout.match(/to (0x[0-9a-fA-F]{40}), data (0x[0-9a-f]+)/);
+  assert.ok(m && tx, r.stdout);
+  assert.equal(await s.rewards.anchorer(), m[1], 'the chain still has the old key');
+  await (await s.anvil.wallets(4)[3].sendTransaction({ to: m[2], value: ethers.parseEther('10') })).wait();
+  await s.restart();
+  const oldNonce = await s.anvil.provider.getTransactionCount(m[1]);
+  const claimed = await s.rewards.claimed(researcher.address);
+  const cum = BigInt((await effectiveClaim(researcher.address, claimed)).cumulative_amount);
+  assert.equal((await withdraw(UNIT)).status, 201);
+  const an = await waitFor('the anchorer to report the key is not the contract\'s', async () => {
+    const a = (await chainInfo()).anchorer;
+    return a?.state === 'not_anchorer' ? a : null;
+  }, 20000, 100);
+  assert.equal(an.signer, m[2].toLowerCase());
+  assert.match(an.reason, /setAnchorer/);
+  const metrics = await (await fetch(`${s.srv.metricsBase}/metrics`)).text();
+  assert.match(metrics, /cohort_anchorer_state\{state="not_anchorer"\} 1/);
+  assert.equal((await api(s.srv.base, 'GET', '/readyz')).status, 200, 'serving goes on');
+  await new Promise((res) => setTimeout(res, 2000));
+  assert.equal(await s.anvil.provider.getTransactionCount(m[2]), 0, 'nothing sent with the new key');
+  assert.equal(await s.anvil.provider.getTransactionCount(m[1]), oldNonce, 'nor with the old one');
+  // The guardian sends exactly what rotate-key printed.
+  assert.equal(tx[1].toLowerCase(), (await s.rewards.getAddress()).toLowerCase());
+  await (await s.guardian.sendTransaction({ to: tx[1], data: tx[2] })).wait();
+  assert.equal(await s.rewards.anchorer(), m[2]);
+  const cl = await effectiveClaim(researcher.address, cum + UNIT);
+  assert.equal(await claim(researcher, cl), cum + UNIT - claimed);
+  assert.equal((await chainInfo()).anchorer.state, 'ok');
+  assert.ok(await s.anvil.provider.getTransactionCount(m[2]) >= 1);
 });
 
 test('an anchor that would revert is not sent: backoff, then the anchorer stops and says why', async () => {
