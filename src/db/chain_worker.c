@@ -51,6 +51,7 @@ struct coh_db_chain_worker {
     char signer_hex[43];  /* lowercase 0x form of signer */
     coh_secbuf *own_key;  /* the key reloaded after a rotation (NULL: cfg's borrowed one) */
     int failures;         /* in a row */
+    int may_send;         /* our key is the contract's anchorer (checked every step) */
     int stopped;          /* after max_failures: nothing more until restart */
     struct timespec next_try; /* CLOCK_MONOTONIC; no anchoring step before */
     char state[16], reason[256]; /* as last written to chain_anchorer */
@@ -175,12 +176,20 @@ static int nonce_of(coh_db_chain_worker *w, uint64_t *out, const char *tag, coh_
                              json_pack("[o, s]", coh_chain_json_hex(w->signer, 20), tag), err);
 }
 
+static int settled_on_chain(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a,
+                            coh_err *err);
+
 /* A first (or fresh) transaction for the anchor, after a simulation that does not revert. */
 static int send_new(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a, coh_err *err)
 {
     uint64_t nonce;
     uint8_t max_fee[32], tip[32];
     coh_chain_buf data;
+    if (!w->may_send)
+        return ANCHOR_WAIT;
+    int rc0 = settled_on_chain(w, a, err);
+    if (rc0)
+        return rc0 > 0 ? 0 : rc0;
     propose_calldata(&data, a);
     int rc = data.oom ? coh_err_set(err, COH_ERR_NOMEM, "out of memory")
                       : simulate(w, data.data, data.len, err);
@@ -257,6 +266,51 @@ static long long receipt_effective_at(coh_db_chain_worker *w, json_t *rcpt)
             return (long long)at;
     }
     return 0;
+}
+
+/*
+ * 1 (and the anchor confirmed) when the contract already holds the batch: a transaction of
+ * ours that we lost track of (signed by a key rotated away, or marked dropped) was mined.
+ * Found by its Anchored log (topic lastSeq). 0 when not.
+ */
+static int settled_on_chain(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a,
+                            coh_err *err)
+{
+    uint64_t last = 0;
+    int rc = onchain_last_seq(w, &last, err);
+    if (rc || last < a->last_seq)
+        return rc;
+    static const char sig[] = "Anchored(uint64,bytes32,bytes32,uint256,uint64)";
+    uint8_t topic0[32], seq[32];
+    coh_crypto_keccak256(topic0, sig, sizeof sig - 1);
+    coh_chain_u256_from_u64(seq, a->last_seq);
+    char from[24];
+    snprintf(from, sizeof from, "0x%llx", (unsigned long long)w->cfg.start_block);
+    json_t *logs;
+    rc = coh_chain_rpc_call(w->rpc, &logs, "eth_getLogs",
+                            json_pack("[{s:s, s:s, s:o, s:[o, o]}]", "fromBlock", from, "toBlock",
+                                      "latest", "address", coh_chain_json_hex(w->cfg.rewards, 20),
+                                      "topics", coh_chain_json_hex(topic0, 32),
+                                      coh_chain_json_hex(seq, 32)),
+                            err);
+    if (rc)
+        return rc;
+    json_t *lg = json_array_get(logs, json_array_size(logs) - 1);
+    uint8_t hash[32];
+    uint64_t bn = 0;
+    const char *h = json_string_value(json_object_get(lg, "transactionHash"));
+    int found = lg && h && strlen(h) == 66 && coh_hex_decode_exact(hash, 32, h + 2) == 0 &&
+                coh_chain_quantity_u64(&bn, json_string_value(json_object_get(lg, "blockNumber"))) ==
+                    0;
+    if (found) {
+        json_t *rcpt = json_pack("{s:[O]}", "logs", lg);
+        long long at = receipt_effective_at(w, rcpt);
+        json_decref(rcpt);
+        coh_log_warn("anchor %lld: already on chain (transaction %s); confirmed", a->id, h);
+        rc = coh_db_chain_anchor_confirm(w->cfg.db, a->id, hash, (long long)bn, at, err);
+    }
+    json_decref(logs);
+    return rc ? rc : found;
 }
 
 /* Polls one sent anchor. */
@@ -375,6 +429,10 @@ static int step_sent(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a
         rc = send_new(w, a, err);
         goto out;
     }
+    if (!w->may_send) { /* receipts are still read above; nothing is (re)sent */
+        rc = ANCHOR_WAIT;
+        goto out;
+    }
     if (txs[0].age_s >= w->cfg.stuck_s) {
         uint8_t max_fee[32], tip[32], mkt_fee[32], mkt_tip[32];
         coh_chain_u256_scale(max_fee, txs[0].max_fee, FEE_BUMP_NUM, FEE_BUMP_DEN);
@@ -479,14 +537,17 @@ static int step_anchor(coh_db_chain_worker *w, coh_err *err)
     int rc = reload_key(w, err);
     if (rc == 0)
         rc = check_anchorer(w, err);
-    if (rc)
+    if (rc < 0)
         return rc;
+    w->may_send = rc == 0;
     struct coh_db_chain_anchor a;
     rc = coh_db_chain_anchor_open(&a, w->cfg.db, err);
-    if (rc == 0)
-        return step_sent(w, &a, err);
+    if (rc == 0) /* receipts are polled even when we may not send: a revert is seen at once */
+        return (rc = step_sent(w, &a, err)) == 0 && !w->may_send ? ANCHOR_WAIT : rc;
     if (rc != COH_ERR_NOTFOUND)
         return rc;
+    if (!w->may_send)
+        return ANCHOR_WAIT;
     /* Nothing in flight: first make sure confirmed anchors are still on chain. */
     uint64_t last, ours;
     if ((rc = onchain_last_seq(w, &last, err)) != 0 ||

@@ -13,6 +13,9 @@
 //   reverted more than once, claims continue; without the guardian key, rotate-key prints the
 //   guardian's transaction and cohortd sends nothing (not_anchorer, in GET /v1/chain and
 //   /metrics) until the guardian sends it, then anchors with the new key;
+// - an anchor whose transaction reverts on chain (the guardian replaced the key in the same
+//   block) is not re-sent at once: one reverted transaction, an alert, nothing more until the
+//   key is back, then the batch is proposed once;
 // - an anchor that would revert (credits above the deposits, via the dev-only ledger deposit)
 //   is never sent: retried with exponential backoff, then the anchorer stops, and /readyz,
 //   /metrics, GET /v1/chain and the log say why.
@@ -303,6 +306,49 @@ test('rotate-key without the guardian key: cohortd sends nothing until the guard
   assert.equal(await claim(researcher, cl), cum + UNIT - claimed);
   assert.equal((await chainInfo()).anchorer.state, 'ok');
   assert.ok(await s.anvil.provider.getTransactionCount(m[2]) >= 1);
+});
+
+test('an anchor that reverts on chain is not re-sent at once: one reverted transaction, an alert, then it waits', async () => {
+  const key = await s.rewards.anchorer();
+  await waitFor('no proposal in its challenge period', async () => (await s.rewards.pending())[2] === 0n, 30000, 100);
+  const nonce0 = await s.anvil.provider.getTransactionCount(key);
+  const logFrom = s.srv.log().length;
+  await s.anvil.provider.send('evm_setAutomine', [false]);
+  let proposal;
+  try {
+    const w = await withdraw(UNIT);
+    assert.equal(w.status, 201);
+    // cohortd simulates (fine now) and sends its proposal; the guardian's setAnchorer, with a
+    // higher tip, lands first in the same block, so the proposal reverts on chain.
+    proposal = await waitFor('the proposal in the node', async () => {
+      const a = (await anchors()).find((x) => x.first_seq <= w.body.seq && w.body.seq <= x.last_seq);
+      const t = a?.transactions[0];
+      return t && await s.anvil.provider.getTransaction(t.tx_hash) ? a : null;
+    }, 20000, 100);
+    const other = Wallet.createRandom().address;
+    await s.guardian.sendTransaction({ to: await s.rewards.getAddress(), data: s.rewards.interface.encodeFunctionData('setAnchorer', [other]), maxPriorityFeePerGas: 10n ** 10n, maxFeePerGas: 10n ** 11n });
+    await s.anvil.provider.send('evm_mine', []);
+  } finally {
+    await s.anvil.provider.send('evm_setAutomine', [true]);
+  }
+  const rcpt = await s.anvil.provider.getTransactionReceipt(proposal.transactions[0].tx_hash);
+  assert.equal(rcpt.status, 0, 'the proposal reverted');
+  const an = await waitFor('the anchorer waiting for its key', async () => {
+    const a = (await chainInfo()).anchorer;
+    return a?.state === 'not_anchorer' ? a : null;
+  }, 20000, 100);
+  assert.ok(an.failures >= 1, 'the revert counted as a failure');
+  await waitFor('the alert', () => /transaction 0x[0-9a-f]+ reverted/.test(s.srv.log().slice(logFrom)), 5000);
+  await new Promise((r) => setTimeout(r, 5000));
+  assert.equal(await s.anvil.provider.getTransactionCount(key), nonce0 + 1, 'one transaction in those seconds: the reverted one');
+  // The guardian puts the key back: the batch is proposed again, once.
+  await (await s.guardian.sendTransaction({ to: await s.rewards.getAddress(), data: s.rewards.interface.encodeFunctionData('setAnchorer', [key]) })).wait();
+  const done = await waitFor('the batch proposed again', async () => {
+    const a = (await anchors()).find((x) => x.id === proposal.id);
+    return a.status === 'confirmed' ? a : null;
+  }, 30000, 200);
+  assert.deepEqual(done.transactions.map((t) => t.status).sort(), ['failed', 'mined']);
+  assert.equal((await chainInfo()).anchorer.state, 'ok');
 });
 
 test('an anchor that would revert is not sent: backoff, then the anchorer stops and says why', async () => {
