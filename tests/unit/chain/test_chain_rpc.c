@@ -2,7 +2,9 @@
  * test_chain_rpc: the JSON-RPC client against a small scripted HTTP server on 127.0.0.1 in
  * a thread: results and batches matched by id, node errors surfaced with their message and
  * not retried, 503s retried with backoff, a dead endpoint and a silent one reported as
- * transport errors, quantities and uint256 fee arithmetic.
+ * transport errors, quantities and uint256 fee arithmetic; one contract call signed and sent
+ * (send.c) to a scripted node: chain id, pending nonce and fees from the node, the bytes it
+ * receives decode to that call from that key, and the receipt is waited for.
  */
 #include "chain/chain.h"
 #include "../crypto/testutil.h"
@@ -10,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,12 +20,37 @@ static int listen_fd;
 static int port;
 static int flaky_left; /* answers 503 while > 0 */
 static int hits;       /* requests served */
+static int node_mode;  /* answers the eth_* methods send.c uses as a node would */
+static char sent_raw[4096]; /* the last eth_sendRawTransaction parameter */
+
+static json_t *node_answer(const char *m, json_t *params)
+{
+    if (strcmp(m, "eth_chainId") == 0)
+        return json_string("0x7a69");
+    if (strcmp(m, "eth_getTransactionCount") == 0)
+        return json_string("0x5");
+    if (strcmp(m, "eth_getBlockByNumber") == 0)
+        return json_pack("{s:s}", "baseFeePerGas", "0x3b9aca00");
+    if (strcmp(m, "eth_maxPriorityFeePerGas") == 0)
+        return json_string("0x2");
+    if (strcmp(m, "eth_sendRawTransaction") == 0) {
+        snprintf(sent_raw, sizeof sent_raw, "%s", json_string_value(json_array_get(params, 0)));
+        return json_string("0x" "00000000000000000000000000000000"
+                           "00000000000000000000000000000000");
+    }
+    if (strcmp(m, "eth_getTransactionReceipt") == 0)
+        return json_pack("{s:s, s:s}", "status", "0x1", "blockNumber", "0x10");
+    return NULL;
+}
 
 /* Answers one request object: result = method name, or scripted errors. */
 static json_t *answer(json_t *req)
 {
     const char *m = json_string_value(json_object_get(req, "method"));
     json_t *id = json_object_get(req, "id");
+    json_t *r = node_mode && m ? node_answer(m, json_object_get(req, "params")) : NULL;
+    if (r)
+        return json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id", id, "result", r);
     if (m && strcmp(m, "fail") == 0)
         return json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", id, "error", "code",
                          -32000, "message", "nonce too low");
@@ -227,12 +255,58 @@ static void test_quantities(void **state)
     assert_int_equal(coh_chain_u256_cmp(w, v), -1);
 }
 
+static void test_send_call(void **state)
+{
+    (void)state;
+    node_mode = 1;
+    assert_true(sodium_init() >= 0); /* secure memory for the key */
+    coh_chain_rpc *rpc = client(1, 2000);
+    coh_secbuf *key = coh_secbuf_new(32);
+    assert_non_null(key);
+    memset(coh_secbuf_data(key), 0x11, 32);
+    uint8_t from[20], to[20], data[4] = {0xde, 0xad, 0xbe, 0xef}, hash[32], max_fee[32], tip[32],
+                                  want[32];
+    assert_int_equal(coh_crypto_address_from_seckey(from, key), 0);
+    memset(to, 0x42, 20);
+    coh_err err = {0};
+    /* fees: tip from the node, max = 2 * base (1 gwei) + tip */
+    assert_int_equal(coh_chain_fees(rpc, max_fee, tip, &err), 0);
+    coh_chain_u256_from_u64(want, 2);
+    assert_memory_equal(tip, want, 32);
+    coh_chain_u256_from_u64(want, 2000000002);
+    assert_memory_equal(max_fee, want, 32);
+    assert_int_equal(coh_chain_send_call(hash, rpc, key, to, data, 4, 100000, &err), 0);
+    /* what the node received is that call, from that key, at its pending nonce */
+    size_t n = (strlen(sent_raw) - 2) / 2;
+    uint8_t raw[2048], sender[20], h2[32];
+    assert_int_equal(coh_hex_decode_exact(raw, n, sent_raw + 2), 0);
+    coh_chain_tx tx;
+    assert_int_equal(coh_chain_tx_decode(&tx, sender, h2, raw, n), 0);
+    assert_memory_equal(sender, from, 20);
+    assert_memory_equal(h2, hash, 32);
+    assert_int_equal(tx.chain_id, 31337);
+    assert_int_equal(tx.nonce, 5);
+    assert_int_equal(tx.gas_limit, 100000);
+    assert_memory_equal(tx.to, to, 20);
+    assert_int_equal(tx.data_len, 4);
+    assert_memory_equal(tx.data, data, 4);
+    assert_memory_equal(tx.max_fee, max_fee, 32);
+    int ok = 0;
+    uint64_t block = 0;
+    assert_int_equal(coh_chain_wait_receipt(&ok, &block, rpc, hash, 1000, &err), 0);
+    assert_int_equal(ok, 1);
+    assert_int_equal(block, 16);
+    coh_secbuf_free(key);
+    coh_chain_rpc_free(rpc);
+    node_mode = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_and_error), cmocka_unit_test(test_retry),
         cmocka_unit_test(test_batch),          cmocka_unit_test(test_transport_failures),
-        cmocka_unit_test(test_quantities),
+        cmocka_unit_test(test_quantities),     cmocka_unit_test(test_send_call),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
