@@ -4,12 +4,15 @@
  * measured in the same run: raw secp256k1 recoverable signing, encode + hash + sign of an
  * entry, raw single-row autocommit INSERTs, 1,000-row prepared transactions and 1,000-row text
  * COPYs of the same row shape into an unconstrained table; and Merkle proof generation for
- * 1,000,000 claim leaves. Batched rows are the median of 3 runs.
+ * 1,000,000 claim leaves. Batched rows are the median of 3 runs. Then a release's payout in
+ * wave 1's form (one entry per contributor) beside the pooled form (private credits + one
+ * entry), contributors paid per second, on the same database in the same run.
  * Usage: bench_ledger BASE_DATABASE_URL (it creates and drops a database of its own).
- * Prints one markdown table.
+ * Prints two markdown tables.
  */
 #include "crypto/crypto.h"
 #include "db/ledger_db.h"
+#include "market/market.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -21,6 +24,7 @@
 
 static coh_db_pool *g_db;
 static coh_secbuf *g_key;
+static char g_url[1024]; /* the bench's own database */
 
 static double now_s(void)
 {
@@ -234,6 +238,118 @@ static double median3(double a, double b, double c)
     return v[1];
 }
 
+/*
+ * A release's payout, both forms on the same database: wave 1's one entry per contributor
+ * (coh_market_rewards_wave1, escrow:<request> -> payable:<contributor>, batches of 500) and
+ * the pooled form (coh_market_rewards: n private credits, one reward entry escrow:<request> ->
+ * payable with "<count>:<root>"). Each release pays n fresh random addresses from its own
+ * funded escrow (set-up, not timed); `releases` of them back to back per run. Returns
+ * contributors paid per second; checks the payout after the clock (1 when it holds).
+ */
+static double payout(int pooled, long n, int releases, int run, int *checked)
+{
+    char(*addrs)[43] = malloc((size_t)n * sizeof *addrs);
+    const char **ptrs = malloc((size_t)n * sizeof *ptrs);
+    uint32_t *ones = malloc((size_t)n * sizeof *ones);
+    char(*reqs)[67] = malloc((size_t)releases * sizeof *reqs);
+    coh_err err = {0};
+    double spent = 0;
+    int ok = addrs && ptrs && ones && reqs;
+    for (int r = 0; ok && r < releases; r++) {
+        snprintf(reqs[r], sizeof reqs[r], "0x%08x%08x%048x", 0xba1d0000u + (unsigned)pooled,
+                 (unsigned)run, (unsigned)r);
+        char owner[80], escrow[80];
+        snprintf(owner, sizeof owner, "available:0x%032x%08x", 0xba1du, (unsigned)run);
+        snprintf(escrow, sizeof escrow, "escrow:%s", reqs[r]);
+        coh_ledger_entry setup[2];
+        setup[0] = deposit(0, 0);
+        snprintf(setup[0].credit, sizeof setup[0].credit, "%s", owner);
+        snprintf(setup[0].idempotency_key, sizeof setup[0].idempotency_key, "pay:%s:dep", reqs[r]);
+        setup[1] = setup[0];
+        setup[1].kind = COH_LEDGER_ESCROW;
+        snprintf(setup[1].debit, sizeof setup[1].debit, "%s", owner);
+        snprintf(setup[1].credit, sizeof setup[1].credit, "%s", escrow);
+        snprintf(setup[1].ref_request, sizeof setup[1].ref_request, "%s", reqs[r]);
+        snprintf(setup[1].idempotency_key, sizeof setup[1].idempotency_key, "escrow:%s", reqs[r]);
+        for (int k = 0; k < 2; k++) {
+            memset(setup[k].amount, 0, 32);
+            setup[k].amount[29] = (uint8_t)(n >> 16);
+            setup[k].amount[30] = (uint8_t)(n >> 8);
+            setup[k].amount[31] = (uint8_t)n;
+        }
+        for (long i = 0; i < n; i++) {
+            uint8_t a[20];
+            randombytes_buf(a, sizeof a);
+            addrs[i][0] = '0';
+            addrs[i][1] = 'x';
+            coh_hex_encode(addrs[i] + 2, a, 20, 0);
+            ptrs[i] = addrs[i];
+            ones[i] = 1;
+        }
+        if (coh_db_ledger_post_batch(setup, 2, g_db, g_key, &err)) {
+            ok = 0;
+            break;
+        }
+        double t0 = now_s();
+        int rc = pooled
+                     ? coh_market_rewards(g_db, g_key, reqs[r], "1", ptrs, ones, (size_t)n, &err)
+                     : coh_market_rewards_wave1(g_db, g_key, reqs[r], "1", ptrs, (size_t)n, &err);
+        spent += now_s() - t0;
+        ok = rc == 0;
+    }
+    if (!ok)
+        fprintf(stderr, "payout (%s, %ld): %s\n", pooled ? "pooled" : "wave 1", n, err.msg);
+    /* The clock is stopped: every release paid n in the form asked, its escrow emptied. */
+    PGconn *pg = ok ? PQconnectdb(g_url) : NULL;
+    for (int r = 0; pg && ok && r < releases; r++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "SELECT (SELECT count(*) FROM ledger_entries WHERE kind = 'reward' AND "
+                 "ref_request = '%s' AND credit %s), (SELECT count(*) FROM ledger_credits WHERE "
+                 "entry_key = 'reward:%s'), (SELECT balance FROM ledger_balances WHERE account = "
+                 "'escrow:%s')",
+                 reqs[r], pooled ? "= 'payable'" : "LIKE 'payable:0x%'", reqs[r], reqs[r]);
+        PGresult *q = PQexec(pg, sql);
+        ok = PQresultStatus(q) == PGRES_TUPLES_OK &&
+             atol(PQgetvalue(q, 0, 0)) == (pooled ? 1 : n) &&
+             atol(PQgetvalue(q, 0, 1)) == (pooled ? n : 0) && atol(PQgetvalue(q, 0, 2)) == 0;
+        if (!ok)
+            fprintf(stderr, "payout (%s, %ld) check: %s %s %s %s\n", pooled ? "pooled" : "wave 1",
+                    n, PQresultStatus(q) == PGRES_TUPLES_OK ? PQgetvalue(q, 0, 0) : "?",
+                    PQresultStatus(q) == PGRES_TUPLES_OK ? PQgetvalue(q, 0, 1) : "?",
+                    PQresultStatus(q) == PGRES_TUPLES_OK ? PQgetvalue(q, 0, 2) : "?",
+                    PQerrorMessage(pg));
+        PQclear(q);
+    }
+    PQfinish(pg);
+    *checked &= ok;
+    free(addrs);
+    free(ptrs);
+    free(ones);
+    free(reqs);
+    return ok && spent > 0 ? (double)n * releases / spent : 0;
+}
+
+/* Both forms for n contributors per release, alternating which goes first, median of 3. */
+static void payouts(long n, int releases, int run_base)
+{
+    double w[3], p[3];
+    int checked = 1;
+    for (int k = 0; k < 3; k++) {
+        if (k % 2 == 0) {
+            w[k] = payout(0, n, releases, run_base + k, &checked);
+            p[k] = payout(1, n, releases, run_base + k, &checked);
+        } else {
+            p[k] = payout(1, n, releases, run_base + k, &checked);
+            w[k] = payout(0, n, releases, run_base + k, &checked);
+        }
+    }
+    double wm = median3(w[0], w[1], w[2]), pm = median3(p[0], p[1], p[2]);
+    printf("| %ld | %d | %.0f | %.1f ms | **%.0f** | %.1f ms | **%.1f×** | %s |\n", n, releases, wm,
+           wm > 0 ? 1000.0 * n / wm : 0, pm, pm > 0 ? 1000.0 * n / pm : 0, wm > 0 ? pm / wm : 0,
+           checked ? "passed" : "**FAILED**");
+}
+
 static void merkle(void)
 {
     enum { N = 1000000, PROOFS = 100000 };
@@ -277,7 +393,7 @@ int main(int argc, char **argv)
     if (argc < 2 || sodium_init() < 0)
         return fprintf(stderr, "usage: bench_ledger BASE_DATABASE_URL\n"), 2;
     char db[64], url[1024], sql[128];
-    snprintf(db, sizeof db, "coh_ledger_bench_%d", (int)getpid());
+    snprintf(db, sizeof db, "cohort_bench_ledger_%d", (int)getpid());
     PGconn *admin = PQconnectdb(argv[1]);
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
     if (PQstatus(admin) != CONNECTION_OK || !exec_ok(admin, sql))
@@ -285,6 +401,7 @@ int main(int argc, char **argv)
     const char *p = strstr(argv[1], "dbname=");
     snprintf(url, sizeof url, "%.*sdbname=%s%s", (int)(p ? p - argv[1] : 0), argv[1], db,
              p ? p + strcspn(p, " ") : "");
+    snprintf(g_url, sizeof g_url, "%s", url);
     coh_err err = {0};
     coh_secbuf *master = coh_secbuf_new(32);
     uint8_t signer[20], h[32] = {1}, sig[65];
@@ -338,6 +455,19 @@ int main(int argc, char **argv)
         median3(rewards(20000, 500, 1), rewards(20000, 500, 2), rewards(20000, 500, 3)),
         "escrow -> 500 new payable accounts per batch, overdraft checked; median of 3 runs");
     merkle();
+    printf("\n### Paying a release: wave 1's entry per contributor beside the pooled form\n\n"
+           "Both forms of `src/market/pay.c` on this database, one after the other (which first "
+           "alternates), median of 3 runs; each release pays n fresh random addresses 1 unit "
+           "each from its own funded escrow (set-up not timed), and each run is checked after "
+           "its clock stops: n reward entries to payable:<address> (wave 1) or one entry to "
+           "payable with n private credits (pooled), and the escrow empty.\n\n"
+           "| contributors per release | releases per run | wave 1 (`coh_market_rewards_wave1`, "
+           "baseline): contributors/s | per release | pooled (`coh_market_rewards`): "
+           "contributors/s | per release | pooled / wave 1 | checks |\n"
+           "|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    payouts(500, 20, 100);
+    payouts(10000, 1, 200);
+    payouts(100000, 1, 300);
     double load[3] = {0};
     printf("\nEvery posting is durable (committed with the server's synchronous_commit = %s, "
            "fsync = %s); the ledger's own re-walk of all entries runs in the integration test.\n",

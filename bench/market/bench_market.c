@@ -10,10 +10,16 @@
  *       requests (seeded through SQL: that path is not what is measured), then one connection
  *       per contributor POSTs pre-sealed records to /v1/requests/{id}/contributions for at
  *       most SECONDS. Each POST is a new (request, contributor) pair: a first insertion.
- *   bench_market release DBURL BASE RESEARCHER N COHORTD_PID
- *       N contributors with profiles, signed consents and sealed contributions to one request,
- *       through COPY; then POST /close and the time until the request is released with every
- *       reward posted, and cohortd's VmHWM.
+ *   bench_market release DBURL BASE RESEARCHER N INVALID COHORTD_PID [wave1 MASTER_KEY_FILE]
+ *       N contributors with profiles, signed consents and sealed contributions to one request
+ *       (max_contributors N), through COPY, INVALID of them records the schema refuses (so the
+ *       release refunds their share of the escrow, as a real one does); then POST /close and the
+ *       time until the request is released with every reward and the refund posted, the stages
+ *       from the database's timestamps, cohortd's VmHWM, and (clock stopped) the payout checked:
+ *       one pooled reward entry whose "<count>:<root>" matches the private credits. With
+ *       wave1 (the baseline), one contributor's wave-1 reward entry is posted first, with
+ *       cohortd's ledger key (set-up): the worker then finishes the payout in wave 1's form, an
+ *       entry per contributor (src/market/worker.c), and the checks expect that form.
  *
  * The researcher (RESEARCHER, a lowercase address funded beforehand with `cohort ledger
  * deposit`) gets a session through SQL and creates the requests over HTTP, so their keys are
@@ -22,6 +28,9 @@
  */
 #include "core/core.h"
 #include "crypto/crypto.h"
+#include "db/ledger_db.h"
+#include "ledger/ledger.h"
+#include "market/market.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -44,6 +53,14 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wall clock, to compare with the database's timestamps (same machine). */
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -225,18 +242,18 @@ static void request_create(struct request *rq, const char *base, const char *tok
     char closes[40], url[512];
     time_t t = time(NULL) + 3600;
     strftime(closes, sizeof closes, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-    json_t *spec =
-        json_pack("{s:s,s:s,s:s,s:{s:[{s:s,s:s,s:i,s:i,s:s},{s:s,s:s,s:i,s:i,s:s},"
-                  "{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:[s,s],s:s}]},s:{},s:{s:s,s:i},s:s,s:i,s:I,s:s,"
-                  "s:i}",
-                  "title", "bench", "description", "bench_market", "purpose", "bench-research",
-                  "schema", "fields", "name", "age", "type", "integer", "min", 18, "max", 100,
-                  "role", "quasi-identifier", "name", "preg", "type", "integer", "min", 0, "max",
-                  20, "role", "quasi-identifier", "name", "mass", "type", "decimal", "min", "0",
-                  "max", "80", "role", "quasi-identifier", "name", "class", "type", "category", "categories",
-                  "tested_positive", "tested_negative", "role", "sensitive", "eligibility",
-                  "privacy", "mode", "k-anonymity", "k", k, "reward", REWARD, "min_contributors", k,
-                  "max_contributors", (json_int_t)max, "closes_at", closes, "retention_days", 30);
+    json_t *spec = json_pack(
+        "{s:s,s:s,s:s,s:{s:[{s:s,s:s,s:i,s:i,s:s},{s:s,s:s,s:i,s:i,s:s},"
+        "{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:[s,s],s:s}]},s:{},s:{s:s,s:i},s:s,s:i,s:I,s:s,"
+        "s:i}",
+        "title", "bench", "description", "bench_market", "purpose", "bench-research", "schema",
+        "fields", "name", "age", "type", "integer", "min", 18, "max", 100, "role",
+        "quasi-identifier", "name", "preg", "type", "integer", "min", 0, "max", 20, "role",
+        "quasi-identifier", "name", "mass", "type", "decimal", "min", "0", "max", "80", "role",
+        "quasi-identifier", "name", "class", "type", "category", "categories", "tested_positive",
+        "tested_negative", "role", "sensitive", "eligibility", "privacy", "mode", "k-anonymity",
+        "k", k, "reward", REWARD, "min_contributors", k, "max_contributors", (json_int_t)max,
+        "closes_at", closes, "retention_days", 30);
     char *body = json_dumps(spec, JSON_COMPACT);
     json_decref(spec);
     snprintf(url, sizeof url, "%s/v1/requests", base);
@@ -279,15 +296,18 @@ struct seed_job {
     const struct request *rqs;
     size_t n_rq;
     int sessions, b64, hex;
+    size_t n_bad; /* contributors [0, n_bad) seal a record the schema refuses */
     secp256k1_context *ctx;
 };
 
-static void record_make(char *out, size_t cap)
+/* A record within the schema; bad: age 150, above its max of 100 (refused at release). */
+static void record_make(char *out, size_t cap, int bad)
 {
     uint32_t r = randombytes_random();
     snprintf(out, cap, "{\"age\":%u,\"preg\":%u,\"mass\":%u.%u,\"class\":\"%s\"}",
-             18 + randombytes_uniform(83), randombytes_uniform(21), 15 + randombytes_uniform(50),
-             r % 10, (r >> 8) & 1 ? "tested_positive" : "tested_negative");
+             bad ? 150 : 18 + randombytes_uniform(83), randombytes_uniform(21),
+             15 + randombytes_uniform(50), r % 10,
+             (r >> 8) & 1 ? "tested_positive" : "tested_negative");
 }
 
 static void *seed_run(void *arg)
@@ -326,7 +346,7 @@ static void *seed_run(void *arg)
             c->sig_hex[q] = malloc(131);
             coh_hex_encode(c->sig_hex[q], sig, 65, 0);
             char rec[128];
-            record_make(rec, sizeof rec);
+            record_make(rec, sizeof rec, i < j->n_bad);
             size_t len = strlen(rec) + COH_CRYPTO_BOX_SEALBYTES;
             uint8_t ct[256];
             if (coh_crypto_box_seal(ct, (const uint8_t *)rec, strlen(rec), j->rqs[q].pk))
@@ -348,17 +368,23 @@ static void *seed_run(void *arg)
 }
 
 static void seed_parallel(struct contributor *cs, size_t n, const struct request *rqs, size_t n_rq,
-                          int sessions, int b64, int hex)
+                          int sessions, int b64, int hex, size_t n_bad)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nt = cores < 1 ? 1 : cores > 8 ? 8 : (size_t)cores;
     pthread_t th[8];
     struct seed_job jobs[8];
     for (size_t t = 0; t < nt; t++) {
-        jobs[t] =
-            (struct seed_job){cs,  n * t / nt, n * (t + 1) / nt,
-                              rqs, n_rq,       sessions,
-                              b64, hex,        secp256k1_context_create(SECP256K1_CONTEXT_NONE)};
+        jobs[t] = (struct seed_job){cs,
+                                    n * t / nt,
+                                    n * (t + 1) / nt,
+                                    rqs,
+                                    n_rq,
+                                    sessions,
+                                    b64,
+                                    hex,
+                                    n_bad,
+                                    secp256k1_context_create(SECP256K1_CONTEXT_NONE)};
         pthread_create(&th[t], NULL, seed_run, &jobs[t]);
     }
     for (size_t t = 0; t < nt; t++) {
@@ -527,7 +553,7 @@ static int cmd_open(void)
     uint8_t pk[32], ct[256];
     coh_secbuf *sk = NULL;
     char rec[128];
-    record_make(rec, sizeof rec);
+    record_make(rec, sizeof rec, 0);
     size_t len = strlen(rec) + COH_CRYPTO_BOX_SEALBYTES;
     if (coh_crypto_box_keypair(pk, &sk) || coh_crypto_box_seal(ct, (uint8_t *)rec, strlen(rec), pk))
         die("box setup failed");
@@ -571,11 +597,11 @@ static int cmd_contrib(const char *dburl, const char *base, const char *research
     struct request *rqs = calloc(n_rq, sizeof *rqs);
     double t0 = now_s();
     for (size_t q = 0; q < n_rq; q++)
-        request_create(&rqs[q], base, rtoken, (long)n, 2);
+        request_create(&rqs[q], base, rtoken, (long)n, 5); /* k = the operator's floor */
     printf("requests_created=%zu\nrequests_create_s=%.2f\n", n_rq, now_s() - t0);
     struct contributor *cs = calloc(n, sizeof *cs);
     t0 = now_s();
-    seed_parallel(cs, n, rqs, n_rq, 1, 1, 0);
+    seed_parallel(cs, n, rqs, n_rq, 1, 1, 0, 0);
     seed_copy(c, cs, n, rqs, n_rq, 1, 0);
     printf("seed_s=%.2f\nconsents=%zu\n", now_s() - t0, n * n_rq);
     struct load L = {.base = base, .rqs = rqs, .n_rq = n_rq, .cs = cs};
@@ -606,11 +632,167 @@ static long vm_hwm_kb(long pid)
     return kb;
 }
 
+/* The one value of sql as a double; NAN when NULL. */
+static double pg_double(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        die("%.80s: %s", sql, PQerrorMessage(c));
+    double v = PQgetisnull(r, 0, 0) ? 0.0 / 0.0 : atof(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* The refund of the refused records' share, and nothing left in escrow; 1 when both hold. */
+static int refund_check(PGconn *c, const char *id, long refund_expected)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(sum(amount), 0)::bigint FROM ledger_entries WHERE kind = 'refund' "
+             "AND ref_request = '%s'",
+             id);
+    long refund = pg_long(c, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce((SELECT balance FROM ledger_balances WHERE account = 'escrow:%s'), "
+             "0)::bigint",
+             id);
+    long escrow_left = pg_long(c, sql);
+    printf("release_refund=%ld\nrelease_escrow_left=%ld\n", refund, escrow_left);
+    return refund == refund_expected * atol(REWARD) && escrow_left == 0;
+}
+
+/*
+ * After the clock: the payout is what the design says (docs/LEDGER.md). One reward entry
+ * escrow:<request> -> payable of reward x members, its refs.contribution "<count>:<root>" the
+ * root of exactly the private credits, one credit of reward per member, the refund of the
+ * invalid records' share, and an empty escrow. Prints the figures; 0 when all hold.
+ */
+static int release_check(PGconn *c, const char *id, long members_expected, long refund_expected,
+                         int wave1)
+{
+    char sql[768];
+    int ok = 1;
+    if (wave1) {
+        /* Wave 1: an entry per member to payable:<member>, no credits. */
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM ledger_entries e JOIN release_members m ON m.request_id = "
+                 "decode('%s', 'hex') AND e.credit = 'payable:' || m.contributor AND "
+                 "e.ref_contribution = m.contributor WHERE e.kind = 'reward' AND e.ref_request = "
+                 "'%s' AND e.debit = 'escrow:%s' AND e.amount = %s",
+                 id + 2, id, id, REWARD);
+        long good = pg_long(c, sql);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM ledger_entries WHERE kind = 'reward' AND ref_request = '%s'",
+                 id);
+        long rewards = pg_long(c, sql);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM ledger_credits WHERE entry_key LIKE 'reward:%s%%'", id);
+        long credits = pg_long(c, sql);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM release_members WHERE request_id = decode('%s', 'hex')",
+                 id + 2);
+        long members = pg_long(c, sql);
+        printf("release_rewards=%ld\nrelease_members=%ld\nrelease_credits=%ld\n"
+               "reward_entry=one per member, each escrow:<request> -> payable:<member> of the "
+               "reward (%ld as expected)\nrelease_root_ok=n/a\n",
+               rewards, members, credits, good);
+        ok = rewards == members_expected && good == members_expected &&
+             members == members_expected && credits == 0;
+        ok &= refund_check(c, id, refund_expected); /* printed either way */
+        return ok ? 0 : 1;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM ledger_entries WHERE kind = 'reward' AND ref_request = '%s'",
+             id);
+    long rewards = pg_long(c, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM release_members WHERE request_id = decode('%s', 'hex')", id + 2);
+    long members = pg_long(c, sql);
+    printf("release_rewards=%ld\nrelease_members=%ld\n", rewards, members);
+    ok &= rewards == 1 && members == members_expected;
+    snprintf(sql, sizeof sql,
+             "SELECT debit, credit, amount::text, ref_contribution FROM ledger_entries WHERE kind "
+             "= 'reward' AND ref_request = '%s'",
+             id);
+    PGresult *e = PQexec(c, sql);
+    if (PQresultStatus(e) != PGRES_TUPLES_OK)
+        die("reward entry: %s", PQerrorMessage(c));
+    char want_debit[80], want_amount[32];
+    snprintf(want_debit, sizeof want_debit, "escrow:%s", id);
+    snprintf(want_amount, sizeof want_amount, "%ld", members_expected * atol(REWARD));
+    uint64_t count = 0;
+    uint8_t root[32] = {0}, mine[32] = {0};
+    if (PQntuples(e) == 1) {
+        printf("reward_entry=%s -> %s, amount %s, refs.contribution %.16s...\n",
+               strcmp(PQgetvalue(e, 0, 0), want_debit) == 0 ? "escrow:<request>"
+                                                            : PQgetvalue(e, 0, 0),
+               PQgetvalue(e, 0, 1), PQgetvalue(e, 0, 2), PQgetvalue(e, 0, 3));
+        ok &= strcmp(PQgetvalue(e, 0, 0), want_debit) == 0 &&
+              strcmp(PQgetvalue(e, 0, 1), "payable") == 0 &&
+              strcmp(PQgetvalue(e, 0, 2), want_amount) == 0 &&
+              coh_ledger_credits_ref_parse(PQgetvalue(e, 0, 3), &count, root) == 0 &&
+              count == (uint64_t)members_expected;
+    }
+    PQclear(e);
+    /* The root of the stored credits, as coh_market_rewards folds them. */
+    snprintf(sql, sizeof sql,
+             "SELECT address, amount::text, encode(salt, 'hex') FROM ledger_credits WHERE "
+             "entry_key = 'reward:%s' ORDER BY address",
+             id);
+    PGresult *cr = PQexec(c, sql);
+    if (PQresultStatus(cr) != PGRES_TUPLES_OK)
+        die("credits: %s", PQerrorMessage(c));
+    int nc = PQntuples(cr);
+    uint8_t(*leaves)[32] = malloc(((size_t)nc + 1) * 32);
+    int bad = !leaves;
+    for (int i = 0; !bad && i < nc; i++) {
+        uint8_t addr[20], amount[32], salt[32];
+        bad = coh_hex_decode_exact(addr, 20, PQgetvalue(cr, i, 0)) != 0 ||
+              coh_crypto_uint256_from_dec(amount, PQgetvalue(cr, i, 1)) != 0 ||
+              coh_hex_decode_exact(salt, 32, PQgetvalue(cr, i, 2)) != 0 ||
+              strcmp(PQgetvalue(cr, i, 1), REWARD) != 0;
+        if (!bad)
+            coh_ledger_credit_leaf(leaves[i], addr, amount, salt);
+    }
+    coh_ledger_merkle *t = NULL;
+    if (!bad && coh_ledger_merkle_new(&t, (const uint8_t(*)[32])leaves, (size_t)nc, 1) == 0)
+        coh_ledger_merkle_root(mine, t);
+    else
+        bad = 1;
+    coh_ledger_merkle_free(t);
+    free(leaves);
+    PQclear(cr);
+    int root_ok = !bad && memcmp(mine, root, 32) == 0;
+    printf("release_credits=%d\nrelease_root_ok=%d\n", nc, root_ok);
+    ok &= nc == members_expected && root_ok;
+    ok &= refund_check(c, id, refund_expected); /* printed either way */
+    return ok ? 0 : 1;
+}
+
+/* Posts member's wave-1 reward entry, as a payout begun before the upgrade left it. */
+static void wave1_begin(const char *dburl, const char *master_file, const char *id,
+                        const char *member)
+{
+    coh_secbuf *master = NULL, *key = NULL;
+    coh_db_pool *db = NULL;
+    uint8_t signer[20];
+    coh_err err = {0};
+    const char *one[1] = {member};
+    if (coh_master_key_load(&master, master_file, 0, &err) ||
+        coh_db_pool_new(&db, dburl, 1, 30000, &err) ||
+        coh_db_ledger_key_load(&key, signer, db, master, 0, &err) ||
+        coh_market_rewards_wave1(db, key, id, REWARD, one, 1, &err))
+        die("wave-1 set-up: %s", err.msg);
+    coh_secbuf_free(key);
+    coh_secbuf_free(master);
+    coh_db_pool_free(db);
+}
+
 static int cmd_release(const char *dburl, const char *base, const char *researcher, size_t n,
-                       long pid)
+                       size_t n_bad, long pid, const char *wave1_master)
 {
     PGconn *c = pg_open(dburl);
-    char rtoken[69], url[512], sql[512];
+    char rtoken[69], url[512], sql[1024];
     researcher_seed(c, researcher, rtoken);
     struct request rq;
     /* max = n (the API allows up to 100,000): the worker closes the request by count as soon
@@ -619,11 +801,13 @@ static int cmd_release(const char *dburl, const char *base, const char *research
     request_create(&rq, base, rtoken, (long)n, 5);
     struct contributor *cs = calloc(n, sizeof *cs);
     double t0 = now_s();
-    seed_parallel(cs, n, &rq, 1, 0, 0, 1);
+    seed_parallel(cs, n, &rq, 1, 0, 0, 1, n_bad);
     double t_crypto = now_s() - t0;
+    if (wave1_master)
+        wave1_begin(dburl, wave1_master, rq.id, cs[n_bad].addr); /* a valid record's author */
     long rss_before = vm_hwm_kb(pid);
     seed_copy(c, cs, n, &rq, 1, 0, 1);
-    double t_commit = now_s();
+    double t_commit = now_s(), wall_commit = wall_s();
     long status = 0;
     snprintf(url, sizeof url, "%s/v1/requests/%s/close", base, rq.id);
     json_decref(http_json(&status, url, rtoken, "{}"));
@@ -643,28 +827,69 @@ static int cmd_release(const char *dburl, const char *base, const char *research
             break;
         usleep(20000);
     }
-    double el = now_s() - t0;
+    double el = now_s() - t0, wall_seen = wall_commit + el;
+    long rss_peak = vm_hwm_kb(pid);
     PQfinish(c); /* a fresh connection: the release may outlive this one */
     c = pg_open(dburl);
+    printf("release_status=%s\nrelease_s=%.2f\nrss_peak_kb=%ld\n", st ? st : "?", el, rss_peak);
+    /*
+     * The stages, from the timestamps the worker leaves (seconds since the epoch): the request
+     * closed; the release row (now() of the statement that stores it with its members); the
+     * payout's start: the first credit (now() of the insertion of the credits, after the
+     * members are read back) or, in wave 1's form, the first entry sealed after the release;
+     * the last reward entry (sealed under the ledger's lock); the refund entry; the job
+     * finished (now() of the statement that sets status=released and writes the notices).
+     */
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM ledger_entries WHERE kind = 'reward' AND ref_request = '%s'",
-             rq.id);
-    long rewards = pg_long(c, sql);
-    snprintf(sql, sizeof sql,
-             "SELECT round(extract(epoch FROM x.created_at - r.closed_at) * 1000) FROM "
-             "releases x JOIN requests r ON r.id = x.request_id WHERE r.id = decode('%s', 'hex')",
+             "SELECT extract(epoch FROM r.closed_at) FROM requests r WHERE r.id = "
+             "decode('%s', 'hex')",
              rq.id + 2);
-    long compute_ms = pg_long(c, sql);
+    double closed = pg_double(c, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT extract(epoch FROM created_at) FROM releases WHERE request_id = "
+             "decode('%s', 'hex')",
+             rq.id + 2);
+    double stored = pg_double(c, sql);
+    if (wave1_master)
+        snprintf(sql, sizeof sql,
+                 "SELECT extract(epoch FROM min(e.created_at)) FROM ledger_entries e, releases x "
+                 "WHERE e.ref_request = '%s' AND e.kind = 'reward' AND x.request_id = "
+                 "decode('%s', 'hex') AND e.created_at > x.created_at",
+                 rq.id, rq.id + 2);
+    else
+        snprintf(sql, sizeof sql,
+                 "SELECT extract(epoch FROM min(created_at)) FROM ledger_credits WHERE entry_key "
+                 "= 'reward:%s'",
+                 rq.id);
+    double credited = pg_double(c, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT extract(epoch FROM max(created_at)) FROM ledger_entries WHERE ref_request = "
+             "'%s' AND kind = 'reward'",
+             rq.id);
+    double rewarded = pg_double(c, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT extract(epoch FROM min(created_at)) FROM ledger_entries WHERE ref_request = "
+             "'%s' AND kind = 'refund'",
+             rq.id);
+    double refunded = pg_double(c, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT extract(epoch FROM finished_at) FROM release_jobs WHERE request_id = "
+             "decode('%s', 'hex')",
+             rq.id + 2);
+    double finished = pg_double(c, sql);
+    printf("stage_close_s=%.2f\nstage_compute_s=%.2f\nstage_store_s=%.2f\nstage_credits_s=%.2f\n"
+           "stage_refund_s=%.2f\nstage_finish_s=%.2f\nstage_status_s=%.2f\n",
+           closed - wall_commit, stored - closed, credited - stored, rewarded - credited,
+           refunded - rewarded, finished - refunded, wall_seen - finished);
     snprintf(sql, sizeof sql,
              "SELECT included FROM releases WHERE request_id = decode('%s', 'hex')", rq.id + 2);
-    long included = pg_long(c, sql);
-    printf("release_status=%s\nrelease_s=%.2f\nrelease_compute_s=%.2f\nrelease_included=%ld\n"
-           "release_rewards=%ld\nrss_peak_kb=%ld\n",
-           st ? st : "?", el, compute_ms / 1000.0, included, rewards, vm_hwm_kb(pid));
-    int ok = st && strcmp(st, "released") == 0 && rewards == (long)n;
+    printf("release_included=%ld\n", pg_long(c, sql));
+    int bad = st && strcmp(st, "released") == 0 ? 0 : 1;
+    bad |= release_check(c, rq.id, (long)(n - n_bad), (long)n_bad, wave1_master != NULL);
+    printf("release_checks=%s\n", bad ? "FAILED" : "passed");
     json_decref(v);
     PQfinish(c);
-    return ok ? 0 : 1;
+    return bad;
 }
 
 int main(int argc, char **argv)
@@ -679,9 +904,12 @@ int main(int argc, char **argv)
     if (argc == 8 && strcmp(argv[1], "contrib") == 0)
         return cmd_contrib(argv[2], argv[3], argv[4], (size_t)atol(argv[5]), (size_t)atol(argv[6]),
                            atof(argv[7]));
-    if (argc == 7 && strcmp(argv[1], "release") == 0)
-        return cmd_release(argv[2], argv[3], argv[4], (size_t)atol(argv[5]), atol(argv[6]));
+    if ((argc == 8 || (argc == 10 && strcmp(argv[8], "wave1") == 0)) &&
+        strcmp(argv[1], "release") == 0)
+        return cmd_release(argv[2], argv[3], argv[4], (size_t)atol(argv[5]), (size_t)atol(argv[6]),
+                           atol(argv[7]), argc == 10 ? argv[9] : NULL);
     fprintf(stderr, "usage: bench_market open | healthz BASE CONNS SECONDS | contrib DBURL BASE "
-                    "RESEARCHER CLIENTS REQUESTS SECONDS | release DBURL BASE RESEARCHER N PID\n");
+                    "RESEARCHER CLIENTS REQUESTS SECONDS | release DBURL BASE RESEARCHER N INVALID "
+                    "PID [wave1 MASTER_KEY_FILE]\n");
     return 2;
 }

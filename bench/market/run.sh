@@ -4,7 +4,10 @@
 #      once, beside baselines measured in the same run (raw crypto_box_seal_open, the same
 #      client loop on GET /healthz);
 #  (b) the end-to-end release of 100,000 contributions: POST /close until status=released
-#      with every reward posted, and cohortd's peak RSS.
+#      with the pooled reward (private credits + one entry) and the refund posted, its stages,
+#      cohortd's peak RSS, and the payout checked against the credits' root; beside it, in the
+#      same run on a fresh database, the same release paid in wave 1's form (an entry per
+#      contributor), the form before issue 14.
 # Accounts, sessions, consents (really signed) and, for (b), the sealed contributions are
 # seeded through COPY: that is set-up, not what is measured. Everything is dropped at the end.
 set -euo pipefail
@@ -15,17 +18,18 @@ CLIENTS=${BENCH_MARKET_CLIENTS:-64}
 REQUESTS=${BENCH_MARKET_REQUESTS:-200}
 DUR=${BENCH_MARKET_SECONDS:-10}
 N=${BENCH_MARKET_N:-100000}
+BAD=${BENCH_MARKET_INVALID:-100} # records the schema refuses: their share of the escrow is refunded
 HTTP_THREADS=${BENCH_MARKET_HTTP_THREADS:-$CLIENTS} # civetweb holds a thread per keep-alive connection
 POOL=${BENCH_MARKET_DB_POOL:-16}
 BM=$B/bench/market/bench_market
-db=coh_bench_market_$$
+db=cohort_bench_market_$$
 tmp=$(mktemp -d)
 pids=()
 pgq() { bash "$ROOT/scripts/pg.sh" psql -qtAX -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 cleanup() {
   set +e
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  for d in a b; do pgq "DROP DATABASE IF EXISTS ${db}_$d WITH (FORCE)" >/dev/null 2>&1 || true; done
+  for d in a b c; do pgq "DROP DATABASE IF EXISTS ${db}_$d WITH (FORCE)" >/dev/null 2>&1 || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -66,11 +70,15 @@ start a
   cat "$tmp/contrib" >&2; tail -5 "$tmp/cohortd.a.log" >&2; exit 1; }
 stop
 start b
-"$BM" release "$URL" "$BASE" "$RESEARCHER" "$N" "$PID" >"$tmp/release" || {
+"$BM" release "$URL" "$BASE" "$RESEARCHER" "$N" "$BAD" "$PID" >"$tmp/release" || {
   cat "$tmp/release" >&2; tail -5 "$tmp/cohortd.b.log" >&2; exit 1; }
 stop
+start c
+"$BM" release "$URL" "$BASE" "$RESEARCHER" "$N" "$BAD" "$PID" wave1 "$tmp/master.key" >"$tmp/wave1" || {
+  cat "$tmp/wave1" >&2; tail -5 "$tmp/cohortd.c.log" >&2; exit 1; }
+stop
 
-c=$tmp/contrib r=$tmp/release
+c=$tmp/contrib r=$tmp/release w=$tmp/wave1
 echo "Machine: $(nproc) cores, $cpu. PostgreSQL fsync=$fsync, synchronous_commit=$sync (every"
 echo "accepted contribution is a durable commit). cohortd: http_threads=$HTTP_THREADS,"
 echo "db_pool_size=$POOL, one release worker; client, cohortd and PostgreSQL share the cores."
@@ -94,19 +102,38 @@ err=$(get contrib_first_error "$c"); [ -n "$err" ] && echo && echo "First error:
 echo
 echo "### (b) Release of $(fmt "$N") contributions end to end"
 echo
-echo "One k-anonymity request (k=5, age and preg quasi-identifiers), max_contributors $(fmt "$N")"
-echo "(the API's maximum). Set-up not measured: $(fmt "$N") keys, signed consents and sealed records"
+echo "One k-anonymity request (k=5, the operator's floor; age, preg and mass quasi-identifiers on"
+echo "their schema grids, class sensitive, 2-diverse), reward 1000 units, max_contributors $(fmt "$N")"
+echo "(the API's maximum). $(fmt "$BAD") of the $(fmt "$N") sealed records have an age the schema refuses,"
+echo "so the worker decrypts and validates $(fmt "$N") records, releases and pays $(fmt "$(get release_members "$r")") and"
+echo "refunds the escrow of the rest. Set-up not measured: keys, signed consents and sealed records"
 echo "made in $(get seed_crypto_s "$r") s ($(nproc) threads); COPY of accounts, profiles, consents and contributions"
 echo "in one transaction, $(get seed_copy_s "$r") s. The clock starts at that COMMIT: the count reaches"
 echo "max_contributors, so the worker may close the request itself before POST /close arrives"
 echo "(it answered $(get close_status "$r"); 202 = closed by the researcher, 409 = already closing). It stops"
-echo "when GET shows status=released, which the worker sets only after every reward and the refund"
-echo "are posted."
+echo "when GET shows status=released, which the worker sets only after the reward and the refund"
+echo "are posted. Stages from the timestamps the worker leaves in the database."
 echo
-echo "| $(nproc) cores, $cpu | value | note |"
-echo "|---|---:|---|"
-echo "| **POST /close → released, all rewards posted** | **$(get release_s "$r") s** | target < 30 s; status $(get release_status "$r") |"
-echo "| of which decrypt + validate + k-anonymity + store release | $(get release_compute_s "$r") s | closed_at to the release row; the rest is payouts |"
-echo "| rows in the release | $(fmt "$(get release_included "$r")") | |"
-echo "| reward ledger entries posted | $(fmt "$(get release_rewards "$r")") | signed, hash-chained, batches of 500 |"
-echo "| cohortd peak RSS (VmHWM) | $(awk -v k="$(get rss_peak_kb "$r")" 'BEGIN{printf "%.0f MiB", k/1024}') | $(awk -v k="$(get rss_before_kb "$r")" 'BEGIN{printf "%.0f MiB", k/1024}') before the close |"
+echo "Baseline, same run: the same release on a fresh database and cohortd, paid in wave 1's form"
+echo "(before issue 14: an entry per contributor, escrow:<request> → payable:<contributor>, batches"
+echo "of 500). The worker still finishes a payout in that form when one began in it, so the bench"
+echo "posts one contributor's wave-1 entry with cohortd's ledger key before the COMMIT (set-up)."
+echo
+echo "| $(nproc) cores, $cpu | pooled (now), s | wave-1 payout (baseline), s | note |"
+echo "|---|---:|---:|---|"
+echo "| **COMMIT of the contributions → status=released** | **$(get release_s "$r")** | $(get release_s "$w") | target < 30 s; status $(get release_status "$r") / $(get release_status "$w") |"
+echo "| COMMIT → request closed | $(get stage_close_s "$r") | $(get stage_close_s "$w") | the worker's poll (50 ms) or POST /close |"
+echo "| closed → release stored: read + decrypt + validate + k-anonymity | $(get stage_compute_s "$r") | $(get stage_compute_s "$w") | to the start of the statement storing the release |"
+echo "| store the release and its members; read the payees back | $(get stage_store_s "$r") | $(get stage_store_s "$w") | one statement, $(fmt "$(get release_members "$r")") members; then the payout's query |"
+echo "| **pay** | **$(get stage_credits_s "$r")** | **$(get stage_credits_s "$w")** | pooled: $(fmt "$(get release_credits "$r")") private credits in one INSERT, their Merkle root, one reward entry; wave 1: $(fmt "$(get release_rewards "$w")") entries in batches of 500, from the first sealed (its batch's preparation falls in the row above) |"
+echo "| store + pay (release statement → last reward entry) | $(awk -v a="$(get stage_store_s "$r")" -v b="$(get stage_credits_s "$r")" 'BEGIN{printf "%.2f", a+b}') | $(awk -v a="$(get stage_store_s "$w")" -v b="$(get stage_credits_s "$w")" 'BEGIN{printf "%.2f", a+b}') | the two rows above |"
+echo "| refund | $(get stage_refund_s "$r") | $(get stage_refund_s "$w") | reward committed → refund of $(fmt "$BAD") × reward sealed |"
+echo "| refund committed → final statement | $(get stage_finish_s "$r") | $(get stage_finish_s "$w") | |"
+echo "| status=released and notices | $(get stage_status_s "$r") | $(get stage_status_s "$w") | one statement (status, $(fmt "$(get release_members "$r")") reward_paid notices), then the client's GET (20 ms polls) |"
+echo "| contributors paid per second in the pay stage | $(awk -v n="$(get release_members "$r")" -v s="$(get stage_credits_s "$r")" 'BEGIN{printf "%.0f", n/s}') | $(awk -v n="$(get release_members "$w")" -v s="$(get stage_credits_s "$w")" 'BEGIN{printf "%.0f", n/s}') | |"
+echo "| cohortd peak RSS (VmHWM) | $(awk -v k="$(get rss_peak_kb "$r")" 'BEGIN{printf "%.0f MiB", k/1024}') | $(awk -v k="$(get rss_peak_kb "$w")" 'BEGIN{printf "%.0f MiB", k/1024}') | $(awk -v k="$(get rss_before_kb "$r")" 'BEGIN{printf "%.0f MiB", k/1024}') before the close |"
+echo
+echo "Rows in the release: $(fmt "$(get release_included "$r")") / $(fmt "$(get release_included "$w")"). Payouts checked after the clock:"
+echo "pooled $(get release_checks "$r") ($(get release_rewards "$r") reward entry, $(get reward_entry "$r");"
+echo "$(fmt "$(get release_credits "$r")") private credits whose Merkle root equals the entry's: $(get release_root_ok "$r"); refund $(get release_refund "$r"); escrow left $(get release_escrow_left "$r"));"
+echo "wave 1 $(get release_checks "$w") ($(fmt "$(get release_rewards "$w")") reward entries, $(get reward_entry "$w"); $(get release_credits "$w") credits; refund $(get release_refund "$w"); escrow left $(get release_escrow_left "$w"))."
