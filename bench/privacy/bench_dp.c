@@ -43,6 +43,7 @@ int main(void)
             sink += cfg[c].gauss ? coh_dp_gaussian_sample(r, cfg[c].a, cfg[c].b)
                                  : coh_dp_laplace_sample(r, cfg[c].a, cfg[c].b);
         double dt = now() - t0;
+        (void)sink;
         printf("| %s | %zu | %.3f | %.0f |\n", cfg[c].name, cfg[c].n, dt, (double)cfg[c].n / dt);
     }
     coh_dp_rng_free(r);

@@ -130,6 +130,12 @@ const char *coh_http_header(const struct coh_http_req *req, const char *name);
 /* Path parameter by position. */
 const char *coh_http_param(const struct coh_http_req *req, int i);
 
+/* ---- static files (static.c) ----------------------------------------------------------- */
+/* Sends the file at path; returns 1 if sent, 0 if not a readable regular file. */
+int coh_http_send_file(struct coh_http_req *req, const char *path, const char *extra_headers);
+/* Serves a GET under web_dir (the web app); returns 1 if it answered, 0 to route on. */
+int coh_http_static(struct coh_http_req *req);
+
 /* ---- metrics (metrics.c) -------------------------------------------------------------- */
 struct coh_metrics *coh_metrics_new(void);
 void coh_metrics_free(struct coh_metrics *m);

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int coh_http_send_file(struct coh_http_req *req, const char *path, const char *extra_headers);
 
 void coh_h_healthz(struct coh_http_req *req)
 {

@@ -29,7 +29,6 @@ struct coh_http_server {
     unsigned char token_hash[crypto_generichash_BYTES];
 };
 
-int coh_http_static(struct coh_http_req *req); /* static.c */
 
 static double now_s(void)
 {

@@ -32,7 +32,6 @@ static const char *content_type(const char *path)
     return "application/octet-stream";
 }
 
-/* Sends the file at path; returns 1 if sent, 0 if not a readable regular file. */
 int coh_http_send_file(struct coh_http_req *req, const char *path, const char *extra_headers)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -163,7 +163,7 @@ int coh_market_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char 
     for (size_t off = 0; off < n && !rc; off += CHUNK) {
         size_t m = n - off < CHUNK ? n - off : CHUNK;
         for (size_t i = 0; i < m; i++) {
-            char debit[80], credit[64], ik[140];
+            char debit[80], credit[64], ik[COH_LEDGER_STR_MAX + 1];
             snprintf(debit, sizeof debit, "escrow:%s", request);
             snprintf(credit, sizeof credit, "payable:%s", contributors[off + i]);
             snprintf(ik, sizeof ik, "reward:%s:%s", request, contributors[off + i]);
@@ -182,7 +182,7 @@ int coh_market_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
                         const char *client_key, coh_err *err)
 {
     memset(e, 0, sizeof *e);
-    char ik[140], amt[79];
+    char ik[COH_LEDGER_STR_MAX + 1], amt[79];
     snprintf(ik, sizeof ik, "withdrawal:%s:%s", owner, client_key);
     coh_crypto_uint256_to_dec(amt, amount);
     char debit[64];
@@ -214,7 +214,7 @@ int coh_market_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err)
     for (int i = 0; i < PQntuples(r) && !rc; i++) {
         const char *addr = PQgetvalue(r, i, 0);
         uint8_t amount[32];
-        char debit[64], ik[140];
+        char debit[64], ik[COH_LEDGER_STR_MAX + 1];
         snprintf(debit, sizeof debit, "payable:%s", addr);
         /* Keyed by what the account had received: one move per state, whatever retries. */
         snprintf(ik, sizeof ik, "pool:%s:%s", addr, PQgetvalue(r, i, 2));

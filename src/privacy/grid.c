@@ -66,7 +66,11 @@ static void dec_text(char *out, size_t n, struct coh_dec d)
     } else {
         snprintf(buf, sizeof buf, "%lldE%d", (long long)d.m, d.e);
     }
-    snprintf(out, n, "%s", buf);
+    size_t len = strnlen(buf, sizeof buf);
+    if (len >= n)
+        len = n - 1; /* callers size out for any grid value; never reached */
+    memcpy(out, buf, len);
+    out[len] = '\0';
 }
 
 int coh_kanon_grid_step_default(char *out, size_t out_len, const char *lo, const char *hi,

@@ -87,12 +87,12 @@ static inline void assert_hex(const uint8_t *got, size_t len, const char *want)
     char *h = malloc(2 * len + 3);
     assert_non_null(h);
     coh_hex_encode(h, got, len, 1);
-    if (strcasecmp(h, want) != 0) {
+    int differ = strcasecmp(h, want) != 0;
+    if (differ)
         print_error("got  %s\nwant %s\n", h, want);
-        free(h);
-        fail();
-    }
     free(h);
+    if (differ)
+        fail();
 }
 
 #endif
