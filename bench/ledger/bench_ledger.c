@@ -238,11 +238,16 @@ static double median3(double a, double b, double c)
     return v[1];
 }
 
+static int cmp_addr(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
 /*
  * A release's payout, both forms on the same database: wave 1's one entry per contributor
  * (coh_market_rewards_wave1, escrow:<request> -> payable:<contributor>, batches of 500) and
  * the pooled form (coh_market_rewards: n private credits, one reward entry escrow:<request> ->
- * payable with "<count>:<root>"). Each release pays n fresh random addresses from its own
+ * payable with "<count>:<root>"). Each release pays n fresh random addresses, sorted, from its own
  * funded escrow (set-up, not timed); `releases` of them back to back per run. Returns
  * contributors paid per second; checks the payout after the clock (1 when it holds).
  */
@@ -283,9 +288,12 @@ static double payout(int pooled, long n, int releases, int run, int *checked)
             addrs[i][0] = '0';
             addrs[i][1] = 'x';
             coh_hex_encode(addrs[i] + 2, a, 20, 0);
-            ptrs[i] = addrs[i];
             ones[i] = 1;
         }
+        /* In address order, as the release worker passes its members and payees. */
+        qsort(addrs, (size_t)n, sizeof *addrs, cmp_addr);
+        for (long i = 0; i < n; i++)
+            ptrs[i] = addrs[i];
         if (coh_db_ledger_post_batch(setup, 2, g_db, g_key, &err)) {
             ok = 0;
             break;
@@ -457,8 +465,9 @@ int main(int argc, char **argv)
     merkle();
     printf("\n### Paying a release: wave 1's entry per contributor beside the pooled form\n\n"
            "Both forms of `src/market/pay.c` on this database, one after the other (which first "
-           "alternates), median of 3 runs; each release pays n fresh random addresses 1 unit "
-           "each from its own funded escrow (set-up not timed), and each run is checked after "
+           "alternates), median of 3 runs; each release pays n fresh random addresses (in "
+           "address order, as the worker passes them) 1 unit each from its own funded escrow "
+           "(set-up not timed), and each run is checked after "
            "its clock stops: n reward entries to payable:<address> (wave 1) or one entry to "
            "payable with n private credits (pooled), and the escrow empty.\n\n"
            "| contributors per release | releases per run | wave 1 (`coh_market_rewards_wave1`, "
