@@ -23,9 +23,12 @@
  * rotation the guardian has not installed yet, or a replaced key) it sends nothing and says
  * so (chain_anchorer row: /readyz, /metrics, GET /v1/chain). After `cohort ledger rotate-key`
  * it reloads the active key from the database, so it anchors with the new key as soon as the
- * chain has it. Failures (a simulation or a transaction that reverts, a node or database
- * error) back off exponentially, from backoff_ms doubling up to 10 minutes; after
- * max_failures in a row the anchorer stops until cohortd restarts, instead of burning gas.
+ * chain has it. Failures back off exponentially from backoff_ms: a simulation or a
+ * transaction that reverts, or a transaction the node refuses (what would burn gas or never
+ * get through), doubling up to 10 minutes, and after max_failures of them in a row the
+ * anchorer stops until cohortd restarts; an unreachable node or database (an outage that
+ * ends by itself: DESIGN.md keeps chain health out of /readyz) doubling up to 30 seconds,
+ * never stopping.
  *
  * Solvency: once the events of the block that confirmed an anchor are credited, the
  * contract's token balance at the events cursor is compared with deposits - claims and with
@@ -50,7 +53,8 @@ struct coh_db_chain_worker {
     uint8_t signer[20];
     char signer_hex[43];  /* lowercase 0x form of signer */
     coh_secbuf *own_key;  /* the key reloaded after a rotation (NULL: cfg's borrowed one) */
-    int failures;         /* in a row */
+    int failures;         /* in a row, of any kind */
+    int refusals;         /* in a row: reverts and transactions the node refused */
     int may_send;         /* our key is the contract's anchorer (checked every step) */
     int stopped;          /* after max_failures: nothing more until restart */
     struct timespec next_try; /* CLOCK_MONOTONIC; no anchoring step before */
@@ -65,7 +69,8 @@ struct coh_db_chain_worker {
 };
 
 #define ANCHOR_GAS 100000
-#define BACKOFF_CAP_MS 600000L
+#define BACKOFF_CAP_MS 600000L  /* after reverts and refusals */
+#define TRANSIENT_CAP_MS 30000L /* after an unreachable node or database */
 #define ANCHOR_WAIT 1 /* a step that sends nothing on purpose (not the anchorer) */
 #define FEE_BUMP_NUM 1125 /* 12.5% above the previous fees */
 #define FEE_BUMP_DEN 1000
@@ -598,21 +603,23 @@ static void anchor_tick(coh_db_chain_worker *w)
     if (rc == ANCHOR_WAIT)
         return;
     if (rc == 0) {
-        w->failures = 0;
+        w->failures = w->refusals = 0;
         set_state(w, "ok", "", -1);
         return;
     }
     w->failures++;
-    if (w->failures >= w->cfg.max_failures) {
+    /* The node answered with an error: a revert (simulated or mined) or a refused transaction. */
+    int refused = rc == COH_CHAIN_ERPC;
+    if (refused && ++w->refusals >= w->cfg.max_failures) {
         w->stopped = 1;
         set_state(w, "stopped", err.msg, -1);
         return;
     }
-    long ms = w->cfg.backoff_ms;
-    for (int i = 1; i < w->failures && ms < BACKOFF_CAP_MS; i++)
+    long cap = refused ? BACKOFF_CAP_MS : TRANSIENT_CAP_MS, ms = w->cfg.backoff_ms;
+    for (int i = 1; i < w->failures && ms < cap; i++)
         ms *= 2;
-    if (ms > BACKOFF_CAP_MS)
-        ms = BACKOFF_CAP_MS;
+    if (ms > cap)
+        ms = cap;
     w->next_try = now;
     w->next_try.tv_sec += ms / 1000;
     w->next_try.tv_nsec += (ms % 1000) * 1000000L;
@@ -620,8 +627,9 @@ static void anchor_tick(coh_db_chain_worker *w)
         w->next_try.tv_sec++;
         w->next_try.tv_nsec -= 1000000000L;
     }
-    coh_log_warn("anchorer: %s (failure %d of at most %ld in a row; next try in %ld ms)", err.msg,
-                 w->failures, w->cfg.max_failures, ms);
+    coh_log_warn("anchorer: %s (failure %d in a row, %d refused of at most %ld; next try in %ld "
+                 "ms)",
+                 err.msg, w->failures, w->refusals, w->cfg.max_failures, ms);
     set_state(w, "backoff", err.msg, (ms + 999) / 1000);
 }
 
