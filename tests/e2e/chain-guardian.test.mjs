@@ -40,7 +40,8 @@ const contributors = [];
 function startWatch() {
   const out = [], err = [];
   const p = spawn(join(BUILD, 'src/cli/cohort'), ['watch', '--url', s.srv.base, '--rpc', s.anvil.url,
-    '--database-url', s.db.url, '--guardian-key', s.guardianKey, '--interval-ms', '200'],
+    // the read-only cohort_watch role when scripts/test.sh provides it
+    '--database-url', s.db.watchUrl ?? s.db.url, '--guardian-key', s.guardianKey, '--interval-ms', '200'],
   { env: { PATH: process.env.PATH } });
   p.stdout.on('data', (d) => out.push(d));
   p.stderr.on('data', (d) => err.push(d));
