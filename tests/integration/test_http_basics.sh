@@ -46,7 +46,13 @@ check_eq "its 404 is problem+json, not the app shell" "$CTYPE" application/probl
 
 API_BASE=$BASE
 BASE=$METRICS_BASE
-http GET /metrics
+# A request is counted after its answer is sent: a scrape right after it may precede the count,
+# so scrape until the histogram has it (at most 2 s).
+for _ in $(seq 20); do
+  http GET /metrics
+  case $BODY in *'cohort_http_request_duration_seconds_bucket{route="/openapi.yaml",method="GET",status="200",le="+Inf"} 1'*) break ;; esac
+  sleep 0.1
+done
 check_eq "metrics answers 200 on metrics_listen" "$STATUS" 200
 check_contains "metrics counts requests by route and status" "$BODY" 'cohort_http_requests_total{route="/openapi.yaml",method="GET",status="200"} 1'
 check_contains "metrics has a latency histogram" "$BODY" 'cohort_http_request_duration_seconds_bucket{route="/openapi.yaml",method="GET",status="200",le="+Inf"} 1'
