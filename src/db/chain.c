@@ -91,14 +91,16 @@ int coh_db_chain_batch_tree(coh_ledger_merkle **out, coh_db_conn *c, uint64_t fi
 
 /*
  * Every address's cumulative claimable amount up to seq (a, 0x address; m, the sum): wave-1
- * entries to payable:<addr>, and the private credits of wave-2 entries (docs/LEDGER.md), both
+ * entries to payable:<addr>, withdrawals from available:<addr> into the pool (the signed entry
+ * carries the amount), and the private credits of wave-2 reward entries (docs/LEDGER.md), all
  * up to that entry. One definition for the anchorer's snapshot and `cohort watch`'s check.
  */
 #define CLAIMS_AT_SQL(seq)                                                                         \
     "SELECT a, sum(m) AS m FROM (SELECT substr(credit, 9) AS a, amount AS m FROM ledger_entries "  \
-    "WHERE seq <= " seq " AND credit LIKE 'payable:%' UNION ALL SELECT c.address, c.amount FROM " \
-    "ledger_credits c JOIN ledger_entries e ON e.idempotency_key = c.entry_key WHERE e.seq <= "   \
-    seq ") u GROUP BY a"
+    "WHERE seq <= " seq " AND credit LIKE 'payable:%' UNION ALL SELECT substr(debit, 11), amount " \
+    "FROM ledger_entries WHERE seq <= " seq " AND kind = 'withdrawal' AND credit = 'payable' "     \
+    "UNION ALL SELECT c.address, c.amount FROM ledger_credits c JOIN ledger_entries e ON "         \
+    "e.idempotency_key = c.entry_key WHERE e.kind = 'reward' AND e.seq <= " seq ") u GROUP BY a"
 
 int coh_db_chain_claims_at(PGresult **rows, coh_db_conn *c, uint64_t last_seq, coh_err *err)
 {

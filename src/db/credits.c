@@ -31,17 +31,25 @@ int coh_db_credits_put(PGresult **out, coh_db_pool *p, const char *entry_key, co
     char *s = rc ? NULL : coh_db_text_array((const char *const *)salts, n);
     if (!rc && (!a || !m || !s))
         rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
-    /* A credit whose entry was never posted (a withdrawal refused for funds) may be restated;
-     * one whose entry exists never changes. Salts, once stored, stay. */
+    /* A retry keeps what is stored (salts included); under a posted entry nothing can be
+     * added at all (sql/034). */
     const char *pp[5] = {entry_key, request, a, m, s};
-    if (!rc)
+    /* Posted already (a retry after the entry): read what is stored, add nothing. */
+    const char *pk0[1] = {entry_key};
+    PGresult *posted = rc ? NULL
+                          : coh_db_query(p,
+                                         "SELECT 1 FROM ledger_entries WHERE idempotency_key = $1",
+                                         1, pk0, err);
+    if (!rc && !posted)
+        rc = err->code;
+    int skip = posted && PQntuples(posted) > 0;
+    PQclear(posted);
+    if (!rc && !skip)
         rc = coh_db_run(p,
                         "INSERT INTO ledger_credits (address, amount, salt, entry_key, request_id) "
                         "SELECT u.a, u.m::numeric, decode(u.s, 'hex'), $1, $2 FROM "
                         "unnest($3::text[], $4::text[], $5::text[]) AS u(a, m, s) "
-                        "ON CONFLICT (entry_key, address) DO UPDATE SET amount = EXCLUDED.amount "
-                        "WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE "
-                        "e.idempotency_key = EXCLUDED.entry_key)",
+                        "ON CONFLICT (entry_key, address) DO NOTHING",
                         5, pp, err);
     for (size_t i = 0; salts && i < n; i++)
         free(salts[i]);
@@ -71,9 +79,13 @@ json_t *coh_db_credits_of(coh_db_pool *p, const char *address, coh_err *err)
         "o.address) FROM ledger_credits o WHERE o.entry_key = c.entry_key) AS leaves FROM "
         "ledger_credits c JOIN ledger_entries e ON e.idempotency_key = c.entry_key WHERE "
         "c.address = $1 "
-        /* wave 1: entries to payable:<address>, public as they always were */
+        /* entries that name the address publicly: wave-1 rewards and withdrawals to
+         * payable:<address>, and withdrawals from available:<address> into the pool */
         "UNION ALL SELECT e.seq, e.kind, e.ref_request, e.amount::text, NULL, NULL, true, NULL "
-        "FROM ledger_entries e WHERE e.credit = 'payable:' || $1) x",
+        "FROM ledger_entries e WHERE e.credit = 'payable:' || $1 "
+        "UNION ALL SELECT e.seq, e.kind, NULL, e.amount::text, NULL, NULL, true, NULL FROM "
+        "ledger_entries e WHERE e.kind = 'withdrawal' AND e.credit = 'payable' AND e.debit = "
+        "'available:' || $1) x",
         1, pp, err);
 }
 

@@ -864,7 +864,9 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
          * naming the address (it is on chain anyway) */
         "coalesce((SELECT credited FROM ledger_balances WHERE account = 'payable:' || $1), 0) + "
         "coalesce((SELECT sum(c.amount) FROM ledger_credits c JOIN ledger_entries e ON "
-        "e.idempotency_key = c.entry_key WHERE c.address = $1), 0) AS earned, "
+        "e.idempotency_key = c.entry_key WHERE c.address = $1 AND e.kind = 'reward'), 0) + "
+        "coalesce((SELECT sum(amount) FROM ledger_entries WHERE kind = 'withdrawal' AND credit = "
+        "'payable' AND debit = 'available:' || $1), 0) AS earned, "
         "coalesce((SELECT sum(amount) FROM ledger_entries WHERE kind = 'claim' AND (debit = "
         "'payable:' || $1 OR (debit = 'payable' AND ref_contribution = $1))), 0) AS claimed, "
         "coalesce((SELECT l.cumulative FROM chain_claim_leaves l JOIN "

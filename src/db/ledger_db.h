@@ -101,8 +101,9 @@ COH_WUR int coh_db_credits_put(PGresult **out, coh_db_pool *p, const char *entry
                                const char *request, const char *const *addrs,
                                const char *const *amounts, size_t n, coh_err *err);
 /*
- * The credits of address that count (their entry is posted), oldest first, with its wave-1
- * entries to payable:<address> (wave1 true, no salt): [{seq, kind, request, amount, salt,
+ * The credits of address that count (their entry is posted), oldest first, with the entries
+ * that name it publicly (wave-1 rewards and withdrawals, `wave1` true: no salt, no proof; the
+ * name is historical): [{seq, kind, request, amount, salt,
  * credits_ref, wave1, leaves: [[address, amount, salt]...] (every credit of that entry, to
  * build the inclusion proof; never to be sent)}].
  */

@@ -7,7 +7,7 @@
  *   reward:<request>                      escrow:<request>  -> payable, reward x count, with
  *                                         "<count>:<root>" of the release's private credits
  *   refund:<request>                      escrow:<request>  -> available:<owner>, the rest
- *   withdrawal:<owner>:<client key>       available:<owner> -> payable, and a credit to owner
+ *   withdrawal:<owner>:<client key>       available:<owner> -> payable (counted for owner)
  *   pool:<address>:<credited>             payable:<address> -> payable (wave-1 balances, once)
  *
  * Credits are stored before the entry that counts them (see coh_db_credits_put): a crash in
@@ -130,8 +130,15 @@ int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *reque
     for (size_t i = 0; amounts && i < n; i++)
         free(amounts[i]);
     free(amounts);
-    uint8_t root[32];
-    if (!rc && PQntuples(rows) != (int)n)
+    uint8_t root[32], stored[32] = {0};
+    for (int i = 0; !rc && i < PQntuples(rows); i++) {
+        uint8_t a[32];
+        if (coh_crypto_uint256_from_dec(a, PQgetvalue(rows, i, 1)) != 0 ||
+            coh_ledger_u256_add(stored, stored, a))
+            rc = coh_err_set(err, COH_ERR_DB, "a stored credit is malformed");
+    }
+    /* The entry pays exactly what its credits hold, or nothing is posted. */
+    if (!rc && (PQntuples(rows) != (int)n || memcmp(stored, total, 32) != 0))
         rc = coh_err_set(err, COH_ERR_CONFLICT, "request %s: stored credits differ from its members",
                          request);
     if (!rc)
@@ -188,12 +195,9 @@ int coh_market_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
     char debit[64];
     snprintf(debit, sizeof debit, "available:%s", owner);
     entry_init(e, COH_LEDGER_WITHDRAWAL, debit, "payable", amount, "", ik);
-    /* The researcher's own credit, public like the entry: researchers are accountable. */
-    const char *a[1] = {owner}, *m[1] = {amt};
-    PGresult *rows = NULL;
-    int rc = coh_db_credits_put(&rows, db, ik, NULL, a, m, 1, err);
-    PQclear(rows);
-    return rc ? rc : coh_db_ledger_post(e, replayed, db, key, err);
+    /* No private credit: the signed entry names the researcher (researchers are accountable)
+     * and carries the amount, and the claims tree counts it from there. */
+    return coh_db_ledger_post(e, replayed, db, key, err);
 }
 
 int coh_market_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,

@@ -254,3 +254,22 @@ test('cohort verify passes in both modes and names a tampered credit, a tampered
   const again = await cli(['verify', '--url', s.srv.base, '--key', keyFile]);
   assert.equal(again.code, 0, again.stdout + again.stderr);
 });
+
+test('racing withdrawals under one key cannot credit more than the signed entry, and no credit can be added under a posted entry', async () => {
+  const before = BigInt((await api(s.srv.base, 'GET', `/v1/accounts/${researcher.address}/balance`, { token: rtoken })).body.earned);
+  // 20 pairs, each pair one key with two amounts: one small, one far beyond what is available.
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => Promise.all(['1', (10n ** 24n).toString()].map((amount) =>
+    api(s.srv.base, 'POST', '/v1/me/withdrawals', { token: rtoken, json: { amount }, headers: { 'Idempotency-Key': `race-${i}` } })))));
+  for (const pair of results) assert.ok(pair.every((r) => [200, 201, 402, 409].includes(r.status)), JSON.stringify(pair.map((r) => r.status)));
+  const entries = (await api(s.srv.base, 'GET', `/v1/ledger/entries?kind=withdrawal&account=${researcher.address}&limit=1000`)).body.entries
+    .filter((e) => e.idempotency_key.includes(':race-'));
+  const posted = entries.reduce((a, e) => a + BigInt(e.amount), 0n);
+  assert.equal(entries.length, 20);
+  const after = BigInt((await api(s.srv.base, 'GET', `/v1/accounts/${researcher.address}/balance`, { token: rtoken })).body.earned);
+  assert.equal(after - before, posted, 'what the researcher may claim is what the signed entries carry');
+  // cohortd's database role cannot add a credit under a posted reward entry.
+  const appUrl = s.db.url.replace(/user=\S+/, 'user=cohort_app');
+  const r = spawnSync('psql', [appUrl, '-qXAtc', `INSERT INTO ledger_credits (address, amount, salt, entry_key, request_id) VALUES ('0x${'ab'.repeat(20)}', 1000000, decode('${'00'.repeat(32)}', 'hex'), 'reward:${requests[0].id}', '${requests[0].id}')`], { encoding: 'utf8' });
+  assert.notEqual(r.status, 0, 'the insert was refused');
+  assert.match(r.stderr, /its entry is posted/);
+});
