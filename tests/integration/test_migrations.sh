@@ -79,15 +79,18 @@ done
 out=$(as_app "UPDATE ledger_head SET seq = 0; DELETE FROM ledger_head" )
 check_contains "the head row cannot be removed" "$out" "permission denied for table ledger_head"
 check_eq "the entry is as it was" "$(as_app "SELECT count(*), string_agg(encode(hash, 'hex'), ',') FROM ledger_entries")" "$before"
-# Private credits (031): appended, restated (amount only) until their entry is posted, never
-# removed.
+# Private credits (031, 034): appended before their entry is posted, never restated, never added
+# to a posted entry, never removed.
 posted=$(as_app "SELECT idempotency_key FROM ledger_entries LIMIT 1")
-as_app "INSERT INTO ledger_credits (address, amount, salt, entry_key) VALUES
-  ('0x$(printf 'a%.0s' {1..40})', 5, decode(repeat('00', 32), 'hex'), 'reward:pending'),
-  ('0x$(printf 'b%.0s' {1..40})', 7, decode(repeat('11', 32), 'hex'), '$posted')" >/dev/null
-out=$(as_app "INSERT INTO ledger_credits (address, amount, salt, entry_key) VALUES ('0x$(printf 'a%.0s' {1..40})', 6, decode(repeat('22', 32), 'hex'), 'reward:pending') ON CONFLICT (entry_key, address) DO UPDATE SET amount = EXCLUDED.amount")
-check_eq "cohort_app restates a credit whose entry is not posted" "$out" ""
-for sql in "UPDATE ledger_credits SET amount = 8 WHERE entry_key = '$posted'" \
+out=$(as_app "INSERT INTO ledger_credits (address, amount, salt, entry_key) VALUES
+  ('0x$(printf 'a%.0s' {1..40})', 6, decode(repeat('00', 32), 'hex'), 'reward:pending')")
+check_eq "cohort_app appends a credit whose entry is not posted" "$out" ""
+out=$(as_app "INSERT INTO ledger_credits (address, amount, salt, entry_key) VALUES
+  ('0x$(printf 'b%.0s' {1..40})', 7, decode(repeat('11', 32), 'hex'), '$posted')")
+check "as cohort_app, refused: a credit added under a posted entry" grep -q 'its entry is posted' <<<"$out"
+out=$(as_app "INSERT INTO ledger_credits (address, amount, salt, entry_key) VALUES ('0x$(printf 'a%.0s' {1..40})', 9, decode(repeat('22', 32), 'hex'), 'reward:pending') ON CONFLICT (entry_key, address) DO UPDATE SET amount = EXCLUDED.amount")
+check "as cohort_app, refused: restating a credit" grep -q 'permission denied' <<<"$out"
+for sql in "UPDATE ledger_credits SET amount = 8" \
            "UPDATE ledger_credits SET address = '0x$(printf 'c%.0s' {1..40})'" \
            "UPDATE ledger_credits SET salt = decode(repeat('33', 32), 'hex')" \
            "DELETE FROM ledger_credits" "TRUNCATE ledger_credits" \
@@ -95,11 +98,11 @@ for sql in "UPDATE ledger_credits SET amount = 8 WHERE entry_key = '$posted'" \
   out=$(as_app "$sql")
   check "as cohort_app, refused: $sql" grep -Eq 'permission denied|must be owner|cannot change' <<<"$out"
 done
-check_eq "the credits are as written" "$(as_app "SELECT string_agg(amount::text, ',' ORDER BY amount) FROM ledger_credits")" "6,7"
+check_eq "the credits are as written" "$(as_app "SELECT string_agg(amount::text, ',' ORDER BY amount) FROM ledger_credits")" "6"
 # cohort watch's role (032) reads the entries and the credits, nothing else, and writes nothing.
 as_watch() { psql "$surl user=cohort_watch" -qtAX -c "$1" 2>&1; }
 check_eq "cohort_watch reads the entries and the credits" \
-  "$(as_watch "SELECT (SELECT count(*) FROM ledger_entries) || ',' || (SELECT count(*) FROM ledger_credits)")" "1,2"
+  "$(as_watch "SELECT (SELECT count(*) FROM ledger_entries) || ',' || (SELECT count(*) FROM ledger_credits)")" "1,1"
 for sql in "SELECT count(*) FROM sessions" "SELECT count(*) FROM contributions" \
            "SELECT count(*) FROM ledger_keys" "DELETE FROM ledger_credits" \
            "INSERT INTO ledger_entries (seq) VALUES (99)"; do
