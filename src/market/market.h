@@ -102,6 +102,11 @@ COH_WUR int coh_market_reqkey_unwrap(coh_secbuf **sk, const coh_secbuf *master, 
 COH_WUR int coh_market_reqkeys_upgrade(coh_db_pool *db, const coh_secbuf *master, long *upgraded,
                                        coh_err *err);
 
+/* In k-anonymity a sensitive field is released as given (protected by l-diversity), so it must
+ * be a category field of at most this many categories: a number or a zip code declared
+ * "sensitive" would otherwise leave raw and identifying. */
+#define COH_MARKET_SENSITIVE_MAX_CATEGORIES 32
+
 /* ---- operator floors (floors.c) -------------------------------------------------------- */
 /*
  * What no request can lower, set by the operator (cohortd.conf privacy_*). Checked when a

@@ -51,7 +51,9 @@ static int sb_cell(struct sbuf *b, const char *s)
  * generalized, or sensitive, protected by l-diversity. Creation refuses `measure` outside DP
  * (spec.c), but a request stored before that rule may still hold measure fields: they are
  * released as quasi-identifiers, generalized like any other, never copied as given (the
- * report lists them under "measures_generalized").
+ * report lists them under "measures_generalized"); so is a stored "sensitive" field that is
+ * not a category of at most COH_MARKET_SENSITIVE_MAX_CATEGORIES values, since a sensitive value
+ * is released as given.
  *
  * The stored privacy terms are raised to the floors, never lowered: k to floors->min_k; every
  * sensitive field gets l-diversity with l >= floors->min_l (distinct when the request asked
@@ -78,11 +80,17 @@ static int kanon(json_t **out, size_t **rows, size_t *n_rows, const coh_table *t
     for (size_t i = 0; i < nf && i < 32; i++) {
         enum coh_market_field_role role = coh_market_schema_field_role(s, i);
         const char *name = coh_market_schema_field_name(s, i);
-        if (role == COH_ROLE_SENSITIVE) {
+        /* A sensitive value is released as given: only a category of few values may be (a
+         * stored request's numeric or many-valued "sensitive" field is generalized instead). */
+        const char *const *cats = NULL;
+        int small_category = coh_market_schema_field_type(s, i) == COH_FIELD_CATEGORY &&
+                             coh_market_schema_field_categories(s, i, &cats) <=
+                                 COH_MARKET_SENSITIVE_MAX_CATEGORIES;
+        if (role == COH_ROLE_SENSITIVE && small_category) {
             sens[n_sens++] = name;
             continue;
         }
-        if (role == COH_ROLE_MEASURE) /* a legacy request's measure: a quasi-identifier */
+        if (role != COH_ROLE_QUASI) /* a legacy request's measure or wide sensitive field */
             json_array_append_new(measures, json_string(name));
         grids[n_qi] = (coh_kanon_grid){0};
         if (coh_market_schema_field_type(s, i) != COH_FIELD_CATEGORY)

@@ -115,6 +115,18 @@ static int parse_granularity(struct field *f, const json_t *v, size_t idx, coh_e
     if (strtod(g, NULL) > strtod(f->max, NULL) - strtod(f->min, NULL))
         return coh_err_set(err, COH_ERR_INVALID,
                            "schema.fields[%zu].granularity must not exceed max - min", idx);
+    /* Only coarser than the default: a step of 1 on integers would make interval ends the
+     * class's own values again. (Steps have at most a few decimals: doubles order them.) */
+    char dflt[40];
+    coh_err e2;
+    if (coh_kanon_grid_step_default(dflt, sizeof dflt, f->min, f->max, f->decimals, &e2) != 0)
+        return coh_err_set(err, COH_ERR_INVALID, "schema.fields[%zu]: %s", idx, e2.msg);
+    if (strtod(g, NULL) < strtod(dflt, NULL) * (1 - 1e-12))
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "schema.fields[%zu].granularity must be at least %s, the default "
+                           "step over [min, max] (a finer grid would release contributed "
+                           "values)",
+                           idx, dflt);
     return 0;
 }
 

@@ -233,14 +233,27 @@ static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema
                                "privacy.k must be at least %u, the operator's floor "
                                "(privacy_min_k)",
                                f->min_k);
-        /* No column leaves unprotected: a measure would be copied into the microdata as is. */
-        for (size_t i = 0; i < coh_market_schema_fields(s); i++)
+        /* No column leaves unprotected: a measure would be copied into the microdata as is, and
+         * so is a sensitive value, which only a category of few values may be. */
+        for (size_t i = 0; i < coh_market_schema_fields(s); i++) {
+            const char *const *cats = NULL;
             if (coh_market_schema_field_role(s, i) == COH_ROLE_MEASURE)
                 return coh_err_set(err, COH_ERR_INVALID,
                                    "schema.fields[%zu].role: %s is a measure, which only a dp "
                                    "request may have; in k-anonymity every field is a "
                                    "quasi-identifier or sensitive",
                                    i, coh_market_schema_field_name(s, i));
+            if (coh_market_schema_field_role(s, i) == COH_ROLE_SENSITIVE &&
+                (coh_market_schema_field_type(s, i) != COH_FIELD_CATEGORY ||
+                 coh_market_schema_field_categories(s, i, &cats) >
+                     COH_MARKET_SENSITIVE_MAX_CATEGORIES))
+                return coh_err_set(err, COH_ERR_INVALID,
+                                   "schema.fields[%zu].role: %s is sensitive, and a sensitive "
+                                   "value is released as given: it must be a category field of "
+                                   "at most %d categories (declare numbers as quasi-identifiers)",
+                                   i, coh_market_schema_field_name(s, i),
+                                   COH_MARKET_SENSITIVE_MAX_CATEGORIES);
+        }
         if (min_contributors < json_integer_value(k))
             return coh_err_set(err, COH_ERR_INVALID,
                                "min_contributors must be at least privacy.k: fewer rows can "

@@ -187,8 +187,17 @@ static int render_class(struct mctx *m, struct coh_kanon_release *r, size_t cls,
                     return COH_ERR_NOMEM;
                 scratch->len = (size_t)sprintf((char *)scratch->p, "[%s,%s]", num[0], num[1]);
             }
-            ncp = q->nhi[ps.hi[j]] - q->nlo[ps.lo[j]];
+            /* Reported over the schema's bounds when it has them: a loss over the data's own
+             * range would tell the researcher the smallest and largest contributed values,
+             * suppressed rows included. */
+            if (q->grid.bounded && q->grid.hi > q->grid.lo)
+                ncp = (double)(hi - lo) / (double)(q->grid.hi - q->grid.lo);
+            else
+                ncp = q->nhi[ps.hi[j]] - q->nlo[ps.lo[j]];
         } else if (q->kind == Q_SET) {
+            /* The declared categories, when there are, decide "*" and the loss: the values
+             * present in the data (suppressed rows included) must not show through. */
+            uint32_t dom = col->n_allowed ? (uint32_t)col->n_allowed : q->n_keys;
             uint32_t nk = 0, sid = ++m->stamp_id;
             for (size_t i = a; i < b; i++) {
                 uint32_t x = REC(m, i)[j];
@@ -197,7 +206,7 @@ static int render_class(struct mctx *m, struct coh_kanon_release *r, size_t cls,
                     keys[nk++] = x;
                 }
             }
-            if (nk == 1 || nk < q->n_keys) {
+            if (nk == 1 || nk < dom) {
                 qsort(keys, nk, 4, cmp_u32);
                 for (uint32_t i = 0; i < nk; i++) {
                     const char *s = coh_dict_str(&col->dict, q->key_code[keys[i]]);
@@ -212,7 +221,7 @@ static int render_class(struct mctx *m, struct coh_kanon_release *r, size_t cls,
                 if (nk > 1)
                     scratch->p[scratch->len++] = '}';
                 /* one value in every row of the column: nothing generalized (no 0/0) */
-                ncp = q->n_keys > 1 ? (double)(nk - 1) / (q->n_keys - 1) : 0;
+                ncp = dom > 1 ? (double)(nk - 1) / (dom - 1) : 0;
             } else {
                 if (coh_svec_reserve(scratch, 1))
                     return COH_ERR_NOMEM;

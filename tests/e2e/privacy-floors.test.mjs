@@ -67,6 +67,16 @@ test('a measure column in a k-anonymity request is refused, naming the field', a
     { name: 'birth_yyyymmdd', type: 'integer', min: 19000101, max: 20101231, role: 'measure' },
   ] } }, 'schema.fields[1].role');
   assert.match(d, /zip/);
+  // The same raw columns renamed "sensitive" (released as given under l-diversity) are refused too.
+  const d2 = await refused({ schema: { fields: [
+    { name: 'dummy', type: 'integer', min: 0, max: 1, role: 'quasi-identifier' },
+    { name: 'zip', type: 'integer', min: 0, max: 99999, role: 'sensitive' },
+  ] } }, 'schema.fields[1].role');
+  assert.match(d2, /zip is sensitive.*category field of at most 32 categories/);
+  await refused({ schema: { fields: [
+    { name: 'age', type: 'integer', min: 18, max: 100, role: 'quasi-identifier' },
+    { name: 'zip', type: 'category', categories: Array.from({ length: 40 }, (_, i) => `z${i}`), role: 'sensitive' },
+  ] } }, 'schema.fields[1].role');
 });
 
 test('k = 2 is refused with the operator floor; l below 2 on a sensitive field too', async () => {

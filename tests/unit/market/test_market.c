@@ -173,6 +173,12 @@ static void test_spec_floors(void **state)
          "\"quasi-identifier\"},{\"name\":\"zip\",\"type\":\"integer\",\"min\":0,\"max\":"
          "99999,\"role\":\"measure\"}]}",
          "schema.fields[1].role: zip is a measure"},
+        /* raw columns through a sensitive role (released as given) */
+        {"schema", NULL,
+         "{\"fields\":[{\"name\":\"c\",\"type\":\"integer\",\"min\":0,\"max\":9,\"role\":"
+         "\"quasi-identifier\"},{\"name\":\"zip\",\"type\":\"integer\",\"min\":0,\"max\":"
+         "99999,\"role\":\"sensitive\"}]}",
+         "schema.fields[1].role: zip is sensitive"},
         /* k below the floor */
         {"privacy", NULL, "{\"mode\":\"k-anonymity\",\"k\":2}", "privacy.k must be at least 5"},
         /* l below the floor on a sensitive field */

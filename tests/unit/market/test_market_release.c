@@ -250,7 +250,7 @@ static void test_legacy_measure_and_floors(void **state)
         "\"role\":\"quasi-identifier\"},{\"name\":\"zip\",\"type\":\"integer\",\"min\":1000,"
         "\"max\":99999,\"role\":\"measure\"},{\"name\":\"birth\",\"type\":\"integer\",\"min\":"
         "19000101,\"max\":20101231,\"role\":\"measure\"},{\"name\":\"cd4\",\"type\":\"decimal\","
-        "\"min\":0,\"max\":2000,\"decimals\":1,\"granularity\":\"25\",\"role\":\"measure\"},"
+        "\"min\":0,\"max\":2000,\"decimals\":1,\"granularity\":\"250\",\"role\":\"measure\"},"
         "{\"name\":\"status\",\"type\":\"category\",\"categories\":[\"hiv\",\"none\",\"other\"],"
         "\"role\":\"sensitive\"}]}");
     coh_table *t;
@@ -281,10 +281,10 @@ static void test_legacy_measure_and_floors(void **state)
     assert_true(json_number_value(json_object_get(rep, "l")) >= 2);
     assert_int_equal(json_array_size(json_object_get(rep, "measures_generalized")), 3);
     assert_int_equal(json_array_size(json_object_get(rep, "qi")), 4);
-    /* the grids come from the schema: declared 25 for cd4, defaults for the others */
+    /* the grids come from the schema: declared 250 for cd4, defaults for the others */
     json_t *grid = json_object_get(rep, "grid");
     assert_string_equal(json_string_value(json_object_get(json_object_get(grid, "cd4"), "step")),
-                        "25");
+                        "250");
     assert_string_equal(json_string_value(json_object_get(json_object_get(grid, "zip"), "step")),
                         "2000");
     struct csv c;
@@ -297,7 +297,7 @@ static void test_legacy_measure_and_floors(void **state)
         assert_true(src < 60);
         check_numeric_cell(c.cell[r][zc], zip[src], 1000, 99999, 2000);
         check_numeric_cell(c.cell[r][bc], birth[src], 19000101, 20101231, 50000);
-        check_numeric_cell(c.cell[r][cc], cd4[src], 0, 2000, 25);
+        check_numeric_cell(c.cell[r][cc], cd4[src], 0, 2000, 250);
         /* nothing raw: a measure's own value is never printed unless it is a grid point */
         char raw[32];
         snprintf(raw, sizeof raw, "%.0f", zip[src]);
@@ -346,6 +346,53 @@ static void test_grid_hides_extremes(void **state)
     }
     int qcol[] = {ac}, scol[] = {dc};
     check_classes(&c, qcol, 1, scol, 1, 5, 2);
+    csv_free(&c);
+    free(rows);
+    json_decref(out);
+    coh_table_free(t);
+    coh_market_schema_free(s);
+}
+
+/* The report's loss is measured over the schema, not the data: a per-field NCP over the data's
+ * own range would give away its smallest and largest values (a researcher's own row at one end
+ * reveals the other), and "*" for a category must mean every declared category. */
+static void test_report_speaks_of_the_schema(void **state)
+{
+    (void)state;
+    coh_market_schema *s = schema(
+        "{\"fields\":[{\"name\":\"age\",\"type\":\"integer\",\"min\":18,\"max\":100,\"role\":"
+        "\"quasi-identifier\"},{\"name\":\"sex\",\"type\":\"category\",\"categories\":[\"f\","
+        "\"m\",\"x\"],\"role\":\"quasi-identifier\"},{\"name\":\"dx\",\"type\":\"category\","
+        "\"categories\":[\"hiv\",\"flu\"],\"role\":\"sensitive\"}]}");
+    coh_table *t;
+    coh_err err = {0};
+    assert_int_equal(coh_market_schema_table(&t, s, &err), 0);
+    char rec[96];
+    for (int i = 0; i < 12; i++) {
+        snprintf(rec, sizeof rec, "{\"age\":%d,\"sex\":\"%s\",\"dx\":\"%s\"}", 50 + i % 6,
+                 i % 2 ? "f" : "m", i % 3 ? "hiv" : "flu");
+        append(t, s, rec);
+    }
+    assert_int_equal(coh_table_finish(t, &err), 0);
+    json_t *out = NULL;
+    size_t *rows = NULL, n = 0;
+    assert_int_equal(release(&out, &rows, &n, t, s, "{\"mode\":\"k-anonymity\",\"k\":5}", &err), 0);
+    struct csv c;
+    csv_parse(&c, json_string_value(json_object_get(out, "content")));
+    int ac = col_of(&c, "age"), sc = col_of(&c, "sex");
+    double age = 0, sex = 0;
+    for (size_t r = 0; r < c.rows; r++) {
+        double lo, hi;
+        if (sscanf(c.cell[r][ac], "[%lf,%lf]", &lo, &hi) != 2)
+            lo = hi = atof(c.cell[r][ac]);
+        age += (hi - lo) / (100 - 18);
+        /* only f and m occur: never "*", which would mean all three declared */
+        assert_string_not_equal(c.cell[r][sc], "*");
+        sex += strchr(c.cell[r][sc], ',') ? 1.0 / 2 : 0;
+    }
+    json_t *per = json_object_get(json_object_get(out, "report"), "ncp_per_qi");
+    assert_true(fabs(json_number_value(json_object_get(per, "age")) - age / (double)c.rows) < 1e-9);
+    assert_true(fabs(json_number_value(json_object_get(per, "sex")) - sex / (double)c.rows) < 1e-9);
     csv_free(&c);
     free(rows);
     json_decref(out);
@@ -429,8 +476,12 @@ static void test_granularity(void **state)
         {"\"type\":\"integer\",\"min\":18,\"max\":100,\"granularity\":\"10\"", NULL, "10"},
         {"\"type\":\"decimal\",\"min\":10,\"max\":60,\"decimals\":1,\"granularity\":2.5", NULL,
          "2.5"},
-        {"\"type\":\"decimal\",\"min\":10,\"max\":60,\"decimals\":1,\"granularity\":\"0.50\"", NULL,
-         "0.50"},
+        {"\"type\":\"decimal\",\"min\":10,\"max\":60,\"decimals\":1,\"granularity\":\"1.0\"", NULL,
+         "1.0"},
+        /* finer than the default step: interval ends would be contributed values again */
+        {"\"type\":\"decimal\",\"min\":10,\"max\":60,\"decimals\":1,\"granularity\":\"0.50\"",
+         "at least 1", NULL},
+        {"\"type\":\"integer\",\"min\":18,\"max\":100,\"granularity\":1", "at least 2", NULL},
         {"\"type\":\"integer\",\"min\":18,\"max\":100,\"granularity\":0", "granularity", NULL},
         {"\"type\":\"integer\",\"min\":18,\"max\":100,\"granularity\":-5", "granularity", NULL},
         {"\"type\":\"integer\",\"min\":18,\"max\":100,\"granularity\":2.5", "granularity", NULL},
@@ -470,6 +521,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_constant_categorical_qi),
         cmocka_unit_test(test_legacy_measure_and_floors),
+        cmocka_unit_test(test_report_speaks_of_the_schema),
         cmocka_unit_test(test_grid_hides_extremes),
         cmocka_unit_test(test_suppression_only_where_it_helps),
         cmocka_unit_test(test_granularity),
