@@ -1,5 +1,5 @@
-// Gas of CohortRewards.propose and .claim with a claims tree of 1,000,000 accounts (proofs of
-// depth 20, built by our ledger module through bench_chain_tree), beside the OpenZeppelin
+// Gas of CohortRewards.propose, .promote and .claim with a claims tree of 1,000,000 accounts
+// (proofs of depth 20, built by our ledger module through bench_chain_tree), beside the OpenZeppelin
 // MerkleProof baseline (contracts-abi/test/MerkleBaseline.sol: verify the same leaf against a
 // stored root and record it, no token transfer), all measured on one private anvil.
 // Prints a markdown table. Usage: node bench/chain/gas.mjs [accounts]
@@ -30,48 +30,50 @@ try {
   await gas(token.approve(await rewards.getAddress(), 10n ** 24n));
   await gas(rewards.deposit(10n ** 24n));
   const rows = [];
+  const row = (name, g, vs = true) => rows.push([name, g, vs ? `+${(g - base).toLocaleString('en-US')}` : '']);
+  let base = 0n;
   const [a, b, c] = tree.claims;
   const depth = a.proof.length;
   // The constructor leaves the roots at NO_ROOT (nonzero), so the first proposal rewrites
   // nonzero slots like every later one. A proposal after the previous one's challenge period
-  // also promotes that one to effective. Each proposal writes two root slots (the promoted
-  // root, the new pending one): one of them is a no-op SSTORE whenever two consecutive
-  // proposals carry the same claims root, so "changes" and "unchanged" cost the same.
-  rows.push(['propose (first after deployment)', await gas(propose('ledger-1', ethers.id('claims-1'), 1000)), '']);
+  // also promotes that one when nobody called promote().
+  row('propose (first after deployment)', await gas(propose('ledger-1', ethers.id('claims-1'), 1000)), false);
   await later();
-  rows.push(['propose (promotes the previous; claims root changes)', await gas(propose('ledger-2', tree.root, 2000)), '']);
+  row('propose (the previous one effective, nobody promoted it: promotes it)', await gas(propose('ledger-2', tree.root, 2000)), false);
   await later();
+  // The steady flow: once the challenge period is over, cohortd's anchorer (or anyone) calls
+  // promote() when it has nothing new to propose; claims then read only the promoted root.
+  row('promote() (after the challenge period; anyone may send it)', await gas(rewards.connect(guardianWallet).promote()), false);
   // Baseline: same leaf, same proof, against a stored root; records the amount.
   await gas(baseline.setRoot(tree.root));
-  const base = await gas(baseline.verify(b.account, b.amount, b.proof));
+  base = await gas(baseline.verify(b.account, b.amount, b.proof));
   rows.push([`OpenZeppelin MerkleProof baseline (verify depth ${depth} + record, no transfer)`, base, '']);
-  // ledger-2 is effective but not yet promoted: the first claim against it promotes it.
+  // Recipients that already hold tokens (balance slot nonzero); their `claimed` slot still
+  // goes from zero, as on any account's first claim through this contract.
   await gas(token.mint(c.account, 1n));
-  const promoting = await gas(rewards.claim(c.account, c.amount, c.proof));
-  rows.push([`claim, depth ${c.proof.length} (the first after a proposal became effective: promotes it; recipient holds tokens)`, promoting, `+${(promoting - base).toLocaleString('en-US')}`]);
-  rows.push(['propose (nothing to promote: the last one was promoted by a claim)', await gas(propose('ledger-3', tree.root, 3000)), '']);
-  await later();
-  const first = await gas(rewards.claim(a.account, a.amount, a.proof));
-  rows.push([`claim, depth ${depth} (first claim; recipient held no tokens)`, first, `+${(first - base).toLocaleString('en-US')}`]);
-  // A recipient that already holds tokens (its balance slot is nonzero); its `claimed` slot
-  // still goes from zero, as on any account's first claim through this contract.
+  row(`claim, depth ${depth}, the first after promote() (recipient holds tokens)`, await gas(rewards.claim(c.account, c.amount, c.proof)));
   await gas(token.mint(b.account, 1n));
-  const warm = await gas(rewards.claim(b.account, b.amount, b.proof));
-  rows.push([`claim, depth ${depth} (recipient already holds tokens)`, warm, `+${(warm - base).toLocaleString('en-US')}`]);
+  row(`claim, depth ${depth}, steady (recipient holds tokens)`, await gas(rewards.claim(b.account, b.amount, b.proof)));
+  row(`claim, depth ${depth}, a recipient's first tokens (its balance slot goes from zero)`, await gas(rewards.claim(a.account, a.amount, a.proof)));
   // A repeat claim: the same account after it earned more (the next epoch's tree, every
-  // amount 1e18 higher, promoted by the proposal after it): `claimed` and balance both nonzero.
+  // amount 1e18 higher): `claimed` and balance both nonzero.
   const next = treeOf(1, String(b.index));
   const [again] = next.claims;
-  rows.push(['propose (promotes the previous; claims root unchanged)', await gas(propose('ledger-4', next.root, 4000)), '']);
+  row('propose (nothing to promote: promote() did)', await gas(propose('ledger-3', next.root, 3000)), false);
   await later();
-  rows.push(['propose (promotes the previous; claims root changes)', await gas(propose('ledger-5', next.root, 5000)), '']);
-  const repeat = await gas(rewards.claim(again.account, again.amount, again.proof));
-  rows.push([`claim, depth ${again.proof.length} (repeat claim of the same account after a new proposal)`, repeat, `+${(repeat - base).toLocaleString('en-US')}`]);
+  row('promote()', await gas(rewards.promote()), false);
+  row(`claim, depth ${again.proof.length}, repeat (the same account after a new proposal)`, await gas(rewards.claim(again.account, again.amount, again.proof)));
+  // The fallback: nobody promoted, so the first claim after the challenge period promotes.
+  const third = treeOf(2, String(c.index));
+  const [late] = third.claims;
+  await gas(propose('ledger-4', third.root, 4000));
+  await later();
+  row(`claim, depth ${late.proof.length}, repeat, when nobody promoted (fallback: verifies twice and promotes)`, await gas(rewards.claim(late.account, late.amount, late.proof)));
   const { chainId } = await anvil.provider.getNetwork();
   const version = await anvil.provider.send('web3_clientVersion', []);
   console.log(`Claims tree of ${tree.n.toLocaleString('en-US')} accounts built by the ledger module in ${tree.build_ms} ms; proofs of depth ${depth}.`);
   console.log(`Gas used per transaction (receipt gasUsed, including the 21,000 base and calldata), on ${version}, chain ${chainId}.`);
-  console.log(`Targets: propose under 70,000; claim under 80,000. Challenge period ${PERIOD} s (anvil's clock moved past it).`);
+  console.log(`Targets: propose under 70,000; claim under 80,000 (a recipient's first tokens excepted). Challenge period ${PERIOD} s (anvil's clock moved past it).`);
   console.log();
   console.log('| transaction | gas used | vs baseline |');
   console.log('|---|---:|---:|');

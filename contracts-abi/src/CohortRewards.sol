@@ -28,8 +28,11 @@
 //
 // Gas: a proposal becomes effective by the passing of time, with no transaction. claim reads
 // one root slot (_root: the last root promoted to effective) like a contract with a single
-// root; only a proof that fails there looks further, at a pending proposal whose challenge
-// period is over, and promotes it (that one claim pays the promotion). A proof against an
+// root. Anyone may call promote() once the challenge period is over to move the proposal into
+// that slot (cohortd's anchorer does, when it has nothing new to propose; the next propose
+// also promotes), so no claim pays for it. Only a proof that fails against _root looks
+// further, at a pending proposal whose challenge period is over, and promotes it (a fallback
+// when nobody promoted: that one claim pays the promotion). A proof against an
 // older effective root still verifies: harmless, since cumulative amounts only grow and the
 // contract pays only the difference. Pausing swaps _root for PAUSED_ROOT, so the common path
 // needs no paused flag. Before the first effective proposal both roots hold NO_ROOT (1): the
@@ -97,6 +100,7 @@ contract CohortRewards is ReentrancyGuardTransient {
     error AlreadyInState();
     error ClaimsArePaused();
     error InvalidProof();
+    error NothingToPromote();
     error NothingToClaim(uint256 cumulativeAmount, uint256 alreadyClaimed);
 
     constructor(IERC20 token_, address anchorer_, address guardian_, uint64 challengePeriod_) {
@@ -147,6 +151,15 @@ contract CohortRewards is ReentrancyGuardTransient {
         _pendingAt = effectiveAt;
         lastSeq = lastSeq_;
         emit Anchored(lastSeq_, ledgerRoot_, claimsRoot_, totalCredited, effectiveAt);
+    }
+
+    /// Anyone may call: the pending proposal, once its challenge period is over, becomes the
+    /// root claims prove against, so no claim pays the promotion. Reverts NothingToPromote when
+    /// none is due (none pending, still in its challenge period, vetoed, or already promoted).
+    function promote() external {
+        uint64 at = _pendingAt;
+        if (at == 0 || block.timestamp < at) revert NothingToPromote();
+        _promote();
     }
 
     /// The pending proposal, whose challenge period is over, becomes the promoted root.

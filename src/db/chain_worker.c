@@ -19,6 +19,15 @@
  *               anchor, the guardian vetoed it (vetoed(lastSeq): marked 'vetoed', the next
  *               batch starts after it) or a reorg deeper than the confirmations dropped it
  *               (reopened and re-sent).
+ * Promotion: once a proposal's challenge period is over and there is nothing new to propose,
+ * the worker simulates promote() with eth_call and, unless it would revert (NothingToPromote:
+ * none due), sends it, so claims read the promoted root and none pays the promotion (the
+ * contract's fallback); it waits while ledger entries wait to be anchored, and for
+ * anchor_interval_s after the proposal is first seen due (a proposal meanwhile promotes it for
+ * free). The transaction is tracked in memory only (a crash forgets it; the next simulation
+ * tells whether a promotion is still due): polled at every step until mined, its fees raised
+ * after `stuck_s` (so an anchor never waits behind it), forgotten when its nonce is used by
+ * another. A revert or a refusal is a failure and backs off like an anchor's.
  * Before every step the worker checks that its key is the contract's anchorer; if not (a
  * rotation the guardian has not installed yet, or a replaced key) it sends nothing and says
  * so (chain_anchorer row: /readyz, /metrics, GET /v1/chain). After `cohort ledger rotate-key`
@@ -61,6 +70,15 @@ struct coh_db_chain_worker {
     char state[16], reason[256]; /* as last written to chain_anchorer */
     uint8_t token[20]; /* rewards.token(), read once */
     int have_token;
+    uint64_t promoted_seq; /* a contract lastSeq seen with nothing left to promote */
+    uint64_t due_seq;      /* a contract lastSeq seen due for promotion ... */
+    time_t due_since;      /* ... since (CLOCK_MONOTONIC seconds) */
+    struct {
+        int live; /* sent, no receipt yet */
+        uint8_t hash[32], max_fee[32], tip[32];
+        uint64_t nonce;
+        time_t sent; /* CLOCK_MONOTONIC seconds */
+    } promo; /* the promote() transaction in flight */
     struct coh_db_chain_watch watch; /* the deposit watcher (chain_watch.c) */
     pthread_t thread;
     pthread_mutex_t mu;
@@ -69,6 +87,7 @@ struct coh_db_chain_worker {
 };
 
 #define ANCHOR_GAS 100000
+#define PROMOTE_GAS 60000 /* promote() uses about 41,000 */
 #define BACKOFF_CAP_MS 600000L  /* after reverts and refusals */
 #define TRANSIENT_CAP_MS 30000L /* after an unreachable node or database */
 #define ANCHOR_WAIT 1 /* a step that sends nothing on purpose (not the anchorer) */
@@ -95,7 +114,7 @@ static const char *revert_name(const char *msg)
 {
     static const char *const errors[] = {
         "NotAnchorer()", "StaleAnchor(uint64,uint64)", "CreditsExceedDeposits(uint256,uint256)",
-        "ChallengePeriodRunning(uint64)"};
+        "ChallengePeriodRunning(uint64)", "NothingToPromote()"};
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
         uint8_t sel[4];
         char hex[11];
@@ -107,8 +126,10 @@ static const char *revert_name(const char *msg)
     return NULL;
 }
 
-/* eth_call of data from our key at "pending": COH_CHAIN_ERPC naming the error if it reverts. */
-static int simulate(coh_db_chain_worker *w, const uint8_t *data, size_t len, coh_err *err)
+/* eth_call of data (calling fn) from our key at "pending": COH_CHAIN_ERPC naming the error if
+ * it reverts. */
+static int simulate(coh_db_chain_worker *w, const char *fn, const uint8_t *data, size_t len,
+                    coh_err *err)
 {
     json_t *res = NULL;
     json_t *call = json_pack("{s:o, s:o, s:o}", "from", coh_chain_json_hex(w->signer, 20), "to",
@@ -121,7 +142,7 @@ static int simulate(coh_db_chain_worker *w, const uint8_t *data, size_t len, coh
         const char *name = revert_name(err->msg);
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
-        return coh_err_set(err, rc, "propose would revert%s%s (%s)", name ? ": " : "",
+        return coh_err_set(err, rc, "%s would revert%s%s (%s)", fn, name ? ": " : "",
                            name ? name : "", msg);
     }
     return rc;
@@ -197,7 +218,7 @@ static int send_new(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a,
         return rc0 > 0 ? 0 : rc0;
     propose_calldata(&data, a);
     int rc = data.oom ? coh_err_set(err, COH_ERR_NOMEM, "out of memory")
-                      : simulate(w, data.data, data.len, err);
+                      : simulate(w, "propose", data.data, data.len, err);
     coh_chain_buf_clear(&data);
     if (rc) {
         coh_log_warn("anchor %lld (entries %llu..%llu): %s; nothing sent", a->id,
@@ -488,6 +509,7 @@ static int reload_key(coh_db_chain_worker *w, coh_err *err)
     w->cfg.ledger_key = key; /* the deposit watcher reads it through cfg too */
     memcpy(w->signer, addr, 20);
     coh_hex_encode(w->signer_hex, addr, 20, 1);
+    w->promo.live = 0; /* its nonce was the old key's */
     coh_log_warn("anchorer: the ledger key was rotated (%s -> %s); anchoring with the new key "
                  "once the contract's anchorer is it",
                  old, w->signer_hex);
@@ -537,6 +559,173 @@ static int check_anchorer(coh_db_chain_worker *w, coh_err *err)
     return ANCHOR_WAIT;
 }
 
+static time_t mono_s(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec;
+}
+
+/* Signs promote() with the given nonce and fees and broadcasts it; remembers it in w->promo. */
+static int send_promote(coh_db_chain_worker *w, uint64_t nonce, const uint8_t max_fee[32],
+                        const uint8_t tip[32], coh_err *err)
+{
+    coh_chain_buf data, raw;
+    coh_chain_buf_init(&raw);
+    coh_chain_buf_init(&data);
+    coh_chain_abi_arg none = coh_chain_abi_u64(0);
+    coh_chain_abi_calldata(&data, "promote()", &none, 0);
+    coh_chain_tx tx = {.chain_id = w->cfg.chain_id,
+                       .nonce = nonce,
+                       .gas_limit = PROMOTE_GAS,
+                       .has_to = 1,
+                       .data = data.data,
+                       .data_len = data.len};
+    memcpy(tx.max_fee, max_fee, 32);
+    memcpy(tx.max_priority_fee, tip, 32);
+    memcpy(tx.to, w->cfg.rewards, 20);
+    uint8_t hash[32];
+    int rc = data.oom ? COH_ERR_NOMEM : coh_chain_tx_sign(&raw, hash, NULL, &tx, w->cfg.ledger_key);
+    if (rc) {
+        rc = coh_err_set(err, rc, "cannot sign promote()");
+    } else {
+        char h[67];
+        coh_hex_encode(h, hash, 32, 1);
+        uint8_t got[32];
+        coh_err e2 = {0};
+        int sent = coh_chain_rpc_send_raw(w->rpc, got, raw.data, raw.len, &e2);
+        if (sent == COH_CHAIN_ERPC) { /* the node refused it: a failure */
+            rc = coh_err_set(err, sent, "promote(): %s", e2.msg);
+        } else {
+            if (sent != 0)
+                coh_log_warn("promote(): broadcast: %s (polled, replaced if stuck)", e2.msg);
+            coh_log_info("promote(): sending %s nonce %llu", h, (unsigned long long)nonce);
+            w->promo.live = 1;
+            memcpy(w->promo.hash, hash, 32);
+            memcpy(w->promo.max_fee, max_fee, 32);
+            memcpy(w->promo.tip, tip, 32);
+            w->promo.nonce = nonce;
+            w->promo.sent = mono_s();
+        }
+    }
+    coh_chain_buf_clear(&data);
+    coh_chain_buf_clear(&raw);
+    return rc;
+}
+
+/* Polls the promote() transaction in flight: mined, reverted (a failure), its nonce taken by
+ * another transaction (forgotten), or pending for stuck_s (replaced with higher fees). */
+static int poll_promote(coh_db_chain_worker *w, coh_err *err)
+{
+    char h[67];
+    coh_hex_encode(h, w->promo.hash, 32, 1);
+    json_t *rcpt;
+    int rc = coh_chain_rpc_call(w->rpc, &rcpt, "eth_getTransactionReceipt",
+                                json_pack("[o]", coh_chain_json_hex(w->promo.hash, 32)), err);
+    if (rc)
+        return rc;
+    if (!json_is_null(rcpt)) {
+        uint64_t bn = 0, ok = 0;
+        int bad =
+            coh_chain_quantity_u64(&bn, json_string_value(json_object_get(rcpt, "blockNumber"))) ||
+            coh_chain_quantity_u64(&ok, json_string_value(json_object_get(rcpt, "status")));
+        json_decref(rcpt);
+        if (bad)
+            return coh_err_set(err, COH_CHAIN_ETRANSPORT, "malformed receipt");
+        w->promo.live = 0;
+        if (!ok) /* backed off, then simulated again before anything is re-sent */
+            return coh_err_set(err, COH_CHAIN_ERPC, "promote(): transaction %s reverted in %llu", h,
+                               (unsigned long long)bn);
+        coh_log_info("promote(): mined in block %llu (%s); claims read the promoted root",
+                     (unsigned long long)bn, h);
+        return 0;
+    }
+    json_decref(rcpt);
+    uint64_t mined_nonce;
+    if ((rc = nonce_of(w, &mined_nonce, "latest", err)) != 0)
+        return rc;
+    if (mined_nonce > w->promo.nonce) {
+        coh_log_warn("promote(): nonce %llu used by another transaction; forgotten",
+                     (unsigned long long)w->promo.nonce);
+        w->promo.live = 0;
+        return 0;
+    }
+    if (mono_s() - w->promo.sent < w->cfg.stuck_s)
+        return 0;
+    uint8_t max_fee[32], tip[32], mkt_fee[32], mkt_tip[32];
+    coh_chain_u256_scale(max_fee, w->promo.max_fee, FEE_BUMP_NUM, FEE_BUMP_DEN);
+    coh_chain_u256_scale(tip, w->promo.tip, FEE_BUMP_NUM, FEE_BUMP_DEN);
+    if (market_fees(w, mkt_fee, mkt_tip, err) == 0 && coh_chain_u256_cmp(mkt_fee, max_fee) > 0)
+        memcpy(max_fee, mkt_fee, 32);
+    coh_log_warn("promote(): %s pending %llds, replacing nonce %llu with higher fees", h,
+                 (long long)(mono_s() - w->promo.sent), (unsigned long long)w->promo.nonce);
+    return send_promote(w, w->promo.nonce, max_fee, tip, err);
+}
+
+/* Whether ledger entries wait to be anchored (the next batch, due or not yet). */
+static int entries_waiting(coh_db_chain_worker *w, int *out, coh_err *err)
+{
+    PGresult *r = coh_db_query(w->cfg.db,
+                               "SELECT h.seq > COALESCE((SELECT max(last_seq) FROM chain_anchors), "
+                               "0) FROM ledger_head h",
+                               0, NULL, err);
+    if (!r)
+        return err->code;
+    *out = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return 0;
+}
+
+/*
+ * Nothing new to propose and no proposal in its challenge period (pending() is zero): if the
+ * contract's latest proposal (lastSeq `last`) is effective but not promoted, promote() it, once
+ * no ledger entry waits to be anchored and it has been due for anchor_interval_s (a proposal
+ * of entries arriving meanwhile promotes it without a transaction of its own).
+ */
+static int step_promote(coh_db_chain_worker *w, uint64_t last, coh_err *err)
+{
+    if (w->promo.live || last == 0 || last == w->promoted_seq)
+        return 0;
+    int waiting = 0;
+    int rc0 = entries_waiting(w, &waiting, err);
+    if (rc0 || waiting)
+        return rc0;
+    if (w->due_seq == last && mono_s() - w->due_since < w->cfg.interval_s)
+        return 0;
+    coh_chain_buf data;
+    coh_chain_buf_init(&data);
+    coh_chain_abi_arg none = coh_chain_abi_u64(0);
+    coh_chain_abi_calldata(&data, "promote()", &none, 0);
+    int rc = data.oom ? coh_err_set(err, COH_ERR_NOMEM, "out of memory")
+                      : simulate(w, "promote", data.data, data.len, err);
+    coh_chain_buf_clear(&data);
+    if (rc == COH_CHAIN_ERPC && strstr(err->msg, "NothingToPromote")) {
+        /* None pending (pending() is zero, so none in its challenge period either): the root of
+         * lastSeq is the promoted one, or lastSeq fell back to it on a veto. */
+        w->promoted_seq = last;
+        memset(err, 0, sizeof *err);
+        return 0;
+    }
+    if (rc) {
+        coh_log_warn("promote(): %s; nothing sent", err->msg);
+        return rc;
+    }
+    if (w->due_seq != last) { /* due from now; sent after anchor_interval_s if still due */
+        w->due_seq = last;
+        w->due_since = mono_s();
+        return 0;
+    }
+    uint64_t nonce;
+    uint8_t max_fee[32], tip[32];
+    rc = nonce_of(w, &nonce, "pending", err);
+    if (rc == 0)
+        rc = market_fees(w, max_fee, tip, err);
+    if (rc == 0)
+        coh_log_info("promote(): the proposal ending at entry %llu is effective; promoting it",
+                     (unsigned long long)last);
+    return rc ? rc : send_promote(w, nonce, max_fee, tip, err);
+}
+
 static int step_anchor(coh_db_chain_worker *w, coh_err *err)
 {
     int rc = reload_key(w, err);
@@ -545,6 +734,9 @@ static int step_anchor(coh_db_chain_worker *w, coh_err *err)
     if (rc < 0)
         return rc;
     w->may_send = rc == 0;
+    /* A promote() in flight: polled, and replaced when stuck, so no anchor waits behind it. */
+    if (w->promo.live && w->may_send && (rc = poll_promote(w, err)) != 0)
+        return rc;
     struct coh_db_chain_anchor a;
     rc = coh_db_chain_anchor_open(&a, w->cfg.db, err);
     if (rc == 0) /* receipts are polled even when we may not send: a revert is seen at once */
@@ -585,9 +777,9 @@ static int step_anchor(coh_db_chain_worker *w, coh_err *err)
     int created = 0;
     rc = coh_db_chain_anchor_create(&a, &created, w->cfg.db, w->cfg.batch_size, w->cfg.interval_s,
                                     err);
-    if (rc || !created)
+    if (rc)
         return rc;
-    return send_new(w, &a, err);
+    return created ? send_new(w, &a, err) : step_promote(w, last, err);
 }
 
 /* One anchoring step, unless stopped or backing off; counts failures and backs off. */

@@ -3,7 +3,8 @@
 // 3 s challenge period, cohortd anchoring) and `cohort watch` guarding it for the whole file.
 // - the honest flow pays exactly: deposit, release, a proposal, the challenge period (nothing
 //   claimable before), claim; more credits, claim the difference; watch finds every honest
-//   proposal to be the ledger's;
+//   proposal to be the ledger's; once a proposal is effective cohortd sends promote() (it has
+//   nothing new to propose), so no claim pays the promotion;
 // - an attacker holding only the anchorer key (anvil impersonation of its address: exactly
 //   the power of the key, no more) proposes a claims root with one leaf (attacker, contract
 //   balance): `cohort watch` vetoes it within the challenge period, nothing can be claimed
@@ -113,7 +114,32 @@ async function revertName(p) {
   return 'no revert';
 }
 
+// cohortd's anchorer promote()s a proposal once it is effective and nothing new is to be
+// proposed. Then nothing is left to promote (and none is pending), so a claim verifies against
+// the promoted root alone and cannot take the contract's fallback that pays the promotion.
+async function promotedByCohortd() {
+  await waitFor('cohortd to promote the effective proposal', async () =>
+    (await revertName(s.rewards.promote.staticCall())) === 'NothingToPromote' &&
+    (await s.rewards.pending())[2] === 0n, 20000, 100);
+}
+
+// promote() transactions mined from block `from` on: [{ from, status }].
+async function promoteTxs(from) {
+  const sel = s.rewards.interface.getFunction('promote').selector;
+  const to = (await s.rewards.getAddress()).toLowerCase();
+  const out = [];
+  for (let n = from, head = await s.anvil.provider.getBlockNumber(); n <= head; n++) {
+    for (const tx of (await s.anvil.provider.getBlock(n, true)).prefetchedTransactions) {
+      if (tx.to?.toLowerCase() === to && tx.data === sel) {
+        out.push({ from: tx.from.toLowerCase(), status: (await s.anvil.provider.getTransactionReceipt(tx.hash)).status });
+      }
+    }
+  }
+  return out;
+}
+
 test('honest flow: deposit, release, proposal, challenge period, claim, claim the difference', async () => {
+  const startBlock = await s.anvil.provider.getBlockNumber();
   await (await s.token.connect(researcher).approve(await s.rewards.getAddress(), DEPOSIT)).wait();
   await (await s.rewards.connect(researcher).deposit(DEPOSIT)).wait();
   await waitFor('the deposit credit', async () => {
@@ -149,17 +175,24 @@ test('honest flow: deposit, release, proposal, challenge period, claim, claim th
   for (const c of contributors) {
     const cl = await effectiveClaim(c.w.address, REWARD);
     assert.equal(cl.claims_root, await s.rewards.claimsRoot(), 'the proof is against the effective root');
+    await promotedByCohortd();
     assert.equal(await claim(c.w, cl), REWARD, 'exactly the reward');
   }
   const a = (await anchors()).find((x) => x.id === pending.id);
   assert.equal(a.state, 'effective');
+  const anchorer = (await s.rewards.anchorer()).toLowerCase();
+  const promotes = await promoteTxs(startBlock);
+  assert.ok(promotes.length >= 1 && promotes.every((t) => t.from === anchorer && t.status === 1),
+    `cohortd's anchorer sent promote(), never reverted: ${JSON.stringify(promotes)}`);
 
   // More credits (a withdrawal to the researcher's own leaf), a new proposal: the difference.
   assert.equal((await withdraw(5n * UNIT)).status, 201);
   const cl1 = await effectiveClaim(researcher.address, 5n * UNIT);
+  await promotedByCohortd();
   assert.equal(await claim(researcher, cl1), 5n * UNIT);
   assert.equal((await withdraw(2n * UNIT)).status, 201);
   const cl2 = await effectiveClaim(researcher.address, 7n * UNIT);
+  await promotedByCohortd();
   assert.equal(await claim(researcher, cl2), 2n * UNIT, 'only the difference');
   assert.equal(await revertName(s.rewards.connect(researcher).claim(cl2.address, cl2.cumulative_amount, cl2.proof)), 'NothingToClaim');
   assert.match(watch.stdout(), /ok: proposal of entries up to \d+/);
@@ -311,7 +344,8 @@ test('rotate-key without the guardian key: cohortd sends nothing until the guard
 
 test('an anchor that reverts on chain is not re-sent at once: one reverted transaction, an alert, then it waits', async () => {
   const key = await s.rewards.anchorer();
-  await waitFor('no proposal in its challenge period', async () => (await s.rewards.pending())[2] === 0n, 30000, 100);
+  // no proposal in its challenge period, and none left to promote: cohortd sends only the one below
+  await promotedByCohortd();
   const nonce0 = await s.anvil.provider.getTransactionCount(key);
   const logFrom = s.srv.log().length;
   await s.anvil.provider.send('evm_setAutomine', [false]);

@@ -2,7 +2,9 @@
 // roots start at NO_ROOT, against which nothing verifies, and proposals stay under 70,000 gas;
 // claim accepts exactly the StandardMerkleTree proofs; only the anchorer proposes, never above
 // the deposits, one challenge period at a time, and nothing is claimable before a proposal is
-// effective; the guardian (alone) vetoes, pauses, replaces the anchorer and hands its role on;
+// effective; anyone may promote() an effective proposal (nothing before effectiveAt or after a
+// veto), after which a claim verifies once; the guardian (alone) vetoes, pauses, replaces the
+// anchorer and hands its role on;
 // anchors only move forward; claims pay the difference, so a double claim pays nothing more
 // and cumulative amounts only grow; a reentrant token cannot make claim pay twice; the
 // contract never pays more than it holds. Most tests deploy with a challenge period of 0 (a
@@ -208,6 +210,52 @@ test('challenge period: nothing is claimable before; the guardian vetoes in it; 
   await (await r.connect(guardian).unpause()).wait();
   await (await r.claim(erin.address, E(8), t2.proof(erin.address, E(8)))).wait();
   assert.equal(await token.balanceOf(erin.address), E(8));
+});
+
+test('promote(): anyone may call it once a proposal is effective; nothing before effectiveAt or after a veto; the claim after it does not pay the promotion', async () => {
+  const PERIOD = 3600;
+  const r = await deployRewards(await token.getAddress(), PERIOD);
+  await (await token.connect(researcher).approve(await r.getAddress(), E(100))).wait();
+  await (await r.connect(researcher).deposit(E(100))).wait();
+  // recipients that already hold tokens, so the gas compared below is the contract's own
+  const [dave, erin, frank] = anvil.wallets(13).slice(10);
+  for (const w of [dave, erin]) await (await token.mint(w.address, 1n)).wait();
+  await reverts(r.connect(carol).promote(), 'NothingToPromote'); // nothing proposed
+  const t1 = merkleTree([[dave.address, E(3)], [erin.address, E(4)]]);
+  await (await r.connect(signer).propose(ethers.id('p1'), t1.root, 1, E(7))).wait();
+  await reverts(r.connect(carol).promote(), 'NothingToPromote'); // in its challenge period
+  await later(PERIOD);
+  // anyone: neither the anchorer nor the guardian
+  await (await r.connect(carol).promote()).wait();
+  await reverts(r.connect(carol).promote(), 'NothingToPromote'); // promoted already
+  assert.equal(await r.claimsRoot(), t1.root);
+  assert.equal(await r.effectiveLastSeq(), 1n);
+  assert.deepEqual([...await r.pending()], [ethers.ZeroHash, 0n, 0n]);
+  const after = (await (await r.claim(dave.address, E(3), t1.proof(dave.address, E(3)))).wait()).gasUsed;
+  assert.ok(after < 80000n, `claim after promote(): ${after} gas`);
+
+  // nobody promotes the next one: the first claim against it still works, and pays the promotion
+  const t2 = merkleTree([[dave.address, E(3)], [erin.address, E(4)]].map(([a, v]) => [a, v + E(1)]));
+  await (await r.connect(signer).propose(ethers.id('p2'), t2.root, 2, E(9))).wait();
+  await later(PERIOD);
+  const erinHeld = await token.balanceOf(erin.address);
+  const fallback = (await (await r.claim(erin.address, E(5), t2.proof(erin.address, E(5)))).wait()).gasUsed;
+  assert.equal(await token.balanceOf(erin.address) - erinHeld, E(5)); // her first claim, as dave's above
+  assert.ok(fallback > after + 5000n, `the fallback claim (${fallback}) pays the promotion; after promote(): ${after}`);
+  await reverts(r.connect(carol).promote(), 'NothingToPromote'); // the claim promoted it
+
+  // a vetoed proposal: nothing to promote, during or after its period; the root stays
+  const forged = merkleTree([[frank.address, E(90)]]);
+  await (await r.connect(signer).propose(ethers.id('forged'), forged.root, 3, E(90))).wait();
+  await (await r.connect(guardian).veto()).wait();
+  await reverts(r.connect(carol).promote(), 'NothingToPromote');
+  await later(PERIOD);
+  await reverts(r.connect(carol).promote(), 'NothingToPromote');
+  assert.equal(await r.claimsRoot(), t2.root);
+  await reverts(r.claim.staticCall(frank.address, E(90), forged.proof(frank.address, E(90))), 'InvalidProof');
+  const daveHeld = await token.balanceOf(dave.address);
+  await (await r.claim(dave.address, E(4), t2.proof(dave.address, E(4)))).wait();
+  assert.equal(await token.balanceOf(dave.address) - daveHeld, E(1));
 });
 
 test('claims: wrong proofs fail, the difference is paid once, cumulative only grows', async () => {
