@@ -214,3 +214,19 @@ export async function waitFor(what, fn, ms = 30000, every = 100) {
     await new Promise((r) => setTimeout(r, every));
   }
 }
+
+// The anchorer key also sends promote() (anyone may; it moves an effective proposal into the
+// root slot claims read): tests that count the key's anchoring transactions count only its
+// propose() calls, mined in blocks from fromBlock on.
+export async function proposalsSent(provider, from, fromBlock) {
+  const sel = ethers.id('propose(bytes32,bytes32,uint64,uint256)').slice(0, 10);
+  const latest = await provider.getBlockNumber();
+  let n = 0;
+  for (let b = fromBlock; b <= latest; b++) {
+    const blk = await provider.getBlock(b, true);
+    for (const tx of blk?.prefetchedTransactions ?? []) {
+      if (tx.from.toLowerCase() === from.toLowerCase() && tx.data.startsWith(sel)) n++;
+    }
+  }
+  return n;
+}

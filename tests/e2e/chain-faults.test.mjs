@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Wallet } from 'ethers';
 import { api } from './helpers.mjs';
 import { signIn } from './market-helpers.mjs';
-import { startChainStack, waitFor } from './chain-anvil.mjs';
+import { startChainStack, waitFor, proposalsSent } from './chain-anvil.mjs';
 
 let s;
 before(async () => { s = await startChainStack('coh_chain_faults'); });
@@ -103,16 +103,16 @@ test('cohortd killed after recording the signed anchor resumes with the same tra
   await s.restart({});
   await confirmed(await postEntry());
   const signer = s.signer;
-  const nonce0 = await s.anvil.provider.getTransactionCount(signer);
+  const block0 = await s.anvil.provider.getBlockNumber() + 1;
   await s.restart({ COHORT_TEST_CRASH_AT: 'anchor-recorded' });
   const seq = await postEntry();
   await s.srv.exited(20000);
-  assert.equal(await s.anvil.provider.getTransactionCount(signer), nonce0, 'nothing was broadcast');
+  assert.equal(await proposalsSent(s.anvil.provider, signer, block0), 0, 'nothing was broadcast');
   await s.restart({});
   const a = await confirmed(seq);
   assert.equal(a.transactions.length, 1, 'the recorded transaction was sent, not a new one');
   assert.equal(a.tx_hash, a.transactions[0].tx_hash);
-  assert.equal(await s.anvil.provider.getTransactionCount(signer), nonce0 + 1);
+  assert.equal(await proposalsSent(s.anvil.provider, signer, block0), 1, 'one proposal mined');
   assert.equal((await anchoredEvents(a.last_seq)).length, 1);
   await assertContiguous();
 });
@@ -120,8 +120,8 @@ test('cohortd killed after recording the signed anchor resumes with the same tra
 test('cohortd killed between sending and confirming resumes without a second anchor', async () => {
   await s.restart({});
   await confirmed(await postEntry());
-  const nonce0 = await s.anvil.provider.getTransactionCount(s.signer);
   await settled();
+  const block0 = await s.anvil.provider.getBlockNumber() + 1;
   await rpc('evm_setAutomine', [false]);
   const seq = await postEntry();
   const sent = await waitFor('the anchor sent', async () => {
@@ -138,7 +138,7 @@ test('cohortd killed between sending and confirming resumes without a second anc
   assert.equal(a.id, sent.id);
   assert.equal(a.transactions.length, 1, 'no second transaction for the batch');
   assert.equal(a.tx_hash, sent.transactions[0].tx_hash);
-  assert.equal(await s.anvil.provider.getTransactionCount(s.signer), nonce0 + 1);
+  assert.equal(await proposalsSent(s.anvil.provider, s.signer, block0), 1, 'one proposal mined');
   assert.equal((await anchoredEvents(a.last_seq)).length, 1);
   // And the next batch follows without a gap.
   const next = await confirmed(await postEntry());
