@@ -321,7 +321,18 @@ static int settled_on_chain(coh_db_chain_worker *w, const struct coh_db_chain_an
                             err);
     if (rc)
         return rc;
-    json_t *lg = json_array_get(logs, json_array_size(logs) - 1);
+    /* The latest log carrying this batch's roots and total: a proposal of the same lastSeq by
+     * another hand (a thief with the key) is not ours. */
+    json_t *lg = NULL;
+    for (size_t i = json_array_size(logs); i > 0 && !lg; i--) {
+        json_t *l = json_array_get(logs, i - 1);
+        const char *d = json_string_value(json_object_get(l, "data"));
+        uint8_t data[128];
+        if (d && strlen(d) == 258 && coh_hex_decode_exact(data, 128, d + 2) == 0 &&
+            memcmp(data, a->ledger_root, 32) == 0 && memcmp(data + 32, a->claims_root, 32) == 0 &&
+            memcmp(data + 64, a->total_credited, 32) == 0)
+            lg = l;
+    }
     uint8_t hash[32];
     uint64_t bn = 0;
     const char *h = json_string_value(json_object_get(lg, "transactionHash"));

@@ -230,6 +230,11 @@ test('a stolen anchorer key: the forged proposal is vetoed by cohort watch withi
   assert.equal(vetoed.args.guardian, s.guardian.address);
   assert.equal(await s.rewards.vetoed(seq), true);
   await waitFor('the watch\'s alert', () => new RegExp(`ALERT: vetoed proposal ${seq} `).test(watch.stderr()), 10000);
+  // ... then it pauses claims (docs/KEYS.md: veto, pause, rotate, unpause). The "thief" here is
+  // cohortd's own key, so the guardian unpauses at once.
+  await waitFor('watch to pause claims', () => s.rewards.paused(), 10000, 100);
+  await waitFor('the pause alert', () => /ALERT: paused claims in transaction 0x[0-9a-f]{64}/.test(watch.stderr()), 10000);
+  await (await s.rewards.connect(s.guardian).unpause()).wait();
 
   // After its challenge period: nothing can be claimed against it.
   await waitFor('the forged proposal\'s effective time', async () => (await s.anvil.provider.getBlock('latest')).timestamp > effectiveAt + 1, 15000, 250);
