@@ -20,25 +20,6 @@
 
 #define GRID_MAX_CELLS 50 /* default step: at most this many cells over the range */
 
-static const int64_t p10[19] = {1LL,
-                                10LL,
-                                100LL,
-                                1000LL,
-                                10000LL,
-                                100000LL,
-                                1000000LL,
-                                10000000LL,
-                                100000000LL,
-                                1000000000LL,
-                                10000000000LL,
-                                100000000000LL,
-                                1000000000000LL,
-                                10000000000000LL,
-                                100000000000000LL,
-                                1000000000000000LL,
-                                10000000000000000LL,
-                                100000000000000000LL,
-                                1000000000000000000LL};
 
 /* The smallest m * 10^e, m in {1,2,5}, e >= -decimals, with range / (m * 10^e) <= 50. */
 static struct coh_dec nice_step(double range, int decimals)
@@ -60,7 +41,7 @@ static void dec_text(char *out, size_t n, struct coh_dec d)
 {
     char buf[48];
     if (d.e >= 0 && d.e <= 18) {
-        (void)coh_dec_format(buf, d.m * p10[d.e], 0);
+        (void)coh_dec_format(buf, d.m * coh_pow10_i64[d.e], 0);
     } else if (d.e < 0 && d.e >= -18) {
         (void)coh_dec_format(buf, d.m, -d.e);
     } else {
@@ -95,7 +76,7 @@ bool coh_grid_rescale(int64_t *out, int64_t v, int from, int to)
 {
     if (to < from || to - from > 18)
         return false;
-    __int128 x = (__int128)v * p10[to - from];
+    __int128 x = (__int128)v * coh_pow10_i64[to - from];
     if (x > INT64_MAX / 4 || x < -(INT64_MAX / 4)) /* headroom for v + step */
         return false;
     *out = (int64_t)x;
@@ -142,7 +123,7 @@ int coh_grid_resolve(struct coh_grid *g, const struct coh_col *col, const coh_ka
         step = nice_step(coh_dec_double(hi) - coh_dec_double(lo), col->scale);
     } else {
         /* only the order of magnitude of the column's range shapes the default step */
-        step = nice_step((double)(dmax - dmin) / (double)p10[col->scale], col->scale);
+        step = nice_step((double)(dmax - dmin) / (double)coh_pow10_i64[col->scale], col->scale);
     }
     int s = col->scale;
     if (-step.e > s)

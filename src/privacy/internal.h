@@ -37,6 +37,8 @@ struct coh_dec {
     int e;     /* value = m * 10^e, e in [-30, 30] */
 };
 /* Parses [ws][+-]digits[.digits][(e|E)[+-]digits][ws]; false for anything else (NaN, inf). */
+/* 10^0 .. 10^18 (table.c). */
+extern const int64_t coh_pow10_i64[19];
 bool coh_dec_parse(struct coh_dec *out, const char *s, size_t len);
 /* m * 10^(e+scale) as int64, false on overflow. */
 bool coh_dec_scaled(int64_t *out, struct coh_dec d, int scale);

@@ -16,7 +16,7 @@
 
 /* ---- decimals ----------------------------------------------------------------------- */
 
-static const int64_t pow10_i64[19] = {1LL,
+const int64_t coh_pow10_i64[19] = {1LL,
                                       10LL,
                                       100LL,
                                       1000LL,
@@ -114,7 +114,7 @@ bool coh_dec_scaled(int64_t *out, struct coh_dec d, int scale)
     }
     if (sh < 0 || sh > 18)
         return false;
-    __int128 v = (__int128)d.m * pow10_i64[sh];
+    __int128 v = (__int128)d.m * coh_pow10_i64[sh];
     if (v > INT64_MAX || v < -INT64_MAX)
         return false;
     *out = (int64_t)v;
@@ -142,8 +142,8 @@ int coh_dec_cmp(struct coh_dec a, struct coh_dec b)
         return sa * ((ma > mb) - (ma < mb));
     /* same order of magnitude: exponents differ by at most 17, fits in 128 bits */
     int emin = a.e < b.e ? a.e : b.e;
-    __int128 x = (__int128)a.m * pow10_i64[a.e - emin];
-    __int128 y = (__int128)b.m * pow10_i64[b.e - emin];
+    __int128 x = (__int128)a.m * coh_pow10_i64[a.e - emin];
+    __int128 y = (__int128)b.m * coh_pow10_i64[b.e - emin];
     return (x > y) - (x < y);
 }
 
