@@ -8,6 +8,7 @@
 #include "crypto/crypto.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <string.h>
 
 _Static_assert(COH_CRYPTO_BOX_SEALBYTES == crypto_box_SEALBYTES, "seal overhead");
@@ -17,6 +18,8 @@ _Static_assert(COH_CRYPTO_WRAP_OVERHEAD == crypto_secretbox_NONCEBYTES + crypto_
 _Static_assert(COH_CRYPTO_WRAP_OVERHEAD == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
                                                crypto_aead_xchacha20poly1305_ietf_ABYTES,
                "wrap_ad overhead");
+_Static_assert(crypto_secretbox_NONCEBYTES == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+               "both wraps put a 24-byte nonce first");
 
 #define WRAP_SUBKEY_ID 1 /* bump to rotate every wrapped secret at once */
 
@@ -102,8 +105,11 @@ static coh_secbuf *subkey(const coh_secbuf *master, const char *context, int *rc
     return k;
 }
 
-int coh_crypto_wrap(uint8_t *out, const coh_secbuf *master, const char *context,
-                    const uint8_t *secret, size_t len)
+/* Seals secret under context's subkey: secretbox, or with ad as XChaCha20-Poly1305 (both a
+ * 24-byte nonce and a 16-byte tag, so the same overhead). */
+static int wrap_with(uint8_t *out, const coh_secbuf *master, const char *context,
+                     const uint8_t *secret, size_t len, const uint8_t *ad, size_t ad_len,
+                     bool aead)
 {
     if (sodium_init() < 0)
         return COH_ERR_CRYPTO;
@@ -113,90 +119,75 @@ int coh_crypto_wrap(uint8_t *out, const coh_secbuf *master, const char *context,
         memset(out, 0, len + COH_CRYPTO_WRAP_OVERHEAD);
         return rc;
     }
-    randombytes_buf(out, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, secret, len, out, coh_secbuf_data(k));
+    randombytes_buf(out, crypto_secretbox_NONCEBYTES); /* = the AEAD's NPUBBYTES */
+    uint8_t *c = out + crypto_secretbox_NONCEBYTES;
+    if (aead)
+        crypto_aead_xchacha20poly1305_ietf_encrypt(c, NULL, secret, len, ad, ad_len, NULL, out,
+                                                   coh_secbuf_data(k));
+    else
+        crypto_secretbox_easy(c, secret, len, out, coh_secbuf_data(k));
     coh_secbuf_free(k);
     return 0;
+}
+
+/* Opens what wrap_with sealed the same way into secure memory. */
+static int unwrap_with(coh_secbuf **out, const coh_secbuf *master, const char *context,
+                       const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len,
+                       bool aead)
+{
+    *out = NULL;
+    if (sodium_init() < 0)
+        return COH_ERR_CRYPTO;
+    if (in_len < COH_CRYPTO_WRAP_OVERHEAD)
+        return COH_CRYPTO_EDECRYPT;
+    int rc = 0;
+    coh_secbuf *k = subkey(master, context, &rc);
+    if (!k)
+        return rc;
+    coh_secbuf *m = coh_secbuf_new(in_len - COH_CRYPTO_WRAP_OVERHEAD);
+    if (!m) {
+        coh_secbuf_free(k);
+        return COH_ERR_NOMEM;
+    }
+    const uint8_t *c = in + crypto_secretbox_NONCEBYTES;
+    size_t c_len = in_len - crypto_secretbox_NONCEBYTES;
+    rc = aead ? crypto_aead_xchacha20poly1305_ietf_decrypt(coh_secbuf_data(m), NULL, NULL, c,
+                                                           c_len, ad, ad_len, in,
+                                                           coh_secbuf_data(k))
+              : crypto_secretbox_open_easy(coh_secbuf_data(m), c, c_len, in, coh_secbuf_data(k));
+    coh_secbuf_free(k);
+    if (rc != 0) {
+        coh_secbuf_free(m);
+        return COH_CRYPTO_EDECRYPT;
+    }
+    *out = m;
+    return 0;
+}
+
+int coh_crypto_wrap(uint8_t *out, const coh_secbuf *master, const char *context,
+                    const uint8_t *secret, size_t len)
+{
+    return wrap_with(out, master, context, secret, len, NULL, 0, false);
 }
 
 int coh_crypto_unwrap(coh_secbuf **out, const coh_secbuf *master, const char *context,
                       const uint8_t *in, size_t in_len)
 {
-    *out = NULL;
-    if (sodium_init() < 0)
-        return COH_ERR_CRYPTO;
-    if (in_len < COH_CRYPTO_WRAP_OVERHEAD)
-        return COH_CRYPTO_EDECRYPT;
-    int rc = 0;
-    coh_secbuf *k = subkey(master, context, &rc);
-    if (!k)
-        return rc;
-    coh_secbuf *m = coh_secbuf_new(in_len - COH_CRYPTO_WRAP_OVERHEAD);
-    if (!m) {
-        coh_secbuf_free(k);
-        return COH_ERR_NOMEM;
-    }
-    rc = crypto_secretbox_open_easy(coh_secbuf_data(m), in + crypto_secretbox_NONCEBYTES,
-                                    in_len - crypto_secretbox_NONCEBYTES, in, coh_secbuf_data(k));
-    coh_secbuf_free(k);
-    if (rc != 0) {
-        coh_secbuf_free(m);
-        return COH_CRYPTO_EDECRYPT;
-    }
-    *out = m;
-    return 0;
+    return unwrap_with(out, master, context, in, in_len, NULL, 0, false);
 }
 
 /*
- * The same with associated data, as XChaCha20-Poly1305 (same 24-byte nonce, 16-byte tag, so the
- * same overhead): the blob opens only with the ad it was wrapped with, e.g. the id of the row
- * that holds it, so a blob copied into another row does not open there.
+ * The same with associated data: the blob opens only with the ad it was wrapped with, e.g. the
+ * id of the row that holds it, so a blob copied into another row does not open there.
  */
 int coh_crypto_wrap_ad(uint8_t *out, const coh_secbuf *master, const char *context,
                        const uint8_t *secret, size_t len, const uint8_t *ad, size_t ad_len)
 {
-    if (sodium_init() < 0)
-        return COH_ERR_CRYPTO;
-    int rc = 0;
-    coh_secbuf *k = subkey(master, context, &rc);
-    if (!k) {
-        memset(out, 0, len + COH_CRYPTO_WRAP_OVERHEAD);
-        return rc;
-    }
-    uint8_t *n = out, *c = out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-    randombytes_buf(n, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(c, NULL, secret, len, ad, ad_len, NULL, n,
-                                               coh_secbuf_data(k));
-    coh_secbuf_free(k);
-    return 0;
+    return wrap_with(out, master, context, secret, len, ad, ad_len, true);
 }
 
 int coh_crypto_unwrap_ad(coh_secbuf **out, const coh_secbuf *master, const char *context,
                          const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len)
 {
-    *out = NULL;
-    if (sodium_init() < 0)
-        return COH_ERR_CRYPTO;
-    if (in_len < COH_CRYPTO_WRAP_OVERHEAD)
-        return COH_CRYPTO_EDECRYPT;
-    int rc = 0;
-    coh_secbuf *k = subkey(master, context, &rc);
-    if (!k)
-        return rc;
-    coh_secbuf *m = coh_secbuf_new(in_len - COH_CRYPTO_WRAP_OVERHEAD);
-    if (!m) {
-        coh_secbuf_free(k);
-        return COH_ERR_NOMEM;
-    }
-    const uint8_t *n = in, *c = in + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-    rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-        coh_secbuf_data(m), NULL, NULL, c, in_len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-        ad, ad_len, n, coh_secbuf_data(k));
-    coh_secbuf_free(k);
-    if (rc != 0) {
-        coh_secbuf_free(m);
-        return COH_CRYPTO_EDECRYPT;
-    }
-    *out = m;
-    return 0;
+    return unwrap_with(out, master, context, in, in_len, ad, ad_len, true);
 }

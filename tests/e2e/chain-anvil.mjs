@@ -230,3 +230,21 @@ export async function proposalsSent(provider, from, fromBlock) {
   }
   return n;
 }
+
+// `cohort watch` as the operator runs it against stack s (the read-only cohort_watch role when
+// scripts/test.sh provides it), collecting its output; extra: more arguments.
+export function startWatch(s, extra = []) {
+  const out = [], err = [];
+  const p = spawn(join(BUILD, 'src/cli/cohort'), ['watch', '--url', s.srv.base, '--rpc', s.anvil.url,
+    ...extra, '--database-url', s.db.watchUrl ?? s.db.url, '--guardian-key', s.guardianKey,
+    '--interval-ms', '200'],
+  { env: { PATH: process.env.PATH } });
+  p.stdout.on('data', (d) => out.push(d));
+  p.stderr.on('data', (d) => err.push(d));
+  const exited = new Promise((r) => p.once('exit', (code) => r(code)));
+  return {
+    stdout: () => Buffer.concat(out).toString(),
+    stderr: () => Buffer.concat(err).toString(),
+    async stop() { if (p.exitCode === null) p.kill('SIGTERM'); return exited; },
+  };
+}

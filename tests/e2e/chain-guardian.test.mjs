@@ -22,12 +22,10 @@
 //   /metrics, GET /v1/chain and the log say why.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { ethers, Wallet } from 'ethers';
-import { api, BUILD } from './helpers.mjs';
+import { api } from './helpers.mjs';
 import { signIn, consent, contribute, waitForStatus } from './market-helpers.mjs';
-import { startChainStack, waitFor, merkleTree } from './chain-anvil.mjs';
+import { startChainStack, startWatch, waitFor, merkleTree } from './chain-anvil.mjs';
 
 const UNIT = 10n ** 18n;
 const DEPOSIT = 100n * UNIT;
@@ -36,23 +34,6 @@ const CHALLENGE = 3;
 
 let s, researcher, rtoken, watch, attacker;
 const contributors = [];
-
-// `cohort watch` as the operator runs it, collecting its output.
-function startWatch() {
-  const out = [], err = [];
-  const p = spawn(join(BUILD, 'src/cli/cohort'), ['watch', '--url', s.srv.base, '--rpc', s.anvil.url,
-    // the read-only cohort_watch role when scripts/test.sh provides it
-    '--database-url', s.db.watchUrl ?? s.db.url, '--guardian-key', s.guardianKey, '--interval-ms', '200'],
-  { env: { PATH: process.env.PATH } });
-  p.stdout.on('data', (d) => out.push(d));
-  p.stderr.on('data', (d) => err.push(d));
-  const exited = new Promise((r) => p.once('exit', (code) => r(code)));
-  return {
-    stdout: () => Buffer.concat(out).toString(),
-    stderr: () => Buffer.concat(err).toString(),
-    async stop() { if (p.exitCode === null) p.kill('SIGTERM'); return exited; },
-  };
-}
 
 before(async () => {
   s = await startChainStack('coh_chain_guardian', { challenge: CHALLENGE });
@@ -70,7 +51,7 @@ before(async () => {
     contributors.push({ w, token, age: 40 + i });
     tokens.set(w.address, token);
   }
-  watch = startWatch();
+  watch = startWatch(s);
   await waitFor('cohort watch to start', () => watch.stdout().includes('guarding'), 10000);
 });
 after(async () => {

@@ -15,13 +15,12 @@
 //   within half the challenge period of becoming effective.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { ethers, Wallet } from 'ethers';
-import { api, BUILD } from './helpers.mjs';
+import { api } from './helpers.mjs';
 import { signIn, consent, contribute, waitForStatus } from './market-helpers.mjs';
-import { startChainStack, waitFor, merkleTree } from './chain-anvil.mjs';
+import { startChainStack, startWatch, waitFor, merkleTree } from './chain-anvil.mjs';
 
 const UNIT = 10n ** 18n;
 const DEPOSIT = 100n * UNIT;
@@ -29,23 +28,6 @@ const REWARD = 2n * UNIT + 3n;
 const CHALLENGE = 3;
 
 let s, researcher, rtoken, watch, attacker;
-
-// `cohort watch` as the operator runs it (as in chain-guardian.test.mjs), collecting its output.
-function startWatch() {
-  const out = [], err = [];
-  const p = spawn(join(BUILD, 'src/cli/cohort'), ['watch', '--url', s.srv.base, '--rpc', s.anvil.url,
-    '--contract', s.rewards.target, // (also while cohortd is stopped)
-    '--database-url', s.db.watchUrl ?? s.db.url, '--guardian-key', s.guardianKey, '--interval-ms', '200'],
-  { env: { PATH: process.env.PATH } });
-  p.stdout.on('data', (d) => out.push(d));
-  p.stderr.on('data', (d) => err.push(d));
-  const exited = new Promise((r) => p.once('exit', (code) => r(code)));
-  return {
-    stdout: () => Buffer.concat(out).toString(),
-    stderr: () => Buffer.concat(err).toString(),
-    async stop() { if (p.exitCode === null) p.kill('SIGTERM'); return exited; },
-  };
-}
 
 before(async () => {
   s = await startChainStack('coh_chain_watch', { challenge: CHALLENGE });
@@ -57,7 +39,7 @@ before(async () => {
   await (await s.rewards.connect(researcher).deposit(DEPOSIT)).wait();
   await waitFor('the deposit credit', async () =>
     (await api(s.srv.base, 'GET', `/v1/ledger/entries?kind=deposit&account=${researcher.address}`)).body.entries?.length === 1);
-  watch = startWatch();
+  watch = startWatch(s, ['--contract', s.rewards.target]);
   await waitFor('cohort watch to start', () => watch.stdout().includes('guarding'), 10000);
 });
 after(async () => {
@@ -203,7 +185,7 @@ test('a forged root that became effective while watch was down: watch alerts and
   await waitFor('the forged proposal\'s effective time', async () => (await s.anvil.provider.getBlock('latest')).timestamp > effectiveAt + 1, 15000, 250);
   assert.equal(await s.rewards.claimsRoot(), forged.root, 'effective: nobody vetoed it');
   assert.ok(!(await s.rewards.paused()));
-  watch = startWatch();
+  watch = startWatch(s, ['--contract', s.rewards.target]);
   await waitFor('the alert', () => /ALERT: the effective claims root 0x[0-9a-f]{64} \(entries up to \d+\) was never checked and is not the ledger's/.test(watch.stderr()), 15000);
   await waitFor('watch to pause claims', () => s.rewards.paused(), 10000, 100);
   assert.equal(await revertName(s.rewards.claim.staticCall(attacker, held, forged.proof(attacker, held))), 'ClaimsArePaused');
@@ -223,7 +205,7 @@ test('fail closed: a proposal watch cannot check (a credit of 2^256) pauses clai
   await s.srv.kill();
   const dep = await s.srv.cli(['ledger', 'deposit', '--address', researcher.address, '--amount', '1']);
   assert.equal(dep.code, 0, dep.stderr);
-  watch = startWatch();
+  watch = startWatch(s, ['--contract', s.rewards.target]);
   await waitFor('cohort watch to start', () => watch.stdout().includes('guarding'), 10000);
   const held = await s.token.balanceOf(await s.rewards.getAddress());
   const forged = merkleTree([[attacker, held - 1n]]); // a root never vetoed before
