@@ -25,7 +25,9 @@ ok() { T_PASS=$((T_PASS + 1)); echo "ok - $1"; }
 not_ok() { T_FAIL=$((T_FAIL + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && echo "#   $2"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "command: $*"; fi; }
 check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected '$3', got '$2'"; fi; }
-check_contains() { if printf '%s' "$2" | grep -qF -- "$3"; then ok "$1"; else not_ok "$1" "'$3' not in: $(printf '%s' "$2" | head -c 400)"; fi; }
+# A here-string, not a pipe: under pipefail, grep -q leaving at its first match can kill the
+# printf still writing a long text (SIGPIPE) and fail a check that matched.
+check_contains() { if grep -qF -- "$3" <<<"$2"; then ok "$1"; else not_ok "$1" "'$3' not in: ${2:0:400}"; fi; }
 finish() { echo "$T_PASS passed, $T_FAIL failed"; [ "$T_FAIL" -eq 0 ]; exit $?; }
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
@@ -40,7 +42,7 @@ start_cohortd() {
   # Privileges split as scripts/test.sh sets them up (cohort_app serves, cohort_owner
   # migrates), unless the caller names a database of its own (here or in COH_TEST_DATABASE_URL).
   local db=(COHORT_DATABASE_URL="$COH_TEST_DATABASE_URL") dbname='dbname=[^ ]*'
-  if [ -n "${COH_TEST_APP_DATABASE_URL:-}" ] && ! printf '%s\n' "$@" | grep -q '^COHORT_DATABASE_URL=' &&
+  if [ -n "${COH_TEST_APP_DATABASE_URL:-}" ] && ! grep -q '^COHORT_DATABASE_URL=' <<<"$(printf '%s\n' "$@")" &&
      [ "$(grep -o "$dbname" <<<"$COH_TEST_DATABASE_URL")" = "$(grep -o "$dbname" <<<"$COH_TEST_APP_DATABASE_URL")" ]; then
     db=(COHORT_DATABASE_URL="$COH_TEST_APP_DATABASE_URL" COHORT_MIGRATE_DATABASE_URL="$COH_TEST_OWNER_DATABASE_URL")
   fi
