@@ -5,9 +5,7 @@
  */
 #include "core/core.h"
 #include "crypto/crypto.h"
-#include "db/chain_db.h"
-#include "db/db.h"
-#include "db/ledger_db.h"
+#include "svc/svc.h"
 #include "http/http.h"
 #include "market/market.h"
 
@@ -146,8 +144,8 @@ int main(int argc, char **argv)
     app.floors = &floors;
     int rc = 1;
     coh_http_server *srv = NULL, *metrics_srv = NULL;
-    coh_db_chain_worker *chain_worker = NULL;
-    coh_market_worker *workers[64] = {0};
+    coh_svc_chain_worker *chain_worker = NULL;
+    coh_svc_release_worker *workers[64] = {0};
     if (coh_master_key_load(&app.master_key, coh_config_str(cfg, "master_key_file"), 0, &err)) {
         fprintf(stderr, "cohortd: %s\n", err.msg);
         goto out;
@@ -197,7 +195,7 @@ int main(int argc, char **argv)
     coh_crypto_address_format(app.ledger_address, ledger_addr);
     /* Request keys stored before they were bound to their request id: bound now, once. */
     long rewrapped = 0;
-    if (coh_market_reqkeys_upgrade(app.db, app.master_key, &rewrapped, &err)) {
+    if (coh_svc_reqkeys_upgrade(app.db, app.master_key, &rewrapped, &err)) {
         fprintf(stderr, "cohortd: request keys: %s\n", err.msg);
         goto out;
     }
@@ -216,7 +214,7 @@ int main(int argc, char **argv)
     app.metrics = coh_metrics_new();
     double per_min = (double)coh_config_int(cfg, "signin_rate_per_min");
     app.ratelimit = coh_ratelimit_new(per_min / 60.0, per_min);
-    if (!app.metrics || !app.ratelimit || coh_db_claims_cache_new(&app.claims) != 0) {
+    if (!app.metrics || !app.ratelimit || coh_svc_claims_cache_new(&app.claims) != 0) {
         fprintf(stderr, "cohortd: out of memory\n");
         goto out;
     }
@@ -241,7 +239,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cohortd: %s\n", err.msg);
         goto out;
     }
-    struct coh_market_worker_config wcfg = {
+    struct coh_svc_release_worker_config wcfg = {
         .db = app.db,
         .master_key = app.master_key,
         .ledger_key = app.ledger_key,
@@ -250,7 +248,7 @@ int main(int argc, char **argv)
         .floors = &floors,
     };
     for (long i = 0; i < coh_config_int(cfg, "release_workers") && i < 64; i++) {
-        if (coh_market_worker_start(&workers[i], &wcfg, &err)) {
+        if (coh_svc_release_worker_start(&workers[i], &wcfg, &err)) {
             fprintf(stderr, "cohortd: %s\n", err.msg);
             goto out;
         }
@@ -259,7 +257,7 @@ int main(int argc, char **argv)
     const char *rewards = coh_config_str(cfg, "rewards_contract");
     const char *rpc_url = coh_config_str(cfg, "chain_rpc_url");
     if (*rewards && *rpc_url) {
-        struct coh_db_chain_worker_config ccfg = {
+        struct coh_svc_chain_worker_config ccfg = {
             .db = app.db,
             .ledger_key = app.ledger_key,
             .rpc_url = rpc_url,
@@ -278,7 +276,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "cohortd: config: rewards_contract is not an address\n");
             goto out;
         }
-        if (coh_db_chain_worker_start(&chain_worker, &ccfg, &err)) {
+        if (coh_svc_chain_worker_start(&chain_worker, &ccfg, &err)) {
             fprintf(stderr, "cohortd: %s\n", err.msg);
             goto out;
         }
@@ -293,15 +291,15 @@ int main(int argc, char **argv)
     coh_log_flush();
     rc = 0;
 out:
-    coh_db_chain_worker_stop(chain_worker);
+    coh_svc_chain_worker_stop(chain_worker);
     for (int i = 0; i < 64; i++)
-        coh_market_worker_stop(workers[i]);
+        coh_svc_release_worker_stop(workers[i]);
     coh_http_server_free(metrics_srv);
     coh_http_server_free(srv);
     coh_ratelimit_free(app.ratelimit);
     coh_metrics_free(app.metrics);
     coh_db_pool_free(app.db);
-    coh_db_claims_cache_free(app.claims);
+    coh_svc_claims_cache_free(app.claims);
     coh_secbuf_free(app.ledger_key);
     coh_secbuf_free(app.master_key);
     coh_log_buffered_stop();

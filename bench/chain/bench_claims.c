@@ -1,8 +1,8 @@
 /*
- * bench_claims: the proof path of GET /v1/claims/{address} (coh_db_chain_claim_json) with a
+ * bench_claims: the proof path of GET /v1/claims/{address} (coh_svc_claim_json) with a
  * claims tree of n accounts (default 1,000,000), uncached (cache NULL: the anchor's tree is
  * built from all its chain_claim_leaves rows on every call, the old behaviour) beside cached
- * (a coh_db_claims_cache: built once per anchor, proofs served from memory), in the same run.
+ * (a coh_svc_claims_cache: built once per anchor, proofs served from memory), in the same run.
  *
  * Fixture, in the database named by COH_BENCH_DATABASE_URL (migrated with sql/ first; the
  * caller creates and drops the database): one confirmed, effective chain_anchors row whose
@@ -21,7 +21,7 @@
  */
 #include "bench_accounts.h"
 #include "crypto/crypto.h"
-#include "db/chain_db.h"
+#include "svc/svc.h"
 #include "ledger/ledger.h"
 
 #include <stdio.h>
@@ -97,7 +97,7 @@ static void check(json_t *out, size_t i)
 }
 
 /* One timed call for account i (checked after the clock stops); ms, or -1 on error. */
-static double call(coh_db_pool *db, coh_db_claims_cache *cache, size_t i)
+static double call(coh_db_pool *db, coh_svc_claims_cache *cache, size_t i)
 {
     uint8_t addr[20], amt[32];
     char a[43];
@@ -105,7 +105,7 @@ static double call(coh_db_pool *db, coh_db_claims_cache *cache, size_t i)
     coh_hex_encode(a, addr, 20, 1);
     coh_err err = {0};
     double t0 = now_ms();
-    json_t *out = coh_db_chain_claim_json(db, cache, a, &err);
+    json_t *out = coh_svc_claim_json(db, cache, a, &err);
     double ms = now_ms() - t0;
     if (!out) {
         fprintf(stderr, "bench_claims: %s: %s\n", a, err.msg);
@@ -248,9 +248,9 @@ int main(int argc, char **argv)
     long rss_fixture = ru.ru_maxrss;
 
     /* (b) cached first, so the peak RSS read once its tree exists is that of this path. */
-    coh_db_claims_cache *cache = NULL;
+    coh_svc_claims_cache *cache = NULL;
     double *hit = malloc(sizeof *hit * (size_t)n_hit);
-    if (!hit || coh_db_claims_cache_new(&cache) != 0)
+    if (!hit || coh_svc_claims_cache_new(&cache) != 0)
         return 1;
     double first = call(db, cache, pick(n)), hit_sum = 0;
     double t0 = now_ms(), t_check = 0;
@@ -266,7 +266,7 @@ int main(int argc, char **argv)
     double hit_wall = now_ms() - t0 - t_check; /* the loop less the checks between calls */
     getrusage(RUSAGE_SELF, &ru);
     long rss_now = vm_rss_kib();
-    coh_db_claims_cache_free(cache);
+    coh_svc_claims_cache_free(cache);
 
     /* (a) uncached: every call builds the tree. */
     double unc_sum = 0, *unc = malloc(sizeof *unc * (size_t)n_unc);
@@ -292,7 +292,7 @@ int main(int argc, char **argv)
 
     printf("### GET /v1/claims/{address}: proof path, cached vs uncached\n\n");
     printf(
-        "`coh_db_chain_claim_json` (src/db/claims.c) in one process against PostgreSQL on the "
+        "`coh_svc_claim_json` (src/db/claims.c) in one process against PostgreSQL on the "
         "unix socket (pool of 2), one confirmed anchor with a claims tree of %s accounts "
         "(proofs of %zu to %zu hashes). Each call: the anchor and the account's leaf (one indexed "
         "row), then the proof; uncached it first reads all %s leaves of the anchor, hashes "

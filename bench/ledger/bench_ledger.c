@@ -12,7 +12,7 @@
  */
 #include "crypto/crypto.h"
 #include "db/ledger_db.h"
-#include "market/market.h"
+#include "svc/svc.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -245,8 +245,8 @@ static int cmp_addr(const void *a, const void *b)
 
 /*
  * A release's payout, both forms on the same database: wave 1's one entry per contributor
- * (coh_market_rewards_wave1, escrow:<request> -> payable:<contributor>, batches of 500) and
- * the pooled form (coh_market_rewards: n private credits, one reward entry escrow:<request> ->
+ * (coh_svc_rewards_wave1, escrow:<request> -> payable:<contributor>, batches of 500) and
+ * the pooled form (coh_svc_rewards: n private credits, one reward entry escrow:<request> ->
  * payable with "<count>:<root>"). Each release pays n fresh random addresses, sorted, from its own
  * funded escrow (set-up, not timed); `releases` of them back to back per run. Returns
  * contributors paid per second; checks the payout after the clock (1 when it holds).
@@ -300,8 +300,8 @@ static double payout(int pooled, long n, int releases, int run, int *checked)
         }
         double t0 = now_s();
         int rc = pooled
-                     ? coh_market_rewards(g_db, g_key, reqs[r], "1", ptrs, ones, (size_t)n, &err)
-                     : coh_market_rewards_wave1(g_db, g_key, reqs[r], "1", ptrs, (size_t)n, &err);
+                     ? coh_svc_rewards(g_db, g_key, reqs[r], "1", ptrs, ones, (size_t)n, &err)
+                     : coh_svc_rewards_wave1(g_db, g_key, reqs[r], "1", ptrs, (size_t)n, &err);
         spent += now_s() - t0;
         ok = rc == 0;
     }
@@ -470,8 +470,8 @@ int main(int argc, char **argv)
            "(set-up not timed), and each run is checked after "
            "its clock stops: n reward entries to payable:<address> (wave 1) or one entry to "
            "payable with n private credits (pooled), and the escrow empty.\n\n"
-           "| contributors per release | releases per run | wave 1 (`coh_market_rewards_wave1`, "
-           "baseline): contributors/s | per release | pooled (`coh_market_rewards`): "
+           "| contributors per release | releases per run | wave 1 (`coh_svc_rewards_wave1`, "
+           "baseline): contributors/s | per release | pooled (`coh_svc_rewards`): "
            "contributors/s | per release | pooled / wave 1 | checks |\n"
            "|---:|---:|---:|---:|---:|---:|---:|---|\n");
     payouts(500, 20, 100);

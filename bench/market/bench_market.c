@@ -30,7 +30,7 @@
 #include "crypto/crypto.h"
 #include "db/ledger_db.h"
 #include "ledger/ledger.h"
-#include "market/market.h"
+#include "svc/svc.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -734,7 +734,7 @@ static int release_check(PGconn *c, const char *id, long members_expected, long 
               count == (uint64_t)members_expected;
     }
     PQclear(e);
-    /* The root of the stored credits, as coh_market_rewards folds them. */
+    /* The root of the stored credits, as coh_svc_rewards folds them. */
     snprintf(sql, sizeof sql,
              "SELECT address, amount::text, encode(salt, 'hex') FROM ledger_credits WHERE "
              "entry_key = 'reward:%s' ORDER BY address",
@@ -781,7 +781,7 @@ static void wave1_begin(const char *dburl, const char *master_file, const char *
     if (coh_master_key_load(&master, master_file, 0, &err) ||
         coh_db_pool_new(&db, dburl, 1, 30000, &err) ||
         coh_db_ledger_key_load(&key, signer, db, master, 0, &err) ||
-        coh_market_rewards_wave1(db, key, id, REWARD, one, 1, &err))
+        coh_svc_rewards_wave1(db, key, id, REWARD, one, 1, &err))
         die("wave-1 set-up: %s", err.msg);
     coh_secbuf_free(key);
     coh_secbuf_free(master);

@@ -117,6 +117,18 @@ COH_WUR int coh_key_file_read(coh_secbuf **out, size_t len, const char *path, co
 
 const char *coh_version(void);
 
+/* ---- background workers: one thread calling a step ------------------------------- */
+typedef struct coh_worker coh_worker;
+/* One unit of work: > 0 when there may be more (called again at once), else 0. */
+typedef int (*coh_worker_step_fn)(void *arg);
+/* Starts a thread calling step(arg), then again after period_ms (at once while it returns > 0). */
+COH_WUR int coh_worker_start(coh_worker **out, long period_ms, coh_worker_step_fn step, void *arg,
+                             coh_err *err);
+/* Cuts the current sleep short: the next step runs now. */
+void coh_worker_wake(coh_worker *w);
+/* Stops the thread (waiting for the step in progress) and frees w; NULL is a no-op. */
+void coh_worker_stop(coh_worker *w);
+
 /* ---- configuration ------------------------------------------------------------------ */
 typedef struct coh_config coh_config;
 

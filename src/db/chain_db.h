@@ -1,8 +1,7 @@
 /*
  * chain_db: the anchorer's and the deposit watcher's state in PostgreSQL (sql/005_chain.sql),
- * the queries behind GET /v1/anchors and GET /v1/claims/{address}, and the chain worker that
- * cohortd runs in a thread (chain_worker.c). The worker lives in this layer because it needs
- * both the chain module (RLP, transactions, JSON-RPC) and the database.
+ * the queries behind GET /v1/anchors and GET /v1/claims/{address}. SQL only: the chain worker
+ * that talks to the node is src/svc/anchorer.c.
  */
 #ifndef COH_DB_CHAIN_DB_H
 #define COH_DB_CHAIN_DB_H
@@ -176,23 +175,6 @@ COH_WUR int coh_db_chain_claims_at(PGresult **rows, coh_db_conn *c, uint64_t las
 /* The claims tree (StandardMerkleTree, sorted) of COH_DB_CLAIMS_LEAVES_SQL rows; NULL when none. */
 COH_WUR int coh_db_chain_claims_tree(coh_ledger_merkle **out, PGresult *rows, coh_err *err);
 
-/* ---- claims (claims.c) ----------------------------------------------------------------- */
-/*
- * The claims tree of the latest confirmed anchor, built once per anchor and shared by every
- * request (a tree of a million accounts takes seconds to build, a proof from it a microsecond).
- */
-typedef struct coh_db_claims_cache coh_db_claims_cache;
-COH_WUR int coh_db_claims_cache_new(coh_db_claims_cache **out);
-void coh_db_claims_cache_free(coh_db_claims_cache *c);
-/*
- * GET /v1/claims/{address} (lowercase 0x + 40 hex): the address's leaf in the effective anchor
- * (the latest confirmed one whose challenge period is over and that was not vetoed: the root
- * claims prove against on chain), with its proof, root, and the anchoring transaction.
- * COH_ERR_NOTFOUND when the address has no leaf (or nothing is effective yet). cache may be
- * NULL (the tree is then built for this call alone).
- */
-json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, const char *address,
-                                coh_err *err);
 /*
  * For GET /v1/ledger/entries/{seq}: {inclusion_proof, anchor} of the entry in the batch that
  * holds it (proof: sibling hashes, leaf to root, sorted-pair hashing as OpenZeppelin's
@@ -201,30 +183,5 @@ json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, cons
  * NULL on error.
  */
 json_t *coh_db_chain_entry_anchor_json(coh_db_pool *p, uint64_t seq, coh_err *err);
-
-/* ---- the chain worker (chain_worker.c) ---------------------------------------------------- */
-struct coh_db_chain_worker_config {
-    coh_db_pool *db;
-    const coh_secbuf *ledger_key; /* borrowed; signs anchoring transactions */
-    const char *rpc_url;
-    uint64_t chain_id;
-    uint8_t rewards[20];
-    long confirmations; /* >= 1 */
-    long poll_ms;
-    long interval_s; /* anchor at least this often when entries wait */
-    long batch_size; /* ... or as soon as this many wait */
-    long stuck_s;    /* bump fees of a transaction pending this long */
-    long long start_block;
-    const coh_secbuf *master_key; /* borrowed; reloads the ledger key after a rotation */
-    long max_failures;            /* failures in a row before the anchorer stops (>= 1) */
-    long backoff_ms;              /* first wait after a failure, doubled each time (cap 10 min) */
-};
-typedef struct coh_db_chain_worker coh_db_chain_worker;
-
-/* Starts the thread (anchoring and event watching). Copies what it needs from cfg. */
-COH_WUR int coh_db_chain_worker_start(coh_db_chain_worker **out,
-                                      const struct coh_db_chain_worker_config *cfg, coh_err *err);
-/* Stops and joins the thread; NULL is a no-op. */
-void coh_db_chain_worker_stop(coh_db_chain_worker *w);
 
 #endif

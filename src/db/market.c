@@ -280,3 +280,42 @@ json_t *coh_db_notices(coh_db_pool *p, const char *address, coh_err *err)
                        "* FROM notices WHERE address = $1 ORDER BY id DESC LIMIT 200) n",
                        1, params, err);
 }
+
+int coh_db_reqkeys_legacy(PGresult **rows, coh_db_pool *p, size_t len, coh_err *err)
+{
+    char n[24];
+    snprintf(n, sizeof n, "%zu", len);
+    const char *pp[1] = {n};
+    *rows = coh_db_query(p,
+                         "SELECT '0x' || encode(id, 'hex'), encode(secret_key_wrapped, 'hex'), "
+                         "encode(public_key, 'hex') FROM requests WHERE "
+                         "length(secret_key_wrapped) = $1::int",
+                         1, pp, err);
+    return *rows ? 0 : err->code;
+}
+
+int coh_db_reqkey_replace(int *done, coh_db_pool *p, const char *id, const uint8_t *fresh,
+                          size_t fresh_len, const uint8_t *old, size_t old_len, coh_err *err)
+{
+    *done = 0;
+    char *fresh_hex = malloc(2 * fresh_len + 1), *old_hex = malloc(2 * old_len + 1);
+    if (!fresh_hex || !old_hex) {
+        free(fresh_hex);
+        free(old_hex);
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    }
+    coh_hex_encode(fresh_hex, fresh, fresh_len, 0);
+    coh_hex_encode(old_hex, old, old_len, 0);
+    const char *pp[3] = {id + 2, fresh_hex, old_hex};
+    PGresult *r = coh_db_query(p,
+                               "UPDATE requests SET secret_key_wrapped = decode($2, 'hex') WHERE "
+                               "id = decode($1, 'hex') AND secret_key_wrapped = decode($3, 'hex')",
+                               3, pp, err);
+    free(fresh_hex);
+    free(old_hex);
+    if (!r)
+        return err->code;
+    *done = atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    return 0;
+}

@@ -53,6 +53,14 @@ COH_WUR int coh_db_consent_revoke(coh_db_pool *p, const char *id, const char *co
 COH_WUR int coh_db_contribution_put(coh_db_pool *p, const char *id, const char *contributor,
                                     const uint8_t *ct, size_t ct_len, coh_err *err);
 
+/* Requests whose wrapped secret key is len bytes long (the legacy form): id ("0x" + hex),
+ * wrapped key (hex), public key (hex). */
+COH_WUR int coh_db_reqkeys_legacy(PGresult **rows, coh_db_pool *p, size_t len, coh_err *err);
+/* Replaces a request's wrapped key with fresh only if it still holds old; *done 1 if so. */
+COH_WUR int coh_db_reqkey_replace(int *done, coh_db_pool *p, const char *id, const uint8_t *fresh,
+                                  size_t fresh_len, const uint8_t *old, size_t old_len,
+                                  coh_err *err);
+
 /* The release of an owner's request: {mode, content_type, content, report, included (rows in
  * a k-anonymous release; null for dp, whose exact count is not published)}. */
 json_t *coh_db_release_get(coh_db_pool *p, const char *id, const char *owner, coh_err *err);

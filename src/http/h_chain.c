@@ -102,7 +102,7 @@ void coh_h_claim(struct coh_http_req *req)
         return;
     }
     coh_err err = {0};
-    json_t *j = coh_db_chain_claim_json(req->app->db, req->app->claims, addr, &err);
+    json_t *j = coh_svc_claim_json(req->app->db, req->app->claims, addr, &err);
     if (!j) {
         coh_http_send_err(req, &err);
         return;

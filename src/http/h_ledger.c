@@ -202,7 +202,7 @@ void coh_h_me_credits(struct coh_http_req *req)
         return;
     json_t *list = NULL;
     coh_err err = {0};
-    if (coh_market_credits_view(&list, req->app->db, req->account, &err)) {
+    if (coh_svc_credits_view(&list, req->app->db, req->account, &err)) {
         coh_http_send_err(req, &err);
         return;
     }

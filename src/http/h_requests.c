@@ -117,7 +117,7 @@ void coh_h_requests_create(struct coh_http_req *req)
                                    wrapped_hex, &err);
     free(spec_text);
     if (!rc) {
-        rc = coh_market_escrow(req->app->db, req->app->ledger_key, id, req->account,
+        rc = coh_svc_escrow(req->app->db, req->app->ledger_key, id, req->account,
                                json_string_value(json_object_get(spec, "reward")),
                                (uint32_t)json_integer_value(json_object_get(spec, "max_contributors")),
                                &err);

@@ -2,7 +2,7 @@
  * h_withdrawals: POST /v1/me/withdrawals. A signed-in account moves part of its unused
  * available balance (deposits not locked in escrow, refunds) to the pooled payable account
  * with a credit to its address, so the next anchor includes it in the claims tree and the
- * wallet can claim it on chain like any reward (coh_market_withdraw).
+ * wallet can claim it on chain like any reward (coh_svc_withdraw).
  *
  * Body {"amount": "<decimal base units>", "idempotency_key": "..."}; the key may instead come
  * in an Idempotency-Key header (the header wins when both are sent). A key is required: a
@@ -74,7 +74,7 @@ void coh_h_withdrawals_create(struct coh_http_req *req)
     json_decref(body); /* key pointed into body only when no header was sent: copied above */
     int replayed = 0;
     coh_err err = {0};
-    int rc = coh_market_withdraw(&e, &replayed, req->app->db, req->app->ledger_key, req->account,
+    int rc = coh_svc_withdraw(&e, &replayed, req->app->db, req->app->ledger_key, req->account,
                                  amount, client_key, &err);
     if (rc == COH_ERR_LIMIT) {
         struct coh_db_ledger_balance b;

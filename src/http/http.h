@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "db/db.h"
+#include "svc/svc.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -25,7 +26,7 @@ struct coh_app {
     struct coh_ratelimit *ratelimit;
     coh_secbuf *ledger_key;  /* 32-byte secp256k1 ledger signing key; NULL until loaded */
     char ledger_address[43]; /* its address, EIP-55 ("" when none) */
-    struct coh_db_claims_cache *claims; /* GET /v1/claims trees (may be NULL: built per call) */
+    struct coh_svc_claims_cache *claims; /* GET /v1/claims trees (may be NULL: built per call) */
     const struct coh_market_floors *floors; /* the operator's privacy floors (never NULL) */
 };
 

@@ -9,7 +9,6 @@
 #define COH_MARKET_H
 
 #include "core/core.h"
-#include "db/db.h"
 #include "ledger/ledger.h"
 #include "privacy/privacy.h"
 
@@ -94,13 +93,13 @@ COH_WUR int coh_market_reqkey_wrap(uint8_t out[COH_MARKET_REQKEY_BYTES], const c
 /* Opens what coh_market_reqkey_wrap made for the same id; COH_CRYPTO_EDECRYPT otherwise. */
 COH_WUR int coh_market_reqkey_unwrap(coh_secbuf **sk, const coh_secbuf *master, const char *id,
                                      const uint8_t *wrapped, size_t len);
-/*
- * Re-wraps the request keys stored before they were bound to their request (at start, after the
- * migrations): *upgraded gets how many. A key that does not open or does not match its row's
- * public key is logged and left alone.
- */
-COH_WUR int coh_market_reqkeys_upgrade(coh_db_pool *db, const coh_secbuf *master, long *upgraded,
-                                       coh_err *err);
+/* The size of a key wrapped before keys were bound to their request. */
+#define COH_MARKET_REQKEY_LEGACY_BYTES (COH_MARKET_REQKEY_BYTES - 1)
+/* Opens a legacy wrapped key, checks it is pk's, and wraps it bound to id (reqkeys upgrade);
+ * COH_CRYPTO_EDECRYPT when it does not open or is not pk's. */
+COH_WUR int coh_market_reqkey_rewrap(uint8_t out[COH_MARKET_REQKEY_BYTES],
+                                     const coh_secbuf *master, const char *id,
+                                     const uint8_t *legacy, size_t len, const uint8_t pk[32]);
 
 /* In k-anonymity a sensitive field is released as given (protected by l-diversity), so it must
  * be a category field of at most this many categories: a number or a zip code declared
@@ -193,70 +192,8 @@ COH_WUR int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_ro
 COH_WUR int coh_market_release_check(const coh_market_schema *s, const json_t *privacy,
                                      const coh_market_floors *floors, coh_err *err);
 
-/* ---- payments (pay.c): idempotent ledger postings ------------------------------------ */
 /* out = a * m; -1 on overflow. */
 int coh_market_u256_mul(uint8_t out[32], const uint8_t a[32], uint32_t m);
-/* Locks reward x max in escrow:<request>; COH_ERR_LIMIT when the owner's balance is short. */
-COH_WUR int coh_market_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                              const char *owner, const char *reward, uint32_t max, coh_err *err);
-/*
- * Pays a release: payees[i] (lowercase addresses) is credited reward x members[i] in the
- * private credits, and one public reward entry escrow:<request> -> payable carries the number
- * of contributors paid and the Merkle root of those credits. Idempotent.
- */
-COH_WUR int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                               const char *reward, const char *const *payees,
-                               const uint32_t *members, size_t n, coh_err *err);
-/* Wave 1's form, one entry per contributor to payable:<contributor>: only to finish a payout
- * that began that way before the upgrade (see pay.c). */
-COH_WUR int coh_market_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                                     const char *reward, const char *const *contributors,
-                                     size_t n, coh_err *err);
-/*
- * GET /v1/me/credits for address (signed in): [{seq (its entry), kind, request, amount, salt,
- * wave1, leaf, proof (to release_credits.root), release_credits: {count, root}}]; wave-1 entries
- * carry no salt or proof (they name the address publicly).
- */
-COH_WUR int coh_market_credits_view(json_t **out, coh_db_pool *db, const char *address,
-                                    coh_err *err);
-/* Moves what wave-1 payable:<addr> accounts hold into the pooled payable (kind pool), so every
- * claim comes out of one account. Idempotent; a no-op once none holds anything. */
-COH_WUR int coh_market_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err);
-/*
- * A researcher takes amount of their available funds out: available:<owner> -> payable, and
- * a credit to owner's address for the claims tree. client_key makes it idempotent. *e is the
- * posted (or earlier) entry. COH_ERR_LIMIT when the available balance is short.
- */
-COH_WUR int coh_market_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
-                                const coh_secbuf *key, const char *owner,
-                                const uint8_t amount[32], const char *client_key, coh_err *err);
-/* Returns reward x unused from escrow to the owner (nothing when unused is 0). */
-COH_WUR int coh_market_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                              const char *owner, const char *reward, uint32_t unused,
-                              coh_err *err);
-
-/* ---- release worker (worker.c) --------------------------------------------------------- */
-typedef struct coh_market_worker coh_market_worker;
-
-struct coh_market_worker_config {
-    coh_db_pool *db;
-    const coh_secbuf *master_key;
-    const coh_secbuf *ledger_key;
-    int interval_ms; /* how often to look for work */
-    int lease_s;     /* a claimed job is retried by anyone after this */
-    const coh_market_floors *floors; /* held again at release (NULL: the defaults) */
-};
-
-/* Starts the worker thread. */
-COH_WUR int coh_market_worker_start(coh_market_worker **out,
-                                    const struct coh_market_worker_config *cfg, coh_err *err);
-/* Stops and joins the thread; NULL is a no-op. */
-void coh_market_worker_stop(coh_market_worker *w);
-/*
- * One pass: schedules due requests, then claims and runs at most one release job. Returns 1
- * if a job ran, 0 if there was nothing to do, negative on error. Exposed for tests.
- */
-int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *err);
 
 /* ---- request preview (request_preview.c) ---------------------------------------------- */
 /*

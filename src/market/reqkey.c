@@ -5,7 +5,7 @@
  * a request they own and have them released). Stored as 0x01 || nonce || ciphertext.
  *
  * Rows from before (72 bytes, crypto_secretbox without associated data) are re-wrapped once at
- * start (coh_market_reqkeys_upgrade); the intake and the release open only the bound form, so a
+ * start (coh_svc_reqkeys_upgrade); the intake and the release open only the bound form, so a
  * legacy blob copied between rows later opens nowhere.
  */
 #include "crypto/crypto.h"
@@ -62,66 +62,23 @@ int coh_market_reqkey_unwrap(coh_secbuf **sk, const coh_secbuf *master, const ch
 }
 
 /*
- * One legacy row: opens it, checks the key is the one for the row's public key (a legacy blob
+ * One legacy blob: opens it, checks the key is the one for the row's public key (a legacy blob
  * moved from another row is not, unless its public key was moved too: then nothing can tell),
- * and replaces it only if the row still holds that blob.
+ * and wraps it again bound to id.
  */
-static int upgrade_one(coh_db_pool *db, const coh_secbuf *master, const char *id,
-                       const char *wrapped_hex, const char *pk_hex, int *done, coh_err *err)
+int coh_market_reqkey_rewrap(uint8_t out[COH_MARKET_REQKEY_BYTES], const coh_secbuf *master,
+                             const char *id, const uint8_t *legacy, size_t len,
+                             const uint8_t pk[32])
 {
-    *done = 0;
-    uint8_t old[LEGACY_BYTES], pk[32], derived[32], fresh[COH_MARKET_REQKEY_BYTES];
+    uint8_t derived[32];
     coh_secbuf *sk = NULL;
-    if (coh_hex_decode_exact(old, sizeof old, wrapped_hex) != 0 ||
-        coh_hex_decode_exact(pk, sizeof pk, pk_hex) != 0 ||
-        coh_crypto_unwrap(&sk, master, "reqkey", old, sizeof old) != 0 ||
+    if (len != LEGACY_BYTES || coh_crypto_unwrap(&sk, master, "reqkey", legacy, len) != 0 ||
         coh_secbuf_len(sk) != 32 || crypto_scalarmult_base(derived, coh_secbuf_data(sk)) != 0 ||
         sodium_memcmp(derived, pk, 32) != 0) {
         coh_secbuf_free(sk);
-        coh_log_error("request %s: its stored secret key does not open under the master key or "
-                      "does not match its public key; left as it is",
-                      id);
-        return 0;
+        return COH_CRYPTO_EDECRYPT;
     }
-    int rc = coh_market_reqkey_wrap(fresh, master, id, sk);
+    int rc = coh_market_reqkey_wrap(out, master, id, sk);
     coh_secbuf_free(sk);
-    if (rc)
-        return coh_err_set(err, COH_ERR_CRYPTO, "request %s: cannot wrap its key", id);
-    char fresh_hex[2 * sizeof fresh + 1];
-    coh_hex_encode(fresh_hex, fresh, sizeof fresh, 0);
-    const char *pp[3] = {id + 2, fresh_hex, wrapped_hex};
-    PGresult *r = coh_db_query(db,
-                               "UPDATE requests SET secret_key_wrapped = decode($2, 'hex') WHERE "
-                               "id = decode($1, 'hex') AND secret_key_wrapped = decode($3, 'hex')",
-                               3, pp, err);
-    if (!r)
-        return err->code;
-    *done = atoi(PQcmdTuples(r)) == 1;
-    PQclear(r);
-    return 0;
-}
-
-int coh_market_reqkeys_upgrade(coh_db_pool *db, const coh_secbuf *master, long *upgraded,
-                               coh_err *err)
-{
-    *upgraded = 0;
-    char legacy[16];
-    snprintf(legacy, sizeof legacy, "%d", LEGACY_BYTES);
-    const char *pp[1] = {legacy};
-    PGresult *r = coh_db_query(db,
-                               "SELECT '0x' || encode(id, 'hex'), encode(secret_key_wrapped, "
-                               "'hex'), encode(public_key, 'hex') FROM requests WHERE "
-                               "length(secret_key_wrapped) = $1::int",
-                               1, pp, err);
-    if (!r)
-        return err->code;
-    int rc = 0;
-    for (int i = 0; i < PQntuples(r) && !rc; i++) {
-        int done = 0;
-        rc = upgrade_one(db, master, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-                         &done, err);
-        *upgraded += done;
-    }
-    PQclear(r);
     return rc;
 }

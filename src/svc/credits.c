@@ -4,9 +4,7 @@
  * publishes, so the holder can check, with public data only, that they were paid what they
  * were told; the other leaves of the release are used here to build the proof and never leave.
  */
-#include "crypto/crypto.h"
-#include "db/ledger_db.h"
-#include "market/market.h"
+#include "svc/svc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +65,7 @@ static int add_proof(json_t *c, const char *address, coh_err *err)
     return 0;
 }
 
-int coh_market_credits_view(json_t **out, coh_db_pool *db, const char *address, coh_err *err)
+int coh_svc_credits_view(json_t **out, coh_db_pool *db, const char *address, coh_err *err)
 {
     *out = coh_db_credits_of(db, address, err);
     if (!*out)

@@ -1,5 +1,5 @@
 /*
- * chain_watch: the deposit watcher, run by the chain worker's thread (chain_worker.c) at
+ * deposit_watch: the deposit watcher, run by the chain worker's thread (anchorer.c) at
  * every poll. Deposited and Claimed logs of the rewards contract in blocks with enough
  * confirmations are posted to the ledger once each, identified by transaction hash and their
  * position among the transaction's logs (which a re-mined transaction keeps, unlike its log
@@ -8,7 +8,7 @@
  * scan rewinds to the newest block the node still agrees on. Events credited from blocks that
  * left the chain are marked orphaned until seen again (GET /v1/chain counts them).
  */
-#include "db/chain_watch.h"
+#include "svc/deposit_watch.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,8 +22,8 @@ unsigned long coh_db_chain_logs_ignored(void)
     return atomic_load(&logs_ignored);
 }
 
-void coh_db_chain_watch_init(struct coh_db_chain_watch *cw, coh_chain_rpc *rpc,
-                             const struct coh_db_chain_worker_config *cfg)
+void coh_svc_deposit_watch_init(struct coh_svc_deposit_watch *cw, coh_chain_rpc *rpc,
+                             const struct coh_svc_chain_worker_config *cfg)
 {
     cw->rpc = rpc;
     cw->cfg = cfg;
@@ -32,7 +32,7 @@ void coh_db_chain_watch_init(struct coh_db_chain_watch *cw, coh_chain_rpc *rpc,
 }
 
 /* The node's hash of block n; *found = 0 when it has none (a reorg shortened the chain). */
-static int block_hash_at(const struct coh_db_chain_watch *cw, uint8_t hash[32], int *found,
+static int block_hash_at(const struct coh_svc_deposit_watch *cw, uint8_t hash[32], int *found,
                          long long n, coh_err *err)
 {
     char q[24];
@@ -56,7 +56,7 @@ static int block_hash_at(const struct coh_db_chain_watch *cw, uint8_t hash[32], 
  * twice). *rewound = 1 when it did. *known = the cursor block's remembered hash (*have = 0 when
  * none: cursor set before 008, or never), for the check at the end of the step.
  */
-static int check_reorg(const struct coh_db_chain_watch *cw, long long cursor, uint64_t head,
+static int check_reorg(const struct coh_svc_deposit_watch *cw, long long cursor, uint64_t head,
                        int *rewound, uint8_t known_hash[32], int *have, coh_err *err)
 {
     *rewound = *have = 0;
@@ -104,7 +104,7 @@ static int check_reorg(const struct coh_db_chain_watch *cw, long long cursor, ui
  * the node for exactly these, but the answer is not trusted: a compromised or buggy endpoint
  * could add another contract's identical event, and it must credit nothing.
  */
-static int is_ours(const struct coh_db_chain_watch *cw, json_t *lg)
+static int is_ours(const struct coh_svc_deposit_watch *cw, json_t *lg)
 {
     uint8_t addr[20], t0[32];
     json_t *topics = json_object_get(lg, "topics");
@@ -115,7 +115,7 @@ static int is_ours(const struct coh_db_chain_watch *cw, json_t *lg)
 }
 
 /* Parses one Deposited/Claimed log; ordinal is its position among the tx's logs here. */
-static int parse_log(const struct coh_db_chain_watch *cw, struct coh_db_chain_event *ev, json_t *lg)
+static int parse_log(const struct coh_svc_deposit_watch *cw, struct coh_db_chain_event *ev, json_t *lg)
 {
     json_t *topics = json_object_get(lg, "topics");
     const char *data_hex = json_string_value(json_object_get(lg, "data"));
@@ -146,7 +146,7 @@ static int parse_log(const struct coh_db_chain_watch *cw, struct coh_db_chain_ev
 }
 
 /* Credits one range's logs, in order; each transaction's logs come together in a range. */
-static int credit_logs(const struct coh_db_chain_watch *cw, json_t *logs, long long to,
+static int credit_logs(const struct coh_svc_deposit_watch *cw, json_t *logs, long long to,
                        const uint8_t to_hash[32], coh_err *err)
 {
     uint8_t prev_tx[32] = {0};
@@ -201,7 +201,7 @@ static int credit_logs(const struct coh_db_chain_watch *cw, json_t *logs, long l
  * last block is read before and after the logs: equal, the logs are of that chain (a block hash
  * commits to all its ancestors), and it is remembered with the cursor for check_reorg.
  */
-int coh_db_chain_watch_step(const struct coh_db_chain_watch *cw, coh_err *err)
+int coh_svc_deposit_watch_step(const struct coh_svc_deposit_watch *cw, coh_err *err)
 {
     long long cursor;
     int rc = coh_db_chain_cursor_get(&cursor, cw->cfg->db, "events", cw->cfg->start_block - 1, err);

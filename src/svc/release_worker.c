@@ -1,5 +1,5 @@
 /*
- * worker: closes due requests, runs their release jobs and cancels abandoned drafts (see
+ * release_worker: closes due requests, runs their release jobs and cancels abandoned drafts (see
  * sweep_drafts, refunding any escrow they hold). A job is a row claimed with FOR UPDATE SKIP
  * LOCKED under a lease, so several cohortd share the work and a job whose worker died is taken
  * over when its lease ends. Each step is idempotent:
@@ -11,8 +11,7 @@
  *      statement: a request shows "released" only once everyone is paid.
  * Plaintext exists only while step 1 runs, in secure memory, and is wiped before storing.
  */
-#include "crypto/crypto.h"
-#include "market/market.h"
+#include "svc/svc.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -22,10 +21,9 @@
 #include <string.h>
 #include <time.h>
 
-struct coh_market_worker {
-    struct coh_market_worker_config cfg;
-    pthread_t thread;
-    atomic_int stop;
+struct coh_svc_release_worker {
+    struct coh_svc_release_worker_config cfg;
+    coh_worker *thread;
 };
 
 /* Opens every contribution into the table; rows that do not open or validate are skipped. */
@@ -148,7 +146,7 @@ static json_t *failure_release(const char *reason)
 }
 
 /* Step 1: compute and store the release (or a failure record) unless one exists. */
-static int compute_and_store(const struct coh_market_worker_config *cfg, const char *id,
+static int compute_and_store(const struct coh_svc_release_worker_config *cfg, const char *id,
                              const json_t *rq, int give_up, coh_err *err)
 {
     const json_t *privacy = json_object_get(rq, "privacy");
@@ -269,7 +267,7 @@ static int compute_and_store(const struct coh_market_worker_config *cfg, const c
 }
 
 /* Steps 2 and 3: pay members, refund the rest, notify, finish the job. */
-static int pay_and_finish(const struct coh_market_worker_config *cfg, const char *id,
+static int pay_and_finish(const struct coh_svc_release_worker_config *cfg, const char *id,
                           const json_t *rq, coh_err *err)
 {
     const char *p1[] = {id + 2};
@@ -302,14 +300,14 @@ static int pay_and_finish(const struct coh_market_worker_config *cfg, const char
     long max = (long)json_integer_value(json_object_get(rq, "max"));
     int rc = addrs && counts ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     if (!rc && n && json_is_true(json_object_get(members, "wave1")))
-        rc = coh_market_rewards_wave1(cfg->db, cfg->ledger_key, id, reward, addrs, n, err);
+        rc = coh_svc_rewards_wave1(cfg->db, cfg->ledger_key, id, reward, addrs, n, err);
     else if (!rc && n)
-        rc = coh_market_rewards(cfg->db, cfg->ledger_key, id, reward, addrs + n, counts, np,
+        rc = coh_svc_rewards(cfg->db, cfg->ledger_key, id, reward, addrs + n, counts, np,
                                 err);
     if (!rc)
         coh_crash_point("rewarded");
     if (!rc)
-        rc = coh_market_refund(cfg->db, cfg->ledger_key, id, owner, reward,
+        rc = coh_svc_refund(cfg->db, cfg->ledger_key, id, owner, reward,
                                (uint32_t)(max - (long)n), err);
     if (!rc)
         coh_crash_point("refunded");
@@ -348,7 +346,7 @@ static int pay_and_finish(const struct coh_market_worker_config *cfg, const char
     return rc;
 }
 
-static int run_job(const struct coh_market_worker_config *cfg, const char *id, int failures,
+static int run_job(const struct coh_svc_release_worker_config *cfg, const char *id, int failures,
                    coh_err *err)
 {
     const char *p1[] = {id + 2};
@@ -380,7 +378,7 @@ static int run_job(const struct coh_market_worker_config *cfg, const char *id, i
 #define DRAFT_ABANDONED_S "60"
 #define SWEEP_EVERY_S 10
 
-static int sweep_drafts(const struct coh_market_worker_config *cfg, coh_err *err)
+static int sweep_drafts(const struct coh_svc_release_worker_config *cfg, coh_err *err)
 {
     static _Atomic long long last;
     long long now = (long long)time(NULL);
@@ -409,10 +407,10 @@ static int sweep_drafts(const struct coh_market_worker_config *cfg, coh_err *err
     if (!r)
         return err->code;
     /* Wave-1 payable balances join the pool (an upgraded ledger; nothing to do after). */
-    int rc = coh_market_pool_wave1(cfg->db, cfg->ledger_key, err);
+    int rc = coh_svc_pool_wave1(cfg->db, cfg->ledger_key, err);
     for (int i = 0; i < PQntuples(r) && !rc; i++) {
         const char *id = PQgetvalue(r, i, 0);
-        rc = coh_market_refund(cfg->db, cfg->ledger_key, id, PQgetvalue(r, i, 1),
+        rc = coh_svc_refund(cfg->db, cfg->ledger_key, id, PQgetvalue(r, i, 1),
                                PQgetvalue(r, i, 2), (uint32_t)atol(PQgetvalue(r, i, 3)), err);
         if (!rc)
             coh_log_warn("request %s: abandoned draft cancelled, its escrow refunded", id);
@@ -425,7 +423,7 @@ static int sweep_drafts(const struct coh_market_worker_config *cfg, coh_err *err
  * Requests whose keys this process caches and another process shredded: forgotten here too,
  * so no unwrapped key outlives its request anywhere for longer than a worker step.
  */
-static void forget_shredded(const struct coh_market_worker_config *cfg)
+static void forget_shredded(const struct coh_svc_release_worker_config *cfg)
 {
     char ids[64][67];
     size_t n = coh_market_intake_cached(ids, 64);
@@ -450,7 +448,7 @@ static void forget_shredded(const struct coh_market_worker_config *cfg)
 }
 
 /* Sweeps abandoned drafts, schedules due requests, shreds keys past retention, claims one job. */
-int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *err)
+int coh_svc_release_worker_step(const struct coh_svc_release_worker_config *cfg, coh_err *err)
 {
     coh_err e0 = {0};
     if (sweep_drafts(cfg, &e0) && e0.code != COH_ERR_UNAVAILABLE)
@@ -520,45 +518,37 @@ int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *
     return 1;
 }
 
-static void *loop(void *arg)
+static int release_step(void *arg)
 {
-    coh_market_worker *w = arg;
-    while (!atomic_load(&w->stop)) {
-        coh_err err = {0};
-        int rc = coh_market_worker_step(&w->cfg, &err);
-        if (rc == 1)
-            continue; /* there may be more work */
-        if (rc < 0 && rc != COH_ERR_UNAVAILABLE)
-            coh_log_warn("release worker: %s", err.msg);
-        for (int slept = 0; slept < w->cfg.interval_ms && !atomic_load(&w->stop); slept += 50) {
-            struct timespec ts = {0, 50 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
-    return NULL;
+    const coh_svc_release_worker *w = arg;
+    coh_err err = {0};
+    int rc = coh_svc_release_worker_step(&w->cfg, &err);
+    if (rc < 0 && rc != COH_ERR_UNAVAILABLE)
+        coh_log_warn("release worker: %s", err.msg);
+    return rc == 1; /* a job ran: there may be more */
 }
 
-int coh_market_worker_start(coh_market_worker **out, const struct coh_market_worker_config *cfg,
-                            coh_err *err)
+int coh_svc_release_worker_start(coh_svc_release_worker **out,
+                                 const struct coh_svc_release_worker_config *cfg, coh_err *err)
 {
     *out = NULL;
-    coh_market_worker *w = calloc(1, sizeof *w);
+    coh_svc_release_worker *w = calloc(1, sizeof *w);
     if (!w)
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     w->cfg = *cfg;
-    if (pthread_create(&w->thread, NULL, loop, w) != 0) {
+    int rc = coh_worker_start(&w->thread, cfg->interval_ms, release_step, w, err);
+    if (rc) {
         free(w);
-        return coh_err_set(err, COH_ERR_IO, "cannot start the release worker");
+        return rc;
     }
     *out = w;
     return 0;
 }
 
-void coh_market_worker_stop(coh_market_worker *w)
+void coh_svc_release_worker_stop(coh_svc_release_worker *w)
 {
     if (!w)
         return;
-    atomic_store(&w->stop, 1);
-    pthread_join(w->thread, NULL);
+    coh_worker_stop(w->thread);
     free(w);
 }

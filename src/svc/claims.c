@@ -5,22 +5,21 @@
  * the same anchor wait on the one build rather than each building it again, holding no
  * database connection meanwhile. The tree of a million accounts takes 64 MiB.
  */
-#include "db/chain_db.h"
-#include "ledger/ledger.h"
+#include "svc/svc.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct coh_db_claims_cache {
+struct coh_svc_claims_cache {
     pthread_mutex_t mu;
     long long anchor_id; /* whose tree t is (with its root); 0: none */
     uint8_t root[32];
     coh_ledger_merkle *t;
 };
 
-int coh_db_claims_cache_new(coh_db_claims_cache **out)
+int coh_svc_claims_cache_new(coh_svc_claims_cache **out)
 {
     *out = calloc(1, sizeof **out);
     if (!*out)
@@ -29,7 +28,7 @@ int coh_db_claims_cache_new(coh_db_claims_cache **out)
     return 0;
 }
 
-void coh_db_claims_cache_free(coh_db_claims_cache *c)
+void coh_svc_claims_cache_free(coh_svc_claims_cache *c)
 {
     if (!c)
         return;
@@ -62,7 +61,7 @@ static int tree_build(coh_ledger_merkle **out, coh_db_pool *p, const char *ancho
 }
 
 /* The leaf's proof in the anchor's tree (from the cache, building it when it is another's). */
-static int proof_of(json_t **out, coh_db_claims_cache *cache, coh_db_pool *p, const char *anchor_id,
+static int proof_of(json_t **out, coh_svc_claims_cache *cache, coh_db_pool *p, const char *anchor_id,
                     const uint8_t root[32], const uint8_t leaf[32], coh_err *err)
 {
     coh_ledger_merkle *own = NULL, *t;
@@ -105,7 +104,7 @@ static int proof_of(json_t **out, coh_db_claims_cache *cache, coh_db_pool *p, co
     return *out ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
 }
 
-json_t *coh_db_chain_claim_json(coh_db_pool *p, coh_db_claims_cache *cache, const char *address,
+json_t *coh_svc_claim_json(coh_db_pool *p, coh_svc_claims_cache *cache, const char *address,
                                 coh_err *err)
 {
     const char *pp[1] = {address};

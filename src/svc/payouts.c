@@ -15,24 +15,11 @@
  * Wave 1 posted reward:<request>:<contributor> entries to payable:<contributor>; a release
  * whose payout began that way before the upgrade is finished that way (reward_wave1).
  */
-#include "market/market.h"
-#include "crypto/crypto.h"
-#include "db/ledger_db.h"
+#include "svc/svc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int coh_market_u256_mul(uint8_t out[32], const uint8_t a[32], uint32_t m)
-{
-    uint64_t carry = 0;
-    for (int i = 31; i >= 0; i--) {
-        uint64_t v = (uint64_t)a[i] * m + carry;
-        out[i] = (uint8_t)v;
-        carry = v >> 8;
-    }
-    return carry ? -1 : 0;
-}
 
 static void entry_init(coh_ledger_entry *e, int kind, const char *debit, const char *credit,
                        const uint8_t amount[32], const char *request, const char *key)
@@ -63,7 +50,7 @@ static int post_scaled(coh_db_pool *db, const coh_secbuf *key, int kind, const c
     return coh_db_ledger_post(&e, NULL, db, key, err);
 }
 
-int coh_market_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,
+int coh_svc_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,
                       const char *owner, const char *reward, uint32_t max, coh_err *err)
 {
     char debit[64], credit[80];
@@ -99,7 +86,7 @@ static int credits_root(uint8_t root[32], PGresult *rows, coh_err *err)
     return rc;
 }
 
-int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
+int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
                        const char *reward, const char *const *payees, const uint32_t *members,
                        size_t n, coh_err *err)
 {
@@ -155,7 +142,7 @@ int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *reque
     return coh_db_ledger_post(&e, NULL, db, key, err);
 }
 
-int coh_market_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *request,
+int coh_svc_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *request,
                              const char *reward, const char *const *contributors, size_t n,
                              coh_err *err)
 {
@@ -184,7 +171,7 @@ int coh_market_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char 
     return rc;
 }
 
-int coh_market_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
+int coh_svc_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
                         const coh_secbuf *key, const char *owner, const uint8_t amount[32],
                         const char *client_key, coh_err *err)
 {
@@ -200,7 +187,7 @@ int coh_market_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
     return coh_db_ledger_post(e, replayed, db, key, err);
 }
 
-int coh_market_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
+int coh_svc_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
                       const char *owner, const char *reward, uint32_t unused, coh_err *err)
 {
     char debit[80], credit[64];
@@ -209,7 +196,7 @@ int coh_market_refund(coh_db_pool *db, const coh_secbuf *key, const char *reques
     return post_scaled(db, key, COH_LEDGER_REFUND, debit, credit, request, reward, unused, err);
 }
 
-int coh_market_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err)
+int coh_svc_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err)
 {
     PGresult *r = coh_db_credits_wave1_balances(db, err);
     if (!r)

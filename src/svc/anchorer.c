@@ -1,5 +1,6 @@
 /*
- * chain_worker: the thread inside cohortd that anchors the ledger and credits chain events.
+ * anchorer: the chain worker, the thread inside cohortd that anchors the ledger and credits
+ * chain events.
  *
  * Anchoring, one batch at a time (every step is a row, see sql/005_chain.sql). An anchor is a
  * proposal to the rewards contract (propose(ledgerRoot, claimsRoot, lastSeq, totalCredited)),
@@ -44,11 +45,10 @@
  * what the anchor lets addresses claim (DESIGN.md, the money model); the result is a row of
  * chain_solvency and a log line (an error when it does not hold).
  *
- * Events: the deposit watcher (chain_watch.c) runs in the same thread at every poll.
+ * Events: the deposit watcher (deposit_watch.c) runs in the same thread at every poll.
  */
-#include "db/chain_db.h"
-#include "db/chain_watch.h"
-#include "db/ledger_db.h"
+#include "svc/deposit_watch.h"
+#include "svc/svc.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -56,8 +56,8 @@
 #include <string.h>
 #include <time.h>
 
-struct coh_db_chain_worker {
-    struct coh_db_chain_worker_config cfg; /* cfg.ledger_key: the key anchoring now */
+struct coh_svc_chain_worker {
+    struct coh_svc_chain_worker_config cfg; /* cfg.ledger_key: the key anchoring now */
     coh_chain_rpc *rpc;
     uint8_t signer[20];
     char signer_hex[43];  /* lowercase 0x form of signer */
@@ -79,11 +79,8 @@ struct coh_db_chain_worker {
         uint64_t nonce;
         time_t sent; /* CLOCK_MONOTONIC seconds */
     } promo; /* the promote() transaction in flight */
-    struct coh_db_chain_watch watch; /* the deposit watcher (chain_watch.c) */
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;
+    struct coh_svc_deposit_watch watch; /* the deposit watcher (deposit_watch.c) */
+    coh_worker *thread;
 };
 
 #define ANCHOR_GAS 100000
@@ -94,7 +91,7 @@ struct coh_db_chain_worker {
 #define FEE_BUMP_NUM 1125 /* 12.5% above the previous fees */
 #define FEE_BUMP_DEN 1000
 
-static int market_fees(coh_db_chain_worker *w, uint8_t max_fee[32], uint8_t tip[32], coh_err *err)
+static int market_fees(coh_svc_chain_worker *w, uint8_t max_fee[32], uint8_t tip[32], coh_err *err)
 {
     return coh_chain_fees(w->rpc, max_fee, tip, err);
 }
@@ -128,7 +125,7 @@ static const char *revert_name(const char *msg)
 
 /* eth_call of data (calling fn) from our key at "pending": COH_CHAIN_ERPC naming the error if
  * it reverts. */
-static int simulate(coh_db_chain_worker *w, const char *fn, const uint8_t *data, size_t len,
+static int simulate(coh_svc_chain_worker *w, const char *fn, const uint8_t *data, size_t len,
                     coh_err *err)
 {
     json_t *res = NULL;
@@ -149,7 +146,7 @@ static int simulate(coh_db_chain_worker *w, const char *fn, const uint8_t *data,
 }
 
 /* Signs the anchor transaction with the given nonce and fees, records it, broadcasts it. */
-static int send_anchor(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a, uint64_t nonce,
+static int send_anchor(coh_svc_chain_worker *w, const struct coh_db_chain_anchor *a, uint64_t nonce,
                        const uint8_t max_fee[32], const uint8_t tip[32], coh_err *err)
 {
     coh_chain_buf data, raw;
@@ -196,17 +193,17 @@ static int send_anchor(coh_db_chain_worker *w, const struct coh_db_chain_anchor 
     return rc;
 }
 
-static int nonce_of(coh_db_chain_worker *w, uint64_t *out, const char *tag, coh_err *err)
+static int nonce_of(coh_svc_chain_worker *w, uint64_t *out, const char *tag, coh_err *err)
 {
     return coh_chain_rpc_u64(w->rpc, out, "eth_getTransactionCount",
                              json_pack("[o, s]", coh_chain_json_hex(w->signer, 20), tag), err);
 }
 
-static int settled_on_chain(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a,
+static int settled_on_chain(coh_svc_chain_worker *w, const struct coh_db_chain_anchor *a,
                             coh_err *err);
 
 /* A first (or fresh) transaction for the anchor, after a simulation that does not revert. */
-static int send_new(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a, coh_err *err)
+static int send_new(coh_svc_chain_worker *w, const struct coh_db_chain_anchor *a, coh_err *err)
 {
     uint64_t nonce;
     uint8_t max_fee[32], tip[32];
@@ -232,7 +229,7 @@ static int send_new(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a,
 }
 
 /* Word `index` of a view function's answer; arg: a uint64 argument, or none when has_arg is 0. */
-static int view_word(coh_db_chain_worker *w, uint8_t out[32], const char *sig, int has_arg,
+static int view_word(coh_svc_chain_worker *w, uint8_t out[32], const char *sig, int has_arg,
                      uint64_t arg, size_t index, coh_err *err)
 {
     coh_chain_buf data;
@@ -251,7 +248,7 @@ static int view_word(coh_db_chain_worker *w, uint8_t out[32], const char *sig, i
     return rc;
 }
 
-static int view_u64(coh_db_chain_worker *w, uint64_t *out, const char *sig, int has_arg,
+static int view_u64(coh_svc_chain_worker *w, uint64_t *out, const char *sig, int has_arg,
                     uint64_t arg, size_t index, coh_err *err)
 {
     uint8_t word[32];
@@ -263,13 +260,13 @@ static int view_u64(coh_db_chain_worker *w, uint64_t *out, const char *sig, int 
 }
 
 /* The contract's lastSeq(): of the latest live (pending or effective) proposal. */
-static int onchain_last_seq(coh_db_chain_worker *w, uint64_t *out, coh_err *err)
+static int onchain_last_seq(coh_svc_chain_worker *w, uint64_t *out, coh_err *err)
 {
     return view_u64(w, out, "lastSeq()", 0, 0, 0, err);
 }
 
 /* The effectiveAt of the Anchored log of the contract in a receipt; 0 when none. */
-static long long receipt_effective_at(coh_db_chain_worker *w, json_t *rcpt)
+static long long receipt_effective_at(coh_svc_chain_worker *w, json_t *rcpt)
 {
     static const char sig[] = "Anchored(uint64,bytes32,bytes32,uint256,uint64)";
     uint8_t topic0[32];
@@ -299,7 +296,7 @@ static long long receipt_effective_at(coh_db_chain_worker *w, json_t *rcpt)
  * ours that we lost track of (signed by a key rotated away, or marked dropped) was mined.
  * Found by its Anchored log (topic lastSeq). 0 when not.
  */
-static int settled_on_chain(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a,
+static int settled_on_chain(coh_svc_chain_worker *w, const struct coh_db_chain_anchor *a,
                             coh_err *err)
 {
     uint64_t last = 0;
@@ -351,7 +348,7 @@ static int settled_on_chain(coh_db_chain_worker *w, const struct coh_db_chain_an
 }
 
 /* Polls one sent anchor. */
-static int step_sent(coh_db_chain_worker *w, const struct coh_db_chain_anchor *a, coh_err *err)
+static int step_sent(coh_svc_chain_worker *w, const struct coh_db_chain_anchor *a, coh_err *err)
 {
     struct coh_db_chain_tx *all;
     size_t n_all;
@@ -496,7 +493,7 @@ out:
 }
 
 /* After `cohort ledger rotate-key`: the database's active key replaces the one in use. */
-static int reload_key(coh_db_chain_worker *w, coh_err *err)
+static int reload_key(coh_svc_chain_worker *w, coh_err *err)
 {
     if (!w->cfg.master_key)
         return 0;
@@ -528,7 +525,7 @@ static int reload_key(coh_db_chain_worker *w, coh_err *err)
 }
 
 /* Writes the anchorer's health row when it changed, and logs the change. */
-static void set_state(coh_db_chain_worker *w, const char *state, const char *reason,
+static void set_state(coh_svc_chain_worker *w, const char *state, const char *reason,
                       long next_try_s)
 {
     if (strcmp(w->state, state) == 0 && strcmp(w->reason, reason) == 0 && next_try_s < 0)
@@ -552,7 +549,7 @@ static void set_state(coh_db_chain_worker *w, const char *state, const char *rea
 }
 
 /* ANCHOR_WAIT unless our key is the contract's anchorer. */
-static int check_anchorer(coh_db_chain_worker *w, coh_err *err)
+static int check_anchorer(coh_svc_chain_worker *w, coh_err *err)
 {
     uint8_t word[32];
     int rc = view_word(w, word, "anchorer()", 0, 0, 0, err);
@@ -578,7 +575,7 @@ static time_t mono_s(void)
 }
 
 /* Signs promote() with the given nonce and fees and broadcasts it; remembers it in w->promo. */
-static int send_promote(coh_db_chain_worker *w, uint64_t nonce, const uint8_t max_fee[32],
+static int send_promote(coh_svc_chain_worker *w, uint64_t nonce, const uint8_t max_fee[32],
                         const uint8_t tip[32], coh_err *err)
 {
     coh_chain_buf data, raw;
@@ -626,7 +623,7 @@ static int send_promote(coh_db_chain_worker *w, uint64_t nonce, const uint8_t ma
 
 /* Polls the promote() transaction in flight: mined, reverted (a failure), its nonce taken by
  * another transaction (forgotten), or pending for stuck_s (replaced with higher fees). */
-static int poll_promote(coh_db_chain_worker *w, coh_err *err)
+static int poll_promote(coh_svc_chain_worker *w, coh_err *err)
 {
     char h[67];
     coh_hex_encode(h, w->promo.hash, 32, 1);
@@ -674,7 +671,7 @@ static int poll_promote(coh_db_chain_worker *w, coh_err *err)
 }
 
 /* Whether ledger entries wait to be anchored (the next batch, due or not yet). */
-static int entries_waiting(coh_db_chain_worker *w, int *out, coh_err *err)
+static int entries_waiting(coh_svc_chain_worker *w, int *out, coh_err *err)
 {
     PGresult *r = coh_db_query(w->cfg.db,
                                "SELECT h.seq > COALESCE((SELECT max(last_seq) FROM chain_anchors), "
@@ -693,7 +690,7 @@ static int entries_waiting(coh_db_chain_worker *w, int *out, coh_err *err)
  * no ledger entry waits to be anchored and it has been due for anchor_interval_s (a proposal
  * of entries arriving meanwhile promotes it without a transaction of its own).
  */
-static int step_promote(coh_db_chain_worker *w, uint64_t last, coh_err *err)
+static int step_promote(coh_svc_chain_worker *w, uint64_t last, coh_err *err)
 {
     if (w->promo.live || last == 0 || last == w->promoted_seq)
         return 0;
@@ -737,7 +734,7 @@ static int step_promote(coh_db_chain_worker *w, uint64_t last, coh_err *err)
     return rc ? rc : send_promote(w, nonce, max_fee, tip, err);
 }
 
-static int step_anchor(coh_db_chain_worker *w, coh_err *err)
+static int step_anchor(coh_svc_chain_worker *w, coh_err *err)
 {
     int rc = reload_key(w, err);
     if (rc == 0)
@@ -794,7 +791,7 @@ static int step_anchor(coh_db_chain_worker *w, coh_err *err)
 }
 
 /* One anchoring step, unless stopped or backing off; counts failures and backs off. */
-static void anchor_tick(coh_db_chain_worker *w)
+static void anchor_tick(coh_svc_chain_worker *w)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -837,7 +834,7 @@ static void anchor_tick(coh_db_chain_worker *w)
 }
 
 /* A uint256 view function of `to` with one address argument (or none), at block. */
-static int call_u256(coh_db_chain_worker *w, uint8_t out[32], const uint8_t to[20], const char *sig,
+static int call_u256(coh_svc_chain_worker *w, uint8_t out[32], const uint8_t to[20], const char *sig,
                      const uint8_t *arg, const char *block, coh_err *err)
 {
     coh_chain_buf data;
@@ -857,7 +854,7 @@ static int call_u256(coh_db_chain_worker *w, uint8_t out[32], const uint8_t to[2
 }
 
 /* The solvency check of the latest confirmed anchor, once its block's events are credited. */
-static int step_solvency(coh_db_chain_worker *w, coh_err *err)
+static int step_solvency(coh_svc_chain_worker *w, coh_err *err)
 {
     long long id, anchor_block, cursor;
     int rc = coh_db_chain_solvency_due(&id, &anchor_block, w->cfg.db, err);
@@ -895,40 +892,25 @@ static int step_solvency(coh_db_chain_worker *w, coh_err *err)
     return 0;
 }
 
-static void *worker_main(void *arg)
+/* One poll: events, an anchoring step, the solvency check; always sleeps poll_ms after. */
+static int worker_step(void *arg)
 {
-    coh_db_chain_worker *w = arg;
-    pthread_mutex_lock(&w->mu);
-    while (!w->stop) {
-        pthread_mutex_unlock(&w->mu);
-        coh_err err = {0};
-        if (coh_db_chain_watch_step(&w->watch, &err) != 0)
-            coh_log_warn("chain events: %s", err.msg);
-        anchor_tick(w);
-        memset(&err, 0, sizeof err);
-        if (step_solvency(w, &err) != 0)
-            coh_log_warn("solvency check: %s", err.msg);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += w->cfg.poll_ms / 1000;
-        ts.tv_nsec += (w->cfg.poll_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&w->mu);
-        if (!w->stop)
-            pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
+    coh_svc_chain_worker *w = arg;
+    coh_err err = {0};
+    if (coh_svc_deposit_watch_step(&w->watch, &err) != 0)
+        coh_log_warn("chain events: %s", err.msg);
+    anchor_tick(w);
+    memset(&err, 0, sizeof err);
+    if (step_solvency(w, &err) != 0)
+        coh_log_warn("solvency check: %s", err.msg);
+    return 0;
 }
 
-int coh_db_chain_worker_start(coh_db_chain_worker **out,
-                              const struct coh_db_chain_worker_config *cfg, coh_err *err)
+int coh_svc_chain_worker_start(coh_svc_chain_worker **out,
+                              const struct coh_svc_chain_worker_config *cfg, coh_err *err)
 {
     *out = NULL;
-    coh_db_chain_worker *w = calloc(1, sizeof *w);
+    coh_svc_chain_worker *w = calloc(1, sizeof *w);
     if (!w)
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     w->cfg = *cfg;
@@ -948,29 +930,21 @@ int coh_db_chain_worker_start(coh_db_chain_worker **out,
     }
     coh_hex_encode(w->signer_hex, w->signer, 20, 1);
     w->cfg.rpc_url = NULL; /* not kept: the rpc object has its own copy */
-    coh_db_chain_watch_init(&w->watch, w->rpc, &w->cfg);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    coh_svc_deposit_watch_init(&w->watch, w->rpc, &w->cfg);
+    if ((rc = coh_worker_start(&w->thread, w->cfg.poll_ms, worker_step, w, err)) != 0) {
         coh_chain_rpc_free(w->rpc);
         free(w);
-        return coh_err_set(err, COH_ERR_NOMEM, "chain worker: cannot create thread");
+        return rc;
     }
     *out = w;
     return 0;
 }
 
-void coh_db_chain_worker_stop(coh_db_chain_worker *w)
+void coh_svc_chain_worker_stop(coh_svc_chain_worker *w)
 {
     if (!w)
         return;
-    pthread_mutex_lock(&w->mu);
-    w->stop = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->mu);
+    coh_worker_stop(w->thread);
     coh_chain_rpc_free(w->rpc);
     coh_secbuf_free(w->own_key);
     free(w);

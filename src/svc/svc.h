@@ -1,0 +1,137 @@
+/*
+ * svc: the flows and background workers. A flow touches several tables, the ledger or the
+ * chain: it takes what the handlers (src/http) and the CLI parsed, applies the rules of
+ * src/market, and stores through src/db (SQL only). The workers run in cohortd's threads
+ * (core's coh_worker): the release worker (release_worker.c) and the chain worker
+ * (anchorer.c, with the deposit watcher deposit_watch.c).
+ */
+#ifndef COH_SVC_SVC_H
+#define COH_SVC_SVC_H
+
+#include "chain/chain.h"
+#include "core/core.h"
+#include "db/chain_db.h"
+#include "db/db.h"
+#include "db/ledger_db.h"
+#include "db/market_db.h"
+#include "ledger/ledger.h"
+#include "market/market.h"
+
+#include <jansson.h>
+
+/* ---- payments (payouts.c): idempotent ledger postings ------------------------------------ */
+/* Locks reward x max in escrow:<request>; COH_ERR_LIMIT when the owner's balance is short. */
+COH_WUR int coh_svc_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,
+                              const char *owner, const char *reward, uint32_t max, coh_err *err);
+/*
+ * Pays a release: payees[i] (lowercase addresses) is credited reward x members[i] in the
+ * private credits, and one public reward entry escrow:<request> -> payable carries the number
+ * of contributors paid and the Merkle root of those credits. Idempotent.
+ */
+COH_WUR int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
+                               const char *reward, const char *const *payees,
+                               const uint32_t *members, size_t n, coh_err *err);
+/* Wave 1's form, one entry per contributor to payable:<contributor>: only to finish a payout
+ * that began that way before the upgrade (see payouts.c). */
+COH_WUR int coh_svc_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *request,
+                                     const char *reward, const char *const *contributors,
+                                     size_t n, coh_err *err);
+/*
+ * GET /v1/me/credits for address (signed in): [{seq (its entry), kind, request, amount, salt,
+ * wave1, leaf, proof (to release_credits.root), release_credits: {count, root}}]; wave-1 entries
+ * carry no salt or proof (they name the address publicly).
+ */
+COH_WUR int coh_svc_credits_view(json_t **out, coh_db_pool *db, const char *address,
+                                    coh_err *err);
+/* Moves what wave-1 payable:<addr> accounts hold into the pooled payable (kind pool), so every
+ * claim comes out of one account. Idempotent; a no-op once none holds anything. */
+COH_WUR int coh_svc_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err);
+/*
+ * A researcher takes amount of their available funds out: available:<owner> -> payable, and
+ * a credit to owner's address for the claims tree. client_key makes it idempotent. *e is the
+ * posted (or earlier) entry. COH_ERR_LIMIT when the available balance is short.
+ */
+COH_WUR int coh_svc_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
+                                const coh_secbuf *key, const char *owner,
+                                const uint8_t amount[32], const char *client_key, coh_err *err);
+/* Returns reward x unused from escrow to the owner (nothing when unused is 0). */
+COH_WUR int coh_svc_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
+                              const char *owner, const char *reward, uint32_t unused,
+                              coh_err *err);
+
+/* ---- release worker (release_worker.c) --------------------------------------------------------- */
+typedef struct coh_svc_release_worker coh_svc_release_worker;
+
+struct coh_svc_release_worker_config {
+    coh_db_pool *db;
+    const coh_secbuf *master_key;
+    const coh_secbuf *ledger_key;
+    int interval_ms; /* how often to look for work */
+    int lease_s;     /* a claimed job is retried by anyone after this */
+    const coh_market_floors *floors; /* held again at release (NULL: the defaults) */
+};
+
+/* Starts the worker thread. */
+COH_WUR int coh_svc_release_worker_start(coh_svc_release_worker **out,
+                                    const struct coh_svc_release_worker_config *cfg, coh_err *err);
+/* Stops and joins the thread; NULL is a no-op. */
+void coh_svc_release_worker_stop(coh_svc_release_worker *w);
+/*
+ * One pass: schedules due requests, then claims and runs at most one release job. Returns 1
+ * if a job ran, 0 if there was nothing to do, negative on error. Exposed for tests.
+ */
+int coh_svc_release_worker_step(const struct coh_svc_release_worker_config *cfg, coh_err *err);
+
+
+/* ---- request keys (reqkeys.c) ----------------------------------------------------------- */
+/*
+ * Re-wraps the request keys stored before they were bound to their request (at start, after the
+ * migrations): *upgraded gets how many. A key that does not open or does not match its row's
+ * public key is logged and left alone.
+ */
+COH_WUR int coh_svc_reqkeys_upgrade(coh_db_pool *db, const coh_secbuf *master, long *upgraded,
+                                       coh_err *err);
+
+/* ---- claims proofs (claims.c) ----------------------------------------------------------------- */
+/*
+ * The claims tree of the latest confirmed anchor, built once per anchor and shared by every
+ * request (a tree of a million accounts takes seconds to build, a proof from it a microsecond).
+ */
+typedef struct coh_svc_claims_cache coh_svc_claims_cache;
+COH_WUR int coh_svc_claims_cache_new(coh_svc_claims_cache **out);
+void coh_svc_claims_cache_free(coh_svc_claims_cache *c);
+/*
+ * GET /v1/claims/{address} (lowercase 0x + 40 hex): the address's leaf in the effective anchor
+ * (the latest confirmed one whose challenge period is over and that was not vetoed: the root
+ * claims prove against on chain), with its proof, root, and the anchoring transaction.
+ * COH_ERR_NOTFOUND when the address has no leaf (or nothing is effective yet). cache may be
+ * NULL (the tree is then built for this call alone).
+ */
+json_t *coh_svc_claim_json(coh_db_pool *p, coh_svc_claims_cache *cache, const char *address,
+                                coh_err *err);
+/* ---- the chain worker (anchorer.c, deposit_watch.c) ---------------------------------------------------- */
+struct coh_svc_chain_worker_config {
+    coh_db_pool *db;
+    const coh_secbuf *ledger_key; /* borrowed; signs anchoring transactions */
+    const char *rpc_url;
+    uint64_t chain_id;
+    uint8_t rewards[20];
+    long confirmations; /* >= 1 */
+    long poll_ms;
+    long interval_s; /* anchor at least this often when entries wait */
+    long batch_size; /* ... or as soon as this many wait */
+    long stuck_s;    /* bump fees of a transaction pending this long */
+    long long start_block;
+    const coh_secbuf *master_key; /* borrowed; reloads the ledger key after a rotation */
+    long max_failures;            /* failures in a row before the anchorer stops (>= 1) */
+    long backoff_ms;              /* first wait after a failure, doubled each time (cap 10 min) */
+};
+typedef struct coh_svc_chain_worker coh_svc_chain_worker;
+
+/* Starts the thread (anchoring and event watching). Copies what it needs from cfg. */
+COH_WUR int coh_svc_chain_worker_start(coh_svc_chain_worker **out,
+                                      const struct coh_svc_chain_worker_config *cfg, coh_err *err);
+/* Stops and joins the thread; NULL is a no-op. */
+void coh_svc_chain_worker_stop(coh_svc_chain_worker *w);
+
+#endif
