@@ -592,3 +592,40 @@ int coh_db_chain_solvency_record(int *ok, char net[80], char owed[80], coh_db_po
     PQclear(r);
     return rc;
 }
+
+PGresult *coh_db_chain_claims_leaves(coh_db_pool *p, const char *anchor_id, coh_err *err)
+{
+    const char *pp[1] = {anchor_id};
+    return coh_db_query(p, COH_DB_CLAIMS_LEAVES_SQL, 1, pp, err);
+}
+
+/*
+ * The effective anchor: the latest confirmed one whose challenge period is over (a vetoed one is
+ * no longer 'confirmed'). A proof against a pending proposal would fail on chain until it is
+ * effective, so none is served before.
+ */
+PGresult *coh_db_chain_claim_effective(coh_db_pool *p, const char *address, coh_err *err)
+{
+    const char *pp[1] = {address};
+    return coh_db_query(
+        p,
+        "WITH a AS (SELECT id, last_seq, claims_root, tx_hash, block_number, effective_at FROM "
+        "chain_anchors WHERE status = 'confirmed' AND effective_at <= now() ORDER BY id DESC "
+        "LIMIT 1) SELECT a.id, a.last_seq, encode(a.claims_root, 'hex'), encode(a.tx_hash, "
+        "'hex'), a.block_number, l.cumulative::text, true, to_json(a.effective_at) #>> '{}' "
+        "FROM a LEFT JOIN chain_claim_leaves l ON l.anchor_id = a.id AND l.address = $1",
+        1, pp, err);
+}
+
+int coh_db_chain_entries_waiting(int *out, coh_db_pool *p, coh_err *err)
+{
+    PGresult *r = coh_db_query(p,
+                               "SELECT h.seq > COALESCE((SELECT max(last_seq) FROM chain_anchors), "
+                               "0) FROM ledger_head h",
+                               0, NULL, err);
+    if (!r)
+        return err->code;
+    *out = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return 0;
+}

@@ -174,6 +174,13 @@ COH_WUR int coh_db_chain_claims_at(PGresult **rows, coh_db_conn *c, uint64_t las
     "SELECT substr(address, 3), cumulative::text FROM chain_claim_leaves WHERE anchor_id = $1"
 /* The claims tree (StandardMerkleTree, sorted) of COH_DB_CLAIMS_LEAVES_SQL rows; NULL when none. */
 COH_WUR int coh_db_chain_claims_tree(coh_ledger_merkle **out, PGresult *rows, coh_err *err);
+/* *out 1 when ledger entries wait to be anchored (the next batch, due or not yet). */
+COH_WUR int coh_db_chain_entries_waiting(int *out, coh_db_pool *p, coh_err *err);
+/* The stored leaves of anchor anchor_id (COH_DB_CLAIMS_LEAVES_SQL). */
+PGresult *coh_db_chain_claims_leaves(coh_db_pool *p, const char *anchor_id, coh_err *err);
+/* The effective anchor (id, last_seq, claims_root, tx_hash, block_number, address's cumulative
+ * amount or NULL, true, effective_at); no row while none is effective. */
+PGresult *coh_db_chain_claim_effective(coh_db_pool *p, const char *address, coh_err *err);
 
 /*
  * For GET /v1/ledger/entries/{seq}: {inclusion_proof, anchor} of the entry in the batch that

@@ -951,6 +951,18 @@ static int new_wrapped(coh_secbuf **key, char out[2 + 2 * (32 + COH_CRYPTO_WRAP_
     return 0;
 }
 
+int coh_db_ledger_key_active(char address[43], coh_db_pool *p, coh_err *err)
+{
+    address[0] = '\0';
+    PGresult *r = coh_db_query(p, "SELECT address FROM ledger_keys WHERE active", 0, NULL, err);
+    if (!r)
+        return err->code;
+    if (PQntuples(r) == 1)
+        snprintf(address, 43, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
 int coh_db_ledger_key_load(coh_secbuf **key, uint8_t address[20], coh_db_pool *p,
                            const coh_secbuf *master, int create, coh_err *err)
 {

@@ -67,4 +67,43 @@ json_t *coh_db_release_get(coh_db_pool *p, const char *id, const char *owner, co
 /* Notices of address, newest first. */
 json_t *coh_db_notices(coh_db_pool *p, const char *address, coh_err *err);
 
+/* ---- release jobs (release_jobs.c): the statements of src/svc/release_worker.c --------- */
+/* {owner, reward, min, max, schema, privacy, epsilon, wrapped, public_key, released} of id. */
+json_t *coh_db_release_request(coh_db_pool *p, const char *id, coh_err *err);
+/* The contributions to release (contributor, ciphertext hex, remaining lifetime epsilon) of
+ * live consents whose budget covers the request's epsilon, oldest first, at most max. */
+PGresult *coh_db_release_contributions(coh_db_pool *p, const char *id, long max, coh_err *err);
+struct coh_db_release_row {
+    const char *mode, *content_type, *content, *report; /* report: JSON text */
+    const char *members;  /* text[] literal of every paid contributor */
+    const char *released; /* boolean[] literal: whose row is in the release */
+    const char *epsilon;  /* charged to each member ("0" for k-anonymity) */
+};
+/* Stores the release, its members and the epsilon charge in one statement (once: a stored
+ * release is kept); COH_ERR_CONFLICT when a concurrent charge made a member's unaffordable. */
+COH_WUR int coh_db_release_store(coh_db_pool *p, const char *id,
+                                 const struct coh_db_release_row *row, coh_err *err);
+/* {members: [contributor...], payees: [[payee, count]...], wave1: a payout begun in wave 1's
+ * form before the upgrade}. */
+json_t *coh_db_release_payees(coh_db_pool *p, const char *id, coh_err *err);
+/* The request's final status (released, or failed with no release), the notices, the job done. */
+COH_WUR int coh_db_release_finish(coh_db_pool *p, const char *id, coh_err *err);
+/* Cancels drafts older than older_than_s; returns the cancelled requests whose escrow was
+ * posted and not refunded (id, owner, reward, max_contributors), at most 100. */
+PGresult *coh_db_drafts_abandon(coh_db_pool *p, long older_than_s, coh_err *err);
+/* Of ids (a text[] literal of "0x" ids), those whose key was shredded. */
+PGresult *coh_db_requests_shredded_among(coh_db_pool *p, const char *ids_array, coh_err *err);
+/* Open requests past their close time or full: closing, with a release job. */
+COH_WUR int coh_db_requests_schedule_due(coh_db_pool *p, coh_err *err);
+/* Shreds the keys (and contributions) of finished requests past retention; returns their ids. */
+PGresult *coh_db_requests_shred_due(coh_db_pool *p, coh_err *err);
+/* Claims the oldest pending job (or one whose lease ended) for lease_s: 1 and its id and
+ * failures so far, 0 when none is free, negative on error. */
+int coh_db_release_job_claim(char id[67], int *failures, coh_db_pool *p, int lease_s,
+                             coh_err *err);
+/* Puts a failed job back to pending with its reason; counts: the failure counts toward giving
+ * up (not a lost connection or a conflict). */
+COH_WUR int coh_db_release_job_failed(coh_db_pool *p, const char *id, const char *reason,
+                                      int counts, coh_err *err);
+
 #endif

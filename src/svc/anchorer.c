@@ -497,17 +497,15 @@ static int reload_key(coh_svc_chain_worker *w, coh_err *err)
 {
     if (!w->cfg.master_key)
         return 0;
-    PGresult *r = coh_db_query(w->cfg.db, "SELECT address FROM ledger_keys WHERE active", 0, NULL,
-                               err);
-    if (!r)
-        return err->code;
-    int same = PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), w->signer_hex) == 0;
-    PQclear(r);
-    if (same)
+    char active[43] = "";
+    int rc = coh_db_ledger_key_active(active, w->cfg.db, err);
+    if (rc)
+        return rc;
+    if (!active[0] || strcmp(active, w->signer_hex) == 0)
         return 0;
     coh_secbuf *key = NULL;
     uint8_t addr[20];
-    int rc = coh_db_ledger_key_load(&key, addr, w->cfg.db, w->cfg.master_key, 0, err);
+    rc = coh_db_ledger_key_load(&key, addr, w->cfg.db, w->cfg.master_key, 0, err);
     if (rc)
         return rc;
     char old[43];
@@ -673,15 +671,7 @@ static int poll_promote(coh_svc_chain_worker *w, coh_err *err)
 /* Whether ledger entries wait to be anchored (the next batch, due or not yet). */
 static int entries_waiting(coh_svc_chain_worker *w, int *out, coh_err *err)
 {
-    PGresult *r = coh_db_query(w->cfg.db,
-                               "SELECT h.seq > COALESCE((SELECT max(last_seq) FROM chain_anchors), "
-                               "0) FROM ledger_head h",
-                               0, NULL, err);
-    if (!r)
-        return err->code;
-    *out = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
-    return 0;
+    return coh_db_chain_entries_waiting(out, w->cfg.db, err);
 }
 
 /*

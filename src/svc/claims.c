@@ -42,8 +42,7 @@ static int tree_build(coh_ledger_merkle **out, coh_db_pool *p, const char *ancho
                       const uint8_t root[32], coh_err *err)
 {
     *out = NULL;
-    const char *pp[1] = {anchor_id};
-    PGresult *r = coh_db_query(p, COH_DB_CLAIMS_LEAVES_SQL, 1, pp, err);
+    PGresult *r = coh_db_chain_claims_leaves(p, anchor_id, err);
     if (!r)
         return err->code;
     int rc = coh_db_chain_claims_tree(out, r, err);
@@ -107,21 +106,8 @@ static int proof_of(json_t **out, coh_svc_claims_cache *cache, coh_db_pool *p, c
 json_t *coh_svc_claim_json(coh_db_pool *p, coh_svc_claims_cache *cache, const char *address,
                                 coh_err *err)
 {
-    const char *pp[1] = {address};
-    /*
-     * The effective anchor: the latest confirmed one whose challenge period is over (a vetoed
-     * one is no longer 'confirmed'). A proof against a pending proposal would fail on chain
-     * until it is effective, so none is served before. coh_db_query returns the connection
-     * before the proof, which may wait on a build.
-     */
-    PGresult *r = coh_db_query(
-        p,
-        "WITH a AS (SELECT id, last_seq, claims_root, tx_hash, block_number, effective_at FROM "
-        "chain_anchors WHERE status = 'confirmed' AND effective_at <= now() ORDER BY id DESC "
-        "LIMIT 1) SELECT a.id, a.last_seq, encode(a.claims_root, 'hex'), encode(a.tx_hash, "
-        "'hex'), a.block_number, l.cumulative::text, true, to_json(a.effective_at) #>> '{}' "
-        "FROM a LEFT JOIN chain_claim_leaves l ON l.anchor_id = a.id AND l.address = $1",
-        1, pp, err);
+    /* coh_db_query returns the connection before the proof, which may wait on a build. */
+    PGresult *r = coh_db_chain_claim_effective(p, address, err);
     json_t *out = NULL, *proof = NULL;
     uint8_t root[32], addr[20], amt[32], leaf[32];
     if (!r)

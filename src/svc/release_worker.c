@@ -54,40 +54,6 @@ static int load_table(coh_table *t, size_t **kept, size_t *n_kept, const coh_mar
     return 0;
 }
 
-static const char *const SQL_REQUEST =
-    "SELECT json_build_object('owner', owner, 'reward', reward::text, 'min', min_contributors, "
-    "'max', max_contributors, 'schema', schema, 'privacy', privacy, 'epsilon', epsilon::text, "
-    "'wrapped', encode(secret_key_wrapped, 'hex'), 'public_key', encode(public_key, 'hex'), "
-    "'released', EXISTS (SELECT 1 FROM releases x WHERE x.request_id = r.id)) "
-    "FROM requests r WHERE id = decode($1, 'hex')";
-
-static const char *const SQL_CONTRIBUTIONS =
-    "SELECT c.contributor, encode(c.ciphertext, 'hex'), (p.lifetime_epsilon - "
-    "p.epsilon_spent)::text FROM contributions c JOIN consents k ON k.request_id = "
-    "c.request_id AND k.contributor = c.contributor AND k.revoked_at IS NULL JOIN profiles p ON "
-    "p.address = c.contributor JOIN requests r ON r.id = c.request_id WHERE c.request_id = "
-    "decode($1, 'hex') AND (r.epsilon = 0 OR p.lifetime_epsilon - p.epsilon_spent >= "
-    "r.epsilon) ORDER BY c.submitted_at, c.contributor LIMIT $2::int";
-
-/*
- * Stores the release, its members (every contributor whose record was accepted: all are paid,
- * $9 says whose row is in the release) and charges their lifetime epsilon, in one statement.
- * The charge locks each profile row; profiles_epsilon_within_lifetime refuses a charge that a
- * concurrent release has made unaffordable, and the whole statement rolls back (a conflict:
- * the job is recomputed without that contributor).
- */
-static const char *const SQL_STORE =
-    "WITH x AS (INSERT INTO releases (request_id, mode, content_type, content, report, included) "
-    "VALUES (decode($1, 'hex'), $2, $3, $4, $5::jsonb, cardinality(array_remove($8::boolean[], "
-    "false))) ON CONFLICT DO "
-    "NOTHING RETURNING request_id), "
-    "m AS (INSERT INTO release_members (request_id, contributor, released, payee) SELECT "
-    "x.request_id, u.a, u.r, coalesce(p.payout_address, u.a) FROM x CROSS JOIN "
-    "unnest($6::text[], $8::boolean[]) AS u(a, r) LEFT JOIN profiles p ON p.address = u.a), "
-    "e AS (UPDATE profiles SET epsilon_spent = epsilon_spent + $7::numeric WHERE $7::numeric > 0 "
-    "AND address = ANY ($6::text[]) AND EXISTS (SELECT 1 FROM x)) "
-    "SELECT count(*) FROM x";
-
 /* After this many failures that will not change (not a lost connection or a conflict), a
  * release job gives up: the request fails, the escrow is refunded, everyone is told. */
 #define RELEASE_MAX_FAILURES 3
@@ -156,14 +122,7 @@ static int compute_and_store(const struct coh_svc_release_worker_config *cfg, co
     uint8_t pk[32];
     if (coh_hex_decode_exact(pk, 32, json_string_value(json_object_get(rq, "public_key"))) != 0)
         return coh_err_set(err, COH_ERR_DB, "request %s has a malformed public key", id);
-    char maxs[16];
-    snprintf(maxs, sizeof maxs, "%ld", max);
-    const char *p2[] = {id + 2, maxs};
-    coh_db_conn *c = coh_db_acquire(cfg->db, 5000, err);
-    if (!c)
-        return err->code;
-    PGresult *contribs = coh_db_exec(c, SQL_CONTRIBUTIONS, 2, p2, err);
-    coh_db_release(c);
+    PGresult *contribs = coh_db_release_contributions(cfg->db, id, max, err);
     if (!contribs)
         return err->code;
 
@@ -237,24 +196,19 @@ static int compute_and_store(const struct coh_svc_release_worker_config *cfg, co
         const char *mode = json_string_value(json_object_get(release, "mode"));
         const char *eps =
             strcmp(mode, "dp") == 0 ? json_string_value(json_object_get(rq, "epsilon")) : "0";
-        const char *p[] = {id + 2,
-                           mode,
-                           json_string_value(json_object_get(release, "content_type")),
-                           json_string_value(json_object_get(release, "content")),
-                           report,
-                           members,
-                           eps,
-                           released};
-        if (!members || !report) {
+        const struct coh_db_release_row row = {
+            .mode = mode,
+            .content_type = json_string_value(json_object_get(release, "content_type")),
+            .content = json_string_value(json_object_get(release, "content")),
+            .report = report,
+            .members = members,
+            .released = released,
+            .epsilon = eps,
+        };
+        if (!members || !report)
             rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
-        } else if ((c = coh_db_acquire(cfg->db, 5000, err)) == NULL) {
-            rc = err->code;
-        } else {
-            PGresult *r = coh_db_exec(c, SQL_STORE, 8, p, err);
-            rc = r ? 0 : err->code;
-            PQclear(r);
-            coh_db_release(c);
-        }
+        else
+            rc = coh_db_release_store(cfg->db, id, &row, err);
         free(members);
         free(released);
         free(report);
@@ -270,18 +224,7 @@ static int compute_and_store(const struct coh_svc_release_worker_config *cfg, co
 static int pay_and_finish(const struct coh_svc_release_worker_config *cfg, const char *id,
                           const json_t *rq, coh_err *err)
 {
-    const char *p1[] = {id + 2};
-    /* {members: [contributor...], payees: [[payee, count]...], wave1: a payout begun in
-     * wave 1's form before the upgrade} */
-    json_t *members = coh_db_json(
-        cfg->db,
-        "SELECT json_build_object('members', (SELECT coalesce(json_agg(contributor ORDER BY "
-        "contributor), '[]') FROM release_members WHERE request_id = decode($1, 'hex')), "
-        "'payees', (SELECT coalesce(json_agg(json_build_array(p, n) ORDER BY p), '[]') FROM "
-        "(SELECT coalesce(payee, contributor) AS p, count(*) AS n FROM release_members WHERE "
-        "request_id = decode($1, 'hex') GROUP BY 1) g), 'wave1', EXISTS (SELECT 1 FROM "
-        "ledger_entries WHERE idempotency_key LIKE 'reward:0x' || $1 || ':%'))",
-        1, p1, err);
+    json_t *members = coh_db_release_payees(cfg->db, id, err);
     if (!members)
         return err->code;
     json_t *contributors = json_object_get(members, "members"),
@@ -316,41 +259,13 @@ static int pay_and_finish(const struct coh_svc_release_worker_config *cfg, const
     json_decref(members);
     if (rc)
         return rc;
-    coh_db_conn *c = coh_db_acquire(cfg->db, 5000, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(
-        c,
-        "WITH q AS (UPDATE requests r SET status = CASE WHEN x.mode = 'none' THEN 'failed' ELSE "
-        "'released' END FROM releases x WHERE r.id = decode($1, 'hex') AND x.request_id = r.id "
-        "RETURNING r.id, r.owner, r.status), "
-        "a AS (INSERT INTO notices (address, kind, request_id, detail) SELECT owner, CASE WHEN "
-        "status = 'released' THEN 'release_done' ELSE 'request_failed' END, id, CASE WHEN status "
-        "= 'released' THEN 'your release is ready' ELSE 'no release: unused escrow refunded' END "
-        "FROM q ON CONFLICT DO NOTHING), "
-        "b AS (INSERT INTO notices (address, kind, request_id, detail) SELECT m.contributor, "
-        "'reward_paid', m.request_id, CASE WHEN m.released THEN 'your reward was paid; your "
-        "record is in the release' ELSE 'your reward was paid; your record was withheld from "
-        "the release (suppressed) to protect the others' END FROM release_members m WHERE "
-        "m.request_id = decode($1, 'hex') ON CONFLICT DO NOTHING), "
-        "f AS (INSERT INTO notices (address, kind, request_id, detail) SELECT k.contributor, "
-        "'request_failed', k.request_id, 'the request closed without a release' FROM consents k, "
-        "q WHERE k.request_id = q.id AND q.status = 'failed' AND k.revoked_at IS NULL ON "
-        "CONFLICT DO NOTHING) "
-        "UPDATE release_jobs SET state = 'done', finished_at = now(), last_error = NULL WHERE "
-        "request_id = decode($1, 'hex')",
-        1, p1, err);
-    rc = r ? 0 : err->code;
-    PQclear(r);
-    coh_db_release(c);
-    return rc;
+    return coh_db_release_finish(cfg->db, id, err);
 }
 
 static int run_job(const struct coh_svc_release_worker_config *cfg, const char *id, int failures,
                    coh_err *err)
 {
-    const char *p1[] = {id + 2};
-    json_t *rq = coh_db_json(cfg->db, SQL_REQUEST, 1, p1, err);
+    json_t *rq = coh_db_release_request(cfg->db, id, err);
     if (!rq)
         return err->code;
     int rc = 0;
@@ -375,7 +290,7 @@ static int run_job(const struct coh_svc_release_worker_config *cfg, const char *
  * cancelled request holds goes back to its owner under the idempotency key refund:<id>, also
  * after a crash between the two steps. Runs at most every SWEEP_EVERY_S per process.
  */
-#define DRAFT_ABANDONED_S "60"
+#define DRAFT_ABANDONED_S 60
 #define SWEEP_EVERY_S 10
 
 static int sweep_drafts(const struct coh_svc_release_worker_config *cfg, coh_err *err)
@@ -385,25 +300,7 @@ static int sweep_drafts(const struct coh_svc_release_worker_config *cfg, coh_err
     long long prev = atomic_load(&last);
     if (now - prev < SWEEP_EVERY_S || !atomic_compare_exchange_strong(&last, &prev, now))
         return 0;
-    coh_db_conn *c = coh_db_acquire(cfg->db, 2000, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(
-        c,
-        "UPDATE requests SET status = 'cancelled', closed_at = now() WHERE "
-        "status = 'draft' AND created_at < now() - interval '" DRAFT_ABANDONED_S " seconds'",
-        0, NULL, err);
-    PQclear(r);
-    r = r ? coh_db_exec(c,
-                        "SELECT '0x' || encode(r.id, 'hex'), r.owner, r.reward::text, "
-                        "r.max_contributors FROM requests r WHERE r.status = 'cancelled' AND "
-                        "EXISTS (SELECT 1 FROM ledger_entries e WHERE e.idempotency_key = "
-                        "'escrow:0x' || encode(r.id, 'hex')) AND NOT EXISTS (SELECT 1 FROM "
-                        "ledger_entries e WHERE e.idempotency_key = 'refund:0x' || encode(r.id, "
-                        "'hex')) LIMIT 100",
-                        0, NULL, err)
-          : NULL;
-    coh_db_release(c);
+    PGresult *r = coh_db_drafts_abandon(cfg->db, DRAFT_ABANDONED_S, err);
     if (!r)
         return err->code;
     /* Wave-1 payable balances join the pool (an upgraded ledger; nothing to do after). */
@@ -435,13 +332,8 @@ static void forget_shredded(const struct coh_svc_release_worker_config *cfg)
         o += sprintf(o, "%s%s", i ? "," : "", ids[i]);
     *o++ = '}';
     *o = '\0';
-    const char *pp[1] = {list};
     coh_err e;
-    PGresult *r = coh_db_query(cfg->db,
-                               "SELECT '0x' || encode(id, 'hex') FROM requests WHERE id = ANY "
-                               "(SELECT decode(substr(x, 3), 'hex') FROM unnest($1::text[]) x) "
-                               "AND secret_key_wrapped IS NULL",
-                               1, pp, &e);
+    PGresult *r = coh_db_requests_shredded_among(cfg->db, list, &e);
     for (int i = 0; r && i < PQntuples(r); i++)
         coh_market_intake_forget(PQgetvalue(r, i, 0));
     PQclear(r); /* on failure: the next step asks again */
@@ -453,65 +345,29 @@ int coh_svc_release_worker_step(const struct coh_svc_release_worker_config *cfg,
     coh_err e0 = {0};
     if (sweep_drafts(cfg, &e0) && e0.code != COH_ERR_UNAVAILABLE)
         coh_log_warn("abandoned drafts: %s", e0.msg); /* retried at the next sweep */
-    coh_db_conn *c = coh_db_acquire(cfg->db, 2000, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(
-        c,
-        "WITH due AS (UPDATE requests r SET status = 'closing', closed_at = now() WHERE status "
-        "= 'open' AND (closes_at <= now() OR n_contributions >= max_contributors) RETURNING id) "
-        "INSERT INTO release_jobs (request_id) SELECT id FROM due ON CONFLICT DO NOTHING",
-        0, NULL, err);
-    PQclear(r);
+    int rc = coh_db_requests_schedule_due(cfg->db, err);
     /* Crypto-shredding: past retention the key goes, and with it every ciphertext; this
      * process's cache of unwrapped keys forgets it too. */
-    r = r ? coh_db_exec(c,
-                        "WITH s AS (UPDATE requests SET secret_key_wrapped = NULL, shredded_at = "
-                        "now() WHERE secret_key_wrapped IS NOT NULL AND status IN ('released', "
-                        "'failed', 'cancelled') AND closed_at + make_interval(days => "
-                        "retention_days) <= now() RETURNING id), d AS (DELETE FROM contributions "
-                        "WHERE request_id IN (SELECT id FROM s)) SELECT '0x' || encode(id, 'hex') "
-                        "FROM s",
-                        0, NULL, err)
-          : NULL;
+    PGresult *r = rc ? NULL : coh_db_requests_shred_due(cfg->db, err);
     for (int i = 0; r && i < PQntuples(r); i++)
         coh_market_intake_forget(PQgetvalue(r, i, 0));
-    PQclear(r);
-    char lease[16];
-    snprintf(lease, sizeof lease, "%d", cfg->lease_s);
-    const char *p1[] = {lease};
-    r = r ? coh_db_exec(c,
-                        "UPDATE release_jobs SET state = 'running', attempts = attempts + 1, "
-                        "lease_until = now() + make_interval(secs => $1::int) WHERE request_id = "
-                        "(SELECT request_id FROM release_jobs WHERE state = 'pending' OR (state = "
-                        "'running' AND lease_until < now()) ORDER BY created_at LIMIT 1 FOR "
-                        "UPDATE SKIP LOCKED) RETURNING '0x' || encode(request_id, 'hex'), failures",
-                        1, p1, err)
-          : NULL;
-    coh_db_release(c);
-    forget_shredded(cfg);
     if (!r)
         return err->code;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return 0;
-    }
-    char id[67];
-    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
-    int failures = atoi(PQgetvalue(r, 0, 1));
     PQclear(r);
-    int rc = run_job(cfg, id, failures, err);
+    char id[67];
+    int failures = 0;
+    rc = coh_db_release_job_claim(id, &failures, cfg->db, cfg->lease_s, err);
+    forget_shredded(cfg);
+    if (rc <= 0)
+        return rc;
+    rc = run_job(cfg, id, failures, err);
     if (rc) {
         coh_log_error("release job %s failed: %s", id, err->msg);
-        const char *p2[] = {id + 2, err->msg, transient(rc) ? "0" : "1"};
         coh_err e2;
         /* Retried at the next poll (a conflict recomputes; a failure counts toward giving up),
          * not after the lease, which is for workers that died. */
-        json_decref(coh_db_json(cfg->db,
-                                "UPDATE release_jobs SET last_error = $2, failures = failures + "
-                                "$3::int, state = 'pending' WHERE request_id = decode($1, 'hex') "
-                                "RETURNING 'null'",
-                                3, p2, &e2));
+        if (coh_db_release_job_failed(cfg->db, id, err->msg, !transient(rc), &e2) != 0)
+            coh_log_warn("release job %s: cannot record the failure: %s", id, e2.msg);
         return rc;
     }
     coh_log_info("release job %s done", id);
