@@ -1,15 +1,12 @@
 /*
  * h_requests: researchers post and close dataset requests; anyone browses them; only the
- * owner fetches the release. Creating a request validates the whole specification, creates
- * the request's X25519 key pair (the secret wrapped under the master key, never stored in the
- * clear), and locks reward x max_contributors in escrow before the request becomes visible.
+ * owner fetches the release. Creation is src/svc/requests.c.
  */
 #include "crypto/crypto.h"
 #include "db/market_db.h"
 #include "http/handlers.h"
 #include "market/market.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,59 +79,21 @@ void coh_h_requests_create(struct coh_http_req *req)
     if (!body)
         return;
     coh_err err = {0};
-    json_t *spec = NULL;
-    if (coh_market_spec_validate(&spec, body, (int64_t)time(NULL), req->app->floors, &err)) {
-        json_decref(body);
+    char id[67];
+    int rc = coh_svc_request_create(id, req->app->db, req->app->master_key, req->app->ledger_key,
+                                    req->app->floors, req->account, body, (int64_t)time(NULL),
+                                    &err);
+    json_decref(body);
+    if (rc == COH_ERR_INVALID) {
         coh_http_send_problem(req, 422, "invalid-request", "Invalid request", "%s", err.msg);
         return;
     }
-    json_decref(body);
-    uint8_t raw_id[32], fields_hash[32], pk[32];
-    char id[67], fh[67], pk_hex[67];
-    randombytes_buf(raw_id, sizeof raw_id);
-    coh_hex_encode(id, raw_id, 32, 1);
-    coh_secbuf *sk = NULL;
-    uint8_t wrapped[COH_MARKET_REQKEY_BYTES] = {0};
-    char wrapped_hex[2 * sizeof wrapped + 1];
-    char *spec_text = json_dumps(spec, JSON_COMPACT);
-    int rc = 0;
-    if (!spec_text || coh_crypto_jcs_keccak(fields_hash, json_object_get(spec, "schema")) != 0 ||
-        coh_crypto_box_keypair(pk, &sk) != 0 ||
-        coh_market_reqkey_wrap(wrapped, req->app->master_key, id, sk) != 0)
-        rc = coh_err_set(&err, COH_ERR_CRYPTO, "cannot create the request's keys");
-    coh_secbuf_free(sk);
-    coh_hex_encode(fh, fields_hash, 32, 1);
-    coh_hex_encode(pk_hex, pk, 32, 1);
-    coh_hex_encode(wrapped_hex, wrapped, sizeof wrapped, 0);
-    int64_t closes_ms = 0;
-    if (!rc && coh_crypto_rfc3339_parse(&closes_ms,
-                                        json_string_value(json_object_get(spec, "closes_at"))))
-        rc = coh_err_set(&err, COH_ERR_INVALID, "closes_at is not RFC 3339");
-    long long expiry =
-        closes_ms / 1000 + json_integer_value(json_object_get(spec, "retention_days")) * 86400LL;
-    if (!rc)
-        rc = coh_db_request_insert(req->app->db, id, req->account, spec_text, fh, expiry, pk_hex,
-                                   wrapped_hex, &err);
-    free(spec_text);
-    if (!rc) {
-        rc = coh_svc_escrow(req->app->db, req->app->ledger_key, id, req->account,
-                               json_string_value(json_object_get(spec, "reward")),
-                               (uint32_t)json_integer_value(json_object_get(spec, "max_contributors")),
-                               &err);
-        if (rc == COH_ERR_LIMIT) {
-            coh_err e2;
-            if (coh_db_request_transition(req->app->db, id, "draft", "cancelled", &e2))
-                coh_log_warn("request %s: cannot cancel draft: %s", id, e2.msg);
-            json_decref(spec);
-            coh_http_send_problem(req, 402, "insufficient-funds", "Insufficient funds",
-                                  "the escrow of reward x max_contributors exceeds your available "
-                                  "balance; deposit tokens first");
-            return;
-        }
+    if (rc == COH_ERR_LIMIT) {
+        coh_http_send_problem(req, 402, "insufficient-funds", "Insufficient funds",
+                              "the escrow of reward x max_contributors exceeds your available "
+                              "balance; deposit tokens first");
+        return;
     }
-    if (!rc)
-        rc = coh_db_request_transition(req->app->db, id, "draft", "open", &err);
-    json_decref(spec);
     if (rc) {
         coh_http_send_err(req, &err);
         return;

@@ -195,6 +195,33 @@ COH_WUR int coh_market_release_check(const coh_market_schema *s, const json_t *p
 /* out = a * m; -1 on overflow. */
 int coh_market_u256_mul(uint8_t out[32], const uint8_t a[32], uint32_t m);
 
+/* ---- vocabulary (vocab.c) ---------------------------------------------------------------- */
+/* A lowercase slug: a-z, 0-9, '-', '_', 1 to 40 characters (purposes, data categories). */
+int coh_market_slug_ok(const char *s);
+/* Whether value (may be NULL) is valid for the coarse attribute name (age_band, sex, country):
+ * 1 or 0; -1 when name is not a known attribute. */
+int coh_market_attribute_ok(const char *name, const char *value);
+/* What attribute name accepts, in words ("one of female, male, ..."). */
+const char *coh_market_attribute_values(const char *name);
+
+/* ---- profiles (profile.c) ------------------------------------------------------------------ */
+/* A PUT /v1/me/profile body, checked; pointers into the body or into this struct. */
+struct coh_market_profile_update {
+    int researcher, contributor; /* -1: unchanged */
+    const char *display_name;    /* NULL: unchanged */
+    const json_t *categories, *attributes, *purposes; /* NULL: unchanged */
+    const char *min_reward, *lifetime_epsilon;         /* NULL: unchanged */
+    const char *min_k;          /* NULL: unchanged; "": no floor of one's own */
+    const char *max_epsilon;    /* NULL: unchanged; "": none */
+    int statistics_only;        /* -1: unchanged */
+    const char *payout_address; /* NULL: unchanged; "": the sign-in address */
+    char min_k_buf[8], payout_buf[43];
+};
+/* Checks every member of body (an unknown one is refused, naming it): COH_ERR_INVALID with
+ * the reason in err. */
+COH_WUR int coh_market_profile_parse(struct coh_market_profile_update *u, const json_t *body,
+                                     coh_err *err);
+
 /* ---- request preview (request_preview.c) ---------------------------------------------- */
 /*
  * POST /v1/requests/preview: validates body exactly as creation does (floors NULL: the

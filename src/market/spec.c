@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const age_bands[] = {"18-24", "25-34", "35-44", "45-54", "55-64", "65+", NULL};
-static const char *const sexes[] = {"female", "male", "intersex", "undisclosed", NULL};
 
 static int in_list(const char *v, const char *const *list)
 {
@@ -21,17 +19,6 @@ static int in_list(const char *v, const char *const *list)
         if (strcmp(v, *list) == 0)
             return 1;
     return 0;
-}
-
-static int slug_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 40)
-        return 0;
-    for (; *s; s++)
-        if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '-' && *s != '_')
-            return 0;
-    return 1;
 }
 
 static int text_ok(const json_t *v, size_t min, size_t max)
@@ -125,11 +112,8 @@ static int check_eligibility(const json_t *e, coh_err *err)
     json_t *v;
     json_object_foreach((json_t *)e, k, v)
     {
-        const char *const *allowed = strcmp(k, "age_band") == 0 ? age_bands
-                                     : strcmp(k, "sex") == 0    ? sexes
-                                                                : NULL;
-        int is_country = strcmp(k, "country") == 0, is_cat = strcmp(k, "categories") == 0;
-        if (!allowed && !is_country && !is_cat)
+        int is_cat = strcmp(k, "categories") == 0;
+        if (!is_cat && coh_market_attribute_ok(k, NULL) < 0)
             return coh_err_set(err, COH_ERR_INVALID,
                                "eligibility.%.40s is not a known attribute (age_band, country, "
                                "sex, categories)",
@@ -142,10 +126,7 @@ static int check_eligibility(const json_t *e, coh_err *err)
         json_array_foreach(v, i, x)
         {
             const char *s = json_string_value(x);
-            int ok = allowed  ? in_list(s, allowed)
-                     : is_cat ? slug_ok(s)
-                              : (s && strlen(s) == 2 && isupper((unsigned char)s[0]) &&
-                                 isupper((unsigned char)s[1]));
+            int ok = is_cat ? coh_market_slug_ok(s) : coh_market_attribute_ok(k, s) == 1;
             if (!ok)
                 return coh_err_set(err, COH_ERR_INVALID, "eligibility.%s[%zu] is not a valid value",
                                    k, i);
@@ -379,7 +360,7 @@ int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
     if (desc && !text_ok(desc, 0, 5000))
         return coh_err_set(err, COH_ERR_INVALID, "description must be at most 5000 bytes");
     const char *purpose = json_string_value(json_object_get(body, "purpose"));
-    if (!slug_ok(purpose))
+    if (!coh_market_slug_ok(purpose))
         return coh_err_set(err, COH_ERR_INVALID,
                            "purpose must be a lowercase slug such as academic-research");
     coh_market_schema *schema;

@@ -1,6 +1,6 @@
 /*
- * release_worker: closes due requests, runs their release jobs and cancels abandoned drafts (see
- * sweep_drafts, refunding any escrow they hold). A job is a row claimed with FOR UPDATE SKIP
+ * release_worker: closes due requests, runs their release jobs and cancels abandoned drafts
+ * (coh_svc_drafts_sweep in requests.c, refunding any escrow they hold). A job is a row claimed with FOR UPDATE SKIP
  * LOCKED under a lease, so several cohortd share the work and a job whose worker died is taken
  * over when its lease ends. Each step is idempotent:
  *   1. compute the release unless one is stored; store it with its members and the spent
@@ -57,6 +57,7 @@ static int load_table(coh_table *t, size_t **kept, size_t *n_kept, const coh_mar
 /* After this many failures that will not change (not a lost connection or a conflict), a
  * release job gives up: the request fails, the escrow is refunded, everyone is told. */
 #define RELEASE_MAX_FAILURES 3
+#define HOUSEKEEPING_S 10
 
 /* Lost connections, timeouts, conflicts and database errors may pass; anything else will not. */
 static int transient(int rc)
@@ -281,42 +282,6 @@ static int run_job(const struct coh_svc_release_worker_config *cfg, const char *
 }
 
 /*
- * Abandoned drafts. Creating a request inserts a draft, posts its escrow, then opens it, each
- * step committed on its own; a creation answered 503 (database restarted, disk full) can
- * leave a draft behind, and if only the last step failed, its escrow stays locked for a
- * request nobody can see. A creation takes seconds at most (pool wait and statement timeouts
- * bound each step), so a draft older than DRAFT_ABANDONED_S is abandoned: it is cancelled
- * (compare-and-set from 'draft', so a creation still finishing wins) and whatever escrow a
- * cancelled request holds goes back to its owner under the idempotency key refund:<id>, also
- * after a crash between the two steps. Runs at most every SWEEP_EVERY_S per process.
- */
-#define DRAFT_ABANDONED_S 60
-#define SWEEP_EVERY_S 10
-
-static int sweep_drafts(const struct coh_svc_release_worker_config *cfg, coh_err *err)
-{
-    static _Atomic long long last;
-    long long now = (long long)time(NULL);
-    long long prev = atomic_load(&last);
-    if (now - prev < SWEEP_EVERY_S || !atomic_compare_exchange_strong(&last, &prev, now))
-        return 0;
-    PGresult *r = coh_db_drafts_abandon(cfg->db, DRAFT_ABANDONED_S, err);
-    if (!r)
-        return err->code;
-    /* Wave-1 payable balances join the pool (an upgraded ledger; nothing to do after). */
-    int rc = coh_svc_pool_wave1(cfg->db, cfg->ledger_key, err);
-    for (int i = 0; i < PQntuples(r) && !rc; i++) {
-        const char *id = PQgetvalue(r, i, 0);
-        rc = coh_svc_refund(cfg->db, cfg->ledger_key, id, PQgetvalue(r, i, 1),
-                               PQgetvalue(r, i, 2), (uint32_t)atol(PQgetvalue(r, i, 3)), err);
-        if (!rc)
-            coh_log_warn("request %s: abandoned draft cancelled, its escrow refunded", id);
-    }
-    PQclear(r);
-    return rc;
-}
-
-/*
  * Requests whose keys this process caches and another process shredded: forgotten here too,
  * so no unwrapped key outlives its request anywhere for longer than a worker step.
  */
@@ -342,9 +307,17 @@ static void forget_shredded(const struct coh_svc_release_worker_config *cfg)
 /* Sweeps abandoned drafts, schedules due requests, shreds keys past retention, claims one job. */
 int coh_svc_release_worker_step(const struct coh_svc_release_worker_config *cfg, coh_err *err)
 {
-    coh_err e0 = {0};
-    if (sweep_drafts(cfg, &e0) && e0.code != COH_ERR_UNAVAILABLE)
-        coh_log_warn("abandoned drafts: %s", e0.msg); /* retried at the next sweep */
+    /* Housekeeping, at most every HOUSEKEEPING_S per process: abandoned drafts, and wave-1
+     * payable balances into the pool (an upgraded ledger; nothing to do after). */
+    static _Atomic long long last;
+    long long now = (long long)time(NULL), prev = atomic_load(&last);
+    if (now - prev >= HOUSEKEEPING_S && atomic_compare_exchange_strong(&last, &prev, now)) {
+        coh_err e0 = {0};
+        if ((coh_svc_drafts_sweep(cfg->db, cfg->ledger_key, &e0) ||
+             coh_svc_pool_wave1(cfg->db, cfg->ledger_key, &e0)) &&
+            e0.code != COH_ERR_UNAVAILABLE)
+            coh_log_warn("housekeeping: %s", e0.msg); /* retried next time */
+    }
     int rc = coh_db_requests_schedule_due(cfg->db, err);
     /* Crypto-shredding: past retention the key goes, and with it every ciphertext; this
      * process's cache of unwrapped keys forgets it too. */

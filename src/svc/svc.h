@@ -19,6 +19,68 @@
 
 #include <jansson.h>
 
+/* ---- requests (requests.c) --------------------------------------------------------------- */
+/*
+ * Creates a request of owner from body (POST /v1/requests): its key pair, a draft, its escrow,
+ * then open; id gets its "0x" id. COH_ERR_INVALID (err names the member) when the spec is
+ * refused, COH_ERR_LIMIT when owner's available balance cannot cover the escrow (the draft is
+ * cancelled), another error when a step failed (the draft sweep finishes the cleanup).
+ */
+COH_WUR int coh_svc_request_create(char id[67], coh_db_pool *db, const coh_secbuf *master_key,
+                                   const coh_secbuf *ledger_key, const coh_market_floors *floors,
+                                   const char *owner, const json_t *body, int64_t now_s,
+                                   coh_err *err);
+/* Cancels drafts abandoned for a minute and refunds any escrow they hold. */
+COH_WUR int coh_svc_drafts_sweep(coh_db_pool *db, const coh_secbuf *ledger_key, coh_err *err);
+
+/* ---- profiles (profile.c) ---------------------------------------------------------------- */
+/* PUT /v1/me/profile: body checked (COH_ERR_INVALID naming the member) and stored for account. */
+COH_WUR int coh_svc_profile_put(coh_db_pool *db, const char *account, const json_t *body,
+                                coh_err *err);
+
+/* ---- consent (consent.c) ----------------------------------------------------------------- */
+/* The EIP-712 domain consents are signed in. */
+struct coh_svc_domain {
+    uint64_t chain_id;
+    uint8_t contract[20]; /* the rewards contract, or zero */
+};
+enum coh_svc_consent_refusal {
+    COH_SVC_CONSENT_OK = 0,
+    COH_SVC_CONSENT_NOT_CONTRIBUTOR,     /* no contributor role in the profile */
+    COH_SVC_CONSENT_BELOW_FLOORS,        /* the request is below the operator's floors now */
+    COH_SVC_CONSENT_NOT_ELIGIBLE,        /* the profile does not fit (eligibility, own floors) */
+    COH_SVC_CONSENT_MALFORMED_SIGNATURE, /* not 65 bytes, or high s / bad v (err says which) */
+    COH_SVC_CONSENT_MALFORMED_REQUEST,   /* the stored request cannot be signed */
+    COH_SVC_CONSENT_VERSION_1,           /* the wallet's version-1 consent: ask for version 2 */
+    COH_SVC_CONSENT_SIGNATURE_MISMATCH,  /* not account's signature of the version-2 consent */
+};
+/*
+ * account consents to request v (coh_db_request_get's view) with sig_hex. Returns 0 with
+ * *refusal set when the consent is refused for a reason the contributor can act on, 0 with
+ * COH_SVC_CONSENT_OK when stored, or an error (request closed: COH_ERR_CONFLICT).
+ */
+COH_WUR int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
+                                 const coh_market_floors *floors, const struct coh_svc_domain *d,
+                                 const json_t *v, const char *account, const char *sig_hex,
+                                 coh_err *err);
+/*
+ * The consent as anyone may verify it: stored (the stored row, or a bare object when none yet:
+ * taken) gets the typed data its signature is over (of the stored version; version 2 when none
+ * is stored yet), and for version 2 the terms whose RFC 8785 JSON hashes to termsHash.
+ */
+json_t *coh_svc_consent_view(json_t *stored, const json_t *v, const char *account,
+                             const struct coh_svc_domain *d);
+
+/* ---- contributions (contribute.c) ------------------------------------------------------- */
+/* Opens ct in secure memory under request id's key (v: coh_db_request_get_for_intake), checks
+ * the record against the schema (COH_ERR_INVALID naming the field) and stores the ciphertext. */
+COH_WUR int coh_svc_contribute(coh_db_pool *db, const coh_secbuf *master, const char *id,
+                               const json_t *v, const char *contributor, const uint8_t *ct,
+                               size_t ct_len, coh_err *err);
+/* GET /v1/me/inbox: {requests: the open requests account matches, notices}. */
+json_t *coh_svc_inbox(coh_db_pool *db, const coh_market_floors *floors, const char *account,
+                      coh_err *err);
+
 /* ---- payments (payouts.c): idempotent ledger postings ------------------------------------ */
 /* Locks reward x max in escrow:<request>; COH_ERR_LIMIT when the owner's balance is short. */
 COH_WUR int coh_svc_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,

@@ -1,0 +1,140 @@
+/*
+ * consent: a contributor opts in with an EIP-712 consent signed by their wallet. What is
+ * checked, in order: the contributor role, the operator's floors (raised since the request was
+ * posted: it takes no new consents), the contributor's own eligibility and floors, the
+ * signature's form, and that it is the signed-in wallet's signature of the request's
+ * version-2 consent (its terms hash, privacy summary, purpose, reward and expiry). A
+ * version-1 signature is told apart so the wallet can be asked for the new one.
+ */
+#include "svc/svc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A consent of the given version for an account on request v; owns the privacy summary. */
+struct consent {
+    coh_crypto_consent c;
+    char *privacy; /* malloc'd (version 2) */
+};
+
+/*
+ * Fills the consent of `version` for account on request v: version 2 signs the terms (their
+ * hash and privacy summary, computed here from the stored request), version 1 the schema's
+ * hash stored with the request (wave 1's consents, still verified). 0 or -1.
+ */
+static int consent_of(struct consent *k, const json_t *v, const char *account, unsigned version)
+{
+    memset(k, 0, sizeof *k);
+    coh_crypto_consent *c = &k->c;
+    coh_err err = {0};
+    c->version = version;
+    c->purpose = json_string_value(json_object_get(v, "purpose"));
+    c->expiry = (uint64_t)json_integer_value(json_object_get(v, "consent_expiry"));
+    if (!c->purpose ||
+        coh_hex_decode_exact(c->request_id, 32, json_string_value(json_object_get(v, "id"))) ||
+        coh_crypto_uint256_from_dec(c->reward, json_string_value(json_object_get(v, "reward"))) ||
+        coh_crypto_address_parse(c->contributor, account))
+        return -1;
+    if (version == 1)
+        return coh_hex_decode_exact(c->fields_hash, 32,
+                                    json_string_value(json_object_get(v, "fields_hash")))
+                   ? -1
+                   : 0;
+    if (coh_market_terms_hash(c->terms_hash, v, &err) ||
+        coh_market_terms_summary(&k->privacy, v, &err))
+        return -1;
+    c->privacy = k->privacy;
+    return 0;
+}
+
+static void consent_clear(struct consent *k)
+{
+    free(k->privacy);
+    memset(k, 0, sizeof *k);
+}
+
+/* Who signed the consent with sig (65 bytes); 0, or a COH_CRYPTO_E* code. */
+static int signer_of(uint8_t signer[20], const coh_crypto_consent *c, const uint8_t *sig,
+                     const struct coh_svc_domain *d)
+{
+    uint8_t digest[32];
+    coh_crypto_consent_hash(digest, NULL, NULL, d->chain_id, d->contract, c);
+    return coh_crypto_recover(signer, digest, sig, 65);
+}
+
+json_t *coh_svc_consent_view(json_t *stored, const json_t *v, const char *account,
+                             const struct coh_svc_domain *d)
+{
+    json_t *ver = json_object_get(stored, "version");
+    unsigned version = json_is_integer(ver) && json_integer_value(ver) == 1 ? 1 : 2;
+    struct consent k;
+    coh_err err = {0};
+    int ok = consent_of(&k, v, account, version) == 0;
+    /* A stored version-2 consent is shown as signed: its own terms hash, summary and expiry. */
+    const char *th = json_string_value(json_object_get(stored, "terms_hash"));
+    const char *pv = json_string_value(json_object_get(stored, "privacy"));
+    if (ok && version == 2 && th && pv) {
+        free(k.privacy);
+        k.privacy = strdup(pv);
+        k.c.privacy = k.privacy;
+        k.c.expiry = (uint64_t)json_integer_value(json_object_get(stored, "expiry"));
+        ok = k.privacy && coh_hex_decode_exact(k.c.terms_hash, 32, th) == 0;
+    }
+    if (ok) {
+        json_object_set_new(stored, "typed_data",
+                            coh_crypto_consent_typed_data(d->chain_id, d->contract, &k.c));
+        if (version == 2)
+            json_object_set_new(stored, "terms", coh_market_terms(v, &err));
+    }
+    consent_clear(&k);
+    return stored;
+}
+
+int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
+                         const coh_market_floors *floors, const struct coh_svc_domain *d,
+                         const json_t *v, const char *account, const char *sig_hex, coh_err *err)
+{
+    *refusal = COH_SVC_CONSENT_OK;
+    json_t *profile = coh_db_profile_get(db, account, err);
+    if (!profile)
+        return err->code;
+    uint8_t sig[65], signer[20], me[20], v1_signer[20];
+    struct consent k = {0}, old = {0};
+    int rc = 0;
+    if (!json_is_true(json_object_get(profile, "is_contributor")))
+        *refusal = COH_SVC_CONSENT_NOT_CONTRIBUTOR;
+    else if (!coh_market_within_operator_floors(v, floors))
+        *refusal = COH_SVC_CONSENT_BELOW_FLOORS;
+    else if (!coh_market_match(v, profile))
+        *refusal = COH_SVC_CONSENT_NOT_ELIGIBLE;
+    else if (!sig_hex || coh_hex_decode(sig, sizeof sig, sig_hex) != 65)
+        *refusal = COH_SVC_CONSENT_MALFORMED_SIGNATURE;
+    else if (consent_of(&k, v, account, 2) != 0)
+        *refusal = COH_SVC_CONSENT_MALFORMED_REQUEST;
+    json_decref(profile);
+    if (*refusal) {
+        consent_clear(&k);
+        return 0;
+    }
+    /* New consents are version 2: they sign the terms, not only the schema. */
+    int sr = signer_of(signer, &k.c, sig, d);
+    if (coh_crypto_address_parse(me, account) != 0)
+        memset(me, 0, sizeof me);
+    char terms_hex[67];
+    coh_hex_encode(terms_hex, k.c.terms_hash, 32, 1);
+    if (sr == COH_CRYPTO_EHIGHS || sr == COH_CRYPTO_EV || sr == COH_CRYPTO_ESIG) {
+        *refusal = COH_SVC_CONSENT_MALFORMED_SIGNATURE;
+        coh_err_set(err, sr, "%s", coh_crypto_strerror(sr));
+    } else if ((sr || memcmp(signer, me, 20) != 0) && consent_of(&old, v, account, 1) == 0 &&
+               signer_of(v1_signer, &old.c, sig, d) == 0 && memcmp(v1_signer, me, 20) == 0) {
+        *refusal = COH_SVC_CONSENT_VERSION_1;
+    } else if (sr || memcmp(signer, me, 20) != 0) {
+        *refusal = COH_SVC_CONSENT_SIGNATURE_MISMATCH;
+    } else {
+        rc = coh_db_consent_put(db, json_string_value(json_object_get(v, "id")), account, sig_hex,
+                                (long long)k.c.expiry, 2, terms_hex, k.privacy, err);
+    }
+    consent_clear(&k);
+    consent_clear(&old);
+    return rc;
+}
