@@ -20,10 +20,9 @@
 #include "chain/chain.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
-#include "db/ledger_db.h"
+#include "svc/svc.h"
 
 #include <ctype.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,32 +131,14 @@ static int deposit(int argc, char **argv)
     struct settings s;
     if (load_settings(&s, config))
         return 1;
-    if (s.chain_id != 31337 && s.chain_id != 1337)
-        return coh_cli_fail("ledger",
-                            "deposit refused: chain_id %ld is not a local test network (31337 or "
-                            "1337); real deposits are credited from confirmed on-chain events",
-                            s.chain_id);
-    coh_ledger_entry e;
-    memset(&e, 0, sizeof e);
-    e.kind = COH_LEDGER_DEPOSIT;
-    uint8_t a[20];
-    char lower[43], random_key[8 + 32 + 1]; /* "deposit:" + 32 hex + NUL */
+    uint8_t a[20], amt[32];
+    char lower[43];
     if (coh_crypto_address_parse(a, address) != 0)
         return coh_cli_fail("ledger", "--address '%s' is not a valid address", address);
-    if (coh_crypto_uint256_from_dec(e.amount, amount) != 0 || coh_ledger_u256_is_zero(e.amount))
+    if (coh_crypto_uint256_from_dec(amt, amount) != 0 || coh_ledger_u256_is_zero(amt))
         return coh_cli_fail("ledger", "--amount must be a positive integer of base units");
     coh_hex_encode(lower, a, 20, 1);
-    snprintf(e.debit, sizeof e.debit, "chain");
-    snprintf(e.credit, sizeof e.credit, "available:%s", lower);
-    snprintf(e.ref_tx, sizeof e.ref_tx, "%s", tx);
-    if (!key) {
-        uint8_t r[16];
-        randombytes_buf(r, sizeof r);
-        memcpy(random_key, "deposit:", 8);
-        coh_hex_encode(random_key + 8, r, sizeof r, 0);
-        key = random_key;
-    }
-    snprintf(e.idempotency_key, sizeof e.idempotency_key, "%s", key);
+    coh_ledger_entry e;
     coh_db_pool *db = NULL;
     coh_secbuf *master = NULL, *lkey = NULL;
     uint8_t signer[20];
@@ -165,8 +146,10 @@ static int deposit(int argc, char **argv)
     if (!rc) {
         coh_err err = {0};
         int replayed = 0;
-        if (coh_db_ledger_post(&e, &replayed, db, lkey, &err)) {
-            rc = coh_cli_fail("ledger", "deposit: %s", err.msg);
+        if (coh_svc_deposit_local(&e, &replayed, db, lkey, (uint64_t)s.chain_id, lower, amt, tx,
+                                  key, &err)) {
+            rc = coh_cli_fail("ledger", "%s%s", err.code == COH_ERR_FORBIDDEN ? "" : "deposit: ",
+                              err.msg);
         } else {
             char hash[67];
             coh_hex_encode(hash, e.hash, 32, 1);

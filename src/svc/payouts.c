@@ -17,6 +17,7 @@
  */
 #include "svc/svc.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,4 +220,32 @@ int coh_svc_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err)
     }
     PQclear(r);
     return rc;
+}
+
+int coh_svc_deposit_local(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
+                          const coh_secbuf *key, uint64_t chain_id, const char *address,
+                          const uint8_t amount[32], const char *ref_tx, const char *client_key,
+                          coh_err *err)
+{
+    memset(e, 0, sizeof *e);
+    if (chain_id != 31337 && chain_id != 1337)
+        return coh_err_set(err, COH_ERR_FORBIDDEN,
+                           "deposit refused: chain_id %llu is not a local test network (31337 or "
+                           "1337); real deposits are credited from confirmed on-chain events",
+                           (unsigned long long)chain_id);
+    if (coh_ledger_u256_is_zero(amount))
+        return coh_err_set(err, COH_ERR_INVALID, "a deposit is a positive amount");
+    char credit[64], ik[COH_LEDGER_STR_MAX + 1];
+    snprintf(credit, sizeof credit, "available:%s", address);
+    if (client_key) {
+        snprintf(ik, sizeof ik, "%s", client_key);
+    } else {
+        uint8_t r[16];
+        randombytes_buf(r, sizeof r);
+        memcpy(ik, "deposit:", 8);
+        coh_hex_encode(ik + 8, r, sizeof r, 0);
+    }
+    entry_init(e, COH_LEDGER_DEPOSIT, "chain", credit, amount, "", ik);
+    snprintf(e->ref_tx, sizeof e->ref_tx, "%s", ref_tx ? ref_tx : "");
+    return coh_db_ledger_post(e, replayed, db, key, err);
 }

@@ -116,6 +116,15 @@ COH_WUR int coh_svc_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *
 COH_WUR int coh_svc_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
                                 const coh_secbuf *key, const char *owner,
                                 const uint8_t amount[32], const char *client_key, coh_err *err);
+/*
+ * The CLI's local deposit (`cohort ledger deposit`, dev chains only: chain_id 31337 or 1337,
+ * else COH_ERR_FORBIDDEN): chain -> available:<address> (lowercase), keyed by client_key (a
+ * random "deposit:<hex>" when NULL), ref_tx recorded. Real deposits come from Deposited events.
+ */
+COH_WUR int coh_svc_deposit_local(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
+                                  const coh_secbuf *key, uint64_t chain_id, const char *address,
+                                  const uint8_t amount[32], const char *ref_tx,
+                                  const char *client_key, coh_err *err);
 /* Returns reward x unused from escrow to the owner (nothing when unused is 0). */
 COH_WUR int coh_svc_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
                               const char *owner, const char *reward, uint32_t unused,
