@@ -166,7 +166,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cohortd: migrate_database_url: %s\n", err.msg);
         goto out;
     }
-    rc = coh_db_migrate(owner_db ? owner_db : app.db, app.sql_dir, &applied, &err);
+    rc = coh_db_migrate(&applied, owner_db ? owner_db : app.db, app.sql_dir, &err);
     coh_db_pool_free(owner_db);
     if (rc) {
         rc = 1;
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
     }
     rc = 1;
     struct coh_db_role role;
-    if (coh_db_role_check(app.db, &role, &err)) {
+    if (coh_db_role_check(&role, app.db, &err)) {
         fprintf(stderr, "cohortd: database_url: %s\n", err.msg);
         goto out;
     }

@@ -233,7 +233,7 @@ int main(int argc, char **argv)
     coh_err err = {0};
     coh_db_pool *db = NULL;
     if (coh_db_pool_new(&db, url, 2, 300000, &err) ||
-        coh_db_migrate(db, COH_SOURCE_DIR "/sql", NULL, &err)) {
+        coh_db_migrate(NULL, db, COH_SOURCE_DIR "/sql", &err)) {
         fprintf(stderr, "bench_claims: %s\n", err.msg);
         coh_db_pool_free(db);
         return 1;

@@ -415,7 +415,7 @@ int main(int argc, char **argv)
     uint8_t signer[20], h[32] = {1}, sig[65];
     randombytes_buf(coh_secbuf_data(master), 32);
     int rc = coh_db_pool_new(&g_db, url, 8, 60000, &err) ||
-             coh_db_migrate(g_db, COH_SOURCE_DIR "/sql", NULL, &err) ||
+             coh_db_migrate(NULL, g_db, COH_SOURCE_DIR "/sql", &err) ||
              coh_db_ledger_key_load(&g_key, signer, g_db, master, 1, &err);
     PGconn *pg = rc ? NULL : PQconnectdb(url);
     if (rc || PQstatus(pg) != CONNECTION_OK) {

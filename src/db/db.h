@@ -79,7 +79,7 @@ COH_WUR int coh_db_cmd(coh_db_conn *c, const char *sql, coh_err *err);
  * with its SHA-256; an applied file whose checksum changed, or an applied version with no
  * file, is refused. *applied gets how many were applied now (may be NULL).
  */
-COH_WUR int coh_db_migrate(coh_db_pool *p, const char *dir, int *applied, coh_err *err);
+COH_WUR int coh_db_migrate(int *applied, coh_db_pool *p, const char *dir, coh_err *err);
 /*
  * Checks that every migration in dir is applied with its checksum (for /readyz).
  * Returns 0 when current, COH_ERR_CONFLICT when behind, another error when unreachable.
@@ -95,7 +95,7 @@ struct coh_db_role {
     int owns_ledger;        /* owner (or member of the owner) of ledger_entries */
     int may_rewrite_ledger; /* UPDATE, DELETE or TRUNCATE granted on ledger_entries */
 };
-COH_WUR int coh_db_role_check(coh_db_pool *p, struct coh_db_role *out, coh_err *err);
+COH_WUR int coh_db_role_check(struct coh_db_role *out, coh_db_pool *p, coh_err *err);
 
 /* ---- identity queries (identity.c) ---------------------------------------------------- */
 /* Records a freshly issued sign-in nonce valid for ttl_s seconds. */
@@ -115,11 +115,11 @@ struct coh_db_session {
  * Creates the account (and its default profile) if new, and a session for the 32-byte token
  * hash expiring in ttl_s seconds.
  */
-COH_WUR int coh_db_session_create(coh_db_pool *p, struct coh_db_session *out, const char *address,
+COH_WUR int coh_db_session_create(struct coh_db_session *out, coh_db_pool *p, const char *address,
                                   const uint8_t token_hash[32], long ttl_s, const char *user_agent,
                                   coh_err *err);
 /* Finds a live session by token hash: COH_ERR_NOTFOUND when unknown, revoked or expired. */
-COH_WUR int coh_db_session_find(coh_db_pool *p, struct coh_db_session *out,
+COH_WUR int coh_db_session_find(struct coh_db_session *out, coh_db_pool *p,
                                 const uint8_t token_hash[32], coh_err *err);
 COH_WUR int coh_db_session_revoke(coh_db_pool *p, long long id, const char *address, coh_err *err);
 /* Active sessions of address as a JSON array (caller owns), newest first. */

@@ -57,7 +57,7 @@ int coh_db_nonce_consume(coh_db_pool *p, const char *nonce, coh_err *err)
     return coh_err_set(err, COH_ERR_FORBIDDEN, "nonce has expired");
 }
 
-int coh_db_session_create(coh_db_pool *p, struct coh_db_session *out, const char *address,
+int coh_db_session_create(struct coh_db_session *out, coh_db_pool *p, const char *address,
                           const uint8_t token_hash[32], long ttl_s, const char *user_agent,
                           coh_err *err)
 {
@@ -91,7 +91,7 @@ int coh_db_session_create(coh_db_pool *p, struct coh_db_session *out, const char
     return 0;
 }
 
-int coh_db_session_find(coh_db_pool *p, struct coh_db_session *out, const uint8_t token_hash[32],
+int coh_db_session_find(struct coh_db_session *out, coh_db_pool *p, const uint8_t token_hash[32],
                         coh_err *err)
 {
     char hash[67];

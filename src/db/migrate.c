@@ -174,7 +174,7 @@ static int can_create(coh_db_conn *c)
     return ok;
 }
 
-int coh_db_migrate(coh_db_pool *p, const char *dir, int *applied, coh_err *err)
+int coh_db_migrate(int *applied, coh_db_pool *p, const char *dir, coh_err *err)
 {
     if (applied)
         *applied = 0;
@@ -310,7 +310,7 @@ int coh_db_migrations_current(coh_db_pool *p, const char *dir, coh_err *err)
     return rc;
 }
 
-int coh_db_role_check(coh_db_pool *p, struct coh_db_role *out, coh_err *err)
+int coh_db_role_check(struct coh_db_role *out, coh_db_pool *p, coh_err *err)
 {
     memset(out, 0, sizeof *out);
     /* has_table_privilege counts privileges held through role membership too. */

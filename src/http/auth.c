@@ -40,7 +40,7 @@ int coh_http_auth_require(struct coh_http_req *req)
     struct coh_db_session s;
     coh_err err = {0};
     int rc = strlen(token) == COH_HTTP_TOKEN_LEN && strncmp(token, "coh_", 4) == 0
-                 ? coh_db_session_find(req->app->db, &s, hash, &err)
+                 ? coh_db_session_find(&s, req->app->db, hash, &err)
                  : COH_ERR_NOTFOUND;
     if (rc == COH_ERR_NOTFOUND) {
         coh_http_send_problem(req, 401, "invalid-token", "Invalid token",

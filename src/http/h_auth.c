@@ -165,7 +165,7 @@ void coh_h_auth_siwe(struct coh_http_req *req)
             coh_http_token_hash(hash, token);
             struct coh_db_session s;
             long ttl = coh_config_int(req->app->config, "session_ttl_s");
-            if (coh_db_session_create(req->app->db, &s, addr, hash, ttl,
+            if (coh_db_session_create(&s, req->app->db, addr, hash, ttl,
                                       coh_http_header(req, "User-Agent"), &err)) {
                 coh_http_send_err(req, &err);
             } else {

@@ -634,7 +634,7 @@ static int run_all(const char *url)
     if (coh_db_pool_new(&g_db, url, THREADS, 30000, &err))
         return fprintf(stderr, "%s\n", err.msg), 1;
     int applied = 0;
-    if (coh_db_migrate(g_db, COH_SOURCE_DIR "/sql", &applied, &err))
+    if (coh_db_migrate(&applied, g_db, COH_SOURCE_DIR "/sql", &err))
         return fprintf(stderr, "%s\n", err.msg), coh_db_pool_free(g_db), 1;
     coh_secbuf *master = coh_secbuf_new(32);
     randombytes_buf(coh_secbuf_data(master), 32);
