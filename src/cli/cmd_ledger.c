@@ -141,20 +141,23 @@ static int deposit(int argc, char **argv)
     memset(&e, 0, sizeof e);
     e.kind = COH_LEDGER_DEPOSIT;
     uint8_t a[20];
-    char lower[43], random_key[8 + 32 + 1]; /* "deposit:" + 32 hex + NUL */
+    char lower[43], random_key[COH_LEDGER_STR_MAX + 1]; /* "deposit:" + 32 hex */
     if (coh_crypto_address_parse(a, address) != 0)
         return coh_cli_fail("ledger", "--address '%s' is not a valid address", address);
     if (coh_crypto_uint256_from_dec(e.amount, amount) != 0 || coh_ledger_u256_is_zero(e.amount))
         return coh_cli_fail("ledger", "--amount must be a positive integer of base units");
     coh_hex_encode(lower, a, 20, 1);
-    snprintf(e.debit, sizeof e.debit, "chain");
-    snprintf(e.credit, sizeof e.credit, "available:%s", lower);
+    if (coh_ledger_account_build(e.debit, sizeof e.debit, COH_LEDGER_ACCOUNT_CHAIN, NULL, NULL) ||
+        coh_ledger_account_available(e.credit, sizeof e.credit, lower, NULL))
+        return coh_cli_fail("ledger", "deposit: cannot name the accounts");
     snprintf(e.ref_tx, sizeof e.ref_tx, "%s", tx);
     if (!key) {
         uint8_t r[16];
         randombytes_buf(r, sizeof r);
-        memcpy(random_key, "deposit:", 8);
-        coh_hex_encode(random_key + 8, r, sizeof r, 0);
+        char nonce[2 * sizeof r + 1];
+        coh_hex_encode(nonce, r, sizeof r, 0);
+        if (coh_ledger_idem_deposit(random_key, sizeof random_key, nonce, NULL))
+            return coh_cli_fail("ledger", "deposit: cannot build the key");
         key = random_key;
     }
     snprintf(e.idempotency_key, sizeof e.idempotency_key, "%s", key);

@@ -272,7 +272,11 @@ static int compute_and_store(const struct coh_market_worker_config *cfg, const c
 static int pay_and_finish(const struct coh_market_worker_config *cfg, const char *id,
                           const json_t *rq, coh_err *err)
 {
-    const char *p1[] = {id + 2};
+    /* Wave 1's keys are "reward:<request>:<contributor>": match them by that prefix. */
+    char wave1[COH_LEDGER_STR_MAX + 1];
+    if (coh_ledger_idem_reward_wave1(wave1, sizeof wave1, id, "", err))
+        return err->code;
+    const char *p1[] = {id + 2, wave1};
     /* {members: [contributor...], payees: [[payee, count]...], wave1: a payout begun in
      * wave 1's form before the upgrade} */
     json_t *members = coh_db_json(
@@ -282,8 +286,8 @@ static int pay_and_finish(const struct coh_market_worker_config *cfg, const char
         "'payees', (SELECT coalesce(json_agg(json_build_array(p, n) ORDER BY p), '[]') FROM "
         "(SELECT coalesce(payee, contributor) AS p, count(*) AS n FROM release_members WHERE "
         "request_id = decode($1, 'hex') GROUP BY 1) g), 'wave1', EXISTS (SELECT 1 FROM "
-        "ledger_entries WHERE idempotency_key LIKE 'reward:0x' || $1 || ':%'))",
-        1, p1, err);
+        "ledger_entries WHERE idempotency_key LIKE $2::text || '%'))",
+        2, p1, err);
     if (!members)
         return err->code;
     json_t *contributors = json_object_get(members, "members"),
@@ -387,6 +391,12 @@ static int sweep_drafts(const struct coh_market_worker_config *cfg, coh_err *err
     long long prev = atomic_load(&last);
     if (now - prev < SWEEP_EVERY_S || !atomic_compare_exchange_strong(&last, &prev, now))
         return 0;
+    /* The escrow and refund keys of a request, "<kind>:" then its id (built here, in SQL). */
+    char escrow_key[32], refund_key[32];
+    if (coh_ledger_idem_request(escrow_key, sizeof escrow_key, COH_LEDGER_ESCROW, "", err) ||
+        coh_ledger_idem_request(refund_key, sizeof refund_key, COH_LEDGER_REFUND, "", err))
+        return err->code;
+    const char *pk[] = {escrow_key, refund_key};
     coh_db_conn *c = coh_db_acquire(cfg->db, 2000, err);
     if (!c)
         return err->code;
@@ -396,14 +406,15 @@ static int sweep_drafts(const struct coh_market_worker_config *cfg, coh_err *err
         "status = 'draft' AND created_at < now() - interval '" DRAFT_ABANDONED_S " seconds'",
         0, NULL, err);
     PQclear(r);
-    r = r ? coh_db_exec(c,
-                        "SELECT '0x' || encode(r.id, 'hex'), r.owner, r.reward::text, "
-                        "r.max_contributors FROM requests r WHERE r.status = 'cancelled' AND "
-                        "EXISTS (SELECT 1 FROM ledger_entries e WHERE e.idempotency_key = "
-                        "'escrow:0x' || encode(r.id, 'hex')) AND NOT EXISTS (SELECT 1 FROM "
-                        "ledger_entries e WHERE e.idempotency_key = 'refund:0x' || encode(r.id, "
-                        "'hex')) LIMIT 100",
-                        0, NULL, err)
+    r = r ? coh_db_exec(
+                c,
+                "SELECT '0x' || encode(r.id, 'hex'), r.owner, r.reward::text, "
+                "r.max_contributors FROM requests r WHERE r.status = 'cancelled' AND "
+                "EXISTS (SELECT 1 FROM ledger_entries e WHERE e.idempotency_key = "
+                "$1::text || '0x' || encode(r.id, 'hex')) AND NOT EXISTS (SELECT 1 FROM "
+                "ledger_entries e WHERE e.idempotency_key = $2::text || '0x' || encode(r.id, "
+                "'hex')) LIMIT 100",
+                2, pk, err)
           : NULL;
     coh_db_release(c);
     if (!r)
