@@ -186,7 +186,7 @@ static void add_balance(const char *account, void *p)
     int neg = 0;
     if (coh_ledger_walk_account(t->w, account, bal, &neg, cr, db) != 0)
         return;
-    if (strcmp(account, "chain") == 0)
+    if (strcmp(account, COH_LEDGER_CHAIN_ACCOUNT) == 0)
         memcpy(t->chain, bal, 32);
     else
         coh_ledger_u256_add(t->sum, t->sum, bal);
@@ -268,7 +268,7 @@ static int check_sums(coh_ledger_walk *w, const struct sums *s, const char *url)
     }
     uint8_t pool[32] = {0}, cr[32], db[32];
     int neg = 0;
-    if (coh_ledger_walk_account(w, "payable", pool, &neg, cr, db) != 0)
+    if (coh_ledger_walk_account(w, COH_LEDGER_POOL_ACCOUNT, pool, &neg, cr, db) != 0)
         memset(pool, 0, 32);
     char ps[79], hs[79];
     coh_crypto_uint256_to_dec(ps, pool);
@@ -284,8 +284,11 @@ static int check_sums(coh_ledger_walk *w, const struct sums *s, const char *url)
 static void collect_address(const char *account, void *p)
 {
     json_t *set = p;
-    if (strncmp(account, "available:", 10) == 0)
-        json_object_set_new(set, strchr(account, ':') + 1, json_true());
+    int kind;
+    const char *owner;
+    if (coh_ledger_account_parse(account, &kind, &owner) == 0 &&
+        kind == COH_LEDGER_ACCOUNT_AVAILABLE)
+        json_object_set_new(set, owner, json_true());
 }
 
 /*
@@ -355,8 +358,8 @@ static int compare_address(const char *addr, coh_ledger_walk *w, const char *url
     uint8_t bal[32], cr[32], db[32];
     int neg, rc = 0;
     snprintf(want[0], 79, "0");
-    snprintf(account, sizeof account, "available:%s", addr);
-    if (coh_ledger_walk_account(w, account, bal, &neg, cr, db) == 0)
+    if (coh_ledger_account_available(account, sizeof account, addr, NULL) == 0 &&
+        coh_ledger_walk_account(w, account, bal, &neg, cr, db) == 0)
         coh_crypto_uint256_to_dec(want[0], bal);
     const char *names[] = {"available"};
     for (int i = 0; i < 1; i++) {

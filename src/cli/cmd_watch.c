@@ -144,10 +144,12 @@ static int walk_to(struct watch *w, uint64_t seq, int *beyond, int *broken, coh_
                 return 0;
             }
             memcpy(w->signer, e->signer, 20); /* a key rotation hands over to its new key */
+            const char *next = "";
             if (e->kind == COH_LEDGER_KEY_ROTATION &&
-                coh_hex_decode_exact(w->signer, 20, e->credit + 7) != 0)
+                (coh_ledger_account_parse(e->credit, NULL, &next) != 0 ||
+                 coh_hex_decode_exact(w->signer, 20, next) != 0))
                 memcpy(w->signer, e->signer, 20);
-            int pooled = strcmp(e->credit, "payable") == 0 &&
+            int pooled = strcmp(e->credit, COH_LEDGER_POOL_ACCOUNT) == 0 &&
                          (e->kind == COH_LEDGER_REWARD || e->kind == COH_LEDGER_WITHDRAWAL);
             if (!pooled)
                 continue;
@@ -175,8 +177,12 @@ static int walk_to(struct watch *w, uint64_t seq, int *beyond, int *broken, coh_
                 return coh_err_set(err, COH_ERR_INVALID, "entry %llu: malformed credits reference",
                                    (unsigned long long)e->seq);
             }
+            int dkind = 0;
+            const char *researcher = "";
             if (e->kind == COH_LEDGER_WITHDRAWAL &&
-                (strlen(e->debit) != 52 || coh_hex_decode_exact(p->addr, 20, e->debit + 12))) {
+                (coh_ledger_account_parse(e->debit, &dkind, &researcher) != 0 ||
+                 dkind != COH_LEDGER_ACCOUNT_AVAILABLE ||
+                 coh_hex_decode_exact(p->addr, 20, researcher) != 0)) {
                 free(es);
                 walk_reset(w);
                 *broken = 1;

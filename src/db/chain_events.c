@@ -180,14 +180,20 @@ int coh_db_chain_event_credit(enum coh_db_event_seen *seen, coh_db_pool *p,
     memset(&e, 0, sizeof e);
     e.kind = deposit ? COH_LEDGER_DEPOSIT : COH_LEDGER_CLAIM;
     /* A claim comes out of the pooled payable and names its address (public on chain). */
-    snprintf(e.debit, sizeof e.debit, "%s", deposit ? "chain" : "payable");
-    snprintf(e.credit, sizeof e.credit, deposit ? "available:%s" : "chain", addr);
+    if ((rc = coh_ledger_account_build(e.debit, sizeof e.debit,
+                                       deposit ? COH_LEDGER_ACCOUNT_CHAIN : COH_LEDGER_ACCOUNT_POOL,
+                                       NULL, err)) != 0 ||
+        (rc = deposit ? coh_ledger_account_available(e.credit, sizeof e.credit, addr, err)
+                      : coh_ledger_account_build(e.credit, sizeof e.credit,
+                                                 COH_LEDGER_ACCOUNT_CHAIN, NULL, err)) != 0)
+        return rc;
     if (!deposit)
         snprintf(e.ref_contribution, sizeof e.ref_contribution, "%s", addr);
     memcpy(e.amount, ev->amount, 32);
     snprintf(e.ref_tx, sizeof e.ref_tx, "%s", txh);
-    snprintf(e.idempotency_key, sizeof e.idempotency_key, "%s:%s/%lld", ev->kind, txh,
-             ev->tx_ordinal);
+    if ((rc = coh_ledger_idem_chain_event(e.idempotency_key, sizeof e.idempotency_key, ev->kind,
+                                          txh, ev->tx_ordinal, err)) != 0)
+        return rc;
     /* A crash between the posting and the row below replays the posting (same key). */
     int replayed = 0;
     if ((rc = coh_db_ledger_post(&e, &replayed, p, ledger_key, err)) != 0)

@@ -69,7 +69,11 @@ int coh_db_credits_put(PGresult **out, coh_db_pool *p, const char *entry_key, co
 
 json_t *coh_db_credits_of(coh_db_pool *p, const char *address, coh_err *err)
 {
-    const char *pp[1] = {address};
+    char payable[COH_LEDGER_STR_MAX + 1], avail[COH_LEDGER_STR_MAX + 1];
+    if (coh_ledger_account_payable(payable, sizeof payable, address, err) ||
+        coh_ledger_account_available(avail, sizeof avail, address, err))
+        return NULL;
+    const char *pp[] = {address, payable, avail, COH_LEDGER_POOL_ACCOUNT};
     return coh_db_json(
         p,
         "SELECT coalesce(json_agg(x ORDER BY x.seq), '[]') FROM (SELECT e.seq, e.kind, "
@@ -82,18 +86,19 @@ json_t *coh_db_credits_of(coh_db_pool *p, const char *address, coh_err *err)
         /* entries that name the address publicly: wave-1 rewards and withdrawals to
          * payable:<address>, and withdrawals from available:<address> into the pool */
         "UNION ALL SELECT e.seq, e.kind, e.ref_request, e.amount::text, NULL, NULL, true, NULL "
-        "FROM ledger_entries e WHERE e.credit = 'payable:' || $1 "
+        "FROM ledger_entries e WHERE e.credit = $2 "
         "UNION ALL SELECT e.seq, e.kind, NULL, e.amount::text, NULL, NULL, true, NULL FROM "
-        "ledger_entries e WHERE e.kind = 'withdrawal' AND e.credit = 'payable' AND e.debit = "
-        "'available:' || $1) x",
-        1, pp, err);
+        "ledger_entries e WHERE e.kind = 'withdrawal' AND e.credit = $4 AND e.debit = $3) x",
+        4, pp, err);
 }
 
 PGresult *coh_db_credits_wave1_balances(coh_db_pool *p, coh_err *err)
 {
+    /* The wave-1 payable:<addr> accounts, by their prefix. */
+    const char *pp[] = {coh_ledger_account_prefix(COH_LEDGER_ACCOUNT_PAYABLE)};
     return coh_db_query(p,
-                        "SELECT substr(account, 9), balance::text, credited::text FROM "
-                        "ledger_balances WHERE account LIKE 'payable:0x%' AND balance > 0 "
-                        "ORDER BY account LIMIT 500",
-                        0, NULL, err);
+                        "SELECT substr(account, length($1::text) + 1), balance::text, "
+                        "credited::text FROM ledger_balances WHERE account LIKE $1::text || '0x%' "
+                        "AND balance > 0 ORDER BY account LIMIT 500",
+                        1, pp, err);
 }

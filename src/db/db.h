@@ -60,6 +60,27 @@ PGresult *coh_db_exec_unprepared(coh_db_conn *c, const char *sql, int n, const c
  */
 void coh_db_error_set(coh_db_conn *c, PGresult *r, char state[6], coh_err *err);
 /*
+ * The one map of the SQLSTATEs we tell apart (pool.c): coh_db_error_set classifies by it and
+ * ledger.c reads it where a refused check means insufficient funds.
+ */
+enum coh_db_sqlstate_id {
+    COH_DB_SQLSTATE_OTHER = 0,
+    COH_DB_UNIQUE_VIOLATION,      /* 23505 */
+    COH_DB_EXCLUSION_VIOLATION,   /* 23P01 */
+    COH_DB_CHECK_VIOLATION,       /* 23514 */
+    COH_DB_SERIALIZATION_FAILURE, /* 40001 */
+    COH_DB_DEADLOCK_DETECTED,     /* 40P01 */
+    COH_DB_QUERY_CANCELED,        /* 57014: statement_timeout */
+};
+struct coh_db_sqlstate {
+    int id;             /* enum coh_db_sqlstate_id */
+    const char *state;  /* the five characters */
+    int code;           /* COH_ERR_* it maps to */
+    const char *phrase; /* what it means, for messages */
+};
+/* The map's row for state; for NULL or an unlisted state, a row {OTHER, "", COH_ERR_DB, ...}. */
+const struct coh_db_sqlstate *coh_db_sqlstate(const char *state);
+/*
  * Runs one parameterized statement on a pooled connection (waiting up to 2 s for one) and
  * returns it to the pool before returning the result, as coh_db_exec does; NULL with err set
  * when no connection was free or the statement failed.

@@ -200,8 +200,9 @@ static int append(coh_ledger_entry *e, int *replayed, coh_db_conn *c, const coh_
     bytea(hash, e->hash, 32);
     bytea(sig, e->signature, 65);
     addr_lower(signer, e->signer);
-    if (e->kind == COH_LEDGER_ESCROW)
-        snprintf(owner, sizeof owner, "%s", e->debit + strlen("available:"));
+    const char *funder = "";
+    if (e->kind == COH_LEDGER_ESCROW && coh_ledger_account_parse(e->debit, NULL, &funder) == 0)
+        snprintf(owner, sizeof owner, "%s", funder);
     const char *params[] = {seq,
                             coh_ledger_kind_name(e->kind),
                             e->debit,
@@ -221,7 +222,7 @@ static int append(coh_ledger_entry *e, int *replayed, coh_db_conn *c, const coh_
     char state[6];
     PGresult *r = exec_append(c, params, state, err);
     if (!r) {
-        if (strcmp(state, "23514") == 0)
+        if (coh_db_sqlstate(state)->id == COH_DB_CHECK_VIOLATION)
             return coh_err_set(err, COH_ERR_LIMIT,
                                "insufficient funds: debiting %s from account '%s' would make it "
                                "negative",
@@ -412,7 +413,7 @@ static int batch_balances(struct batch *b, coh_db_conn *c, coh_err *err)
     for (int i = 0; !rc && i < PQntuples(r); i++) {
         struct acct k = {.name = PQgetvalue(r, i, 0)};
         struct acct *a = bsearch(&k, b->accts, b->n_accts, sizeof *b->accts, cmp_acct);
-        if (!a || strcmp(a->name, "chain") == 0)
+        if (!a || strcmp(a->name, COH_LEDGER_CHAIN_ACCOUNT) == 0)
             continue;
         if (coh_crypto_uint256_from_dec(a->bal, PQgetvalue(r, i, 1)) != 0)
             rc = coh_err_set(err, COH_ERR_DB, "balance of account '%s' is not a uint256: %s",
@@ -451,7 +452,8 @@ static int batch_check(struct batch *b, coh_err *err)
         struct acct *cr = bsearch(&kc, b->accts, b->n_accts, sizeof *b->accts, cmp_acct);
         if (!d || !cr)
             return coh_err_set(err, COH_ERR_DB, "batch entry %zu: account lookup failed", i);
-        if (strcmp(d->name, "chain") != 0 && coh_ledger_u256_sub(d->bal, d->bal, e->amount)) {
+        if (strcmp(d->name, COH_LEDGER_CHAIN_ACCOUNT) != 0 &&
+            coh_ledger_u256_sub(d->bal, d->bal, e->amount)) {
             char amount[79], bal[79];
             coh_ledger_u256_add(d->bal, d->bal, e->amount); /* undo the wrap */
             coh_crypto_uint256_to_dec(amount, e->amount);
@@ -461,7 +463,8 @@ static int batch_check(struct batch *b, coh_err *err)
                                "'%s' would make it negative (balance %s)",
                                i, amount, d->name, bal);
         }
-        if (strcmp(cr->name, "chain") != 0 && coh_ledger_u256_add(cr->bal, cr->bal, e->amount))
+        if (strcmp(cr->name, COH_LEDGER_CHAIN_ACCOUNT) != 0 &&
+            coh_ledger_u256_add(cr->bal, cr->bal, e->amount))
             return coh_err_set(err, COH_ERR_INVALID,
                                "batch entry %zu: the balance of account '%s' would exceed uint256",
                                i, cr->name);
@@ -548,19 +551,21 @@ static size_t copy_line(char *buf, const coh_ledger_entry *e, const char *signer
 static int batch_db_error(PGresult *r, coh_db_conn *c, const char *what, coh_err *err)
 {
     const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const struct coh_db_sqlstate *map = coh_db_sqlstate(s);
     const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     const char *con = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
     if (!m)
         m = PQerrorMessage(coh_db_pgconn(c));
     if (PQstatus(coh_db_pgconn(c)) != CONNECTION_OK)
         return coh_err_set(err, COH_ERR_UNAVAILABLE, "database connection lost");
-    if (s && strcmp(s, "57014") == 0)
-        return coh_err_set(err, COH_ERR_UNAVAILABLE, "statement timed out");
-    if (s && strcmp(s, "23514") == 0)
+    if (map->id == COH_DB_QUERY_CANCELED)
+        return coh_err_set(err, map->code, "%s", map->phrase);
+    /* A refused check here is a balance going below zero (ledger_balances). */
+    if (map->id == COH_DB_CHECK_VIOLATION)
         return coh_err_set(err, COH_ERR_LIMIT, "insufficient funds: %s refused by %s: %s", what,
                            con ? con : "a check constraint", m);
-    if (s && strcmp(s, "23505") == 0)
-        return coh_err_set(err, COH_ERR_CONFLICT, "%s conflicts on %s: %s", what,
+    if (map->id == COH_DB_UNIQUE_VIOLATION)
+        return coh_err_set(err, map->code, "%s conflicts on %s: %s", what,
                            con ? con : "a unique index", m);
     return coh_err_set(err, COH_ERR_DB, "%s: database error %s: %s", what, s ? s : "?", m);
 }
@@ -790,8 +795,14 @@ int coh_db_ledger_entries(coh_ledger_entry **out, size_t *n, coh_db_pool *p,
     char after[24], limit[12];
     snprintf(after, sizeof after, "%llu", (unsigned long long)f->after);
     snprintf(limit, sizeof limit, "%d", f->limit < 1 ? 1 : f->limit > 1000 ? 1000 : f->limit);
-    const char *params[] = {after, f->account ? f->account : "", f->kind ? f->kind : "",
-                            f->request ? f->request : "", limit};
+    /* An address filter means its available: and payable: accounts (named here, $6 and $7). */
+    const char *acct = f->account ? f->account : "";
+    char avail[COH_LEDGER_STR_MAX + 64] = "", payable[COH_LEDGER_STR_MAX + 64] = "";
+    if (acct[0] && (coh_ledger_account_available(avail, sizeof avail, acct, err) ||
+                    coh_ledger_account_payable(payable, sizeof payable, acct, err)))
+        return err->code;
+    const char *params[] = {
+        after, acct, f->kind ? f->kind : "", f->request ? f->request : "", limit, avail, payable};
     coh_db_conn *c = borrow(p, err);
     if (!c)
         return err->code;
@@ -800,10 +811,9 @@ int coh_db_ledger_entries(coh_ledger_entry **out, size_t *n, coh_db_pool *p,
         coh_db_exec(c,
                     "SELECT " ENTRY_COLS " FROM ledger_entries WHERE seq > $1::bigint AND "
                     "($2 = '' OR debit = $2 OR credit = $2 OR ($2 ~ '^0x[0-9a-f]{40}$' AND "
-                    "(debit IN ('available:' || $2, 'payable:' || $2) OR credit IN "
-                    "('available:' || $2, 'payable:' || $2)))) AND ($3 = '' OR kind = $3) AND "
+                    "(debit IN ($6, $7) OR credit IN ($6, $7)))) AND ($3 = '' OR kind = $3) AND "
                     "($4 = '' OR ref_request = $4) ORDER BY seq LIMIT $5::int",
-                    5, params, err);
+                    7, params, err);
     coh_db_release(c);
     if (!r)
         return err->code;
@@ -847,7 +857,13 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
                           coh_err *err)
 {
     memset(out, 0, sizeof *out);
-    const char *params[] = {addr};
+    char avail[COH_LEDGER_STR_MAX + 1], payable[COH_LEDGER_STR_MAX + 1];
+    if (coh_ledger_account_available(avail, sizeof avail, addr, err) ||
+        coh_ledger_account_payable(payable, sizeof payable, addr, err))
+        return err->code;
+    const char *params[] = {addr, avail, payable,
+                            coh_ledger_account_prefix(COH_LEDGER_ACCOUNT_ESCROW),
+                            COH_LEDGER_POOL_ACCOUNT};
     coh_db_conn *c = borrow(p, err);
     if (!c)
         return err->code;
@@ -857,18 +873,18 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
     PGresult *r = coh_db_exec(
         c,
         "WITH v AS (SELECT coalesce((SELECT balance FROM ledger_balances WHERE account = "
-        "'available:' || $1), 0) AS available, coalesce((SELECT sum(balance) FROM "
-        "ledger_balances WHERE owner = $1 AND account LIKE 'escrow:%'), 0) AS escrowed, "
+        "$2), 0) AS available, coalesce((SELECT sum(balance) FROM "
+        "ledger_balances WHERE owner = $1 AND account LIKE $4::text || '%'), 0) AS escrowed, "
         /* earned: wave-1 credits to payable:<addr> and wave-2 private credits whose entry is
          * posted; claimed: claim entries, wave 1 from payable:<addr>, wave 2 from the pool
          * naming the address (it is on chain anyway) */
-        "coalesce((SELECT credited FROM ledger_balances WHERE account = 'payable:' || $1), 0) + "
+        "coalesce((SELECT credited FROM ledger_balances WHERE account = $3), 0) + "
         "coalesce((SELECT sum(c.amount) FROM ledger_credits c JOIN ledger_entries e ON "
         "e.idempotency_key = c.entry_key WHERE c.address = $1 AND e.kind = 'reward'), 0) + "
         "coalesce((SELECT sum(amount) FROM ledger_entries WHERE kind = 'withdrawal' AND credit = "
-        "'payable' AND debit = 'available:' || $1), 0) AS earned, "
+        "$5 AND debit = $2), 0) AS earned, "
         "coalesce((SELECT sum(amount) FROM ledger_entries WHERE kind = 'claim' AND (debit = "
-        "'payable:' || $1 OR (debit = 'payable' AND ref_contribution = $1))), 0) AS claimed, "
+        "$3 OR (debit = $5 AND ref_contribution = $1))), 0) AS claimed, "
         "coalesce((SELECT l.cumulative FROM chain_claim_leaves l JOIN "
         "chain_anchors a ON a.id = l.anchor_id WHERE a.status = 'confirmed' AND a.effective_at <= "
         "now() AND l.address = $1 "
@@ -876,7 +892,7 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
         "ledger_entries), 0) AS seq) "
         "SELECT available::text, escrowed::text, earned::text, claimed::text, anchored::text, "
         "greatest(anchored - claimed, 0)::text, greatest(earned - anchored, 0)::text, seq FROM v",
-        1, params, err);
+        5, params, err);
     coh_db_release(c);
     if (!r)
         return err->code;
@@ -892,7 +908,10 @@ int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, con
 int coh_db_ledger_request_totals(char escrowed[80], char paid[80], char refunded[80],
                                  coh_db_pool *p, const char *request_id, coh_err *err)
 {
-    const char *params[] = {request_id};
+    char escrow[COH_LEDGER_STR_MAX + 1];
+    if (coh_ledger_account_escrow(escrow, sizeof escrow, request_id, err))
+        return err->code;
+    const char *params[] = {escrow};
     coh_db_conn *c = borrow(p, err);
     if (!c)
         return err->code;
@@ -901,7 +920,7 @@ int coh_db_ledger_request_totals(char escrowed[80], char paid[80], char refunded
                     "SELECT coalesce(sum(amount) FILTER (WHERE kind = 'escrow'), 0)::text, "
                     "coalesce(sum(amount) FILTER (WHERE kind = 'reward'), 0)::text, "
                     "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0)::text FROM "
-                    "ledger_entries WHERE debit = 'escrow:' || $1 OR credit = 'escrow:' || $1",
+                    "ledger_entries WHERE debit = $1 OR credit = $1",
                     1, params, err);
     coh_db_release(c);
     if (!r)
@@ -1045,12 +1064,13 @@ int coh_db_ledger_key_rotate(coh_secbuf **new_key, uint8_t new_address[20], coh_
     coh_ledger_entry e;
     memset(&e, 0, sizeof e);
     e.kind = COH_LEDGER_KEY_ROTATION;
-    snprintf(e.debit, sizeof e.debit, "signer:%s", old_addr);
-    snprintf(e.credit, sizeof e.credit, "signer:%s", addr);
-    snprintf(e.idempotency_key, sizeof e.idempotency_key, "key-rotation:%s", addr);
     const char *params[] = {addr, blob, old_addr};
     int replayed = 0;
-    if (!(rc = coh_ledger_entry_check(&e, err)) && !(rc = coh_db_cmd(c, "BEGIN", err)) &&
+    if (!(rc = coh_ledger_account_signer(e.debit, sizeof e.debit, old_addr, err)) &&
+        !(rc = coh_ledger_account_signer(e.credit, sizeof e.credit, addr, err)) &&
+        !(rc = coh_ledger_idem_key_rotation(e.idempotency_key, sizeof e.idempotency_key, addr,
+                                            err)) &&
+        !(rc = coh_ledger_entry_check(&e, err)) && !(rc = coh_db_cmd(c, "BEGIN", err)) &&
         !(rc = lock_head(c, &head_seq, head_hash, old, err)) &&
         !(rc = append(&e, &replayed, c, old_key, &head_seq, head_hash, err))) {
         PGresult *r =

@@ -293,19 +293,37 @@ PGresult *coh_db_exec(coh_db_conn *c, const char *sql, int n, const char *const 
     return NULL;
 }
 
+static const struct coh_db_sqlstate sqlstates[] = {
+    {COH_DB_UNIQUE_VIOLATION, "23505", COH_ERR_CONFLICT, "unique violation"},
+    {COH_DB_EXCLUSION_VIOLATION, "23P01", COH_ERR_CONFLICT, "exclusion violation"},
+    {COH_DB_CHECK_VIOLATION, "23514", COH_ERR_CONFLICT, "check violation"},
+    {COH_DB_SERIALIZATION_FAILURE, "40001", COH_ERR_CONFLICT, "serialization failure"},
+    {COH_DB_DEADLOCK_DETECTED, "40P01", COH_ERR_CONFLICT, "deadlock detected"},
+    {COH_DB_QUERY_CANCELED, "57014", COH_ERR_UNAVAILABLE, "statement timed out"},
+};
+static const struct coh_db_sqlstate sqlstate_other = {COH_DB_SQLSTATE_OTHER, "", COH_ERR_DB,
+                                                      "database error"};
+
+const struct coh_db_sqlstate *coh_db_sqlstate(const char *state)
+{
+    for (size_t i = 0; state && i < sizeof sqlstates / sizeof sqlstates[0]; i++)
+        if (strcmp(state, sqlstates[i].state) == 0)
+            return &sqlstates[i];
+    return &sqlstate_other;
+}
+
 void coh_db_error_set(coh_db_conn *c, PGresult *r, char state_out[6], coh_err *err)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const struct coh_db_sqlstate *m = coh_db_sqlstate(state);
     if (state_out)
         snprintf(state_out, 6, "%s", state ? state : "");
     if (PQstatus(c->pg) != CONNECTION_OK) {
         coh_err_set(err, COH_ERR_UNAVAILABLE, "database connection lost");
-    } else if (state && (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0 ||
-                         strcmp(state, "23514") == 0 || strcmp(state, "40001") == 0 ||
-                         strcmp(state, "40P01") == 0)) {
+    } else if (m->code == COH_ERR_CONFLICT) {
         coh_err_set(err, COH_ERR_CONFLICT, "conflict (%s)", state);
-    } else if (state && strcmp(state, "57014") == 0) {
-        coh_err_set(err, COH_ERR_UNAVAILABLE, "statement timed out");
+    } else if (m->code == COH_ERR_UNAVAILABLE) {
+        coh_err_set(err, COH_ERR_UNAVAILABLE, "%s", m->phrase);
     } else {
         /* The primary message names the constraint or syntax at fault, never parameter values. */
         const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;

@@ -5,6 +5,7 @@
  * final status and notices, abandoned drafts. The flow that runs them is src/svc/release_worker.c.
  */
 #include "db/market_db.h"
+#include "ledger/ledger.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +69,11 @@ int coh_db_release_store(coh_db_pool *p, const char *id, const struct coh_db_rel
 
 json_t *coh_db_release_payees(coh_db_pool *p, const char *id, coh_err *err)
 {
-    const char *pp[] = {id + 2};
+    /* Wave 1's keys are "reward:<request>:<contributor>": match them by that prefix. */
+    char wave1[COH_LEDGER_STR_MAX + 1];
+    if (coh_ledger_idem_reward_wave1(wave1, sizeof wave1, id, "", err))
+        return NULL;
+    const char *pp[] = {id + 2, wave1};
     return coh_db_json(
         p,
         "SELECT json_build_object('members', (SELECT coalesce(json_agg(contributor ORDER BY "
@@ -76,8 +81,8 @@ json_t *coh_db_release_payees(coh_db_pool *p, const char *id, coh_err *err)
         "'payees', (SELECT coalesce(json_agg(json_build_array(p, n) ORDER BY p), '[]') FROM "
         "(SELECT coalesce(payee, contributor) AS p, count(*) AS n FROM release_members WHERE "
         "request_id = decode($1, 'hex') GROUP BY 1) g), 'wave1', EXISTS (SELECT 1 FROM "
-        "ledger_entries WHERE idempotency_key LIKE 'reward:0x' || $1 || ':%'))",
-        1, pp, err);
+        "ledger_entries WHERE idempotency_key LIKE $2::text || '%'))",
+        2, pp, err);
 }
 
 int coh_db_release_finish(coh_db_pool *p, const char *id, coh_err *err)
@@ -111,6 +116,12 @@ PGresult *coh_db_drafts_abandon(coh_db_pool *p, long older_than_s, coh_err *err)
     char secs[24];
     snprintf(secs, sizeof secs, "%ld", older_than_s);
     const char *pp[] = {secs};
+    /* The escrow and refund keys of a request, "<kind>:" then its id (built here, in SQL). */
+    char escrow_key[32], refund_key[32];
+    if (coh_ledger_idem_request(escrow_key, sizeof escrow_key, COH_LEDGER_ESCROW, "", err) ||
+        coh_ledger_idem_request(refund_key, sizeof refund_key, COH_LEDGER_REFUND, "", err))
+        return NULL;
+    const char *pk[] = {escrow_key, refund_key};
     if (coh_db_run(p,
                    "UPDATE requests SET status = 'cancelled', closed_at = now() WHERE status = "
                    "'draft' AND created_at < now() - make_interval(secs => $1::int)",
@@ -120,10 +131,10 @@ PGresult *coh_db_drafts_abandon(coh_db_pool *p, long older_than_s, coh_err *err)
                         "SELECT '0x' || encode(r.id, 'hex'), r.owner, r.reward::text, "
                         "r.max_contributors FROM requests r WHERE r.status = 'cancelled' AND "
                         "EXISTS (SELECT 1 FROM ledger_entries e WHERE e.idempotency_key = "
-                        "'escrow:0x' || encode(r.id, 'hex')) AND NOT EXISTS (SELECT 1 FROM "
-                        "ledger_entries e WHERE e.idempotency_key = 'refund:0x' || encode(r.id, "
-                        "'hex')) LIMIT 100",
-                        0, NULL, err);
+                        "$1::text || '0x' || encode(r.id, 'hex')) AND NOT EXISTS (SELECT 1 FROM "
+                        "ledger_entries e WHERE e.idempotency_key = $2::text || '0x' || "
+                        "encode(r.id, 'hex')) LIMIT 100",
+                        2, pk, err);
 }
 
 PGresult *coh_db_requests_shredded_among(coh_db_pool *p, const char *ids_array, coh_err *err)

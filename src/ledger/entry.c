@@ -31,22 +31,18 @@ int coh_ledger_kind_parse(const char *name)
 
 /* ---- account rules ----------------------------------------------------------------- */
 
-static int is_hex_lower(const char *s, size_t n)
+/* Returns 1 when s is a well-formed account of that kind (accounts.c). */
+static int account_is(const char *s, int kind)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
+    int k;
+    return coh_ledger_account_parse(s, &k, NULL) == 0 && k == kind;
 }
 
-/* Returns 1 when s is "<prefix>:0x" + hexlen lowercase hex digits. */
-static int account_is(const char *s, const char *prefix, size_t hexlen)
+/* The owner of a well-formed account ("" when it has none or is malformed). */
+static const char *account_owner(const char *s)
 {
-    size_t pl = strlen(prefix);
-    if (strncmp(s, prefix, pl) != 0 || s[pl] != ':' || s[pl + 1] != '0' || s[pl + 2] != 'x')
-        return 0;
-    const char *h = s + pl + 3;
-    return strlen(h) == hexlen && is_hex_lower(h, hexlen);
+    const char *o;
+    return coh_ledger_account_parse(s, NULL, &o) == 0 ? o : "";
 }
 
 static int printable(const char *s)
@@ -90,37 +86,41 @@ int coh_ledger_entry_check(const coh_ledger_entry *e, coh_err *err)
     int ok = 0;
     switch (e->kind) {
     case COH_LEDGER_DEPOSIT:
-        ok = strcmp(d, "chain") == 0 && account_is(c, "available", 40);
+        ok = account_is(d, COH_LEDGER_ACCOUNT_CHAIN) && account_is(c, COH_LEDGER_ACCOUNT_AVAILABLE);
         break;
     case COH_LEDGER_ESCROW:
-        ok = account_is(d, "available", 40) && account_is(c, "escrow", 64);
+        ok =
+            account_is(d, COH_LEDGER_ACCOUNT_AVAILABLE) && account_is(c, COH_LEDGER_ACCOUNT_ESCROW);
         break;
     case COH_LEDGER_REWARD:
         /* Wave 1: one entry per contributor; wave 2: one per release into the pool, naming
          * the count and the root of its private credits instead of anyone. */
-        ok = account_is(d, "escrow", 64) &&
-             (account_is(c, "payable", 40) ||
-              (strcmp(c, "payable") == 0 && coh_ledger_credits_ref_parse(e->ref_contribution,
-                                                                         NULL, NULL) == 0));
+        ok = account_is(d, COH_LEDGER_ACCOUNT_ESCROW) &&
+             (account_is(c, COH_LEDGER_ACCOUNT_PAYABLE) ||
+              (account_is(c, COH_LEDGER_ACCOUNT_POOL) &&
+               coh_ledger_credits_ref_parse(e->ref_contribution, NULL, NULL) == 0));
         break;
     case COH_LEDGER_REFUND:
-        ok = account_is(d, "escrow", 64) && account_is(c, "available", 40);
+        ok =
+            account_is(d, COH_LEDGER_ACCOUNT_ESCROW) && account_is(c, COH_LEDGER_ACCOUNT_AVAILABLE);
         break;
     case COH_LEDGER_WITHDRAWAL:
         /* Only to the same researcher's payable account. */
-        ok = account_is(d, "available", 40) &&
-             ((account_is(c, "payable", 40) && strcmp(d + 10, c + 8) == 0) ||
-              strcmp(c, "payable") == 0);
+        ok = account_is(d, COH_LEDGER_ACCOUNT_AVAILABLE) &&
+             ((account_is(c, COH_LEDGER_ACCOUNT_PAYABLE) &&
+               strcmp(account_owner(d), account_owner(c)) == 0) ||
+              account_is(c, COH_LEDGER_ACCOUNT_POOL));
         break;
     case COH_LEDGER_CLAIM:
-        ok = (account_is(d, "payable", 40) || strcmp(d, "payable") == 0) &&
-             strcmp(c, "chain") == 0;
+        ok =
+            (account_is(d, COH_LEDGER_ACCOUNT_PAYABLE) || account_is(d, COH_LEDGER_ACCOUNT_POOL)) &&
+            account_is(c, COH_LEDGER_ACCOUNT_CHAIN);
         break;
     case COH_LEDGER_POOL:
-        ok = account_is(d, "payable", 40) && strcmp(c, "payable") == 0;
+        ok = account_is(d, COH_LEDGER_ACCOUNT_PAYABLE) && account_is(c, COH_LEDGER_ACCOUNT_POOL);
         break;
     case COH_LEDGER_KEY_ROTATION:
-        ok = account_is(d, "signer", 40) && account_is(c, "signer", 40);
+        ok = account_is(d, COH_LEDGER_ACCOUNT_SIGNER) && account_is(c, COH_LEDGER_ACCOUNT_SIGNER);
         break;
     }
     if (!ok)

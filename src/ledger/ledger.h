@@ -103,6 +103,67 @@ COH_WUR int coh_ledger_entry_verify(const coh_ledger_entry *e, coh_err *err);
 /* True when the business content (kind, accounts, amount, refs, key) of a and b is equal. */
 int coh_ledger_entry_same_content(const coh_ledger_entry *a, const coh_ledger_entry *b);
 
+/* ---- account names and idempotency keys (accounts.c) -------------------------------- */
+/*
+ * The one place that spells them. Their bytes are hashed into signed entries: never change
+ * one. Builders write into out (cap bytes) and return 0, or COH_ERR_INVALID with out = ""
+ * when the result would not fit (never a truncated name); they do not judge the owner's
+ * form (coh_ledger_entry_check does). err may be NULL.
+ */
+enum coh_ledger_account_kind {
+    COH_LEDGER_ACCOUNT_CHAIN = 1,     /* "chain": the contract's side of deposits and claims */
+    COH_LEDGER_ACCOUNT_POOL = 2,      /* "payable": the pooled payable (wave 2) */
+    COH_LEDGER_ACCOUNT_AVAILABLE = 3, /* "available:<addr>" */
+    COH_LEDGER_ACCOUNT_ESCROW = 4,    /* "escrow:<request>" */
+    COH_LEDGER_ACCOUNT_PAYABLE = 5,   /* "payable:<addr>" (wave 1 entries only) */
+    COH_LEDGER_ACCOUNT_SIGNER = 6,    /* "signer:<addr>" (key rotations only) */
+};
+#define COH_LEDGER_ACCOUNT_KIND_MAX 6
+#define COH_LEDGER_CHAIN_ACCOUNT "chain"
+#define COH_LEDGER_POOL_ACCOUNT "payable"
+
+/*
+ * The name of an account kind without an owner ("chain", "payable"), or the prefix of one
+ * with an owner ("available:", "escrow:", "payable:", "signer:"); NULL for an unknown kind.
+ * For SQL that must match every account of a kind (LIKE $n || '%').
+ */
+const char *coh_ledger_account_prefix(int kind);
+/* 1 when kind's accounts name an owner (available, escrow, payable, signer). */
+int coh_ledger_account_has_owner(int kind);
+/* Builds the account of kind for owner (NULL or "" for chain and the pool). */
+COH_WUR int coh_ledger_account_build(char *out, size_t cap, int kind, const char *owner,
+                                     coh_err *err);
+COH_WUR int coh_ledger_account_available(char *out, size_t cap, const char *addr, coh_err *err);
+COH_WUR int coh_ledger_account_escrow(char *out, size_t cap, const char *request, coh_err *err);
+COH_WUR int coh_ledger_account_payable(char *out, size_t cap, const char *addr, coh_err *err);
+COH_WUR int coh_ledger_account_signer(char *out, size_t cap, const char *addr, coh_err *err);
+/*
+ * Splits a well-formed account into its kind and owner (*owner points into account after the
+ * prefix, "" for chain and the pool; either output may be NULL). Owners are lowercase 0x + 40
+ * hex (addresses) or 0x + 64 hex (requests). COH_ERR_INVALID (outputs 0 and "") otherwise.
+ */
+COH_WUR int coh_ledger_account_parse(const char *account, int *kind, const char **owner);
+
+/* "escrow:<request>", "reward:<request>" or "refund:<request>" for those entry kinds. */
+COH_WUR int coh_ledger_idem_request(char *out, size_t cap, int entry_kind, const char *request,
+                                    coh_err *err);
+/* "reward:<request>:<addr>": a wave-1 reward to one contributor. */
+COH_WUR int coh_ledger_idem_reward_wave1(char *out, size_t cap, const char *request,
+                                         const char *addr, coh_err *err);
+/* "withdrawal:<owner>:<client key>". */
+COH_WUR int coh_ledger_idem_withdrawal(char *out, size_t cap, const char *owner,
+                                       const char *client_key, coh_err *err);
+/* "pool:<addr>:<credited>": a wave-1 balance moved into the pool, once per state. */
+COH_WUR int coh_ledger_idem_pool(char *out, size_t cap, const char *addr, const char *credited,
+                                 coh_err *err);
+/* "key-rotation:<new signer addr>". */
+COH_WUR int coh_ledger_idem_key_rotation(char *out, size_t cap, const char *addr, coh_err *err);
+/* "<event kind>:<tx hash>/<ordinal>": an on-chain deposit or claim. */
+COH_WUR int coh_ledger_idem_chain_event(char *out, size_t cap, const char *event_kind,
+                                        const char *tx_hash, long long ordinal, coh_err *err);
+/* "deposit:<nonce>": a test deposit posted by `cohort ledger deposit` without --key. */
+COH_WUR int coh_ledger_idem_deposit(char *out, size_t cap, const char *nonce, coh_err *err);
+
 /* ---- private credits (wave 2) --------------------------------------------------------- */
 /* Parses a reward entry's "<count>:0x<root>" reference (count >= 1); count/root may be NULL. */
 COH_WUR int coh_ledger_credits_ref_parse(const char *ref, uint64_t *count, uint8_t root[32]);

@@ -149,8 +149,11 @@ int coh_ledger_walk_add(coh_ledger_walk *w, const coh_ledger_entry *e, coh_err *
         memcpy(w->signer, e->signer, 20); /* the first key; the end must lead to the published */
     if (e->kind == COH_LEDGER_KEY_ROTATION) {
         uint8_t from[20];
-        if (coh_hex_decode_exact(from, 20, e->debit + 7) != 0 || memcmp(from, w->signer, 20) ||
-            coh_hex_decode_exact(w->signer, 20, e->credit + 7) != 0)
+        const char *old = "", *fresh = "";
+        if (coh_ledger_account_parse(e->debit, NULL, &old) != 0 ||
+            coh_ledger_account_parse(e->credit, NULL, &fresh) != 0 ||
+            coh_hex_decode_exact(from, 20, old) != 0 || memcmp(from, w->signer, 20) ||
+            coh_hex_decode_exact(w->signer, 20, fresh) != 0)
             return brk(w, err, "break at seq %llu: %s", (unsigned long long)e->seq,
                        "key rotation does not start from the current ledger key");
     }
@@ -161,7 +164,8 @@ int coh_ledger_walk_add(coh_ledger_walk *w, const coh_ledger_entry *e, coh_err *
     sd = lookup(w, e->debit); /* the table may have grown */
     coh_ledger_u256_add(sd->debited, sd->debited, e->amount);
     coh_ledger_u256_add(sc->credited, sc->credited, e->amount);
-    if (strcmp(e->debit, "chain") != 0 && coh_ledger_u256_cmp(sd->debited, sd->credited) > 0) {
+    if (strcmp(e->debit, COH_LEDGER_CHAIN_ACCOUNT) != 0 &&
+        coh_ledger_u256_cmp(sd->debited, sd->credited) > 0) {
         snprintf(d, sizeof d, "account %.128s goes negative", e->debit);
         return brk(w, err, "break at seq %llu: %s", (unsigned long long)e->seq, d);
     }

@@ -44,8 +44,10 @@ static int post_scaled(coh_db_pool *db, const coh_secbuf *key, int kind, const c
         return coh_err_set(err, COH_ERR_INVALID, "reward x %u exceeds uint256", times);
     if (memcmp(total, zero, 32) == 0)
         return 0;
-    char ik[96];
-    snprintf(ik, sizeof ik, "%s:%s", coh_ledger_kind_name(kind), request);
+    char ik[COH_LEDGER_STR_MAX + 1];
+    int rc = coh_ledger_idem_request(ik, sizeof ik, kind, request, err);
+    if (rc)
+        return rc;
     coh_ledger_entry e;
     entry_init(&e, kind, debit, credit, total, request, ik);
     return coh_db_ledger_post(&e, NULL, db, key, err);
@@ -54,9 +56,12 @@ static int post_scaled(coh_db_pool *db, const coh_secbuf *key, int kind, const c
 int coh_svc_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,
                       const char *owner, const char *reward, uint32_t max, coh_err *err)
 {
-    char debit[64], credit[80];
-    snprintf(debit, sizeof debit, "available:%s", owner);
-    snprintf(credit, sizeof credit, "escrow:%s", request);
+    char debit[COH_LEDGER_STR_MAX + 1], credit[COH_LEDGER_STR_MAX + 1];
+    int rc = coh_ledger_account_available(debit, sizeof debit, owner, err);
+    if (!rc)
+        rc = coh_ledger_account_escrow(credit, sizeof credit, request, err);
+    if (rc)
+        return rc;
     return post_scaled(db, key, COH_LEDGER_ESCROW, debit, credit, request, reward, max, err);
 }
 
@@ -109,8 +114,9 @@ int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
             coh_crypto_uint256_to_dec(amounts[i], a);
         count += members[i];
     }
-    char ik[96];
-    snprintf(ik, sizeof ik, "reward:%s", request);
+    char ik[COH_LEDGER_STR_MAX + 1] = "";
+    if (!rc)
+        rc = coh_ledger_idem_request(ik, sizeof ik, COH_LEDGER_REWARD, request, err);
     PGresult *rows = NULL;
     if (!rc)
         rc = coh_db_credits_put(&rows, db, ik, request, payees, (const char *const *)amounts, n,
@@ -135,10 +141,11 @@ int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
     if (rc)
         return rc;
     coh_crash_point("credited");
-    char debit[80];
-    snprintf(debit, sizeof debit, "escrow:%s", request);
+    char debit[COH_LEDGER_STR_MAX + 1];
+    if ((rc = coh_ledger_account_escrow(debit, sizeof debit, request, err)) != 0)
+        return rc;
     coh_ledger_entry e;
-    entry_init(&e, COH_LEDGER_REWARD, debit, "payable", total, request, ik);
+    entry_init(&e, COH_LEDGER_REWARD, debit, COH_LEDGER_POOL_ACCOUNT, total, request, ik);
     coh_ledger_credits_ref_format(e.ref_contribution, count, root);
     return coh_db_ledger_post(&e, NULL, db, key, err);
 }
@@ -157,16 +164,21 @@ int coh_svc_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *re
     int rc = 0;
     for (size_t off = 0; off < n && !rc; off += CHUNK) {
         size_t m = n - off < CHUNK ? n - off : CHUNK;
-        for (size_t i = 0; i < m; i++) {
-            char debit[80], credit[64], ik[COH_LEDGER_STR_MAX + 1];
-            snprintf(debit, sizeof debit, "escrow:%s", request);
-            snprintf(credit, sizeof credit, "payable:%s", contributors[off + i]);
-            snprintf(ik, sizeof ik, "reward:%s:%s", request, contributors[off + i]);
+        for (size_t i = 0; i < m && !rc; i++) {
+            char debit[COH_LEDGER_STR_MAX + 1], credit[COH_LEDGER_STR_MAX + 1],
+                ik[COH_LEDGER_STR_MAX + 1];
+            if ((rc = coh_ledger_account_escrow(debit, sizeof debit, request, err)) != 0 ||
+                (rc = coh_ledger_account_payable(credit, sizeof credit, contributors[off + i],
+                                                 err)) != 0 ||
+                (rc = coh_ledger_idem_reward_wave1(ik, sizeof ik, request, contributors[off + i],
+                                                   err)) != 0)
+                break;
             entry_init(&es[i], COH_LEDGER_REWARD, debit, credit, r, request, ik);
             snprintf(es[i].ref_contribution, sizeof es[i].ref_contribution, "%s",
                      contributors[off + i]);
         }
-        rc = coh_db_ledger_post_batch(es, m, db, key, err);
+        if (!rc)
+            rc = coh_db_ledger_post_batch(es, m, db, key, err);
     }
     free(es);
     return rc;
@@ -178,11 +190,14 @@ int coh_svc_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
 {
     memset(e, 0, sizeof *e);
     char ik[COH_LEDGER_STR_MAX + 1], amt[79];
-    snprintf(ik, sizeof ik, "withdrawal:%s:%s", owner, client_key);
+    int rc = coh_ledger_idem_withdrawal(ik, sizeof ik, owner, client_key, err);
+    if (rc)
+        return rc;
     coh_crypto_uint256_to_dec(amt, amount);
-    char debit[64];
-    snprintf(debit, sizeof debit, "available:%s", owner);
-    entry_init(e, COH_LEDGER_WITHDRAWAL, debit, "payable", amount, "", ik);
+    char debit[COH_LEDGER_STR_MAX + 1];
+    if ((rc = coh_ledger_account_available(debit, sizeof debit, owner, err)) != 0)
+        return rc;
+    entry_init(e, COH_LEDGER_WITHDRAWAL, debit, COH_LEDGER_POOL_ACCOUNT, amount, "", ik);
     /* No private credit: the signed entry names the researcher (researchers are accountable)
      * and carries the amount, and the claims tree counts it from there. */
     return coh_db_ledger_post(e, replayed, db, key, err);
@@ -191,9 +206,12 @@ int coh_svc_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
 int coh_svc_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
                       const char *owner, const char *reward, uint32_t unused, coh_err *err)
 {
-    char debit[80], credit[64];
-    snprintf(debit, sizeof debit, "escrow:%s", request);
-    snprintf(credit, sizeof credit, "available:%s", owner);
+    char debit[COH_LEDGER_STR_MAX + 1], credit[COH_LEDGER_STR_MAX + 1];
+    int rc = coh_ledger_account_escrow(debit, sizeof debit, request, err);
+    if (!rc)
+        rc = coh_ledger_account_available(credit, sizeof credit, owner, err);
+    if (rc)
+        return rc;
     return post_scaled(db, key, COH_LEDGER_REFUND, debit, credit, request, reward, unused, err);
 }
 
@@ -206,16 +224,17 @@ int coh_svc_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err)
     for (int i = 0; i < PQntuples(r) && !rc; i++) {
         const char *addr = PQgetvalue(r, i, 0);
         uint8_t amount[32];
-        char debit[64], ik[COH_LEDGER_STR_MAX + 1];
-        snprintf(debit, sizeof debit, "payable:%s", addr);
+        char debit[COH_LEDGER_STR_MAX + 1], ik[COH_LEDGER_STR_MAX + 1];
         /* Keyed by what the account had received: one move per state, whatever retries. */
-        snprintf(ik, sizeof ik, "pool:%s:%s", addr, PQgetvalue(r, i, 2));
+        if ((rc = coh_ledger_account_payable(debit, sizeof debit, addr, err)) != 0 ||
+            (rc = coh_ledger_idem_pool(ik, sizeof ik, addr, PQgetvalue(r, i, 2), err)) != 0)
+            break;
         if (coh_crypto_uint256_from_dec(amount, PQgetvalue(r, i, 1)) != 0) {
             rc = coh_err_set(err, COH_ERR_DB, "a balance is not a uint256");
             break;
         }
         coh_ledger_entry e;
-        entry_init(&e, COH_LEDGER_POOL, debit, "payable", amount, "", ik);
+        entry_init(&e, COH_LEDGER_POOL, debit, COH_LEDGER_POOL_ACCOUNT, amount, "", ik);
         rc = coh_db_ledger_post(&e, NULL, db, key, err);
     }
     PQclear(r);
@@ -235,17 +254,20 @@ int coh_svc_deposit_local(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
                            (unsigned long long)chain_id);
     if (coh_ledger_u256_is_zero(amount))
         return coh_err_set(err, COH_ERR_INVALID, "a deposit is a positive amount");
-    char credit[64], ik[COH_LEDGER_STR_MAX + 1];
-    snprintf(credit, sizeof credit, "available:%s", address);
+    char credit[COH_LEDGER_STR_MAX + 1], ik[COH_LEDGER_STR_MAX + 1];
+    if (coh_ledger_account_available(credit, sizeof credit, address, err))
+        return err->code;
     if (client_key) {
         snprintf(ik, sizeof ik, "%s", client_key);
     } else {
         uint8_t r[16];
+        char nonce[2 * sizeof r + 1];
         randombytes_buf(r, sizeof r);
-        memcpy(ik, "deposit:", 8);
-        coh_hex_encode(ik + 8, r, sizeof r, 0);
+        coh_hex_encode(nonce, r, sizeof r, 0);
+        if (coh_ledger_idem_deposit(ik, sizeof ik, nonce, err))
+            return err->code;
     }
-    entry_init(e, COH_LEDGER_DEPOSIT, "chain", credit, amount, "", ik);
+    entry_init(e, COH_LEDGER_DEPOSIT, COH_LEDGER_CHAIN_ACCOUNT, credit, amount, "", ik);
     snprintf(e->ref_tx, sizeof e->ref_tx, "%s", ref_tx ? ref_tx : "");
     return coh_db_ledger_post(e, replayed, db, key, err);
 }
