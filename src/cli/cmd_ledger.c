@@ -144,7 +144,7 @@ static int deposit(int argc, char **argv)
     char lower[43], random_key[8 + 32 + 1]; /* "deposit:" + 32 hex + NUL */
     if (coh_crypto_address_parse(a, address) != 0)
         return coh_cli_fail("ledger", "--address '%s' is not a valid address", address);
-    if (coh_crypto_uint256_from_dec(e.amount, amount) != 0 || coh_ledger_u256_is_zero(e.amount))
+    if (coh_u256_from_dec(e.amount, amount) != 0 || coh_u256_is_zero(e.amount))
         return coh_cli_fail("ledger", "--amount must be a positive integer of base units");
     coh_hex_encode(lower, a, 20, 1);
     snprintf(e.debit, sizeof e.debit, "chain");

@@ -35,7 +35,7 @@ static int consent_of(struct consent *k, const json_t *v, const char *account, u
     c->expiry = (uint64_t)json_integer_value(json_object_get(v, "consent_expiry"));
     if (!c->purpose ||
         coh_hex_decode_exact(c->request_id, 32, json_string_value(json_object_get(v, "id"))) ||
-        coh_crypto_uint256_from_dec(c->reward, json_string_value(json_object_get(v, "reward"))) ||
+        coh_u256_from_dec(c->reward, json_string_value(json_object_get(v, "reward"))) ||
         coh_crypto_address_parse(c->contributor, account))
         return -1;
     if (version == 1)

@@ -257,7 +257,7 @@ void coh_h_profile_put(struct coh_http_req *req)
             bad = check_attributes(attributes, msg, sizeof msg);
         if (!bad && mr) {
             min_reward = json_string_value(mr);
-            if (!min_reward || coh_crypto_uint256_from_dec(u256, min_reward) != 0)
+            if (!min_reward || coh_u256_from_dec(u256, min_reward) != 0)
                 bad = "'consent_profile.min_reward' must be a decimal string of a uint256 "
                       "amount in base units";
         }

@@ -23,17 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int coh_market_u256_mul(uint8_t out[32], const uint8_t a[32], uint32_t m)
-{
-    uint64_t carry = 0;
-    for (int i = 31; i >= 0; i--) {
-        uint64_t v = (uint64_t)a[i] * m + carry;
-        out[i] = (uint8_t)v;
-        carry = v >> 8;
-    }
-    return carry ? -1 : 0;
-}
-
 static void entry_init(coh_ledger_entry *e, int kind, const char *debit, const char *credit,
                        const uint8_t amount[32], const char *request, const char *key)
 {
@@ -51,10 +40,10 @@ static int post_scaled(coh_db_pool *db, const coh_secbuf *key, int kind, const c
                        const char *credit, const char *request, const char *reward,
                        uint32_t times, coh_err *err)
 {
-    uint8_t r[32], total[32], zero[32] = {0};
-    if (coh_crypto_uint256_from_dec(r, reward) != 0 || coh_market_u256_mul(total, r, times) != 0)
+    uint8_t r[32], total[32];
+    if (coh_u256_from_dec(r, reward) != 0 || coh_u256_mul_u64(total, r, times) != 0)
         return coh_err_set(err, COH_ERR_INVALID, "reward x %u exceeds uint256", times);
-    if (memcmp(total, zero, 32) == 0)
+    if (coh_u256_is_zero(total))
         return 0;
     char ik[96];
     snprintf(ik, sizeof ik, "%s:%s", coh_ledger_kind_name(kind), request);
@@ -83,7 +72,7 @@ static int credits_root(uint8_t root[32], PGresult *rows, coh_err *err)
     for (int i = 0; i < n && !rc; i++) {
         uint8_t addr[20], amount[32], salt[32];
         if (coh_hex_decode_exact(addr, 20, PQgetvalue(rows, i, 0)) != 0 ||
-            coh_crypto_uint256_from_dec(amount, PQgetvalue(rows, i, 1)) != 0 ||
+            coh_u256_from_dec(amount, PQgetvalue(rows, i, 1)) != 0 ||
             coh_hex_decode_exact(salt, 32, PQgetvalue(rows, i, 2)) != 0)
             rc = coh_err_set(err, COH_ERR_DB, "a stored credit is malformed");
         else
@@ -104,7 +93,7 @@ int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *reque
                        size_t n, coh_err *err)
 {
     uint8_t r[32], total[32] = {0};
-    if (coh_crypto_uint256_from_dec(r, reward) != 0)
+    if (coh_u256_from_dec(r, reward) != 0)
         return coh_err_set(err, COH_ERR_INVALID, "reward is not a uint256");
     if (n == 0)
         return 0;
@@ -113,12 +102,12 @@ int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *reque
     int rc = amounts ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
         uint8_t a[32];
-        if (coh_market_u256_mul(a, r, members[i]) != 0 || coh_ledger_u256_add(total, total, a))
+        if (coh_u256_mul_u64(a, r, members[i]) != 0 || coh_u256_add(total, total, a) != 0)
             rc = coh_err_set(err, COH_ERR_INVALID, "rewards exceed uint256");
-        else if (!(amounts[i] = malloc(79)))
+        else if (!(amounts[i] = malloc(COH_U256_DEC_SIZE)))
             rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
         else
-            coh_crypto_uint256_to_dec(amounts[i], a);
+            coh_u256_to_dec(amounts[i], a);
         count += members[i];
     }
     char ik[96];
@@ -133,12 +122,12 @@ int coh_market_rewards(coh_db_pool *db, const coh_secbuf *key, const char *reque
     uint8_t root[32], stored[32] = {0};
     for (int i = 0; !rc && i < PQntuples(rows); i++) {
         uint8_t a[32];
-        if (coh_crypto_uint256_from_dec(a, PQgetvalue(rows, i, 1)) != 0 ||
-            coh_ledger_u256_add(stored, stored, a))
+        if (coh_u256_from_dec(a, PQgetvalue(rows, i, 1)) != 0 ||
+            coh_u256_add(stored, stored, a) != 0)
             rc = coh_err_set(err, COH_ERR_DB, "a stored credit is malformed");
     }
     /* The entry pays exactly what its credits hold, or nothing is posted. */
-    if (!rc && (PQntuples(rows) != (int)n || memcmp(stored, total, 32) != 0))
+    if (!rc && (PQntuples(rows) != (int)n || coh_u256_cmp(stored, total) != 0))
         rc = coh_err_set(err, COH_ERR_CONFLICT, "request %s: stored credits differ from its members",
                          request);
     if (!rc)
@@ -160,7 +149,7 @@ int coh_market_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char 
                              coh_err *err)
 {
     uint8_t r[32];
-    if (coh_crypto_uint256_from_dec(r, reward) != 0)
+    if (coh_u256_from_dec(r, reward) != 0)
         return coh_err_set(err, COH_ERR_INVALID, "reward is not a uint256");
     enum { CHUNK = 500 };
     coh_ledger_entry *es = calloc(CHUNK, sizeof *es);
@@ -189,9 +178,9 @@ int coh_market_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
                         const char *client_key, coh_err *err)
 {
     memset(e, 0, sizeof *e);
-    char ik[COH_LEDGER_STR_MAX + 1], amt[79];
+    char ik[COH_LEDGER_STR_MAX + 1], amt[COH_U256_DEC_SIZE];
     snprintf(ik, sizeof ik, "withdrawal:%s:%s", owner, client_key);
-    coh_crypto_uint256_to_dec(amt, amount);
+    coh_u256_to_dec(amt, amount);
     char debit[64];
     snprintf(debit, sizeof debit, "available:%s", owner);
     entry_init(e, COH_LEDGER_WITHDRAWAL, debit, "payable", amount, "", ik);
@@ -222,7 +211,7 @@ int coh_market_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err)
         snprintf(debit, sizeof debit, "payable:%s", addr);
         /* Keyed by what the account had received: one move per state, whatever retries. */
         snprintf(ik, sizeof ik, "pool:%s:%s", addr, PQgetvalue(r, i, 2));
-        if (coh_crypto_uint256_from_dec(amount, PQgetvalue(r, i, 1)) != 0) {
+        if (coh_u256_from_dec(amount, PQgetvalue(r, i, 1)) != 0) {
             rc = coh_err_set(err, COH_ERR_DB, "a balance is not a uint256");
             break;
         }

@@ -427,7 +427,7 @@ static int sweep_drafts(const struct coh_market_worker_config *cfg, coh_err *err
  */
 static void forget_shredded(const struct coh_market_worker_config *cfg)
 {
-    char ids[64][67];
+    char ids[64][COH_HASH_HEX_SIZE];
     size_t n = coh_market_intake_cached(ids, 64);
     if (n == 0)
         return;
@@ -498,7 +498,7 @@ int coh_market_worker_step(const struct coh_market_worker_config *cfg, coh_err *
         PQclear(r);
         return 0;
     }
-    char id[67];
+    char id[COH_HASH_HEX_SIZE];
     snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
     int failures = atoi(PQgetvalue(r, 0, 1));
     PQclear(r);
