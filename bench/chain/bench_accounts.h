@@ -20,14 +20,16 @@ static inline void bench_account(uint8_t addr[20], uint8_t amount[32], size_t i,
         in[12 + k] = (uint8_t)(i >> (56 - 8 * k));
     coh_crypto_keccak256(h, in, sizeof in);
     memcpy(addr, h + 12, 20);
-    if (coh_crypto_uint256_from_dec(base, "1000000000000000000") != 0)
+    if (coh_u256_from_dec(base, "1000000000000000000") != 0)
         abort();
     memset(add, 0, 32);
     for (int k = 0; k < 8; k++)
         add[24 + k] = (uint8_t)(i >> (56 - 8 * k));
-    (void)coh_ledger_u256_add(amount, base, add);
+    if (coh_u256_add(amount, base, add) != 0)
+        abort();
     for (unsigned e = 0; e < epoch; e++)
-        (void)coh_ledger_u256_add(amount, amount, base);
+        if (coh_u256_add(amount, amount, base) != 0)
+            abort();
 }
 
 #endif

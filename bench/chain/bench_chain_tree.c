@@ -64,7 +64,7 @@ int main(int argc, char **argv)
             continue;
         char a[43], dec[79];
         coh_hex_encode(a, addr, 20, 1);
-        coh_crypto_uint256_to_dec(dec, amt);
+        coh_u256_to_dec(dec, amt);
         printf("%s{\"index\":%zu,\"account\":\"%s\",\"amount\":\"%s\",\"proof\":[",
                printed ? "," : "", i, a, dec);
         for (size_t k = 0; k < np; k++) {

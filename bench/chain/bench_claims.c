@@ -71,7 +71,7 @@ static void check(json_t *out, size_t i)
     char dec[79];
     bench_account(addr, amt, i, 0);
     coh_ledger_claim_leaf(want_leaf, addr, amt);
-    coh_crypto_uint256_to_dec(dec, amt);
+    coh_u256_to_dec(dec, amt);
     json_t *pr = json_object_get(out, "proof");
     const char *l = json_string_value(json_object_get(out, "leaf"));
     const char *r = json_string_value(json_object_get(out, "claims_root"));
@@ -196,7 +196,7 @@ static int fixture(const char *url, size_t n, double *tree_ms, double *load_ms)
         char a[43], dec[79];
         bench_account(addr, amt, i, 0);
         coh_hex_encode(a, addr, 20, 1);
-        coh_crypto_uint256_to_dec(dec, amt);
+        coh_u256_to_dec(dec, amt);
         len += (size_t)snprintf(buf + len, 160, "1\t%s\t%s\n", a, dec);
         if (len > (1 << 20) - 160 || i == n - 1) {
             ok = PQputCopyData(pg, buf, (int)len) == 1;

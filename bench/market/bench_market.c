@@ -275,7 +275,7 @@ static void request_create(struct request *rq, const char *base, const char *tok
         coh_hex_decode_exact(cs->request_id, 32, rq->id) ||
         coh_hex_decode_exact(cs->fields_hash, 32,
                              json_string_value(json_object_get(v, "fields_hash"))) ||
-        coh_crypto_uint256_from_dec(cs->reward, REWARD))
+        coh_u256_from_dec(cs->reward, REWARD))
         die("POST /v1/requests answered a malformed request");
     json_decref(v);
 }
@@ -748,7 +748,7 @@ static int release_check(PGconn *c, const char *id, long members_expected, long 
     for (int i = 0; !bad && i < nc; i++) {
         uint8_t addr[20], amount[32], salt[32];
         bad = coh_hex_decode_exact(addr, 20, PQgetvalue(cr, i, 0)) != 0 ||
-              coh_crypto_uint256_from_dec(amount, PQgetvalue(cr, i, 1)) != 0 ||
+              coh_u256_from_dec(amount, PQgetvalue(cr, i, 1)) != 0 ||
               coh_hex_decode_exact(salt, 32, PQgetvalue(cr, i, 2)) != 0 ||
               strcmp(PQgetvalue(cr, i, 1), REWARD) != 0;
         if (!bad)

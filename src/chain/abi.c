@@ -17,13 +17,6 @@ void coh_chain_abi_selector(uint8_t out[4], const char *signature)
     memcpy(out, h, 4);
 }
 
-static void word_u64(uint8_t w[32], uint64_t v)
-{
-    memset(w, 0, 32);
-    for (int i = 0; i < 8; i++)
-        w[31 - i] = (uint8_t)(v >> (8 * i));
-}
-
 coh_chain_abi_arg coh_chain_abi_uint256(const uint8_t v[32])
 {
     coh_chain_abi_arg a = {.type = COH_ABI_UINT256};
@@ -34,7 +27,7 @@ coh_chain_abi_arg coh_chain_abi_uint256(const uint8_t v[32])
 coh_chain_abi_arg coh_chain_abi_u64(uint64_t v)
 {
     coh_chain_abi_arg a = {.type = COH_ABI_UINT64, .u64 = v};
-    word_u64(a.word, v);
+    coh_u256_from_u64(a.word, v);
     return a;
 }
 
@@ -55,7 +48,7 @@ coh_chain_abi_arg coh_chain_abi_bytes32(const uint8_t v[32])
 coh_chain_abi_arg coh_chain_abi_bool(int v)
 {
     coh_chain_abi_arg a = {.type = COH_ABI_BOOL, .u64 = v != 0};
-    word_u64(a.word, v != 0);
+    coh_u256_from_u64(a.word, v != 0);
     return a;
 }
 
@@ -90,7 +83,7 @@ void coh_chain_abi_encode(coh_chain_buf *b, const coh_chain_abi_arg *args, size_
     uint8_t w[32];
     for (size_t i = 0; i < n; i++) {
         if (is_dynamic(args[i].type)) {
-            word_u64(w, offset);
+            coh_u256_from_u64(w, offset);
             coh_chain_buf_append(b, w, 32);
             offset += tail_size(&args[i]);
         } else {
@@ -102,7 +95,7 @@ void coh_chain_abi_encode(coh_chain_buf *b, const coh_chain_abi_arg *args, size_
         const coh_chain_abi_arg *a = &args[i];
         if (!is_dynamic(a->type))
             continue;
-        word_u64(w, a->len);
+        coh_u256_from_u64(w, a->len);
         coh_chain_buf_append(b, w, 32);
         if (a->type == COH_ABI_BYTES) {
             coh_chain_buf_append(b, a->ptr, a->len);
@@ -145,13 +138,9 @@ int coh_chain_abi_get_u64(uint64_t *out, const uint8_t *data, size_t len, size_t
     uint8_t w[32];
     *out = 0;
     int r = coh_chain_abi_get_word(w, data, len, index);
-    if (r == 0)
-        r = clean(w, 24);
     if (r != 0)
         return r;
-    for (int i = 24; i < 32; i++)
-        *out = (*out << 8) | w[i];
-    return 0;
+    return coh_u256_to_u64(out, w) == 0 ? 0 : COH_CHAIN_EABI;
 }
 
 int coh_chain_abi_get_address(uint8_t out[20], const uint8_t *data, size_t len, size_t index)

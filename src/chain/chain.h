@@ -186,16 +186,11 @@ COH_WUR int coh_chain_legacy_sign(coh_chain_buf *b, const coh_chain_legacy_tx *t
                                   const coh_secbuf *seckey);
 
 /* ---- quantities ---------------------------------------------------------------------------- */
-/* "0x..." JSON-RPC quantity (no leading zeros, "0x0" for zero) of a uint256; out >= 67 bytes. */
-void coh_chain_quantity_format(char out[67], const uint8_t v[32]);
+/* "0x..." JSON-RPC quantity (no leading zeros, "0x0" for zero) of a uint256. */
+void coh_chain_quantity_format(char out[COH_U256_QTY_SIZE], const uint8_t v[32]);
 /* Parses a JSON-RPC quantity (0x-hex, up to 64 digits) into a uint256. */
 COH_WUR int coh_chain_quantity_parse(uint8_t out[32], const char *text);
 COH_WUR int coh_chain_quantity_u64(uint64_t *out, const char *text);
-void coh_chain_u256_from_u64(uint8_t out[32], uint64_t v);
-/* out = a * num / den (den > 0), saturating at 2^256-1; used for fee bumps. */
-void coh_chain_u256_scale(uint8_t out[32], const uint8_t a[32], uint32_t num, uint32_t den);
-/* -1, 0, 1 */
-int coh_chain_u256_cmp(const uint8_t a[32], const uint8_t b[32]);
 
 /* ---- JSON-RPC client ------------------------------------------------------------------------- */
 typedef struct coh_chain_rpc coh_chain_rpc;

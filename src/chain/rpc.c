@@ -325,7 +325,7 @@ int coh_chain_rpc_eth_call_at(coh_chain_rpc *rpc, uint8_t **out, size_t *out_len
 {
     *out = NULL;
     *out_len = 0;
-    char toh[43];
+    char toh[COH_ADDR_HEX_SIZE];
     coh_hex_encode(toh, to, 20, 1);
     char *dh = hex_dup(data, len);
     if (!dh)

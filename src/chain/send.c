@@ -25,16 +25,11 @@ int coh_chain_fees(coh_chain_rpc *rpc, uint8_t max_fee[32], uint8_t tip[32], coh
     coh_err ignore = {0};
     if (coh_chain_rpc_call(rpc, &t, "eth_maxPriorityFeePerGas", json_array(), &ignore) != 0 ||
         coh_chain_quantity_parse(tip, json_string_value(t)) != 0)
-        coh_chain_u256_from_u64(tip, 1000000000);
+        coh_u256_from_u64(tip, 1000000000);
     json_decref(t);
-    coh_chain_u256_scale(max_fee, base, 2, 1);
-    /* max_fee += tip (tip is small: below 2^64 on any real chain) */
-    unsigned carry = 0;
-    for (int i = 31; i >= 0; i--) {
-        unsigned s = (unsigned)max_fee[i] + tip[i] + carry;
-        max_fee[i] = (uint8_t)s;
-        carry = s >> 8;
-    }
+    /* max_fee = 2 * base + tip */
+    if (coh_u256_mul_u64(max_fee, base, 2) != 0 || coh_u256_add(max_fee, max_fee, tip) != 0)
+        return coh_err_set(err, COH_CHAIN_ETRANSPORT, "the node's fees exceed a uint256");
     return 0;
 }
 

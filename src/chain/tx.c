@@ -3,83 +3,15 @@
  * signing (y_parity, r, s), transaction hash, and a validating decoder that rejects what a
  * node rejects at the encoding level (leading zeros, fields wider than their type, a
  * priority fee above the max fee, gas * max fee beyond 256 bits). Also the legacy EIP-155
- * form, kept for the published example, and the uint256 helpers the anchorer needs for fee
- * arithmetic and JSON-RPC quantities.
+ * form, kept for the published example, and the JSON-RPC quantity codecs (the arithmetic is
+ * core's coh_u256_*).
  */
 #include "chain/chain.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* ---- uint256 helpers ------------------------------------------------------------------------- */
-void coh_chain_u256_from_u64(uint8_t out[32], uint64_t v)
-{
-    memset(out, 0, 32);
-    for (int i = 0; i < 8; i++)
-        out[31 - i] = (uint8_t)(v >> (8 * i));
-}
-
-int coh_chain_u256_cmp(const uint8_t a[32], const uint8_t b[32])
-{
-    int c = memcmp(a, b, 32);
-    return (c > 0) - (c < 0);
-}
-
-void coh_chain_u256_scale(uint8_t out[32], const uint8_t a[32], uint32_t num, uint32_t den)
-{
-    uint32_t limb[9] = {0}; /* limb[0] most significant; limb[0] is the overflow limb */
-    for (int i = 0; i < 8; i++)
-        limb[i + 1] = (uint32_t)a[4 * i] << 24 | (uint32_t)a[4 * i + 1] << 16 |
-                      (uint32_t)a[4 * i + 2] << 8 | a[4 * i + 3];
-    uint64_t carry = 0;
-    for (int i = 8; i >= 0; i--) {
-        uint64_t t = (uint64_t)limb[i] * num + carry;
-        limb[i] = (uint32_t)t;
-        carry = t >> 32;
-    }
-    uint64_t rem = carry; /* carry beyond 288 bits is impossible: a < 2^256, num < 2^32 */
-    for (int i = 0; i < 9; i++) {
-        uint64_t cur = (rem << 32) | limb[i];
-        limb[i] = (uint32_t)(cur / (den ? den : 1));
-        rem = cur % (den ? den : 1);
-    }
-    if (limb[0] != 0) {
-        memset(out, 0xff, 32);
-        return;
-    }
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(limb[i + 1] >> 24);
-        out[4 * i + 1] = (uint8_t)(limb[i + 1] >> 16);
-        out[4 * i + 2] = (uint8_t)(limb[i + 1] >> 8);
-        out[4 * i + 3] = (uint8_t)limb[i + 1];
-    }
-}
-
-/* 1 when g * v exceeds 2^256 - 1 (schoolbook over 32-bit limbs, least significant first). */
-static int mul_overflows(uint64_t g, const uint8_t v[32])
-{
-    uint32_t a[8], prod[10] = {0};
-    for (int i = 0; i < 8; i++) {
-        const uint8_t *p = v + 28 - 4 * i;
-        a[i] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-    }
-    uint32_t gl[2] = {(uint32_t)g, (uint32_t)(g >> 32)};
-    for (int j = 0; j < 2; j++) {
-        uint64_t carry = 0;
-        for (int i = 0; i < 8; i++) {
-            uint64_t t = (uint64_t)a[i] * gl[j] + prod[i + j] + carry;
-            prod[i + j] = (uint32_t)t;
-            carry = t >> 32;
-        }
-        for (int k = 8 + j; carry && k < 10; k++) {
-            uint64_t t = (uint64_t)prod[k] + carry;
-            prod[k] = (uint32_t)t;
-            carry = t >> 32;
-        }
-    }
-    return prod[8] != 0 || prod[9] != 0;
-}
-
+/* ---- quantities ---------------------------------------------------------------------------- */
 int coh_chain_quantity_parse(uint8_t out[32], const char *text)
 {
     memset(out, 0, 32);
@@ -89,7 +21,7 @@ int coh_chain_quantity_parse(uint8_t out[32], const char *text)
     size_t n = strlen(h);
     if (n == 0 || n > 64)
         return COH_ERR_INVALID;
-    char padded[65];
+    char padded[COH_HASH_BARE_HEX_SIZE]; /* 64 hex digits, zero-padded on the left */
     memset(padded, '0', 64 - n);
     memcpy(padded + 64 - n, h, n);
     padded[64] = 0;
@@ -107,15 +39,10 @@ int coh_chain_quantity_u64(uint64_t *out, const char *text)
     int r = coh_chain_quantity_parse(v, text);
     if (r != 0)
         return r;
-    for (int i = 0; i < 24; i++)
-        if (v[i] != 0)
-            return COH_CHAIN_EOVERFLOW;
-    for (int i = 24; i < 32; i++)
-        *out = (*out << 8) | v[i];
-    return 0;
+    return coh_u256_to_u64(out, v) == 0 ? 0 : COH_CHAIN_EOVERFLOW;
 }
 
-void coh_chain_quantity_format(char out[67], const uint8_t v[32])
+void coh_chain_quantity_format(char out[COH_U256_QTY_SIZE], const uint8_t v[32])
 {
     static const char hexd[] = "0123456789abcdef";
     size_t k = 2;
@@ -244,8 +171,9 @@ int coh_chain_tx_decode(coh_chain_tx *tx, uint8_t sender[20], uint8_t hash[32], 
         memcpy(tx->to, f[5].payload, 20);
     tx->data = f[7].payload;
     tx->data_len = f[7].len;
-    if (coh_chain_u256_cmp(tx->max_priority_fee, tx->max_fee) > 0 ||
-        mul_overflows(tx->gas_limit, tx->max_fee))
+    uint8_t cost[32]; /* gas * max fee must fit in 256 bits */
+    if (coh_u256_cmp(tx->max_priority_fee, tx->max_fee) > 0 ||
+        coh_u256_mul_u64(cost, tx->max_fee, tx->gas_limit) != 0)
         return COH_CHAIN_EFEE;
     if (sender) {
         uint8_t h[32], sig[65];

@@ -141,7 +141,7 @@ static int record_read(coh_secbuf **out, const char *path)
 /* What the command works with; strings are owned. */
 struct session {
     char base[1024], authority[512];
-    char id[67];
+    char id[COH_HASH_HEX_SIZE];
     char *token;     /* bearer; wiped on free */
     json_t *request; /* GET /v1/requests/{id} */
     uint8_t pk[32];  /* its public_key, decoded once by fetch_request */
@@ -252,7 +252,7 @@ static int consent_ensure(char **given, const struct session *s, const coh_secbu
         free(summary);
         return rc;
     }
-    char sig_hex[133], body[160];
+    char sig_hex[COH_SIG_HEX_SIZE], body[160];
     coh_hex_encode(sig_hex, raw_sig, sizeof raw_sig, 1);
     snprintf(body, sizeof body, "{\"signature\":\"%s\"}", sig_hex);
     snprintf(path, sizeof path, "/v1/requests/%s/consents", s->id);

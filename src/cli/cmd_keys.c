@@ -79,7 +79,7 @@ static int run(int argc, char **argv)
     coh_secbuf_free(key);
     if (rc)
         return coh_cli_fail("keys", "%s", coh_crypto_strerror(rc));
-    char text[43], did[COH_CRYPTO_DID_MAX];
+    char text[COH_ADDR_HEX_SIZE], did[COH_CRYPTO_DID_MAX];
     coh_crypto_address_format(text, addr);
     if (strcmp(sub, "new") == 0) {
         printf("%s\n", text);

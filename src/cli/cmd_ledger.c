@@ -132,10 +132,10 @@ static int deposit(int argc, char **argv)
     if (load_settings(&s, config))
         return 1;
     uint8_t a[20], amt[32];
-    char lower[43];
+    char lower[COH_ADDR_HEX_SIZE];
     if (coh_crypto_address_parse(a, address) != 0)
         return coh_cli_fail("ledger", "--address '%s' is not a valid address", address);
-    if (coh_crypto_uint256_from_dec(amt, amount) != 0 || coh_ledger_u256_is_zero(amt))
+    if (coh_u256_from_dec(amt, amount) != 0 || coh_u256_is_zero(amt))
         return coh_cli_fail("ledger", "--amount must be a positive integer of base units");
     coh_hex_encode(lower, a, 20, 1);
     coh_ledger_entry e;
@@ -151,7 +151,7 @@ static int deposit(int argc, char **argv)
             rc = coh_cli_fail("ledger", "%s%s", err.code == COH_ERR_FORBIDDEN ? "" : "deposit: ",
                               err.msg);
         } else {
-            char hash[67];
+            char hash[COH_HASH_HEX_SIZE];
             coh_hex_encode(hash, e.hash, 32, 1);
             printf("%s entry %llu: deposit %s to %s (hash %s)\n",
                    replayed ? "already posted as" : "posted", (unsigned long long)e.seq, amount,
@@ -183,7 +183,7 @@ static int send_set_anchorer(const char *key_file, const char *rpc_url, const ui
         rc = coh_err_set(&err, COH_ERR_NOMEM, "out of memory");
     if (rc == 0 && (rc = coh_chain_send_call(hash, rpc, gkey, rewards, data, len, 100000, &err)) == 0)
         rc = coh_chain_wait_receipt(&ok, &block, rpc, hash, 60000, &err);
-    char h[67];
+    char h[COH_HASH_HEX_SIZE];
     coh_hex_encode(h, hash, 32, 1);
     if (rc == 0 && !ok)
         rc = coh_err_set(&err, COH_CHAIN_ERPC, "transaction %s reverted (is the key the "
@@ -234,7 +234,7 @@ static int rotate_key(int argc, char **argv)
         if (coh_db_ledger_key_rotate(&fresh, new_addr, db, master, old, &err)) {
             rc = coh_cli_fail("ledger", "rotate-key: %s", err.msg);
         } else {
-            char a[43], b[43], c[43];
+            char a[COH_ADDR_HEX_SIZE], b[COH_ADDR_HEX_SIZE], c[COH_ADDR_HEX_SIZE];
             coh_crypto_address_format(a, old_addr);
             coh_crypto_address_format(b, new_addr);
             printf("ledger key rotated: %s -> %s; restart cohortd to sign ledger entries with it\n",

@@ -99,7 +99,7 @@ static int fetch_nonce(struct nonce_info *ni, const char *cmd, const char *base)
 }
 
 /* Builds and signs the message; *message is malloc'd, sig_hex gets "0x" + 130 hex. */
-static int sign_message(char **message, char sig_hex[133], const char *cmd,
+static int sign_message(char **message, char sig_hex[COH_SIG_HEX_SIZE], const char *cmd,
                         const struct nonce_info *ni, const char *statement, const coh_secbuf *key)
 {
     *message = NULL;
@@ -185,7 +185,7 @@ int coh_cli_sign_in(char **token, const char *cmd, const char *base, const char 
 {
     *token = NULL;
     struct nonce_info ni;
-    char *message = NULL, sig_hex[133];
+    char *message = NULL, sig_hex[COH_SIG_HEX_SIZE];
     int rc = fetch_nonce(&ni, cmd, base);
     if (rc == 0 && strcmp(ni.domain, authority) != 0)
         rc = coh_cli_fail(cmd,

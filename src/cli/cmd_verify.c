@@ -118,8 +118,11 @@ static void sum_add(json_t *req, const char *what, const uint8_t amount[32])
 {
     uint8_t v[32];
     sum_get(v, req, what);
-    coh_ledger_u256_add(v, v, amount);
-    char hex[67];
+    if (coh_u256_add(v, v, amount) != 0) { /* reported by check_sums */
+        json_object_set_new(req, "overflow", json_true());
+        return;
+    }
+    char hex[COH_HASH_HEX_SIZE];
     coh_hex_encode(hex, v, 32, 1);
     json_object_set_new(req, what, json_string(hex));
 }
@@ -142,10 +145,10 @@ static void sums_add(struct sums *s, const coh_ledger_entry *e)
     uint8_t root[32];
     if (e->kind == COH_LEDGER_REWARD &&
         coh_ledger_credits_ref_parse(e->ref_contribution, &count, root) == 0) {
-        char key[24], rh[67], amt[79];
+        char key[24], rh[COH_HASH_HEX_SIZE], amt[COH_U256_DEC_SIZE];
         snprintf(key, sizeof key, "%llu", (unsigned long long)e->seq);
         coh_hex_encode(rh, root, 32, 1);
-        coh_crypto_uint256_to_dec(amt, e->amount);
+        coh_u256_to_dec(amt, e->amount);
         json_object_set_new(s->rewards, key,
                             json_pack("{s:s,s:I,s:s,s:s}", "request", e->ref_request, "count",
                                       (json_int_t)count, "root", rh, "amount", amt));
@@ -181,6 +184,7 @@ static void add_balance(const char *account, void *p)
         coh_ledger_walk *w;
         uint8_t sum[32];
         uint8_t chain[32];
+        int overflow;
     } *t = p;
     uint8_t bal[32], cr[32], db[32];
     int neg = 0;
@@ -188,8 +192,8 @@ static void add_balance(const char *account, void *p)
         return;
     if (strcmp(account, COH_LEDGER_CHAIN_ACCOUNT) == 0)
         memcpy(t->chain, bal, 32);
-    else
-        coh_ledger_u256_add(t->sum, t->sum, bal);
+    else if (coh_u256_add(t->sum, t->sum, bal) != 0)
+        t->overflow = 1;
 }
 
 /*
@@ -205,17 +209,21 @@ static int check_sums(coh_ledger_walk *w, const struct sums *s, const char *url)
     json_t *req;
     json_object_foreach(s->requests, id, req)
     {
-        uint8_t esc[32], rew[32], ref[32], out[32];
+        uint8_t esc[32], rew[32], ref[32], out[32] = {0};
         sum_get(esc, req, "escrow");
         sum_get(rew, req, "rewards");
         sum_get(ref, req, "refund");
         int refunded = json_object_get(req, "refund") != NULL;
-        int over = coh_ledger_u256_add(out, rew, ref);
-        int cmp = coh_ledger_u256_cmp(out, esc);
-        if (over || (refunded ? cmp != 0 : cmp > 0)) {
-            char e[79], o[79];
-            coh_crypto_uint256_to_dec(e, esc);
-            coh_crypto_uint256_to_dec(o, out);
+        int over =
+            json_is_true(json_object_get(req, "overflow")) || coh_u256_add(out, rew, ref) != 0;
+        int cmp = coh_u256_cmp(out, esc);
+        if (over) {
+            printf("BROKEN: request %s's escrow, rewards or refund add up beyond a uint256\n", id);
+            rc = 1;
+        } else if (refunded ? cmp != 0 : cmp > 0) {
+            char e[COH_U256_DEC_SIZE], o[COH_U256_DEC_SIZE];
+            coh_u256_to_dec(e, esc);
+            coh_u256_to_dec(o, out);
             printf("BROKEN: request %s locked %s in escrow but paid out %s in rewards and refund\n",
                    id, e, o);
             rc = 1;
@@ -232,21 +240,10 @@ static int check_sums(coh_ledger_walk *w, const struct sums *s, const char *url)
         const char *reward = json_string_value(json_object_get(rq, "reward"));
         uint8_t each[32], want[32], amount[32];
         json_int_t count = json_integer_value(json_object_get(r, "count"));
-        if (reward && count > 0 && count <= UINT32_MAX &&
-            coh_crypto_uint256_from_dec(each, reward) == 0 &&
-            coh_crypto_uint256_from_dec(amount, json_string_value(json_object_get(r, "amount"))) ==
-                0) {
-            /* want = each x count, by doubling (no uint256 multiply in the ledger module). */
-            uint8_t acc[32] = {0}, base[32];
-            memcpy(base, each, 32);
-            int overflow = 0;
-            for (uint64_t c = (uint64_t)count; c; c >>= 1) {
-                if (c & 1)
-                    overflow |= coh_ledger_u256_add(acc, acc, base);
-                overflow |= coh_ledger_u256_add(base, base, base) && (c >> 1);
-            }
-            memcpy(want, acc, 32);
-            if (overflow || coh_ledger_u256_cmp(want, amount) != 0) {
+        if (reward && count > 0 && count <= UINT32_MAX && coh_u256_from_dec(each, reward) == 0 &&
+            coh_u256_from_dec(amount, json_string_value(json_object_get(r, "amount"))) == 0) {
+            if (coh_u256_mul_u64(want, each, (uint64_t)count) != 0 ||
+                coh_u256_cmp(want, amount) != 0) {
                 printf("BROKEN: reward entry %s pays %s for %lld contributors of request %s, whose "
                        "reward is %s each\n",
                        seq, json_string_value(json_object_get(r, "amount")), (long long)count,
@@ -260,9 +257,10 @@ static int check_sums(coh_ledger_walk *w, const struct sums *s, const char *url)
         coh_ledger_walk *w;
         uint8_t sum[32];
         uint8_t chain[32];
-    } t = {w, {0}, {0}};
+        int overflow;
+    } t = {w, {0}, {0}, 0};
     coh_ledger_walk_accounts(w, add_balance, &t);
-    if (coh_ledger_u256_cmp(t.sum, t.chain) != 0) {
+    if (t.overflow || coh_u256_cmp(t.sum, t.chain) != 0) {
         printf("BROKEN: the accounts hold more or less than the contract received\n");
         rc = 1;
     }
@@ -270,9 +268,9 @@ static int check_sums(coh_ledger_walk *w, const struct sums *s, const char *url)
     int neg = 0;
     if (coh_ledger_walk_account(w, COH_LEDGER_POOL_ACCOUNT, pool, &neg, cr, db) != 0)
         memset(pool, 0, 32);
-    char ps[79], hs[79];
-    coh_crypto_uint256_to_dec(ps, pool);
-    coh_crypto_uint256_to_dec(hs, t.chain);
+    char ps[COH_U256_DEC_SIZE], hs[COH_U256_DEC_SIZE];
+    coh_u256_to_dec(ps, pool);
+    coh_u256_to_dec(hs, t.chain);
     if (!rc)
         printf("sums: %zu requests' escrow = rewards + refund, %zu pooled reward entries match "
                "their requests, the contract holds %s, pooled payable %s\n",
@@ -354,13 +352,13 @@ static int compare_address(const char *addr, coh_ledger_walk *w, const char *url
     }
     /* Researchers' available funds are public; what an address earned and claimed is served
      * to it alone (--key checks one's own). */
-    char want[1][79], account[80];
+    char want[1][COH_U256_DEC_SIZE], account[80];
     uint8_t bal[32], cr[32], db[32];
     int neg, rc = 0;
     snprintf(want[0], 79, "0");
     if (coh_ledger_account_available(account, sizeof account, addr, NULL) == 0 &&
         coh_ledger_walk_account(w, account, bal, &neg, cr, db) == 0)
-        coh_crypto_uint256_to_dec(want[0], bal);
+        coh_u256_to_dec(want[0], bal);
     const char *names[] = {"available"};
     for (int i = 0; i < 1; i++) {
         const char *got = json_string_value(json_object_get(j, names[i]));
@@ -471,7 +469,7 @@ static int run_entry(const char *url, const char *seq_text, const char *rpc_url,
         coh_cli_fail("verify", "out of memory");
         goto out;
     }
-    char txh[67], ch[43];
+    char txh[COH_HASH_HEX_SIZE], ch[COH_ADDR_HEX_SIZE];
     coh_hex_encode(txh, tx, 32, 1);
     coh_hex_encode(ch, rewards, 20, 1);
     if (!(rcpt = rpc_call(rpc, "eth_getTransactionReceipt", json_pack("[s]", txh))))
@@ -492,7 +490,7 @@ static int run_entry(const char *url, const char *seq_text, const char *rpc_url,
     uint8_t topic0[32], want_seq[32];
     const char *anchored = "Anchored(uint64,bytes32,bytes32,uint256,uint64)";
     coh_crypto_keccak256(topic0, anchored, strlen(anchored));
-    coh_chain_u256_from_u64(want_seq, last_seq);
+    coh_u256_from_u64(want_seq, last_seq);
     int found = 0;
     size_t i;
     json_t *lg;
@@ -509,7 +507,7 @@ static int run_entry(const char *url, const char *seq_text, const char *rpc_url,
         if (memcmp(t1, want_seq, 32) == 0 && memcmp(data, root, 32) == 0)
             found = 1;
     }
-    char root_hex[67];
+    char root_hex[COH_HASH_HEX_SIZE];
     coh_hex_encode(root_hex, root, 32, 1);
     if (!found) {
         printf("BROKEN: entry %llu: transaction %s did not anchor root %s (batch ending at %llu) "

@@ -204,7 +204,7 @@ static int signer_known(struct watch *w, char *why, size_t whylen)
     for (size_t i = 0; i < w->n_anchorers; i++)
         if (memcmp(w->anchorers[i], w->signer, 20) == 0)
             return 1;
-    char a[43];
+    char a[COH_ADDR_HEX_SIZE];
     coh_crypto_address_format(a, w->signer);
     snprintf(why, whylen, "the ledger's key at that entry, %s, was never the contract's anchorer",
              a);
@@ -242,13 +242,13 @@ static int credits_check(struct watch *w, PGresult *r, uint64_t seq, char *why, 
         int one_addr_ok = 1;
         for (; i < rows && strtoull(PQgetvalue(r, i, 0), NULL, 10) == gs; i++, n++) {
             if (coh_hex_decode_exact(addr, 20, PQgetvalue(r, i, 1)) ||
-                coh_crypto_uint256_from_dec(amount, PQgetvalue(r, i, 2)) ||
+                coh_u256_from_dec(amount, PQgetvalue(r, i, 2)) ||
                 coh_hex_decode_exact(salt, 32, PQgetvalue(r, i, 3))) {
                 rc = coh_err_set(err, COH_ERR_DB, "a credit of entry %llu is malformed",
                                  (unsigned long long)gs);
                 break;
             }
-            if (coh_ledger_u256_add(sum, sum, amount)) {
+            if (coh_u256_add(sum, sum, amount) != 0) {
                 rc = coh_err_set(err, COH_ERR_DB, "the credits of entry %llu exceed uint256",
                                  (unsigned long long)gs);
                 break;
@@ -264,7 +264,7 @@ static int credits_check(struct watch *w, PGresult *r, uint64_t seq, char *why, 
                                   "private credits", (unsigned long long)gs, n);
             *bad = 1;
         } else if (p->kind == COH_LEDGER_WITHDRAWAL) {
-            if (n != 1 || !one_addr_ok || coh_ledger_u256_cmp(sum, p->amount) != 0) {
+            if (n != 1 || !one_addr_ok || coh_u256_cmp(sum, p->amount) != 0) {
                 snprintf(why, whylen, "withdrawal entry %llu: its private credits (%zu) are not "
                                       "its researcher's amount", (unsigned long long)gs, n);
                 *bad = 1;
@@ -279,8 +279,8 @@ static int credits_check(struct watch *w, PGresult *r, uint64_t seq, char *why, 
             coh_ledger_merkle_root(root, t);
             coh_ledger_merkle_free(t);
             if (n != p->count || memcmp(root, p->root, 32) != 0 ||
-                coh_ledger_u256_cmp(sum, p->amount) != 0) {
-                char rh[67];
+                coh_u256_cmp(sum, p->amount) != 0) {
+                char rh[COH_HASH_HEX_SIZE];
                 coh_hex_encode(rh, root, 32, 1);
                 snprintf(why, whylen, "reward entry %llu publishes %llu credits and their root "
                                       "but the database holds %zu with root %s",
@@ -352,21 +352,20 @@ static int judge(int *verdict, char *why, size_t whylen, struct watch *w, const 
             coh_ledger_merkle_root(want, t); /* no leaves: 32 zero bytes, as the anchorer sends */
         for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
             uint8_t m[32];
-            if (coh_crypto_uint256_from_dec(m, PQgetvalue(r, i, 1)) ||
-                coh_ledger_u256_add(total, total, m))
+            if (coh_u256_from_dec(m, PQgetvalue(r, i, 1)) || coh_u256_add(total, total, m) != 0)
                 rc = coh_err_set(err, COH_ERR_DB, "the claims total exceeds uint256");
         }
-        char gh[67], wh[67];
+        char gh[COH_HASH_HEX_SIZE], wh[COH_HASH_HEX_SIZE];
         coh_hex_encode(gh, pr->claims_root, 32, 1);
         coh_hex_encode(wh, want, 32, 1);
         if (rc == 0 && memcmp(want, pr->claims_root, 32) != 0) {
             snprintf(why, whylen, "the ledger gives claims root %s at entry %llu", wh,
                      (unsigned long long)pr->seq);
             bad = 1;
-        } else if (rc == 0 && pr->have_log && coh_ledger_u256_cmp(total, pr->total) != 0) {
-            char td[79], pd[79];
-            coh_crypto_uint256_to_dec(td, total);
-            coh_crypto_uint256_to_dec(pd, pr->total);
+        } else if (rc == 0 && pr->have_log && coh_u256_cmp(total, pr->total) != 0) {
+            char td[COH_U256_DEC_SIZE], pd[COH_U256_DEC_SIZE];
+            coh_u256_to_dec(td, total);
+            coh_u256_to_dec(pd, pr->total);
             snprintf(why, whylen, "its totalCredited %s is not the ledger's %s", pd, td);
             bad = 1;
         }
@@ -387,7 +386,7 @@ static int judge(int *verdict, char *why, size_t whylen, struct watch *w, const 
             found = memcmp(lr, pr->ledger_root, 32) == 0;
         }
         if (rc == 0 && !found) {
-            char lh[67];
+            char lh[COH_HASH_HEX_SIZE];
             coh_hex_encode(lh, pr->ledger_root, 32, 1);
             snprintf(why, whylen, "its ledgerRoot %s is no batch root the ledger gives up to "
                                   "entry %llu", lh, (unsigned long long)pr->seq);
@@ -402,7 +401,8 @@ static int judge(int *verdict, char *why, size_t whylen, struct watch *w, const 
     return rc;
 }
 
-static int send_guardian(struct watch *w, const char *fn, char tx_hex[67], coh_err *err)
+static int send_guardian(struct watch *w, const char *fn, char tx_hex[COH_HASH_HEX_SIZE],
+                         coh_err *err)
 {
     coh_chain_buf data;
     coh_chain_buf_init(&data);
@@ -440,7 +440,7 @@ static void pause_claims(struct watch *w, const char *why)
 {
     coh_err err = {0};
     uint8_t word[32];
-    char tx[67];
+    char tx[COH_HASH_HEX_SIZE];
     if (view_word(w, word, "paused()", &err) == 0 && word[31]) {
         fprintf(stderr, "cohort watch: ALERT: claims are paused already (%s)\n", why);
         w->alerts++;
@@ -582,7 +582,7 @@ static int read_logs(struct watch *w, struct proposal *pr, const char *from, coh
 /* Vetoes the pending proposal, remembers its root, and pauses claims. */
 static int veto_forged(struct watch *w, const struct proposal *pr, const char *why, coh_err *err)
 {
-    char got_hex[67], tx[67];
+    char got_hex[COH_HASH_HEX_SIZE], tx[COH_HASH_HEX_SIZE];
     coh_hex_encode(got_hex, pr->claims_root, 32, 1);
     fprintf(stderr, "cohort watch: ALERT: proposal of entries up to %llu with claims root %s was "
                     "not produced by the ledger (%s); vetoing\n",
@@ -645,7 +645,7 @@ static int check_effective(struct watch *w, coh_err *err)
     memcpy(w->eff_root, root, 32);
     if (verdict == VERDICT_OK)
         return 0;
-    char rh[67];
+    char rh[COH_HASH_HEX_SIZE];
     coh_hex_encode(rh, root, 32, 1);
     fprintf(stderr, "cohort watch: ALERT: the effective claims root %s (entries up to %llu) was "
                     "never checked and is not the ledger's (%s)\n",
@@ -723,7 +723,7 @@ static int step(struct watch *w, coh_err *err)
     if (verdict == VERDICT_BEYOND && left_ms > 3 * w->interval_ms + 2000)
         return 0;
     if (verdict == VERDICT_OK) {
-        char got_hex[67];
+        char got_hex[COH_HASH_HEX_SIZE];
         coh_hex_encode(got_hex, pr.claims_root, 32, 1);
         snprintf(w->judged, sizeof w->judged, "%s", pr.key);
         w->judged_seq = pr.seq;
@@ -860,7 +860,7 @@ static int run(int argc, char **argv)
         goto out;
     }
     free(ret);
-    char me_hex[43], c_hex[43];
+    char me_hex[COH_ADDR_HEX_SIZE], c_hex[COH_ADDR_HEX_SIZE];
     coh_crypto_address_format(me_hex, me);
     coh_crypto_address_format(c_hex, w.rewards);
     if (memcmp(word + 12, me, 20) != 0) {

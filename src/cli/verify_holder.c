@@ -64,7 +64,7 @@ static int check_credit(const json_t *c, const uint8_t addr[20], const json_t *r
                (long long)seq);
         return 1;
     }
-    if (coh_crypto_uint256_from_dec(amount, json_string_value(json_object_get(c, "amount"))) ||
+    if (coh_u256_from_dec(amount, json_string_value(json_object_get(c, "amount"))) ||
         coh_hex_decode_exact(salt, 32, json_string_value(json_object_get(c, "salt"))) ||
         coh_hex_decode_exact(want_root, 32, json_string_value(json_object_get(entry, "root")))) {
         printf("BROKEN: your credit at entry %lld is malformed\n", (long long)seq);
@@ -91,7 +91,10 @@ static int check_credit(const json_t *c, const uint8_t addr[20], const json_t *r
                (long long)seq, request, er);
         return 1;
     }
-    coh_ledger_u256_add(sum, sum, amount);
+    if (coh_u256_add(sum, sum, amount) != 0) {
+        printf("BROKEN: your credits add up beyond a uint256 at entry %lld\n", (long long)seq);
+        return 1;
+    }
     return 0;
 }
 
@@ -105,7 +108,7 @@ int coh_cli_verify_holder(const char *url, const char *key_path, const json_t *r
     if (coh_crypto_seckey_load(&key, key_path, &err) != 0)
         return coh_cli_fail("verify", "%s", err.msg);
     uint8_t addr[20];
-    char lower[43];
+    char lower[COH_ADDR_HEX_SIZE];
     char *token = NULL;
     int rc = coh_crypto_address_from_seckey(addr, key) != 0;
     if (!rc)
@@ -166,18 +169,18 @@ int coh_cli_verify_holder(const char *url, const char *key_path, const json_t *r
         json_int_t last = json_integer_value(
             json_object_get(json_object_get(claim, "anchor"), "last_seq"));
         uint8_t sum[32] = {0}, cum[32], leaf[32], root[32], want[32];
+        int sum_over = 0;
         json_array_foreach(list, i, c)
         {
             uint8_t a[32];
             if (json_integer_value(json_object_get(c, "seq")) <= last &&
-                coh_crypto_uint256_from_dec(a, json_string_value(json_object_get(c, "amount"))) ==
-                    0)
-                coh_ledger_u256_add(sum, sum, a);
+                coh_u256_from_dec(a, json_string_value(json_object_get(c, "amount"))) == 0)
+                sum_over |= coh_u256_add(sum, sum, a) != 0;
         }
         const char *cs = json_string_value(json_object_get(claim, "cumulative_amount"));
         uint8_t(*sib)[32] = NULL;
         size_t np = 0;
-        int bad = !cs || coh_crypto_uint256_from_dec(cum, cs) != 0 ||
+        int bad = !cs || coh_u256_from_dec(cum, cs) != 0 ||
                   coh_hex_decode_exact(want, 32,
                                        json_string_value(json_object_get(claim, "claims_root"))) ||
                   proof_of(&sib, &np, json_object_get(claim, "proof")) != 0;
@@ -186,13 +189,17 @@ int coh_cli_verify_holder(const char *url, const char *key_path, const json_t *r
             coh_ledger_merkle_process(root, leaf, (const uint8_t(*)[32])sib, np);
         }
         free(sib);
-        char sum_s[79];
-        coh_crypto_uint256_to_dec(sum_s, sum);
+        char sum_s[COH_U256_DEC_SIZE];
+        coh_u256_to_dec(sum_s, sum);
         if (bad || memcmp(root, want, 32) != 0) {
             printf("BROKEN: your claims leaf (%s) does not lead to the anchored claims root\n",
                    cs ? cs : "?");
             rc = 1;
-        } else if (memcmp(sum, cum, 32) != 0) {
+        } else if (sum_over) {
+            printf("BROKEN: your credits up to entry %lld add up beyond a uint256\n",
+                   (long long)last);
+            rc = 1;
+        } else if (coh_u256_cmp(sum, cum) != 0) {
             printf("BROKEN: the anchored claims leaf credits you %s, but your credits up to entry "
                    "%lld add up to %s (a credit is missing or altered)\n",
                    cs, (long long)last, sum_s);

@@ -1,6 +1,7 @@
 /*
- * core: the bottom layer of Cohort. Errors, logging, hex/base64, secure buffers over
- * sodium_malloc, configuration (file + COHORT_* environment), and process hardening.
+ * core: the bottom layer of Cohort. Errors, logging, hex/base64, named string sizes, uint256
+ * arithmetic (u256.c), secure buffers over sodium_malloc, configuration (file + COHORT_*
+ * environment), and process hardening.
  * Depends only on libsodium, jansson and libc.
  */
 #ifndef COH_CORE_H
@@ -75,6 +76,40 @@ COH_WUR int coh_hex_decode_exact(uint8_t *out, size_t out_len, const char *hex);
 char *coh_base64_encode(const uint8_t *bin, size_t len);
 /* Returns decoded length or -1. Accepts standard base64 with padding. */
 COH_WUR long coh_base64_decode(uint8_t *out, size_t out_cap, const char *b64);
+
+/* ---- string sizes: a buffer that holds exactly one of these, with its NUL ---------- */
+#define COH_ADDR_HEX_SIZE 43      /* an address: "0x" + 40 hex digits + NUL */
+#define COH_HASH_HEX_SIZE 67      /* 32 bytes (hash, id, root, salt): "0x" + 64 hex + NUL */
+#define COH_HASH_BARE_HEX_SIZE 65 /* the same 32 bytes without "0x": 64 hex digits + NUL */
+#define COH_SIG_HEX_SIZE 133      /* a 65-byte signature (r, s, v): "0x" + 130 hex + NUL */
+#define COH_U256_DEC_SIZE 79      /* a uint256 in decimal: at most 78 digits + NUL */
+#define COH_U256_QTY_SIZE 67      /* a JSON-RPC quantity: "0x" + at most 64 hex digits + NUL */
+
+/* ---- uint256: 32 bytes, big-endian (the ABI word, ledger amounts, wei) -----------------
+ * One overflow convention: the checked operations return 0 on success and -1 when the
+ * result does not fit (overflow, underflow, text that is not a uint256), and then leave out
+ * unchanged. out may alias an input. */
+/* Strict decimal: one or more ASCII digits and nothing else (no sign, space, "0x"), value
+ * <= 2^256-1. Leading zeros are accepted ("007" is 7): the bound is on the value. */
+COH_WUR int coh_u256_from_dec(uint8_t out[32], const char *text);
+/* Decimal without leading zeros ("0" for zero). */
+void coh_u256_to_dec(char out[COH_U256_DEC_SIZE], const uint8_t in[32]);
+void coh_u256_from_u64(uint8_t out[32], uint64_t v);
+/* *out = v when v <= 2^64-1; -1 (and *out unchanged) otherwise. */
+COH_WUR int coh_u256_to_u64(uint64_t *out, const uint8_t v[32]);
+/* -1, 0 or 1 as a <, == or > b. */
+COH_WUR int coh_u256_cmp(const uint8_t a[32], const uint8_t b[32]);
+/* 1 when a is zero, 0 otherwise. */
+COH_WUR int coh_u256_is_zero(const uint8_t a[32]);
+/* out = a + b; -1 on overflow. */
+COH_WUR int coh_u256_add(uint8_t out[32], const uint8_t a[32], const uint8_t b[32]);
+/* out = a - b; -1 when b > a. */
+COH_WUR int coh_u256_sub(uint8_t out[32], const uint8_t a[32], const uint8_t b[32]);
+/* out = a * m; -1 on overflow. */
+COH_WUR int coh_u256_mul_u64(uint8_t out[32], const uint8_t a[32], uint64_t m);
+/* out = floor(a * num / den) (exact: the product has 288 bits); -1 when den is 0 or the
+ * quotient exceeds 2^256-1. For fee bumps (num/den = 112/100). */
+COH_WUR int coh_u256_scale(uint8_t out[32], const uint8_t a[32], uint32_t num, uint32_t den);
 
 /* ---- secure buffers: sodium_malloc'd, mlocked, guard pages, wiped on free ------- */
 typedef struct coh_secbuf coh_secbuf;

@@ -1,60 +1,12 @@
 /*
  * consent: Cohort's Consent typed data without JSON, for the hot paths that build or check
- * many consents (a request's contributors), and the uint256 decimal conversions amounts
- * and rewards use everywhere. The digest is the EIP-712 one, so it must (and is tested to)
- * equal what coh_crypto_eip712_hash gives for the same JSON a wallet signs.
+ * many consents (a request's contributors). The digest is the EIP-712 one, so it must (and
+ * is tested to) equal what coh_crypto_eip712_hash gives for the same JSON a wallet signs.
  */
 #include "crypto/crypto.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* ---- uint256 <-> decimal ------------------------------------------------------------------ */
-
-int coh_crypto_uint256_from_dec(uint8_t out[32], const char *text)
-{
-    memset(out, 0, 32);
-    if (!text || !*text)
-        return COH_CRYPTO_ERANGE;
-    uint8_t v[32] = {0};
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return COH_CRYPTO_ERANGE;
-        unsigned carry = (unsigned)(*p - '0');
-        for (int i = 31; i >= 0; i--) {
-            unsigned t = v[i] * 10u + carry;
-            v[i] = (uint8_t)t;
-            carry = t >> 8;
-        }
-        if (carry)
-            return COH_CRYPTO_ERANGE;
-    }
-    memcpy(out, v, 32);
-    return 0;
-}
-
-void coh_crypto_uint256_to_dec(char out[79], const uint8_t in[32])
-{
-    uint8_t v[32];
-    memcpy(v, in, 32);
-    char rev[79];
-    int n = 0;
-    int nonzero = 1;
-    while (nonzero) {
-        unsigned rem = 0;
-        nonzero = 0;
-        for (int i = 0; i < 32; i++) {
-            unsigned t = (rem << 8) | v[i];
-            v[i] = (uint8_t)(t / 10);
-            rem = t % 10;
-            nonzero |= v[i];
-        }
-        rev[n++] = (char)('0' + rem);
-    }
-    for (int i = 0; i < n; i++)
-        out[i] = rev[n - 1 - i];
-    out[n] = '\0';
-}
 
 /* ---- Consent: fixed layout, no JSON ------------------------------------------------------ */
 
@@ -66,13 +18,6 @@ void coh_crypto_uint256_to_dec(char out[79], const uint8_t in[32])
     "uint64 expiry,address contributor)"
 #define DOMAIN_TYPE                                                                                \
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-
-static void put_u64(uint8_t word[32], uint64_t v)
-{
-    memset(word, 0, 32);
-    for (int i = 31; i >= 24; i--, v >>= 8)
-        word[i] = (uint8_t)v;
-}
 
 static void put_string(coh_crypto_keccak *st, const char *s)
 {
@@ -95,7 +40,7 @@ void coh_crypto_consent_hash(uint8_t digest[32], uint8_t domain_separator[32],
     coh_crypto_keccak_update(&st, word, 32);
     put_string(&st, "Cohort");
     put_string(&st, v2 ? "2" : "1");
-    put_u64(word, chain_id);
+    coh_u256_from_u64(word, chain_id);
     coh_crypto_keccak_update(&st, word, 32);
     memset(word, 0, 12);
     memcpy(word + 12, verifying_contract, 20);
@@ -114,7 +59,7 @@ void coh_crypto_consent_hash(uint8_t digest[32], uint8_t domain_separator[32],
     if (v2)
         put_string(&st, c->privacy);
     coh_crypto_keccak_update(&st, c->reward, 32);
-    put_u64(word, c->expiry);
+    coh_u256_from_u64(word, c->expiry);
     coh_crypto_keccak_update(&st, word, 32);
     memset(word, 0, 12);
     memcpy(word + 12, c->contributor, 20);
@@ -143,12 +88,13 @@ json_t *coh_crypto_consent_typed_data(uint64_t chain_id, const uint8_t verifying
                                       const coh_crypto_consent *c)
 {
     int v2 = c->version == 2;
-    char vc[43], who[43], rid[67], hash[67], reward[79], expiry[24], chain[24];
+    char vc[COH_ADDR_HEX_SIZE], who[COH_ADDR_HEX_SIZE], rid[COH_HASH_HEX_SIZE],
+        hash[COH_HASH_HEX_SIZE], reward[COH_U256_DEC_SIZE], expiry[24], chain[24];
     coh_crypto_address_format(vc, verifying_contract);
     coh_crypto_address_format(who, c->contributor);
     coh_hex_encode(rid, c->request_id, 32, 1);
     coh_hex_encode(hash, v2 ? c->terms_hash : c->fields_hash, 32, 1);
-    coh_crypto_uint256_to_dec(reward, c->reward);
+    coh_u256_to_dec(reward, c->reward);
     snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)c->expiry);
     snprintf(chain, sizeof chain, "%llu", (unsigned long long)chain_id);
     const char *hash_name = v2 ? "termsHash" : "fieldsHash";

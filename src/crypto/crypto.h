@@ -104,7 +104,7 @@ COH_WUR int coh_crypto_address_from_pubkey(uint8_t out[20], const uint8_t pubkey
 COH_WUR int coh_crypto_address_from_seckey(uint8_t out[20], const coh_secbuf *seckey);
 
 /* EIP-55 mixed-case form: out gets "0x" + 40 chars + NUL (43 bytes). */
-void coh_crypto_address_format(char out[43], const uint8_t addr[20]);
+void coh_crypto_address_format(char out[COH_ADDR_HEX_SIZE], const uint8_t addr[20]);
 /*
  * Parses "0x" + 40 hex. All-lowercase and all-uppercase are accepted as unchecksummed;
  * mixed case must match EIP-55. Returns 0, COH_CRYPTO_EADDRESS or COH_CRYPTO_ECHECKSUM.
@@ -180,11 +180,6 @@ void coh_crypto_consent_hash(uint8_t digest[32], uint8_t domain_separator[32],
 /* The consent as eth_signTypedData_v4 JSON for a wallet (new reference), or NULL on OOM. */
 json_t *coh_crypto_consent_typed_data(uint64_t chain_id, const uint8_t verifying_contract[20],
                                       const coh_crypto_consent *c);
-
-/* uint256 <-> decimal text. Parsing accepts ASCII digits only; ERANGE above 2^256-1. */
-COH_WUR int coh_crypto_uint256_from_dec(uint8_t out[32], const char *text);
-/* out needs 79 bytes. */
-void coh_crypto_uint256_to_dec(char out[79], const uint8_t in[32]);
 
 /* ---- RFC 8785 JSON canonicalization ------------------------------------------------------ */
 /*

@@ -279,9 +279,7 @@ static int enc_int(walk *w, uint8_t out[32], enum kind k, int bits, const json_t
     if (json_is_integer(v)) {
         json_int_t i = json_integer_value(v);
         neg = i < 0;
-        unsigned long long u = neg ? 0ULL - (unsigned long long)i : (unsigned long long)i;
-        for (int b = 31; b >= 24; b--, u >>= 8)
-            m[b] = (uint8_t)u;
+        coh_u256_from_u64(m, neg ? 0ULL - (uint64_t)i : (uint64_t)i);
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
         if (*s == '-') {
@@ -297,7 +295,7 @@ static int enc_int(walk *w, uint8_t out[32], enum kind k, int bits, const json_t
                 return fail(w, COH_CRYPTO_ETYPED, path, "not an integer");
             if (len > 64)
                 return fail(w, COH_CRYPTO_ERANGE, path, "integer above 2^256-1");
-            char padded[65];
+            char padded[COH_HASH_BARE_HEX_SIZE];
             memset(padded, '0', 64 - len);
             memcpy(padded + 64 - len, s, len + 1);
             if (coh_hex_decode_exact(m, 32, padded) != 0)
@@ -305,7 +303,7 @@ static int enc_int(walk *w, uint8_t out[32], enum kind k, int bits, const json_t
         } else {
             if (!*s || strspn(s, "0123456789") != strlen(s))
                 return fail(w, COH_CRYPTO_ETYPED, path, "not an integer");
-            if (coh_crypto_uint256_from_dec(m, s) != 0)
+            if (coh_u256_from_dec(m, s) != 0)
                 return fail(w, COH_CRYPTO_ERANGE, path, "integer above 2^256-1");
         }
     } else {

@@ -153,7 +153,7 @@ static void eip55_apply(char hex40[40])
     }
 }
 
-void coh_crypto_address_format(char out[43], const uint8_t addr[20])
+void coh_crypto_address_format(char out[COH_ADDR_HEX_SIZE], const uint8_t addr[20])
 {
     coh_hex_encode(out, addr, 20, 1);
     eip55_apply(out + 2);
@@ -178,7 +178,7 @@ static int address_parse(uint8_t out[20], const char *text, int require_eip55)
     if (coh_hex_decode_exact(a, 20, text + 2) != 0)
         return COH_CRYPTO_EADDRESS;
     if (require_eip55 || (upper && lower)) {
-        char want[43];
+        char want[COH_ADDR_HEX_SIZE];
         coh_crypto_address_format(want, a);
         if (memcmp(want + 2, text + 2, 40) != 0 || (require_eip55 && text[1] != 'x'))
             return COH_CRYPTO_ECHECKSUM;
@@ -283,7 +283,7 @@ void coh_crypto_personal_hash(uint8_t out[32], const void *msg, size_t len)
 
 void coh_crypto_did_format(char out[COH_CRYPTO_DID_MAX], uint64_t chain_id, const uint8_t addr[20])
 {
-    char a[43];
+    char a[COH_ADDR_HEX_SIZE];
     coh_crypto_address_format(a, addr);
     snprintf(out, COH_CRYPTO_DID_MAX, DID_PREFIX "%" PRIu64 ":%s", chain_id, a);
 }

@@ -83,7 +83,7 @@ int coh_crypto_siwe_format(char **out, size_t *out_len, const coh_crypto_siwe_ms
     if (!single)
         return COH_SIWE_EFORMAT;
 
-    char address[43];
+    char address[COH_ADDR_HEX_SIZE];
     coh_crypto_address_format(address, m->address);
     struct out o = {0};
     render(&o, m, address);

@@ -34,7 +34,7 @@ static int anchor_from_row(struct coh_db_chain_anchor *a, PGresult *r, int row)
     snprintf(a->status, sizeof a->status, "%s", PQgetvalue(r, row, 6));
     if (unhex(a->ledger_root, 32, PQgetvalue(r, row, 3)) ||
         unhex(a->claims_root, 32, PQgetvalue(r, row, 4)) ||
-        coh_crypto_uint256_from_dec(a->total_credited, PQgetvalue(r, row, 7)))
+        coh_u256_from_dec(a->total_credited, PQgetvalue(r, row, 7)))
         return COH_ERR_DB;
     return 0;
 }
@@ -123,7 +123,7 @@ int coh_db_chain_claims_tree(coh_ledger_merkle **out, PGresult *rows, coh_err *e
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint8_t addr[20], amt[32];
         if (unhex(addr, 20, PQgetvalue(rows, (int)i, 0)) ||
-            coh_crypto_uint256_from_dec(amt, PQgetvalue(rows, (int)i, 1)))
+            coh_u256_from_dec(amt, PQgetvalue(rows, (int)i, 1)))
             rc = COH_ERR_DB;
         else
             coh_ledger_claim_leaf(leaves[i], addr, amt);
@@ -224,7 +224,7 @@ int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, co
     if (rc == 0)
         rc = compute_roots(c, out, err);
     if (rc == 0) {
-        char lr[65], cr[65], nc[24];
+        char lr[COH_HASH_BARE_HEX_SIZE], cr[COH_HASH_BARE_HEX_SIZE], nc[24];
         hex(lr, out->ledger_root, 32);
         hex(cr, out->claims_root, 32);
         snprintf(nc, sizeof nc, "%lld", out->n_claims);
@@ -236,7 +236,7 @@ int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, co
                         "$1) WHERE id = $1 RETURNING total_credited::text",
                         4, pu, err);
         rc = r ? 0 : err->code;
-        if (r && coh_crypto_uint256_from_dec(out->total_credited, PQgetvalue(r, 0, 0)))
+        if (r && coh_u256_from_dec(out->total_credited, PQgetvalue(r, 0, 0)))
             rc = coh_err_set(err, COH_ERR_DB, "anchor %s: total credited beyond uint256", id);
         PQclear(r);
     }
@@ -256,12 +256,12 @@ int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, co
 int coh_db_chain_tx_record(coh_db_pool *p, long long anchor_id, const struct coh_db_chain_tx *tx,
                            coh_err *err)
 {
-    char id[24], nonce[24], h[65], mf[79], mp[79];
+    char id[24], nonce[24], h[COH_HASH_BARE_HEX_SIZE], mf[COH_U256_DEC_SIZE], mp[COH_U256_DEC_SIZE];
     snprintf(id, sizeof id, "%lld", anchor_id);
     snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)tx->nonce);
     hex(h, tx->hash, 32);
-    coh_crypto_uint256_to_dec(mf, tx->max_fee);
-    coh_crypto_uint256_to_dec(mp, tx->max_priority_fee);
+    coh_u256_to_dec(mf, tx->max_fee);
+    coh_u256_to_dec(mp, tx->max_priority_fee);
     char *raw = malloc(2 * tx->raw_len + 1);
     if (!raw)
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
@@ -312,8 +312,8 @@ int coh_db_chain_txs(struct coh_db_chain_tx **out, size_t *n, coh_db_pool *p, lo
         t[i].raw = malloc(t[i].raw_len + 1);
         if (!t[i].raw || unhex(t[i].hash, 32, PQgetvalue(r, row, 0)) ||
             coh_hex_decode_exact(t[i].raw, t[i].raw_len, rh) ||
-            coh_crypto_uint256_from_dec(t[i].max_fee, PQgetvalue(r, row, 2)) ||
-            coh_crypto_uint256_from_dec(t[i].max_priority_fee, PQgetvalue(r, row, 3)))
+            coh_u256_from_dec(t[i].max_fee, PQgetvalue(r, row, 2)) ||
+            coh_u256_from_dec(t[i].max_priority_fee, PQgetvalue(r, row, 3)))
             rc = COH_ERR_DB;
         t[i].nonce = strtoull(PQgetvalue(r, row, 1), NULL, 10);
         t[i].block_number = atoll(PQgetvalue(r, row, 5));
@@ -333,7 +333,7 @@ int coh_db_chain_txs(struct coh_db_chain_tx **out, size_t *n, coh_db_pool *p, lo
 int coh_db_chain_tx_mark(coh_db_pool *p, const uint8_t hash[32], const char *status,
                          long long block, coh_err *err)
 {
-    char h[65], b[24];
+    char h[COH_HASH_BARE_HEX_SIZE], b[24];
     hex(h, hash, 32);
     snprintf(b, sizeof b, "%lld", block);
     const char *pp[3] = {h, status, block >= 0 ? b : NULL};
@@ -347,7 +347,7 @@ int coh_db_chain_tx_mark(coh_db_pool *p, const uint8_t hash[32], const char *sta
 int coh_db_chain_anchor_confirm(coh_db_pool *p, long long anchor_id, const uint8_t hash[32],
                                 long long block, long long effective_at, coh_err *err)
 {
-    char id[24], h[65], b[24], e[24];
+    char id[24], h[COH_HASH_BARE_HEX_SIZE], b[24], e[24];
     snprintf(id, sizeof id, "%lld", anchor_id);
     hex(h, hash, 32);
     snprintf(b, sizeof b, "%lld", block);
@@ -488,7 +488,7 @@ static json_t *entry_proof(coh_db_conn *c, PGresult *ra, uint64_t seq, coh_err *
         return NULL;
     }
     json_t *pr = json_array();
-    char h[67];
+    char h[COH_HASH_HEX_SIZE];
     for (size_t i = 0; pr && i < np; i++) {
         coh_hex_encode(h, proof[i], 32, 1);
         json_array_append_new(pr, json_string(h));
@@ -516,7 +516,7 @@ json_t *coh_db_chain_entry_anchor_json(coh_db_pool *p, uint64_t seq, coh_err *er
     } else if (ra) {
         json_t *proof = entry_proof(c, ra, seq, err);
         if (proof) {
-            char lr[67], cr[67], tx[67];
+            char lr[COH_HASH_HEX_SIZE], cr[COH_HASH_HEX_SIZE], tx[COH_HASH_HEX_SIZE];
             snprintf(lr, sizeof lr, "0x%s", PQgetvalue(ra, 0, 3));
             snprintf(cr, sizeof cr, "0x%s", PQgetvalue(ra, 0, 4));
             snprintf(tx, sizeof tx, "0x%s", PQgetvalue(ra, 0, 6));

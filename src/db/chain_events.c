@@ -28,7 +28,7 @@ int coh_db_chain_cursor_get(long long *block, coh_db_pool *p, const char *name, 
 int coh_db_chain_cursor_set(coh_db_pool *p, const char *name, long long block,
                             const uint8_t hash[32], coh_err *err)
 {
-    char b[24], h[65], keep[24];
+    char b[24], h[COH_HASH_BARE_HEX_SIZE], keep[24];
     snprintf(b, sizeof b, "%lld", block);
     snprintf(keep, sizeof keep, "%d", COH_DB_CHAIN_SCANNED_KEPT);
     coh_hex_encode(h, hash, 32, 0);
@@ -126,7 +126,7 @@ static int event_seen(int *found, enum coh_db_event_seen *was, coh_db_pool *p,
                       const struct coh_db_chain_event *ev, const char *addr, const char *amount,
                       const char *cumulative, coh_err *err)
 {
-    char th[65], bh[65], ord[24], bn[24], li[24];
+    char th[COH_HASH_BARE_HEX_SIZE], bh[COH_HASH_BARE_HEX_SIZE], ord[24], bn[24], li[24];
     coh_hex_encode(th, ev->tx_hash, 32, 0);
     coh_hex_encode(bh, ev->block_hash, 32, 0);
     snprintf(ord, sizeof ord, "%lld", ev->tx_ordinal);
@@ -164,13 +164,14 @@ int coh_db_chain_event_credit(enum coh_db_event_seen *seen, coh_db_pool *p,
                               const coh_secbuf *ledger_key, const struct coh_db_chain_event *ev,
                               coh_err *err)
 {
-    char txh[67], addr[43], amount[79], cumulative[79];
+    char txh[COH_HASH_HEX_SIZE], addr[COH_ADDR_HEX_SIZE], amount[COH_U256_DEC_SIZE],
+        cumulative[COH_U256_DEC_SIZE];
     coh_hex_encode(txh, ev->tx_hash, 32, 1);
     coh_hex_encode(addr, ev->account, 20, 1);
-    coh_crypto_uint256_to_dec(amount, ev->amount);
+    coh_u256_to_dec(amount, ev->amount);
     int deposit = strcmp(ev->kind, "deposit") == 0;
     if (!deposit)
-        coh_crypto_uint256_to_dec(cumulative, ev->cumulative);
+        coh_u256_to_dec(cumulative, ev->cumulative);
     int found = 0;
     int rc = event_seen(&found, seen, p, ev, addr, amount, deposit ? NULL : cumulative, err);
     if (rc || found)
@@ -198,7 +199,7 @@ int coh_db_chain_event_credit(enum coh_db_event_seen *seen, coh_db_pool *p,
     int replayed = 0;
     if ((rc = coh_db_ledger_post(&e, &replayed, p, ledger_key, err)) != 0)
         return rc;
-    char li[24], bn[24], bh[65], seq[24], th[65], ord[24];
+    char li[24], bn[24], bh[COH_HASH_BARE_HEX_SIZE], seq[24], th[COH_HASH_BARE_HEX_SIZE], ord[24];
     coh_hex_encode(th, ev->tx_hash, 32, 0);
     coh_hex_encode(bh, ev->block_hash, 32, 0);
     snprintf(li, sizeof li, "%lld", ev->log_index);

@@ -129,7 +129,7 @@ COH_WUR int coh_db_nonce_consume(coh_db_pool *p, const char *nonce, coh_err *err
 
 struct coh_db_session {
     long long id;
-    char address[43]; /* lowercase 0x hex */
+    char address[COH_ADDR_HEX_SIZE]; /* lowercase 0x hex */
     char expires_at[40];
 };
 /*

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void bytea_hex(char out[67], const uint8_t h[32])
+/* A bytea literal: its \x prefix is as long as "0x". */
+static void bytea_hex(char out[COH_HASH_HEX_SIZE], const uint8_t h[32])
 {
     out[0] = '\\';
     out[1] = 'x';
@@ -61,7 +62,7 @@ int coh_db_session_create(struct coh_db_session *out, coh_db_pool *p, const char
                           const uint8_t token_hash[32], long ttl_s, const char *user_agent,
                           coh_err *err)
 {
-    char hash[67], ttl[24], ua[201];
+    char hash[COH_HASH_HEX_SIZE], ttl[24], ua[201];
     bytea_hex(hash, token_hash);
     snprintf(ttl, sizeof ttl, "%ld", ttl_s);
     snprintf(ua, sizeof ua, "%s", user_agent ? user_agent : "");
@@ -94,7 +95,7 @@ int coh_db_session_create(struct coh_db_session *out, coh_db_pool *p, const char
 int coh_db_session_find(struct coh_db_session *out, coh_db_pool *p, const uint8_t token_hash[32],
                         coh_err *err)
 {
-    char hash[67];
+    char hash[COH_HASH_HEX_SIZE];
     bytea_hex(hash, token_hash);
     const char *params[] = {hash};
     PGresult *r = coh_db_query(p,

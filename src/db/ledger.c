@@ -31,7 +31,7 @@ static void bytea(char *out, const uint8_t *b, size_t len)
     coh_hex_encode(out + 2, b, len, 0);
 }
 
-static void addr_lower(char out[43], const uint8_t a[20])
+static void addr_lower(char out[COH_ADDR_HEX_SIZE], const uint8_t a[20])
 {
     coh_hex_encode(out, a, 20, 1);
 }
@@ -62,7 +62,7 @@ static int row_to_entry(coh_ledger_entry *e, PGresult *r, int i, coh_err *err)
     snprintf(e->ref_tx, sizeof e->ref_tx, "%s", PQgetvalue(r, i, 8));
     e->created_us = strtoll(PQgetvalue(r, i, 9), NULL, 10);
     snprintf(e->idempotency_key, sizeof e->idempotency_key, "%s", PQgetvalue(r, i, 10));
-    if (coh_crypto_uint256_from_dec(e->amount, PQgetvalue(r, i, 4)) ||
+    if (coh_u256_from_dec(e->amount, PQgetvalue(r, i, 4)) ||
         coh_hex_decode_exact(e->prev_hash, 32, PQgetvalue(r, i, 11)) ||
         coh_hex_decode_exact(e->hash, 32, PQgetvalue(r, i, 12)) ||
         coh_hex_decode_exact(e->signature, 65, PQgetvalue(r, i, 13)) ||
@@ -145,7 +145,7 @@ static int lock_head(coh_db_conn *c, uint64_t *seq, uint8_t hash[32], const uint
     }
     *seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
     int bad = coh_hex_decode_exact(hash, 32, PQgetvalue(r, 0, 1));
-    char mine[43];
+    char mine[COH_ADDR_HEX_SIZE];
     addr_lower(mine, signer);
     int rotated = !PQgetisnull(r, 0, 2) && strcmp(PQgetvalue(r, 0, 2), mine) != 0;
     int prepared = atoi(PQgetvalue(r, 0, 3));
@@ -187,9 +187,11 @@ static int append(coh_ledger_entry *e, int *replayed, coh_db_conn *c, const coh_
     memcpy(e->prev_hash, head_hash, 32);
     if (coh_ledger_entry_seal(e, key))
         return coh_err_set(err, COH_ERR_CRYPTO, "cannot sign the ledger entry");
-    char seq[24], amount[79], when[48], prev[67], hash[67], sig[133], signer[43], owner[43] = "";
+    char seq[24], amount[COH_U256_DEC_SIZE], when[48], prev[COH_HASH_HEX_SIZE],
+        hash[COH_HASH_HEX_SIZE], sig[COH_SIG_HEX_SIZE], signer[COH_ADDR_HEX_SIZE],
+        owner[COH_ADDR_HEX_SIZE] = "";
     snprintf(seq, sizeof seq, "%llu", (unsigned long long)e->seq);
-    coh_crypto_uint256_to_dec(amount, e->amount);
+    coh_u256_to_dec(amount, e->amount);
     time_t secs = (time_t)(e->created_us / 1000000);
     struct tm tm;
     gmtime_r(&secs, &tm);
@@ -415,7 +417,7 @@ static int batch_balances(struct batch *b, coh_db_conn *c, coh_err *err)
         struct acct *a = bsearch(&k, b->accts, b->n_accts, sizeof *b->accts, cmp_acct);
         if (!a || strcmp(a->name, COH_LEDGER_CHAIN_ACCOUNT) == 0)
             continue;
-        if (coh_crypto_uint256_from_dec(a->bal, PQgetvalue(r, i, 1)) != 0)
+        if (coh_u256_from_dec(a->bal, PQgetvalue(r, i, 1)) != 0)
             rc = coh_err_set(err, COH_ERR_DB, "balance of account '%s' is not a uint256: %s",
                              a->name, PQgetvalue(r, i, 1));
     }
@@ -453,18 +455,17 @@ static int batch_check(struct batch *b, coh_err *err)
         if (!d || !cr)
             return coh_err_set(err, COH_ERR_DB, "batch entry %zu: account lookup failed", i);
         if (strcmp(d->name, COH_LEDGER_CHAIN_ACCOUNT) != 0 &&
-            coh_ledger_u256_sub(d->bal, d->bal, e->amount)) {
-            char amount[79], bal[79];
-            coh_ledger_u256_add(d->bal, d->bal, e->amount); /* undo the wrap */
-            coh_crypto_uint256_to_dec(amount, e->amount);
-            coh_crypto_uint256_to_dec(bal, d->bal);
+            coh_u256_sub(d->bal, d->bal, e->amount) != 0) {
+            char amount[COH_U256_DEC_SIZE], bal[COH_U256_DEC_SIZE]; /* d->bal is unchanged */
+            coh_u256_to_dec(amount, e->amount);
+            coh_u256_to_dec(bal, d->bal);
             return coh_err_set(err, COH_ERR_LIMIT,
                                "batch entry %zu: insufficient funds: debiting %s from account "
                                "'%s' would make it negative (balance %s)",
                                i, amount, d->name, bal);
         }
         if (strcmp(cr->name, COH_LEDGER_CHAIN_ACCOUNT) != 0 &&
-            coh_ledger_u256_add(cr->bal, cr->bal, e->amount))
+            coh_u256_add(cr->bal, cr->bal, e->amount) != 0)
             return coh_err_set(err, COH_ERR_INVALID,
                                "batch entry %zu: the balance of account '%s' would exceed uint256",
                                i, cr->name);
@@ -521,7 +522,7 @@ static size_t copy_line(char *buf, const coh_ledger_entry *e, const char *signer
     *o++ = '\t';
     o = copy_text(o, e->credit, 0);
     *o++ = '\t';
-    coh_crypto_uint256_to_dec(o, e->amount);
+    coh_u256_to_dec(o, e->amount);
     o += strlen(o);
     const char *refs[] = {e->ref_request, e->ref_contribution, e->ref_anchor, e->ref_tx};
     for (int k = 0; k < 4; k++) {
@@ -590,7 +591,7 @@ static int batch_insert(struct batch *b, size_t fresh, coh_db_conn *c, const coh
         return rc;
     }
     PQclear(r);
-    char line[COPY_LINE_MAX], signer_hex[43];
+    char line[COPY_LINE_MAX], signer_hex[COH_ADDR_HEX_SIZE];
     addr_lower(signer_hex, signer);
     int rc = 0;
     for (size_t i = 0; i < b->n && !rc; i++) {
@@ -637,7 +638,7 @@ static int batch_insert(struct batch *b, size_t fresh, coh_db_conn *c, const coh
 static int batch_apply(coh_db_conn *c, uint64_t lo, uint64_t hi, const uint8_t hash[32],
                        coh_err *err)
 {
-    char los[24], his[24], h[67];
+    char los[24], his[24], h[COH_HASH_HEX_SIZE];
     snprintf(los, sizeof los, "%llu", (unsigned long long)lo);
     snprintf(his, sizeof his, "%llu", (unsigned long long)hi);
     bytea(h, hash, 32);
@@ -955,7 +956,7 @@ int coh_db_ledger_head(uint64_t *seq, uint8_t hash[32], coh_db_pool *p, coh_err 
 
 /* Wraps a fresh key; out gets the bytea text of the blob and addr its address. */
 static int new_wrapped(coh_secbuf **key, char out[2 + 2 * (32 + COH_CRYPTO_WRAP_OVERHEAD) + 1],
-                       char addr[43], const coh_secbuf *master, coh_err *err)
+                       char addr[COH_ADDR_HEX_SIZE], const coh_secbuf *master, coh_err *err)
 {
     uint8_t blob[32 + COH_CRYPTO_WRAP_OVERHEAD], a[20];
     if (coh_crypto_seckey_generate(key) ||
@@ -970,14 +971,14 @@ static int new_wrapped(coh_secbuf **key, char out[2 + 2 * (32 + COH_CRYPTO_WRAP_
     return 0;
 }
 
-int coh_db_ledger_key_active(char address[43], coh_db_pool *p, coh_err *err)
+int coh_db_ledger_key_active(char address[COH_ADDR_HEX_SIZE], coh_db_pool *p, coh_err *err)
 {
     address[0] = '\0';
     PGresult *r = coh_db_query(p, "SELECT address FROM ledger_keys WHERE active", 0, NULL, err);
     if (!r)
         return err->code;
     if (PQntuples(r) == 1)
-        snprintf(address, 43, "%s", PQgetvalue(r, 0, 0));
+        snprintf(address, COH_ADDR_HEX_SIZE, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
 }
@@ -1004,7 +1005,7 @@ int coh_db_ledger_key_load(coh_secbuf **key, uint8_t address[20], coh_db_pool *p
             break;
         PQclear(r);
         r = NULL;
-        char blob[2 + 2 * (32 + COH_CRYPTO_WRAP_OVERHEAD) + 1], addr[43];
+        char blob[2 + 2 * (32 + COH_CRYPTO_WRAP_OVERHEAD) + 1], addr[COH_ADDR_HEX_SIZE];
         coh_secbuf *fresh = NULL;
         if ((rc = new_wrapped(&fresh, blob, addr, master, err)) != 0)
             break;
@@ -1046,7 +1047,8 @@ int coh_db_ledger_key_rotate(coh_secbuf **new_key, uint8_t new_address[20], coh_
 {
     *new_key = NULL;
     memset(new_address, 0, 20);
-    char blob[2 + 2 * (32 + COH_CRYPTO_WRAP_OVERHEAD) + 1], addr[43], old_addr[43];
+    char blob[2 + 2 * (32 + COH_CRYPTO_WRAP_OVERHEAD) + 1], addr[COH_ADDR_HEX_SIZE],
+        old_addr[COH_ADDR_HEX_SIZE];
     uint8_t old[20], head_hash[32];
     uint64_t head_seq;
     coh_secbuf *fresh = NULL;

@@ -13,7 +13,7 @@
 
 /* ---- the ledger signing key ------------------------------------------------------------ */
 /* The active ledger key's address (lowercase 0x), "" when none. */
-COH_WUR int coh_db_ledger_key_active(char address[43], coh_db_pool *p, coh_err *err);
+COH_WUR int coh_db_ledger_key_active(char address[COH_ADDR_HEX_SIZE], coh_db_pool *p, coh_err *err);
 /*
  * Loads the active ledger key (wrapped under master with context "ledger") into secure memory.
  * With create != 0 and no key yet, generates one and stores it (concurrent starters agree on

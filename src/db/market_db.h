@@ -99,7 +99,7 @@ COH_WUR int coh_db_requests_schedule_due(coh_db_pool *p, coh_err *err);
 PGresult *coh_db_requests_shred_due(coh_db_pool *p, coh_err *err);
 /* Claims the oldest pending job (or one whose lease ended) for lease_s: 1 and its id and
  * failures so far, 0 when none is free, negative on error. */
-int coh_db_release_job_claim(char id[67], int *failures, coh_db_pool *p, int lease_s,
+int coh_db_release_job_claim(char id[COH_HASH_HEX_SIZE], int *failures, coh_db_pool *p, int lease_s,
                              coh_err *err);
 /* Puts a failed job back to pending with its reason; counts: the failure counts toward giving
  * up (not a lost connection or a conflict). */

@@ -19,7 +19,7 @@
 struct migration {
     int version;
     char name[256];
-    char checksum[65]; /* SHA-256 hex of the file */
+    char checksum[COH_HASH_BARE_HEX_SIZE]; /* SHA-256 hex of the file */
     char *sql;
 };
 

@@ -169,7 +169,7 @@ PGresult *coh_db_requests_shred_due(coh_db_pool *p, coh_err *err)
                         0, NULL, err);
 }
 
-int coh_db_release_job_claim(char id[67], int *failures, coh_db_pool *p, int lease_s,
+int coh_db_release_job_claim(char id[COH_HASH_HEX_SIZE], int *failures, coh_db_pool *p, int lease_s,
                              coh_err *err)
 {
     char lease[16];
@@ -187,7 +187,7 @@ int coh_db_release_job_claim(char id[67], int *failures, coh_db_pool *p, int lea
         return err->code;
     int found = PQntuples(r) == 1;
     if (found) {
-        snprintf(id, 67, "%s", PQgetvalue(r, 0, 0));
+        snprintf(id, COH_HASH_HEX_SIZE, "%s", PQgetvalue(r, 0, 0));
         *failures = atoi(PQgetvalue(r, 0, 1));
     }
     PQclear(r);

@@ -127,7 +127,7 @@ void coh_h_auth_siwe(struct coh_http_req *req)
         siwe_failure(req, rc);
         return;
     }
-    char addr[43];
+    char addr[COH_ADDR_HEX_SIZE];
     coh_crypto_address_format(addr, m.address);
     for (char *c = addr; *c; c++)
         *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
@@ -169,7 +169,7 @@ void coh_h_auth_siwe(struct coh_http_req *req)
                                       coh_http_header(req, "User-Agent"), &err)) {
                 coh_http_send_err(req, &err);
             } else {
-                char checksum[43], did[COH_CRYPTO_DID_MAX];
+                char checksum[COH_ADDR_HEX_SIZE], did[COH_CRYPTO_DID_MAX];
                 coh_crypto_address_format(checksum, m.address);
                 coh_crypto_did_format(did, coh_http_chain_id(req), m.address);
                 coh_http_send_json(req, 200,

@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* A configured address setting as lowercase 0x hex, or NULL when empty or malformed. */
-static const char *contract(const struct coh_http_req *req, const char *name, char out[43])
+static const char *contract(const struct coh_http_req *req, const char *name, char out[COH_ADDR_HEX_SIZE])
 {
     uint8_t a[20];
     const char *v = coh_config_str(req->app->config, name);
@@ -28,7 +28,7 @@ void coh_h_chain_info(struct coh_http_req *req)
 {
     uint64_t seq = 0;
     uint8_t hash[32];
-    char hash_hex[67], rewards[43], token[43];
+    char hash_hex[COH_HASH_HEX_SIZE], rewards[COH_ADDR_HEX_SIZE], token[COH_ADDR_HEX_SIZE];
     coh_err err = {0};
     if (coh_db_ledger_head(&seq, hash, req->app->db, &err)) {
         coh_http_send_err(req, &err);
@@ -90,7 +90,7 @@ void coh_h_anchors(struct coh_http_req *req)
 
 void coh_h_claim(struct coh_http_req *req)
 {
-    char addr[43], checksum[43], rewards[43];
+    char addr[COH_ADDR_HEX_SIZE], checksum[COH_ADDR_HEX_SIZE], rewards[COH_ADDR_HEX_SIZE];
     if (!coh_http_address_param(req, 0, addr, checksum))
         return;
     /* A leaf names what an address was credited: served to that address alone. */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int coh_http_request_id(struct coh_http_req *req, char out[67]);
+int coh_http_request_id(struct coh_http_req *req, char out[COH_HASH_HEX_SIZE]);
 
 /* The EIP-712 domain consents are signed in: this chain and the rewards contract. */
 static void consent_domain(const struct coh_http_req *req, struct coh_svc_domain *d)
@@ -28,7 +28,7 @@ static void consent_domain(const struct coh_http_req *req, struct coh_svc_domain
  * Loads the request and checks the signed-in account may act on it as a contributor. With
  * for_intake the object also carries the wrapped secret key: never send it to the client.
  */
-static json_t *contributor_request_ex(struct coh_http_req *req, char id[67], int for_intake)
+static json_t *contributor_request_ex(struct coh_http_req *req, char id[COH_HASH_HEX_SIZE], int for_intake)
 {
     if (!coh_http_auth_require(req) || !coh_http_request_id(req, id))
         return NULL;
@@ -48,14 +48,14 @@ static json_t *contributor_request_ex(struct coh_http_req *req, char id[67], int
     return v;
 }
 
-static json_t *contributor_request(struct coh_http_req *req, char id[67])
+static json_t *contributor_request(struct coh_http_req *req, char id[COH_HASH_HEX_SIZE])
 {
     return contributor_request_ex(req, id, 0);
 }
 
 void coh_h_consent_put(struct coh_http_req *req)
 {
-    char id[67];
+    char id[COH_HASH_HEX_SIZE];
     json_t *v = contributor_request(req, id);
     if (!v)
         return;
@@ -113,7 +113,7 @@ void coh_h_consent_put(struct coh_http_req *req)
 
 void coh_h_consent_get(struct coh_http_req *req)
 {
-    char id[67];
+    char id[COH_HASH_HEX_SIZE];
     json_t *v = contributor_request(req, id);
     if (!v)
         return;
@@ -134,7 +134,7 @@ void coh_h_consent_get(struct coh_http_req *req)
 
 void coh_h_consent_delete(struct coh_http_req *req)
 {
-    char id[67];
+    char id[COH_HASH_HEX_SIZE];
     json_t *v = contributor_request(req, id);
     if (!v)
         return;
@@ -148,7 +148,7 @@ void coh_h_consent_delete(struct coh_http_req *req)
 
 void coh_h_contribution_put(struct coh_http_req *req)
 {
-    char id[67];
+    char id[COH_HASH_HEX_SIZE];
     json_t *v = contributor_request_ex(req, id, 1);
     if (!v)
         return;

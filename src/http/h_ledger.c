@@ -153,7 +153,7 @@ void coh_h_ledger_entry(struct coh_http_req *req)
     coh_http_send_json(req, 200, j);
 }
 
-int coh_http_address_param(struct coh_http_req *req, int i, char lower[43], char checksum[43])
+int coh_http_address_param(struct coh_http_req *req, int i, char lower[COH_ADDR_HEX_SIZE], char checksum[COH_ADDR_HEX_SIZE])
 {
     uint8_t a[20];
     int rc = coh_crypto_address_parse(a, coh_http_param(req, i));
@@ -171,7 +171,7 @@ int coh_http_address_param(struct coh_http_req *req, int i, char lower[43], char
 
 void coh_h_account_balance(struct coh_http_req *req)
 {
-    char addr[43], checksum[43];
+    char addr[COH_ADDR_HEX_SIZE], checksum[COH_ADDR_HEX_SIZE];
     if (!coh_http_address_param(req, 0, addr, checksum))
         return;
     /* Signed in as the address: everything; anyone else: the researcher's accounts only. */

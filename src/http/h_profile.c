@@ -19,7 +19,7 @@ static json_t *profile_view(struct coh_http_req *req, coh_err *err)
     if (!p)
         return NULL;
     uint8_t addr[20];
-    char checksum[43], did[COH_CRYPTO_DID_MAX];
+    char checksum[COH_ADDR_HEX_SIZE], did[COH_CRYPTO_DID_MAX];
     if (coh_crypto_address_parse(addr, req->account) != 0) {
         json_decref(p);
         coh_err_set(err, COH_ERR_DB, "stored address is malformed");

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-int coh_http_request_id(struct coh_http_req *req, char out[67])
+int coh_http_request_id(struct coh_http_req *req, char out[COH_HASH_HEX_SIZE])
 {
     const char *id = coh_http_param(req, 0);
     uint8_t raw[32];
@@ -79,7 +79,7 @@ void coh_h_requests_create(struct coh_http_req *req)
     if (!body)
         return;
     coh_err err = {0};
-    char id[67];
+    char id[COH_HASH_HEX_SIZE];
     int rc = coh_svc_request_create(id, req->app->db, req->app->master_key, req->app->ledger_key,
                                     req->app->floors, req->account, body, (int64_t)time(NULL),
                                     &err);
@@ -169,7 +169,7 @@ void coh_h_requests_get(struct coh_http_req *req)
     optional_viewer(req);
     if (req->account[0] == '\x01')
         return;
-    char id[67];
+    char id[COH_HASH_HEX_SIZE];
     if (!coh_http_request_id(req, id))
         return;
     coh_err err = {0};
@@ -184,7 +184,7 @@ void coh_h_requests_get(struct coh_http_req *req)
     const char *rc_addr = coh_config_str(req->app->config, "rewards_contract");
     if (rc_addr && *rc_addr && coh_crypto_address_parse(contract, rc_addr) != 0)
         memset(contract, 0, sizeof contract);
-    char contract_s[43];
+    char contract_s[COH_ADDR_HEX_SIZE];
     coh_crypto_address_format(contract_s, contract);
     json_object_set_new(v, "consent_domain",
                         json_pack("{s:s,s:s,s:I,s:s}", "name", "Cohort", "version", "2", "chainId",
@@ -197,7 +197,7 @@ void coh_h_requests_get(struct coh_http_req *req)
  * Signed in, a well-formed id, an existing request, owned by the caller: otherwise the
  * matching problem is sent and 0 returned. status (16 bytes) gets the request's status.
  */
-static int owned_request(struct coh_http_req *req, char id[67], char status[16], const char *what)
+static int owned_request(struct coh_http_req *req, char id[COH_HASH_HEX_SIZE], char status[16], const char *what)
 {
     if (!coh_http_auth_require(req) || !coh_http_request_id(req, id))
         return 0;
@@ -218,7 +218,7 @@ static int owned_request(struct coh_http_req *req, char id[67], char status[16],
 
 void coh_h_requests_close(struct coh_http_req *req)
 {
-    char id[67], status[16];
+    char id[COH_HASH_HEX_SIZE], status[16];
     if (!owned_request(req, id, status, "close it"))
         return;
     coh_err err = {0};
@@ -235,7 +235,7 @@ void coh_h_requests_close(struct coh_http_req *req)
 
 void coh_h_requests_release(struct coh_http_req *req)
 {
-    char id[67], status[16];
+    char id[COH_HASH_HEX_SIZE], status[16];
     if (!owned_request(req, id, status, "fetch its release"))
         return;
     coh_err err = {0};

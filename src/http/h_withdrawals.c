@@ -24,7 +24,7 @@ static int parse_amount(uint8_t out[32], const char *s)
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > 78 || s[0] == '0' || strspn(s, "0123456789") != n)
         return -1;
-    return coh_crypto_uint256_from_dec(out, s) == 0 ? 0 : -1;
+    return coh_u256_from_dec(out, s) == 0 ? 0 : -1;
 }
 
 static int key_ok(const char *k)

@@ -49,7 +49,7 @@ void coh_h_requests_get(struct coh_http_req *req);
 void coh_h_requests_close(struct coh_http_req *req);
 void coh_h_requests_release(struct coh_http_req *req);
 /* Parses the {id} path parameter into "0x" + 64 lowercase hex; sends 404 and returns 0 if bad. */
-int coh_http_request_id(struct coh_http_req *req, char out[67]);
+int coh_http_request_id(struct coh_http_req *req, char out[COH_HASH_HEX_SIZE]);
 
 /* h_contrib.c */
 void coh_h_consent_put(struct coh_http_req *req);
@@ -60,6 +60,7 @@ void coh_h_inbox(struct coh_http_req *req);
 
 /* Parses path parameter i as an address into lowercase hex and EIP-55 (either may be NULL);
  * sends 422 problem+json and returns 0 when it is not one. */
-int coh_http_address_param(struct coh_http_req *req, int i, char lower[43], char checksum[43]);
+int coh_http_address_param(struct coh_http_req *req, int i, char lower[COH_ADDR_HEX_SIZE],
+                           char checksum[COH_ADDR_HEX_SIZE]);
 
 #endif

@@ -25,7 +25,7 @@ struct coh_app {
     struct coh_metrics *metrics;
     struct coh_ratelimit *ratelimit;
     coh_secbuf *ledger_key;  /* 32-byte secp256k1 ledger signing key; NULL until loaded */
-    char ledger_address[43]; /* its address, EIP-55 ("" when none) */
+    char ledger_address[COH_ADDR_HEX_SIZE]; /* its address, EIP-55 ("" when none) */
     struct coh_svc_claims_cache *claims; /* GET /v1/claims trees (may be NULL: built per call) */
     const struct coh_market_floors *floors; /* the operator's privacy floors (never NULL) */
 };
@@ -45,7 +45,7 @@ struct coh_http_req {
     int n_params;
     char params[COH_HTTP_MAX_PARAMS][160];
     /* Set by coh_http_auth_require: the signed-in account (lowercase 0x address). */
-    char account[43];
+    char account[COH_ADDR_HEX_SIZE];
     long long session_id;
     /* Filled by the responders for the access log and metrics. */
     int status;

@@ -78,7 +78,7 @@ int coh_ledger_entry_check(const coh_ledger_entry *e, coh_err *err)
         return coh_err_set(err, COH_ERR_INVALID, "idempotency_key must not be empty");
     if (strcmp(e->debit, e->credit) == 0)
         return coh_err_set(err, COH_ERR_INVALID, "debit and credit are the same account");
-    int zero = coh_ledger_u256_is_zero(e->amount);
+    int zero = coh_u256_is_zero(e->amount);
     if (e->kind == COH_LEDGER_KEY_ROTATION ? !zero : zero)
         return coh_err_set(err, COH_ERR_INVALID, "amount must be %s for %s",
                            e->kind == COH_LEDGER_KEY_ROTATION ? "0" : "greater than 0", kn);
@@ -148,7 +148,7 @@ int coh_ledger_credits_ref_parse(const char *ref, uint64_t *count, uint8_t root[
 
 void coh_ledger_credits_ref_format(char out[96], uint64_t count, const uint8_t root[32])
 {
-    char hex[67];
+    char hex[COH_HASH_HEX_SIZE];
     coh_hex_encode(hex, root, 32, 1);
     snprintf(out, 96, "%llu:%s", (unsigned long long)count, hex);
 }
@@ -227,7 +227,7 @@ int coh_ledger_entry_seal(coh_ledger_entry *e, const coh_secbuf *seckey)
 int coh_ledger_entry_verify(const coh_ledger_entry *e, coh_err *err)
 {
     uint8_t h[32], addr[20];
-    char want[67], got[67];
+    char want[COH_HASH_HEX_SIZE], got[COH_HASH_HEX_SIZE];
     if (coh_ledger_entry_hash(h, e))
         return coh_err_set(err, COH_ERR_INVALID, "entry fields cannot be encoded");
     if (memcmp(h, e->hash, 32) != 0) {
@@ -241,7 +241,7 @@ int coh_ledger_entry_verify(const coh_ledger_entry *e, coh_err *err)
     if (rc)
         return coh_err_set(err, COH_ERR_CRYPTO, "signature invalid: %s", coh_crypto_strerror(rc));
     if (memcmp(addr, e->signer, 20) != 0) {
-        char a[43], b[43];
+        char a[COH_ADDR_HEX_SIZE], b[COH_ADDR_HEX_SIZE];
         coh_crypto_address_format(a, e->signer);
         coh_crypto_address_format(b, addr);
         return coh_err_set(err, COH_ERR_CRYPTO,
@@ -258,41 +258,4 @@ int coh_ledger_entry_same_content(const coh_ledger_entry *a, const coh_ledger_en
            strcmp(a->ref_contribution, b->ref_contribution) == 0 &&
            strcmp(a->ref_anchor, b->ref_anchor) == 0 && strcmp(a->ref_tx, b->ref_tx) == 0 &&
            strcmp(a->idempotency_key, b->idempotency_key) == 0;
-}
-
-/* ---- uint256 ------------------------------------------------------------------------- */
-
-int coh_ledger_u256_cmp(const uint8_t a[32], const uint8_t b[32])
-{
-    return memcmp(a, b, 32);
-}
-
-int coh_ledger_u256_add(uint8_t out[32], const uint8_t a[32], const uint8_t b[32])
-{
-    unsigned carry = 0;
-    for (int i = 31; i >= 0; i--) {
-        unsigned s = (unsigned)a[i] + b[i] + carry;
-        out[i] = (uint8_t)s;
-        carry = s >> 8;
-    }
-    return (int)carry;
-}
-
-int coh_ledger_u256_sub(uint8_t out[32], const uint8_t a[32], const uint8_t b[32])
-{
-    int borrow = 0;
-    for (int i = 31; i >= 0; i--) {
-        int d = (int)a[i] - (int)b[i] - borrow;
-        borrow = d < 0;
-        out[i] = (uint8_t)(d + (borrow ? 256 : 0));
-    }
-    return borrow;
-}
-
-int coh_ledger_u256_is_zero(const uint8_t a[32])
-{
-    uint8_t acc = 0;
-    for (int i = 0; i < 32; i++)
-        acc |= a[i];
-    return acc == 0;
 }

@@ -17,8 +17,9 @@ static json_t *opt_str(const char *s)
 
 json_t *coh_ledger_entry_to_json(const coh_ledger_entry *e)
 {
-    char amount[79], prev[67], hash[67], sig[133], signer[43], when[40];
-    coh_crypto_uint256_to_dec(amount, e->amount);
+    char amount[COH_U256_DEC_SIZE], prev[COH_HASH_HEX_SIZE], hash[COH_HASH_HEX_SIZE],
+        sig[COH_SIG_HEX_SIZE], signer[COH_ADDR_HEX_SIZE], when[40];
+    coh_u256_to_dec(amount, e->amount);
     coh_hex_encode(prev, e->prev_hash, 32, 1);
     coh_hex_encode(hash, e->hash, 32, 1);
     coh_hex_encode(sig, e->signature, 65, 1);
@@ -84,7 +85,7 @@ int coh_ledger_entry_from_json(coh_ledger_entry *out, const json_t *v, coh_err *
         return coh_err_set(err, COH_ERR_INVALID, "entry %llu: unknown kind",
                            (unsigned long long)out->seq);
     const char *amount = json_string_value(json_object_get(v, "amount"));
-    if (!amount || coh_crypto_uint256_from_dec(out->amount, amount) != 0)
+    if (!amount || coh_u256_from_dec(out->amount, amount) != 0)
         return coh_err_set(err, COH_ERR_INVALID, "entry %llu: 'amount' must be a decimal string",
                            (unsigned long long)out->seq);
     const json_t *refs = json_object_get(v, "refs");

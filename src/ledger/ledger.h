@@ -1,8 +1,8 @@
 /*
  * ledger: Cohort's token ledger, independent of storage. Entries, their canonical encoding,
- * hash chain, signatures with the ledger key, uint256 arithmetic, Merkle trees (batch tree of
- * entry hashes; claims tree in OpenZeppelin StandardMerkleTree format), entry JSON, and the
- * chain walk that `cohort verify` runs. Depends on core and crypto only.
+ * hash chain, signatures with the ledger key, Merkle trees (batch tree of entry hashes; claims
+ * tree in OpenZeppelin StandardMerkleTree format), entry JSON, and the chain walk that
+ * `cohort verify` runs (amounts: core's coh_u256_*). Depends on core and crypto only.
  *
  * Canonical encoding of an entry (version 1), the input of hash = keccak256(encoding):
  *
@@ -175,14 +175,6 @@ void coh_ledger_credits_ref_format(char out[96], uint64_t count, const uint8_t r
  */
 void coh_ledger_credit_leaf(uint8_t out[32], const uint8_t address[20], const uint8_t amount[32],
                             const uint8_t salt[32]);
-
-/* ---- uint256 arithmetic (big-endian, 32 bytes) ------------------------------------- */
-int coh_ledger_u256_cmp(const uint8_t a[32], const uint8_t b[32]);
-/* out = a + b; returns 1 on overflow (out wraps), 0 otherwise. out may alias a or b. */
-int coh_ledger_u256_add(uint8_t out[32], const uint8_t a[32], const uint8_t b[32]);
-/* out = a - b; returns 1 when b > a (out wraps), 0 otherwise. */
-int coh_ledger_u256_sub(uint8_t out[32], const uint8_t a[32], const uint8_t b[32]);
-int coh_ledger_u256_is_zero(const uint8_t a[32]);
 
 /* ---- JSON (the API's entry object) --------------------------------------------------- */
 /*

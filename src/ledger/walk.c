@@ -127,7 +127,7 @@ int coh_ledger_walk_add(coh_ledger_walk *w, const coh_ledger_entry *e, coh_err *
     uint8_t zero[32] = {0};
     const uint8_t *prev = w->count ? w->last_hash : zero;
     if (memcmp(e->prev_hash, prev, 32) != 0) {
-        char a[67], b[67];
+        char a[COH_HASH_HEX_SIZE], b[COH_HASH_HEX_SIZE];
         coh_hex_encode(a, e->prev_hash, 32, 1);
         coh_hex_encode(b, prev, 32, 1);
         snprintf(d, sizeof d, "prev_hash is %.66s but the previous entry's hash is %.66s", a, b);
@@ -137,7 +137,7 @@ int coh_ledger_walk_add(coh_ledger_walk *w, const coh_ledger_entry *e, coh_err *
     if (coh_ledger_entry_verify(e, &e2))
         return brk(w, err, "break at seq %llu: %s", (unsigned long long)e->seq, e2.msg);
     if (w->count && memcmp(e->signer, w->signer, 20) != 0) {
-        char a[43], b[43];
+        char a[COH_ADDR_HEX_SIZE], b[COH_ADDR_HEX_SIZE];
         coh_crypto_address_format(a, e->signer);
         coh_crypto_address_format(b, w->signer);
         snprintf(d, sizeof d, "signed by %s but the ledger key at this point is %s", a, b);
@@ -162,10 +162,12 @@ int coh_ledger_walk_add(coh_ledger_walk *w, const coh_ledger_entry *e, coh_err *
     if (!sc)
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     sd = lookup(w, e->debit); /* the table may have grown */
-    coh_ledger_u256_add(sd->debited, sd->debited, e->amount);
-    coh_ledger_u256_add(sc->credited, sc->credited, e->amount);
-    if (strcmp(e->debit, COH_LEDGER_CHAIN_ACCOUNT) != 0 &&
-        coh_ledger_u256_cmp(sd->debited, sd->credited) > 0) {
+    if (coh_u256_add(sd->debited, sd->debited, e->amount) != 0 ||
+        coh_u256_add(sc->credited, sc->credited, e->amount) != 0) {
+        snprintf(d, sizeof d, "the totals of %.64s or %.64s exceed a uint256", e->debit, e->credit);
+        return brk(w, err, "break at seq %llu: %s", (unsigned long long)e->seq, d);
+    }
+    if (strcmp(e->debit, COH_LEDGER_CHAIN_ACCOUNT) != 0 && coh_u256_cmp(sd->debited, sd->credited) > 0) {
         snprintf(d, sizeof d, "account %.128s goes negative", e->debit);
         return brk(w, err, "break at seq %llu: %s", (unsigned long long)e->seq, d);
     }
@@ -179,7 +181,7 @@ int coh_ledger_walk_finish(coh_ledger_walk *w, coh_err *err)
     if (w->broken)
         return coh_err_set(err, COH_ERR_CRYPTO, "the chain is broken");
     if (w->count && memcmp(w->signer, w->expected_signer, 20) != 0) {
-        char a[43], b[43];
+        char a[COH_ADDR_HEX_SIZE], b[COH_ADDR_HEX_SIZE];
         coh_crypto_address_format(a, w->signer);
         coh_crypto_address_format(b, w->expected_signer);
         return coh_err_set(err, COH_ERR_CRYPTO,
@@ -202,11 +204,11 @@ int coh_ledger_walk_account(const coh_ledger_walk *w, const char *account, uint8
     }
     memcpy(credited, s->credited, 32);
     memcpy(debited, s->debited, 32);
-    *negative = coh_ledger_u256_cmp(s->debited, s->credited) > 0;
-    if (*negative)
-        coh_ledger_u256_sub(balance, s->debited, s->credited);
-    else
-        coh_ledger_u256_sub(balance, s->credited, s->debited);
+    *negative = coh_u256_cmp(s->debited, s->credited) > 0;
+    const uint8_t *hi = *negative ? s->debited : s->credited;
+    const uint8_t *lo = *negative ? s->credited : s->debited;
+    if (coh_u256_sub(balance, hi, lo) != 0) /* cannot happen: hi >= lo */
+        memset(balance, 0, 32);
     return 0;
 }
 

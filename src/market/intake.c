@@ -47,7 +47,7 @@ static uint8_t *tls_buffer(void)
 }
 
 struct slot {
-    char id[67];
+    char id[COH_HASH_HEX_SIZE];
     uint8_t digest[32]; /* BLAKE2b of the wrapped key */
     uint64_t used;      /* LRU clock; 0: empty */
 };
@@ -106,7 +106,7 @@ void coh_market_intake_forget(const char *id)
 
 _Static_assert(sizeof((struct slot *)0)->id == 67, "cached ids are 0x + 64 hex");
 
-size_t coh_market_intake_cached(char (*ids)[67], size_t max)
+size_t coh_market_intake_cached(char (*ids)[COH_HASH_HEX_SIZE], size_t max)
 {
     size_t n = 0;
     pthread_mutex_lock(&cache_mu);

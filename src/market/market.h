@@ -79,7 +79,7 @@ COH_WUR int coh_market_intake_check(const coh_secbuf *master, const char *id,
  */
 void coh_market_intake_forget(const char *id);
 /* The ids of the requests whose keys are cached (at most max, of 64). */
-size_t coh_market_intake_cached(char (*ids)[67], size_t max);
+size_t coh_market_intake_cached(char (*ids)[COH_HASH_HEX_SIZE], size_t max);
 
 /* ---- request keys at rest (reqkey.c) ----------------------------------------------------- */
 /* A wrapped request key: version byte, nonce, the 32-byte key and its tag. */
@@ -192,8 +192,6 @@ COH_WUR int coh_market_release_compute(json_t **out, size_t **rows, size_t *n_ro
 COH_WUR int coh_market_release_check(const coh_market_schema *s, const json_t *privacy,
                                      const coh_market_floors *floors, coh_err *err);
 
-/* out = a * m; -1 on overflow. */
-int coh_market_u256_mul(uint8_t out[32], const uint8_t a[32], uint32_t m);
 
 /* ---- vocabulary (vocab.c) ---------------------------------------------------------------- */
 /* A lowercase slug: a-z, 0-9, '-', '_', 1 to 40 characters (purposes, data categories). */

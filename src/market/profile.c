@@ -168,7 +168,7 @@ int coh_market_profile_parse(struct coh_market_profile_update *u, const json_t *
             bad = check_attributes(attributes, msg, sizeof msg);
         if (!bad && mr) {
             min_reward = json_string_value(mr);
-            if (!min_reward || coh_crypto_uint256_from_dec(u256, min_reward) != 0)
+            if (!min_reward || coh_u256_from_dec(u256, min_reward) != 0)
                 bad = "'consent_profile.min_reward' must be a decimal string of a uint256 "
                       "amount in base units";
         }

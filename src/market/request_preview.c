@@ -64,13 +64,13 @@ int coh_market_request_preview(json_t **out, const json_t *body, int64_t now_s,
     long min = (long)json_integer_value(json_object_get(spec, "min_contributors"));
     long max = (long)json_integer_value(json_object_get(spec, "max_contributors"));
     uint8_t reward[32], escrow[32];
-    char escrow_s[79];
-    if (coh_crypto_uint256_from_dec(reward, json_string_value(json_object_get(spec, "reward"))) ||
-        coh_market_u256_mul(escrow, reward, (uint32_t)max) != 0) {
+    char escrow_s[COH_U256_DEC_SIZE];
+    if (coh_u256_from_dec(reward, json_string_value(json_object_get(spec, "reward"))) ||
+        coh_u256_mul_u64(escrow, reward, (uint32_t)max) != 0) {
         json_decref(spec);
         return coh_err_set(err, COH_ERR_INVALID, "reward x max_contributors exceeds a uint256");
     }
-    coh_crypto_uint256_to_dec(escrow_s, escrow);
+    coh_u256_to_dec(escrow_s, escrow);
     json_t *privacy = json_object_get(spec, "privacy");
     json_t *warnings = json_array(), *at = json_array();
     const char *mode = json_string_value(json_object_get(privacy, "mode"));

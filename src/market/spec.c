@@ -371,12 +371,11 @@ int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
            *jmax = json_object_get(body, "max_contributors");
     json_t *privacy = NULL;
     const char *reward = json_string_value(json_object_get(body, "reward"));
-    uint8_t u256[32], zero[32] = {0};
+    uint8_t u256[32];
     const char *closes = json_string_value(json_object_get(body, "closes_at"));
     int64_t closes_ms = 0;
     json_t *ret = json_object_get(body, "retention_days");
-    if (!reward || coh_crypto_uint256_from_dec(u256, reward) != 0 ||
-        memcmp(u256, zero, 32) == 0)
+    if (!reward || coh_u256_from_dec(u256, reward) != 0 || coh_u256_is_zero(u256))
         rc = coh_err_set(err, COH_ERR_INVALID,
                          "reward must be a decimal string of a positive uint256 amount in base "
                          "units");

@@ -60,7 +60,7 @@ struct coh_svc_chain_worker {
     struct coh_svc_chain_worker_config cfg; /* cfg.ledger_key: the key anchoring now */
     coh_chain_rpc *rpc;
     uint8_t signer[20];
-    char signer_hex[43];  /* lowercase 0x form of signer */
+    char signer_hex[COH_ADDR_HEX_SIZE]; /* lowercase 0x form of signer */
     coh_secbuf *own_key;  /* the key reloaded after a rotation (NULL: cfg's borrowed one) */
     int failures;         /* in a row, of any kind */
     int refusals;         /* in a row: reverts and transactions the node refused */
@@ -174,7 +174,7 @@ static int send_anchor(coh_svc_chain_worker *w, const struct coh_db_chain_anchor
         coh_err_set(err, rc, "cannot sign the anchor transaction");
     }
     if (rc == 0) {
-        char h[67];
+        char h[COH_HASH_HEX_SIZE];
         coh_hex_encode(h, rec.hash, 32, 1);
         coh_log_info("anchor %lld (entries %llu..%llu): sending %s nonce %llu", a->id,
                      (unsigned long long)a->first_seq, (unsigned long long)a->last_seq, h,
@@ -254,8 +254,8 @@ static int view_u64(coh_svc_chain_worker *w, uint64_t *out, const char *sig, int
     uint8_t word[32];
     int rc = view_word(w, word, sig, has_arg, arg, index, err);
     *out = 0;
-    for (int i = 24; rc == 0 && i < 32; i++)
-        *out = *out << 8 | word[i];
+    if (rc == 0 && coh_u256_to_u64(out, word) != 0)
+        rc = coh_err_set(err, COH_CHAIN_EABI, "%s returned more than a uint64", sig);
     return rc;
 }
 
@@ -306,7 +306,7 @@ static int settled_on_chain(coh_svc_chain_worker *w, const struct coh_db_chain_a
     static const char sig[] = "Anchored(uint64,bytes32,bytes32,uint256,uint64)";
     uint8_t topic0[32], seq[32];
     coh_crypto_keccak256(topic0, sig, sizeof sig - 1);
-    coh_chain_u256_from_u64(seq, a->last_seq);
+    coh_u256_from_u64(seq, a->last_seq);
     char from[24];
     snprintf(from, sizeof from, "0x%llx", (unsigned long long)w->cfg.start_block);
     json_t *logs;
@@ -396,7 +396,7 @@ static int step_sent(coh_svc_chain_worker *w, const struct coh_db_chain_anchor *
         }
         if (!ok) {
             uint64_t last = 0;
-            char h[67];
+            char h[COH_HASH_HEX_SIZE];
             coh_hex_encode(h, txs[i].hash, 32, 1);
             coh_log_error("anchor %lld: transaction %s reverted in block %llu", a->id, h,
                           (unsigned long long)bn);
@@ -469,13 +469,17 @@ static int step_sent(coh_svc_chain_worker *w, const struct coh_db_chain_anchor *
     }
     if (txs[0].age_s >= w->cfg.stuck_s) {
         uint8_t max_fee[32], tip[32], mkt_fee[32], mkt_tip[32];
-        coh_chain_u256_scale(max_fee, txs[0].max_fee, FEE_BUMP_NUM, FEE_BUMP_DEN);
-        coh_chain_u256_scale(tip, txs[0].max_priority_fee, FEE_BUMP_NUM, FEE_BUMP_DEN);
-        if (market_fees(w, mkt_fee, mkt_tip, err) == 0 && coh_chain_u256_cmp(mkt_fee, max_fee) > 0)
+        if (coh_u256_scale(max_fee, txs[0].max_fee, FEE_BUMP_NUM, FEE_BUMP_DEN) != 0 ||
+            coh_u256_scale(tip, txs[0].max_priority_fee, FEE_BUMP_NUM, FEE_BUMP_DEN) != 0) {
+            rc = coh_err_set(err, COH_CHAIN_EFEE, "anchor %lld: the bumped fee exceeds a uint256",
+                             a->id);
+            goto out;
+        }
+        if (market_fees(w, mkt_fee, mkt_tip, err) == 0 && coh_u256_cmp(mkt_fee, max_fee) > 0)
             memcpy(max_fee, mkt_fee, 32);
-        char f0[79], f1[79];
-        coh_crypto_uint256_to_dec(f0, txs[0].max_fee);
-        coh_crypto_uint256_to_dec(f1, max_fee);
+        char f0[COH_U256_DEC_SIZE], f1[COH_U256_DEC_SIZE];
+        coh_u256_to_dec(f0, txs[0].max_fee);
+        coh_u256_to_dec(f1, max_fee);
         coh_log_warn("anchor %lld: pending %llds, replacing nonce %llu, max fee %s -> %s", a->id,
                      txs[0].age_s, (unsigned long long)txs[0].nonce, f0, f1);
         if ((rc = coh_db_chain_tx_mark(w->cfg.db, txs[0].hash, "replaced", -1, err)) == 0)
@@ -497,7 +501,7 @@ static int reload_key(coh_svc_chain_worker *w, coh_err *err)
 {
     if (!w->cfg.master_key)
         return 0;
-    char active[43] = "";
+    char active[COH_ADDR_HEX_SIZE] = "";
     int rc = coh_db_ledger_key_active(active, w->cfg.db, err);
     if (rc)
         return rc;
@@ -508,7 +512,7 @@ static int reload_key(coh_svc_chain_worker *w, coh_err *err)
     rc = coh_db_ledger_key_load(&key, addr, w->cfg.db, w->cfg.master_key, 0, err);
     if (rc)
         return rc;
-    char old[43];
+    char old[COH_ADDR_HEX_SIZE];
     snprintf(old, sizeof old, "%s", w->signer_hex);
     coh_secbuf_free(w->own_key);
     w->own_key = key;
@@ -555,7 +559,7 @@ static int check_anchorer(coh_svc_chain_worker *w, coh_err *err)
         return rc;
     if (memcmp(word + 12, w->signer, 20) == 0)
         return 0;
-    char reason[200], onchain[43];
+    char reason[200], onchain[COH_ADDR_HEX_SIZE];
     coh_hex_encode(onchain, word + 12, 20, 1);
     snprintf(reason, sizeof reason,
              "the contract's anchorer is %s, not this ledger key %s (the guardian installs it "
@@ -595,7 +599,7 @@ static int send_promote(coh_svc_chain_worker *w, uint64_t nonce, const uint8_t m
     if (rc) {
         rc = coh_err_set(err, rc, "cannot sign promote()");
     } else {
-        char h[67];
+        char h[COH_HASH_HEX_SIZE];
         coh_hex_encode(h, hash, 32, 1);
         uint8_t got[32];
         coh_err e2 = {0};
@@ -623,7 +627,7 @@ static int send_promote(coh_svc_chain_worker *w, uint64_t nonce, const uint8_t m
  * another transaction (forgotten), or pending for stuck_s (replaced with higher fees). */
 static int poll_promote(coh_svc_chain_worker *w, coh_err *err)
 {
-    char h[67];
+    char h[COH_HASH_HEX_SIZE];
     coh_hex_encode(h, w->promo.hash, 32, 1);
     json_t *rcpt;
     int rc = coh_chain_rpc_call(w->rpc, &rcpt, "eth_getTransactionReceipt",
@@ -659,9 +663,10 @@ static int poll_promote(coh_svc_chain_worker *w, coh_err *err)
     if (mono_s() - w->promo.sent < w->cfg.stuck_s)
         return 0;
     uint8_t max_fee[32], tip[32], mkt_fee[32], mkt_tip[32];
-    coh_chain_u256_scale(max_fee, w->promo.max_fee, FEE_BUMP_NUM, FEE_BUMP_DEN);
-    coh_chain_u256_scale(tip, w->promo.tip, FEE_BUMP_NUM, FEE_BUMP_DEN);
-    if (market_fees(w, mkt_fee, mkt_tip, err) == 0 && coh_chain_u256_cmp(mkt_fee, max_fee) > 0)
+    if (coh_u256_scale(max_fee, w->promo.max_fee, FEE_BUMP_NUM, FEE_BUMP_DEN) != 0 ||
+        coh_u256_scale(tip, w->promo.tip, FEE_BUMP_NUM, FEE_BUMP_DEN) != 0)
+        return coh_err_set(err, COH_CHAIN_EFEE, "promote(): the bumped fee exceeds a uint256");
+    if (market_fees(w, mkt_fee, mkt_tip, err) == 0 && coh_u256_cmp(mkt_fee, max_fee) > 0)
         memcpy(max_fee, mkt_fee, 32);
     coh_log_warn("promote(): %s pending %llds, replacing nonce %llu with higher fees", h,
                  (long long)(mono_s() - w->promo.sent), (unsigned long long)w->promo.nonce);
@@ -861,12 +866,12 @@ static int step_solvency(coh_svc_chain_worker *w, coh_err *err)
         memcpy(w->token, word + 12, 20);
         w->have_token = 1;
     }
-    char tag[24], bal_dec[79], net[80], owed[80];
+    char tag[24], bal_dec[COH_U256_DEC_SIZE], net[80], owed[80];
     snprintf(tag, sizeof tag, "0x%llx", (unsigned long long)cursor);
     uint8_t bal[32];
     if ((rc = call_u256(w, bal, w->token, "balanceOf(address)", w->cfg.rewards, tag, err)) != 0)
         return rc;
-    coh_crypto_uint256_to_dec(bal_dec, bal);
+    coh_u256_to_dec(bal_dec, bal);
     int ok = 0;
     if ((rc = coh_db_chain_solvency_record(&ok, net, owed, w->cfg.db, id, cursor, bal_dec, err)) !=
         0)

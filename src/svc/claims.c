@@ -92,7 +92,7 @@ static int proof_of(json_t **out, coh_svc_claims_cache *cache, coh_db_pool *p, c
     if (rc)
         return rc;
     *out = json_array();
-    char h[67];
+    char h[COH_HASH_HEX_SIZE];
     for (size_t i = 0; *out && i < np; i++) {
         coh_hex_encode(h, proof[i], 32, 1);
         if (json_array_append_new(*out, json_string(h)) != 0) {
@@ -122,15 +122,14 @@ json_t *coh_svc_claim_json(coh_db_pool *p, coh_svc_claims_cache *cache, const ch
     }
     const char *cumulative = PQgetvalue(r, 0, 5);
     if (coh_hex_decode_exact(root, 32, PQgetvalue(r, 0, 2)) ||
-        coh_hex_decode_exact(addr, 20, address + 2) ||
-        coh_crypto_uint256_from_dec(amt, cumulative)) {
+        coh_hex_decode_exact(addr, 20, address + 2) || coh_u256_from_dec(amt, cumulative)) {
         coh_err_set(err, COH_ERR_DB, "chain_anchors: malformed row");
         goto done;
     }
     coh_ledger_claim_leaf(leaf, addr, amt);
     if (proof_of(&proof, cache, p, PQgetvalue(r, 0, 0), root, leaf, err) != 0)
         goto done;
-    char rh[67], lh[67], tx[67];
+    char rh[COH_HASH_HEX_SIZE], lh[COH_HASH_HEX_SIZE], tx[COH_HASH_HEX_SIZE];
     snprintf(rh, sizeof rh, "0x%s", PQgetvalue(r, 0, 2));
     snprintf(tx, sizeof tx, "0x%s", PQgetvalue(r, 0, 3));
     coh_hex_encode(lh, leaf, 32, 1);

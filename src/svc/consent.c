@@ -32,7 +32,7 @@ static int consent_of(struct consent *k, const json_t *v, const char *account, u
     c->expiry = (uint64_t)json_integer_value(json_object_get(v, "consent_expiry"));
     if (!c->purpose ||
         coh_hex_decode_exact(c->request_id, 32, json_string_value(json_object_get(v, "id"))) ||
-        coh_crypto_uint256_from_dec(c->reward, json_string_value(json_object_get(v, "reward"))) ||
+        coh_u256_from_dec(c->reward, json_string_value(json_object_get(v, "reward"))) ||
         coh_crypto_address_parse(c->contributor, account))
         return -1;
     if (version == 1)
@@ -120,7 +120,7 @@ int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
     int sr = signer_of(signer, &k.c, sig, d);
     if (coh_crypto_address_parse(me, account) != 0)
         memset(me, 0, sizeof me);
-    char terms_hex[67];
+    char terms_hex[COH_HASH_HEX_SIZE];
     coh_hex_encode(terms_hex, k.c.terms_hash, 32, 1);
     if (sr == COH_CRYPTO_EHIGHS || sr == COH_CRYPTO_EV || sr == COH_CRYPTO_ESIG) {
         *refusal = COH_SVC_CONSENT_MALFORMED_SIGNATURE;

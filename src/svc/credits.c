@@ -14,7 +14,7 @@ static int leaf_of(uint8_t out[32], const json_t *row)
 {
     uint8_t addr[20], amount[32], salt[32];
     if (coh_hex_decode_exact(addr, 20, json_string_value(json_array_get(row, 0))) != 0 ||
-        coh_crypto_uint256_from_dec(amount, json_string_value(json_array_get(row, 1))) != 0 ||
+        coh_u256_from_dec(amount, json_string_value(json_array_get(row, 1))) != 0 ||
         coh_hex_decode_exact(salt, 32, json_string_value(json_array_get(row, 2))) != 0)
         return -1;
     coh_ledger_credit_leaf(out, addr, amount, salt);
@@ -53,7 +53,7 @@ static int add_proof(json_t *c, const char *address, coh_err *err)
     coh_ledger_merkle_free(t);
     if (rc)
         return rc;
-    char hex[67];
+    char hex[COH_HASH_HEX_SIZE];
     json_t *pj = json_array();
     for (size_t i = 0; i < np; i++) {
         coh_hex_encode(hex, proof[i], 32, 1);
@@ -82,13 +82,13 @@ int coh_svc_credits_view(json_t **out, coh_db_pool *db, const char *address, coh
         uint64_t count;
         uint8_t root[32];
         if (ref && coh_ledger_credits_ref_parse(ref, &count, root) == 0) {
-            char hex[67];
+            char hex[COH_HASH_HEX_SIZE];
             coh_hex_encode(hex, root, 32, 1);
             json_object_set_new(c, "release_credits",
                                 json_pack("{s:I,s:s}", "count", (json_int_t)count, "root", hex));
         }
         if (json_is_string(json_object_get(c, "salt"))) {
-            char salt[67] = "0x";
+            char salt[COH_HASH_HEX_SIZE] = "0x";
             snprintf(salt + 2, sizeof salt - 2, "%s",
                      json_string_value(json_object_get(c, "salt")));
             json_object_set_new(c, "salt", json_string(salt));

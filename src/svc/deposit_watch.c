@@ -178,7 +178,7 @@ static int credit_logs(const struct coh_svc_deposit_watch *cw, json_t *logs, lon
         int rc = coh_db_chain_event_credit(&seen, cw->cfg->db, cw->cfg->ledger_key, &ev, err);
         if (rc)
             return rc;
-        char txh[67];
+        char txh[COH_HASH_HEX_SIZE];
         coh_hex_encode(txh, ev.tx_hash, 32, 1);
         if (seen == COH_DB_EVENT_CHANGED)
             coh_log_error("chain events: %s %s/%lld is on chain again with another account or "

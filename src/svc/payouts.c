@@ -39,10 +39,10 @@ static int post_scaled(coh_db_pool *db, const coh_secbuf *key, int kind, const c
                        const char *credit, const char *request, const char *reward,
                        uint32_t times, coh_err *err)
 {
-    uint8_t r[32], total[32], zero[32] = {0};
-    if (coh_crypto_uint256_from_dec(r, reward) != 0 || coh_market_u256_mul(total, r, times) != 0)
+    uint8_t r[32], total[32];
+    if (coh_u256_from_dec(r, reward) != 0 || coh_u256_mul_u64(total, r, times) != 0)
         return coh_err_set(err, COH_ERR_INVALID, "reward x %u exceeds uint256", times);
-    if (memcmp(total, zero, 32) == 0)
+    if (coh_u256_is_zero(total))
         return 0;
     char ik[COH_LEDGER_STR_MAX + 1];
     int rc = coh_ledger_idem_request(ik, sizeof ik, kind, request, err);
@@ -76,7 +76,7 @@ static int credits_root(uint8_t root[32], PGresult *rows, coh_err *err)
     for (int i = 0; i < n && !rc; i++) {
         uint8_t addr[20], amount[32], salt[32];
         if (coh_hex_decode_exact(addr, 20, PQgetvalue(rows, i, 0)) != 0 ||
-            coh_crypto_uint256_from_dec(amount, PQgetvalue(rows, i, 1)) != 0 ||
+            coh_u256_from_dec(amount, PQgetvalue(rows, i, 1)) != 0 ||
             coh_hex_decode_exact(salt, 32, PQgetvalue(rows, i, 2)) != 0)
             rc = coh_err_set(err, COH_ERR_DB, "a stored credit is malformed");
         else
@@ -97,7 +97,7 @@ int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
                        size_t n, coh_err *err)
 {
     uint8_t r[32], total[32] = {0};
-    if (coh_crypto_uint256_from_dec(r, reward) != 0)
+    if (coh_u256_from_dec(r, reward) != 0)
         return coh_err_set(err, COH_ERR_INVALID, "reward is not a uint256");
     if (n == 0)
         return 0;
@@ -106,12 +106,12 @@ int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
     int rc = amounts ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
         uint8_t a[32];
-        if (coh_market_u256_mul(a, r, members[i]) != 0 || coh_ledger_u256_add(total, total, a))
+        if (coh_u256_mul_u64(a, r, members[i]) != 0 || coh_u256_add(total, total, a) != 0)
             rc = coh_err_set(err, COH_ERR_INVALID, "rewards exceed uint256");
-        else if (!(amounts[i] = malloc(79)))
+        else if (!(amounts[i] = malloc(COH_U256_DEC_SIZE)))
             rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
         else
-            coh_crypto_uint256_to_dec(amounts[i], a);
+            coh_u256_to_dec(amounts[i], a);
         count += members[i];
     }
     char ik[COH_LEDGER_STR_MAX + 1] = "";
@@ -127,12 +127,12 @@ int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
     uint8_t root[32], stored[32] = {0};
     for (int i = 0; !rc && i < PQntuples(rows); i++) {
         uint8_t a[32];
-        if (coh_crypto_uint256_from_dec(a, PQgetvalue(rows, i, 1)) != 0 ||
-            coh_ledger_u256_add(stored, stored, a))
+        if (coh_u256_from_dec(a, PQgetvalue(rows, i, 1)) != 0 ||
+            coh_u256_add(stored, stored, a) != 0)
             rc = coh_err_set(err, COH_ERR_DB, "a stored credit is malformed");
     }
     /* The entry pays exactly what its credits hold, or nothing is posted. */
-    if (!rc && (PQntuples(rows) != (int)n || memcmp(stored, total, 32) != 0))
+    if (!rc && (PQntuples(rows) != (int)n || coh_u256_cmp(stored, total) != 0))
         rc = coh_err_set(err, COH_ERR_CONFLICT, "request %s: stored credits differ from its members",
                          request);
     if (!rc)
@@ -155,7 +155,7 @@ int coh_svc_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *re
                              coh_err *err)
 {
     uint8_t r[32];
-    if (coh_crypto_uint256_from_dec(r, reward) != 0)
+    if (coh_u256_from_dec(r, reward) != 0)
         return coh_err_set(err, COH_ERR_INVALID, "reward is not a uint256");
     enum { CHUNK = 500 };
     coh_ledger_entry *es = calloc(CHUNK, sizeof *es);
@@ -189,11 +189,11 @@ int coh_svc_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
                         const char *client_key, coh_err *err)
 {
     memset(e, 0, sizeof *e);
-    char ik[COH_LEDGER_STR_MAX + 1], amt[79];
+    char ik[COH_LEDGER_STR_MAX + 1], amt[COH_U256_DEC_SIZE];
     int rc = coh_ledger_idem_withdrawal(ik, sizeof ik, owner, client_key, err);
     if (rc)
         return rc;
-    coh_crypto_uint256_to_dec(amt, amount);
+    coh_u256_to_dec(amt, amount);
     char debit[COH_LEDGER_STR_MAX + 1];
     if ((rc = coh_ledger_account_available(debit, sizeof debit, owner, err)) != 0)
         return rc;
@@ -229,7 +229,7 @@ int coh_svc_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err)
         if ((rc = coh_ledger_account_payable(debit, sizeof debit, addr, err)) != 0 ||
             (rc = coh_ledger_idem_pool(ik, sizeof ik, addr, PQgetvalue(r, i, 2), err)) != 0)
             break;
-        if (coh_crypto_uint256_from_dec(amount, PQgetvalue(r, i, 1)) != 0) {
+        if (coh_u256_from_dec(amount, PQgetvalue(r, i, 1)) != 0) {
             rc = coh_err_set(err, COH_ERR_DB, "a balance is not a uint256");
             break;
         }
@@ -252,7 +252,7 @@ int coh_svc_deposit_local(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
                            "deposit refused: chain_id %llu is not a local test network (31337 or "
                            "1337); real deposits are credited from confirmed on-chain events",
                            (unsigned long long)chain_id);
-    if (coh_ledger_u256_is_zero(amount))
+    if (coh_u256_is_zero(amount))
         return coh_err_set(err, COH_ERR_INVALID, "a deposit is a positive amount");
     char credit[COH_LEDGER_STR_MAX + 1], ik[COH_LEDGER_STR_MAX + 1];
     if (coh_ledger_account_available(credit, sizeof credit, address, err))

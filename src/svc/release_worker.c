@@ -287,7 +287,7 @@ static int run_job(const struct coh_svc_release_worker_config *cfg, const char *
  */
 static void forget_shredded(const struct coh_svc_release_worker_config *cfg)
 {
-    char ids[64][67];
+    char ids[64][COH_HASH_HEX_SIZE];
     size_t n = coh_market_intake_cached(ids, 64);
     if (n == 0)
         return;
@@ -327,7 +327,7 @@ int coh_svc_release_worker_step(const struct coh_svc_release_worker_config *cfg,
     if (!r)
         return err->code;
     PQclear(r);
-    char id[67];
+    char id[COH_HASH_HEX_SIZE];
     int failures = 0;
     rc = coh_db_release_job_claim(id, &failures, cfg->db, cfg->lease_s, err);
     forget_shredded(cfg);

@@ -17,7 +17,7 @@
  * stored in the clear), inserts the request as a draft, locks reward x max_contributors in
  * escrow and opens it: a draft, posted escrow, open, each committed on its own.
  */
-int coh_svc_request_create(char id[67], coh_db_pool *db, const coh_secbuf *master_key,
+int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db, const coh_secbuf *master_key,
                            const coh_secbuf *ledger_key, const coh_market_floors *floors,
                            const char *owner, const json_t *body, int64_t now_s, coh_err *err)
 {
@@ -26,7 +26,7 @@ int coh_svc_request_create(char id[67], coh_db_pool *db, const coh_secbuf *maste
     if (rc)
         return rc == COH_ERR_NOMEM ? rc : COH_ERR_INVALID;
     uint8_t raw_id[32], fields_hash[32], pk[32];
-    char fh[67], pk_hex[67];
+    char fh[COH_HASH_HEX_SIZE], pk_hex[COH_HASH_HEX_SIZE];
     randombytes_buf(raw_id, sizeof raw_id);
     coh_hex_encode(id, raw_id, 32, 1);
     coh_secbuf *sk = NULL;

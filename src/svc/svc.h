@@ -26,7 +26,7 @@
  * refused, COH_ERR_LIMIT when owner's available balance cannot cover the escrow (the draft is
  * cancelled), another error when a step failed (the draft sweep finishes the cleanup).
  */
-COH_WUR int coh_svc_request_create(char id[67], coh_db_pool *db, const coh_secbuf *master_key,
+COH_WUR int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db, const coh_secbuf *master_key,
                                    const coh_secbuf *ledger_key, const coh_market_floors *floors,
                                    const char *owner, const json_t *body, int64_t now_s,
                                    coh_err *err);

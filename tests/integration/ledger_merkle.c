@@ -58,7 +58,7 @@ static json_t *one_tree(const json_t *spec, char *why, size_t cap)
         const char *amount = json_string_value(json_array_get(v, 1));
         uint8_t a[20], amt[32];
         if (json_array_size(v) != 2 || !addr || !amount || coh_hex_decode_exact(a, 20, addr) != 0 ||
-            coh_crypto_uint256_from_dec(amt, amount) != 0) {
+            coh_u256_from_dec(amt, amount) != 0) {
             snprintf(why, cap, "value %zu is not [\"0x<address>\", \"<uint256 decimal>\"]", i);
             free(leaves);
             return NULL;

@@ -60,7 +60,7 @@ static coh_ledger_entry entry(int kind, const char *debit, const char *credit, u
     snprintf(e.credit, sizeof e.credit, "%s", credit);
     char dec[16];
     snprintf(dec, sizeof dec, "%u", amount);
-    if (coh_crypto_uint256_from_dec(e.amount, dec))
+    if (coh_u256_from_dec(e.amount, dec))
         abort();
     snprintf(e.idempotency_key, sizeof e.idempotency_key, "%s", key);
     return e;
@@ -143,10 +143,10 @@ static int walk_all(const uint8_t signer[20], uint64_t *count, char *msg, size_t
             rc = -1;
             break;
         }
-        coh_crypto_uint256_to_dec(b + 1, bal);
+        coh_u256_to_dec(b + 1, bal);
         b[0] = '-';
-        coh_crypto_uint256_to_dec(cs, cr);
-        coh_crypto_uint256_to_dec(ds, db);
+        coh_u256_to_dec(cs, cr);
+        coh_u256_to_dec(ds, db);
         const char *bs = neg ? b : b + 1;
         if (strcmp(bs, PQgetvalue(r, i, 1)) || strcmp(cs, PQgetvalue(r, i, 2)) ||
             strcmp(ds, PQgetvalue(r, i, 3))) {

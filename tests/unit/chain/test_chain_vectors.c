@@ -66,7 +66,7 @@ static void test_rlp(void **state)
         json_t *in = json_object_get(c, "input");
         if (strcmp(type, "uint") == 0) {
             uint8_t v[32];
-            assert_int_equal(coh_crypto_uint256_from_dec(v, vstr(c, "uint")), 0);
+            assert_int_equal(coh_u256_from_dec(v, vstr(c, "uint")), 0);
             coh_chain_rlp_uint(&b, v, 32);
         } else {
             encode_json(&b, in);
@@ -98,14 +98,13 @@ static void tx_from_json(coh_chain_tx *tx, const json_t *j, uint8_t **data)
 {
     memset(tx, 0, sizeof *tx);
     uint8_t v[32];
-    assert_int_equal(coh_crypto_uint256_from_dec(v, vstr(j, "chainId")), 0);
+    assert_int_equal(coh_u256_from_dec(v, vstr(j, "chainId")), 0);
     tx->chain_id = strtoull(vstr(j, "chainId"), NULL, 10);
     tx->nonce = strtoull(vstr(j, "nonce"), NULL, 10);
     tx->gas_limit = strtoull(vstr(j, "gasLimit"), NULL, 10);
-    assert_int_equal(
-        coh_crypto_uint256_from_dec(tx->max_priority_fee, vstr(j, "maxPriorityFeePerGas")), 0);
-    assert_int_equal(coh_crypto_uint256_from_dec(tx->max_fee, vstr(j, "maxFeePerGas")), 0);
-    assert_int_equal(coh_crypto_uint256_from_dec(tx->value, vstr(j, "value")), 0);
+    assert_int_equal(coh_u256_from_dec(tx->max_priority_fee, vstr(j, "maxPriorityFeePerGas")), 0);
+    assert_int_equal(coh_u256_from_dec(tx->max_fee, vstr(j, "maxFeePerGas")), 0);
+    assert_int_equal(coh_u256_from_dec(tx->value, vstr(j, "value")), 0);
     tx->has_to = 1;
     assert_int_equal(coh_crypto_address_parse(tx->to, vstr(j, "to")), 0);
     size_t n;
@@ -177,7 +176,7 @@ static coh_chain_abi_arg arg_from(const char *type, const json_t *v, uint8_t **k
         return coh_chain_abi_bytes32(w);
     }
     if (strcmp(type, "uint256") == 0) {
-        assert_int_equal(coh_crypto_uint256_from_dec(w, json_string_value(v)), 0);
+        assert_int_equal(coh_u256_from_dec(w, json_string_value(v)), 0);
         return coh_chain_abi_uint256(w);
     }
     if (strcmp(type, "uint64") == 0)
@@ -239,7 +238,7 @@ static void test_abi(void **state)
         if (strcmp(type, "uint256") == 0) {
             char dec[79];
             assert_int_equal(coh_chain_abi_get_word(w, rd, len, 0), 0);
-            coh_crypto_uint256_to_dec(dec, w);
+            coh_u256_to_dec(dec, w);
             assert_string_equal(dec, json_string_value(want));
         } else if (strcmp(type, "bool") == 0) {
             int bv;
@@ -270,8 +269,8 @@ static void test_eip155_example(void **state)
 {
     (void)state;
     coh_chain_legacy_tx tx = {.nonce = 9, .gas_limit = 21000, .chain_id = 1};
-    coh_chain_u256_from_u64(tx.gas_price, 20000000000ull);
-    coh_chain_u256_from_u64(tx.value, 1000000000000000000ull);
+    coh_u256_from_u64(tx.gas_price, 20000000000ull);
+    coh_u256_from_u64(tx.value, 1000000000000000000ull);
     memset(tx.to, 0x35, 20);
     uint8_t h[32];
     coh_chain_legacy_signing_hash(h, &tx);
@@ -302,9 +301,9 @@ static void test_eip1559_example(void **state)
 {
     (void)state;
     coh_chain_tx tx = {.chain_id = 1, .nonce = 0, .gas_limit = 21000, .has_to = 1};
-    coh_chain_u256_from_u64(tx.max_priority_fee, 2000000000ull);
-    coh_chain_u256_from_u64(tx.max_fee, 100000000000ull);
-    coh_chain_u256_from_u64(tx.value, 1000000000000000000ull);
+    coh_u256_from_u64(tx.max_priority_fee, 2000000000ull);
+    coh_u256_from_u64(tx.max_fee, 100000000000ull);
+    coh_u256_from_u64(tx.value, 1000000000000000000ull);
     memset(tx.to, 0x35, 20);
     coh_secbuf *key;
     assert_int_equal(coh_crypto_seckey_from_hex(

@@ -1,4 +1,5 @@
-/* Unit tests for core: hex/base64, config layering and errors, secure buffers, master key. */
+/* Unit tests for core: hex/base64, config layering and errors, secure buffers, master key,
+ * uint256 arithmetic. */
 #include "core/core.h"
 
 #include <setjmp.h>
@@ -163,13 +164,189 @@ static void test_log_timestamp(void **state)
     assert_memory_equal(small, ts, 4); /* the year; the rest may have ticked */
 }
 
+/* ---- uint256 (u256.c) ------------------------------------------------------------------ */
+
+#define U256_MAX_DEC                                                                               \
+    "115792089237316195423570985008687907853269984665640564039457584007913129639935"
+
+static void dec(uint8_t out[32], const char *text)
+{
+    assert_int_equal(coh_u256_from_dec(out, text), 0);
+}
+
+static void assert_dec(const uint8_t v[32], const char *want)
+{
+    char s[COH_U256_DEC_SIZE];
+    coh_u256_to_dec(s, v);
+    assert_string_equal(s, want);
+}
+
+static void test_u256_dec(void **state)
+{
+    (void)state;
+    uint8_t v[32], max[32], keep[32];
+    memset(max, 0xff, 32);
+    assert_int_equal(strlen(U256_MAX_DEC), 78);
+    assert_int_equal(COH_U256_DEC_SIZE, 78 + 1);
+    dec(v, U256_MAX_DEC); /* 78 digits: the largest */
+    assert_memory_equal(v, max, 32);
+    assert_dec(v, U256_MAX_DEC);
+    dec(v, "0");
+    assert_true(coh_u256_is_zero(v));
+    assert_dec(v, "0");
+    dec(v, "000");
+    assert_dec(v, "0");
+    dec(v, "007"); /* leading zeros: the bound is on the value */
+    assert_dec(v, "7");
+    dec(v, "0" U256_MAX_DEC); /* 79 digits, one a leading zero */
+    assert_memory_equal(v, max, 32);
+    dec(v, "1000000000000000000");
+    assert_dec(v, "1000000000000000000");
+    dec(v, "18446744073709551616"); /* 2^64 */
+    assert_int_equal(v[23], 1);
+    assert_int_equal(v[22] | v[24] | v[31], 0);
+    assert_dec(v, "18446744073709551616");
+    /* refused: out left as it was */
+    static const char *bad[] = {
+        "",
+        " 1",
+        "1 ",
+        "+1",
+        "-1",
+        "0x10",
+        "1e3",
+        "12a",
+        "1.0",
+        "\xd9\xa1", /* ARABIC-INDIC DIGIT ONE */
+        "115792089237316195423570985008687907853269984665640564039457584007913129639936",  /* 2^256
+                                                                                            */
+        "999999999999999999999999999999999999999999999999999999999999999999999999999999",  /* 78 9s
+                                                                                            */
+        "1000000000000000000000000000000000000000000000000000000000000000000000000000000", /* 79 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(keep, 0x5a, 32);
+        assert_int_equal(coh_u256_from_dec(keep, bad[i]), -1);
+        for (int k = 0; k < 32; k++)
+            assert_int_equal(keep[k], 0x5a);
+    }
+    assert_int_equal(coh_u256_from_dec(keep, NULL), -1);
+}
+
+static void test_u256_u64_cmp(void **state)
+{
+    (void)state;
+    uint8_t a[32], b[32];
+    uint64_t u = 0;
+    coh_u256_from_u64(a, UINT64_MAX);
+    assert_dec(a, "18446744073709551615");
+    assert_int_equal(coh_u256_to_u64(&u, a), 0);
+    assert_true(u == UINT64_MAX);
+    memset(a, 0xff, 32); /* from_u64 writes all 32 bytes */
+    coh_u256_from_u64(a, 31337);
+    assert_dec(a, "31337");
+    dec(b, "18446744073709551616"); /* 2^64: not a u64 */
+    u = 42;
+    assert_int_equal(coh_u256_to_u64(&u, b), -1);
+    assert_true(u == 42);
+    /* one contract: -1, 0, 1 (not memcmp's any sign) */
+    assert_int_equal(coh_u256_cmp(a, b), -1);
+    assert_int_equal(coh_u256_cmp(b, a), 1);
+    assert_int_equal(coh_u256_cmp(a, a), 0);
+    dec(a, "255");
+    dec(b, "256");
+    assert_int_equal(coh_u256_cmp(a, b), -1);
+    assert_false(coh_u256_is_zero(a));
+}
+
+static void test_u256_add_sub(void **state)
+{
+    (void)state;
+    uint8_t a[32], b[32], c[32], max[32], one[32];
+    memset(max, 0xff, 32);
+    coh_u256_from_u64(one, 1);
+    dec(a, "255");
+    assert_int_equal(coh_u256_add(c, a, one), 0); /* carry across a byte */
+    assert_dec(c, "256");
+    assert_int_equal(coh_u256_sub(c, c, one), 0); /* borrow across a byte, aliased */
+    assert_dec(c, "255");
+    assert_int_equal(coh_u256_add(a, a, a), 0); /* out aliasing both inputs */
+    assert_dec(a, "510");
+    /* max - 1 + 1 = max; max + 1 overflows and leaves out unchanged */
+    assert_int_equal(coh_u256_sub(b, max, one), 0);
+    assert_int_equal(coh_u256_add(c, b, one), 0);
+    assert_memory_equal(c, max, 32);
+    memcpy(c, a, 32);
+    assert_int_equal(coh_u256_add(c, max, one), -1);
+    assert_memory_equal(c, a, 32);
+    assert_int_equal(coh_u256_add(c, max, max), -1);
+    assert_memory_equal(c, a, 32);
+    /* underflow: 0 - 1 and 255 - 510; out unchanged */
+    memset(b, 0, 32);
+    assert_int_equal(coh_u256_sub(c, b, one), -1);
+    assert_memory_equal(c, a, 32);
+    dec(b, "255");
+    assert_int_equal(coh_u256_sub(c, b, a), -1);
+    assert_memory_equal(c, a, 32);
+    assert_int_equal(coh_u256_sub(c, a, b), 0);
+    assert_dec(c, "255");
+    assert_int_equal(coh_u256_sub(c, max, max), 0);
+    assert_true(coh_u256_is_zero(c));
+}
+
+static void test_u256_mul_scale(void **state)
+{
+    (void)state;
+    uint8_t a[32], c[32], max[32], keep[32];
+    memset(max, 0xff, 32);
+    dec(a, "200");
+    assert_int_equal(coh_u256_mul_u64(c, a, 100000), 0);
+    assert_dec(c, "20000000");
+    assert_int_equal(coh_u256_mul_u64(c, a, 0), 0);
+    assert_true(coh_u256_is_zero(c));
+    /* 64-bit multipliers: (2^64-1)^2 = 340282366920938463426481119284349108225 */
+    coh_u256_from_u64(a, UINT64_MAX);
+    assert_int_equal(coh_u256_mul_u64(c, a, UINT64_MAX), 0);
+    assert_dec(c, "340282366920938463426481119284349108225");
+    assert_int_equal(coh_u256_mul_u64(max, max, 1), 0);
+    memset(keep, 0xff, 32);
+    assert_memory_equal(max, keep, 32);
+    memcpy(keep, a, 32);
+    assert_int_equal(coh_u256_mul_u64(a, max, 2), -1); /* overflow refused, a unchanged */
+    assert_memory_equal(a, keep, 32);
+    /* near the top: 2^192 * 2^63 = 2^255 fits, 2^193 * 2^63 = 2^256 does not */
+    dec(a, "6277101735386680763835789423207666416102355444464034512896"); /* 2^192 */
+    assert_int_equal(coh_u256_mul_u64(c, a, (uint64_t)1 << 63), 0);
+    assert_int_equal(c[0], 0x80);
+    assert_int_equal(coh_u256_mul_u64(c, a, UINT64_MAX), 0);
+    assert_int_equal(coh_u256_mul_u64(c, a, 0), 0);
+    dec(a, "12554203470773361527671578846415332832204710888928069025792"); /* 2^193 */
+    assert_int_equal(coh_u256_mul_u64(c, a, (uint64_t)1 << 63), -1);
+    /* fee bump: 1 gwei * 112 / 100 = 1.12 gwei */
+    coh_u256_from_u64(a, 1000000000);
+    assert_int_equal(coh_u256_scale(c, a, 112, 100), 0);
+    assert_dec(c, "1120000000");
+    assert_int_equal(coh_u256_scale(c, max, 1, 2), 0);
+    assert_int_equal(c[0], 0x7f);
+    assert_int_equal(coh_u256_cmp(c, max), -1);
+    assert_int_equal(coh_u256_scale(c, max, 3, 3), 0); /* the 288-bit product is exact */
+    assert_memory_equal(c, max, 32);
+    memcpy(keep, c, 32);
+    assert_int_equal(coh_u256_scale(c, max, 2, 1), -1); /* overflow: no saturation */
+    assert_memory_equal(c, keep, 32);
+    assert_int_equal(coh_u256_scale(c, max, 1, 0), -1); /* den 0 */
+    assert_memory_equal(c, keep, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_log_timestamp),
-        cmocka_unit_test(test_hex_roundtrip), cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_config_layers), cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_secbuf),        cmocka_unit_test(test_master_key),
+        cmocka_unit_test(test_log_timestamp),  cmocka_unit_test(test_hex_roundtrip),
+        cmocka_unit_test(test_base64),         cmocka_unit_test(test_config_layers),
+        cmocka_unit_test(test_config_errors),  cmocka_unit_test(test_secbuf),
+        cmocka_unit_test(test_master_key),     cmocka_unit_test(test_u256_dec),
+        cmocka_unit_test(test_u256_u64_cmp),   cmocka_unit_test(test_u256_add_sub),
+        cmocka_unit_test(test_u256_mul_scale),
     };
     if (coh_process_harden() != 0)
         return 1;

@@ -245,7 +245,7 @@ static void test_eip712_vectors(void **state)
             hex32(cs.request_id, vstr(m, "requestId"));
             hex32(cs.fields_hash, vstr(m, "fieldsHash"));
             cs.purpose = vstr(m, "purpose");
-            assert_int_equal(coh_crypto_uint256_from_dec(cs.reward, vstr(m, "reward")), 0);
+            assert_int_equal(coh_u256_from_dec(cs.reward, vstr(m, "reward")), 0);
             cs.expiry = strtoull(vstr(m, "expiry"), NULL, 10);
             assert_int_equal(coh_crypto_address_parse(cs.contributor, vstr(m, "contributor")), 0);
             assert_int_equal(coh_crypto_address_parse(vc, vstr(d, "verifyingContract")), 0);
@@ -259,7 +259,7 @@ static void test_eip712_vectors(void **state)
             assert_int_equal(coh_crypto_eip712_hash(d2, NULL, NULL, wallet, &err), 0);
             assert_memory_equal(d2, digest, 32);
             char dec[79];
-            coh_crypto_uint256_to_dec(dec, cs.reward);
+            coh_u256_to_dec(dec, cs.reward);
             assert_string_equal(dec, vstr(m, "reward"));
             json_decref(wallet);
             /* A zeroed version reads as 1; version 2 is another digest altogether. */
@@ -294,7 +294,7 @@ static void test_consent_v2_ethers(void **state)
     c.purpose = "academic-research";
     c.privacy = "differential privacy \xce\xb5=0.5 (laplace): count, mean(steps); encrypted records "
                 "destroyed 30 days after release";
-    assert_int_equal(coh_crypto_uint256_from_dec(c.reward, "1000000000000000000"), 0);
+    assert_int_equal(coh_u256_from_dec(c.reward, "1000000000000000000"), 0);
     c.expiry = 1893456000;
     assert_int_equal(coh_crypto_address_parse(c.contributor,
                                               "0x1de5c15d3638752a1b507bf0f7e910498a9809d9"),

@@ -45,7 +45,7 @@ static void hex32(uint8_t out[32], const char *hex)
 
 static void u256(uint8_t out[32], const char *dec)
 {
-    assert_int_equal(coh_crypto_uint256_from_dec(out, dec), 0);
+    assert_int_equal(coh_u256_from_dec(out, dec), 0);
 }
 
 /* ---- Merkle ---------------------------------------------------------------------------- */
@@ -275,26 +275,6 @@ static void test_account_rules(void **state)
     assert_null(coh_ledger_kind_name(0));
 }
 
-static void test_u256(void **state)
-{
-    (void)state;
-    uint8_t a[32], b[32], c[32], max[32];
-    memset(max, 0xff, 32);
-    u256(a, "255");
-    u256(b, "1");
-    assert_int_equal(coh_ledger_u256_add(c, a, b), 0);
-    char dec[79];
-    coh_crypto_uint256_to_dec(dec, c);
-    assert_string_equal(dec, "256");
-    assert_int_equal(coh_ledger_u256_add(c, max, b), 1);
-    assert_true(coh_ledger_u256_is_zero(c));
-    assert_int_equal(coh_ledger_u256_sub(c, b, a), 1);
-    assert_int_equal(coh_ledger_u256_sub(c, a, b), 0);
-    coh_crypto_uint256_to_dec(dec, c);
-    assert_string_equal(dec, "254");
-    assert_true(coh_ledger_u256_cmp(a, b) > 0);
-}
-
 /* ---- chain walk ------------------------------------------------------------------------ */
 
 #define N_CHAIN 6
@@ -353,7 +333,7 @@ static void test_walk(void **state)
     int neg;
     char dec[79];
     assert_int_equal(coh_ledger_walk_account(w, "chain", bal, &neg, cr, db), 0);
-    coh_crypto_uint256_to_dec(dec, bal);
+    coh_u256_to_dec(dec, bal);
     assert_true(neg);
     assert_string_equal(dec, "70"); /* 100 deposited, 30 claimed */
     assert_int_equal(coh_ledger_walk_account(w, "nope", bal, &neg, cr, db), COH_ERR_NOTFOUND);
@@ -407,13 +387,9 @@ static void test_walk(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_merkle_vectors),
-        cmocka_unit_test(test_merkle_all_sizes),
-        cmocka_unit_test(test_encoding_layout),
-        cmocka_unit_test(test_seal_verify_json),
-        cmocka_unit_test(test_account_rules),
-        cmocka_unit_test(test_u256),
-        cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_merkle_vectors),  cmocka_unit_test(test_merkle_all_sizes),
+        cmocka_unit_test(test_encoding_layout), cmocka_unit_test(test_seal_verify_json),
+        cmocka_unit_test(test_account_rules),   cmocka_unit_test(test_walk),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

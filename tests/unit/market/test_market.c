@@ -314,25 +314,12 @@ static void test_match(void **state)
     json_decref(p);
 }
 
-static void test_u256_mul(void **state)
-{
-    (void)state;
-    uint8_t a[32] = {0}, out[32];
-    a[31] = 200;
-    assert_int_equal(coh_market_u256_mul(out, a, 100000), 0);
-    assert_int_equal(out[31] | (out[30] << 8) | (out[29] << 16) | (out[28] << 24), 20000000);
-    memset(a, 0xff, 32);
-    assert_int_equal(coh_market_u256_mul(out, a, 2), -1); /* overflow refused */
-    assert_int_equal(coh_market_u256_mul(out, a, 1), 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_valid),  cmocka_unit_test(test_spec_refusals_name_the_member),
-        cmocka_unit_test(test_spec_floors),
-        cmocka_unit_test(test_spec_dp),     cmocka_unit_test(test_records),
-        cmocka_unit_test(test_match),       cmocka_unit_test(test_u256_mul),
+        cmocka_unit_test(test_spec_floors), cmocka_unit_test(test_spec_dp),
+        cmocka_unit_test(test_records),     cmocka_unit_test(test_match),
     };
     if (coh_process_harden() != 0)
         return 1;
