@@ -16,60 +16,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef COH_SOURCE_DIR
-#define COH_SOURCE_DIR "."
-#endif
-
-static const coh_config_spec specs[] = {
-    {"database_url", COH_CFG_STRING, NULL, 0, 0},
-    {"migrate_database_url", COH_CFG_STRING, "", 0, 0},
-    {"listen", COH_CFG_STRING, "127.0.0.1:8080", 0, 0},
-    {"metrics_listen", COH_CFG_STRING, "127.0.0.1:9464", 0, 0},
-    {"metrics_token", COH_CFG_STRING, "", 0, 0},
-    {"http_threads", COH_CFG_INT, "32", 1, 1024},
-    {"http_request_timeout_ms", COH_CFG_INT, "5000", 100, 600000},
-    {"http_keep_alive_ms", COH_CFG_INT, "2000", 100, 600000},
-    {"max_body_bytes", COH_CFG_INT, "1048576", 1024, 1073741824},
-    {"log_level", COH_CFG_STRING, "info", 0, 0},
-    {"master_key_file", COH_CFG_STRING, NULL, 0, 0},
-    {"db_pool_size", COH_CFG_INT, "16", 1, 1000},
-    {"db_statement_timeout_ms", COH_CFG_INT, "5000", 10, 600000},
-    {"sql_dir", COH_CFG_STRING, COH_SOURCE_DIR "/sql", 0, 0},
-    {"web_dir", COH_CFG_STRING, COH_SOURCE_DIR "/web", 0, 0},
-    {"openapi_path", COH_CFG_STRING, COH_SOURCE_DIR "/openapi.yaml", 0, 0},
-    {"chain_rpc_url", COH_CFG_STRING, "", 0, 0},
-    {"chain_id", COH_CFG_INT, "31337", 1, 2147483647},
-    {"token_contract", COH_CFG_STRING, "", 0, 0},
-    {"rewards_contract", COH_CFG_STRING, "", 0, 0},
-    {"chain_confirmations", COH_CFG_INT, "2", 1, 1000},
-    {"chain_poll_ms", COH_CFG_INT, "1000", 50, 600000},
-    {"anchor_interval_s", COH_CFG_INT, "30", 1, 86400},
-    {"anchor_batch_size", COH_CFG_INT, "1000", 1, 1000000},
-    {"anchor_stuck_s", COH_CFG_INT, "30", 1, 86400},
-    {"anchor_max_failures", COH_CFG_INT, "10", 1, 1000},
-    {"anchor_backoff_ms", COH_CFG_INT, "2000", 10, 3600000},
-    {"challenge_period_s", COH_CFG_INT, "3600", 0, 31536000},
-    {"chain_start_block", COH_CFG_INT, "0", 0, 2147483647},
-    {"public_url", COH_CFG_STRING, "http://127.0.0.1:8080", 0, 0},
-    {"session_ttl_s", COH_CFG_INT, "86400", 1, 31536000},
-    {"nonce_ttl_s", COH_CFG_INT, "300", 10, 86400},
-    {"signin_rate_per_min", COH_CFG_INT, "30", 1, 100000},
-    {"release_workers", COH_CFG_INT, "1", 0, 64},
-    {"privacy_min_k", COH_CFG_INT, "5", 2, 1000},
-    {"privacy_max_epsilon", COH_CFG_STRING, "1", 0, 0},
-    {"privacy_max_delta", COH_CFG_STRING, "0.000001", 0, 0},
-    {"privacy_min_dp_contributors", COH_CFG_INT, "50", 1, 100000},
-    {"release_poll_ms", COH_CFG_INT, "1000", 10, 600000},
-    {"release_lease_s", COH_CFG_INT, "300", 1, 86400},
-};
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: cohortd [--config FILE] [--check] [--version]\n\n"
                "Runs the Cohort API server. Settings come from FILE (see cohortd.conf.example)\n"
                "and from COHORT_<NAME> environment variables, which override the file.\n"
                "--check validates the configuration and the database, applies migrations (as the\n"
-               "role of migrate_database_url when set), and exits.\n");
+               "role of migrate_database_url when set), and exits.\n\n"
+               "Settings (docs/SETTINGS.md; the same table cohort ledger reads):\n");
+    coh_config_describe(f, coh_settings, coh_settings_count, 0);
 }
 
 int main(int argc, char **argv)
@@ -98,7 +53,7 @@ int main(int argc, char **argv)
     }
     coh_err err = {0};
     coh_config *cfg = NULL;
-    if (coh_config_load(&cfg, specs, sizeof specs / sizeof specs[0], config_file, &err)) {
+    if (coh_settings_load(&cfg, config_file, &err)) {
         fprintf(stderr, "cohortd: %s\n", err.msg);
         return 1;
     }
@@ -121,18 +76,9 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* /metrics shows who is active when: never to the network without a token. */
+    /* metrics_token's length and a metrics_listen off loopback were checked at load. */
     const char *metrics_listen = coh_config_str(cfg, "metrics_listen");
     const char *metrics_token = coh_config_str(cfg, "metrics_token");
-    if ((*metrics_token && strlen(metrics_token) < 16) ||
-        (*metrics_listen && !*metrics_token && !coh_http_listen_is_loopback(metrics_listen))) {
-        fprintf(stderr, *metrics_token ? "cohortd: config: metrics_token must have at least 16 "
-                                         "characters\n"
-                                       : "cohortd: config: metrics_listen is not a loopback "
-                                         "address: set metrics_token, or listen on 127.0.0.1\n");
-        coh_config_free(cfg);
-        return 1;
-    }
 
     struct coh_app app;
     memset(&app, 0, sizeof app);

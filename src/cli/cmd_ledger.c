@@ -13,88 +13,50 @@
  *     cohortd processes refuse to post until restarted; their anchorer reloads the key and
  *     proposes with it once the chain has it.
  *
- * Settings: database_url, master_key_file, chain_id, chain_rpc_url, rewards_contract from FILE
- * ("name = value" lines; other names are ignored here because they belong to cohortd),
- * overridden by COHORT_<NAME>.
+ * Settings: database_url, master_key_file, chain_id, chain_rpc_url, rewards_contract, read
+ * with cohortd's own table (coh_settings_load): FILE and COHORT_<NAME> are accepted or refused
+ * exactly as `cohortd --check` does, with the same one-line message.
  */
 #include "chain/chain.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 #include "svc/svc.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Room for any value a config file line can hold (core/config.c reads lines of 4 KiB). */
 struct settings {
-    char database_url[1024];
-    char master_key_file[1024];
+    char database_url[4096];
+    char master_key_file[4096];
     long chain_id;
-    char chain_rpc_url[1024];
-    char rewards_contract[64];
+    char chain_rpc_url[4096];
+    char rewards_contract[64]; /* 42 characters or empty: the table's address type */
 };
 
-static void trim(char *s)
-{
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    size_t i = 0;
-    while (isspace((unsigned char)s[i]))
-        i++;
-    memmove(s, s + i, strlen(s + i) + 1);
-}
-
+/* The settings this command uses, from cohortd's table: one error line and 1 on failure. */
 static int load_settings(struct settings *s, const char *file)
 {
     memset(s, 0, sizeof *s);
-    s->chain_id = 31337;
-    char chain[32] = "";
-    struct {
-        const char *name;
-        char *out;
-        size_t cap;
-    } keys[] = {{"database_url", s->database_url, sizeof s->database_url},
-                {"master_key_file", s->master_key_file, sizeof s->master_key_file},
-                {"chain_id", chain, sizeof chain},
-                {"chain_rpc_url", s->chain_rpc_url, sizeof s->chain_rpc_url},
-                {"rewards_contract", s->rewards_contract, sizeof s->rewards_contract}};
-    if (file) {
-        FILE *f = fopen(file, "r");
-        if (!f)
-            return coh_cli_fail("ledger", "cannot read config file %s", file);
-        char line[2048];
-        while (fgets(line, sizeof line, f)) {
-            char *hash = strchr(line, '#'), *eq = strchr(line, '=');
-            if (hash)
-                *hash = '\0';
-            if (!eq)
-                continue;
-            *eq = '\0';
-            trim(line);
-            trim(eq + 1);
-            for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-                if (strcmp(line, keys[i].name) == 0)
-                    snprintf(keys[i].out, keys[i].cap, "%s", eq + 1);
-        }
-        fclose(f);
-    }
-    const char *env[] = {"COHORT_DATABASE_URL", "COHORT_MASTER_KEY_FILE", "COHORT_CHAIN_ID",
-                         "COHORT_CHAIN_RPC_URL", "COHORT_REWARDS_CONTRACT"};
-    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
-        if (getenv(env[i]))
-            snprintf(keys[i].out, keys[i].cap, "%s", getenv(env[i]));
-    if (chain[0]) {
-        char *end;
-        s->chain_id = strtol(chain, &end, 10);
-        if (*end || s->chain_id < 1)
-            return coh_cli_fail("ledger", "config: setting 'chain_id' must be a positive integer");
-    }
-    if (!s->database_url[0])
-        return coh_cli_fail("ledger", "config: setting 'database_url' is required");
-    if (!s->master_key_file[0])
-        return coh_cli_fail("ledger", "config: setting 'master_key_file' is required");
+    coh_err err = {0};
+    coh_config *cfg = NULL;
+    if (coh_settings_load(&cfg, file, &err))
+        return coh_cli_fail("ledger", "%s", err.msg);
+    snprintf(s->database_url, sizeof s->database_url, "%s", coh_config_str(cfg, "database_url"));
+    snprintf(s->master_key_file, sizeof s->master_key_file, "%s",
+             coh_config_str(cfg, "master_key_file"));
+    s->chain_id = coh_config_int(cfg, "chain_id");
+    snprintf(s->chain_rpc_url, sizeof s->chain_rpc_url, "%s", coh_config_str(cfg, "chain_rpc_url"));
+    snprintf(s->rewards_contract, sizeof s->rewards_contract, "%s",
+             coh_config_str(cfg, "rewards_contract"));
+    int too_long = strlen(coh_config_str(cfg, "database_url")) >= sizeof s->database_url ||
+                   strlen(coh_config_str(cfg, "master_key_file")) >= sizeof s->master_key_file ||
+                   strlen(coh_config_str(cfg, "chain_rpc_url")) >= sizeof s->chain_rpc_url;
+    coh_config_free(cfg);
+    if (too_long)
+        return coh_cli_fail("ledger", "config: database_url, master_key_file or chain_rpc_url is "
+                                      "longer than 4095 bytes");
     return 0;
 }
 
@@ -292,5 +254,6 @@ const struct coh_cli_cmd coh_cli_cmd_ledger = {
     "Restart cohortd afterwards; it proposes anchors with the new key once the chain has it\n"
     "(docs/KEYS.md).\n"
     "Settings database_url, master_key_file, chain_id, chain_rpc_url and rewards_contract come\n"
-    "from FILE and COHORT_<NAME>.\n",
+    "from FILE and COHORT_<NAME>, read exactly as cohortd reads them: a file cohortd --check\n"
+    "refuses is refused here with the same message (docs/SETTINGS.md).\n",
     run};

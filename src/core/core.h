@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define COH_WUR __attribute__((warn_unused_result))
 
@@ -169,21 +170,48 @@ typedef struct coh_config coh_config;
 
 /*
  * A setting: its name in the file ("database_url") and in the environment
- * ("COHORT_DATABASE_URL"), its kind and default. Settings with no default are required.
+ * ("COHORT_DATABASE_URL"), its type, default, bounds and one line of documentation. Settings
+ * with no default are required. Every value is checked against its type at load; the typed
+ * getters below then cannot fail.
  */
-enum coh_config_kind { COH_CFG_STRING, COH_CFG_INT, COH_CFG_BOOL };
+enum coh_config_kind {
+    COH_CFG_STRING,      /* any text; min: least length when not empty (0: none) */
+    COH_CFG_INT,         /* decimal integer in [min, max] */
+    COH_CFG_BOOL,        /* true, false, 1 or 0 */
+    COH_CFG_DURATION_MS, /* integer milliseconds in [min, max] */
+    COH_CFG_DURATION_S,  /* integer seconds in [min, max] */
+    COH_CFG_DECIMAL,     /* digits with at most 6 fraction digits; [min, max] in millionths */
+    COH_CFG_ENUM,        /* one of the words of choices ("debug|info|warn|error") */
+    COH_CFG_ADDRESS,     /* 0x and 40 hex digits (a mixed-case checksum is checked where used) */
+    COH_CFG_URL,         /* http:// or https:// and a host */
+    COH_CFG_LISTEN,      /* civetweb listening ports: comma-separated [ip:]port[s|r] */
+    COH_CFG_PATH,        /* a file or directory path, not empty */
+    COH_CFG_CONNINFO,    /* a libpq connection string or URI, not empty */
+};
+
+enum coh_config_flags {
+    COH_CFG_SECRET = 1u << 0,      /* never echoed in messages or listings (passwords, tokens) */
+    COH_CFG_OPTIONAL = 1u << 1,    /* empty is allowed and means off (ADDRESS, URL, LISTEN...) */
+    COH_CFG_SOURCE_PATH = 1u << 2, /* the default is a file in the source tree at build time */
+};
 
 typedef struct coh_config_spec {
     const char *name;
     enum coh_config_kind kind;
     const char *default_value; /* NULL: required */
-    long min, max;             /* for COH_CFG_INT */
+    long min, max;             /* see the kinds */
+    unsigned flags;            /* enum coh_config_flags */
+    const char *doc;           /* one line, for --help and docs/SETTINGS.md */
+    const char *choices;       /* COH_CFG_ENUM: the words, separated by '|' */
 } coh_config_spec;
 
 /*
  * Builds a configuration from the specs: defaults, then file (may be NULL), then the
- * environment (COHORT_<NAME upper-cased>). Unknown keys in the file, malformed values and
- * missing required settings fail with one line naming the setting in err.
+ * environment (COHORT_<NAME upper-cased>). Lines are "name = value"; blank lines and lines
+ * starting with '#' are ignored (a '#' later in a line is part of the value). Unknown names,
+ * lines without '=' or too long, malformed values and missing required settings fail with
+ * one line in err naming the setting and where its value came from ("FILE:LINE" or
+ * "COHORT_NAME"); a secret's value is never echoed.
  */
 COH_WUR int coh_config_load(coh_config **out, const coh_config_spec *specs, size_t n_specs,
                             const char *file, coh_err *err);
@@ -191,5 +219,28 @@ void coh_config_free(coh_config *c);
 const char *coh_config_str(const coh_config *c, const char *name);
 long coh_config_int(const coh_config *c, const char *name);
 int coh_config_bool(const coh_config *c, const char *name);
+/* A COH_CFG_DECIMAL setting in millionths ("0.5" -> 500000). */
+long coh_config_micros(const coh_config *c, const char *name);
+/* Where a setting's value came from: "FILE:LINE", "COHORT_NAME" or "default". */
+const char *coh_config_origin(const coh_config *c, const char *name);
+/* Checks one value against its spec; 0 or COH_ERR_INVALID with the message in err. */
+COH_WUR int coh_config_check_value(const coh_config_spec *s, const char *value, const char *origin,
+                                   coh_err *err);
+/* The type of a spec as shown to operators ("int", "duration (ms)", "address"...). */
+const char *coh_config_kind_name(const coh_config_spec *s);
+/* Writes the specs as a text list (markdown 0) or a markdown table (markdown 1) to f. */
+void coh_config_describe(FILE *f, const coh_config_spec *specs, size_t n_specs, int markdown);
+
+/*
+ * cohortd's settings (settings.c): the one table that cohortd and the CLI commands reading
+ * cohortd.conf (cohort ledger) both load, so a file is accepted or refused the same way.
+ * coh_settings_load loads it and then applies the rules across settings (a metrics listener
+ * off loopback needs metrics_token); messages start "config: ".
+ */
+extern const coh_config_spec coh_settings[];
+extern const size_t coh_settings_count;
+COH_WUR int coh_settings_load(coh_config **out, const char *file, coh_err *err);
+/* 1 when every civetweb listening port in listen is on 127.x or [::1]; 0 otherwise. */
+int coh_listen_is_loopback(const char *listen);
 
 #endif

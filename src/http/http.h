@@ -81,8 +81,6 @@ void coh_http_server_free(coh_http_server *s);
  */
 COH_WUR int coh_http_metrics_server_new(coh_http_server **out, struct coh_app *app,
                                         const char *listen, const char *token, coh_err *err);
-/* Returns 1 when every address of a civetweb listening_ports value is loopback (127.x, ::1). */
-int coh_http_listen_is_loopback(const char *listen);
 
 /* ---- routing (router.c) ------------------------------------------------------------- */
 enum coh_route_match { COH_ROUTE_NONE, COH_ROUTE_FOUND, COH_ROUTE_WRONG_METHOD };

@@ -308,20 +308,6 @@ static int metrics_dispatch(struct mg_connection *conn, void *cbdata)
     return req.status;
 }
 
-int coh_http_listen_is_loopback(const char *listen)
-{
-    /* civetweb's listening_ports: comma-separated "[ip:]port[s|r]"; a bare port (or "+port")
-     * binds every interface. */
-    for (const char *p = listen;;) {
-        size_t n = strcspn(p, ","); /* an empty item (",," or a trailing ',') is not loopback */
-        if (!((n > 4 && strncmp(p, "127.", 4) == 0) || (n > 6 && strncmp(p, "[::1]:", 6) == 0)))
-            return 0;
-        if (p[n] == '\0')
-            return 1;
-        p += n + 1;
-    }
-}
-
 int coh_http_metrics_server_new(coh_http_server **out, struct coh_app *app, const char *listen,
                                 const char *token, coh_err *err)
 {

@@ -4,8 +4,7 @@
  */
 #include "market/market.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include <stdio.h>
 
 void coh_market_floors_default(coh_market_floors *f)
 {
@@ -16,45 +15,33 @@ void coh_market_floors_default(coh_market_floors *f)
     f->min_dp_contributors = 50;
 }
 
-/* A decimal setting with at most 6 fraction digits, as a rational. */
-static int setting_rational(coh_rational *out, const char *name, const char *v, int allow_zero,
-                            coh_err *err)
+/* A decimal setting in millionths (core/config.c parsed and bounded it) as a rational. */
+static int setting_rational(coh_rational *out, long micros, coh_err *err)
 {
-    const char *dot = v ? strchr(v, '.') : NULL;
-    coh_err perr;
-    if (!v || !*v || strspn(v, "0123456789.") != strlen(v) || (dot && strlen(dot + 1) > 6) ||
-        (dot && strchr(dot + 1, '.')))
-        return coh_err_set(err, COH_ERR_INVALID,
-                           "config: %s must be a decimal with at most 6 fraction digits", name);
-    if (strtod(v, NULL) == 0) {
-        if (!allow_zero)
-            return coh_err_set(err, COH_ERR_INVALID, "config: %s must be > 0", name);
+    char text[48];
+    if (micros == 0) {
         *out = (coh_rational){0, 1};
         return 0;
     }
-    if (coh_rational_parse(out, v, &perr) != 0)
-        return coh_err_set(err, COH_ERR_INVALID, "config: %s: %s", name, perr.msg);
-    return 0;
+    snprintf(text, sizeof text, "%ld/1000000", micros);
+    return coh_rational_parse(out, text, err);
 }
 
+/*
+ * The floors' bounds (k at least 2, epsilon in (0, 10], delta in [0, 0.001]) are in cohortd's
+ * settings table (core/settings.c), checked when the configuration is loaded; what reaches here
+ * is within them.
+ */
 int coh_market_floors_from_config(coh_market_floors *f, const coh_config *c, coh_err *err)
 {
     coh_market_floors_default(f);
     long k = coh_config_int(c, "privacy_min_k"), n = coh_config_int(c, "privacy_min_dp_contributors");
-    if (k < 2)
-        return coh_err_set(err, COH_ERR_INVALID, "config: privacy_min_k must be at least 2");
+    if (k < 2 || n < 1)
+        return coh_err_set(err, COH_ERR_INVALID, "config: privacy floors missing or out of range");
     f->min_k = (unsigned)k;
-    f->min_dp_contributors = n < 1 ? 1 : (unsigned)n;
-    int rc = setting_rational(&f->max_epsilon, "privacy_max_epsilon",
-                              coh_config_str(c, "privacy_max_epsilon"), 0, err);
-    if (!rc)
-        rc = setting_rational(&f->max_delta, "privacy_max_delta",
-                              coh_config_str(c, "privacy_max_delta"), 1, err);
-    if (rc)
-        return rc;
-    if ((double)f->max_epsilon.num / (double)f->max_epsilon.den > 10)
-        return coh_err_set(err, COH_ERR_INVALID, "config: privacy_max_epsilon must be at most 10");
-    if ((double)f->max_delta.num / (double)f->max_delta.den > 0.001)
-        return coh_err_set(err, COH_ERR_INVALID, "config: privacy_max_delta must be at most 0.001");
+    f->min_dp_contributors = (unsigned)n;
+    if (setting_rational(&f->max_epsilon, coh_config_micros(c, "privacy_max_epsilon"), err) ||
+        setting_rational(&f->max_delta, coh_config_micros(c, "privacy_max_delta"), err))
+        return coh_err_set(err, COH_ERR_INVALID, "config: privacy floors: %s", err->msg);
     return 0;
 }

@@ -124,9 +124,10 @@ typedef struct coh_market_floors {
 void coh_market_floors_default(coh_market_floors *f);
 /*
  * Reads privacy_min_k, privacy_max_epsilon, privacy_max_delta and privacy_min_dp_contributors
- * from c (every one has a default in the caller's specs); COH_ERR_INVALID naming the setting.
- * An operator may only raise the design's floors, never lower them below its hard limits
- * (k >= 2, epsilon <= 10, delta <= 0.001, at least 1 contributor).
+ * from c, a configuration of cohortd's settings (coh_settings_load). An operator may only raise
+ * the design's floors, never lower them below its hard limits (k >= 2, epsilon <= 10,
+ * delta <= 0.001, at least 1 contributor): those are the settings' bounds in the table
+ * (core/settings.c), so a value beyond them is refused at load, naming the setting.
  */
 COH_WUR int coh_market_floors_from_config(coh_market_floors *f, const coh_config *c,
                                           coh_err *err);

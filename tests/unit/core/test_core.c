@@ -44,9 +44,9 @@ static void test_base64(void **state)
 }
 
 static const coh_config_spec specs[] = {
-    {"database_url", COH_CFG_STRING, NULL, 0, 0},
-    {"http_threads", COH_CFG_INT, "8", 1, 1024},
-    {"debug", COH_CFG_BOOL, "false", 0, 0},
+    {"database_url", COH_CFG_STRING, NULL, 0, 0, 0, "", NULL},
+    {"http_threads", COH_CFG_INT, "8", 1, 1024, 0, "", NULL},
+    {"debug", COH_CFG_BOOL, "false", 0, 0, 0, "", NULL},
 };
 
 static char *write_tmp(const char *text)

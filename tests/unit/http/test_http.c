@@ -117,27 +117,9 @@ static void test_ratelimit(void **state)
     coh_ratelimit_free(NULL);
 }
 
-/* Only an all-loopback metrics_listen may go without a token (cohortd refuses the rest). */
-static void test_listen_is_loopback(void **state)
-{
-    (void)state;
-    assert_true(coh_http_listen_is_loopback("127.0.0.1:9464"));
-    assert_true(coh_http_listen_is_loopback("[::1]:9464"));
-    assert_true(coh_http_listen_is_loopback("127.0.0.1:9464,[::1]:9464"));
-    assert_false(coh_http_listen_is_loopback(""));
-    assert_false(coh_http_listen_is_loopback("9464"));  /* every interface */
-    assert_false(coh_http_listen_is_loopback("+9464")); /* every interface, v4 and v6 */
-    assert_false(coh_http_listen_is_loopback("0.0.0.0:9464"));
-    assert_false(coh_http_listen_is_loopback("10.0.0.5:9464"));
-    assert_false(coh_http_listen_is_loopback("[::]:9464"));
-    assert_false(coh_http_listen_is_loopback("127.0.0.1:9464,0.0.0.0:9465"));
-    assert_false(coh_http_listen_is_loopback("127.0.0.1:9464,"));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_listen_is_loopback),
         cmocka_unit_test(test_router_literal_and_params),
         cmocka_unit_test(test_router_not_found),
         cmocka_unit_test(test_router_wrong_method_allow),
