@@ -24,7 +24,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ethers, Wallet } from 'ethers';
 import { api } from './helpers.mjs';
-import { signIn, consent, contribute, waitForStatus } from './market-helpers.mjs';
+import { signIn, consent, contribute, closeAndRelease } from './market-helpers.mjs';
 import { startChainStack, startWatch, waitFor, merkleTree } from './chain-anvil.mjs';
 
 const UNIT = 10n ** 18n;
@@ -140,8 +140,7 @@ test('honest flow: deposit, release, proposal, challenge period, claim, claim th
     assert.equal((await consent(s.srv.base, c.w, c.token, created.body.id)).status, 201);
     assert.equal((await contribute(s.srv.base, c.token, created.body, { age: c.age, steps: 1000 })).status, 201);
   }
-  assert.equal((await api(s.srv.base, 'POST', `/v1/requests/${created.body.id}/close`, { token: rtoken })).status, 202);
-  assert.equal((await waitForStatus(s.srv.base, rtoken, created.body.id, ['released', 'failed'])).status, 'released');
+  assert.equal((await closeAndRelease(s.srv.base, rtoken, created.body.id)).status, 'released');
 
   // The proposal is mined, then pending for the challenge period: no claim is served yet.
   const pending = await waitFor('a mined proposal in its challenge period', async () =>

@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ethers, Wallet } from 'ethers';
 import { api } from './helpers.mjs';
-import { signIn, consent, contribute, waitForStatus } from './market-helpers.mjs';
+import { signIn, consent, contribute, closeAndRelease } from './market-helpers.mjs';
 import { startChainStack, startWatch, waitFor, merkleTree } from './chain-anvil.mjs';
 
 const UNIT = 10n ** 18n;
@@ -134,8 +134,7 @@ test('a credit inserted by the database superuser under a posted reward entry: w
     assert.equal((await consent(s.srv.base, c.w, c.token, created.body.id)).status, 201);
     assert.equal((await contribute(s.srv.base, c.token, created.body, { age: c.age, steps: 1000 })).status, 201);
   }
-  assert.equal((await api(s.srv.base, 'POST', `/v1/requests/${created.body.id}/close`, { token: rtoken })).status, 202);
-  assert.equal((await waitForStatus(s.srv.base, rtoken, created.body.id, ['released', 'failed'])).status, 'released');
+  assert.equal((await closeAndRelease(s.srv.base, rtoken, created.body.id)).status, 'released');
   const reward = (await api(s.srv.base, 'GET', `/v1/ledger/entries?kind=reward`)).body.entries.find((e) => e.refs?.request === created.body.id || e.ref_request === created.body.id);
   assert.ok(reward, 'the reward entry is posted');
   // ... anchored and found to be the ledger's.
