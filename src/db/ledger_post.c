@@ -1,5 +1,6 @@
 /*
- * ledger: postings, queries and the signing key over sql/002_ledger.sql.
+ * ledger_post: postings over sql/002_ledger.sql (queries: ledger_query.c; the signing key:
+ * ledger_key.c).
  *
  * Invariants: every posting runs in one transaction that first locks ledger_head FOR UPDATE,
  * so appends are strictly serialized and seq/prev_hash always extend the committed head; the
@@ -13,7 +14,7 @@
  * Load: three round trips and one commit per single posting; a batch of any size takes seven
  * round trips and one commit, its cost dominated by signing (~40-70 us an entry here).
  */
-#include "db/ledger_db.h"
+#include "db/ledger_internal.h"
 
 #include "crypto/crypto.h"
 
@@ -22,20 +23,6 @@
 #include <string.h>
 #include <time.h>
 
-#define WRAP_CONTEXT "ledger"
-
-static void bytea(char *out, const uint8_t *b, size_t len)
-{
-    out[0] = '\\';
-    out[1] = 'x';
-    coh_hex_encode(out + 2, b, len, 0);
-}
-
-static void addr_lower(char out[COH_ADDR_HEX_SIZE], const uint8_t a[20])
-{
-    coh_hex_encode(out, a, 20, 1);
-}
-
 static int64_t now_us(void)
 {
     struct timespec ts;
@@ -43,14 +30,7 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* The columns every entry query selects, in the order row_to_entry reads them. */
-#define ENTRY_COLS                                                                                 \
-    "seq, kind, debit, credit, amount::text, coalesce(ref_request, ''), "                          \
-    "coalesce(ref_contribution, ''), coalesce(ref_anchor, ''), coalesce(ref_tx, ''), "             \
-    "(extract(epoch FROM created_at) * 1000000)::bigint, idempotency_key, encode(prev_hash, "      \
-    "'hex'), encode(hash, 'hex'), encode(signature, 'hex'), signer"
-
-static int row_to_entry(coh_ledger_entry *e, PGresult *r, int i, coh_err *err)
+int coh_db_ledger_row_to_entry(coh_ledger_entry *e, PGresult *r, int i, coh_err *err)
 {
     memset(e, 0, sizeof *e);
     e->seq = strtoull(PQgetvalue(r, i, 0), NULL, 10);
@@ -128,7 +108,7 @@ static int prepare_append(coh_db_conn *c, coh_err *err)
 /* ---- posting ----------------------------------------------------------------------------- */
 
 /* Locks the head (the caller is inside BEGIN) and checks the signing key is still active. */
-static int lock_head(coh_db_conn *c, uint64_t *seq, uint8_t hash[32], const uint8_t signer[20],
+int coh_db_ledger_lock_head(coh_db_conn *c, uint64_t *seq, uint8_t hash[32], const uint8_t signer[20],
                      coh_err *err)
 {
     PGresult *r =
@@ -167,7 +147,7 @@ static int fetch_by_key(coh_ledger_entry *out, coh_db_conn *c, const char *key, 
         c, "SELECT " ENTRY_COLS " FROM ledger_entries WHERE idempotency_key = $1", 1, params, err);
     if (!r)
         return err->code;
-    int rc = PQntuples(r) == 1 ? row_to_entry(out, r, 0, err)
+    int rc = PQntuples(r) == 1 ? coh_db_ledger_row_to_entry(out, r, 0, err)
                                : coh_err_set(err, COH_ERR_DB, "idempotent entry vanished");
     PQclear(r);
     return rc;
@@ -177,8 +157,8 @@ static int fetch_by_key(coh_ledger_entry *out, coh_db_conn *c, const char *key, 
  * Appends e after (*head_seq, head_hash) inside the caller's transaction, or finds it already
  * posted under its key (*replayed = 1). Advances the head on success.
  */
-static int append(coh_ledger_entry *e, int *replayed, coh_db_conn *c, const coh_secbuf *key,
-                  uint64_t *head_seq, uint8_t head_hash[32], coh_err *err)
+int coh_db_ledger_append(coh_ledger_entry *e, int *replayed, coh_db_conn *c,
+                         const coh_secbuf *key, uint64_t *head_seq, uint8_t head_hash[32], coh_err *err)
 {
     *replayed = 0;
     coh_ledger_entry want = *e;
@@ -357,7 +337,7 @@ static int batch_keys(struct batch *b, coh_db_conn *c, coh_err *err)
     if (!b->prior)
         rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     for (int i = 0; !rc && i < rows; i++)
-        rc = row_to_entry(&b->prior[i], r, i, err);
+        rc = coh_db_ledger_row_to_entry(&b->prior[i], r, i, err);
     PQclear(r);
     if (rc)
         return rc;
@@ -737,7 +717,7 @@ static int post_many(coh_ledger_entry *es, int *replayed, size_t n, coh_db_pool 
     else if (!c)
         rc = err->code;
     else if (!(rc = coh_db_cmd(c, "BEGIN", err)))
-        rc = lock_head(c, &head_seq, head_hash, signer, err);
+        rc = coh_db_ledger_lock_head(c, &head_seq, head_hash, signer, err);
     /* Batches take the set-based path; a key rotation (never batched in practice) and a
      * single posting take the one-statement append. */
     int set_based = n > 1;
@@ -747,7 +727,7 @@ static int post_many(coh_ledger_entry *es, int *replayed, size_t n, coh_db_pool 
         rc = post_batch(es, n, c, key, signer, &head_seq, head_hash, err);
     for (size_t i = 0; !rc && !set_based && i < n; i++) {
         int rep = 0;
-        rc = append(&es[i], &rep, c, key, &head_seq, head_hash, err);
+        rc = coh_db_ledger_append(&es[i], &rep, c, key, &head_seq, head_hash, err);
         if (replayed)
             replayed[i] = rep;
         if (rc && n > 1) {
@@ -781,320 +761,7 @@ int coh_db_ledger_post(coh_ledger_entry *e, int *replayed, coh_db_pool *p, const
     return rc;
 }
 
-/* ---- queries ------------------------------------------------------------------------------ */
-
-static coh_db_conn *borrow(coh_db_pool *p, coh_err *err)
+coh_db_conn *coh_db_ledger_borrow(coh_db_pool *p, coh_err *err)
 {
     return coh_db_acquire(p, 2000, err);
-}
-
-int coh_db_ledger_entries(coh_ledger_entry **out, size_t *n, coh_db_pool *p,
-                          const struct coh_db_ledger_filter *f, coh_err *err)
-{
-    *out = NULL;
-    *n = 0;
-    char after[24], limit[12];
-    snprintf(after, sizeof after, "%llu", (unsigned long long)f->after);
-    snprintf(limit, sizeof limit, "%d", f->limit < 1 ? 1 : f->limit > 1000 ? 1000 : f->limit);
-    /* An address filter means its available: and payable: accounts (named here, $6 and $7). */
-    const char *acct = f->account ? f->account : "";
-    char avail[COH_LEDGER_STR_MAX + 64] = "", payable[COH_LEDGER_STR_MAX + 64] = "";
-    if (acct[0] && (coh_ledger_account_available(avail, sizeof avail, acct, err) ||
-                    coh_ledger_account_payable(payable, sizeof payable, acct, err)))
-        return err->code;
-    const char *params[] = {
-        after, acct, f->kind ? f->kind : "", f->request ? f->request : "", limit, avail, payable};
-    coh_db_conn *c = borrow(p, err);
-    if (!c)
-        return err->code;
-    /* An address filter means its available: and payable: accounts. */
-    PGresult *r =
-        coh_db_exec(c,
-                    "SELECT " ENTRY_COLS " FROM ledger_entries WHERE seq > $1::bigint AND "
-                    "($2 = '' OR debit = $2 OR credit = $2 OR ($2 ~ '^0x[0-9a-f]{40}$' AND "
-                    "(debit IN ($6, $7) OR credit IN ($6, $7)))) AND ($3 = '' OR kind = $3) AND "
-                    "($4 = '' OR ref_request = $4) ORDER BY seq LIMIT $5::int",
-                    7, params, err);
-    coh_db_release(c);
-    if (!r)
-        return err->code;
-    int rows = PQntuples(r), rc = 0;
-    coh_ledger_entry *es = calloc(rows ? (size_t)rows : 1, sizeof *es);
-    if (!es)
-        rc = coh_err_set(err, COH_ERR_NOMEM, "out of memory");
-    for (int i = 0; !rc && i < rows; i++)
-        rc = row_to_entry(&es[i], r, i, err);
-    PQclear(r);
-    if (rc) {
-        free(es);
-        return rc;
-    }
-    *out = es;
-    *n = (size_t)rows;
-    return 0;
-}
-
-int coh_db_ledger_entry_get(coh_ledger_entry *out, coh_db_pool *p, uint64_t seq, coh_err *err)
-{
-    memset(out, 0, sizeof *out);
-    char s[24];
-    snprintf(s, sizeof s, "%llu", (unsigned long long)seq);
-    const char *params[] = {s};
-    coh_db_conn *c = borrow(p, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(c, "SELECT " ENTRY_COLS " FROM ledger_entries WHERE seq = $1::bigint",
-                              1, params, err);
-    coh_db_release(c);
-    if (!r)
-        return err->code;
-    int rc = PQntuples(r) == 1 ? row_to_entry(out, r, 0, err)
-                               : coh_err_set(err, COH_ERR_NOTFOUND, "no ledger entry %s", s);
-    PQclear(r);
-    return rc;
-}
-
-int coh_db_ledger_balance(struct coh_db_ledger_balance *out, coh_db_pool *p, const char *addr,
-                          coh_err *err)
-{
-    memset(out, 0, sizeof *out);
-    char avail[COH_LEDGER_STR_MAX + 1], payable[COH_LEDGER_STR_MAX + 1];
-    if (coh_ledger_account_available(avail, sizeof avail, addr, err) ||
-        coh_ledger_account_payable(payable, sizeof payable, addr, err))
-        return err->code;
-    const char *params[] = {addr, avail, payable,
-                            coh_ledger_account_prefix(COH_LEDGER_ACCOUNT_ESCROW),
-                            COH_LEDGER_POOL_ACCOUNT};
-    coh_db_conn *c = borrow(p, err);
-    if (!c)
-        return err->code;
-    /* One statement, one snapshot: the balances, what the effective anchor (confirmed, its
-     * challenge period over) lets the address claim, and the last entry they include (for
-     * `cohort verify` on a live server). */
-    PGresult *r = coh_db_exec(
-        c,
-        "WITH v AS (SELECT coalesce((SELECT balance FROM ledger_balances WHERE account = "
-        "$2), 0) AS available, coalesce((SELECT sum(balance) FROM "
-        "ledger_balances WHERE owner = $1 AND account LIKE $4::text || '%'), 0) AS escrowed, "
-        /* earned: wave-1 credits to payable:<addr> and wave-2 private credits whose entry is
-         * posted; claimed: claim entries, wave 1 from payable:<addr>, wave 2 from the pool
-         * naming the address (it is on chain anyway) */
-        "coalesce((SELECT credited FROM ledger_balances WHERE account = $3), 0) + "
-        "coalesce((SELECT sum(c.amount) FROM ledger_credits c JOIN ledger_entries e ON "
-        "e.idempotency_key = c.entry_key WHERE c.address = $1 AND e.kind = 'reward'), 0) + "
-        "coalesce((SELECT sum(amount) FROM ledger_entries WHERE kind = 'withdrawal' AND credit = "
-        "$5 AND debit = $2), 0) AS earned, "
-        "coalesce((SELECT sum(amount) FROM ledger_entries WHERE kind = 'claim' AND (debit = "
-        "$3 OR (debit = $5 AND ref_contribution = $1))), 0) AS claimed, "
-        "coalesce((SELECT l.cumulative FROM chain_claim_leaves l JOIN "
-        "chain_anchors a ON a.id = l.anchor_id WHERE a.status = 'confirmed' AND a.effective_at <= "
-        "now() AND l.address = $1 "
-        "ORDER BY a.id DESC LIMIT 1), 0) AS anchored, coalesce((SELECT max(seq) FROM "
-        "ledger_entries), 0) AS seq) "
-        "SELECT available::text, escrowed::text, earned::text, claimed::text, anchored::text, "
-        "greatest(anchored - claimed, 0)::text, greatest(earned - anchored, 0)::text, seq FROM v",
-        5, params, err);
-    coh_db_release(c);
-    if (!r)
-        return err->code;
-    char *f[] = {out->available, out->escrowed,  out->earned, out->claimed,
-                 out->anchored,  out->claimable, out->pending};
-    for (int i = 0; i < 7; i++)
-        snprintf(f[i], 80, "%s", PQgetvalue(r, 0, i));
-    out->seq = strtoull(PQgetvalue(r, 0, 7), NULL, 10);
-    PQclear(r);
-    return 0;
-}
-
-int coh_db_ledger_request_totals(char escrowed[80], char paid[80], char refunded[80],
-                                 coh_db_pool *p, const char *request_id, coh_err *err)
-{
-    char escrow[COH_LEDGER_STR_MAX + 1];
-    if (coh_ledger_account_escrow(escrow, sizeof escrow, request_id, err))
-        return err->code;
-    const char *params[] = {escrow};
-    coh_db_conn *c = borrow(p, err);
-    if (!c)
-        return err->code;
-    PGresult *r =
-        coh_db_exec(c,
-                    "SELECT coalesce(sum(amount) FILTER (WHERE kind = 'escrow'), 0)::text, "
-                    "coalesce(sum(amount) FILTER (WHERE kind = 'reward'), 0)::text, "
-                    "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0)::text FROM "
-                    "ledger_entries WHERE debit = $1 OR credit = $1",
-                    1, params, err);
-    coh_db_release(c);
-    if (!r)
-        return err->code;
-    snprintf(escrowed, 80, "%s", PQgetvalue(r, 0, 0));
-    snprintf(paid, 80, "%s", PQgetvalue(r, 0, 1));
-    snprintf(refunded, 80, "%s", PQgetvalue(r, 0, 2));
-    PQclear(r);
-    return 0;
-}
-
-int coh_db_ledger_head(uint64_t *seq, uint8_t hash[32], coh_db_pool *p, coh_err *err)
-{
-    coh_db_conn *c = borrow(p, err);
-    if (!c)
-        return err->code;
-    PGresult *r = coh_db_exec(c, "SELECT seq, encode(hash, 'hex') FROM ledger_head WHERE id = 1", 0,
-                              NULL, err);
-    coh_db_release(c);
-    if (!r)
-        return err->code;
-    int rc = 0;
-    if (PQntuples(r) != 1 || coh_hex_decode_exact(hash, 32, PQgetvalue(r, 0, 1)) != 0)
-        rc = coh_err_set(err, COH_ERR_DB, "ledger_head row is missing");
-    else
-        *seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return rc;
-}
-
-/* ---- the signing key ---------------------------------------------------------------------- */
-
-/* Wraps a fresh key; out gets the bytea text of the blob and addr its address. */
-static int new_wrapped(coh_secbuf **key, char out[2 + 2 * (32 + COH_CRYPTO_WRAP_OVERHEAD) + 1],
-                       char addr[COH_ADDR_HEX_SIZE], const coh_secbuf *master, coh_err *err)
-{
-    uint8_t blob[32 + COH_CRYPTO_WRAP_OVERHEAD], a[20];
-    if (coh_crypto_seckey_generate(key) ||
-        coh_crypto_wrap(blob, master, WRAP_CONTEXT, coh_secbuf_data(*key), 32) ||
-        coh_crypto_address_from_seckey(a, *key)) {
-        coh_secbuf_free(*key);
-        *key = NULL;
-        return coh_err_set(err, COH_ERR_CRYPTO, "cannot generate the ledger key");
-    }
-    bytea(out, blob, sizeof blob);
-    addr_lower(addr, a);
-    return 0;
-}
-
-int coh_db_ledger_key_active(char address[COH_ADDR_HEX_SIZE], coh_db_pool *p, coh_err *err)
-{
-    address[0] = '\0';
-    PGresult *r = coh_db_query(p, "SELECT address FROM ledger_keys WHERE active", 0, NULL, err);
-    if (!r)
-        return err->code;
-    if (PQntuples(r) == 1)
-        snprintf(address, COH_ADDR_HEX_SIZE, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return 0;
-}
-
-int coh_db_ledger_key_load(coh_secbuf **key, uint8_t address[20], coh_db_pool *p,
-                           const coh_secbuf *master, int create, coh_err *err)
-{
-    *key = NULL;
-    memset(address, 0, 20);
-    coh_db_conn *c = borrow(p, err);
-    if (!c)
-        return err->code;
-    int rc = 0;
-    PGresult *r = NULL;
-    for (int attempt = 0; attempt < 2 && !rc; attempt++) {
-        r = coh_db_exec(c,
-                        "SELECT address, encode(wrapped_key, 'hex') FROM ledger_keys WHERE active",
-                        0, NULL, err);
-        if (!r) {
-            rc = err->code;
-            break;
-        }
-        if (PQntuples(r) == 1 || !create || attempt == 1)
-            break;
-        PQclear(r);
-        r = NULL;
-        char blob[2 + 2 * (32 + COH_CRYPTO_WRAP_OVERHEAD) + 1], addr[COH_ADDR_HEX_SIZE];
-        coh_secbuf *fresh = NULL;
-        if ((rc = new_wrapped(&fresh, blob, addr, master, err)) != 0)
-            break;
-        coh_secbuf_free(fresh); /* reloaded below: a concurrent starter may have won */
-        const char *params[] = {addr, blob};
-        PGresult *ins =
-            coh_db_exec(c,
-                        "INSERT INTO ledger_keys (address, wrapped_key, active) VALUES ($1, "
-                        "$2::bytea, true) ON CONFLICT (active) WHERE active DO NOTHING",
-                        2, params, err);
-        if (!ins)
-            rc = err->code;
-        PQclear(ins);
-    }
-    if (!rc && (!r || PQntuples(r) != 1))
-        rc = coh_err_set(err, COH_ERR_NOTFOUND,
-                         "no ledger key: run the set-up command or start cohortd once");
-    if (!rc) {
-        uint8_t blob[32 + COH_CRYPTO_WRAP_OVERHEAD], a[20];
-        if (coh_hex_decode_exact(blob, sizeof blob, PQgetvalue(r, 0, 1)) != 0 ||
-            coh_crypto_unwrap(key, master, WRAP_CONTEXT, blob, sizeof blob) != 0 ||
-            coh_secbuf_len(*key) != 32 || coh_crypto_address_from_seckey(a, *key) != 0 ||
-            coh_hex_decode_exact(address, 20, PQgetvalue(r, 0, 0)) != 0 ||
-            memcmp(a, address, 20) != 0) {
-            coh_secbuf_free(*key);
-            *key = NULL;
-            memset(address, 0, 20);
-            rc = coh_err_set(err, COH_ERR_CRYPTO,
-                             "the ledger key does not open under this master key");
-        }
-    }
-    PQclear(r);
-    coh_db_release(c);
-    return rc;
-}
-
-int coh_db_ledger_key_rotate(coh_secbuf **new_key, uint8_t new_address[20], coh_db_pool *p,
-                             const coh_secbuf *master, const coh_secbuf *old_key, coh_err *err)
-{
-    *new_key = NULL;
-    memset(new_address, 0, 20);
-    char blob[2 + 2 * (32 + COH_CRYPTO_WRAP_OVERHEAD) + 1], addr[COH_ADDR_HEX_SIZE],
-        old_addr[COH_ADDR_HEX_SIZE];
-    uint8_t old[20], head_hash[32];
-    uint64_t head_seq;
-    coh_secbuf *fresh = NULL;
-    if (coh_crypto_address_from_seckey(old, old_key))
-        return coh_err_set(err, COH_ERR_CRYPTO, "the old ledger key is not valid");
-    addr_lower(old_addr, old);
-    int rc = new_wrapped(&fresh, blob, addr, master, err);
-    if (rc)
-        return rc;
-    coh_db_conn *c = coh_db_acquire(p, 5000, err);
-    if (!c) {
-        coh_secbuf_free(fresh);
-        return err->code;
-    }
-    coh_ledger_entry e;
-    memset(&e, 0, sizeof e);
-    e.kind = COH_LEDGER_KEY_ROTATION;
-    const char *params[] = {addr, blob, old_addr};
-    int replayed = 0;
-    if (!(rc = coh_ledger_account_signer(e.debit, sizeof e.debit, old_addr, err)) &&
-        !(rc = coh_ledger_account_signer(e.credit, sizeof e.credit, addr, err)) &&
-        !(rc = coh_ledger_idem_key_rotation(e.idempotency_key, sizeof e.idempotency_key, addr,
-                                            err)) &&
-        !(rc = coh_ledger_entry_check(&e, err)) && !(rc = coh_db_cmd(c, "BEGIN", err)) &&
-        !(rc = lock_head(c, &head_seq, head_hash, old, err)) &&
-        !(rc = append(&e, &replayed, c, old_key, &head_seq, head_hash, err))) {
-        PGresult *r =
-            coh_db_exec(c,
-                        "WITH old AS (UPDATE ledger_keys SET active = false, retired_at = "
-                        "now() WHERE active AND address = $3 RETURNING 1) INSERT INTO "
-                        "ledger_keys (address, wrapped_key, active) SELECT $1, $2::bytea, "
-                        "true FROM old",
-                        3, params, err);
-        if (!r)
-            rc = err->code;
-        else if (atoi(PQcmdTuples(r)) != 1)
-            rc = coh_err_set(err, COH_ERR_CONFLICT, "the old ledger key is not the active one");
-        PQclear(r);
-        if (!rc)
-            rc = coh_db_cmd(c, "COMMIT", err);
-    }
-    coh_db_release(c);
-    if (rc) {
-        coh_secbuf_free(fresh);
-        return rc;
-    }
-    *new_key = fresh;
-    return coh_hex_decode_exact(new_address, 20, addr) ? COH_ERR_CRYPTO : 0;
 }
