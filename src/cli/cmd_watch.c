@@ -38,8 +38,7 @@
 #include "chain/chain.h"
 #include "cli/cli.h"
 #include "cli/http_client.h"
-#include "db/chain_db.h"
-#include "db/ledger_db.h"
+#include "db/db.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -6,8 +6,7 @@
  * cohortd processes agree on one. Byte strings cross the SQL boundary as hex text through
  * decode()/encode().
  */
-#include "db/chain_db.h"
-#include "db/ledger_db.h"
+#include "db/db.h"
 #include "ledger/ledger.h"
 
 #include <stdio.h>

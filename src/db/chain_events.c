@@ -4,8 +4,7 @@
  * than the confirmations, and the crediting of Deposited and Claimed events once each, by an
  * identity that survives the transaction being mined again in another block.
  */
-#include "db/chain_db.h"
-#include "db/ledger_db.h"
+#include "db/db.h"
 #include "ledger/ledger.h"
 
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * root), by each address for itself, and by the anchorer for the claims tree. No public route
  * reads them.
  */
-#include "db/ledger_db.h"
+#include "db/db.h"
 
 #include <sodium.h>
 #include <stdio.h>

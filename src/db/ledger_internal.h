@@ -4,7 +4,7 @@
 #ifndef COH_DB_LEDGER_INTERNAL_H
 #define COH_DB_LEDGER_INTERNAL_H
 
-#include "db/ledger_db.h"
+#include "db/db.h"
 
 /* The columns every entry query selects, in the order row_to_entry reads them. */
 #define ENTRY_COLS                                                                                 \

@@ -3,7 +3,7 @@
  * the same statement (compare-and-set), so concurrent closes, consents and contributions
  * cannot slip past a closing request.
  */
-#include "db/market_db.h"
+#include "db/db.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * SKIP LOCKED (so any number of cohortd share the jobs), what a release reads and stores, its
  * final status and notices, abandoned drafts. The flow that runs them is src/svc/release_worker.c.
  */
-#include "db/market_db.h"
+#include "db/db.h"
 #include "ledger/ledger.h"
 
 #include <stdio.h>

@@ -6,8 +6,7 @@
  * cumulative amount, Merkle proof and root of the address's leaf in the effective anchor, ready
  * for claim()).
  */
-#include "db/chain_db.h"
-#include "db/ledger_db.h"
+#include "db/db.h"
 #include "http/handlers.h"
 
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * src/svc/consent.c and src/svc/contribute.c.
  */
 #include "crypto/crypto.h"
-#include "db/market_db.h"
+#include "db/db.h"
 #include "http/handlers.h"
 #include "market/market.h"
 

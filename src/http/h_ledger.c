@@ -8,8 +8,7 @@
  * bad one is a 422 naming it; amounts are decimal strings.
  */
 #include "crypto/crypto.h"
-#include "db/chain_db.h"
-#include "db/ledger_db.h"
+#include "db/db.h"
 #include "http/handlers.h"
 #include "market/market.h"
 

@@ -3,7 +3,7 @@
  * owner fetches the release. Creation is src/svc/requests.c.
  */
 #include "crypto/crypto.h"
-#include "db/market_db.h"
+#include "db/db.h"
 #include "http/handlers.h"
 #include "market/market.h"
 

@@ -10,7 +10,7 @@
  * with another amount is 409. Short of funds: 402 insufficient-funds.
  */
 #include "crypto/crypto.h"
-#include "db/ledger_db.h"
+#include "db/db.h"
 #include "http/handlers.h"
 #include "market/market.h"
 

@@ -3,7 +3,7 @@
  * rendered in the Prometheus text format. Tens of series at most: a mutex and a linear scan
  * cost less than the HTTP parse around them.
  */
-#include "db/chain_db.h"
+#include "db/db.h"
 #include "http/http.h"
 
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* ops: liveness, readiness, metrics and the OpenAPI document. */
-#include "db/chain_db.h"
+#include "db/db.h"
 #include "http/http.h"
 #include "http/handlers.h"
 

@@ -10,10 +10,7 @@
 
 #include "chain/chain.h"
 #include "core/core.h"
-#include "db/chain_db.h"
 #include "db/db.h"
-#include "db/ledger_db.h"
-#include "db/market_db.h"
 #include "ledger/ledger.h"
 #include "market/market.h"
 
