@@ -10,7 +10,7 @@
  * Prints TAP-like "ok"/"not ok" lines and throughput figures; exits non-zero on any failure.
  */
 #include "crypto/crypto.h"
-#include "db/ledger_db.h"
+#include "db/db.h"
 
 #include <pthread.h>
 #include <sodium.h>
