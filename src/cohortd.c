@@ -27,26 +27,195 @@ static void usage(FILE *f)
     coh_config_describe(f, coh_settings, coh_settings_count, 0);
 }
 
-int main(int argc, char **argv)
+/* What the daemon owns between start and stop. */
+struct cohortd {
+    struct coh_app app;
+    coh_market_floors floors;
+    struct coh_db_role role;
+    int applied; /* migrations applied at this start */
+    coh_http_server *srv, *metrics_srv;
+    coh_svc_chain_worker *chain_worker;
+    coh_svc_release_worker *workers[64];
+};
+
+/* Parses argv: 0 to run, 1 to exit 0 (--version, --help), 2 on a bad argument. */
+static int parse_args(int argc, char **argv, const char **config_file, int *check_only)
 {
-    const char *config_file = NULL;
-    int check_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config_file = argv[++i];
+            *config_file = argv[++i];
         } else if (strcmp(argv[i], "--check") == 0) {
-            check_only = 1;
+            *check_only = 1;
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("cohortd %s\n", coh_version());
-            return 0;
+            return 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
-            return 0;
+            return 1;
         } else {
             fprintf(stderr, "cohortd: unknown argument '%s' (see cohortd --help)\n", argv[i]);
             return 2;
         }
     }
+    return 0;
+}
+
+/* The pool, the migrations (as the owner role when migrate_database_url names it: set it for
+ * the --check run at deployment only, so the serving process never holds the owner's login),
+ * and a warning when the serving role could rewrite the ledger. 0, or 1 after one line. */
+static int open_database(struct cohortd *d, const coh_config *cfg, coh_err *err)
+{
+    struct coh_app *app = &d->app;
+    int timeout_ms = (int)coh_config_int(cfg, "db_statement_timeout_ms");
+    if (coh_db_pool_new(&app->db, coh_config_str(cfg, "database_url"),
+                        (int)coh_config_int(cfg, "db_pool_size"), timeout_ms, err)) {
+        fprintf(stderr, "cohortd: database_url: %s\n", err->msg);
+        return 1;
+    }
+    const char *migrate_url = coh_config_str(cfg, "migrate_database_url");
+    coh_db_pool *owner_db = NULL;
+    if (*migrate_url && coh_db_pool_new(&owner_db, migrate_url, 1, timeout_ms, err)) {
+        fprintf(stderr, "cohortd: migrate_database_url: %s\n", err->msg);
+        return 1;
+    }
+    int rc = coh_db_migrate(&d->applied, owner_db ? owner_db : app->db, app->sql_dir, err);
+    coh_db_pool_free(owner_db);
+    if (rc) {
+        fprintf(stderr, "cohortd: %s\n", err->msg);
+        return 1;
+    }
+    if (coh_db_role_check(&d->role, app->db, err)) {
+        fprintf(stderr, "cohortd: database_url: %s\n", err->msg);
+        return 1;
+    }
+    if (d->role.superuser || d->role.owns_ledger || d->role.may_rewrite_ledger)
+        coh_log_warn("database_url connects as %s, which %s: connect as the application role "
+                     "(cohort_app) and migrate as the owner (migrate_database_url)",
+                     d->role.name,
+                     d->role.superuser     ? "is a superuser"
+                     : d->role.owns_ledger ? "owns the ledger tables"
+                                           : "may update, delete or truncate ledger entries");
+    return 0;
+}
+
+/* The ledger signing key (generated on first start, kept wrapped under the master key), and
+ * request keys stored before they were bound to their request id, bound now, once. */
+static int load_keys(struct cohortd *d, coh_err *err)
+{
+    struct coh_app *app = &d->app;
+    uint8_t ledger_addr[20];
+    if (coh_db_ledger_key_load(&app->ledger_key, ledger_addr, app->db, app->master_key, 1, err)) {
+        fprintf(stderr, "cohortd: ledger key: %s\n", err->msg);
+        return 1;
+    }
+    coh_crypto_address_format(app->ledger_address, ledger_addr);
+    long rewrapped = 0;
+    if (coh_svc_reqkeys_upgrade(app->db, app->master_key, &rewrapped, err)) {
+        fprintf(stderr, "cohortd: request keys: %s\n", err->msg);
+        return 1;
+    }
+    if (rewrapped)
+        coh_log_info("%ld request key(s) re-wrapped, bound to their request id", rewrapped);
+    return 0;
+}
+
+/* The release workers, and the chain worker (anchoring, deposit and claim events) when a
+ * rewards contract is set. */
+static int start_workers(struct cohortd *d, const coh_config *cfg, coh_err *err)
+{
+    struct coh_app *app = &d->app;
+    struct coh_svc_release_worker_config wcfg = {
+        .db = app->db,
+        .master_key = app->master_key,
+        .ledger_key = app->ledger_key,
+        .interval_ms = (int)coh_config_int(cfg, "release_poll_ms"),
+        .lease_s = (int)coh_config_int(cfg, "release_lease_s"),
+        .floors = &d->floors,
+    };
+    for (long i = 0; i < coh_config_int(cfg, "release_workers") && i < 64; i++) {
+        if (coh_svc_release_worker_start(&d->workers[i], &wcfg, err)) {
+            fprintf(stderr, "cohortd: %s\n", err->msg);
+            return 1;
+        }
+    }
+    const char *rewards = coh_config_str(cfg, "rewards_contract");
+    const char *rpc_url = coh_config_str(cfg, "chain_rpc_url");
+    if (!*rewards || !*rpc_url)
+        return 0;
+    struct coh_svc_chain_worker_config ccfg = {
+        .db = app->db,
+        .ledger_key = app->ledger_key,
+        .rpc_url = rpc_url,
+        .chain_id = (uint64_t)coh_config_int(cfg, "chain_id"),
+        .confirmations = coh_config_int(cfg, "chain_confirmations"),
+        .poll_ms = coh_config_int(cfg, "chain_poll_ms"),
+        .interval_s = coh_config_int(cfg, "anchor_interval_s"),
+        .batch_size = coh_config_int(cfg, "anchor_batch_size"),
+        .stuck_s = coh_config_int(cfg, "anchor_stuck_s"),
+        .start_block = coh_config_int(cfg, "chain_start_block"),
+        .master_key = app->master_key,
+        .max_failures = coh_config_int(cfg, "anchor_max_failures"),
+        .backoff_ms = coh_config_int(cfg, "anchor_backoff_ms"),
+    };
+    if (coh_crypto_address_parse(ccfg.rewards, rewards) != 0) {
+        fprintf(stderr, "cohortd: config: rewards_contract is not an address\n");
+        return 1;
+    }
+    if (coh_svc_chain_worker_start(&d->chain_worker, &ccfg, err)) {
+        fprintf(stderr, "cohortd: %s\n", err->msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* The API and, when metrics_listen is set, the metrics listener (its token's length and a
+ * listener off loopback were checked at load). */
+static int start_servers(struct cohortd *d, const coh_config *cfg, coh_err *err)
+{
+    struct coh_app *app = &d->app;
+    app->metrics = coh_metrics_new();
+    double per_min = (double)coh_config_int(cfg, "signin_rate_per_min");
+    app->ratelimit = coh_ratelimit_new(per_min / 60.0, per_min);
+    if (!app->metrics || !app->ratelimit || coh_svc_claims_cache_new(&app->claims) != 0) {
+        fprintf(stderr, "cohortd: out of memory\n");
+        return 1;
+    }
+    const char *metrics_listen = coh_config_str(cfg, "metrics_listen");
+    if (coh_http_server_new(&d->srv, app, coh_config_str(cfg, "listen"),
+                            (int)coh_config_int(cfg, "http_threads"),
+                            (int)coh_config_int(cfg, "http_request_timeout_ms"),
+                            (int)coh_config_int(cfg, "http_keep_alive_ms"), err) ||
+        (*metrics_listen &&
+         coh_http_metrics_server_new(&d->metrics_srv, app, metrics_listen,
+                                     coh_config_str(cfg, "metrics_token"), err))) {
+        fprintf(stderr, "cohortd: %s\n", err->msg);
+        return 1;
+    }
+    return 0;
+}
+
+static void stop_all(struct cohortd *d)
+{
+    coh_svc_chain_worker_stop(d->chain_worker);
+    for (int i = 0; i < 64; i++)
+        coh_svc_release_worker_stop(d->workers[i]);
+    coh_http_server_free(d->metrics_srv);
+    coh_http_server_free(d->srv);
+    coh_ratelimit_free(d->app.ratelimit);
+    coh_metrics_free(d->app.metrics);
+    coh_db_pool_free(d->app.db);
+    coh_svc_claims_cache_free(d->app.claims);
+    coh_secbuf_free(d->app.ledger_key);
+    coh_secbuf_free(d->app.master_key);
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_file = NULL;
+    int check_only = 0;
+    int args = parse_args(argc, argv, &config_file, &check_only);
+    if (args)
+        return args == 1 ? 0 : 2;
     if (coh_process_harden() != 0) {
         fprintf(stderr, "cohortd: cannot initialize libsodium or disable core dumps\n");
         return 1;
@@ -65,106 +234,40 @@ int main(int argc, char **argv)
         return 1;
     }
     coh_log_set_level(lvl);
-    /* Privileges are split (DESIGN.md, "Running"): the daemon needs nothing of root's. */
+    /* Privileges are split (docs/OPERATIONS.md): the daemon needs nothing of root's. */
     if (geteuid() == 0 && !check_only)
         coh_log_warn("cohortd runs as root: run it as an unprivileged system user (scripts/run.sh "
                      "uses 'cohortd')");
-    static coh_market_floors floors;
-    if (coh_market_floors_from_config(&floors, cfg, &err)) {
+    static struct cohortd d; /* the floors outlive every thread */
+    if (coh_market_floors_from_config(&d.floors, cfg, &err)) {
         fprintf(stderr, "cohortd: %s\n", err.msg);
         coh_config_free(cfg);
         return 1;
     }
-
-    /* metrics_token's length and a metrics_listen off loopback were checked at load. */
-    const char *metrics_listen = coh_config_str(cfg, "metrics_listen");
-    const char *metrics_token = coh_config_str(cfg, "metrics_token");
-
-    struct coh_app app;
-    memset(&app, 0, sizeof app);
-    app.config = cfg;
-    app.sql_dir = coh_config_str(cfg, "sql_dir");
-    app.web_dir = coh_config_str(cfg, "web_dir");
-    app.openapi_path = coh_config_str(cfg, "openapi_path");
-    app.max_body_bytes = (size_t)coh_config_int(cfg, "max_body_bytes");
-    app.floors = &floors;
+    struct coh_app *app = &d.app;
+    app->config = cfg;
+    app->sql_dir = coh_config_str(cfg, "sql_dir");
+    app->web_dir = coh_config_str(cfg, "web_dir");
+    app->openapi_path = coh_config_str(cfg, "openapi_path");
+    app->max_body_bytes = (size_t)coh_config_int(cfg, "max_body_bytes");
+    app->floors = &d.floors;
     int rc = 1;
-    coh_http_server *srv = NULL, *metrics_srv = NULL;
-    coh_svc_chain_worker *chain_worker = NULL;
-    coh_svc_release_worker *workers[64] = {0};
-    if (coh_master_key_load(&app.master_key, coh_config_str(cfg, "master_key_file"), 0, &err)) {
+    if (coh_master_key_load(&app->master_key, coh_config_str(cfg, "master_key_file"), 0, &err)) {
         fprintf(stderr, "cohortd: %s\n", err.msg);
         goto out;
     }
-    if (coh_db_pool_new(&app.db, coh_config_str(cfg, "database_url"),
-                        (int)coh_config_int(cfg, "db_pool_size"),
-                        (int)coh_config_int(cfg, "db_statement_timeout_ms"), &err)) {
-        fprintf(stderr, "cohortd: database_url: %s\n", err.msg);
+    if (open_database(&d, cfg, &err) || load_keys(&d, &err))
         goto out;
-    }
-    int applied = 0;
-    /* Migrations run as the owner role when migrate_database_url names it (set it for the
-     * --check run at deployment only, so the serving process never holds the owner's login). */
-    const char *migrate_url = coh_config_str(cfg, "migrate_database_url");
-    coh_db_pool *owner_db = NULL;
-    if (*migrate_url && coh_db_pool_new(&owner_db, migrate_url, 1,
-                                        (int)coh_config_int(cfg, "db_statement_timeout_ms"), &err)) {
-        fprintf(stderr, "cohortd: migrate_database_url: %s\n", err.msg);
-        goto out;
-    }
-    rc = coh_db_migrate(&applied, owner_db ? owner_db : app.db, app.sql_dir, &err);
-    coh_db_pool_free(owner_db);
-    if (rc) {
-        rc = 1;
-        fprintf(stderr, "cohortd: %s\n", err.msg);
-        goto out;
-    }
-    rc = 1;
-    struct coh_db_role role;
-    if (coh_db_role_check(&role, app.db, &err)) {
-        fprintf(stderr, "cohortd: database_url: %s\n", err.msg);
-        goto out;
-    }
-    if (role.superuser || role.owns_ledger || role.may_rewrite_ledger)
-        coh_log_warn("database_url connects as %s, which %s: connect as the application role "
-                     "(cohort_app) and migrate as the owner (migrate_database_url)",
-                     role.name,
-                     role.superuser     ? "is a superuser"
-                     : role.owns_ledger ? "owns the ledger tables"
-                                        : "may update, delete or truncate ledger entries");
-    /* The ledger signing key: generated on first start, kept wrapped under the master key. */
-    uint8_t ledger_addr[20];
-    if (coh_db_ledger_key_load(&app.ledger_key, ledger_addr, app.db, app.master_key, 1, &err)) {
-        fprintf(stderr, "cohortd: ledger key: %s\n", err.msg);
-        goto out;
-    }
-    coh_crypto_address_format(app.ledger_address, ledger_addr);
-    /* Request keys stored before they were bound to their request id: bound now, once. */
-    long rewrapped = 0;
-    if (coh_svc_reqkeys_upgrade(app.db, app.master_key, &rewrapped, &err)) {
-        fprintf(stderr, "cohortd: request keys: %s\n", err.msg);
-        goto out;
-    }
-    if (rewrapped)
-        coh_log_info("%ld request key(s) re-wrapped, bound to their request id", rewrapped);
     if (check_only) {
-        printf("cohortd: configuration ok, %d migration(s) applied now\n", applied);
-        printf("cohortd: ledger signer %s\n", app.ledger_address);
-        printf("cohortd: database role %s%s\n", role.name,
-               role.superuser || role.owns_ledger || role.may_rewrite_ledger
+        printf("cohortd: configuration ok, %d migration(s) applied now\n", d.applied);
+        printf("cohortd: ledger signer %s\n", app->ledger_address);
+        printf("cohortd: database role %s%s\n", d.role.name,
+               d.role.superuser || d.role.owns_ledger || d.role.may_rewrite_ledger
                    ? " (privileged: see the warning above)"
                    : "");
         rc = 0;
         goto out;
     }
-    app.metrics = coh_metrics_new();
-    double per_min = (double)coh_config_int(cfg, "signin_rate_per_min");
-    app.ratelimit = coh_ratelimit_new(per_min / 60.0, per_min);
-    if (!app.metrics || !app.ratelimit || coh_svc_claims_cache_new(&app.claims) != 0) {
-        fprintf(stderr, "cohortd: out of memory\n");
-        goto out;
-    }
-
     /* Block the stop signals in every thread; the main thread waits for them. */
     sigset_t stop;
     sigemptyset(&stop);
@@ -172,63 +275,11 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
-
-    if (coh_http_server_new(&srv, &app, coh_config_str(cfg, "listen"),
-                            (int)coh_config_int(cfg, "http_threads"),
-                            (int)coh_config_int(cfg, "http_request_timeout_ms"),
-                            (int)coh_config_int(cfg, "http_keep_alive_ms"), &err)) {
-        fprintf(stderr, "cohortd: %s\n", err.msg);
+    if (start_servers(&d, cfg, &err) || start_workers(&d, cfg, &err))
         goto out;
-    }
-    if (*metrics_listen &&
-        coh_http_metrics_server_new(&metrics_srv, &app, metrics_listen, metrics_token, &err)) {
-        fprintf(stderr, "cohortd: %s\n", err.msg);
-        goto out;
-    }
-    struct coh_svc_release_worker_config wcfg = {
-        .db = app.db,
-        .master_key = app.master_key,
-        .ledger_key = app.ledger_key,
-        .interval_ms = (int)coh_config_int(cfg, "release_poll_ms"),
-        .lease_s = (int)coh_config_int(cfg, "release_lease_s"),
-        .floors = &floors,
-    };
-    for (long i = 0; i < coh_config_int(cfg, "release_workers") && i < 64; i++) {
-        if (coh_svc_release_worker_start(&workers[i], &wcfg, &err)) {
-            fprintf(stderr, "cohortd: %s\n", err.msg);
-            goto out;
-        }
-    }
-    /* The chain worker: anchoring and deposit/claim events, when a rewards contract is set. */
-    const char *rewards = coh_config_str(cfg, "rewards_contract");
-    const char *rpc_url = coh_config_str(cfg, "chain_rpc_url");
-    if (*rewards && *rpc_url) {
-        struct coh_svc_chain_worker_config ccfg = {
-            .db = app.db,
-            .ledger_key = app.ledger_key,
-            .rpc_url = rpc_url,
-            .chain_id = (uint64_t)coh_config_int(cfg, "chain_id"),
-            .confirmations = coh_config_int(cfg, "chain_confirmations"),
-            .poll_ms = coh_config_int(cfg, "chain_poll_ms"),
-            .interval_s = coh_config_int(cfg, "anchor_interval_s"),
-            .batch_size = coh_config_int(cfg, "anchor_batch_size"),
-            .stuck_s = coh_config_int(cfg, "anchor_stuck_s"),
-            .start_block = coh_config_int(cfg, "chain_start_block"),
-            .master_key = app.master_key,
-            .max_failures = coh_config_int(cfg, "anchor_max_failures"),
-            .backoff_ms = coh_config_int(cfg, "anchor_backoff_ms"),
-        };
-        if (coh_crypto_address_parse(ccfg.rewards, rewards) != 0) {
-            fprintf(stderr, "cohortd: config: rewards_contract is not an address\n");
-            goto out;
-        }
-        if (coh_svc_chain_worker_start(&chain_worker, &ccfg, &err)) {
-            fprintf(stderr, "cohortd: %s\n", err.msg);
-            goto out;
-        }
-    }
     if (coh_log_buffered_start() != 0)
         coh_log_warn("cannot start the log flusher; logging unbuffered");
+    const char *metrics_listen = coh_config_str(cfg, "metrics_listen");
     coh_log_info("cohortd %s listening on %s, metrics on %s", coh_version(),
                  coh_config_str(cfg, "listen"), *metrics_listen ? metrics_listen : "(off)");
     int sig = 0;
@@ -237,17 +288,7 @@ int main(int argc, char **argv)
     coh_log_flush();
     rc = 0;
 out:
-    coh_svc_chain_worker_stop(chain_worker);
-    for (int i = 0; i < 64; i++)
-        coh_svc_release_worker_stop(workers[i]);
-    coh_http_server_free(metrics_srv);
-    coh_http_server_free(srv);
-    coh_ratelimit_free(app.ratelimit);
-    coh_metrics_free(app.metrics);
-    coh_db_pool_free(app.db);
-    coh_svc_claims_cache_free(app.claims);
-    coh_secbuf_free(app.ledger_key);
-    coh_secbuf_free(app.master_key);
+    stop_all(&d);
     coh_log_buffered_stop();
     coh_config_free(cfg);
     return rc;
