@@ -7,12 +7,25 @@
 #ifndef COH_CORE_H
 #define COH_CORE_H
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #define COH_WUR __attribute__((warn_unused_result))
+
+/*
+ * Internal invariants, as SQLite does it: assert() states what cannot happen and is checked in
+ * the debug and sanitizer build every test runs under (scripts/build.sh); COH_NEVER(x) is for
+ * a condition that cannot be true yet has a safe branch, asserted there and taken in release.
+ * Neither checks input: input gets an error.
+ */
+#ifdef NDEBUG
+#define COH_NEVER(x) (x)
+#else
+#define COH_NEVER(x) (assert(!(x)), (x))
+#endif
 
 /* ---- errors: 0 ok, negative code on failure ---------------------------------------- */
 enum coh_err_code {

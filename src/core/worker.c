@@ -54,6 +54,7 @@ static void *worker_main(void *arg)
 int coh_worker_start(coh_worker **out, long period_ms, coh_worker_step_fn step, void *arg,
                      coh_err *err)
 {
+    assert(step);
     *out = NULL;
     coh_worker *w = calloc(1, sizeof *w);
     if (!w)

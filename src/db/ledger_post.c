@@ -581,6 +581,7 @@ static int batch_insert(struct batch *b, size_t fresh, coh_db_conn *c, const coh
             continue;
         }
         if (b->what[i] == B_REPLAY_BATCH) {
+            assert(b->orig[i] < i);
             *e = b->es[b->orig[i]]; /* sealed already: it comes earlier */
             continue;
         }
@@ -593,6 +594,7 @@ static int batch_insert(struct batch *b, size_t fresh, coh_db_conn *c, const coh
         }
         memcpy(e->signer, signer, 20);
         size_t len = copy_line(line, e, signer_hex);
+        assert(len < sizeof line);
         if (PQputCopyData(pg, line, (int)len) != 1)
             rc = coh_err_set(err, COH_ERR_UNAVAILABLE, "COPY of the batch failed: %s",
                              PQerrorMessage(pg));

@@ -530,6 +530,7 @@ static int reload_key(coh_svc_chain_worker *w, coh_err *err)
 static void set_state(coh_svc_chain_worker *w, const char *state, const char *reason,
                       long next_try_s)
 {
+    assert(strlen(state) < sizeof w->state);
     if (strcmp(w->state, state) == 0 && strcmp(w->reason, reason) == 0 && next_try_s < 0)
         return;
     if (strcmp(w->state, state) != 0 || strcmp(w->reason, reason) != 0) {

@@ -81,7 +81,7 @@ static int member_arrays(char **addrs, char **flags, PGresult *contribs, const s
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        if (rows[i] < n_kept)
+        if (!COH_NEVER(rows[i] >= n_kept)) /* released rows are kept rows */
             in[rows[i]] = 1;
     size_t k = 0, j = 0;
     s[k++] = '{';
