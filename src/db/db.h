@@ -380,7 +380,7 @@ COH_WUR int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq
 /* ---- the deposit watcher (chain_events.c) ---------------------------------------------- */
 /*
  * Logs the deposit watcher was given that were not the rewards contract's Deposited or Claimed
- * events (another address or topic), ignored since the process started (chain_watch.c).
+ * events (another address or topic), ignored since the process started (src/svc/deposit_watch.c).
  */
 unsigned long coh_db_chain_logs_ignored(void);
 /* Scan cursor by name (the last block fully processed); *block = dflt when never set. */
