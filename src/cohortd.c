@@ -194,7 +194,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cohortd: ledger key: %s\n", err.msg);
         goto out;
     }
-    coh_crypto_address_format(app.ledger_address, ledger_addr);
+    coh_hex_encode(app.ledger_address, ledger_addr, 20, 1);
     /* Request keys stored before they were bound to their request id: bound now, once. */
     long rewrapped = 0;
     if (coh_market_reqkeys_upgrade(app.db, app.master_key, &rewrapped, &err)) {

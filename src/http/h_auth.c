@@ -128,9 +128,7 @@ void coh_h_auth_siwe(struct coh_http_req *req)
         return;
     }
     char addr[43];
-    coh_crypto_address_format(addr, m.address);
-    for (char *c = addr; *c; c++)
-        *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
+    coh_hex_encode(addr, m.address, 20, 1);
     uint8_t sig[65];
     long sig_len = coh_hex_decode(sig, sizeof sig, signature);
     if (rate_limited(req, "address", addr)) {
@@ -169,12 +167,11 @@ void coh_h_auth_siwe(struct coh_http_req *req)
                                       coh_http_header(req, "User-Agent"), &err)) {
                 coh_http_send_err(req, &err);
             } else {
-                char checksum[43], did[COH_CRYPTO_DID_MAX];
-                coh_crypto_address_format(checksum, m.address);
+                char did[COH_CRYPTO_DID_MAX];
                 coh_crypto_did_format(did, coh_http_chain_id(req), m.address);
                 coh_http_send_json(req, 200,
                                    json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "token", token,
-                                             "token_type", "Bearer", "address", checksum, "did",
+                                             "token_type", "Bearer", "address", addr, "did",
                                              did, "session_id", (json_int_t)s.id, "expires_at",
                                              s.expires_at));
             }

@@ -20,7 +20,7 @@ static const char *contract(const struct coh_http_req *req, const char *name, ch
     const char *v = coh_config_str(req->app->config, name);
     if (!v || !*v || coh_crypto_address_parse(a, v) != 0)
         return NULL;
-    coh_crypto_address_format(out, a);
+    coh_hex_encode(out, a, 20, 1);
     return out;
 }
 
@@ -90,8 +90,8 @@ void coh_h_anchors(struct coh_http_req *req)
 
 void coh_h_claim(struct coh_http_req *req)
 {
-    char addr[43], checksum[43], rewards[43];
-    if (!coh_http_address_param(req, 0, addr, checksum))
+    char addr[43], rewards[43];
+    if (!coh_http_address_param(req, 0, addr))
         return;
     /* A leaf names what an address was credited: served to that address alone. */
     if (!coh_http_auth_require(req))
@@ -107,7 +107,7 @@ void coh_h_claim(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
-    json_object_set_new(j, "address", json_string(checksum));
+    json_object_set_new(j, "address", json_string(addr));
     const char *c = contract(req, "rewards_contract", rewards);
     json_object_set_new(j, "contract", c ? json_string(c) : json_null());
     coh_http_send_json(req, 200, j);

@@ -126,6 +126,22 @@ static json_t *consent_view(struct coh_http_req *req, json_t *stored, const json
         k.c.expiry = (uint64_t)json_integer_value(json_object_get(stored, "expiry"));
         ok = k.privacy && coh_hex_decode_exact(k.c.terms_hash, 32, th) == 0;
     }
+    /* One shape whether or not a consent exists (docs/API.md): status none, given or
+     * revoked, and every member present, null when there is nothing to show. */
+    static const char *const members[] = {"signature", "expiry",     "version",   "terms_hash",
+                                          "privacy",   "created_at", "revoked_at"};
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
+        if (!json_object_get(stored, members[i]))
+            json_object_set_new(stored, members[i], json_null());
+    json_object_set_new(stored, "request_id", json_string(json_string_value(json_object_get(v, "id"))));
+    json_object_set_new(stored, "contributor", json_string(req->account));
+    json_object_set_new(stored, "status",
+                        json_string(json_is_null(json_object_get(stored, "signature")) ? "none"
+                                    : json_is_null(json_object_get(stored, "revoked_at"))
+                                        ? "given"
+                                        : "revoked"));
+    json_object_set_new(stored, "typed_data", json_null());
+    json_object_set_new(stored, "terms", json_null());
     if (ok) {
         json_object_set_new(stored, "typed_data",
                             coh_crypto_consent_typed_data(coh_http_chain_id(req), contract, &k.c));
@@ -273,15 +289,18 @@ void coh_h_contribution_put(struct coh_http_req *req)
         return;
     json_t *body = coh_http_body_object(req);
     const char *sealed = body ? json_string_value(json_object_get(body, "sealed")) : NULL;
+    /* 0x hex (docs/API.md); base64 without the 0x is wave 1's form, still accepted. */
     size_t cap = sealed ? strlen(sealed) : 0;
     uint8_t *ct = sealed ? malloc(cap + 1) : NULL;
-    long ct_len = ct ? coh_base64_decode(ct, cap, sealed) : -1;
+    long ct_len = !ct                            ? -1
+                  : strncmp(sealed, "0x", 2) == 0 ? coh_hex_decode(ct, cap, sealed)
+                                                  : coh_base64_decode(ct, cap, sealed);
     coh_err err = {0};
     if (!body) {
         /* answered */
     } else if (!sealed || ct_len < 49 || ct_len > 65536) {
         coh_http_send_problem(req, 422, "invalid", "Invalid contribution",
-                              "sealed must be the base64 of crypto_box_seal(record JSON, "
+                              "sealed must be 0x hex of crypto_box_seal(record JSON, "
                               "public_key), 49 to 65536 bytes");
     } else if (validate_sealed(req, id, v, ct, (size_t)ct_len, &err) != 0) {
         if (err.code == COH_ERR_INVALID)

@@ -153,7 +153,7 @@ void coh_h_ledger_entry(struct coh_http_req *req)
     coh_http_send_json(req, 200, j);
 }
 
-int coh_http_address_param(struct coh_http_req *req, int i, char lower[43], char checksum[43])
+int coh_http_address_param(struct coh_http_req *req, int i, char lower[43])
 {
     uint8_t a[20];
     int rc = coh_crypto_address_parse(a, coh_http_param(req, i));
@@ -162,17 +162,14 @@ int coh_http_address_param(struct coh_http_req *req, int i, char lower[43], char
                               coh_crypto_strerror(rc));
         return 0;
     }
-    if (lower)
-        coh_hex_encode(lower, a, 20, 1);
-    if (checksum)
-        coh_crypto_address_format(checksum, a);
+    coh_hex_encode(lower, a, 20, 1);
     return 1;
 }
 
 void coh_h_account_balance(struct coh_http_req *req)
 {
-    char addr[43], checksum[43];
-    if (!coh_http_address_param(req, 0, addr, checksum))
+    char addr[43];
+    if (!coh_http_address_param(req, 0, addr))
         return;
     /* Signed in as the address: everything; anyone else: the researcher's accounts only. */
     int own = 0;
@@ -187,7 +184,7 @@ void coh_h_account_balance(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
-    json_t *j = json_pack("{s:s,s:s,s:s,s:I}", "address", checksum, "available", b.available,
+    json_t *j = json_pack("{s:s,s:s,s:s,s:I}", "address", addr, "available", b.available,
                           "escrowed", b.escrowed, "seq", (json_int_t)b.seq);
     if (j && own)
         json_object_update_new(j, json_pack("{s:s,s:s,s:s,s:s,s:s}", "earned", b.earned,

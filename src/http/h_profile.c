@@ -49,7 +49,7 @@ static json_t *profile_view(struct coh_http_req *req, coh_err *err)
         coh_err_set(err, COH_ERR_DB, "stored address is malformed");
         return NULL;
     }
-    coh_crypto_address_format(checksum, addr);
+    coh_hex_encode(checksum, addr, 20, 1); /* docs/API.md: addresses lowercase */
     coh_crypto_did_format(did, coh_http_chain_id(req), addr);
     json_t *roles = json_array();
     if (json_is_true(json_object_get(p, "is_researcher")))

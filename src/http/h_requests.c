@@ -226,7 +226,7 @@ void coh_h_requests_get(struct coh_http_req *req)
     if (rc_addr && *rc_addr && coh_crypto_address_parse(contract, rc_addr) != 0)
         memset(contract, 0, sizeof contract);
     char contract_s[43];
-    coh_crypto_address_format(contract_s, contract);
+    coh_hex_encode(contract_s, contract, 20, 1);
     json_object_set_new(v, "consent_domain",
                         json_pack("{s:s,s:s,s:I,s:s}", "name", "Cohort", "version", "2", "chainId",
                                   (json_int_t)coh_http_chain_id(req), "verifyingContract",

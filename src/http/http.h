@@ -24,7 +24,7 @@ struct coh_app {
     struct coh_metrics *metrics;
     struct coh_ratelimit *ratelimit;
     coh_secbuf *ledger_key;  /* 32-byte secp256k1 ledger signing key; NULL until loaded */
-    char ledger_address[43]; /* its address, EIP-55 ("" when none) */
+    char ledger_address[43]; /* its address, lowercase 0x hex ("" when none) */
     struct coh_db_claims_cache *claims; /* GET /v1/claims trees (may be NULL: built per call) */
     const struct coh_market_floors *floors; /* the operator's privacy floors (never NULL) */
 };

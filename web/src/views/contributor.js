@@ -190,7 +190,7 @@ export async function contributePanel(req) {
     section.append(h('p.error', { role: 'alert' }, `You cannot take part in this request: ${e.message}`));
     return section;
   }
-  const given = mine.signature && !mine.revoked_at;
+  const given = mine.status === 'given';
   const open = req.status === 'open';
   const td = mine.typed_data;
   const consentBox = h('div.consent');
@@ -221,7 +221,7 @@ export async function contributePanel(req) {
       window.dispatchEvent(new HashChangeEvent('hashchange'));
     }));
     clear(consentBox,
-      h('p', mine.revoked_at ? `You revoked your consent on ${when(mine.revoked_at)}. You may consent again while the request is open.` : 'To take part, sign this consent with your wallet. It is an off-chain signature: no transaction, no fee.'),
+      h('p', mine.status === 'revoked' ? `You revoked your consent on ${when(mine.revoked_at)}. You may consent again while the request is open.` : 'To take part, sign this consent with your wallet. It is an off-chain signature: no transaction, no fee.'),
       // Each field of the EIP-712 Consent, as the wallet will show it, in the type's order.
       h('dl.facts#consent-fields',
         h('dt', 'Request'), h('dd.mono', short(td?.message?.requestId, 10)),
