@@ -66,16 +66,14 @@ void coh_h_anchors(struct coh_http_req *req)
     if (coh_http_query_get(req, "after", buf, sizeof buf) >= 0) {
         after = strtoll(buf, &end, 10);
         if (!*buf || *end || after < 0) {
-            coh_http_send_problem(req, 422, "invalid-parameter", "Invalid parameter",
-                                  "after must be a non-negative anchor id");
+            coh_http_problem(req, COH_PROBLEM_INVALID_PARAMETER, "after must be a non-negative anchor id");
             return;
         }
     }
     if (coh_http_query_get(req, "limit", buf, sizeof buf) >= 0) {
         limit = strtol(buf, &end, 10);
         if (!*buf || *end || limit < 1 || limit > 500) {
-            coh_http_send_problem(req, 422, "invalid-parameter", "Invalid parameter",
-                                  "limit must be between 1 and 500");
+            coh_http_problem(req, COH_PROBLEM_INVALID_PARAMETER, "limit must be between 1 and 500");
             return;
         }
     }
@@ -97,8 +95,7 @@ void coh_h_claim(struct coh_http_req *req)
     if (!coh_http_auth_require(req))
         return;
     if (strcmp(req->account, addr) != 0) {
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "a claim proof is served only to its own address, signed in");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "a claim proof is served only to its own address, signed in");
         return;
     }
     coh_err err = {0};

@@ -81,8 +81,7 @@ static json_t *contributor_request_ex(struct coh_http_req *req, char id[67], int
     }
     if (strcmp(json_string_value(json_object_get(v, "owner")), req->account) == 0) {
         json_decref(v);
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "a researcher cannot contribute to their own request");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "a researcher cannot contribute to their own request");
         return NULL;
     }
     return v;
@@ -169,22 +168,18 @@ void coh_h_consent_put(struct coh_http_req *req)
     } else if (!profile) {
         coh_http_send_err(req, &err);
     } else if (!json_is_true(json_object_get(profile, "is_contributor"))) {
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "add the contributor role to your profile to give consent");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "add the contributor role to your profile to give consent");
     } else if (!coh_market_within_operator_floors(v, req->app->floors)) {
-        coh_http_send_problem(req, 403, "not-eligible", "Not eligible",
-                              "this request is below the operator's privacy floors, raised "
+        coh_http_problem(req, COH_PROBLEM_NOT_ELIGIBLE, "this request is below the operator's privacy floors, raised "
                               "since it was posted; it takes no new consents");
     } else if (!coh_market_match(v, profile)) {
-        coh_http_send_problem(req, 403, "not-eligible", "Not eligible",
-                              "your consent profile does not fit this request's eligibility, "
+        coh_http_problem(req, COH_PROBLEM_NOT_ELIGIBLE, "your consent profile does not fit this request's eligibility, "
                               "purpose, reward, remaining privacy budget or your own privacy "
                               "floors");
     } else if (!sig_hex || coh_hex_decode(sig, sizeof sig, sig_hex) != 65) {
-        coh_http_send_problem(req, 422, "malformed-signature", "Invalid consent",
-                              "signature must be 65 bytes of hex (r || s || v)");
+        coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE, "signature must be 65 bytes of hex (r || s || v)");
     } else if (consent_of(&k, v, req->account, 2) != 0) {
-        coh_http_send_problem(req, 422, "invalid", "Invalid consent", "malformed request data");
+        coh_http_problem(req, COH_PROBLEM_INVALID, "malformed request data");
     } else {
         /* New consents are version 2: they sign the terms, not only the schema. */
         uint64_t chain = coh_http_chain_id(req);
@@ -196,20 +191,18 @@ void coh_h_consent_put(struct coh_http_req *req)
         char terms_hex[67];
         coh_hex_encode(terms_hex, k.c.terms_hash, 32, 1);
         if (rc == COH_CRYPTO_EHIGHS || rc == COH_CRYPTO_EV || rc == COH_CRYPTO_ESIG) {
-            coh_http_send_problem(req, 422, "malformed-signature", "Invalid consent", "%s",
+            coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE, "%s",
                                   coh_crypto_strerror(rc));
         } else if ((rc || memcmp(signer, me, 20) != 0) &&
                    consent_of(&old, v, req->account, 1) == 0 &&
                    signer_of(v1_signer, &old.c, sig, chain, contract) == 0 &&
                    memcmp(v1_signer, me, 20) == 0) {
-            coh_http_send_problem(req, 422, "outdated-consent", "Consent rejected",
-                                  "this is a version-1 consent (the schema's hash only); sign "
+            coh_http_problem(req, COH_PROBLEM_OUTDATED_CONSENT, "this is a version-1 consent (the schema's hash only); sign "
                                   "the version-2 consent, which names the request's terms and "
                                   "privacy, from GET /v1/requests/%s/consents/me",
                                   id);
         } else if (rc || memcmp(signer, me, 20) != 0) {
-            coh_http_send_problem(req, 401, "consent-signature-mismatch", "Consent rejected",
-                                  "the signature is not the signed-in wallet's signature of this "
+            coh_http_problem(req, COH_PROBLEM_CONSENT_SIGNATURE_MISMATCH, "the signature is not the signed-in wallet's signature of this "
                                   "request's version-2 EIP-712 consent (its terms hash, privacy "
                                   "summary, purpose, reward and expiry)");
         } else if (coh_db_consent_put(req->app->db, id, req->account, sig_hex,
@@ -299,12 +292,11 @@ void coh_h_contribution_put(struct coh_http_req *req)
     if (!body) {
         /* answered */
     } else if (!sealed || ct_len < 49 || ct_len > 65536) {
-        coh_http_send_problem(req, 422, "invalid", "Invalid contribution",
-                              "sealed must be 0x hex of crypto_box_seal(record JSON, "
+        coh_http_problem(req, COH_PROBLEM_INVALID, "sealed must be 0x hex of crypto_box_seal(record JSON, "
                               "public_key), 49 to 65536 bytes");
     } else if (validate_sealed(req, id, v, ct, (size_t)ct_len, &err) != 0) {
         if (err.code == COH_ERR_INVALID)
-            coh_http_send_problem(req, 422, "invalid-record", "Invalid contribution", "%s",
+            coh_http_problem(req, COH_PROBLEM_INVALID_RECORD, "%s",
                                   err.msg);
         else
             coh_http_send_err(req, &err);

@@ -46,8 +46,7 @@ static void lower(char *s)
 
 static int bad_param(struct coh_http_req *req, const char *name, const char *why)
 {
-    coh_http_send_problem_ext(req, 422, "invalid-parameter", "Invalid parameter",
-                              json_pack("{s:s}", "parameter", name), "'%s' %s", name, why);
+    coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER, json_pack("{s:s}", "parameter", name), "'%s' %s", name, why);
     return -1;
 }
 
@@ -130,8 +129,7 @@ void coh_h_ledger_entry(struct coh_http_req *req)
 {
     uint64_t seq;
     if (parse_u64(&seq, coh_http_param(req, 0)) != 0 || seq == 0) {
-        coh_http_send_problem(req, 422, "invalid-parameter", "Invalid parameter",
-                              "the entry sequence number must be a positive integer");
+        coh_http_problem(req, COH_PROBLEM_INVALID_PARAMETER, "the entry sequence number must be a positive integer");
         return;
     }
     coh_ledger_entry e;
@@ -158,7 +156,7 @@ int coh_http_address_param(struct coh_http_req *req, int i, char lower[43])
     uint8_t a[20];
     int rc = coh_crypto_address_parse(a, coh_http_param(req, i));
     if (rc) {
-        coh_http_send_problem(req, 422, "invalid-address", "Invalid address", "%s",
+        coh_http_problem(req, COH_PROBLEM_INVALID_ADDRESS, "%s",
                               coh_crypto_strerror(rc));
         return 0;
     }

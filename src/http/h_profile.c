@@ -312,7 +312,7 @@ void coh_h_profile_put(struct coh_http_req *req)
     }
     if (bad) {
         json_decref(body);
-        coh_http_send_problem(req, 422, "invalid", "Invalid profile", "%s", bad);
+        coh_http_problem(req, COH_PROBLEM_INVALID, "%s", bad);
         return;
     }
     /* Omitted members keep their stored values. */

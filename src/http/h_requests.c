@@ -20,8 +20,7 @@ int coh_http_request_id(struct coh_http_req *req, char out[67])
     const char *id = coh_http_param(req, 0);
     uint8_t raw[32];
     if (coh_hex_decode_exact(raw, 32, id) != 0 || strncmp(id, "0x", 2) != 0) {
-        coh_http_send_problem(req, 404, "not-found", "Not found",
-                              "a request id is 0x followed by 64 hex digits");
+        coh_http_problem(req, COH_PROBLEM_NOT_FOUND, "a request id is 0x followed by 64 hex digits");
         return 0;
     }
     coh_hex_encode(out, raw, 32, 1);
@@ -46,8 +45,7 @@ static json_t *researcher_body(struct coh_http_req *req)
     if (!coh_http_auth_require(req))
         return NULL;
     if (!has_role(req, "researcher")) {
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "only researchers post requests: add the researcher role to your "
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "only researchers post requests: add the researcher role to your "
                               "profile (PUT /v1/me/profile)");
         return NULL;
     }
@@ -66,7 +64,7 @@ void coh_h_requests_preview(struct coh_http_req *req)
     int rc = coh_market_request_preview(&out, body, (int64_t)time(NULL), req->app->floors, &err);
     json_decref(body);
     if (rc == COH_ERR_INVALID) {
-        coh_http_send_problem(req, 422, "invalid-request", "Invalid request", "%s", err.msg);
+        coh_http_problem(req, COH_PROBLEM_INVALID_REQUEST, "%s", err.msg);
         return;
     }
     if (rc) {
@@ -85,7 +83,7 @@ void coh_h_requests_create(struct coh_http_req *req)
     json_t *spec = NULL;
     if (coh_market_spec_validate(&spec, body, (int64_t)time(NULL), req->app->floors, &err)) {
         json_decref(body);
-        coh_http_send_problem(req, 422, "invalid-request", "Invalid request", "%s", err.msg);
+        coh_http_problem(req, COH_PROBLEM_INVALID_REQUEST, "%s", err.msg);
         return;
     }
     json_decref(body);
@@ -126,8 +124,7 @@ void coh_h_requests_create(struct coh_http_req *req)
             if (coh_db_request_transition(req->app->db, id, "draft", "cancelled", &e2))
                 coh_log_warn("request %s: cannot cancel draft: %s", id, e2.msg);
             json_decref(spec);
-            coh_http_send_problem(req, 402, "insufficient-funds", "Insufficient funds",
-                                  "the escrow of reward x max_contributors exceeds your available "
+            coh_http_problem(req, COH_PROBLEM_INSUFFICIENT_FUNDS, "the escrow of reward x max_contributors exceeds your available "
                                   "balance; deposit tokens first");
             return;
         }
@@ -179,16 +176,14 @@ void coh_h_requests_list(struct coh_http_req *req)
     for (const char *c = purpose; *c; c++)
         ok_purpose &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
     if ((owner[0] && coh_crypto_address_parse(oa, owner) != 0) || !ok_purpose) {
-        coh_http_send_problem(req, 422, "invalid", "Invalid query",
-                              "owner must be an address (0x + 40 hex) and purpose a lowercase slug "
+        coh_http_problem(req, COH_PROBLEM_INVALID, "owner must be an address (0x + 40 hex) and purpose a lowercase slug "
                               "such as academic-research");
         return;
     }
     if (!ok_status || strspn(limit_s, "0123456789") != strlen(limit_s) || limit < 1 ||
         limit > 200 ||
         (before[0] && coh_crypto_rfc3339_parse(&ms, before) != 0)) {
-        coh_http_send_problem(req, 422, "invalid", "Invalid query",
-                              "status must be open, closing, released, failed or cancelled; "
+        coh_http_problem(req, COH_PROBLEM_INVALID, "status must be open, closing, released, failed or cancelled; "
                               "limit 1-200; before an RFC 3339 time");
         return;
     }
@@ -252,8 +247,7 @@ static int owned_request(struct coh_http_req *req, char id[67], char status[16],
     snprintf(status, 16, "%s", json_string_value(json_object_get(v, "status")));
     json_decref(v);
     if (!mine)
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "only the researcher who posted a request can %s", what);
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "only the researcher who posted a request can %s", what);
     return mine;
 }
 
@@ -283,8 +277,7 @@ void coh_h_requests_release(struct coh_http_req *req)
     json_t *rel = coh_db_release_get(req->app->db, id, req->account, &err);
     if (!rel) {
         if (err.code == COH_ERR_NOTFOUND)
-            coh_http_send_problem(req, 409, "not-released", "No release yet",
-                                  "the request is %s; a release exists once it has closed and "
+            coh_http_problem(req, COH_PROBLEM_NOT_RELEASED, "the request is %s; a release exists once it has closed and "
                                   "its release job has run",
                                   status);
         else

@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "db/db.h"
+#include "http/problems.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -103,19 +104,21 @@ extern const size_t coh_http_routes_count;
 /* ---- responses (respond.c) ------------------------------------------------------------ */
 /* Sends body (stolen, may be NULL for no body) as application/json. */
 void coh_http_send_json(struct coh_http_req *req, int status, json_t *body);
-/* Sends an RFC 9457 problem: type urn:cohort:problem:<slug>, title, detail. */
-void coh_http_send_problem(struct coh_http_req *req, int status, const char *slug,
-                           const char *title, const char *detail_fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-/* Like send_problem, with extra members (stolen) merged into the problem object. */
-void coh_http_send_problem_ext(struct coh_http_req *req, int status, const char *slug,
-                               const char *title, json_t *extra, const char *detail_fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+/* Sends an RFC 9457 problem of the table (problems.h): its type urn:cohort:problem:<slug>,
+ * title and status, and the detail. */
+void coh_http_problem(struct coh_http_req *req, enum coh_problem id, const char *detail_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Like coh_http_problem, with extra members (stolen) merged into the problem object. */
+void coh_http_problem_ext(struct coh_http_req *req, enum coh_problem id, json_t *extra,
+                          const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Like coh_http_problem, with extra response headers ("Name: value\r\n" lines). */
+void coh_http_problem_headers(struct coh_http_req *req, enum coh_problem id, const char *headers,
+                              const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
 void coh_http_send_raw(struct coh_http_req *req, int status, const char *content_type,
                        const char *extra_headers, const void *body, size_t len);
-/* Maps a coh_err to a problem: INVALID 422, NOTFOUND 404, CONFLICT 409, FORBIDDEN 403,
- * LIMIT 429, UNAVAILABLE 503; anything else is logged and answered 503 (never 500 with
- * internals). */
+/* Maps a coh_err to a problem: the table's problem named by err->reason when set, else
+ * INVALID 422, NOTFOUND 404, CONFLICT 409, FORBIDDEN 403, LIMIT 429, UNAVAILABLE 503; anything
+ * else is logged and answered 503 (never 500 with internals). */
 void coh_http_send_err(struct coh_http_req *req, const coh_err *err);
 
 /*
