@@ -10,6 +10,7 @@
 #include "db/ledger_db.h"
 #include "http/handlers.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,24 +60,10 @@ void coh_h_chain_info(struct coh_http_req *req)
 
 void coh_h_anchors(struct coh_http_req *req)
 {
-    char buf[32];
-    long long after = 0;
-    long limit = 50;
-    char *end;
-    if (coh_http_query_get(req, "after", buf, sizeof buf) >= 0) {
-        after = strtoll(buf, &end, 10);
-        if (!*buf || *end || after < 0) {
-            coh_http_problem(req, COH_PROBLEM_INVALID_PARAMETER, "after must be a non-negative anchor id");
-            return;
-        }
-    }
-    if (coh_http_query_get(req, "limit", buf, sizeof buf) >= 0) {
-        limit = strtol(buf, &end, 10);
-        if (!*buf || *end || limit < 1 || limit > 500) {
-            coh_http_problem(req, COH_PROBLEM_INVALID_PARAMETER, "limit must be between 1 and 500");
-            return;
-        }
-    }
+    long long after, limit;
+    if (coh_http_query_int(req, "after", 0, 0, LLONG_MAX, &after) ||
+        coh_http_query_int(req, "limit", 50, 1, 500, &limit))
+        return;
     coh_err err = {0};
     json_t *j = coh_db_chain_anchors_json(req->app->db, after, (int)limit, &err);
     if (!j) {

@@ -155,15 +155,14 @@ void coh_h_requests_list(struct coh_http_req *req)
     optional_viewer(req);
     if (req->account[0] == '\x01')
         return;
-    char status[16] = "", purpose[48] = "", owner[48] = "", before[40] = "", limit_s[8] = "50";
+    char status[16] = "", purpose[48] = "", owner[48] = "", before[40] = "";
+    long long limit;
+    if (coh_http_query_int(req, "limit", 50, 1, 200, &limit))
+        return;
     (void)coh_http_query_get(req, "status", status, sizeof status);
     (void)coh_http_query_get(req, "purpose", purpose, sizeof purpose);
     (void)coh_http_query_get(req, "owner", owner, sizeof owner);
     (void)coh_http_query_get(req, "before", before, sizeof before);
-    (void)coh_http_query_get(req, "limit", limit_s, sizeof limit_s);
-    for (char *c = owner; *c; c++)
-        *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
-    int limit = atoi(limit_s);
     int64_t ms;
     static const char *const statuses[] = {"", "open", "closing", "released", "failed",
                                            "cancelled"};
@@ -175,20 +174,27 @@ void coh_h_requests_list(struct coh_http_req *req)
     int ok_purpose = strlen(purpose) <= 40;
     for (const char *c = purpose; *c; c++)
         ok_purpose &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
-    if ((owner[0] && coh_crypto_address_parse(oa, owner) != 0) || !ok_purpose) {
-        coh_http_problem(req, COH_PROBLEM_INVALID, "owner must be an address (0x + 40 hex) and purpose a lowercase slug "
-                              "such as academic-research");
+    /* Any case; mixed case must be a valid EIP-55 checksum (docs/API.md). */
+    const char *bad = owner[0] && coh_crypto_address_parse(oa, owner) != 0
+                          ? "owner"
+                          : !ok_purpose                                               ? "purpose"
+                          : !ok_status                                                ? "status"
+                          : before[0] && coh_crypto_rfc3339_parse(&ms, before) != 0 ? "before"
+                                                                                     : NULL;
+    if (bad) {
+        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                             json_pack("{s:s,s:s}", "parameter", bad, "in", "query"),
+                             "'%s' is not valid: owner must be an address (0x + 40 hex, EIP-55 "
+                             "when mixed case), purpose a lowercase slug such as "
+                             "academic-research, status open, closing, released, failed or "
+                             "cancelled, before an RFC 3339 time",
+                             bad);
         return;
     }
-    if (!ok_status || strspn(limit_s, "0123456789") != strlen(limit_s) || limit < 1 ||
-        limit > 200 ||
-        (before[0] && coh_crypto_rfc3339_parse(&ms, before) != 0)) {
-        coh_http_problem(req, COH_PROBLEM_INVALID, "status must be open, closing, released, failed or cancelled; "
-                              "limit 1-200; before an RFC 3339 time");
-        return;
-    }
+    if (owner[0])
+        coh_hex_encode(owner, oa, 20, 1);
     coh_err err = {0};
-    json_t *list = coh_db_requests_list(req->app->db, status, purpose, owner, before, limit,
+    json_t *list = coh_db_requests_list(req->app->db, status, purpose, owner, before, (int)limit,
                                         req->account, &err);
     if (!list) {
         coh_http_send_err(req, &err);

@@ -129,6 +129,18 @@ json_t *coh_http_body_object(struct coh_http_req *req);
 
 /* Returns the value of a query parameter into out (decoded), or -1 if absent (out unchanged). */
 int coh_http_query_get(const struct coh_http_req *req, const char *name, char *out, size_t cap);
+/*
+ * The one integer parameter parser (docs/API.md). coh_http_query_int reads the query
+ * parameter name into *out: absent gives def; present, it must be decimal digits only (no
+ * sign, space, exponent or fraction) within [min, max] (max LLONG_MAX for no upper bound).
+ * Otherwise it answers 422 invalid-parameter with members parameter (the name) and in
+ * ("query"), and returns -1; 0 when *out is set. coh_http_param_int does the same for path
+ * parameter i, named name (no default: the route matched a segment).
+ */
+int coh_http_query_int(struct coh_http_req *req, const char *name, long long def, long long min,
+                       long long max, long long *out);
+int coh_http_param_int(struct coh_http_req *req, int i, const char *name, long long min,
+                       long long max, long long *out);
 const char *coh_http_header(const struct coh_http_req *req, const char *name);
 /* Path parameter by position. */
 const char *coh_http_param(const struct coh_http_req *req, int i);

@@ -5,6 +5,7 @@
 #include "http/http.h"
 
 #include <civetweb.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,61 @@ int coh_http_query_get(const struct coh_http_req *req, const char *name, char *o
         memcpy(out, keep, strlen(keep) + 1);
     free(keep);
     return n < 0 ? -1 : n;
+}
+
+/* Decimal digits only (no sign, space, exponent or fraction), within [min, max]. */
+static int parse_int(long long *out, const char *s, long long min, long long max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 19 || strspn(s, "0123456789") != n)
+        return -1;
+    unsigned long long v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (unsigned long long)(s[i] - '0'); /* 19 digits < 2^64: no overflow */
+    if (v > (unsigned long long)LLONG_MAX || (long long)v < min || (long long)v > max)
+        return -1;
+    *out = (long long)v;
+    return 0;
+}
+
+static int bad_int(struct coh_http_req *req, const char *name, const char *where, long long min,
+                   long long max)
+{
+    if (max == LLONG_MAX)
+        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                             json_pack("{s:s,s:s}", "parameter", name, "in", where),
+                             "'%s' must be an integer of at least %lld", name, min);
+    else
+        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                             json_pack("{s:s,s:s}", "parameter", name, "in", where),
+                             "'%s' must be an integer from %lld to %lld", name, min, max);
+    return -1;
+}
+
+int coh_http_query_int(struct coh_http_req *req, const char *name, long long def, long long min,
+                       long long max, long long *out)
+{
+    *out = def;
+    if (!req->query)
+        return 0;
+    char buf[32];
+    int n = mg_get_var(req->query, strlen(req->query), name, buf, sizeof buf);
+    if (n == -1)
+        return 0; /* absent */
+    if (n < 0 || parse_int(out, buf, min, max) != 0) {
+        *out = def;
+        return bad_int(req, name, "query", min, max);
+    }
+    return 0;
+}
+
+int coh_http_param_int(struct coh_http_req *req, int i, const char *name, long long min,
+                       long long max, long long *out)
+{
+    *out = 0;
+    if (parse_int(out, coh_http_param(req, i), min, max) != 0)
+        return bad_int(req, name, "path", min, max);
+    return 0;
 }
 
 const char *coh_http_header(const struct coh_http_req *req, const char *name)

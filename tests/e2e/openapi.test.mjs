@@ -94,3 +94,31 @@ test('every documented operation is routed by the live server', async () => {
     }
   } finally { await srv.stop(); }
 });
+
+// One integer parameter parser (docs/API.md): digits only, within bounds, else 422
+// invalid-parameter naming the parameter and where it is.
+test('integer parameters: one parser, one problem naming the parameter', async () => {
+  const srv = await startCohortd();
+  try {
+    const bad = [
+      ['/v1/ledger/entries?limit=0', 'limit', 'query'], ['/v1/ledger/entries?limit=1001', 'limit', 'query'],
+      ['/v1/ledger/entries?after=-1', 'after', 'query'], ['/v1/ledger/entries?after=1.5', 'after', 'query'],
+      ['/v1/ledger/entries?after=99999999999999999999999', 'after', 'query'], ['/v1/ledger/entries?limit=', 'limit', 'query'],
+      ['/v1/anchors?limit=501', 'limit', 'query'], ['/v1/anchors?after=%2B1', 'after', 'query'],
+      ['/v1/requests?limit=201', 'limit', 'query'], ['/v1/requests?limit=1e2', 'limit', 'query'],
+      ['/v1/ledger/entries/0', 'seq', 'path'], ['/v1/ledger/entries/1e3', 'seq', 'path'],
+    ];
+    for (const [path, parameter, where] of bad) {
+      const r = await api(srv.base, 'GET', path);
+      assert.equal(r.status, 422, `${path}: ${r.status}`);
+      assert.equal(r.body.type, 'urn:cohort:problem:invalid-parameter', path);
+      assert.equal(r.body.parameter, parameter, path);
+      assert.equal(r.body.in, where, path);
+    }
+    for (const path of ['/v1/ledger/entries?limit=1000&after=0', '/v1/anchors?limit=500', '/v1/requests?limit=200']) {
+      assert.equal((await api(srv.base, 'GET', path)).status, 200, path);
+    }
+    const page = await api(srv.base, 'GET', '/v1/ledger/entries?limit=1');
+    if (page.body.next !== null) assert.equal(typeof page.body.next, 'number', 'next is a JSON number');
+  } finally { await srv.stop(); }
+});
