@@ -174,12 +174,12 @@ json_t *coh_crypto_consent_typed_data(uint64_t chain_id, const uint8_t verifying
                                                              : json_string(expiry)) ||
         json_object_set_new(msg, "contributor", json_string(who)))
         goto oom;
-    return json_pack("{s:{s:[o,o,o,o],s:o},s:s,s:{s:s,s:s,s:I,s:s},s:o}", "types",
-                     "EIP712Domain", member("name", "string"), member("version", "string"),
+    return json_pack("{s:{s:[o,o,o,o],s:o},s:s,s:{s:s,s:s,s:I,s:s},s:o}", "types", "EIP712Domain",
+                     member("name", "string"), member("version", "string"),
                      member("chainId", "uint256"), member("verifyingContract", "address"),
                      "Consent", type, "primaryType", "Consent", "domain", "name", "Cohort",
-                     "version", v2 ? "2" : "1", "chainId", (json_int_t)chain_id, "verifyingContract", vc,
-                     "message", msg);
+                     "version", v2 ? "2" : "1", "chainId", (json_int_t)chain_id,
+                     "verifyingContract", vc, "message", msg);
 oom:
     json_decref(type);
     json_decref(msg);

@@ -101,8 +101,8 @@ void coh_h_auth_siwe(struct coh_http_req *req)
     size_t msg_len = strlen(message);
     if (msg_len > SIWE_MAX_MESSAGE) {
         json_decref(body);
-        coh_http_problem(req, COH_PROBLEM_MESSAGE_TOO_LARGE, "the message has %zu bytes; the limit is %d", msg_len,
-                              SIWE_MAX_MESSAGE);
+        coh_http_problem(req, COH_PROBLEM_MESSAGE_TOO_LARGE,
+                         "the message has %zu bytes; the limit is %d", msg_len, SIWE_MAX_MESSAGE);
         return;
     }
     coh_crypto_siwe_msg m;
@@ -119,7 +119,8 @@ void coh_h_auth_siwe(struct coh_http_req *req)
     if (rate_limited(req, "address", addr)) {
         /* answered */
     } else if (sig_len != 65) {
-        coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE, "signature must be 65 bytes of hex (r || s || v)");
+        coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE,
+                         "signature must be 65 bytes of hex (r || s || v)");
     } else {
         char domain[256];
         const char *url = coh_config_str(req->app->config, "public_url");

@@ -82,7 +82,8 @@ void coh_h_claim(struct coh_http_req *req)
     if (!coh_http_auth_require(req))
         return;
     if (strcmp(req->account, addr) != 0) {
-        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "a claim proof is served only to its own address, signed in");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN,
+                         "a claim proof is served only to its own address, signed in");
         return;
     }
     coh_err err = {0};

@@ -81,7 +81,8 @@ static json_t *contributor_request_ex(struct coh_http_req *req, char id[67], int
     }
     if (strcmp(json_string_value(json_object_get(v, "owner")), req->account) == 0) {
         json_decref(v);
-        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "a researcher cannot contribute to their own request");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN,
+                         "a researcher cannot contribute to their own request");
         return NULL;
     }
     return v;
@@ -132,7 +133,8 @@ static json_t *consent_view(struct coh_http_req *req, json_t *stored, const json
     for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
         if (!json_object_get(stored, members[i]))
             json_object_set_new(stored, members[i], json_null());
-    json_object_set_new(stored, "request_id", json_string(json_string_value(json_object_get(v, "id"))));
+    json_object_set_new(stored, "request_id",
+                        json_string(json_string_value(json_object_get(v, "id"))));
     json_object_set_new(stored, "contributor", json_string(req->account));
     json_object_set_new(stored, "status",
                         json_string(json_is_null(json_object_get(stored, "signature")) ? "none"
@@ -168,16 +170,20 @@ void coh_h_consent_put(struct coh_http_req *req)
     } else if (!profile) {
         coh_http_send_err(req, &err);
     } else if (!json_is_true(json_object_get(profile, "is_contributor"))) {
-        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "add the contributor role to your profile to give consent");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN,
+                         "add the contributor role to your profile to give consent");
     } else if (!coh_market_within_operator_floors(v, req->app->floors)) {
-        coh_http_problem(req, COH_PROBLEM_NOT_ELIGIBLE, "this request is below the operator's privacy floors, raised "
-                              "since it was posted; it takes no new consents");
+        coh_http_problem(req, COH_PROBLEM_NOT_ELIGIBLE,
+                         "this request is below the operator's privacy floors, raised "
+                         "since it was posted; it takes no new consents");
     } else if (!coh_market_match(v, profile)) {
-        coh_http_problem(req, COH_PROBLEM_NOT_ELIGIBLE, "your consent profile does not fit this request's eligibility, "
-                              "purpose, reward, remaining privacy budget or your own privacy "
-                              "floors");
+        coh_http_problem(req, COH_PROBLEM_NOT_ELIGIBLE,
+                         "your consent profile does not fit this request's eligibility, "
+                         "purpose, reward, remaining privacy budget or your own privacy "
+                         "floors");
     } else if (!sig_hex || coh_hex_decode(sig, sizeof sig, sig_hex) != 65) {
-        coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE, "signature must be 65 bytes of hex (r || s || v)");
+        coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE,
+                         "signature must be 65 bytes of hex (r || s || v)");
     } else if (consent_of(&k, v, req->account, 2) != 0) {
         coh_http_problem(req, COH_PROBLEM_INVALID, "malformed request data");
     } else {
@@ -191,20 +197,21 @@ void coh_h_consent_put(struct coh_http_req *req)
         char terms_hex[67];
         coh_hex_encode(terms_hex, k.c.terms_hash, 32, 1);
         if (rc == COH_CRYPTO_EHIGHS || rc == COH_CRYPTO_EV || rc == COH_CRYPTO_ESIG) {
-            coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE, "%s",
-                                  coh_crypto_strerror(rc));
+            coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE, "%s", coh_crypto_strerror(rc));
         } else if ((rc || memcmp(signer, me, 20) != 0) &&
                    consent_of(&old, v, req->account, 1) == 0 &&
                    signer_of(v1_signer, &old.c, sig, chain, contract) == 0 &&
                    memcmp(v1_signer, me, 20) == 0) {
-            coh_http_problem(req, COH_PROBLEM_OUTDATED_CONSENT, "this is a version-1 consent (the schema's hash only); sign "
-                                  "the version-2 consent, which names the request's terms and "
-                                  "privacy, from GET /v1/requests/%s/consents/me",
-                                  id);
+            coh_http_problem(req, COH_PROBLEM_OUTDATED_CONSENT,
+                             "this is a version-1 consent (the schema's hash only); sign "
+                             "the version-2 consent, which names the request's terms and "
+                             "privacy, from GET /v1/requests/%s/consents/me",
+                             id);
         } else if (rc || memcmp(signer, me, 20) != 0) {
-            coh_http_problem(req, COH_PROBLEM_CONSENT_SIGNATURE_MISMATCH, "the signature is not the signed-in wallet's signature of this "
-                                  "request's version-2 EIP-712 consent (its terms hash, privacy "
-                                  "summary, purpose, reward and expiry)");
+            coh_http_problem(req, COH_PROBLEM_CONSENT_SIGNATURE_MISMATCH,
+                             "the signature is not the signed-in wallet's signature of this "
+                             "request's version-2 EIP-712 consent (its terms hash, privacy "
+                             "summary, purpose, reward and expiry)");
         } else if (coh_db_consent_put(req->app->db, id, req->account, sig_hex,
                                       (long long)k.c.expiry, 2, terms_hex, k.privacy, &err)) {
             coh_http_send_err(req, &err);
@@ -285,19 +292,19 @@ void coh_h_contribution_put(struct coh_http_req *req)
     /* 0x hex (docs/API.md); base64 without the 0x is wave 1's form, still accepted. */
     size_t cap = sealed ? strlen(sealed) : 0;
     uint8_t *ct = sealed ? malloc(cap + 1) : NULL;
-    long ct_len = !ct                            ? -1
+    long ct_len = !ct                             ? -1
                   : strncmp(sealed, "0x", 2) == 0 ? coh_hex_decode(ct, cap, sealed)
                                                   : coh_base64_decode(ct, cap, sealed);
     coh_err err = {0};
     if (!body) {
         /* answered */
     } else if (!sealed || ct_len < 49 || ct_len > 65536) {
-        coh_http_problem(req, COH_PROBLEM_INVALID, "sealed must be 0x hex of crypto_box_seal(record JSON, "
-                              "public_key), 49 to 65536 bytes");
+        coh_http_problem(req, COH_PROBLEM_INVALID,
+                         "sealed must be 0x hex of crypto_box_seal(record JSON, "
+                         "public_key), 49 to 65536 bytes");
     } else if (validate_sealed(req, id, v, ct, (size_t)ct_len, &err) != 0) {
         if (err.code == COH_ERR_INVALID)
-            coh_http_problem(req, COH_PROBLEM_INVALID_RECORD, "%s",
-                                  err.msg);
+            coh_http_problem(req, COH_PROBLEM_INVALID_RECORD, "%s", err.msg);
         else
             coh_http_send_err(req, &err);
     } else if (coh_db_contribution_put(req->app->db, id, req->account, ct, (size_t)ct_len, &err)) {

@@ -133,8 +133,7 @@ int coh_http_address_param(struct coh_http_req *req, int i, char lower[43])
     uint8_t a[20];
     int rc = coh_crypto_address_parse(a, coh_http_param(req, i));
     if (rc) {
-        coh_http_problem(req, COH_PROBLEM_INVALID_ADDRESS, "%s",
-                              coh_crypto_strerror(rc));
+        coh_http_problem(req, COH_PROBLEM_INVALID_ADDRESS, "%s", coh_crypto_strerror(rc));
         return 0;
     }
     coh_hex_encode(lower, a, 20, 1);

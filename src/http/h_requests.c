@@ -20,7 +20,8 @@ int coh_http_request_id(struct coh_http_req *req, char out[67])
     const char *id = coh_http_param(req, 0);
     uint8_t raw[32];
     if (coh_hex_decode_exact(raw, 32, id) != 0 || strncmp(id, "0x", 2) != 0) {
-        coh_http_problem(req, COH_PROBLEM_NOT_FOUND, "a request id is 0x followed by 64 hex digits");
+        coh_http_problem(req, COH_PROBLEM_NOT_FOUND,
+                         "a request id is 0x followed by 64 hex digits");
         return 0;
     }
     coh_hex_encode(out, raw, 32, 1);
@@ -45,8 +46,9 @@ static json_t *researcher_body(struct coh_http_req *req)
     if (!coh_http_auth_require(req))
         return NULL;
     if (!has_role(req, "researcher")) {
-        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "only researchers post requests: add the researcher role to your "
-                              "profile (PUT /v1/me/profile)");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN,
+                         "only researchers post requests: add the researcher role to your "
+                         "profile (PUT /v1/me/profile)");
         return NULL;
     }
     return coh_http_body_object(req);
@@ -124,8 +126,9 @@ void coh_h_requests_create(struct coh_http_req *req)
             if (coh_db_request_transition(req->app->db, id, "draft", "cancelled", &e2))
                 coh_log_warn("request %s: cannot cancel draft: %s", id, e2.msg);
             json_decref(spec);
-            coh_http_problem(req, COH_PROBLEM_INSUFFICIENT_FUNDS, "the escrow of reward x max_contributors exceeds your available "
-                                  "balance; deposit tokens first");
+            coh_http_problem(req, COH_PROBLEM_INSUFFICIENT_FUNDS,
+                             "the escrow of reward x max_contributors exceeds your available "
+                             "balance; deposit tokens first");
             return;
         }
     }
@@ -175,12 +178,11 @@ void coh_h_requests_list(struct coh_http_req *req)
     for (const char *c = purpose; *c; c++)
         ok_purpose &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
     /* Any case; mixed case must be a valid EIP-55 checksum (docs/API.md). */
-    const char *bad = owner[0] && coh_crypto_address_parse(oa, owner) != 0
-                          ? "owner"
-                          : !ok_purpose                                               ? "purpose"
-                          : !ok_status                                                ? "status"
-                          : before[0] && coh_crypto_rfc3339_parse(&ms, before) != 0 ? "before"
-                                                                                     : NULL;
+    const char *bad = owner[0] && coh_crypto_address_parse(oa, owner) != 0      ? "owner"
+                      : !ok_purpose                                             ? "purpose"
+                      : !ok_status                                              ? "status"
+                      : before[0] && coh_crypto_rfc3339_parse(&ms, before) != 0 ? "before"
+                                                                                : NULL;
     if (bad) {
         coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
                              json_pack("{s:s,s:s}", "parameter", bad, "in", "query"),
@@ -253,7 +255,8 @@ static int owned_request(struct coh_http_req *req, char id[67], char status[16],
     snprintf(status, 16, "%s", json_string_value(json_object_get(v, "status")));
     json_decref(v);
     if (!mine)
-        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "only the researcher who posted a request can %s", what);
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN,
+                         "only the researcher who posted a request can %s", what);
     return mine;
 }
 
@@ -283,9 +286,10 @@ void coh_h_requests_release(struct coh_http_req *req)
     json_t *rel = coh_db_release_get(req->app->db, id, req->account, &err);
     if (!rel) {
         if (err.code == COH_ERR_NOTFOUND)
-            coh_http_problem(req, COH_PROBLEM_NOT_RELEASED, "the request is %s; a release exists once it has closed and "
-                                  "its release job has run",
-                                  status);
+            coh_http_problem(req, COH_PROBLEM_NOT_RELEASED,
+                             "the request is %s; a release exists once it has closed and "
+                             "its release job has run",
+                             status);
         else
             coh_http_send_err(req, &err);
         return;

@@ -24,9 +24,9 @@ void coh_h_readyz(struct coh_http_req *req)
     const char *state = json_string_value(json_object_get(an, "state"));
     if (state && strcmp(state, "stopped") == 0) {
         coh_http_problem_ext(req, COH_PROBLEM_NOT_READY, json_pack("{s:s}", "check", "anchorer"),
-                                  "the anchorer stopped after %d failures in a row: %s",
-                                  (int)json_integer_value(json_object_get(an, "failures")),
-                                  json_string_value(json_object_get(an, "reason")));
+                             "the anchorer stopped after %d failures in a row: %s",
+                             (int)json_integer_value(json_object_get(an, "failures")),
+                             json_string_value(json_object_get(an, "reason")));
         json_decref(an);
         return;
     }
@@ -37,9 +37,9 @@ void coh_h_readyz(struct coh_http_req *req)
         return;
     }
     const char *why = rc == COH_ERR_CONFLICT ? "migrations not current" : "database unreachable";
-    coh_http_problem_ext(req, COH_PROBLEM_NOT_READY, json_pack("{s:s}", "check",
-                                        rc == COH_ERR_CONFLICT ? "migrations" : "database"),
-                              "%s", why);
+    coh_http_problem_ext(
+        req, COH_PROBLEM_NOT_READY,
+        json_pack("{s:s}", "check", rc == COH_ERR_CONFLICT ? "migrations" : "database"), "%s", why);
 }
 
 void coh_h_metrics(struct coh_http_req *req)

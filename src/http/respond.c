@@ -199,8 +199,8 @@ json_t *coh_http_body_object(struct coh_http_req *req)
         coh_http_problem_ext(req, COH_PROBLEM_MALFORMED_JSON,
                              json_pack("{s:i,s:i,s:i}", "line", je.line, "column", je.column,
                                        "position", je.position),
-                             "invalid JSON at line %d, column %d (byte %d): %s", je.line,
-                             je.column, je.position, je.text);
+                             "invalid JSON at line %d, column %d (byte %d): %s", je.line, je.column,
+                             je.position, je.text);
         return NULL;
     }
     if (!json_is_object(v)) {

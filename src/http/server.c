@@ -42,7 +42,8 @@ static int read_body(struct coh_http_req *req, long long content_length)
 {
     size_t max = req->app->max_body_bytes;
     if (content_length > (long long)max) {
-        coh_http_problem(req, COH_PROBLEM_BODY_TOO_LARGE, "the body has %lld bytes; the limit is %zu", content_length, max);
+        coh_http_problem(req, COH_PROBLEM_BODY_TOO_LARGE,
+                         "the body has %lld bytes; the limit is %zu", content_length, max);
         return -1;
     }
     size_t cap = content_length >= 0 ? (size_t)content_length + 1 : 4096;
@@ -74,7 +75,8 @@ static int read_body(struct coh_http_req *req, long long content_length)
     }
     if (n > max) {
         free(buf);
-        coh_http_problem(req, COH_PROBLEM_BODY_TOO_LARGE, "the body exceeds the limit of %zu bytes", max);
+        coh_http_problem(req, COH_PROBLEM_BODY_TOO_LARGE, "the body exceeds the limit of %zu bytes",
+                         max);
         return -1;
     }
     buf[n] = '\0';

@@ -54,9 +54,9 @@ static json_t *refs_json(const coh_ledger_entry *e)
     } else {
         legacy = 1;
     }
-    json_t *r = json_pack("{s:o,s:o,s:o,s:o,s:o}", "request", opt_str(e->ref_request), "address",
-                          address, "credits", credits, "anchor", opt_str(e->ref_anchor), "tx",
-                          opt_str(e->ref_tx));
+    json_t *r =
+        json_pack("{s:o,s:o,s:o,s:o,s:o}", "request", opt_str(e->ref_request), "address", address,
+                  "credits", credits, "anchor", opt_str(e->ref_anchor), "tx", opt_str(e->ref_tx));
     if (r && legacy)
         json_object_set_new(r, "contribution", json_string(rc));
     return r;
@@ -81,9 +81,10 @@ json_t *coh_ledger_entry_to_json(const coh_ledger_entry *e)
     const char *kind = coh_ledger_kind_name(e->kind);
     return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:I,s:s,s:s,s:s,s:s,s:s}", "seq",
                      (json_int_t)e->seq, "kind", kind ? kind : "unknown", "debit", e->debit,
-                     "credit", e->credit, "amount", amount, "refs", refs_json(e), "created_at", when,
-                     "created_us", (json_int_t)e->created_us, "idempotency_key", e->idempotency_key,
-                     "prev_hash", prev, "hash", hash, "signature", sig, "signer", signer);
+                     "credit", e->credit, "amount", amount, "refs", refs_json(e), "created_at",
+                     when, "created_us", (json_int_t)e->created_us, "idempotency_key",
+                     e->idempotency_key, "prev_hash", prev, "hash", hash, "signature", sig,
+                     "signer", signer);
 }
 
 static int get_str(char *out, size_t cap, const json_t *o, const char *name, int optional,

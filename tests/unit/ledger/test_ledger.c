@@ -238,9 +238,8 @@ static void test_seal_verify_json(void **state)
         assert_non_null(json_object_get(jr, refs[i][1]));
         assert_false(json_is_null(json_object_get(jr, refs[i][1])));
         if (i == 1)
-            assert_int_equal(json_integer_value(json_object_get(json_object_get(jr, "credits"),
-                                                                "count")),
-                             20);
+            assert_int_equal(
+                json_integer_value(json_object_get(json_object_get(jr, "credits"), "count")), 20);
         assert_int_equal(coh_ledger_entry_from_json(&back, j, &err), 0);
         assert_string_equal(back.ref_contribution, refs[i][0]);
         json_decref(j);
