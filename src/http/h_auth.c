@@ -137,8 +137,7 @@ void coh_h_auth_siwe(struct coh_http_req *req)
             siwe_failure(req, rc);
         } else if ((rc = coh_db_nonce_consume(req->app->db, m.nonce, &err)) != 0) {
             if (rc == COH_ERR_FORBIDDEN)
-                coh_http_problem(req, COH_PROBLEM_SIWE_NONCE_INVALID, "%s",
-                                      err.msg);
+                coh_http_problem(req, COH_PROBLEM_SIWE_NONCE_INVALID, "%s", err.msg);
             else
                 coh_http_send_err(req, &err);
         } else {

@@ -352,5 +352,6 @@ void coh_h_inbox(struct coh_http_req *req)
     }
     json_decref(open);
     json_decref(profile);
+    json_array_foreach(matched, i, item) coh_http_request_out(json_object_get(item, "request"));
     coh_http_send_json(req, 200, json_pack("{s:o,s:o}", "requests", matched, "notices", notices));
 }

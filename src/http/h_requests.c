@@ -73,6 +73,7 @@ void coh_h_requests_preview(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
+    coh_http_request_out(json_object_get(out, "terms"));
     coh_http_send_json(req, 200, out);
 }
 
@@ -143,7 +144,7 @@ void coh_h_requests_create(struct coh_http_req *req)
     if (!view)
         coh_http_send_err(req, &err);
     else
-        coh_http_send_json(req, 201, view);
+        coh_http_send_json(req, 201, coh_http_request_out(view));
 }
 
 /* Optional bearer token: the viewer, or "" for anonymous browsing. */
@@ -205,6 +206,8 @@ void coh_h_requests_list(struct coh_http_req *req)
     size_t n = json_array_size(list);
     json_t *next = n == (size_t)limit ? json_object_get(json_array_get(list, n - 1), "created_at")
                                       : NULL;
+    for (size_t i = 0; i < n; i++)
+        coh_http_request_out(json_array_get(list, i));
     coh_http_send_json(req, 200, json_pack("{s:o,s:O?}", "requests", list, "next_before", next));
 }
 
@@ -234,7 +237,7 @@ void coh_h_requests_get(struct coh_http_req *req)
                         json_pack("{s:s,s:s,s:I,s:s}", "name", "Cohort", "version", "2", "chainId",
                                   (json_int_t)coh_http_chain_id(req), "verifyingContract",
                                   contract_s));
-    coh_http_send_json(req, 200, v);
+    coh_http_send_json(req, 200, coh_http_request_out(v));
 }
 
 /*
@@ -274,7 +277,7 @@ void coh_h_requests_close(struct coh_http_req *req)
     if (!v)
         coh_http_send_err(req, &err);
     else
-        coh_http_send_json(req, 202, v);
+        coh_http_send_json(req, 202, coh_http_request_out(v));
 }
 
 void coh_h_requests_release(struct coh_http_req *req)

@@ -145,6 +145,12 @@ const char *coh_http_header(const struct coh_http_req *req, const char *name);
 /* Path parameter by position. */
 const char *coh_http_param(const struct coh_http_req *req, int i);
 
+/* ---- the API's encoding (vocab.c, docs/API.md) ----------------------------------------- */
+/* A request object as the API writes it: privacy.epsilon, delta and max_suppression as
+ * decimal strings (stored and hashed as wave 2 had them). Changes request in place and returns
+ * it (NULL passes through). */
+json_t *coh_http_request_out(json_t *request);
+
 /* ---- static files (static.c) ----------------------------------------------------------- */
 /* Sends the file at path; returns 1 if sent, 0 if not a readable regular file. */
 int coh_http_send_file(struct coh_http_req *req, const char *path, const char *extra_headers);

@@ -171,10 +171,18 @@ function canonical(v) {
   return JSON.stringify(v);
 }
 
+// The privacy object as the terms hash it: the API writes delta and max_suppression as decimal
+// strings (docs/API.md), the hashed terms hold them as numbers, as wave 2 signed them.
+function hashedPrivacy(p) {
+  const out = { ...p };
+  for (const k of ['delta', 'max_suppression']) if (typeof out[k] === 'string') out[k] = Number(out[k]);
+  return out;
+}
+
 // The version-2 consent's termsHash of the request this page shows (DESIGN.md, the Consent type).
 export function termsHash(req) {
   const terms = {
-    schema: req.schema, privacy: req.privacy, eligibility: req.eligibility ?? {},
+    schema: req.schema, privacy: hashedPrivacy(req.privacy), eligibility: req.eligibility ?? {},
     enrollment: req.enrollment ?? 'open', retention_days: req.retention_days, purpose: req.purpose,
   };
   return keccak256(toUtf8Bytes(canonical(terms)));
