@@ -43,13 +43,13 @@ static json_t *profile_view(struct coh_http_req *req, coh_err *err)
     if (!p)
         return NULL;
     uint8_t addr[20];
-    char checksum[43], did[COH_CRYPTO_DID_MAX];
+    char address[43], did[COH_CRYPTO_DID_MAX];
     if (coh_crypto_address_parse(addr, req->account) != 0) {
         json_decref(p);
         coh_err_set(err, COH_ERR_DB, "stored address is malformed");
         return NULL;
     }
-    coh_hex_encode(checksum, addr, 20, 1); /* docs/API.md: addresses lowercase */
+    coh_hex_encode(address, addr, 20, 1); /* docs/API.md: addresses lowercase */
     coh_crypto_did_format(did, coh_http_chain_id(req), addr);
     json_t *roles = json_array();
     if (json_is_true(json_object_get(p, "is_researcher")))
@@ -57,7 +57,7 @@ static json_t *profile_view(struct coh_http_req *req, coh_err *err)
     if (json_is_true(json_object_get(p, "is_contributor")))
         json_array_append_new(roles, json_string("contributor"));
     json_t *out = json_pack(
-        "{s:s,s:s,s:o,s:O,s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:O}", "address", checksum,
+        "{s:s,s:s,s:o,s:O,s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:O}", "address", address,
         "did", did, "roles", roles, "display_name", json_object_get(p, "display_name"),
         "consent_profile", "categories", json_object_get(p, "categories"), "attributes",
         json_object_get(p, "attributes"), "purposes", json_object_get(p, "purposes"),

@@ -53,7 +53,7 @@ void coh_h_withdrawals_create(struct coh_http_req *req)
     if (parse_amount(e.amount, json_string_value(json_object_get(body, "amount"))) != 0) {
         json_decref(body);
         coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
-                             json_pack("{s:s}", "parameter", "amount"),
+                             json_pack("{s:s,s:s}", "parameter", "amount", "in", "body"),
                              "amount must be a positive integer of token base units "
                              "written as a decimal string, e.g. \"1000000000000000000\"");
         return;
@@ -61,7 +61,7 @@ void coh_h_withdrawals_create(struct coh_http_req *req)
     if (!key_ok(key)) {
         json_decref(body);
         coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
-                             json_pack("{s:s}", "parameter", "idempotency_key"),
+                             json_pack("{s:s,s:s}", "parameter", "idempotency_key", "in", "body"),
                              "send an Idempotency-Key header (or idempotency_key) of 1 to "
                              "%d printable characters, so a retry never withdraws twice",
                              KEY_MAX);
