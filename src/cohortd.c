@@ -108,7 +108,7 @@ static int load_keys(struct cohortd *d, coh_err *err)
         fprintf(stderr, "cohortd: ledger key: %s\n", err->msg);
         return 1;
     }
-    coh_crypto_address_format(app->ledger_address, ledger_addr);
+    coh_hex_encode(app->ledger_address, ledger_addr, 20, 1);
     long rewrapped = 0;
     if (coh_svc_reqkeys_upgrade(app->db, app->master_key, &rewrapped, err)) {
         fprintf(stderr, "cohortd: request keys: %s\n", err->msg);

@@ -11,7 +11,7 @@
  * Prints two markdown tables.
  */
 #include "crypto/crypto.h"
-#include "db/ledger_db.h"
+#include "db/db.h"
 #include "svc/svc.h"
 
 #include <pthread.h>

@@ -28,7 +28,7 @@
  */
 #include "core/core.h"
 #include "crypto/crypto.h"
-#include "db/ledger_db.h"
+#include "db/db.h"
 #include "ledger/ledger.h"
 #include "svc/svc.h"
 

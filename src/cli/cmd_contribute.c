@@ -229,9 +229,8 @@ static int consent_ensure(char **given, const struct session *s, const coh_secbu
     json_t *me = NULL;
     if (call(&me, s, "cannot get the consent", path, NULL))
         return 1;
-    const json_t *sig = json_object_get(me, "signature");
-    const json_t *revoked = json_object_get(me, "revoked_at");
-    if (json_is_string(sig) && (!revoked || json_is_null(revoked))) {
+    const char *state = json_string_value(json_object_get(me, "status"));
+    if (state && strcmp(state, "given") == 0) {
         json_decref(me);
         return 0;
     }
@@ -275,14 +274,18 @@ static int submit(size_t *sealed_len, const struct session *s, const coh_secbuf 
         return coh_cli_fail(CMD, "out of memory");
     int rc = coh_crypto_box_seal(ct, coh_secbuf_data((coh_secbuf *)record), coh_secbuf_len(record),
                                  s->pk);
-    char *b64 = rc ? NULL : coh_base64_encode(ct, len);
+    /* docs/API.md: byte strings are 0x hex. */
+    char *body = rc ? NULL : malloc(2 * len + 20);
+    if (body) {
+        memcpy(body, "{\"sealed\":\"", 11);
+        coh_hex_encode(body + 11, ct, len, 1);
+        strcat(body, "\"}");
+    }
     free(ct);
-    if (rc)
+    if (rc) {
+        free(body);
         return coh_cli_fail(CMD, "cannot seal the record: %s", coh_crypto_strerror(rc));
-    char *body = b64 ? malloc(strlen(b64) + 16) : NULL;
-    if (body)
-        sprintf(body, "{\"sealed\":\"%s\"}", b64);
-    free(b64);
+    }
     if (!body)
         return coh_cli_fail(CMD, "out of memory");
     char path[160];

@@ -309,7 +309,8 @@ static int walk_pages(coh_ledger_walk *w, const char *url, uint64_t upto, json_t
             return 1;
         json_t *entries = json_object_get(page, "entries");
         size_t got = json_array_size(entries);
-        int more = json_string_value(json_object_get(page, "next")) != NULL;
+        const json_t *nx = json_object_get(page, "next");
+        int more = nx && !json_is_null(nx); /* a number (a string before docs/API.md) */
         int rc = feed(w, entries, export_list, last, s);
         json_decref(page);
         if (rc)

@@ -46,11 +46,16 @@ enum coh_err_code {
 typedef struct coh_err {
     int code;
     char msg[256];
+    /* Optionally, which refusal precisely (a problem slug of src/http/problems.h, such as
+     * "consent-revoked"); coh_err_set clears it, coh_err_reason sets it. */
+    const char *reason;
 } coh_err;
 
 /* coh_err_set: records code and a printf-style message in err (if non-NULL); returns code. */
 int coh_err_set(coh_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *coh_strerror(int code);
+/* Names the refusal err records (a static string); returns err->code (0 when err is NULL). */
+int coh_err_reason(coh_err *err, const char *reason);
 
 /* ---- logging: one JSON object per line on stderr ----------------------------------- */
 enum coh_log_level { COH_LOG_DEBUG, COH_LOG_INFO, COH_LOG_WARN, COH_LOG_ERROR };

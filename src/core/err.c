@@ -9,10 +9,19 @@ int coh_err_set(coh_err *err, int code, const char *fmt, ...)
         va_list ap;
         va_start(ap, fmt);
         err->code = code;
+        err->reason = NULL;
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
     }
     return code;
+}
+
+int coh_err_reason(coh_err *err, const char *reason)
+{
+    if (!err)
+        return 0;
+    err->reason = reason;
+    return err->code;
 }
 
 const char *coh_strerror(int code)

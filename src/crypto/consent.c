@@ -88,15 +88,16 @@ json_t *coh_crypto_consent_typed_data(uint64_t chain_id, const uint8_t verifying
                                       const coh_crypto_consent *c)
 {
     int v2 = c->version == 2;
-    char vc[COH_ADDR_HEX_SIZE], who[COH_ADDR_HEX_SIZE], rid[COH_HASH_HEX_SIZE],
-        hash[COH_HASH_HEX_SIZE], reward[COH_U256_DEC_SIZE], expiry[24], chain[24];
-    coh_crypto_address_format(vc, verifying_contract);
-    coh_crypto_address_format(who, c->contributor);
+    char vc[COH_ADDR_HEX_SIZE], who[COH_ADDR_HEX_SIZE], rid[COH_HASH_HEX_SIZE], hash[COH_HASH_HEX_SIZE], reward[COH_U256_DEC_SIZE], expiry[24];
+    /* docs/API.md: addresses lowercase, integers (chainId, expiry) JSON numbers, the uint256
+     * reward a decimal string. */
+    coh_hex_encode(vc, verifying_contract, 20, 1);
+    coh_hex_encode(who, c->contributor, 20, 1);
     coh_hex_encode(rid, c->request_id, 32, 1);
     coh_hex_encode(hash, v2 ? c->terms_hash : c->fields_hash, 32, 1);
     coh_u256_to_dec(reward, c->reward);
+    /* A uint64 beyond JSON's exact integers (2^53 - 1; no real expiry) stays a decimal string. */
     snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)c->expiry);
-    snprintf(chain, sizeof chain, "%llu", (unsigned long long)chain_id);
     const char *hash_name = v2 ? "termsHash" : "fieldsHash";
 
     /* Members in the type's order: a wallet shows them, and encodeType depends on it. */
@@ -113,15 +114,17 @@ json_t *coh_crypto_consent_typed_data(uint64_t chain_id, const uint8_t verifying
         json_array_append_new(type, member("expiry", "uint64")) ||
         json_array_append_new(type, member("contributor", "address")) ||
         json_object_set_new(msg, "reward", json_string(reward)) ||
-        json_object_set_new(msg, "expiry", json_string(expiry)) ||
+        json_object_set_new(msg, "expiry",
+                            c->expiry <= 9007199254740991ULL ? json_integer((json_int_t)c->expiry)
+                                                             : json_string(expiry)) ||
         json_object_set_new(msg, "contributor", json_string(who)))
         goto oom;
-    return json_pack("{s:{s:[o,o,o,o],s:o},s:s,s:{s:s,s:s,s:s,s:s},s:o}", "types",
-                     "EIP712Domain", member("name", "string"), member("version", "string"),
+    return json_pack("{s:{s:[o,o,o,o],s:o},s:s,s:{s:s,s:s,s:I,s:s},s:o}", "types", "EIP712Domain",
+                     member("name", "string"), member("version", "string"),
                      member("chainId", "uint256"), member("verifyingContract", "address"),
                      "Consent", type, "primaryType", "Consent", "domain", "name", "Cohort",
-                     "version", v2 ? "2" : "1", "chainId", chain, "verifyingContract", vc,
-                     "message", msg);
+                     "version", v2 ? "2" : "1", "chainId", (json_int_t)chain_id,
+                     "verifyingContract", vc, "message", msg);
 oom:
     json_decref(type);
     json_decref(msg);

@@ -137,8 +137,10 @@ int coh_db_request_close(coh_db_pool *p, const char *id, const char *owner, coh_
         "j AS (INSERT INTO release_jobs (request_id) SELECT id FROM c ON CONFLICT DO NOTHING) "
         "SELECT count(*) FROM c",
         2, params, &n, err);
-    if (!rc && n != 1)
+    if (!rc && n != 1) {
         rc = coh_err_set(err, COH_ERR_CONFLICT, "the request is not open");
+        coh_err_reason(err, "request-closed");
+    }
     return rc;
 }
 
@@ -166,8 +168,10 @@ int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
         "= excluded.expiry, version = excluded.version, terms_hash = excluded.terms_hash, "
         "privacy = excluded.privacy, created_at = now(), revoked_at = NULL",
         7, params, &n, err);
-    if (!rc && n != 1)
+    if (!rc && n != 1) {
         rc = coh_err_set(err, COH_ERR_CONFLICT, "the request is not open for consent");
+        coh_err_reason(err, "request-closed");
+    }
     return rc;
 }
 
@@ -236,7 +240,8 @@ int coh_db_contribution_put(coh_db_pool *p, const char *id, const char *contribu
         "cnt AS (UPDATE requests SET n_contributions = n_contributions + 1 WHERE id = (SELECT id "
         "FROM r) AND EXISTS (SELECT 1 FROM ins WHERE fresh)) "
         "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM k), (SELECT ok FROM room), "
-        "(SELECT count(*) FROM ins)",
+        "(SELECT count(*) FROM ins), (SELECT count(*) FROM consents WHERE request_id = (SELECT "
+        "id FROM r) AND contributor = $2)",
         3, params, err);
     free(hex);
     int rc = 0;
@@ -244,13 +249,21 @@ int coh_db_contribution_put(coh_db_pool *p, const char *id, const char *contribu
         rc = err->code;
     } else if (atoi(PQgetvalue(r, 0, 0)) == 0) {
         rc = coh_err_set(err, COH_ERR_CONFLICT, "the request is not open for contributions");
+        coh_err_reason(err, "request-closed");
+    } else if (atoi(PQgetvalue(r, 0, 1)) == 0 && atoi(PQgetvalue(r, 0, 4)) > 0) {
+        rc = coh_err_set(err, COH_ERR_FORBIDDEN,
+                         "your consent to this request is revoked: give it again (POST "
+                         "/v1/requests/{id}/consents) to contribute");
+        coh_err_reason(err, "consent-revoked");
     } else if (atoi(PQgetvalue(r, 0, 1)) == 0) {
         rc = coh_err_set(err, COH_ERR_FORBIDDEN,
                          "no live consent: POST /v1/requests/{id}/consents first");
+        coh_err_reason(err, "consent-missing");
     } else if (atoi(PQgetvalue(r, 0, 3)) != 1) {
         rc = coh_err_set(err, COH_ERR_CONFLICT,
                          "the request already has its maximum of "
                          "contributions");
+        coh_err_reason(err, "request-full");
     }
     PQclear(r);
     coh_db_release(c);

@@ -28,8 +28,8 @@ int coh_http_auth_require(struct coh_http_req *req)
 {
     const char *h = coh_http_header(req, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-        coh_http_send_problem(req, 401, "unauthenticated", "Authentication required",
-                              "send 'Authorization: Bearer <token>' from POST /v1/auth/siwe");
+        coh_http_problem(req, COH_PROBLEM_UNAUTHENTICATED,
+                         "send 'Authorization: Bearer <token>' from POST /v1/auth/siwe");
         return 0;
     }
     const char *token = h + 7;
@@ -43,8 +43,8 @@ int coh_http_auth_require(struct coh_http_req *req)
                  ? coh_db_session_find(&s, req->app->db, hash, &err)
                  : COH_ERR_NOTFOUND;
     if (rc == COH_ERR_NOTFOUND) {
-        coh_http_send_problem(req, 401, "invalid-token", "Invalid token",
-                              "the token is unknown, expired or revoked; sign in again");
+        coh_http_problem(req, COH_PROBLEM_INVALID_TOKEN,
+                         "the token is unknown, expired or revoked; sign in again");
         return 0;
     }
     if (rc) {

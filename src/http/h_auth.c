@@ -38,13 +38,8 @@ static int rate_limited(struct coh_http_req *req, const char *kind, const char *
         return 0;
     char hdr[48];
     snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", retry);
-    char body[256];
-    int len = snprintf(body, sizeof body,
-                       "{\"type\":\"urn:cohort:problem:rate-limited\",\"title\":\"Too many "
-                       "requests\",\"status\":429,\"detail\":\"too many sign-in attempts for this "
-                       "%s; retry in %d s\"}",
-                       kind, retry);
-    coh_http_send_raw(req, 429, "application/problem+json", hdr, body, (size_t)len);
+    coh_http_problem_headers(req, COH_PROBLEM_RATE_LIMITED, hdr,
+                             "too many sign-in attempts for this %s; retry in %d s", kind, retry);
     return 1;
 }
 
@@ -74,27 +69,19 @@ void coh_h_auth_nonce(struct coh_http_req *req)
 static void siwe_failure(struct coh_http_req *req, int code)
 {
     const char *why = coh_crypto_strerror(code);
-    const char *slug = "siwe-rejected";
-    int status = 401;
+    enum coh_problem p;
     switch (code) {
-    case COH_SIWE_EDOMAIN_MISMATCH: slug = "siwe-domain-mismatch"; break;
-    case COH_SIWE_EURI_MISMATCH: slug = "siwe-uri-mismatch"; break;
-    case COH_SIWE_ECHAIN_MISMATCH: slug = "siwe-chain-mismatch"; break;
-    case COH_SIWE_EEXPIRED: slug = "siwe-expired"; break;
-    case COH_SIWE_ENOT_YET_VALID: slug = "siwe-not-yet-valid"; break;
-    case COH_SIWE_EISSUED_FUTURE: slug = "siwe-issued-in-future"; break;
-    case COH_SIWE_ESIGNER: slug = "siwe-signature-mismatch"; break;
-    case COH_SIWE_ESIGNATURE:
-        slug = "malformed-signature";
-        status = 422;
-        break;
-    default:
-        slug = "invalid-siwe-message";
-        status = 422;
+    case COH_SIWE_EDOMAIN_MISMATCH: p = COH_PROBLEM_SIWE_DOMAIN_MISMATCH; break;
+    case COH_SIWE_EURI_MISMATCH: p = COH_PROBLEM_SIWE_URI_MISMATCH; break;
+    case COH_SIWE_ECHAIN_MISMATCH: p = COH_PROBLEM_SIWE_CHAIN_MISMATCH; break;
+    case COH_SIWE_EEXPIRED: p = COH_PROBLEM_SIWE_EXPIRED; break;
+    case COH_SIWE_ENOT_YET_VALID: p = COH_PROBLEM_SIWE_NOT_YET_VALID; break;
+    case COH_SIWE_EISSUED_FUTURE: p = COH_PROBLEM_SIWE_ISSUED_IN_FUTURE; break;
+    case COH_SIWE_ESIGNER: p = COH_PROBLEM_SIWE_SIGNATURE_MISMATCH; break;
+    case COH_SIWE_ESIGNATURE: p = COH_PROBLEM_MALFORMED_SIGNATURE; break;
+    default: p = COH_PROBLEM_INVALID_SIWE_MESSAGE;
     }
-    coh_http_send_problem(req, status, slug,
-                          status == 401 ? "Sign-in rejected" : "Invalid sign-in request", "%s",
-                          why);
+    coh_http_problem(req, p, "%s", why);
 }
 
 void coh_h_auth_siwe(struct coh_http_req *req)
@@ -108,16 +95,14 @@ void coh_h_auth_siwe(struct coh_http_req *req)
     const char *signature = json_string_value(json_object_get(body, "signature"));
     if (!message || !signature) {
         json_decref(body);
-        coh_http_send_problem(req, 422, "invalid", "Invalid input",
-                              "'message' and 'signature' must be strings");
+        coh_http_problem(req, COH_PROBLEM_INVALID, "'message' and 'signature' must be strings");
         return;
     }
     size_t msg_len = strlen(message);
     if (msg_len > SIWE_MAX_MESSAGE) {
         json_decref(body);
-        coh_http_send_problem(req, 413, "message-too-large", "Sign-in message too large",
-                              "the message has %zu bytes; the limit is %d", msg_len,
-                              SIWE_MAX_MESSAGE);
+        coh_http_problem(req, COH_PROBLEM_MESSAGE_TOO_LARGE,
+                         "the message has %zu bytes; the limit is %d", msg_len, SIWE_MAX_MESSAGE);
         return;
     }
     coh_crypto_siwe_msg m;
@@ -128,16 +113,14 @@ void coh_h_auth_siwe(struct coh_http_req *req)
         return;
     }
     char addr[COH_ADDR_HEX_SIZE];
-    coh_crypto_address_format(addr, m.address);
-    for (char *c = addr; *c; c++)
-        *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
+    coh_hex_encode(addr, m.address, 20, 1);
     uint8_t sig[65];
     long sig_len = coh_hex_decode(sig, sizeof sig, signature);
     if (rate_limited(req, "address", addr)) {
         /* answered */
     } else if (sig_len != 65) {
-        coh_http_send_problem(req, 422, "malformed-signature", "Invalid sign-in request",
-                              "signature must be 65 bytes of hex (r || s || v)");
+        coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE,
+                         "signature must be 65 bytes of hex (r || s || v)");
     } else {
         char domain[256];
         const char *url = coh_config_str(req->app->config, "public_url");
@@ -154,8 +137,7 @@ void coh_h_auth_siwe(struct coh_http_req *req)
             siwe_failure(req, rc);
         } else if ((rc = coh_db_nonce_consume(req->app->db, m.nonce, &err)) != 0) {
             if (rc == COH_ERR_FORBIDDEN)
-                coh_http_send_problem(req, 401, "siwe-nonce-invalid", "Sign-in rejected", "%s",
-                                      err.msg);
+                coh_http_problem(req, COH_PROBLEM_SIWE_NONCE_INVALID, "%s", err.msg);
             else
                 coh_http_send_err(req, &err);
         } else {
@@ -169,12 +151,11 @@ void coh_h_auth_siwe(struct coh_http_req *req)
                                       coh_http_header(req, "User-Agent"), &err)) {
                 coh_http_send_err(req, &err);
             } else {
-                char checksum[COH_ADDR_HEX_SIZE], did[COH_CRYPTO_DID_MAX];
-                coh_crypto_address_format(checksum, m.address);
+                char did[COH_CRYPTO_DID_MAX];
                 coh_crypto_did_format(did, coh_http_chain_id(req), m.address);
                 coh_http_send_json(req, 200,
                                    json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "token", token,
-                                             "token_type", "Bearer", "address", checksum, "did",
+                                             "token_type", "Bearer", "address", addr, "did",
                                              did, "session_id", (json_int_t)s.id, "expires_at",
                                              s.expires_at));
             }

@@ -9,6 +9,7 @@
 #include "db/db.h"
 #include "http/handlers.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,7 @@ static const char *contract(const struct coh_http_req *req, const char *name, ch
     const char *v = coh_config_str(req->app->config, name);
     if (!v || !*v || coh_crypto_address_parse(a, v) != 0)
         return NULL;
-    coh_crypto_address_format(out, a);
+    coh_hex_encode(out, a, 20, 1);
     return out;
 }
 
@@ -58,26 +59,10 @@ void coh_h_chain_info(struct coh_http_req *req)
 
 void coh_h_anchors(struct coh_http_req *req)
 {
-    char buf[32];
-    long long after = 0;
-    long limit = 50;
-    char *end;
-    if (coh_http_query_get(req, "after", buf, sizeof buf) >= 0) {
-        after = strtoll(buf, &end, 10);
-        if (!*buf || *end || after < 0) {
-            coh_http_send_problem(req, 422, "invalid-parameter", "Invalid parameter",
-                                  "after must be a non-negative anchor id");
-            return;
-        }
-    }
-    if (coh_http_query_get(req, "limit", buf, sizeof buf) >= 0) {
-        limit = strtol(buf, &end, 10);
-        if (!*buf || *end || limit < 1 || limit > 500) {
-            coh_http_send_problem(req, 422, "invalid-parameter", "Invalid parameter",
-                                  "limit must be between 1 and 500");
-            return;
-        }
-    }
+    long long after, limit;
+    if (coh_http_query_int(req, "after", 0, 0, LLONG_MAX, &after) ||
+        coh_http_query_int(req, "limit", 50, 1, 500, &limit))
+        return;
     coh_err err = {0};
     json_t *j = coh_db_chain_anchors_json(req->app->db, after, (int)limit, &err);
     if (!j) {
@@ -89,15 +74,15 @@ void coh_h_anchors(struct coh_http_req *req)
 
 void coh_h_claim(struct coh_http_req *req)
 {
-    char addr[COH_ADDR_HEX_SIZE], checksum[COH_ADDR_HEX_SIZE], rewards[COH_ADDR_HEX_SIZE];
-    if (!coh_http_address_param(req, 0, addr, checksum))
+    char addr[COH_ADDR_HEX_SIZE], rewards[COH_ADDR_HEX_SIZE];
+    if (!coh_http_address_param(req, 0, addr))
         return;
     /* A leaf names what an address was credited: served to that address alone. */
     if (!coh_http_auth_require(req))
         return;
     if (strcmp(req->account, addr) != 0) {
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "a claim proof is served only to its own address, signed in");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN,
+                         "a claim proof is served only to its own address, signed in");
         return;
     }
     coh_err err = {0};
@@ -106,7 +91,7 @@ void coh_h_claim(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
-    json_object_set_new(j, "address", json_string(checksum));
+    json_object_set_new(j, "address", json_string(addr));
     const char *c = contract(req, "rewards_contract", rewards);
     json_object_set_new(j, "contract", c ? json_string(c) : json_null());
     coh_http_send_json(req, 200, j);

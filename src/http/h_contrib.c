@@ -41,8 +41,8 @@ static json_t *contributor_request_ex(struct coh_http_req *req, char id[COH_HASH
     }
     if (strcmp(json_string_value(json_object_get(v, "owner")), req->account) == 0) {
         json_decref(v);
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "a researcher cannot contribute to their own request");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN,
+                         "a researcher cannot contribute to their own request");
         return NULL;
     }
     return v;
@@ -75,34 +75,33 @@ void coh_h_consent_put(struct coh_http_req *req)
     if (rc) {
         coh_http_send_err(req, &err);
     } else if (refusal == COH_SVC_CONSENT_NOT_CONTRIBUTOR) {
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "add the contributor role to your profile to give consent");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN,
+                         "add the contributor role to your profile to give consent");
     } else if (refusal == COH_SVC_CONSENT_BELOW_FLOORS) {
-        coh_http_send_problem(req, 403, "not-eligible", "Not eligible",
-                              "this request is below the operator's privacy floors, raised "
-                              "since it was posted; it takes no new consents");
+        coh_http_problem(req, COH_PROBLEM_NOT_ELIGIBLE,
+                         "this request is below the operator's privacy floors, raised "
+                         "since it was posted; it takes no new consents");
     } else if (refusal == COH_SVC_CONSENT_NOT_ELIGIBLE) {
-        coh_http_send_problem(req, 403, "not-eligible", "Not eligible",
-                              "your consent profile does not fit this request's eligibility, "
-                              "purpose, reward, remaining privacy budget or your own privacy "
-                              "floors");
+        coh_http_problem(req, COH_PROBLEM_NOT_ELIGIBLE,
+                         "your consent profile does not fit this request's eligibility, "
+                         "purpose, reward, remaining privacy budget or your own privacy "
+                         "floors");
     } else if (refusal == COH_SVC_CONSENT_MALFORMED_SIGNATURE) {
-        coh_http_send_problem(req, 422, "malformed-signature", "Invalid consent", "%s",
-                              err.msg[0] ? err.msg
-                                         : "signature must be 65 bytes of hex (r || s || v)");
+        coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE, "%s",
+                         err.msg[0] ? err.msg : "signature must be 65 bytes of hex (r || s || v)");
     } else if (refusal == COH_SVC_CONSENT_MALFORMED_REQUEST) {
-        coh_http_send_problem(req, 422, "invalid", "Invalid consent", "malformed request data");
+        coh_http_problem(req, COH_PROBLEM_INVALID, "malformed request data");
     } else if (refusal == COH_SVC_CONSENT_VERSION_1) {
-        coh_http_send_problem(req, 422, "outdated-consent", "Consent rejected",
-                              "this is a version-1 consent (the schema's hash only); sign "
-                              "the version-2 consent, which names the request's terms and "
-                              "privacy, from GET /v1/requests/%s/consents/me",
-                              id);
+        coh_http_problem(req, COH_PROBLEM_OUTDATED_CONSENT,
+                         "this is a version-1 consent (the schema's hash only); sign "
+                         "the version-2 consent, which names the request's terms and "
+                         "privacy, from GET /v1/requests/%s/consents/me",
+                         id);
     } else if (refusal == COH_SVC_CONSENT_SIGNATURE_MISMATCH) {
-        coh_http_send_problem(req, 401, "consent-signature-mismatch", "Consent rejected",
-                              "the signature is not the signed-in wallet's signature of this "
-                              "request's version-2 EIP-712 consent (its terms hash, privacy "
-                              "summary, purpose, reward and expiry)");
+        coh_http_problem(req, COH_PROBLEM_CONSENT_SIGNATURE_MISMATCH,
+                         "the signature is not the signed-in wallet's signature of this "
+                         "request's version-2 EIP-712 consent (its terms hash, privacy "
+                         "summary, purpose, reward and expiry)");
     } else if ((stored = coh_db_consent_get(req->app->db, id, req->account, &err)) == NULL) {
         coh_http_send_err(req, &err);
     } else {
@@ -154,21 +153,23 @@ void coh_h_contribution_put(struct coh_http_req *req)
         return;
     json_t *body = coh_http_body_object(req);
     const char *sealed = body ? json_string_value(json_object_get(body, "sealed")) : NULL;
+    /* 0x hex (docs/API.md); base64 without the 0x is wave 1's form, still accepted. */
     size_t cap = sealed ? strlen(sealed) : 0;
     uint8_t *ct = sealed ? malloc(cap + 1) : NULL;
-    long ct_len = ct ? coh_base64_decode(ct, cap, sealed) : -1;
+    long ct_len = !ct                             ? -1
+                  : strncmp(sealed, "0x", 2) == 0 ? coh_hex_decode(ct, cap, sealed)
+                                                  : coh_base64_decode(ct, cap, sealed);
     coh_err err = {0};
     if (!body) {
         /* answered */
     } else if (!sealed || ct_len < 49 || ct_len > 65536) {
-        coh_http_send_problem(req, 422, "invalid", "Invalid contribution",
-                              "sealed must be the base64 of crypto_box_seal(record JSON, "
-                              "public_key), 49 to 65536 bytes");
+        coh_http_problem(req, COH_PROBLEM_INVALID,
+                         "sealed must be 0x hex of crypto_box_seal(record JSON, "
+                         "public_key), 49 to 65536 bytes");
     } else if (coh_svc_contribute(req->app->db, req->app->master_key, id, v, req->account, ct,
                                   (size_t)ct_len, &err) != 0) {
         if (err.code == COH_ERR_INVALID)
-            coh_http_send_problem(req, 422, "invalid-record", "Invalid contribution", "%s",
-                                  err.msg);
+            coh_http_problem(req, COH_PROBLEM_INVALID_RECORD, "%s", err.msg);
         else
             coh_http_send_err(req, &err);
     } else {
@@ -187,8 +188,13 @@ void coh_h_inbox(struct coh_http_req *req)
         return;
     coh_err err = {0};
     json_t *inbox = coh_svc_inbox(req->app->db, req->app->floors, req->account, &err);
-    if (!inbox)
+    if (!inbox) {
         coh_http_send_err(req, &err);
-    else
-        coh_http_send_json(req, 200, inbox);
+        return;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(inbox, "requests"), i, item)
+        coh_http_request_out(json_object_get(item, "request"));
+    coh_http_send_json(req, 200, inbox);
 }

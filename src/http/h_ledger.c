@@ -13,29 +13,13 @@
 #include "market/market.h"
 
 #include <ctype.h>
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PAGE_DEFAULT 100
 #define PAGE_MAX 1000
-
-/* Parses a decimal uint64 made of digits only; returns 0 or -1. */
-static int parse_u64(uint64_t *out, const char *s)
-{
-    if (!*s || strlen(s) > 19)
-        return -1;
-    for (const char *c = s; *c; c++)
-        if (!isdigit((unsigned char)*c))
-            return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, NULL, 10);
-    if (errno)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 static void lower(char *s)
 {
@@ -45,8 +29,9 @@ static void lower(char *s)
 
 static int bad_param(struct coh_http_req *req, const char *name, const char *why)
 {
-    coh_http_send_problem_ext(req, 422, "invalid-parameter", "Invalid parameter",
-                              json_pack("{s:s}", "parameter", name), "'%s' %s", name, why);
+    coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                         json_pack("{s:s,s:s}", "parameter", name, "in", "query"), "'%s' %s", name,
+                         why);
     return -1;
 }
 
@@ -74,21 +59,14 @@ static int account_param(struct coh_http_req *req, char out[COH_LEDGER_STR_MAX +
 
 void coh_h_ledger_entries(struct coh_http_req *req)
 {
-    char buf[COH_LEDGER_STR_MAX + 1], account[COH_LEDGER_STR_MAX + 1], kind[32] = "",
-                                                                       request[80] = "";
+    char account[COH_LEDGER_STR_MAX + 1], kind[32] = "", request[80] = "";
     struct coh_db_ledger_filter f = {.after = 0, .limit = PAGE_DEFAULT};
-    if (coh_http_query_get(req, "after", buf, sizeof buf) >= 0 && parse_u64(&f.after, buf) != 0) {
-        bad_param(req, "after", "must be a sequence number (a non-negative integer)");
+    long long after, limit;
+    if (coh_http_query_int(req, "after", 0, 0, LLONG_MAX, &after) ||
+        coh_http_query_int(req, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &limit))
         return;
-    }
-    if (coh_http_query_get(req, "limit", buf, sizeof buf) >= 0) {
-        uint64_t l;
-        if (parse_u64(&l, buf) != 0 || l < 1 || l > PAGE_MAX) {
-            bad_param(req, "limit", "must be an integer from 1 to 1000");
-            return;
-        }
-        f.limit = (int)l;
-    }
+    f.after = (uint64_t)after;
+    f.limit = (int)limit;
     if (account_param(req, account) != 0)
         return;
     if (coh_http_query_get(req, "kind", kind, sizeof kind) >= 0 && !coh_ledger_kind_parse(kind)) {
@@ -118,8 +96,8 @@ void coh_h_ledger_entries(struct coh_http_req *req)
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++)
         json_array_append_new(list, coh_ledger_entry_to_json(&es[i]));
-    json_t *next = n == (size_t)f.limit ? json_sprintf("%llu", (unsigned long long)es[n - 1].seq)
-                                        : json_null();
+    /* docs/API.md: a sequence number is a JSON number. */
+    json_t *next = n == (size_t)f.limit ? json_integer((json_int_t)es[n - 1].seq) : json_null();
     free(es);
     coh_http_send_json(req, 200,
                        json_pack("{s:o,s:o,s:i}", "entries", list, "next", next, "limit", f.limit));
@@ -127,12 +105,9 @@ void coh_h_ledger_entries(struct coh_http_req *req)
 
 void coh_h_ledger_entry(struct coh_http_req *req)
 {
-    uint64_t seq;
-    if (parse_u64(&seq, coh_http_param(req, 0)) != 0 || seq == 0) {
-        coh_http_send_problem(req, 422, "invalid-parameter", "Invalid parameter",
-                              "the entry sequence number must be a positive integer");
+    long long seq;
+    if (coh_http_param_int(req, 0, "seq", 1, LLONG_MAX, &seq))
         return;
-    }
     coh_ledger_entry e;
     coh_err err = {0};
     if (coh_db_ledger_entry_get(&e, req->app->db, seq, &err)) {
@@ -152,26 +127,22 @@ void coh_h_ledger_entry(struct coh_http_req *req)
     coh_http_send_json(req, 200, j);
 }
 
-int coh_http_address_param(struct coh_http_req *req, int i, char lower[COH_ADDR_HEX_SIZE], char checksum[COH_ADDR_HEX_SIZE])
+int coh_http_address_param(struct coh_http_req *req, int i, char lower[COH_ADDR_HEX_SIZE])
 {
     uint8_t a[20];
     int rc = coh_crypto_address_parse(a, coh_http_param(req, i));
     if (rc) {
-        coh_http_send_problem(req, 422, "invalid-address", "Invalid address", "%s",
-                              coh_crypto_strerror(rc));
+        coh_http_problem(req, COH_PROBLEM_INVALID_ADDRESS, "%s", coh_crypto_strerror(rc));
         return 0;
     }
-    if (lower)
-        coh_hex_encode(lower, a, 20, 1);
-    if (checksum)
-        coh_crypto_address_format(checksum, a);
+    coh_hex_encode(lower, a, 20, 1);
     return 1;
 }
 
 void coh_h_account_balance(struct coh_http_req *req)
 {
-    char addr[COH_ADDR_HEX_SIZE], checksum[COH_ADDR_HEX_SIZE];
-    if (!coh_http_address_param(req, 0, addr, checksum))
+    char addr[COH_ADDR_HEX_SIZE];
+    if (!coh_http_address_param(req, 0, addr))
         return;
     /* Signed in as the address: everything; anyone else: the researcher's accounts only. */
     int own = 0;
@@ -186,7 +157,7 @@ void coh_h_account_balance(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
-    json_t *j = json_pack("{s:s,s:s,s:s,s:I}", "address", checksum, "available", b.available,
+    json_t *j = json_pack("{s:s,s:s,s:s,s:I}", "address", addr, "available", b.available,
                           "escrowed", b.escrowed, "seq", (json_int_t)b.seq);
     if (j && own)
         json_object_update_new(j, json_pack("{s:s,s:s,s:s,s:s,s:s}", "earned", b.earned,

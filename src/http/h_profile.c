@@ -19,13 +19,13 @@ static json_t *profile_view(struct coh_http_req *req, coh_err *err)
     if (!p)
         return NULL;
     uint8_t addr[20];
-    char checksum[COH_ADDR_HEX_SIZE], did[COH_CRYPTO_DID_MAX];
+    char address[COH_ADDR_HEX_SIZE], did[COH_CRYPTO_DID_MAX];
     if (coh_crypto_address_parse(addr, req->account) != 0) {
         json_decref(p);
         coh_err_set(err, COH_ERR_DB, "stored address is malformed");
         return NULL;
     }
-    coh_crypto_address_format(checksum, addr);
+    coh_hex_encode(address, addr, 20, 1); /* docs/API.md: addresses lowercase */
     coh_crypto_did_format(did, coh_http_chain_id(req), addr);
     json_t *roles = json_array();
     if (json_is_true(json_object_get(p, "is_researcher")))
@@ -33,7 +33,7 @@ static json_t *profile_view(struct coh_http_req *req, coh_err *err)
     if (json_is_true(json_object_get(p, "is_contributor")))
         json_array_append_new(roles, json_string("contributor"));
     json_t *out = json_pack(
-        "{s:s,s:s,s:o,s:O,s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:O}", "address", checksum,
+        "{s:s,s:s,s:o,s:O,s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:O}", "address", address,
         "did", did, "roles", roles, "display_name", json_object_get(p, "display_name"),
         "consent_profile", "categories", json_object_get(p, "categories"), "attributes",
         json_object_get(p, "attributes"), "purposes", json_object_get(p, "purposes"),
@@ -72,7 +72,7 @@ void coh_h_profile_put(struct coh_http_req *req)
     int rc = coh_svc_profile_put(req->app->db, req->account, body, &err);
     json_decref(body);
     if (rc == COH_ERR_INVALID) {
-        coh_http_send_problem(req, 422, "invalid", "Invalid profile", "%s", err.msg);
+        coh_http_problem(req, COH_PROBLEM_INVALID, "%s", err.msg);
         return;
     }
     if (rc) {

@@ -17,8 +17,8 @@ int coh_http_request_id(struct coh_http_req *req, char out[COH_HASH_HEX_SIZE])
     const char *id = coh_http_param(req, 0);
     uint8_t raw[32];
     if (coh_hex_decode_exact(raw, 32, id) != 0 || strncmp(id, "0x", 2) != 0) {
-        coh_http_send_problem(req, 404, "not-found", "Not found",
-                              "a request id is 0x followed by 64 hex digits");
+        coh_http_problem(req, COH_PROBLEM_NOT_FOUND,
+                         "a request id is 0x followed by 64 hex digits");
         return 0;
     }
     coh_hex_encode(out, raw, 32, 1);
@@ -43,9 +43,9 @@ static json_t *researcher_body(struct coh_http_req *req)
     if (!coh_http_auth_require(req))
         return NULL;
     if (!has_role(req, "researcher")) {
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "only researchers post requests: add the researcher role to your "
-                              "profile (PUT /v1/me/profile)");
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN,
+                         "only researchers post requests: add the researcher role to your "
+                         "profile (PUT /v1/me/profile)");
         return NULL;
     }
     return coh_http_body_object(req);
@@ -63,13 +63,14 @@ void coh_h_requests_preview(struct coh_http_req *req)
     int rc = coh_market_request_preview(&out, body, (int64_t)time(NULL), req->app->floors, &err);
     json_decref(body);
     if (rc == COH_ERR_INVALID) {
-        coh_http_send_problem(req, 422, "invalid-request", "Invalid request", "%s", err.msg);
+        coh_http_problem(req, COH_PROBLEM_INVALID_REQUEST, "%s", err.msg);
         return;
     }
     if (rc) {
         coh_http_send_err(req, &err);
         return;
     }
+    coh_http_request_out(json_object_get(out, "terms"));
     coh_http_send_json(req, 200, out);
 }
 
@@ -85,13 +86,13 @@ void coh_h_requests_create(struct coh_http_req *req)
                                     &err);
     json_decref(body);
     if (rc == COH_ERR_INVALID) {
-        coh_http_send_problem(req, 422, "invalid-request", "Invalid request", "%s", err.msg);
+        coh_http_problem(req, COH_PROBLEM_INVALID_REQUEST, "%s", err.msg);
         return;
     }
     if (rc == COH_ERR_LIMIT) {
-        coh_http_send_problem(req, 402, "insufficient-funds", "Insufficient funds",
-                              "the escrow of reward x max_contributors exceeds your available "
-                              "balance; deposit tokens first");
+        coh_http_problem(req, COH_PROBLEM_INSUFFICIENT_FUNDS,
+                         "the escrow of reward x max_contributors exceeds your available "
+                         "balance; deposit tokens first");
         return;
     }
     if (rc) {
@@ -102,7 +103,7 @@ void coh_h_requests_create(struct coh_http_req *req)
     if (!view)
         coh_http_send_err(req, &err);
     else
-        coh_http_send_json(req, 201, view);
+        coh_http_send_json(req, 201, coh_http_request_out(view));
 }
 
 /* Optional bearer token: the viewer, or "" for anonymous browsing. */
@@ -117,15 +118,14 @@ void coh_h_requests_list(struct coh_http_req *req)
     optional_viewer(req);
     if (req->account[0] == '\x01')
         return;
-    char status[16] = "", purpose[48] = "", owner[48] = "", before[40] = "", limit_s[8] = "50";
+    char status[16] = "", purpose[48] = "", owner[48] = "", before[40] = "";
+    long long limit;
+    if (coh_http_query_int(req, "limit", 50, 1, 200, &limit))
+        return;
     (void)coh_http_query_get(req, "status", status, sizeof status);
     (void)coh_http_query_get(req, "purpose", purpose, sizeof purpose);
     (void)coh_http_query_get(req, "owner", owner, sizeof owner);
     (void)coh_http_query_get(req, "before", before, sizeof before);
-    (void)coh_http_query_get(req, "limit", limit_s, sizeof limit_s);
-    for (char *c = owner; *c; c++)
-        *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
-    int limit = atoi(limit_s);
     int64_t ms;
     static const char *const statuses[] = {"", "open", "closing", "released", "failed",
                                            "cancelled"};
@@ -137,22 +137,26 @@ void coh_h_requests_list(struct coh_http_req *req)
     int ok_purpose = strlen(purpose) <= 40;
     for (const char *c = purpose; *c; c++)
         ok_purpose &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
-    if ((owner[0] && coh_crypto_address_parse(oa, owner) != 0) || !ok_purpose) {
-        coh_http_send_problem(req, 422, "invalid", "Invalid query",
-                              "owner must be an address (0x + 40 hex) and purpose a lowercase slug "
-                              "such as academic-research");
+    /* Any case; mixed case must be a valid EIP-55 checksum (docs/API.md). */
+    const char *bad = owner[0] && coh_crypto_address_parse(oa, owner) != 0      ? "owner"
+                      : !ok_purpose                                             ? "purpose"
+                      : !ok_status                                              ? "status"
+                      : before[0] && coh_crypto_rfc3339_parse(&ms, before) != 0 ? "before"
+                                                                                : NULL;
+    if (bad) {
+        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                             json_pack("{s:s,s:s}", "parameter", bad, "in", "query"),
+                             "'%s' is not valid: owner must be an address (0x + 40 hex, EIP-55 "
+                             "when mixed case), purpose a lowercase slug such as "
+                             "academic-research, status open, closing, released, failed or "
+                             "cancelled, before an RFC 3339 time",
+                             bad);
         return;
     }
-    if (!ok_status || strspn(limit_s, "0123456789") != strlen(limit_s) || limit < 1 ||
-        limit > 200 ||
-        (before[0] && coh_crypto_rfc3339_parse(&ms, before) != 0)) {
-        coh_http_send_problem(req, 422, "invalid", "Invalid query",
-                              "status must be open, closing, released, failed or cancelled; "
-                              "limit 1-200; before an RFC 3339 time");
-        return;
-    }
+    if (owner[0])
+        coh_hex_encode(owner, oa, 20, 1);
     coh_err err = {0};
-    json_t *list = coh_db_requests_list(req->app->db, status, purpose, owner, before, limit,
+    json_t *list = coh_db_requests_list(req->app->db, status, purpose, owner, before, (int)limit,
                                         req->account, &err);
     if (!list) {
         coh_http_send_err(req, &err);
@@ -161,6 +165,8 @@ void coh_h_requests_list(struct coh_http_req *req)
     size_t n = json_array_size(list);
     json_t *next = n == (size_t)limit ? json_object_get(json_array_get(list, n - 1), "created_at")
                                       : NULL;
+    for (size_t i = 0; i < n; i++)
+        coh_http_request_out(json_array_get(list, i));
     coh_http_send_json(req, 200, json_pack("{s:o,s:O?}", "requests", list, "next_before", next));
 }
 
@@ -185,12 +191,12 @@ void coh_h_requests_get(struct coh_http_req *req)
     if (rc_addr && *rc_addr && coh_crypto_address_parse(contract, rc_addr) != 0)
         memset(contract, 0, sizeof contract);
     char contract_s[COH_ADDR_HEX_SIZE];
-    coh_crypto_address_format(contract_s, contract);
+    coh_hex_encode(contract_s, contract, 20, 1);
     json_object_set_new(v, "consent_domain",
                         json_pack("{s:s,s:s,s:I,s:s}", "name", "Cohort", "version", "2", "chainId",
                                   (json_int_t)coh_http_chain_id(req), "verifyingContract",
                                   contract_s));
-    coh_http_send_json(req, 200, v);
+    coh_http_send_json(req, 200, coh_http_request_out(v));
 }
 
 /*
@@ -211,8 +217,8 @@ static int owned_request(struct coh_http_req *req, char id[COH_HASH_HEX_SIZE], c
     snprintf(status, 16, "%s", json_string_value(json_object_get(v, "status")));
     json_decref(v);
     if (!mine)
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden",
-                              "only the researcher who posted a request can %s", what);
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN,
+                         "only the researcher who posted a request can %s", what);
     return mine;
 }
 
@@ -230,7 +236,7 @@ void coh_h_requests_close(struct coh_http_req *req)
     if (!v)
         coh_http_send_err(req, &err);
     else
-        coh_http_send_json(req, 202, v);
+        coh_http_send_json(req, 202, coh_http_request_out(v));
 }
 
 void coh_h_requests_release(struct coh_http_req *req)
@@ -242,10 +248,10 @@ void coh_h_requests_release(struct coh_http_req *req)
     json_t *rel = coh_db_release_get(req->app->db, id, req->account, &err);
     if (!rel) {
         if (err.code == COH_ERR_NOTFOUND)
-            coh_http_send_problem(req, 409, "not-released", "No release yet",
-                                  "the request is %s; a release exists once it has closed and "
-                                  "its release job has run",
-                                  status);
+            coh_http_problem(req, COH_PROBLEM_NOT_RELEASED,
+                             "the request is %s; a release exists once it has closed and "
+                             "its release job has run",
+                             status);
         else
             coh_http_send_err(req, &err);
         return;

@@ -52,19 +52,19 @@ void coh_h_withdrawals_create(struct coh_http_req *req)
         key = json_string_value(json_object_get(body, "idempotency_key"));
     if (parse_amount(e.amount, json_string_value(json_object_get(body, "amount"))) != 0) {
         json_decref(body);
-        coh_http_send_problem_ext(req, 422, "invalid-parameter", "Invalid parameter",
-                                  json_pack("{s:s}", "parameter", "amount"),
-                                  "amount must be a positive integer of token base units "
-                                  "written as a decimal string, e.g. \"1000000000000000000\"");
+        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                             json_pack("{s:s,s:s}", "parameter", "amount", "in", "body"),
+                             "amount must be a positive integer of token base units "
+                             "written as a decimal string, e.g. \"1000000000000000000\"");
         return;
     }
     if (!key_ok(key)) {
         json_decref(body);
-        coh_http_send_problem_ext(req, 422, "invalid-parameter", "Invalid parameter",
-                                  json_pack("{s:s}", "parameter", "idempotency_key"),
-                                  "send an Idempotency-Key header (or idempotency_key) of 1 to "
-                                  "%d printable characters, so a retry never withdraws twice",
-                                  KEY_MAX);
+        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                             json_pack("{s:s,s:s}", "parameter", "idempotency_key", "in", "body"),
+                             "send an Idempotency-Key header (or idempotency_key) of 1 to "
+                             "%d printable characters, so a retry never withdraws twice",
+                             KEY_MAX);
         return;
     }
     char client_key[KEY_MAX + 1];
@@ -81,15 +81,15 @@ void coh_h_withdrawals_create(struct coh_http_req *req)
         coh_err e2 = {0};
         const char *avail =
             coh_db_ledger_balance(&b, req->app->db, req->account, &e2) == 0 ? b.available : NULL;
-        coh_http_send_problem_ext(req, 402, "insufficient-funds", "Insufficient funds",
-                                  json_pack("{s:s?}", "available", avail),
-                                  "the amount exceeds your available balance%s%s",
-                                  avail ? " of " : "", avail ? avail : "");
+        coh_http_problem_ext(req, COH_PROBLEM_INSUFFICIENT_FUNDS,
+                             json_pack("{s:s?}", "available", avail),
+                             "the amount exceeds your available balance%s%s", avail ? " of " : "",
+                             avail ? avail : "");
         return;
     }
     if (rc == COH_ERR_CONFLICT && strstr(err.msg, "idempotency key")) {
-        coh_http_send_problem(req, 409, "idempotency-conflict", "Idempotency key reused",
-                              "this idempotency key was used for a different withdrawal");
+        coh_http_problem(req, COH_PROBLEM_IDEMPOTENCY_CONFLICT,
+                         "this idempotency key was used for a different withdrawal");
         return;
     }
     if (rc) {

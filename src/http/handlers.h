@@ -58,9 +58,9 @@ void coh_h_consent_delete(struct coh_http_req *req);
 void coh_h_contribution_put(struct coh_http_req *req);
 void coh_h_inbox(struct coh_http_req *req);
 
-/* Parses path parameter i as an address into lowercase hex and EIP-55 (either may be NULL);
- * sends 422 problem+json and returns 0 when it is not one. */
-int coh_http_address_param(struct coh_http_req *req, int i, char lower[COH_ADDR_HEX_SIZE],
-                           char checksum[COH_ADDR_HEX_SIZE]);
+/* Parses path parameter i as an address (any case; mixed case must be a valid EIP-55
+ * checksum) into lowercase 0x hex, the form every response uses (docs/API.md); sends 422
+ * problem+json and returns 0 when it is not one. */
+int coh_http_address_param(struct coh_http_req *req, int i, char lower[COH_ADDR_HEX_SIZE]);
 
 #endif

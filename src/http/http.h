@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "db/db.h"
+#include "http/problems.h"
 #include "svc/svc.h"
 
 #include <jansson.h>
@@ -25,7 +26,7 @@ struct coh_app {
     struct coh_metrics *metrics;
     struct coh_ratelimit *ratelimit;
     coh_secbuf *ledger_key;  /* 32-byte secp256k1 ledger signing key; NULL until loaded */
-    char ledger_address[COH_ADDR_HEX_SIZE]; /* its address, EIP-55 ("" when none) */
+    char ledger_address[COH_ADDR_HEX_SIZE]; /* its address, lowercase 0x hex ("" when none) */
     struct coh_svc_claims_cache *claims; /* GET /v1/claims trees (may be NULL: built per call) */
     const struct coh_market_floors *floors; /* the operator's privacy floors (never NULL) */
 };
@@ -102,19 +103,21 @@ extern const size_t coh_http_routes_count;
 /* ---- responses (respond.c) ------------------------------------------------------------ */
 /* Sends body (stolen, may be NULL for no body) as application/json. */
 void coh_http_send_json(struct coh_http_req *req, int status, json_t *body);
-/* Sends an RFC 9457 problem: type urn:cohort:problem:<slug>, title, detail. */
-void coh_http_send_problem(struct coh_http_req *req, int status, const char *slug,
-                           const char *title, const char *detail_fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-/* Like send_problem, with extra members (stolen) merged into the problem object. */
-void coh_http_send_problem_ext(struct coh_http_req *req, int status, const char *slug,
-                               const char *title, json_t *extra, const char *detail_fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+/* Sends an RFC 9457 problem of the table (problems.h): its type urn:cohort:problem:<slug>,
+ * title and status, and the detail. */
+void coh_http_problem(struct coh_http_req *req, enum coh_problem id, const char *detail_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Like coh_http_problem, with extra members (stolen) merged into the problem object. */
+void coh_http_problem_ext(struct coh_http_req *req, enum coh_problem id, json_t *extra,
+                          const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Like coh_http_problem, with extra response headers ("Name: value\r\n" lines). */
+void coh_http_problem_headers(struct coh_http_req *req, enum coh_problem id, const char *headers,
+                              const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
 void coh_http_send_raw(struct coh_http_req *req, int status, const char *content_type,
                        const char *extra_headers, const void *body, size_t len);
-/* Maps a coh_err to a problem: INVALID 422, NOTFOUND 404, CONFLICT 409, FORBIDDEN 403,
- * LIMIT 429, UNAVAILABLE 503; anything else is logged and answered 503 (never 500 with
- * internals). */
+/* Maps a coh_err to a problem: the table's problem named by err->reason when set, else
+ * INVALID 422, NOTFOUND 404, CONFLICT 409, FORBIDDEN 403, LIMIT 429, UNAVAILABLE 503; anything
+ * else is logged and answered 503 (never 500 with internals). */
 void coh_http_send_err(struct coh_http_req *req, const coh_err *err);
 
 /*
@@ -125,9 +128,27 @@ json_t *coh_http_body_object(struct coh_http_req *req);
 
 /* Returns the value of a query parameter into out (decoded), or -1 if absent (out unchanged). */
 int coh_http_query_get(const struct coh_http_req *req, const char *name, char *out, size_t cap);
+/*
+ * The one integer parameter parser (docs/API.md). coh_http_query_int reads the query
+ * parameter name into *out: absent gives def; present, it must be decimal digits only (no
+ * sign, space, exponent or fraction) within [min, max] (max LLONG_MAX for no upper bound).
+ * Otherwise it answers 422 invalid-parameter with members parameter (the name) and in
+ * ("query"), and returns -1; 0 when *out is set. coh_http_param_int does the same for path
+ * parameter i, named name (no default: the route matched a segment).
+ */
+int coh_http_query_int(struct coh_http_req *req, const char *name, long long def, long long min,
+                       long long max, long long *out);
+int coh_http_param_int(struct coh_http_req *req, int i, const char *name, long long min,
+                       long long max, long long *out);
 const char *coh_http_header(const struct coh_http_req *req, const char *name);
 /* Path parameter by position. */
 const char *coh_http_param(const struct coh_http_req *req, int i);
+
+/* ---- the API's encoding (vocab.c, docs/API.md) ----------------------------------------- */
+/* A request object as the API writes it: privacy.epsilon, delta and max_suppression as
+ * decimal strings (stored and hashed as wave 2 had them). Changes request in place and returns
+ * it (NULL passes through). */
+json_t *coh_http_request_out(json_t *request);
 
 /* ---- static files (static.c) ----------------------------------------------------------- */
 /* Sends the file at path; returns 1 if sent, 0 if not a readable regular file. */

@@ -23,11 +23,10 @@ void coh_h_readyz(struct coh_http_req *req)
     json_t *an = rc == 0 ? coh_db_chain_anchorer_json(req->app->db, &err) : NULL;
     const char *state = json_string_value(json_object_get(an, "state"));
     if (state && strcmp(state, "stopped") == 0) {
-        coh_http_send_problem_ext(req, 503, "not-ready", "Not ready",
-                                  json_pack("{s:s}", "check", "anchorer"),
-                                  "the anchorer stopped after %d failures in a row: %s",
-                                  (int)json_integer_value(json_object_get(an, "failures")),
-                                  json_string_value(json_object_get(an, "reason")));
+        coh_http_problem_ext(req, COH_PROBLEM_NOT_READY, json_pack("{s:s}", "check", "anchorer"),
+                             "the anchorer stopped after %d failures in a row: %s",
+                             (int)json_integer_value(json_object_get(an, "failures")),
+                             json_string_value(json_object_get(an, "reason")));
         json_decref(an);
         return;
     }
@@ -38,17 +37,16 @@ void coh_h_readyz(struct coh_http_req *req)
         return;
     }
     const char *why = rc == COH_ERR_CONFLICT ? "migrations not current" : "database unreachable";
-    coh_http_send_problem_ext(req, 503, "not-ready", "Not ready",
-                              json_pack("{s:s}", "check",
-                                        rc == COH_ERR_CONFLICT ? "migrations" : "database"),
-                              "%s", why);
+    coh_http_problem_ext(
+        req, COH_PROBLEM_NOT_READY,
+        json_pack("{s:s}", "check", rc == COH_ERR_CONFLICT ? "migrations" : "database"), "%s", why);
 }
 
 void coh_h_metrics(struct coh_http_req *req)
 {
     char *text = coh_metrics_render(req->app->metrics, req->app);
     if (!text) {
-        coh_http_send_problem(req, 503, "unavailable", "Service unavailable", "out of memory");
+        coh_http_problem(req, COH_PROBLEM_UNAVAILABLE, "out of memory");
         return;
     }
     coh_http_send_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text,
@@ -59,5 +57,5 @@ void coh_h_metrics(struct coh_http_req *req)
 void coh_h_openapi(struct coh_http_req *req)
 {
     if (!coh_http_send_file(req, req->app->openapi_path, NULL))
-        coh_http_send_problem(req, 404, "not-found", "Not found", "openapi.yaml is not installed");
+        coh_http_problem(req, COH_PROBLEM_NOT_FOUND, "openapi.yaml is not installed");
 }

@@ -5,6 +5,7 @@
 #include "http/http.h"
 
 #include <civetweb.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +52,7 @@ void coh_http_send_json(struct coh_http_req *req, int status, json_t *body)
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (body && !text) {
-        coh_http_send_raw(req, 503, "application/problem+json", NULL,
-                          "{\"title\":\"Out of memory\",\"status\":503}", 37);
+        coh_http_problem(req, COH_PROBLEM_UNAVAILABLE, "out of memory");
         return;
     }
     coh_http_send_raw(req, status, "application/json", NULL, text ? text : "",
@@ -60,70 +60,89 @@ void coh_http_send_json(struct coh_http_req *req, int status, json_t *body)
     free(text);
 }
 
-static void send_problem_v(struct coh_http_req *req, int status, const char *slug,
-                           const char *title, json_t *extra, const char *fmt, va_list ap)
+static void send_problem_v(struct coh_http_req *req, enum coh_problem id, const char *headers,
+                           json_t *extra, const char *fmt, va_list ap)
 {
+    if ((unsigned)id >= COH_PROBLEM_COUNT)
+        id = COH_PROBLEM_UNAVAILABLE;
+    const struct coh_problem_type *t = &coh_http_problem_types[id];
     char detail[512];
     vsnprintf(detail, sizeof detail, fmt, ap);
     char type[96];
-    snprintf(type, sizeof type, "urn:cohort:problem:%s", slug);
-    json_t *p = json_pack("{s:s,s:s,s:i,s:s,s:s}", "type", type, "title", title, "status", status,
-                          "detail", detail, "instance", req->path);
+    snprintf(type, sizeof type, "urn:cohort:problem:%s", t->slug);
+    json_t *p = json_pack("{s:s,s:s,s:i,s:s,s:s}", "type", type, "title", t->title, "status",
+                          t->status, "detail", detail, "instance", req->path);
     if (p && extra)
         json_object_update(p, extra);
     json_decref(extra);
     char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
     json_decref(p);
-    char headers[256] = "";
-    if (status == 401)
-        snprintf(headers, sizeof headers, "WWW-Authenticate: Bearer realm=\"cohort\"\r\n");
-    coh_http_send_raw(req, status, "application/problem+json", headers, text ? text : "{}",
+    char hdr[256] = "";
+    if (headers)
+        snprintf(hdr, sizeof hdr, "%s", headers);
+    else if (t->status == 401)
+        snprintf(hdr, sizeof hdr, "WWW-Authenticate: Bearer realm=\"cohort\"\r\n");
+    coh_http_send_raw(req, t->status, "application/problem+json", hdr, text ? text : "{}",
                       text ? strlen(text) : 2);
     free(text);
 }
 
-void coh_http_send_problem(struct coh_http_req *req, int status, const char *slug,
-                           const char *title, const char *detail_fmt, ...)
+void coh_http_problem(struct coh_http_req *req, enum coh_problem id, const char *detail_fmt, ...)
 {
     va_list ap;
     va_start(ap, detail_fmt);
-    send_problem_v(req, status, slug, title, NULL, detail_fmt, ap);
+    send_problem_v(req, id, NULL, NULL, detail_fmt, ap);
     va_end(ap);
 }
 
-void coh_http_send_problem_ext(struct coh_http_req *req, int status, const char *slug,
-                               const char *title, json_t *extra, const char *detail_fmt, ...)
+void coh_http_problem_ext(struct coh_http_req *req, enum coh_problem id, json_t *extra,
+                          const char *detail_fmt, ...)
 {
     va_list ap;
     va_start(ap, detail_fmt);
-    send_problem_v(req, status, slug, title, extra, detail_fmt, ap);
+    send_problem_v(req, id, NULL, extra, detail_fmt, ap);
+    va_end(ap);
+}
+
+void coh_http_problem_headers(struct coh_http_req *req, enum coh_problem id, const char *headers,
+                              const char *detail_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, detail_fmt);
+    send_problem_v(req, id, headers, NULL, detail_fmt, ap);
     va_end(ap);
 }
 
 void coh_http_send_err(struct coh_http_req *req, const coh_err *err)
 {
+    /* A lower layer may name the precise refusal (coh_err.reason, a slug of the table). */
+    int named = err->reason ? coh_http_problem_find(err->reason) : -1;
+    if (named >= 0) {
+        coh_http_problem(req, (enum coh_problem)named, "%s", err->msg);
+        return;
+    }
     switch (err->code) {
     case COH_ERR_INVALID:
-        coh_http_send_problem(req, 422, "invalid", "Invalid input", "%s", err->msg);
+        coh_http_problem(req, COH_PROBLEM_INVALID, "%s", err->msg);
         break;
     case COH_ERR_NOTFOUND:
-        coh_http_send_problem(req, 404, "not-found", "Not found", "%s", err->msg);
+        coh_http_problem(req, COH_PROBLEM_NOT_FOUND, "%s", err->msg);
         break;
     case COH_ERR_CONFLICT:
-        coh_http_send_problem(req, 409, "conflict", "Conflict", "%s", err->msg);
+        coh_http_problem(req, COH_PROBLEM_CONFLICT, "%s", err->msg);
         break;
     case COH_ERR_FORBIDDEN:
-        coh_http_send_problem(req, 403, "forbidden", "Forbidden", "%s", err->msg);
+        coh_http_problem(req, COH_PROBLEM_FORBIDDEN, "%s", err->msg);
         break;
     case COH_ERR_LIMIT:
-        coh_http_send_problem(req, 429, "rate-limited", "Too many requests", "%s", err->msg);
+        coh_http_problem(req, COH_PROBLEM_RATE_LIMITED, "%s", err->msg);
         break;
     default:
         /* Internal details go to the log only; the client learns the service is unavailable. */
         coh_log_error("request failed: %s %s: %s", req->method,
                       req->route ? req->route : "unmatched", err->msg);
-        coh_http_send_problem(req, 503, "unavailable", "Service unavailable",
-                              "the service could not complete the request; retry later");
+        coh_http_problem(req, COH_PROBLEM_UNAVAILABLE,
+                         "the service could not complete the request; retry later");
     }
 }
 
@@ -159,35 +178,34 @@ json_t *coh_http_body_object(struct coh_http_req *req)
 {
     const char *ct = coh_http_header(req, "Content-Type");
     if (ct && strncmp(ct, "application/json", 16) != 0) {
-        coh_http_send_problem(req, 415, "unsupported-media-type", "Unsupported media type",
-                              "send the body as application/json");
+        coh_http_problem(req, COH_PROBLEM_UNSUPPORTED_MEDIA_TYPE,
+                         "send the body as application/json");
         return NULL;
     }
     if (req->body && json_too_deep(req->body, req->body_len, BODY_MAX_DEPTH)) {
-        coh_http_send_problem(req, 400, "malformed-json", "Malformed JSON",
-                              "the body nests deeper than %d levels", BODY_MAX_DEPTH);
+        coh_http_problem(req, COH_PROBLEM_MALFORMED_JSON, "the body nests deeper than %d levels",
+                         BODY_MAX_DEPTH);
         return NULL;
     }
     json_error_t je;
     json_t *v = req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je)
                           : NULL;
     if (!req->body) {
-        coh_http_send_problem(req, 400, "malformed-json", "Malformed JSON",
-                              "the request body is empty; a JSON object is expected");
+        coh_http_problem(req, COH_PROBLEM_MALFORMED_JSON,
+                         "the request body is empty; a JSON object is expected");
         return NULL;
     }
     if (!v) {
-        coh_http_send_problem_ext(req, 400, "malformed-json", "Malformed JSON",
-                                  json_pack("{s:i,s:i,s:i}", "line", je.line, "column",
-                                            je.column, "position", je.position),
-                                  "invalid JSON at line %d, column %d (byte %d): %s", je.line,
-                                  je.column, je.position, je.text);
+        coh_http_problem_ext(req, COH_PROBLEM_MALFORMED_JSON,
+                             json_pack("{s:i,s:i,s:i}", "line", je.line, "column", je.column,
+                                       "position", je.position),
+                             "invalid JSON at line %d, column %d (byte %d): %s", je.line, je.column,
+                             je.position, je.text);
         return NULL;
     }
     if (!json_is_object(v)) {
         json_decref(v);
-        coh_http_send_problem(req, 400, "malformed-json", "Malformed JSON",
-                              "the request body must be a JSON object");
+        coh_http_problem(req, COH_PROBLEM_MALFORMED_JSON, "the request body must be a JSON object");
         return NULL;
     }
     return v;
@@ -204,6 +222,61 @@ int coh_http_query_get(const struct coh_http_req *req, const char *name, char *o
         memcpy(out, keep, strlen(keep) + 1);
     free(keep);
     return n < 0 ? -1 : n;
+}
+
+/* Decimal digits only (no sign, space, exponent or fraction), within [min, max]. */
+static int parse_int(long long *out, const char *s, long long min, long long max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 19 || strspn(s, "0123456789") != n)
+        return -1;
+    unsigned long long v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (unsigned long long)(s[i] - '0'); /* 19 digits < 2^64: no overflow */
+    if (v > (unsigned long long)LLONG_MAX || (long long)v < min || (long long)v > max)
+        return -1;
+    *out = (long long)v;
+    return 0;
+}
+
+static int bad_int(struct coh_http_req *req, const char *name, const char *where, long long min,
+                   long long max)
+{
+    if (max == LLONG_MAX)
+        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                             json_pack("{s:s,s:s}", "parameter", name, "in", where),
+                             "'%s' must be an integer of at least %lld", name, min);
+    else
+        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                             json_pack("{s:s,s:s}", "parameter", name, "in", where),
+                             "'%s' must be an integer from %lld to %lld", name, min, max);
+    return -1;
+}
+
+int coh_http_query_int(struct coh_http_req *req, const char *name, long long def, long long min,
+                       long long max, long long *out)
+{
+    *out = def;
+    if (!req->query)
+        return 0;
+    char buf[32];
+    int n = mg_get_var(req->query, strlen(req->query), name, buf, sizeof buf);
+    if (n == -1)
+        return 0; /* absent */
+    if (n < 0 || parse_int(out, buf, min, max) != 0) {
+        *out = def;
+        return bad_int(req, name, "query", min, max);
+    }
+    return 0;
+}
+
+int coh_http_param_int(struct coh_http_req *req, int i, const char *name, long long min,
+                       long long max, long long *out)
+{
+    *out = 0;
+    if (parse_int(out, coh_http_param(req, i), min, max) != 0)
+        return bad_int(req, name, "path", min, max);
+    return 0;
 }
 
 const char *coh_http_header(const struct coh_http_req *req, const char *name)

@@ -42,8 +42,8 @@ static int read_body(struct coh_http_req *req, long long content_length)
 {
     size_t max = req->app->max_body_bytes;
     if (content_length > (long long)max) {
-        coh_http_send_problem(req, 413, "body-too-large", "Request body too large",
-                              "the body has %lld bytes; the limit is %zu", content_length, max);
+        coh_http_problem(req, COH_PROBLEM_BODY_TOO_LARGE,
+                         "the body has %lld bytes; the limit is %zu", content_length, max);
         return -1;
     }
     size_t cap = content_length >= 0 ? (size_t)content_length + 1 : 4096;
@@ -70,13 +70,13 @@ static int read_body(struct coh_http_req *req, long long content_length)
             break;
     }
     if (!buf) {
-        coh_http_send_problem(req, 503, "unavailable", "Service unavailable", "out of memory");
+        coh_http_problem(req, COH_PROBLEM_UNAVAILABLE, "out of memory");
         return -1;
     }
     if (n > max) {
         free(buf);
-        coh_http_send_problem(req, 413, "body-too-large", "Request body too large",
-                              "the body exceeds the limit of %zu bytes", max);
+        coh_http_problem(req, COH_PROBLEM_BODY_TOO_LARGE, "the body exceeds the limit of %zu bytes",
+                         max);
         return -1;
     }
     buf[n] = '\0';
@@ -166,24 +166,19 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         req.route = route;
         char hdr[160];
         snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
-        char body[320];
-        int len = snprintf(body, sizeof body,
-                           "{\"type\":\"urn:cohort:problem:method-not-allowed\",\"title\":\"Method "
-                           "not allowed\",\"status\":405,\"detail\":\"allowed: %s\"}",
-                           allow);
-        coh_http_send_raw(&req, 405, "application/problem+json", hdr, body, (size_t)len);
+        coh_http_problem_headers(&req, COH_PROBLEM_METHOD_NOT_ALLOWED, hdr, "allowed: %s", allow);
     } else if (app->web_dir && (strcmp(req.method, "GET") == 0 || strcmp(req.method, "HEAD") == 0) &&
                strncmp(req.path, "/v1/", 4) != 0 && strcmp(req.path, "/metrics") != 0 &&
                coh_http_static(&req)) {
         route = "static";
     } else {
         /* /metrics lands here too (not the app shell): it lives on metrics_listen. */
-        coh_http_send_problem(&req, 404, "not-found", "Not found", "no resource at %s", req.path);
+        coh_http_problem(&req, COH_PROBLEM_NOT_FOUND, "no resource at %s", req.path);
     }
     if (req.status == 0) {
         /* A handler that forgot to answer is a bug; the client still gets a problem. */
         coh_log_error("handler for %s %s sent no response", req.method, route);
-        coh_http_send_problem(&req, 503, "unavailable", "Service unavailable", "no response");
+        coh_http_problem(&req, COH_PROBLEM_UNAVAILABLE, "no response");
     }
     free(req.body);
     double dt = now_s() - t0;
@@ -201,11 +196,14 @@ static int civetweb_error(struct mg_connection *conn, int status, const char *er
 {
     (void)errmsg; /* may quote the client's bytes; the status says enough */
     const char *title = mg_get_response_code_text(NULL, status);
+    /* No request to answer through respond.c: the table's bad-http, with civetweb's status
+     * (400 for a malformed request, or the 4xx/5xx civetweb chose). */
+    const struct coh_problem_type *t = &coh_http_problem_types[COH_PROBLEM_BAD_HTTP];
     char body[256];
     int n = snprintf(body, sizeof body,
-                     "{\"type\":\"urn:cohort:problem:bad-http\",\"title\":\"%s\",\"status\":%d,"
+                     "{\"type\":\"urn:cohort:problem:%s\",\"title\":\"%s\",\"status\":%d,"
                      "\"detail\":\"the HTTP request could not be read\"}",
-                     title ? title : "Error", status);
+                     t->slug, t->title, status);
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nContent-Length: %d\r\n"
               "Connection: close\r\nCache-Control: no-store\r\n\r\n%s",
@@ -288,20 +286,14 @@ static int metrics_dispatch(struct mg_connection *conn, void *cbdata)
     req.route = "/metrics";
     if (strcmp(req.path, "/metrics") != 0) {
         req.route = "unmatched";
-        coh_http_send_problem(&req, 404, "not-found", "Not found",
-                              "this listener serves only /metrics");
+        coh_http_problem(&req, COH_PROBLEM_NOT_FOUND, "this listener serves only /metrics");
     } else if (strcmp(req.method, "GET") != 0 && strcmp(req.method, "HEAD") != 0) {
-        static const char body[] = "{\"type\":\"urn:cohort:problem:method-not-allowed\","
-                                   "\"title\":\"Method not allowed\",\"status\":405,"
-                                   "\"detail\":\"allowed: GET\"}";
-        coh_http_send_raw(&req, 405, "application/problem+json", "Allow: GET\r\n", body,
-                          sizeof body - 1);
+        coh_http_problem_headers(&req, COH_PROBLEM_METHOD_NOT_ALLOWED, "Allow: GET\r\n",
+                                 "allowed: GET");
     } else if (s->has_token && !metrics_token_ok(s, &req)) {
-        static const char body[] = "{\"type\":\"urn:cohort:problem:unauthorized\","
-                                   "\"title\":\"Unauthorized\",\"status\":401,"
-                                   "\"detail\":\"send Authorization: Bearer <metrics_token>\"}";
-        coh_http_send_raw(&req, 401, "application/problem+json",
-                          "WWW-Authenticate: Bearer realm=\"metrics\"\r\n", body, sizeof body - 1);
+        coh_http_problem_headers(&req, COH_PROBLEM_UNAUTHENTICATED,
+                                 "WWW-Authenticate: Bearer realm=\"metrics\"\r\n",
+                                 "send Authorization: Bearer <metrics_token>");
     } else {
         coh_h_metrics(&req);
     }

@@ -257,10 +257,15 @@ static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema
                                f->min_l);
         if (kind && strcmp(kind, "distinct") && strcmp(kind, "entropy"))
             return coh_err_set(err, COH_ERR_INVALID, "privacy.l_kind must be distinct or entropy");
+        /* An exact decimal like epsilon and delta (docs/API.md): a string, or a JSON number
+         * that reads back as the same decimal of at most 6 places. */
         json_t *ms = json_object_get(p, "max_suppression");
-        if (ms && !decimal_in(ms, 0, 0.5, 0, &sup))
+        char sup_s[24];
+        coh_rational sq;
+        if (ms && (!privacy_decimal(ms, sup_s, &sq) || (sup = strtod(sup_s, NULL)) > 0.5))
             return coh_err_set(err, COH_ERR_INVALID,
-                               "privacy.max_suppression must be a fraction from 0 to 0.5");
+                               "privacy.max_suppression must be a decimal fraction from 0 to 0.5 "
+                               "with at most 6 decimals, such as \"0.05\"");
         *norm = json_pack("{s:s,s:I,s:f,s:s,s:f}", "mode", "k-anonymity", "k",
                           json_integer_value(k), "l", lv, "l_kind",
                           kind ? kind : (n_sens ? "distinct" : "none"), "max_suppression", sup);

@@ -4,6 +4,10 @@
  * as stored; termsHash is the Keccak-256 of their RFC 8785 JSON, and the privacy summary is a
  * short sentence rendered from them, the same bytes every time, so a wallet can show it and a
  * verifier can render it again. Pure: no database, no clock.
+ *
+ * The terms hold privacy.delta and privacy.max_suppression as JSON numbers, as stored and as
+ * wave 2 hashed them; the API writes them as decimal strings (docs/API.md), so a request read
+ * from the API is taken back to the numbers here and hashes the same.
  */
 #include "crypto/crypto.h"
 #include "market/market.h"
@@ -12,6 +16,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* privacy with delta and max_suppression as numbers: a new reference. */
+static json_t *hashed_privacy(json_t *privacy)
+{
+    static const char *const numeric[] = {"delta", "max_suppression"};
+    json_t *p = json_incref(privacy);
+    for (size_t i = 0; i < 2; i++) {
+        const char *s = json_string_value(json_object_get(p, numeric[i]));
+        char *end;
+        double d = s ? strtod(s, &end) : 0;
+        if (!s || !*s || *end)
+            continue;
+        if (p == privacy) {
+            json_decref(p);
+            p = json_deep_copy(privacy);
+            if (!p)
+                return NULL;
+        }
+        json_object_set_new(p, numeric[i], json_real(d));
+    }
+    return p;
+}
 
 json_t *coh_market_terms(const json_t *request, coh_err *err)
 {
@@ -27,7 +53,8 @@ json_t *coh_market_terms(const json_t *request, coh_err *err)
         coh_err_set(err, COH_ERR_INVALID, "the request has no complete terms");
         return NULL;
     }
-    json_t *t = json_pack("{s:O,s:O,s:o,s:o,s:O,s:O}", "schema", schema, "privacy", privacy,
+    json_t *t = json_pack("{s:O,s:o,s:o,s:o,s:O,s:O}", "schema", schema, "privacy",
+                          hashed_privacy(privacy),
                           "eligibility", json_is_object(elig) ? json_incref(elig) : json_object(),
                           "enrollment",
                           enrol && !json_is_null(enrol) ? json_incref(enrol) : json_string("open"),

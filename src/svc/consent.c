@@ -80,6 +80,23 @@ json_t *coh_svc_consent_view(json_t *stored, const json_t *v, const char *accoun
         k.c.expiry = (uint64_t)json_integer_value(json_object_get(stored, "expiry"));
         ok = k.privacy && coh_hex_decode_exact(k.c.terms_hash, 32, th) == 0;
     }
+    /* One shape whether or not a consent exists (docs/API.md): status none, given or
+     * revoked, and every member present, null when there is nothing to show. */
+    static const char *const members[] = {"signature", "expiry",     "version",   "terms_hash",
+                                          "privacy",   "created_at", "revoked_at"};
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
+        if (!json_object_get(stored, members[i]))
+            json_object_set_new(stored, members[i], json_null());
+    json_object_set_new(stored, "request_id",
+                        json_string(json_string_value(json_object_get(v, "id"))));
+    json_object_set_new(stored, "contributor", json_string(account));
+    json_object_set_new(stored, "status",
+                        json_string(json_is_null(json_object_get(stored, "signature")) ? "none"
+                                    : json_is_null(json_object_get(stored, "revoked_at"))
+                                        ? "given"
+                                        : "revoked"));
+    json_object_set_new(stored, "typed_data", json_null());
+    json_object_set_new(stored, "terms", json_null());
     if (ok) {
         json_object_set_new(stored, "typed_data",
                             coh_crypto_consent_typed_data(d->chain_id, d->contract, &k.c));

@@ -307,7 +307,7 @@ test('a claim dropped by a deep reorg and sent again in a new transaction is deb
   await waitFor('the later deposit credited', async () => BigInt((await bal()).available) === avail + UNIT);
   assert.equal(BigInt((await bal()).claimed), earned, 'payable debited once');
   const claims = (await api(base, 'GET', '/v1/ledger/entries?kind=claim&limit=1000')).body.entries
-    .filter((e) => e.refs?.contribution?.toLowerCase() === r.address.toLowerCase());
+    .filter((e) => e.refs?.address === r.address.toLowerCase());
   assert.equal(claims.length, 1, 'one claim entry');
   assert.equal((await events()).orphaned, orphaned0, 'the claim is on chain again: nothing orphaned');
   // cohortd writes info lines every 100 ms: wait for the line rather than assert at once.

@@ -279,7 +279,7 @@ test('rotate-key while withdrawals are posted: the guardian installs the new key
     assert.notEqual(a.state, 'vetoed');
     assert.ok(a.transactions.filter((t) => t.status === 'failed').length <= 1, `anchor ${a.id}: ${JSON.stringify(a.transactions)}`);
   }
-  assert.equal(head.ledger_signer, m[2]);
+  assert.equal(head.ledger_signer, m[2].toLowerCase());
   const an = (await chainInfo()).anchorer;
   assert.equal(an.state, 'ok');
   assert.equal(an.signer, m[2].toLowerCase());

@@ -55,8 +55,12 @@ function canonical(v) {
   }
   return JSON.stringify(v);
 }
+// docs/API.md: the API writes privacy.delta and max_suppression as decimal strings; the
+// hashed terms hold them as numbers (as wave 2 signed them).
+const hashedPrivacy = (p) => Object.fromEntries(Object.entries(p).map(([k, v]) =>
+  [k, (k === 'delta' || k === 'max_suppression') && typeof v === 'string' ? Number(v) : v]));
 const termsOf = (r) => ({
-  schema: r.schema, privacy: r.privacy, eligibility: r.eligibility ?? {}, enrollment: 'open',
+  schema: r.schema, privacy: hashedPrivacy(r.privacy), eligibility: r.eligibility ?? {}, enrollment: 'open',
   retention_days: r.retention_days, purpose: r.purpose,
 });
 const termsHash = (r) => keccak256(toUtf8Bytes(canonical(termsOf(r))));

@@ -48,13 +48,14 @@ test('a wallet signs in, reads and updates its profile, logs out, and the token 
   const r = await signIn(wallet, message);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.match(r.body.token, /^coh_[0-9a-f]{64}$/);
-  assert.equal(r.body.address, wallet.address);
+  // docs/API.md: addresses in responses are lowercase; a did:pkh keeps CAIP-10's EIP-55 form.
+  assert.equal(r.body.address, wallet.address.toLowerCase());
   assert.equal(r.body.did, `did:pkh:eip155:31337:${wallet.address}`);
   const token = r.body.token;
 
   let p = await api(srv.base, 'GET', '/v1/me/profile', { token });
   assert.equal(p.status, 200);
-  assert.equal(p.body.address, wallet.address);
+  assert.equal(p.body.address, wallet.address.toLowerCase());
   assert.deepEqual(p.body.roles, ['contributor']);
 
   const update = {
@@ -100,7 +101,7 @@ test('a user never sees another user\'s profile: the token decides whose profile
   const tb = (await signIn(b, await siweMessage(b))).body.token;
   await api(srv.base, 'PUT', '/v1/me/profile', { token: ta, json: { display_name: 'alice' } });
   const pb = await api(srv.base, 'GET', '/v1/me/profile', { token: tb });
-  assert.equal(pb.body.address, b.address);
+  assert.equal(pb.body.address, b.address.toLowerCase());
   assert.equal(pb.body.display_name, '');
   assertProblem(await api(srv.base, 'GET', '/v1/me/profile'), 401, 'unauthenticated');
 });

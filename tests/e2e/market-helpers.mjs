@@ -27,11 +27,12 @@ export async function consent(base, wallet, token, requestId) {
   return api(base, 'POST', `/v1/requests/${requestId}/consents`, { token, json: { signature } });
 }
 
-export async function seal(record, publicKeyHex) {
+// docs/API.md: byte strings are 0x hex; { base64: true } gives wave 1's (deprecated) form.
+export async function seal(record, publicKeyHex, { base64 = false } = {}) {
   await sodium.ready;
   const pk = sodium.from_hex(publicKeyHex.replace(/^0x/, ''));
   const sealed = sodium.crypto_box_seal(sodium.from_string(JSON.stringify(record)), pk);
-  return sodium.to_base64(sealed, sodium.base64_variants.ORIGINAL);
+  return base64 ? sodium.to_base64(sealed, sodium.base64_variants.ORIGINAL) : `0x${sodium.to_hex(sealed)}`;
 }
 
 export async function contribute(base, token, request, record) {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { ROOT, startCohortd, api } from './helpers.mjs';
-import { signIn, consent, contribute, waitForStatus, parseCsv, pool, assertGridRelease } from './market-helpers.mjs';
+import { signIn, consent, contribute, seal, waitForStatus, parseCsv, pool, assertGridRelease } from './market-helpers.mjs';
 
 const REWARD = 1000000000000000000n; // 1 token in base units
 const rows = parseCsv(readFileSync(join(ROOT, 'tests/e2e/data/diabetes-200.csv'), 'utf8'));
@@ -219,4 +219,67 @@ test('no contribution without consent, and no access to other users\' inbox or p
   assert.equal(bad.status, 422);
   assert.match(bad.body.detail, /age/);
   assert.ok(!bad.body.detail.includes('250'));
+});
+
+// docs/API.md: each refusal has its own problem type, consents/me has one shape whatever the
+// consent's state, and sealed is 0x hex (wave 1's base64 still accepted).
+test('distinct refusals, one consent shape, sealed as hex or (deprecated) base64', async () => {
+  const created = await api(srv.base, 'POST', '/v1/requests', { token: rtoken, json: requestBody({ mode: 'k-anonymity', k: 2 }, { min_contributors: 2, max_contributors: 2 }) });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const req = created.body;
+  const [a, b, c, d] = people.filter((p) => !p.declines);
+  const type = (r) => r.body?.type?.replace('urn:cohort:problem:', '');
+  const me = async (p) => (await api(srv.base, 'GET', `/v1/requests/${req.id}/consents/me`, { token: p.token })).body;
+  const members = ['request_id', 'contributor', 'status', 'signature', 'expiry', 'version', 'terms_hash', 'privacy', 'created_at', 'revoked_at', 'typed_data', 'terms'];
+  const none = await me(a);
+  assert.deepEqual(Object.keys(none).sort(), [...members].sort());
+  assert.equal(none.status, 'none');
+  assert.equal(none.signature, null);
+  assert.equal(none.contributor, a.w.address.toLowerCase());
+  assert.equal(none.typed_data.domain.chainId, 31337);
+  assert.equal(typeof none.typed_data.message.expiry, 'number');
+  assert.match(none.typed_data.message.contributor, /^0x[0-9a-f]{40}$/);
+  // No consent: consent-missing.
+  const missing = await contribute(srv.base, a.token, req, a.rec);
+  assert.equal(missing.status, 403);
+  assert.equal(type(missing), 'consent-missing');
+  assert.equal((await consent(srv.base, a.w, a.token, req.id)).status, 201);
+  const given = await me(a);
+  assert.deepEqual(Object.keys(given).sort(), [...members].sort());
+  assert.equal(given.status, 'given');
+  // Wave 1's base64 is still accepted; hex is what clients send now.
+  const old = await api(srv.base, 'POST', `/v1/requests/${req.id}/contributions`, { token: a.token, json: { sealed: await seal(a.rec, req.public_key, { base64: true }) } });
+  assert.equal(old.status, 201, JSON.stringify(old.body));
+  // Revoked: consent-revoked.
+  assert.equal((await api(srv.base, 'DELETE', `/v1/requests/${req.id}/consents/me`, { token: a.token })).status, 204);
+  const revoked = await me(a);
+  assert.equal(revoked.status, 'revoked');
+  assert.deepEqual(Object.keys(revoked).sort(), [...members].sort());
+  const after = await contribute(srv.base, a.token, req, a.rec);
+  assert.equal(after.status, 403);
+  assert.equal(type(after), 'consent-revoked');
+  // Full: request-full. The release worker closes a full request at its next sweep (100 ms
+  // here), so the last place is raced for: the winner's insert and the losers' wait on the
+  // request's row together, before any sweep can take it.
+  assert.equal((await consent(srv.base, a.w, a.token, req.id)).status, 201);
+  assert.equal((await contribute(srv.base, a.token, req, a.rec)).status, 201);
+  for (const p of [b, c, d]) assert.equal((await consent(srv.base, p.w, p.token, req.id)).status, 201);
+  const race = await Promise.all([b, c, d].map((p) => contribute(srv.base, p.token, req, p.rec)));
+  assert.equal(race.filter((r) => r.status === 201).length, 1, JSON.stringify(race.map((r) => r.body)));
+  const losers = race.filter((r) => r.status !== 201);
+  for (const r of losers) {
+    assert.equal(r.status, 409);
+    assert.ok(['request-full', 'request-closed'].includes(type(r)), type(r));
+  }
+  assert.ok(losers.some((r) => type(r) === 'request-full'), 'a full request answers request-full');
+  // Closed (by its owner, or already by the worker since it is full): request-closed.
+  const close = await api(srv.base, 'POST', `/v1/requests/${req.id}/close`, { token: rtoken });
+  assert.ok(close.status === 202 || type(close) === 'request-closed', JSON.stringify(close.body));
+  const loser = [b, c, d][race.findIndex((r) => r.status !== 201)];
+  const closed = await contribute(srv.base, loser.token, req, loser.rec);
+  assert.equal(closed.status, 409);
+  assert.equal(type(closed), 'request-closed');
+  const again = await api(srv.base, 'POST', `/v1/requests/${req.id}/close`, { token: rtoken });
+  assert.equal(again.status, 409);
+  assert.equal(type(again), 'request-closed');
 });

@@ -3,7 +3,7 @@
 // documented operation must be routed by a live cohortd (never the 404 of an unknown path).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startCohortd, api } from './helpers.mjs';
 
@@ -32,6 +32,55 @@ test('openapi.yaml and the route table list the same operations', () => {
   assert.deepEqual(documented(), routeTable());
 });
 
+// The problem types: src/http/problems.h's table (slug, status, title) and
+// components.schemas.ProblemType in openapi.yaml must be the same list.
+function problemTable() {
+  const src = readFileSync(join(ROOT, 'src/http/problems.h'), 'utf8');
+  return [...src.matchAll(/X\(\w+, "([a-z-]+)", (\d{3}), "([^"]+)"\)/g)]
+    .map((m) => `${m[1]} ${m[2]} ${m[3]}`).sort();
+}
+
+function documentedProblems() {
+  const lines = readFileSync(join(ROOT, 'openapi.yaml'), 'utf8').split('\n');
+  const start = lines.findIndex((l) => /^    ProblemType:\s*$/.test(l));
+  assert.ok(start > 0, 'openapi.yaml has components.schemas.ProblemType');
+  const out = [];
+  for (const l of lines.slice(start + 1)) {
+    if (/^    \S/.test(l) || /^\S/.test(l)) break;
+    const m = l.match(/const: 'urn:cohort:problem:([a-z-]+)', title: '([^']+)', x-status: (\d{3}) \}/);
+    if (m) out.push(`${m[1]} ${m[3]} ${m[2]}`);
+  }
+  return out.sort();
+}
+
+test('openapi.yaml lists exactly the problem types of src/http/problems.h', () => {
+  const table = problemTable();
+  assert.ok(table.length > 20, `the C table parses (${table.length} rows)`);
+  assert.deepEqual(documentedProblems(), table);
+  assert.equal(new Set(table.map((r) => r.split(' ')[0])).size, table.length, 'slugs are unique');
+});
+
+// No handler writes a problem type of its own: every problem goes through the table.
+test('no ad-hoc problem types in src/http', () => {
+  for (const f of readdirSync(join(ROOT, 'src/http')).filter((n) => n.endsWith('.c'))) {
+    const src = readFileSync(join(ROOT, 'src/http', f), 'utf8');
+    assert.ok(!/urn:cohort:problem:[a-z]/.test(src), `${f} spells out a problem type`);
+    assert.ok(!/coh_http_send_problem/.test(src), `${f} sends a problem outside the table`);
+  }
+});
+
+// A lower layer names a refusal by slug (coh_err_reason): each must be in the table.
+test('every coh_err_reason names a problem of the table', () => {
+  const slugs = new Set(problemTable().map((r) => r.split(' ')[0]));
+  const files = ['src/db', 'src/market', 'src/svc', 'src/ledger', 'src/chain']
+    .flatMap((d) => { try { return readdirSync(join(ROOT, d)).filter((n) => n.endsWith('.c')).map((n) => join(ROOT, d, n)); } catch { return []; } });
+  for (const f of files) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/coh_err_reason\([^,]+,\s*"([^"]+)"\)/g)) {
+      assert.ok(slugs.has(m[1]), `${f}: reason ${m[1]} is not in src/http/problems.h`);
+    }
+  }
+});
+
 test('every documented operation is routed by the live server', async () => {
   const srv = await startCohortd();
   try {
@@ -43,5 +92,33 @@ test('every documented operation is routed by the live server', async () => {
       assert.ok(!unknown && r.status !== 405, `${op} is documented but not routed (${r.status})`);
       assert.ok(r.status < 500 || r.status === 503, `${op} answered ${r.status}`);
     }
+  } finally { await srv.stop(); }
+});
+
+// One integer parameter parser (docs/API.md): digits only, within bounds, else 422
+// invalid-parameter naming the parameter and where it is.
+test('integer parameters: one parser, one problem naming the parameter', async () => {
+  const srv = await startCohortd();
+  try {
+    const bad = [
+      ['/v1/ledger/entries?limit=0', 'limit', 'query'], ['/v1/ledger/entries?limit=1001', 'limit', 'query'],
+      ['/v1/ledger/entries?after=-1', 'after', 'query'], ['/v1/ledger/entries?after=1.5', 'after', 'query'],
+      ['/v1/ledger/entries?after=99999999999999999999999', 'after', 'query'], ['/v1/ledger/entries?limit=', 'limit', 'query'],
+      ['/v1/anchors?limit=501', 'limit', 'query'], ['/v1/anchors?after=%2B1', 'after', 'query'],
+      ['/v1/requests?limit=201', 'limit', 'query'], ['/v1/requests?limit=1e2', 'limit', 'query'],
+      ['/v1/ledger/entries/0', 'seq', 'path'], ['/v1/ledger/entries/1e3', 'seq', 'path'],
+    ];
+    for (const [path, parameter, where] of bad) {
+      const r = await api(srv.base, 'GET', path);
+      assert.equal(r.status, 422, `${path}: ${r.status}`);
+      assert.equal(r.body.type, 'urn:cohort:problem:invalid-parameter', path);
+      assert.equal(r.body.parameter, parameter, path);
+      assert.equal(r.body.in, where, path);
+    }
+    for (const path of ['/v1/ledger/entries?limit=1000&after=0', '/v1/anchors?limit=500', '/v1/requests?limit=200']) {
+      assert.equal((await api(srv.base, 'GET', path)).status, 200, path);
+    }
+    const page = await api(srv.base, 'GET', '/v1/ledger/entries?limit=1');
+    if (page.body.next !== null) assert.equal(typeof page.body.next, 'number', 'next is a JSON number');
   } finally { await srv.stop(); }
 });

@@ -166,7 +166,8 @@ test('a crawler of every public endpoint and the logs finds no contributor addre
   assert.equal(rewards.length, 2);
   for (const e of rewards) {
     assert.equal(e.credit, 'payable');
-    assert.match(e.refs.contribution, /^20:0x[0-9a-f]{64}$/);
+    assert.equal(e.refs.credits.count, 20);
+    assert.match(e.refs.credits.root, /^0x[0-9a-f]{64}$/);
     assert.equal(BigInt(e.amount), REWARD * 20n);
   }
 });
@@ -185,7 +186,7 @@ test('another address gets no leaf, no earnings and no credits of a contributor'
 
 test('each contributor proves their credits, and claims on chain exactly what they earned', async () => {
   const roots = new Map((await api(s.srv.base, 'GET', '/v1/ledger/entries?kind=reward')).body.entries
-    .map((e) => [e.seq, e.refs.contribution.split(':')[1]]));
+    .map((e) => [e.seq, e.refs.credits.root]));
   await pool(people, 6, async (p) => {
     const credits = (await api(s.srv.base, 'GET', '/v1/me/credits', { token: p.token })).body.credits;
     let sum = 0n;

@@ -19,7 +19,8 @@ check "sign-in prints nothing on stderr" test ! -s "$T_DIR/err"
 token=$(cat "$T_DIR/out")
 http GET /v1/me/profile -H "Authorization: Bearer $token"
 check_eq "the token reads the profile" "$STATUS" 200
-check_eq "the profile is the key's address" "$(jq_body .address)" "$shown"
+# docs/API.md: responses write addresses lowercase; the CLI shows the key's EIP-55 form.
+check_eq "the profile is the key's address" "$(jq_body .address)" "$(printf %s "$shown" | tr A-F a-f)"
 check_eq "the profile has the key's DID" "$(jq_body .did)" "did:pkh:eip155:31337:$shown"
 
 token2=$("$COH_CLI" sign-in --url "$BASE/" --key "$T_DIR/k" --statement "Sign in to Cohort from a shell.")

@@ -1,5 +1,5 @@
 // Seals a record on this device: crypto_box_seal(JSON record, request's X25519 public key),
-// base64. Only the sealed bytes are ever sent.
+// as 0x hex (docs/API.md: byte strings are 0x hex). Only the sealed bytes are ever sent.
 import sodium from 'libsodium-wrappers';
 
 export async function seal(record, publicKeyHex) {
@@ -9,5 +9,5 @@ export async function seal(record, publicKeyHex) {
   const plain = sodium.from_string(JSON.stringify(record));
   const sealed = sodium.crypto_box_seal(plain, pk);
   sodium.memzero(plain);
-  return { sealed: sodium.to_base64(sealed, sodium.base64_variants.ORIGINAL), bytes: sealed.length };
+  return { sealed: `0x${sodium.to_hex(sealed)}`, bytes: sealed.length };
 }

@@ -12,6 +12,15 @@ function str(s) {
   return concat([zeroPadValue(toBeHex(b.length), 2), b]);
 }
 
+// The signed reference string behind refs.address (a wallet: claims, wave-1 rewards) or
+// refs.credits {count, root} (a pooled reward's private credits, signed as "<count>:<root>");
+// refs.contribution is the verbatim form of anything else (docs/API.md).
+export function contributionRef(refs) {
+  if (refs?.address) return refs.address;
+  if (refs?.credits) return `${BigInt(refs.credits.count)}:${refs.credits.root}`;
+  return refs?.contribution ?? '';
+}
+
 export function encodeEntry(e) {
   const kind = KINDS[e.kind];
   if (!kind) throw new Error(`unknown kind ${e.kind}`);
@@ -23,7 +32,7 @@ export function encodeEntry(e) {
     u64(BigInt.asUintN(64, BigInt(e.created_us))),
     zeroPadValue(toBeHex(BigInt(e.amount)), 32),
     e.prev_hash,
-    str(e.debit), str(e.credit), str(refs.request), str(refs.contribution), str(refs.anchor), str(refs.tx),
+    str(e.debit), str(e.credit), str(refs.request), str(contributionRef(refs)), str(refs.anchor), str(refs.tx),
     str(e.idempotency_key),
   ]);
 }
@@ -59,10 +68,10 @@ export function verifyEntry(e, { publishedSigner, previous, root, proof } = {}) 
 // ---- the public sums and one's own credits (docs/LEDGER.md) ----------------------------------
 const coder = AbiCoder.defaultAbiCoder();
 
-// A wave-2 reward entry's "<count>:<root>", or null.
+// A wave-2 reward entry's credits {count, root}, or null.
 export function creditsRef(e) {
-  const m = e.kind === 'reward' && /^([1-9][0-9]*):(0x[0-9a-f]{64})$/.exec(e.refs?.contribution ?? '');
-  return m ? { count: BigInt(m[1]), root: m[2] } : null;
+  const c = e.kind === 'reward' ? e.refs?.credits : null;
+  return c ? { count: BigInt(c.count), root: c.root } : null;
 }
 
 // Over every entry from seq 1: each request's escrow = rewards + refund once refunded (rewards

@@ -225,6 +225,25 @@ static void test_seal_verify_json(void **state)
     assert_int_equal(coh_ledger_entry_from_json(&back, j, &err), 0);
     assert_memory_equal(&back, &e, sizeof e);
     json_decref(j);
+    /* ref_contribution is published as what it holds and read back to the signed string. */
+    static const char *const refs[][2] = {
+        {"0x00000000000000000000000000000000000000aa", "address"},
+        {"20:0x00000000000000000000000000000000000000000000000000000000000000bb", "credits"},
+        {"something-else", "contribution"}};
+    for (size_t i = 0; i < 3; i++) {
+        coh_ledger_entry r = e;
+        snprintf(r.ref_contribution, sizeof r.ref_contribution, "%s", refs[i][0]);
+        j = coh_ledger_entry_to_json(&r);
+        json_t *jr = json_object_get(j, "refs");
+        assert_non_null(json_object_get(jr, refs[i][1]));
+        assert_false(json_is_null(json_object_get(jr, refs[i][1])));
+        if (i == 1)
+            assert_int_equal(
+                json_integer_value(json_object_get(json_object_get(jr, "credits"), "count")), 20);
+        assert_int_equal(coh_ledger_entry_from_json(&back, j, &err), 0);
+        assert_string_equal(back.ref_contribution, refs[i][0]);
+        json_decref(j);
+    }
     coh_ledger_entry t = e;
     t.amount[31] ^= 1;
     assert_int_equal(coh_ledger_entry_verify(&t, &err), COH_ERR_CRYPTO);

@@ -121,6 +121,37 @@ static void test_terms_summary(void **state)
     json_decref(r);
 }
 
+/* docs/API.md: the API writes delta and max_suppression as decimal strings; the terms hash
+ * and summary of a request read back from the API are those of the stored request. */
+static void test_terms_api_decimals(void **state)
+{
+    (void)state;
+    coh_err err = {0};
+    const char *texts[] = {KANON, DP};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *stored = load(texts[i]), *api = load(texts[i]);
+        json_t *p = json_object_get(api, "privacy");
+        if (i == 0)
+            json_object_set_new(p, "max_suppression", json_string("0"));
+        else
+            json_object_set_new(p, "delta", json_string("0.000001"));
+        uint8_t h1[32], h2[32];
+        assert_int_equal(coh_market_terms_hash(h1, stored, &err), 0);
+        assert_int_equal(coh_market_terms_hash(h2, api, &err), 0);
+        assert_memory_equal(h1, h2, 32);
+        char *s1 = NULL, *s2 = NULL;
+        assert_int_equal(coh_market_terms_summary(&s1, stored, &err), 0);
+        assert_int_equal(coh_market_terms_summary(&s2, api, &err), 0);
+        assert_string_equal(s1, s2);
+        free(s1);
+        free(s2);
+        /* The request read from the API is not changed by hashing it. */
+        assert_true(json_is_string(json_object_get(p, i == 0 ? "max_suppression" : "delta")));
+        json_decref(stored);
+        json_decref(api);
+    }
+}
+
 static json_t *profile(void)
 {
     return load("{\"purposes\":[\"academic-research\"],\"min_reward\":\"0\","
@@ -201,6 +232,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_terms_object_and_hash),
         cmocka_unit_test(test_terms_summary),
+        cmocka_unit_test(test_terms_api_decimals),
         cmocka_unit_test(test_match_contributor_floors),
         cmocka_unit_test(test_within_operator_floors),
     };

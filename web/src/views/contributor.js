@@ -171,10 +171,18 @@ function canonical(v) {
   return JSON.stringify(v);
 }
 
+// The privacy object as the terms hash it: the API writes delta and max_suppression as decimal
+// strings (docs/API.md), the hashed terms hold them as numbers, as wave 2 signed them.
+function hashedPrivacy(p) {
+  const out = { ...p };
+  for (const k of ['delta', 'max_suppression']) if (typeof out[k] === 'string') out[k] = Number(out[k]);
+  return out;
+}
+
 // The version-2 consent's termsHash of the request this page shows (DESIGN.md, the Consent type).
 export function termsHash(req) {
   const terms = {
-    schema: req.schema, privacy: req.privacy, eligibility: req.eligibility ?? {},
+    schema: req.schema, privacy: hashedPrivacy(req.privacy), eligibility: req.eligibility ?? {},
     enrollment: req.enrollment ?? 'open', retention_days: req.retention_days, purpose: req.purpose,
   };
   return keccak256(toUtf8Bytes(canonical(terms)));
@@ -190,7 +198,7 @@ export async function contributePanel(req) {
     section.append(h('p.error', { role: 'alert' }, `You cannot take part in this request: ${e.message}`));
     return section;
   }
-  const given = mine.signature && !mine.revoked_at;
+  const given = mine.status === 'given';
   const open = req.status === 'open';
   const td = mine.typed_data;
   const consentBox = h('div.consent');
@@ -221,7 +229,7 @@ export async function contributePanel(req) {
       window.dispatchEvent(new HashChangeEvent('hashchange'));
     }));
     clear(consentBox,
-      h('p', mine.revoked_at ? `You revoked your consent on ${when(mine.revoked_at)}. You may consent again while the request is open.` : 'To take part, sign this consent with your wallet. It is an off-chain signature: no transaction, no fee.'),
+      h('p', mine.status === 'revoked' ? `You revoked your consent on ${when(mine.revoked_at)}. You may consent again while the request is open.` : 'To take part, sign this consent with your wallet. It is an off-chain signature: no transaction, no fee.'),
       // Each field of the EIP-712 Consent, as the wallet will show it, in the type's order.
       h('dl.facts#consent-fields',
         h('dt', 'Request'), h('dd.mono', short(td?.message?.requestId, 10)),
