@@ -110,8 +110,8 @@ static int deposit(int argc, char **argv)
         int replayed = 0;
         if (coh_svc_deposit_local(&e, &replayed, db, lkey, (uint64_t)s.chain_id, lower, amt, tx,
                                   key, &err)) {
-            rc = coh_cli_fail("ledger", "%s%s", err.code == COH_ERR_FORBIDDEN ? "" : "deposit: ",
-                              err.msg);
+            rc = coh_cli_fail("ledger", "%s%s",
+                              err.code == COH_ERR_FORBIDDEN ? "" : "deposit: ", err.msg);
         } else {
             char hash[COH_HASH_HEX_SIZE];
             coh_hex_encode(hash, e.hash, 32, 1);
@@ -143,20 +143,25 @@ static int send_set_anchorer(const char *key_file, const char *rpc_url, const ui
     if ((rc = coh_key_file_read(&gkey, 32, key_file, "guardian key", &err)) == 0 &&
         !(rpc = coh_chain_rpc_new(rpc_url, &o)))
         rc = coh_err_set(&err, COH_ERR_NOMEM, "out of memory");
-    if (rc == 0 && (rc = coh_chain_send_call(hash, rpc, gkey, rewards, data, len, 100000, &err)) == 0)
+    if (rc == 0 &&
+        (rc = coh_chain_send_call(hash, rpc, gkey, rewards, data, len, 100000, &err)) == 0)
         rc = coh_chain_wait_receipt(&ok, &block, rpc, hash, 60000, &err);
     char h[COH_HASH_HEX_SIZE];
     coh_hex_encode(h, hash, 32, 1);
     if (rc == 0 && !ok)
-        rc = coh_err_set(&err, COH_CHAIN_ERPC, "transaction %s reverted (is the key the "
-                                               "contract's guardian?)", h);
+        rc = coh_err_set(&err, COH_CHAIN_ERPC,
+                         "transaction %s reverted (is the key the "
+                         "contract's guardian?)",
+                         h);
     if (rc == 0)
         printf("guardian: setAnchorer mined in block %llu (transaction %s)\n",
                (unsigned long long)block, h);
     coh_chain_rpc_free(rpc);
     coh_secbuf_free(gkey);
-    return rc ? coh_cli_fail("ledger", "rotate-key: the guardian's setAnchorer: %s (send the "
-                                       "transaction above from the guardian)", err.msg)
+    return rc ? coh_cli_fail("ledger",
+                             "rotate-key: the guardian's setAnchorer: %s (send the "
+                             "transaction above from the guardian)",
+                             err.msg)
               : 0;
 }
 
@@ -213,8 +218,8 @@ static int rotate_key(int argc, char **argv)
             printf("guardian: setAnchorer(%s) on the rewards contract %s: to %s, data %s\n"
                    "fund %s with ETH for gas; cohortd proposes anchors with it once that "
                    "transaction is mined, and sends nothing until then\n",
-                   b, have_contract ? c : "(rewards_contract)", have_contract ? c : "(rewards_contract)",
-                   hex ? hex : "?", b);
+                   b, have_contract ? c : "(rewards_contract)",
+                   have_contract ? c : "(rewards_contract)", hex ? hex : "?", b);
             if (guardian_key && hex)
                 rc = send_set_anchorer(guardian_key, rpc_url, rewards, data.data, data.len);
             free(hex);

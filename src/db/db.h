@@ -159,17 +159,17 @@ json_t *coh_db_profile_get(coh_db_pool *p, const char *address, coh_err *err);
  * stored value, so a PUT naming one member changes only that one, even beside another PUT.
  */
 struct coh_db_profile_update {
-    int researcher, contributor;   /* 0, 1, or -1 to keep */
+    int researcher, contributor; /* 0, 1, or -1 to keep */
     const char *display_name;
-    const char *categories_json;   /* JSON array of strings */
-    const char *attributes_json;   /* JSON object */
-    const char *purposes_json;     /* JSON array of strings */
-    const char *min_reward;        /* decimal uint256 */
-    const char *lifetime_epsilon;  /* decimal > 0 */
-    const char *min_k;             /* decimal integer 2-1000, or "" for none */
-    const char *max_epsilon;       /* decimal > 0, or "" for none */
-    int statistics_only;           /* 0, 1, or -1 to keep */
-    const char *payout_address;    /* lowercase 0x address, or "" for the sign-in address */
+    const char *categories_json;  /* JSON array of strings */
+    const char *attributes_json;  /* JSON object */
+    const char *purposes_json;    /* JSON array of strings */
+    const char *min_reward;       /* decimal uint256 */
+    const char *lifetime_epsilon; /* decimal > 0 */
+    const char *min_k;            /* decimal integer 2-1000, or "" for none */
+    const char *max_epsilon;      /* decimal > 0, or "" for none */
+    int statistics_only;          /* 0, 1, or -1 to keep */
+    const char *payout_address;   /* lowercase 0x address, or "" for the sign-in address */
 };
 COH_WUR int coh_db_profile_put(coh_db_pool *p, const char *address,
                                const struct coh_db_profile_update *u, coh_err *err);

@@ -108,8 +108,8 @@ static int prepare_append(coh_db_conn *c, coh_err *err)
 /* ---- posting ----------------------------------------------------------------------------- */
 
 /* Locks the head (the caller is inside BEGIN) and checks the signing key is still active. */
-int coh_db_ledger_lock_head(coh_db_conn *c, uint64_t *seq, uint8_t hash[32], const uint8_t signer[20],
-                     coh_err *err)
+int coh_db_ledger_lock_head(coh_db_conn *c, uint64_t *seq, uint8_t hash[32],
+                            const uint8_t signer[20], coh_err *err)
 {
     PGresult *r =
         coh_db_exec(c,
@@ -157,8 +157,8 @@ static int fetch_by_key(coh_ledger_entry *out, coh_db_conn *c, const char *key, 
  * Appends e after (*head_seq, head_hash) inside the caller's transaction, or finds it already
  * posted under its key (*replayed = 1). Advances the head on success.
  */
-int coh_db_ledger_append(coh_ledger_entry *e, int *replayed, coh_db_conn *c,
-                         const coh_secbuf *key, uint64_t *head_seq, uint8_t head_hash[32], coh_err *err)
+int coh_db_ledger_append(coh_ledger_entry *e, int *replayed, coh_db_conn *c, const coh_secbuf *key,
+                         uint64_t *head_seq, uint8_t head_hash[32], coh_err *err)
 {
     *replayed = 0;
     coh_ledger_entry want = *e;

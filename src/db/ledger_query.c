@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 int coh_db_ledger_entries(coh_ledger_entry **out, size_t *n, coh_db_pool *p,
                           const struct coh_db_ledger_filter *f, coh_err *err)
 {

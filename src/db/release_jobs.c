@@ -50,8 +50,8 @@ PGresult *coh_db_release_contributions(coh_db_pool *p, const char *id, long max,
 int coh_db_release_store(coh_db_pool *p, const char *id, const struct coh_db_release_row *row,
                          coh_err *err)
 {
-    const char *pp[] = {id + 2,       row->mode,    row->content_type, row->content,
-                        row->report,  row->members, row->epsilon,      row->released};
+    const char *pp[] = {id + 2,      row->mode,    row->content_type, row->content,
+                        row->report, row->members, row->epsilon,      row->released};
     return coh_db_run(
         p,
         "WITH x AS (INSERT INTO releases (request_id, mode, content_type, content, report, "

@@ -28,7 +28,8 @@ static void consent_domain(const struct coh_http_req *req, struct coh_svc_domain
  * Loads the request and checks the signed-in account may act on it as a contributor. With
  * for_intake the object also carries the wrapped secret key: never send it to the client.
  */
-static json_t *contributor_request_ex(struct coh_http_req *req, char id[COH_HASH_HEX_SIZE], int for_intake)
+static json_t *contributor_request_ex(struct coh_http_req *req, char id[COH_HASH_HEX_SIZE],
+                                      int for_intake)
 {
     if (!coh_http_auth_require(req) || !coh_http_request_id(req, id))
         return NULL;

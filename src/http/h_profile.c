@@ -36,13 +36,13 @@ static json_t *profile_view(struct coh_http_req *req, coh_err *err)
         "{s:s,s:s,s:o,s:O,s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:O}", "address", address,
         "did", did, "roles", roles, "display_name", json_object_get(p, "display_name"),
         "consent_profile", "categories", json_object_get(p, "categories"), "attributes",
-        json_object_get(p, "attributes"), "purposes", json_object_get(p, "purposes"),
-        "min_reward", json_object_get(p, "min_reward"), "lifetime_epsilon",
+        json_object_get(p, "attributes"), "purposes", json_object_get(p, "purposes"), "min_reward",
+        json_object_get(p, "min_reward"), "lifetime_epsilon",
         json_object_get(p, "lifetime_epsilon"), "epsilon_spent",
-        json_object_get(p, "epsilon_spent"), "min_k", json_object_get(p, "min_k"),
-        "max_epsilon", json_object_get(p, "max_epsilon"), "statistics_only",
-        json_object_get(p, "statistics_only"), "payout_address",
-        json_object_get(p, "payout_address"), "updated_at", json_object_get(p, "updated_at"));
+        json_object_get(p, "epsilon_spent"), "min_k", json_object_get(p, "min_k"), "max_epsilon",
+        json_object_get(p, "max_epsilon"), "statistics_only", json_object_get(p, "statistics_only"),
+        "payout_address", json_object_get(p, "payout_address"), "updated_at",
+        json_object_get(p, "updated_at"));
     json_decref(p);
     if (!out)
         coh_err_set(err, COH_ERR_NOMEM, "out of memory");

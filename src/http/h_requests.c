@@ -30,9 +30,8 @@ static int has_role(struct coh_http_req *req, const char *role)
 {
     coh_err err = {0};
     json_t *p = coh_db_profile_get(req->app->db, req->account, &err);
-    int ok = p && json_is_true(json_object_get(p, strcmp(role, "researcher") == 0
-                                                      ? "is_researcher"
-                                                      : "is_contributor"));
+    int ok = p && json_is_true(json_object_get(
+                      p, strcmp(role, "researcher") == 0 ? "is_researcher" : "is_contributor"));
     json_decref(p);
     return ok;
 }
@@ -81,9 +80,9 @@ void coh_h_requests_create(struct coh_http_req *req)
         return;
     coh_err err = {0};
     char id[COH_HASH_HEX_SIZE];
-    int rc = coh_svc_request_create(id, req->app->db, req->app->master_key, req->app->ledger_key,
-                                    req->app->floors, req->account, body, (int64_t)time(NULL),
-                                    &err);
+    int rc =
+        coh_svc_request_create(id, req->app->db, req->app->master_key, req->app->ledger_key,
+                               req->app->floors, req->account, body, (int64_t)time(NULL), &err);
     json_decref(body);
     if (rc == COH_ERR_INVALID) {
         coh_http_problem(req, COH_PROBLEM_INVALID_REQUEST, "%s", err.msg);
@@ -127,8 +126,8 @@ void coh_h_requests_list(struct coh_http_req *req)
     (void)coh_http_query_get(req, "owner", owner, sizeof owner);
     (void)coh_http_query_get(req, "before", before, sizeof before);
     int64_t ms;
-    static const char *const statuses[] = {"", "open", "closing", "released", "failed",
-                                           "cancelled"};
+    static const char *const statuses[] = {"",         "open",   "closing",
+                                           "released", "failed", "cancelled"};
     int ok_status = 0;
     for (size_t i = 0; i < 6; i++)
         ok_status |= strcmp(status, statuses[i]) == 0;
@@ -136,7 +135,8 @@ void coh_h_requests_list(struct coh_http_req *req)
     uint8_t oa[20];
     int ok_purpose = strlen(purpose) <= 40;
     for (const char *c = purpose; *c; c++)
-        ok_purpose &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
+        ok_purpose &=
+            (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
     /* Any case; mixed case must be a valid EIP-55 checksum (docs/API.md). */
     const char *bad = owner[0] && coh_crypto_address_parse(oa, owner) != 0      ? "owner"
                       : !ok_purpose                                             ? "purpose"
@@ -163,8 +163,8 @@ void coh_h_requests_list(struct coh_http_req *req)
         return;
     }
     size_t n = json_array_size(list);
-    json_t *next = n == (size_t)limit ? json_object_get(json_array_get(list, n - 1), "created_at")
-                                      : NULL;
+    json_t *next =
+        n == (size_t)limit ? json_object_get(json_array_get(list, n - 1), "created_at") : NULL;
     for (size_t i = 0; i < n; i++)
         coh_http_request_out(json_array_get(list, i));
     coh_http_send_json(req, 200, json_pack("{s:o,s:O?}", "requests", list, "next_before", next));
@@ -203,7 +203,8 @@ void coh_h_requests_get(struct coh_http_req *req)
  * Signed in, a well-formed id, an existing request, owned by the caller: otherwise the
  * matching problem is sent and 0 returned. status (16 bytes) gets the request's status.
  */
-static int owned_request(struct coh_http_req *req, char id[COH_HASH_HEX_SIZE], char status[16], const char *what)
+static int owned_request(struct coh_http_req *req, char id[COH_HASH_HEX_SIZE], char status[16],
+                         const char *what)
 {
     if (!coh_http_auth_require(req) || !coh_http_request_id(req, id))
         return 0;

@@ -45,8 +45,8 @@ static const char *check_attributes(const json_t *a, char *msg, size_t cap)
     {
         int ok = coh_market_attribute_ok(k, json_string_value(v));
         if (ok < 0) {
-            snprintf(msg, cap, "'attributes.%.40s' is not a known attribute (age_band, country, sex)",
-                     k);
+            snprintf(msg, cap,
+                     "'attributes.%.40s' is not a known attribute (age_band, country, sex)", k);
             return msg;
         }
         if (!ok) {
@@ -147,8 +147,8 @@ static const char *parse_own_floors(struct coh_market_profile_update *u, const j
     json_t *jk = json_object_get(cp, "min_k"), *jmax = json_object_get(cp, "max_epsilon"),
            *jstat = json_object_get(cp, "statistics_only");
     if (jk) {
-        if (!json_is_null(jk) && (!json_is_integer(jk) || json_integer_value(jk) < 2 ||
-                                  json_integer_value(jk) > 1000))
+        if (!json_is_null(jk) &&
+            (!json_is_integer(jk) || json_integer_value(jk) < 2 || json_integer_value(jk) > 1000))
             return "'consent_profile.min_k' must be an integer from 2 to 1000 (the smallest k "
                    "you accept), or null for none";
         if (!json_is_null(jk)) /* else "": no floor of one's own */
@@ -173,10 +173,9 @@ static const char *parse_own_floors(struct coh_market_profile_update *u, const j
 static const char *parse_consent_profile(struct coh_market_profile_update *u, const json_t *cp,
                                          char *msg, size_t cap)
 {
-    static const char *const known[] = {"categories", "attributes",      "purposes",
-                                        "min_reward", "lifetime_epsilon", "min_k",
-                                        "max_epsilon", "statistics_only", "payout_address",
-                                        NULL};
+    static const char *const known[] = {
+        "categories", "attributes",  "purposes",        "min_reward",     "lifetime_epsilon",
+        "min_k",      "max_epsilon", "statistics_only", "payout_address", NULL};
     if (!json_is_object(cp))
         return "'consent_profile' must be an object";
     const char *k = unknown_member(cp, known);
@@ -196,11 +195,12 @@ static const char *parse_consent_profile(struct coh_market_profile_update *u, co
         return bad;
     if (u->attributes && (bad = check_attributes(u->attributes, msg, cap)))
         return bad;
-    if (mr && (!(u->min_reward = json_string_value(mr)) ||
-               coh_u256_from_dec(u256, u->min_reward) != 0))
+    if (mr &&
+        (!(u->min_reward = json_string_value(mr)) || coh_u256_from_dec(u256, u->min_reward) != 0))
         return "'consent_profile.min_reward' must be a decimal string of a uint256 amount in "
                "base units";
-    if (eps && (!(u->lifetime_epsilon = json_string_value(eps)) || !epsilon_ok(u->lifetime_epsilon)))
+    if (eps &&
+        (!(u->lifetime_epsilon = json_string_value(eps)) || !epsilon_ok(u->lifetime_epsilon)))
         return "'consent_profile.lifetime_epsilon' must be a decimal string > 0 and <= 1000, at "
                "most 6 decimals";
     if ((bad = parse_own_floors(u, cp)))
@@ -219,8 +219,7 @@ static const char *parse_consent_profile(struct coh_market_profile_update *u, co
     return NULL;
 }
 
-int coh_market_profile_parse(struct coh_market_profile_update *u, const json_t *body,
-                             coh_err *err)
+int coh_market_profile_parse(struct coh_market_profile_update *u, const json_t *body, coh_err *err)
 {
     static const char *const known[] = {"roles", "display_name", "consent_profile", NULL};
     memset(u, 0, sizeof *u);

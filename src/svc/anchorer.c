@@ -61,14 +61,14 @@ struct coh_svc_chain_worker {
     coh_chain_rpc *rpc;
     uint8_t signer[20];
     char signer_hex[COH_ADDR_HEX_SIZE]; /* lowercase 0x form of signer */
-    coh_secbuf *own_key;  /* the key reloaded after a rotation (NULL: cfg's borrowed one) */
-    int failures;         /* in a row, of any kind */
-    int refusals;         /* in a row: reverts and transactions the node refused */
-    int may_send;         /* our key is the contract's anchorer (checked every step) */
-    int stopped;          /* after max_failures: nothing more until restart */
-    struct timespec next_try; /* CLOCK_MONOTONIC; no anchoring step before */
+    coh_secbuf *own_key;         /* the key reloaded after a rotation (NULL: cfg's borrowed one) */
+    int failures;                /* in a row, of any kind */
+    int refusals;                /* in a row: reverts and transactions the node refused */
+    int may_send;                /* our key is the contract's anchorer (checked every step) */
+    int stopped;                 /* after max_failures: nothing more until restart */
+    struct timespec next_try;    /* CLOCK_MONOTONIC; no anchoring step before */
     char state[16], reason[256]; /* as last written to chain_anchorer */
-    uint8_t token[20]; /* rewards.token(), read once */
+    uint8_t token[20];           /* rewards.token(), read once */
     int have_token;
     uint64_t promoted_seq; /* a contract lastSeq seen with nothing left to promote */
     uint64_t due_seq;      /* a contract lastSeq seen due for promotion ... */
@@ -77,18 +77,18 @@ struct coh_svc_chain_worker {
         int live; /* sent, no receipt yet */
         uint8_t hash[32], max_fee[32], tip[32];
         uint64_t nonce;
-        time_t sent; /* CLOCK_MONOTONIC seconds */
-    } promo; /* the promote() transaction in flight */
+        time_t sent;                    /* CLOCK_MONOTONIC seconds */
+    } promo;                            /* the promote() transaction in flight */
     struct coh_svc_deposit_watch watch; /* the deposit watcher (deposit_watch.c) */
     coh_worker *thread;
 };
 
 #define ANCHOR_GAS 100000
-#define PROMOTE_GAS 60000 /* promote() uses about 41,000 */
+#define PROMOTE_GAS 60000       /* promote() uses about 41,000 */
 #define BACKOFF_CAP_MS 600000L  /* after reverts and refusals */
 #define TRANSIENT_CAP_MS 30000L /* after an unreachable node or database */
-#define ANCHOR_WAIT 1 /* a step that sends nothing on purpose (not the anchorer) */
-#define FEE_BUMP_NUM 1125 /* 12.5% above the previous fees */
+#define ANCHOR_WAIT 1           /* a step that sends nothing on purpose (not the anchorer) */
+#define FEE_BUMP_NUM 1125       /* 12.5% above the previous fees */
 #define FEE_BUMP_DEN 1000
 
 static int market_fees(coh_svc_chain_worker *w, uint8_t max_fee[32], uint8_t tip[32], coh_err *err)
@@ -109,9 +109,9 @@ static void propose_calldata(coh_chain_buf *data, const struct coh_db_chain_anch
 /* The name of a CohortRewards custom error whose selector a node's revert message carries. */
 static const char *revert_name(const char *msg)
 {
-    static const char *const errors[] = {
-        "NotAnchorer()", "StaleAnchor(uint64,uint64)", "CreditsExceedDeposits(uint256,uint256)",
-        "ChallengePeriodRunning(uint64)", "NothingToPromote()"};
+    static const char *const errors[] = {"NotAnchorer()", "StaleAnchor(uint64,uint64)",
+                                         "CreditsExceedDeposits(uint256,uint256)",
+                                         "ChallengePeriodRunning(uint64)", "NothingToPromote()"};
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
         uint8_t sel[4];
         char hex[11];
@@ -129,11 +129,11 @@ static int simulate(coh_svc_chain_worker *w, const char *fn, const uint8_t *data
                     coh_err *err)
 {
     json_t *res = NULL;
-    json_t *call = json_pack("{s:o, s:o, s:o}", "from", coh_chain_json_hex(w->signer, 20), "to",
-                             coh_chain_json_hex(w->cfg.rewards, 20), "data",
-                             coh_chain_json_hex(data, len));
-    int rc = coh_chain_rpc_call(w->rpc, &res, "eth_call", json_pack("[o, s]", call, "pending"),
-                                err);
+    json_t *call =
+        json_pack("{s:o, s:o, s:o}", "from", coh_chain_json_hex(w->signer, 20), "to",
+                  coh_chain_json_hex(w->cfg.rewards, 20), "data", coh_chain_json_hex(data, len));
+    int rc =
+        coh_chain_rpc_call(w->rpc, &res, "eth_call", json_pack("[o, s]", call, "pending"), err);
     json_decref(res);
     if (rc == COH_CHAIN_ERPC) {
         const char *name = revert_name(err->msg);
@@ -333,9 +333,9 @@ static int settled_on_chain(coh_svc_chain_worker *w, const struct coh_db_chain_a
     uint8_t hash[32];
     uint64_t bn = 0;
     const char *h = json_string_value(json_object_get(lg, "transactionHash"));
-    int found = lg && h && strlen(h) == 66 && coh_hex_decode_exact(hash, 32, h + 2) == 0 &&
-                coh_chain_quantity_u64(&bn, json_string_value(json_object_get(lg, "blockNumber"))) ==
-                    0;
+    int found =
+        lg && h && strlen(h) == 66 && coh_hex_decode_exact(hash, 32, h + 2) == 0 &&
+        coh_chain_quantity_u64(&bn, json_string_value(json_object_get(lg, "blockNumber"))) == 0;
     if (found) {
         json_t *rcpt = json_pack("{s:[O]}", "logs", lg);
         long long at = receipt_effective_at(w, rcpt);
@@ -412,8 +412,8 @@ static int step_sent(coh_svc_chain_worker *w, const struct coh_db_chain_anchor *
                                                  at ? (long long)at : (long long)time(NULL), err);
             } else {
                 /* a failure: backed off, then simulated again before anything is re-sent */
-                rc = coh_err_set(err, COH_CHAIN_ERPC, "anchor %lld: transaction %s reverted",
-                                 a->id, h);
+                rc = coh_err_set(err, COH_CHAIN_ERPC, "anchor %lld: transaction %s reverted", a->id,
+                                 h);
             }
             goto out;
         }
@@ -546,8 +546,8 @@ static void set_state(coh_svc_chain_worker *w, const char *state, const char *re
     snprintf(w->state, sizeof w->state, "%s", state);
     snprintf(w->reason, sizeof w->reason, "%s", reason);
     coh_err err = {0};
-    if (coh_db_chain_anchorer_set(w->cfg.db, w->signer_hex, state, reason, w->failures,
-                                  next_try_s, &err) != 0)
+    if (coh_db_chain_anchorer_set(w->cfg.db, w->signer_hex, state, reason, w->failures, next_try_s,
+                                  &err) != 0)
         coh_log_warn("anchorer: cannot record its state: %s", err.msg);
 }
 
@@ -830,8 +830,8 @@ static void anchor_tick(coh_svc_chain_worker *w)
 }
 
 /* A uint256 view function of `to` with one address argument (or none), at block. */
-static int call_u256(coh_svc_chain_worker *w, uint8_t out[32], const uint8_t to[20], const char *sig,
-                     const uint8_t *arg, const char *block, coh_err *err)
+static int call_u256(coh_svc_chain_worker *w, uint8_t out[32], const uint8_t to[20],
+                     const char *sig, const uint8_t *arg, const char *block, coh_err *err)
 {
     coh_chain_buf data;
     coh_chain_buf_init(&data);
@@ -903,7 +903,7 @@ static int worker_step(void *arg)
 }
 
 int coh_svc_chain_worker_start(coh_svc_chain_worker **out,
-                              const struct coh_svc_chain_worker_config *cfg, coh_err *err)
+                               const struct coh_svc_chain_worker_config *cfg, coh_err *err)
 {
     *out = NULL;
     coh_svc_chain_worker *w = calloc(1, sizeof *w);

@@ -60,8 +60,9 @@ static int tree_build(coh_ledger_merkle **out, coh_db_pool *p, const char *ancho
 }
 
 /* The leaf's proof in the anchor's tree (from the cache, building it when it is another's). */
-static int proof_of(json_t **out, coh_svc_claims_cache *cache, coh_db_pool *p, const char *anchor_id,
-                    const uint8_t root[32], const uint8_t leaf[32], coh_err *err)
+static int proof_of(json_t **out, coh_svc_claims_cache *cache, coh_db_pool *p,
+                    const char *anchor_id, const uint8_t root[32], const uint8_t leaf[32],
+                    coh_err *err)
 {
     coh_ledger_merkle *own = NULL, *t;
     int rc = 0;
@@ -104,7 +105,7 @@ static int proof_of(json_t **out, coh_svc_claims_cache *cache, coh_db_pool *p, c
 }
 
 json_t *coh_svc_claim_json(coh_db_pool *p, coh_svc_claims_cache *cache, const char *address,
-                                coh_err *err)
+                           coh_err *err)
 {
     /* coh_db_query returns the connection before the proof, which may wait on a build. */
     PGresult *r = coh_db_chain_claim_effective(p, address, err);

@@ -24,9 +24,8 @@ static int validate_sealed(const coh_secbuf *master, const char *id, const json_
     return rc;
 }
 
-int coh_svc_contribute(coh_db_pool *db, const coh_secbuf *master, const char *id,
-                       const json_t *v, const char *contributor, const uint8_t *ct,
-                       size_t ct_len, coh_err *err)
+int coh_svc_contribute(coh_db_pool *db, const coh_secbuf *master, const char *id, const json_t *v,
+                       const char *contributor, const uint8_t *ct, size_t ct_len, coh_err *err)
 {
     int rc = validate_sealed(master, id, v, ct, ct_len, err);
     if (!rc)

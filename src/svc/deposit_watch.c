@@ -23,7 +23,7 @@ unsigned long coh_db_chain_logs_ignored(void)
 }
 
 void coh_svc_deposit_watch_init(struct coh_svc_deposit_watch *cw, coh_chain_rpc *rpc,
-                             const struct coh_svc_chain_worker_config *cfg)
+                                const struct coh_svc_chain_worker_config *cfg)
 {
     cw->rpc = rpc;
     cw->cfg = cfg;
@@ -115,7 +115,8 @@ static int is_ours(const struct coh_svc_deposit_watch *cw, json_t *lg)
 }
 
 /* Parses one Deposited/Claimed log; ordinal is its position among the tx's logs here. */
-static int parse_log(const struct coh_svc_deposit_watch *cw, struct coh_db_chain_event *ev, json_t *lg)
+static int parse_log(const struct coh_svc_deposit_watch *cw, struct coh_db_chain_event *ev,
+                     json_t *lg)
 {
     json_t *topics = json_object_get(lg, "topics");
     const char *data_hex = json_string_value(json_object_get(lg, "data"));

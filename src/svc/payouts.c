@@ -36,8 +36,8 @@ static void entry_init(coh_ledger_entry *e, int kind, const char *debit, const c
 
 /* Posts reward x times from debit to credit, keyed "<kind>:<request>"; nothing when 0. */
 static int post_scaled(coh_db_pool *db, const coh_secbuf *key, int kind, const char *debit,
-                       const char *credit, const char *request, const char *reward,
-                       uint32_t times, coh_err *err)
+                       const char *credit, const char *request, const char *reward, uint32_t times,
+                       coh_err *err)
 {
     uint8_t r[32], total[32];
     if (coh_u256_from_dec(r, reward) != 0 || coh_u256_mul_u64(total, r, times) != 0)
@@ -53,8 +53,8 @@ static int post_scaled(coh_db_pool *db, const coh_secbuf *key, int kind, const c
     return coh_db_ledger_post(&e, NULL, db, key, err);
 }
 
-int coh_svc_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                      const char *owner, const char *reward, uint32_t max, coh_err *err)
+int coh_svc_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request, const char *owner,
+                   const char *reward, uint32_t max, coh_err *err)
 {
     char debit[COH_LEDGER_STR_MAX + 1], credit[COH_LEDGER_STR_MAX + 1];
     int rc = coh_ledger_account_available(debit, sizeof debit, owner, err);
@@ -92,9 +92,8 @@ static int credits_root(uint8_t root[32], PGresult *rows, coh_err *err)
     return rc;
 }
 
-int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                       const char *reward, const char *const *payees, const uint32_t *members,
-                       size_t n, coh_err *err)
+int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request, const char *reward,
+                    const char *const *payees, const uint32_t *members, size_t n, coh_err *err)
 {
     uint8_t r[32], total[32] = {0};
     if (coh_u256_from_dec(r, reward) != 0)
@@ -133,8 +132,8 @@ int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
     }
     /* The entry pays exactly what its credits hold, or nothing is posted. */
     if (!rc && (PQntuples(rows) != (int)n || coh_u256_cmp(stored, total) != 0))
-        rc = coh_err_set(err, COH_ERR_CONFLICT, "request %s: stored credits differ from its members",
-                         request);
+        rc = coh_err_set(err, COH_ERR_CONFLICT,
+                         "request %s: stored credits differ from its members", request);
     if (!rc)
         rc = credits_root(root, rows, err);
     PQclear(rows);
@@ -151,8 +150,8 @@ int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
 }
 
 int coh_svc_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                             const char *reward, const char *const *contributors, size_t n,
-                             coh_err *err)
+                          const char *reward, const char *const *contributors, size_t n,
+                          coh_err *err)
 {
     uint8_t r[32];
     if (coh_u256_from_dec(r, reward) != 0)
@@ -184,9 +183,9 @@ int coh_svc_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *re
     return rc;
 }
 
-int coh_svc_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
-                        const coh_secbuf *key, const char *owner, const uint8_t amount[32],
-                        const char *client_key, coh_err *err)
+int coh_svc_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db, const coh_secbuf *key,
+                     const char *owner, const uint8_t amount[32], const char *client_key,
+                     coh_err *err)
 {
     memset(e, 0, sizeof *e);
     char ik[COH_LEDGER_STR_MAX + 1], amt[COH_U256_DEC_SIZE];
@@ -203,8 +202,8 @@ int coh_svc_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
     return coh_db_ledger_post(e, replayed, db, key, err);
 }
 
-int coh_svc_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                      const char *owner, const char *reward, uint32_t unused, coh_err *err)
+int coh_svc_refund(coh_db_pool *db, const coh_secbuf *key, const char *request, const char *owner,
+                   const char *reward, uint32_t unused, coh_err *err)
 {
     char debit[COH_LEDGER_STR_MAX + 1], credit[COH_LEDGER_STR_MAX + 1];
     int rc = coh_ledger_account_escrow(debit, sizeof debit, request, err);

@@ -1,8 +1,8 @@
 /*
  * release_worker: closes due requests, runs their release jobs and cancels abandoned drafts
- * (coh_svc_drafts_sweep in requests.c, refunding any escrow they hold). A job is a row claimed with FOR UPDATE SKIP
- * LOCKED under a lease, so several cohortd share the work and a job whose worker died is taken
- * over when its lease ends. Each step is idempotent:
+ * (coh_svc_drafts_sweep in requests.c, refunding any escrow they hold). A job is a row claimed with
+ * FOR UPDATE SKIP LOCKED under a lease, so several cohortd share the work and a job whose worker
+ * died is taken over when its lease ends. Each step is idempotent:
  *   1. compute the release unless one is stored; store it with its members and the spent
  *      epsilon in ONE transaction (a crash before the commit leaves nothing; after it, a retry
  *      never recomputes the noise);
@@ -246,13 +246,12 @@ static int pay_and_finish(const struct coh_svc_release_worker_config *cfg, const
     if (!rc && n && json_is_true(json_object_get(members, "wave1")))
         rc = coh_svc_rewards_wave1(cfg->db, cfg->ledger_key, id, reward, addrs, n, err);
     else if (!rc && n)
-        rc = coh_svc_rewards(cfg->db, cfg->ledger_key, id, reward, addrs + n, counts, np,
-                                err);
+        rc = coh_svc_rewards(cfg->db, cfg->ledger_key, id, reward, addrs + n, counts, np, err);
     if (!rc)
         coh_crash_point("rewarded");
     if (!rc)
-        rc = coh_svc_refund(cfg->db, cfg->ledger_key, id, owner, reward,
-                               (uint32_t)(max - (long)n), err);
+        rc = coh_svc_refund(cfg->db, cfg->ledger_key, id, owner, reward, (uint32_t)(max - (long)n),
+                            err);
     if (!rc)
         coh_crash_point("refunded");
     free(addrs);

@@ -6,8 +6,7 @@
 
 #include <stdlib.h>
 
-int coh_svc_reqkeys_upgrade(coh_db_pool *db, const coh_secbuf *master, long *upgraded,
-                            coh_err *err)
+int coh_svc_reqkeys_upgrade(coh_db_pool *db, const coh_secbuf *master, long *upgraded, coh_err *err)
 {
     *upgraded = 0;
     PGresult *r = NULL;

@@ -17,9 +17,10 @@
  * stored in the clear), inserts the request as a draft, locks reward x max_contributors in
  * escrow and opens it: a draft, posted escrow, open, each committed on its own.
  */
-int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db, const coh_secbuf *master_key,
-                           const coh_secbuf *ledger_key, const coh_market_floors *floors,
-                           const char *owner, const json_t *body, int64_t now_s, coh_err *err)
+int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db,
+                           const coh_secbuf *master_key, const coh_secbuf *ledger_key,
+                           const coh_market_floors *floors, const char *owner, const json_t *body,
+                           int64_t now_s, coh_err *err)
 {
     json_t *spec = NULL;
     int rc = coh_market_spec_validate(&spec, body, now_s, floors, err);
@@ -42,8 +43,8 @@ int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db, const co
     coh_hex_encode(pk_hex, pk, 32, 1);
     coh_hex_encode(wrapped_hex, wrapped, sizeof wrapped, 0);
     int64_t closes_ms = 0;
-    if (!rc && coh_crypto_rfc3339_parse(&closes_ms,
-                                        json_string_value(json_object_get(spec, "closes_at"))))
+    if (!rc &&
+        coh_crypto_rfc3339_parse(&closes_ms, json_string_value(json_object_get(spec, "closes_at"))))
         rc = coh_err_set(err, COH_ERR_INVALID, "closes_at is not RFC 3339");
     long long expiry =
         closes_ms / 1000 + json_integer_value(json_object_get(spec, "retention_days")) * 86400LL;
@@ -51,10 +52,9 @@ int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db, const co
         rc = coh_db_request_insert(db, id, owner, spec_text, fh, expiry, pk_hex, wrapped_hex, err);
     free(spec_text);
     if (!rc) {
-        rc = coh_svc_escrow(db, ledger_key, id, owner,
-                            json_string_value(json_object_get(spec, "reward")),
-                            (uint32_t)json_integer_value(json_object_get(spec, "max_contributors")),
-                            err);
+        rc = coh_svc_escrow(
+            db, ledger_key, id, owner, json_string_value(json_object_get(spec, "reward")),
+            (uint32_t)json_integer_value(json_object_get(spec, "max_contributors")), err);
         if (rc == COH_ERR_LIMIT) {
             coh_err e2;
             if (coh_db_request_transition(db, id, "draft", "cancelled", &e2))
@@ -87,12 +87,11 @@ int coh_svc_drafts_sweep(coh_db_pool *db, const coh_secbuf *ledger_key, coh_err 
     int rc = 0;
     for (int i = 0; i < PQntuples(r) && !rc; i++) {
         const char *id = PQgetvalue(r, i, 0);
-        rc = coh_svc_refund(db, ledger_key, id, PQgetvalue(r, i, 1),
-                               PQgetvalue(r, i, 2), (uint32_t)atol(PQgetvalue(r, i, 3)), err);
+        rc = coh_svc_refund(db, ledger_key, id, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+                            (uint32_t)atol(PQgetvalue(r, i, 3)), err);
         if (!rc)
             coh_log_warn("request %s: abandoned draft cancelled, its escrow refunded", id);
     }
     PQclear(r);
     return rc;
 }
-

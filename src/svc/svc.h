@@ -23,10 +23,10 @@
  * refused, COH_ERR_LIMIT when owner's available balance cannot cover the escrow (the draft is
  * cancelled), another error when a step failed (the draft sweep finishes the cleanup).
  */
-COH_WUR int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db, const coh_secbuf *master_key,
-                                   const coh_secbuf *ledger_key, const coh_market_floors *floors,
-                                   const char *owner, const json_t *body, int64_t now_s,
-                                   coh_err *err);
+COH_WUR int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db,
+                                   const coh_secbuf *master_key, const coh_secbuf *ledger_key,
+                                   const coh_market_floors *floors, const char *owner,
+                                   const json_t *body, int64_t now_s, coh_err *err);
 /* Cancels drafts abandoned for a minute and refunds any escrow they hold. */
 COH_WUR int coh_svc_drafts_sweep(coh_db_pool *db, const coh_secbuf *ledger_key, coh_err *err);
 
@@ -81,27 +81,26 @@ json_t *coh_svc_inbox(coh_db_pool *db, const coh_market_floors *floors, const ch
 /* ---- payments (payouts.c): idempotent ledger postings ------------------------------------ */
 /* Locks reward x max in escrow:<request>; COH_ERR_LIMIT when the owner's balance is short. */
 COH_WUR int coh_svc_escrow(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                              const char *owner, const char *reward, uint32_t max, coh_err *err);
+                           const char *owner, const char *reward, uint32_t max, coh_err *err);
 /*
  * Pays a release: payees[i] (lowercase addresses) is credited reward x members[i] in the
  * private credits, and one public reward entry escrow:<request> -> payable carries the number
  * of contributors paid and the Merkle root of those credits. Idempotent.
  */
 COH_WUR int coh_svc_rewards(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                               const char *reward, const char *const *payees,
-                               const uint32_t *members, size_t n, coh_err *err);
+                            const char *reward, const char *const *payees, const uint32_t *members,
+                            size_t n, coh_err *err);
 /* Wave 1's form, one entry per contributor to payable:<contributor>: only to finish a payout
  * that began that way before the upgrade (see payouts.c). */
 COH_WUR int coh_svc_rewards_wave1(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                                     const char *reward, const char *const *contributors,
-                                     size_t n, coh_err *err);
+                                  const char *reward, const char *const *contributors, size_t n,
+                                  coh_err *err);
 /*
  * GET /v1/me/credits for address (signed in): [{seq (its entry), kind, request, amount, salt,
  * wave1, leaf, proof (to release_credits.root), release_credits: {count, root}}]; wave-1 entries
  * carry no salt or proof (they name the address publicly).
  */
-COH_WUR int coh_svc_credits_view(json_t **out, coh_db_pool *db, const char *address,
-                                    coh_err *err);
+COH_WUR int coh_svc_credits_view(json_t **out, coh_db_pool *db, const char *address, coh_err *err);
 /* Moves what wave-1 payable:<addr> accounts hold into the pooled payable (kind pool), so every
  * claim comes out of one account. Idempotent; a no-op once none holds anything. */
 COH_WUR int coh_svc_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *err);
@@ -111,8 +110,8 @@ COH_WUR int coh_svc_pool_wave1(coh_db_pool *db, const coh_secbuf *key, coh_err *
  * posted (or earlier) entry. COH_ERR_LIMIT when the available balance is short.
  */
 COH_WUR int coh_svc_withdraw(coh_ledger_entry *e, int *replayed, coh_db_pool *db,
-                                const coh_secbuf *key, const char *owner,
-                                const uint8_t amount[32], const char *client_key, coh_err *err);
+                             const coh_secbuf *key, const char *owner, const uint8_t amount[32],
+                             const char *client_key, coh_err *err);
 /*
  * The CLI's local deposit (`cohort ledger deposit`, dev chains only: chain_id 31337 or 1337,
  * else COH_ERR_FORBIDDEN): chain -> available:<address> (lowercase), keyed by client_key (a
@@ -124,24 +123,25 @@ COH_WUR int coh_svc_deposit_local(coh_ledger_entry *e, int *replayed, coh_db_poo
                                   const char *client_key, coh_err *err);
 /* Returns reward x unused from escrow to the owner (nothing when unused is 0). */
 COH_WUR int coh_svc_refund(coh_db_pool *db, const coh_secbuf *key, const char *request,
-                              const char *owner, const char *reward, uint32_t unused,
-                              coh_err *err);
+                           const char *owner, const char *reward, uint32_t unused, coh_err *err);
 
-/* ---- release worker (release_worker.c) --------------------------------------------------------- */
+/* ---- release worker (release_worker.c) ---------------------------------------------------------
+ */
 typedef struct coh_svc_release_worker coh_svc_release_worker;
 
 struct coh_svc_release_worker_config {
     coh_db_pool *db;
     const coh_secbuf *master_key;
     const coh_secbuf *ledger_key;
-    int interval_ms; /* how often to look for work */
-    int lease_s;     /* a claimed job is retried by anyone after this */
+    int interval_ms;                 /* how often to look for work */
+    int lease_s;                     /* a claimed job is retried by anyone after this */
     const coh_market_floors *floors; /* held again at release (NULL: the defaults) */
 };
 
 /* Starts the worker thread. */
 COH_WUR int coh_svc_release_worker_start(coh_svc_release_worker **out,
-                                    const struct coh_svc_release_worker_config *cfg, coh_err *err);
+                                         const struct coh_svc_release_worker_config *cfg,
+                                         coh_err *err);
 /* Stops and joins the thread; NULL is a no-op. */
 void coh_svc_release_worker_stop(coh_svc_release_worker *w);
 /*
@@ -150,7 +150,6 @@ void coh_svc_release_worker_stop(coh_svc_release_worker *w);
  */
 int coh_svc_release_worker_step(const struct coh_svc_release_worker_config *cfg, coh_err *err);
 
-
 /* ---- request keys (reqkeys.c) ----------------------------------------------------------- */
 /*
  * Re-wraps the request keys stored before they were bound to their request (at start, after the
@@ -158,9 +157,10 @@ int coh_svc_release_worker_step(const struct coh_svc_release_worker_config *cfg,
  * public key is logged and left alone.
  */
 COH_WUR int coh_svc_reqkeys_upgrade(coh_db_pool *db, const coh_secbuf *master, long *upgraded,
-                                       coh_err *err);
+                                    coh_err *err);
 
-/* ---- claims proofs (claims.c) ----------------------------------------------------------------- */
+/* ---- claims proofs (claims.c) -----------------------------------------------------------------
+ */
 /*
  * The claims tree of the latest confirmed anchor, built once per anchor and shared by every
  * request (a tree of a million accounts takes seconds to build, a proof from it a microsecond).
@@ -176,8 +176,9 @@ void coh_svc_claims_cache_free(coh_svc_claims_cache *c);
  * NULL (the tree is then built for this call alone).
  */
 json_t *coh_svc_claim_json(coh_db_pool *p, coh_svc_claims_cache *cache, const char *address,
-                                coh_err *err);
-/* ---- the chain worker (anchorer.c, deposit_watch.c) ---------------------------------------------------- */
+                           coh_err *err);
+/* ---- the chain worker (anchorer.c, deposit_watch.c)
+ * ---------------------------------------------------- */
 struct coh_svc_chain_worker_config {
     coh_db_pool *db;
     const coh_secbuf *ledger_key; /* borrowed; signs anchoring transactions */
@@ -198,7 +199,7 @@ typedef struct coh_svc_chain_worker coh_svc_chain_worker;
 
 /* Starts the thread (anchoring and event watching). Copies what it needs from cfg. */
 COH_WUR int coh_svc_chain_worker_start(coh_svc_chain_worker **out,
-                                      const struct coh_svc_chain_worker_config *cfg, coh_err *err);
+                                       const struct coh_svc_chain_worker_config *cfg, coh_err *err);
 /* Stops and joins the thread; NULL is a no-op. */
 void coh_svc_chain_worker_stop(coh_svc_chain_worker *w);
 

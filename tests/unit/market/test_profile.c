@@ -85,7 +85,8 @@ static void test_refusals_name_the_member(void **state)
         {"{\"consent_profile\":{\"min_k\":1}}", "'consent_profile.min_k' must be an integer"},
         {"{\"consent_profile\":{\"lifetime_epsilon\":\"0.1234567\"}}", "at most 6 decimals"},
         {"{\"consent_profile\":{\"min_reward\":\"-1\"}}", "'consent_profile.min_reward'"},
-        {"{\"consent_profile\":{\"payout_address\":\"0x52908400098527886e0F7030069857D2E4169EE7\"}}",
+        {"{\"consent_profile\":{\"payout_address\":\"0x52908400098527886e0F7030069857D2E4169EE7\"}"
+         "}",
          "'consent_profile.payout_address'"}, /* a broken EIP-55 checksum */
         {"{\"consent_profile\":{\"categories\":[\"Fitness\"]}}",
          "'consent_profile.categories[0]' must be a lowercase slug"},
