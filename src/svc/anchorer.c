@@ -145,6 +145,23 @@ static int simulate(coh_svc_chain_worker *w, const char *fn, const uint8_t *data
     return rc;
 }
 
+/* A transaction to the rewards contract carrying data, with these fees. */
+static coh_chain_tx rewards_tx(const coh_svc_chain_worker *w, uint64_t nonce, uint64_t gas,
+                               const coh_chain_buf *data, const uint8_t max_fee[32],
+                               const uint8_t tip[32])
+{
+    coh_chain_tx tx = {.chain_id = w->cfg.chain_id,
+                       .nonce = nonce,
+                       .gas_limit = gas,
+                       .has_to = 1,
+                       .data = data->data,
+                       .data_len = data->len};
+    memcpy(tx.max_fee, max_fee, 32);
+    memcpy(tx.max_priority_fee, tip, 32);
+    memcpy(tx.to, w->cfg.rewards, 20);
+    return tx;
+}
+
 /* Signs the anchor transaction with the given nonce and fees, records it, broadcasts it. */
 static int send_anchor(coh_svc_chain_worker *w, const struct coh_db_chain_anchor *a, uint64_t nonce,
                        const uint8_t max_fee[32], const uint8_t tip[32], coh_err *err)
@@ -152,15 +169,7 @@ static int send_anchor(coh_svc_chain_worker *w, const struct coh_db_chain_anchor
     coh_chain_buf data, raw;
     coh_chain_buf_init(&raw);
     propose_calldata(&data, a);
-    coh_chain_tx tx = {.chain_id = w->cfg.chain_id,
-                       .nonce = nonce,
-                       .gas_limit = ANCHOR_GAS,
-                       .has_to = 1,
-                       .data = data.data,
-                       .data_len = data.len};
-    memcpy(tx.max_fee, max_fee, 32);
-    memcpy(tx.max_priority_fee, tip, 32);
-    memcpy(tx.to, w->cfg.rewards, 20);
+    coh_chain_tx tx = rewards_tx(w, nonce, ANCHOR_GAS, &data, max_fee, tip);
     struct coh_db_chain_tx rec = {.nonce = nonce, .block_number = -1};
     memcpy(rec.max_fee, max_fee, 32);
     memcpy(rec.max_priority_fee, tip, 32);
@@ -586,15 +595,7 @@ static int send_promote(coh_svc_chain_worker *w, uint64_t nonce, const uint8_t m
     coh_chain_buf_init(&data);
     coh_chain_abi_arg none = coh_chain_abi_u64(0);
     coh_chain_abi_calldata(&data, "promote()", &none, 0);
-    coh_chain_tx tx = {.chain_id = w->cfg.chain_id,
-                       .nonce = nonce,
-                       .gas_limit = PROMOTE_GAS,
-                       .has_to = 1,
-                       .data = data.data,
-                       .data_len = data.len};
-    memcpy(tx.max_fee, max_fee, 32);
-    memcpy(tx.max_priority_fee, tip, 32);
-    memcpy(tx.to, w->cfg.rewards, 20);
+    coh_chain_tx tx = rewards_tx(w, nonce, PROMOTE_GAS, &data, max_fee, tip);
     uint8_t hash[32];
     int rc = data.oom ? COH_ERR_NOMEM : coh_chain_tx_sign(&raw, hash, NULL, &tx, w->cfg.ledger_key);
     if (rc) {
