@@ -10,8 +10,8 @@
  * private credits too (verify_holder.c). Prints the first broken link exactly and exits 1;
  * exits 0 when everything holds.
  *
- * The HTTP client is a minimal HTTP/1.0 GET over plain TCP (cohortd serves plain HTTP; see
- * PLATFORM.md). An export file is {"chain": <GET /v1/chain>, "entries": [...]}.
+ * The HTTP client is a minimal HTTP/1.0 GET over plain TCP (cohortd serves plain HTTP behind a
+ * TLS proxy; docs/OPERATIONS.md). An export file is {"chain": <GET /v1/chain>, "entries": [...]}.
  */
 #include "cli/cli.h"
 #include "cli/verify.h"

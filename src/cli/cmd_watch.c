@@ -1,6 +1,6 @@
 /*
- * cmd_watch: `cohort watch`, the guardian's watchman (DESIGN.md, "Who may move the money on
- * chain"; docs/KEYS.md), run by the operator away from cohortd with read-only database
+ * cmd_watch: `cohort watch`, the guardian's watchman (docs/KEYS.md, who may move the money on
+ * chain), run by the operator away from cohortd with read-only database
  * credentials and the guardian key.
  *
  * Every poll it reads the rewards contract's pending proposal (pending()) and finds its

@@ -7,7 +7,7 @@
  *
  * /metrics is not on this listener: a second civetweb context (metrics_listen, loopback by
  * default) serves only it, optionally behind a bearer token, so a crawler of the public API
- * cannot watch activity (DESIGN.md, "Who we protect").
+ * cannot watch activity (docs/PRIVACY.md, who we protect).
  */
 #include "http/handlers.h"
 #include "http/http.h"

@@ -80,7 +80,7 @@ typedef struct coh_ledger_entry {
 
 /*
  * Checks what a posting may contain: known kind, accounts well formed and allowed for the kind
- * (see DESIGN.md, the money model), debit != credit, amount > 0 (= 0 for key_rotation),
+ * (see docs/LEDGER.md, the money model), debit != credit, amount > 0 (= 0 for key_rotation),
  * references and key printable ASCII up to 128 bytes, key non-empty. COH_ERR_INVALID with a
  * message naming the field.
  */

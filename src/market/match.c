@@ -36,7 +36,7 @@ static int sum_le(coh_rational a, coh_rational b, coh_rational c)
     return coh_rational_add(&s, a, b) && coh_rational_cmp(s, c) <= 0;
 }
 
-/* Within the contributor's own floors (DESIGN.md, "Floors no request can lower")? */
+/* Within the contributor's own floors (docs/PRIVACY.md, "Each contributor's own floors")? */
 static int within_floors(const json_t *request, const json_t *cp, const coh_rational *eps)
 {
     const json_t *privacy = json_object_get(request, "privacy");

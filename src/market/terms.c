@@ -1,5 +1,5 @@
 /*
- * terms: what a version-2 consent signs about a request (DESIGN.md, "Identity and auth"). The
+ * terms: what a version-2 consent signs about a request (docs/PRIVACY.md, "what a consent signs"). The
  * terms are {schema, privacy, eligibility, enrollment, retention_days, purpose} of the request
  * as stored; termsHash is the Keccak-256 of their RFC 8785 JSON, and the privacy summary is a
  * short sentence rendered from them, the same bytes every time, so a wallet can show it and a

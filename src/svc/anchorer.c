@@ -37,12 +37,12 @@
  * transaction that reverts, or a transaction the node refuses (what would burn gas or never
  * get through), doubling up to 10 minutes, and after max_failures of them in a row the
  * anchorer stops until cohortd restarts; an unreachable node or database (an outage that
- * ends by itself: DESIGN.md keeps chain health out of /readyz) doubling up to 30 seconds,
+ * ends by itself: chain health stays out of /readyz, docs/OPERATIONS.md) doubling up to 30 seconds,
  * never stopping.
  *
  * Solvency: once the events of the block that confirmed an anchor are credited, the
  * contract's token balance at the events cursor is compared with deposits - claims and with
- * what the anchor lets addresses claim (DESIGN.md, the money model); the result is a row of
+ * what the anchor lets addresses claim (docs/LEDGER.md, the money model); the result is a row of
  * chain_solvency and a log line (an error when it does not hold).
  *
  * Events: the deposit watcher (deposit_watch.c) runs in the same thread at every poll.

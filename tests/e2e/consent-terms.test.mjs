@@ -1,5 +1,5 @@
 // Contributor floors and the version-2 consent, through the API as a contributor's wallet sees
-// it (DESIGN.md, "Floors no request can lower" and "Identity and auth"):
+// it (docs/PRIVACY.md, "Each contributor's own floors, and what a consent signs"):
 // - a contributor's own floors (min_k, max_epsilon, statistics_only) hide requests below them
 //   from the inbox and refuse a consent to them; PUT /v1/me/profile keeps what it omits;
 // - the consent signs the request's terms: the test computes termsHash itself (RFC 8785 JSON of

@@ -179,7 +179,7 @@ function hashedPrivacy(p) {
   return out;
 }
 
-// The version-2 consent's termsHash of the request this page shows (DESIGN.md, the Consent type).
+// The version-2 consent's termsHash of the request this page shows (docs/PRIVACY.md, what a consent signs).
 export function termsHash(req) {
   const terms = {
     schema: req.schema, privacy: hashedPrivacy(req.privacy), eligibility: req.eligibility ?? {},
