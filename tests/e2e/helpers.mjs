@@ -150,3 +150,35 @@ export async function api(base, method, path, opts = {}) {
   try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
   return { status: r.status, type: r.headers.get('content-type'), headers: r.headers, body: parsed };
 }
+
+// The property names openapi.yaml documents for components.schemas.<name> (its first level of
+// `properties`), read from the text: a release's report is checked against them, so the
+// document cannot fall behind what the server sends.
+export function documentedProperties(name) {
+  const lines = readFileSync(join(ROOT, 'openapi.yaml'), 'utf8').split('\n');
+  const start = lines.findIndex((l) => l === `    ${name}:`);
+  if (start < 0) throw new Error(`openapi.yaml has no schema ${name}`);
+  const names = new Set();
+  let inProps = false;
+  for (const l of lines.slice(start + 1)) {
+    if (/^ {0,4}\S/.test(l)) break; // the next schema
+    if (/^ {6}properties:/.test(l)) { inProps = true; continue; }
+    if (/^ {6}\S/.test(l)) inProps = false;
+    const m = inProps && /^ {8}([a-z_0-9]+):/.exec(l);
+    if (m) names.add(m[1]);
+  }
+  return names;
+}
+
+// Every member of a release's report (and of each DP result) is documented in openapi.yaml.
+export function assertReleaseDocumented(release) {
+  const undocumented = (obj, schema) => Object.keys(obj).filter((k) => !documentedProperties(schema).has(k));
+  if (release.mode === 'k-anonymity') {
+    const extra = undocumented(release.report, 'KAnonymityReport');
+    if (extra.length) throw new Error(`KAnonymityReport lacks ${extra.join(', ')}`);
+  } else if (release.mode === 'dp') {
+    const extra = undocumented(release.report, 'DpResults');
+    for (const r of release.report.results) extra.push(...undocumented(r, 'DpResult'));
+    if (extra.length) throw new Error(`DpResults/DpResult lack ${[...new Set(extra)].join(', ')}`);
+  }
+}

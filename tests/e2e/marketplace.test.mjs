@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
-import { ROOT, startCohortd, api } from './helpers.mjs';
+import { ROOT, startCohortd, api, assertReleaseDocumented } from './helpers.mjs';
 import { signIn, consent, contribute, seal, waitForStatus, parseCsv, pool, assertGridRelease } from './market-helpers.mjs';
 
 const REWARD = 1000000000000000000n; // 1 token in base units
@@ -133,6 +133,7 @@ async function runRequest(privacy, opts = {}) {
   assert.equal((await api(srv.base, 'GET', `/v1/requests/${req.id}/release`)).status, 401);
   const rel = await api(srv.base, 'GET', `/v1/requests/${req.id}/release`, { token: rtoken });
   assert.equal(rel.status, 200);
+  assertReleaseDocumented(rel.body); // the report's schema in openapi.yaml covers what it holds
 
   // Rewards: every contributor whose record was accepted earned exactly one reward (also if
   // their row was suppressed); the revoker nothing; the rest of the escrow went back to the
