@@ -53,11 +53,17 @@ test('a stuck anchoring transaction is replaced by a fee bump and mined once', a
   await s.restart({ COHORT_ANCHOR_STUCK_S: '1' });
   await settled();
   await rpc('evm_setAutomine', [false]);
-  const seq = await postEntry();
-  const a = await waitFor('a replacement transaction', async () => {
-    const x = await covering(seq);
-    return x?.transactions.length >= 2 ? x : null;
-  }, 20000);
+  let seq, a;
+  try { // mining comes back if the wait fails, so the tests after do not stall
+    seq = await postEntry();
+    a = await waitFor('a replacement transaction', async () => {
+      const x = await covering(seq);
+      return x?.transactions.length >= 2 ? x : null;
+    }, 20000);
+  } catch (e) {
+    await rpc('evm_setAutomine', [true]);
+    throw e;
+  }
   const [first, second] = a.transactions;
   assert.equal(first.status, 'replaced');
   assert.equal(second.nonce, first.nonce, 'the replacement reuses the nonce');
@@ -123,16 +129,20 @@ test('cohortd killed between sending and confirming resumes without a second anc
   await settled();
   const block0 = await s.anvil.provider.getBlockNumber() + 1;
   await rpc('evm_setAutomine', [false]);
-  const seq = await postEntry();
-  const sent = await waitFor('the anchor sent', async () => {
-    const x = await covering(seq);
-    return x?.status === 'sent' && x.transactions.length === 1 &&
-      await s.anvil.provider.getTransaction(x.transactions[0].tx_hash) ? x : null;
-  });
-  await s.srv.kill();
-  await s.restart({});
-  await new Promise((r) => setTimeout(r, 500)); // the new process polls the pending anchor
-  await rpc('evm_setAutomine', [true]);
+  let seq, sent;
+  try { // mining comes back whatever happens, so a failure here does not stall the tests after
+    seq = await postEntry();
+    sent = await waitFor('the anchor sent', async () => {
+      const x = await covering(seq);
+      return x?.status === 'sent' && x.transactions.length === 1 &&
+        await s.anvil.provider.getTransaction(x.transactions[0].tx_hash) ? x : null;
+    });
+    await s.srv.kill();
+    await s.restart({});
+    await new Promise((r) => setTimeout(r, 500)); // the new process polls the pending anchor
+  } finally {
+    await rpc('evm_setAutomine', [true]);
+  }
   await rpc('evm_mine');
   const a = await confirmed(seq);
   assert.equal(a.id, sent.id);
