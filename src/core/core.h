@@ -210,7 +210,7 @@ enum coh_config_kind {
 enum coh_config_flags {
     COH_CFG_SECRET = 1u << 0,      /* never echoed in messages or listings (passwords, tokens) */
     COH_CFG_OPTIONAL = 1u << 1,    /* empty is allowed and means off (ADDRESS, URL, LISTEN...) */
-    COH_CFG_SOURCE_PATH = 1u << 2, /* the default is a file in the source tree at build time */
+    COH_CFG_SOURCE_PATH = 1u << 2, /* the default is a data file: source tree or install */
 };
 
 typedef struct coh_config_spec {
@@ -260,5 +260,13 @@ extern const size_t coh_settings_count;
 COH_WUR int coh_settings_load(coh_config **out, const char *file, coh_err *err);
 /* 1 when every civetweb listening port in listen is on 127.x or [::1]; 0 otherwise. */
 int coh_listen_is_loopback(const char *listen);
+/*
+ * The defaults of sql_dir, web_dir and openapi_path (data_dir.c): the source tree for the
+ * build tree's binaries, PREFIX/share/cohort for installed ones. Each executable links one of
+ * the two builds of data_dir.c; an installed one fills these before main runs.
+ */
+extern char coh_settings_default_sql_dir[];
+extern char coh_settings_default_web_dir[];
+extern char coh_settings_default_openapi_path[];
 
 #endif

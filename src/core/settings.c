@@ -13,10 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef COH_SOURCE_DIR
-#define COH_SOURCE_DIR "."
-#endif
-
 #define S COH_CFG_SECRET
 #define O COH_CFG_OPTIONAL
 /* name, type, default (NULL: required), min, max, flags, meaning */
@@ -51,12 +47,13 @@ const coh_config_spec coh_settings[] = {
     SETTING("db_pool_size", COH_CFG_INT, "16", 1, 1000, 0, "database connections in the pool"),
     SETTING("db_statement_timeout_ms", COH_CFG_DURATION_MS, "5000", 10, 600000, 0,
             "per-statement timeout"),
-    SETTING("sql_dir", COH_CFG_PATH, COH_SOURCE_DIR "/sql", 0, 0, COH_CFG_SOURCE_PATH,
-            "directory of the migrations (default: the source tree)"),
-    SETTING("web_dir", COH_CFG_PATH, COH_SOURCE_DIR "/web", 0, 0, COH_CFG_SOURCE_PATH,
-            "directory of the web app (default: the source tree)"),
-    SETTING("openapi_path", COH_CFG_PATH, COH_SOURCE_DIR "/openapi.yaml", 0, 0, COH_CFG_SOURCE_PATH,
-            "the OpenAPI document served (default: the source tree)"),
+    /* <source>: the source tree (build tree's binaries) or PREFIX/share/cohort (data_dir.c) */
+    SETTING("sql_dir", COH_CFG_PATH, coh_settings_default_sql_dir, 0, 0, COH_CFG_SOURCE_PATH,
+            "directory of the migrations"),
+    SETTING("web_dir", COH_CFG_PATH, coh_settings_default_web_dir, 0, 0, COH_CFG_SOURCE_PATH,
+            "directory of the web app (index.html, style.css, app.js)"),
+    SETTING("openapi_path", COH_CFG_PATH, coh_settings_default_openapi_path, 0, 0,
+            COH_CFG_SOURCE_PATH, "the OpenAPI document served"),
     SETTING("chain_rpc_url", COH_CFG_URL, "", 0, 0, O, "EVM JSON-RPC endpoint; empty: no chain"),
     SETTING("chain_id", COH_CFG_INT, "31337", 1, 2147483647, 0,
             "EVM chain id (31337 and 1337 are local test networks)"),
