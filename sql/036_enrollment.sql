@@ -18,6 +18,8 @@ CREATE TABLE invite_codes (
     PRIMARY KEY (request_id, code_hash),
     CHECK ((redeemed_by IS NULL) = (redeemed_at IS NULL))
 );
+-- cohort_owner owns every table (sql/030_roles.sql), also when a superuser runs this migration.
+ALTER TABLE invite_codes OWNER TO cohort_owner;
 -- A wallet holds at most one live code per request, also when two of its consents race.
 CREATE UNIQUE INDEX invite_codes_one_per_wallet ON invite_codes (request_id, redeemed_by)
     WHERE redeemed_by IS NOT NULL AND revoked_at IS NULL;

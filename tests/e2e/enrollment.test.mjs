@@ -10,6 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { Wallet, keccak256, toUtf8Bytes } from 'ethers';
 import { startCohortd, api, LOW_FLOORS } from './helpers.mjs';
 import { signIn, contribute, closeAndRelease } from './market-helpers.mjs';
@@ -109,6 +110,15 @@ test('open is the default and states its risk; attested is refused for now; bad 
   const t = await api(srv.base, 'GET', `/v1/requests/${created.body.id}/consents/me`, { token: p.token });
   assert.equal(t.body.terms.enrollment, 'open');
   assert.equal((await consentWith(p, created.body.id)).status, 201, 'open requests need no code');
+  // A request stored before enrollment modes (no enrollment at all) offers the same terms hash,
+  // so the consents signed for it keep verifying.
+  execFileSync('psql', [process.env.COH_TEST_DATABASE_URL, '-qXc',
+    `UPDATE requests SET enrollment = NULL WHERE id = decode('${created.body.id.slice(2)}', 'hex')`]);
+  const q = await contributor();
+  const old = await api(srv.base, 'GET', `/v1/requests/${created.body.id}/consents/me`, { token: q.token });
+  assert.equal(old.body.typed_data.message.termsHash, t.body.typed_data.message.termsHash);
+  assert.equal(old.body.typed_data.message.privacy, t.body.typed_data.message.privacy);
+  assert.deepEqual((await api(srv.base, 'GET', `/v1/requests/${created.body.id}`)).body.enrollment, { mode: 'open' });
 });
 
 test('invite codes: shown once, redeemed once, revocable; the researcher sees counts only', async () => {
