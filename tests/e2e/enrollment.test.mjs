@@ -11,6 +11,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Wallet, keccak256, toUtf8Bytes } from 'ethers';
 import { startCohortd, api, LOW_FLOORS } from './helpers.mjs';
 import { signIn, contribute, closeAndRelease } from './market-helpers.mjs';
@@ -218,4 +221,34 @@ test('invite codes: shown once, redeemed once, revocable; the researcher sees co
   const seen = JSON.stringify(views).toLowerCase();
   for (const p of [a, b, c, d, e]) assert.ok(!seen.includes(p.address.slice(2)), `the researcher's views name ${p.address}`);
   assert.ok(seen.includes('"redeemed":3'), 'the views were read');
+});
+
+// The third computation of the terms (src/cli: cohort contribute checks the consent it is
+// asked to sign against the request it fetched) agrees on an invite request, and sends --code.
+test('cohort contribute signs an invite request\'s terms and sends its code', async () => {
+  const created = await api(srv.base, 'POST', '/v1/requests', { token: rtoken, json: body({ enrollment: { mode: 'invite', codes: 2 } }) });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const dir = mkdtempSync(join(tmpdir(), 'coh-invite-'));
+  const key = join(dir, 'key'), rec = join(dir, 'record.json');
+  try {
+    assert.equal((await srv.cli(['keys', 'new', '--out', key])).code, 0);
+    const si = await srv.cli(['sign-in', '--url', srv.base, '--key', key]);
+    assert.equal(si.code, 0, si.stderr);
+    const token = si.stdout.trim();
+    const p = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: { roles: ['contributor'], consent_profile: { purposes: [PURPOSE] } } });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    writeFileSync(rec, JSON.stringify({ age: 44 }));
+    const args = ['contribute', '--request', created.body.id, '--record', rec, '--url', srv.base, '--token', token, '--key', key];
+    const without = await srv.cli(args);
+    assert.notEqual(without.code, 0);
+    assert.match(without.stderr, /by invitation/);
+    const ok = await srv.cli([...args, '--code', created.body.codes[1]]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /by invitation only: 2 one-time codes\)$/m);
+    const view = await api(srv.base, 'GET', `/v1/requests/${created.body.id}`, { token: rtoken });
+    assert.deepEqual(view.body.invite_codes, { issued: 2, redeemed: 1, revoked: 0 });
+    assert.equal(view.body.contributions, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
