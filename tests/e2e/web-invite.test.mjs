@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { ROOT, startCohortd, api } from './helpers.mjs';
 import { signIn } from './market-helpers.mjs';
-import { persona, signInUi } from './web-browser.mjs';
+import { persona, signInUi, text, waitText } from './web-browser.mjs';
 import { buildWeb } from '../../web/build.mjs';
 
 const CODE = /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){5}$/;
@@ -37,9 +37,6 @@ after(async () => {
   await contributor?.close();
   await srv?.stop();
 });
-
-const text = (p, sel) => p.page.locator(sel).innerText();
-const waitText = (p, sel, re, timeout = 15000) => p.page.locator(sel).filter({ hasText: re }).first().waitFor({ timeout });
 
 test('invite codes in the browser: shown once with a CSV, asked for at consent, counted, revoked', async () => {
   const { page } = researcher;
