@@ -225,6 +225,7 @@ function inviteCodes(created) {
   const save = () => download(`cohort-invite-codes-${created.id.slice(2, 10)}.csv`, csv, 'text/csv');
   return h('section.panel#invite-codes',
     h('h2', `${created.codes.length} invite code${created.codes.length === 1 ? '' : 's'}`),
+    h('p.ok', `Posted. ${tokens(created.escrow)} locked in escrow.`),
     h('p.error', { role: 'alert' }, 'Save these codes now: they are shown only this once. Cohort keeps only their hashes and cannot show them again.'),
     h('p', 'Give one code to each person you invite. Each code works once; you will see how many were used, never who used which.'),
     h('div.actions',
