@@ -24,6 +24,11 @@ ALTER TABLE invite_codes OWNER TO cohort_owner;
 CREATE UNIQUE INDEX invite_codes_one_per_wallet ON invite_codes (request_id, redeemed_by)
     WHERE redeemed_by IS NOT NULL AND revoked_at IS NULL;
 
+-- The owner's counts are read from the indexes alone (index-only scans), not from every code's
+-- row: an owner's list may hold many requests of thousands of codes.
+CREATE INDEX invite_codes_redeemed ON invite_codes (request_id) WHERE redeemed_by IS NOT NULL;
+CREATE INDEX invite_codes_revoked ON invite_codes (request_id) WHERE revoked_at IS NOT NULL;
+
 -- A request as the API shows it: enrollment for everyone; the invite codes' counts (issued,
 -- redeemed, revoked) only to the owner, never who redeemed them.
 CREATE OR REPLACE FUNCTION request_json(r requests, viewer text) RETURNS json LANGUAGE sql STABLE AS $$
@@ -41,8 +46,10 @@ CREATE OR REPLACE FUNCTION request_json(r requests, viewer text) RETURNS json LA
         'shredded', r.secret_key_wrapped IS NULL,
         'contributions', CASE WHEN viewer = r.owner THEN r.n_contributions END,
         'invite_codes', CASE WHEN viewer = r.owner AND r.enrollment->>'mode' = 'invite' THEN
-            (SELECT json_build_object('issued', count(*),
-                                      'redeemed', count(*) FILTER (WHERE c.redeemed_by IS NOT NULL),
-                                      'revoked', count(*) FILTER (WHERE c.revoked_at IS NOT NULL))
-             FROM invite_codes c WHERE c.request_id = r.id) END)
+            json_build_object(
+                'issued', (SELECT count(*) FROM invite_codes c WHERE c.request_id = r.id),
+                'redeemed', (SELECT count(*) FROM invite_codes c WHERE c.request_id = r.id
+                             AND c.redeemed_by IS NOT NULL),
+                'revoked', (SELECT count(*) FROM invite_codes c WHERE c.request_id = r.id
+                            AND c.revoked_at IS NOT NULL)) END)
 $$;
