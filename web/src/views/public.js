@@ -23,7 +23,7 @@ export async function home() {
 export function requestCard(req, extra) {
   return h('li.card.request-card', { dataset: { id: req.id } },
     h('h3', h('a', { href: `#/requests/${req.id}` }, req.title)), statusBadge(req.status),
-    h('p', `${tokens(req.reward)} per contribution · closes ${relative(req.closes_at)} · ${req.privacy?.mode === 'dp' ? 'differential privacy' : `k-anonymity (k = ${req.privacy?.k})`}`),
+    h('p', `${tokens(req.reward)} per contribution · closes ${relative(req.closes_at)} · ${req.privacy?.mode === 'dp' ? 'differential privacy' : `k-anonymity (k = ${req.privacy?.k})`}${req.enrollment?.mode === 'invite' ? ' · by invitation' : ''}`),
     extra);
 }
 
