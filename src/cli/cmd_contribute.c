@@ -36,6 +36,7 @@
 
 static const char USAGE[] =
     "usage: cohort contribute --request ID --record FILE --url URL (--key FILE | --token T)\n"
+    "                         [--code CODE]\n"
     "\n"
     "Contributes one record to a data request: signs in with the key (unless --token is\n"
     "given), gives the request's EIP-712 consent if none is live yet, seals the record to the\n"
@@ -47,7 +48,9 @@ static const char USAGE[] =
     "--key      the account key file made by `cohort keys new` (mode 0600); it signs in and\n"
     "           signs the consent.\n"
     "--token    a bearer token from `cohort sign-in`, instead of signing in again (a consent\n"
-    "           still needs --key).\n";
+    "           still needs --key).\n"
+    "--code     the invite code the researcher gave you, for a request by invitation; sent\n"
+    "           with the consent.\n";
 
 const struct coh_cli_cmd coh_cli_cmd_contribute;
 
@@ -220,7 +223,8 @@ static int typed_data_check(char **summary, const struct session *s, const json_
 
 /* Gives consent unless a live one exists (key may be NULL until one is needed). *given is
  * the privacy summary (malloc'd) when one was signed now, else NULL. */
-static int consent_ensure(char **given, const struct session *s, const coh_secbuf *key)
+static int consent_ensure(char **given, const struct session *s, const coh_secbuf *key,
+                          const char *code)
 {
     *given = NULL;
     char *summary = NULL;
@@ -251,12 +255,20 @@ static int consent_ensure(char **given, const struct session *s, const coh_secbu
         free(summary);
         return rc;
     }
-    char sig_hex[COH_SIG_HEX_SIZE], body[160];
+    char sig_hex[COH_SIG_HEX_SIZE];
     coh_hex_encode(sig_hex, raw_sig, sizeof raw_sig, 1);
-    snprintf(body, sizeof body, "{\"signature\":\"%s\"}", sig_hex);
+    json_t *msg = json_pack("{s:s,s:s?}", "signature", sig_hex, "code", code);
+    char *body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    if (!body) {
+        free(summary);
+        return coh_cli_fail(CMD, "out of memory");
+    }
     snprintf(path, sizeof path, "/v1/requests/%s/consents", s->id);
     json_t *stored = NULL;
-    if (call(&stored, s, "consent refused", path, body)) {
+    rc = call(&stored, s, "consent refused", path, body);
+    free(body);
+    if (rc) {
         free(summary);
         return 1;
     }
@@ -303,7 +315,8 @@ static int submit(size_t *sealed_len, const struct session *s, const coh_secbuf 
 
 static int run(int argc, char **argv)
 {
-    const char *request = NULL, *record_path = NULL, *url = NULL, *key_path = NULL, *token = NULL;
+    const char *request = NULL, *record_path = NULL, *url = NULL, *key_path = NULL, *token = NULL,
+               *code = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = strcmp(a, "--request") == 0  ? &request
@@ -311,6 +324,7 @@ static int run(int argc, char **argv)
                             : strcmp(a, "--url") == 0    ? &url
                             : strcmp(a, "--key") == 0    ? &key_path
                             : strcmp(a, "--token") == 0  ? &token
+                            : strcmp(a, "--code") == 0   ? &code
                                                          : NULL;
         if (!slot || i + 1 >= argc)
             return coh_cli_usage_error(&coh_cli_cmd_contribute, "unexpected argument '%s'", a);
@@ -351,7 +365,7 @@ static int run(int argc, char **argv)
     if (rc == 0)
         rc = fetch_request(&s);
     if (rc == 0)
-        rc = consent_ensure(&given, &s, key);
+        rc = consent_ensure(&given, &s, key, code);
     coh_secbuf_free(key); /* the key signs nothing after the consent */
     if (rc == 0)
         rc = submit(&sealed_len, &s, record);

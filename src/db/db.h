@@ -509,7 +509,8 @@ COH_WUR int coh_db_request_transition(coh_db_pool *p, const char *id, const char
 /* The request as the API shows it to viewer (may be ""), or NULL + COH_ERR_NOTFOUND. */
 json_t *coh_db_request_get(coh_db_pool *p, const char *id, const char *viewer, coh_err *err);
 /*
- * What the contribution intake needs of a request: owner, status, public_key, schema and
+ * What the contribution intake needs of a request: owner, status, public_key, schema,
+ * enrollment (null for open requests stored before enrollment modes) and
  * "secret_key_wrapped" (hex, or null once shredded). Never send this object to a client.
  */
 json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, coh_err *err);
@@ -525,11 +526,17 @@ COH_WUR int coh_db_request_close(coh_db_pool *p, const char *id, const char *own
 /*
  * Records (or renews after a revocation) a consent of the EIP-712 type `version` (1 or 2) while
  * the request is open; a version-2 consent keeps what it signed (terms hash, privacy summary),
- * NULL for version 1.
+ * NULL for version 1. On an invite request (its stored enrollment says so) the consent is taken
+ * only from a wallet whose redemption is live, or together with redeeming code_hash (the
+ * SHA-256 of the code given; NULL when none), atomically: COH_ERR_FORBIDDEN with reason
+ * invite-code-required (no code, no live redemption) or invite-code-invalid (the code is
+ * unknown, used or revoked: one answer, so codes cannot be probed); COH_ERR_CONFLICT
+ * (request-closed) when the request is not open.
  */
 COH_WUR int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
                                const char *signature_hex, long long expiry, int version,
-                               const char *terms_hash_hex, const char *privacy, coh_err *err);
+                               const char *terms_hash_hex, const char *privacy,
+                               const uint8_t code_hash[32], coh_err *err);
 /* The stored consent, for anyone to verify, or NULL + NOTFOUND. */
 json_t *coh_db_consent_get(coh_db_pool *p, const char *id, const char *contributor, coh_err *err);
 /* Revokes the contributor's consent and deletes the contribution, while the request is open. */
@@ -550,6 +557,22 @@ COH_WUR int coh_db_reqkeys_legacy(PGresult **rows, coh_db_pool *p, size_t len, c
 COH_WUR int coh_db_reqkey_replace(int *done, coh_db_pool *p, const char *id, const uint8_t *fresh,
                                   size_t fresh_len, const uint8_t *old, size_t old_len,
                                   coh_err *err);
+
+/* ---- invite codes (enrollment.c) --------------------------------------------------------- */
+/* Stores the n code hashes (SHA-256 of each code) of request id, unredeemed. */
+COH_WUR int coh_db_invite_codes_insert(coh_db_pool *p, const char *id, const uint8_t (*hashes)[32],
+                                       size_t n, coh_err *err);
+/* *live = 1 when contributor holds a redeemed, unrevoked code of request id. */
+COH_WUR int coh_db_invite_live(int *live, coh_db_pool *p, const char *id, const char *contributor,
+                               coh_err *err);
+/*
+ * Revokes codes of owner's request id: those of the n hashes, and with all_unredeemed every
+ * code nobody redeemed; a code revoked already stays as it was. {revoked_now, invite_codes:
+ * {issued, redeemed, revoked}}: counts only, never who redeemed which code.
+ */
+json_t *coh_db_invite_codes_revoke(coh_db_pool *p, const char *id, const char *owner,
+                                   const uint8_t (*hashes)[32], size_t n, int all_unredeemed,
+                                   coh_err *err);
 
 /* The release of an owner's request: {mode, content_type, content, report, included (rows in
  * a k-anonymous release; null for dp, whose exact count is not published)}. */

@@ -40,12 +40,13 @@ int coh_db_request_insert(coh_db_pool *p, const char *id, const char *owner, con
         p,
         "INSERT INTO requests (id, owner, title, description, purpose, schema, fields_hash, "
         "eligibility, privacy, epsilon, reward, min_contributors, max_contributors, closes_at, "
-        "retention_days, consent_expiry, public_key, secret_key_wrapped) "
+        "retention_days, consent_expiry, public_key, secret_key_wrapped, enrollment) "
         "SELECT decode($1, 'hex'), $2, s->>'title', s->>'description', s->>'purpose', "
         "s->'schema', decode($3, 'hex'), s->'eligibility', s->'privacy', "
         "(s->>'epsilon')::numeric, (s->>'reward')::numeric, (s->>'min_contributors')::int, "
         "(s->>'max_contributors')::int, (s->>'closes_at')::timestamptz, "
-        "(s->>'retention_days')::int, $4::bigint, decode($5, 'hex'), decode($6, 'hex') "
+        "(s->>'retention_days')::int, $4::bigint, decode($5, 'hex'), decode($6, 'hex'), "
+        "s->'enrollment' "
         "FROM (SELECT $7::jsonb AS s) x",
         7, params, &n, err);
 }
@@ -85,7 +86,8 @@ json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, coh_err *e
     json_t *v = coh_db_json(p,
                             "SELECT json_build_object('owner', owner, 'status', status, "
                             "'public_key', '0x' || encode(public_key, 'hex'), 'schema', schema, "
-                            "'secret_key_wrapped', encode(secret_key_wrapped, 'hex'))::text "
+                            "'secret_key_wrapped', encode(secret_key_wrapped, 'hex'), "
+                            "'enrollment', enrollment)::text "
                             "FROM requests WHERE id = decode($1, 'hex') AND status <> 'draft'",
                             1, params, err);
     if (!v && err->code == COH_ERR_NOTFOUND)
@@ -146,33 +148,68 @@ int coh_db_request_close(coh_db_pool *p, const char *id, const char *owner, coh_
 
 int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
                        const char *signature_hex, long long expiry, int version,
-                       const char *terms_hash_hex, const char *privacy, coh_err *err)
+                       const char *terms_hash_hex, const char *privacy, const uint8_t code_hash[32],
+                       coh_err *err)
 {
-    char exp[24], ver[12];
+    char exp[24], ver[12], code[65];
     snprintf(exp, sizeof exp, "%lld", expiry);
     snprintf(ver, sizeof ver, "%d", version);
+    if (code_hash)
+        coh_hex_encode(code, code_hash, 32, 0);
     const char *params[] = {bare(id),
                             contributor,
                             bare(signature_hex),
                             exp,
                             ver,
                             terms_hash_hex ? bare(terms_hash_hex) : NULL,
-                            privacy};
-    long n = 0;
-    int rc = exec_count(
+                            privacy,
+                            code_hash ? code : NULL};
+    /*
+     * One statement, so a code is redeemed only together with the consent it was given with.
+     * An invite request (its stored enrollment, not the caller, says so) takes the consent of
+     * a wallet whose own redemption is live (consenting again after a revoke), or redeems the
+     * given code if nobody has and it is not revoked: the row lock makes a code work once.
+     */
+    PGresult *r = coh_db_query(
         p,
-        "INSERT INTO consents (request_id, contributor, signature, expiry, version, terms_hash, "
-        "privacy) SELECT r.id, $2, decode($3, 'hex'), $4::bigint, $5::smallint, decode($6, "
-        "'hex'), $7 FROM requests r WHERE r.id = decode($1, 'hex') AND r.status = 'open' ON "
-        "CONFLICT (request_id, contributor) DO UPDATE SET signature = excluded.signature, expiry "
-        "= excluded.expiry, version = excluded.version, terms_hash = excluded.terms_hash, "
-        "privacy = excluded.privacy, created_at = now(), revoked_at = NULL",
-        7, params, &n, err);
-    if (!rc && n != 1) {
-        rc = coh_err_set(err, COH_ERR_CONFLICT, "the request is not open for consent");
-        coh_err_reason(err, "request-closed");
+        "WITH r AS (SELECT id, enrollment->>'mode' = 'invite' AS invite FROM requests WHERE id "
+        "= decode($1, 'hex') AND status = 'open'), "
+        "mine AS (SELECT 1 FROM invite_codes WHERE request_id = (SELECT id FROM r) AND "
+        "redeemed_by = $2 AND revoked_at IS NULL AND (SELECT invite FROM r)), "
+        "red AS (UPDATE invite_codes SET redeemed_by = $2, redeemed_at = now() WHERE "
+        "request_id = (SELECT id FROM r) AND code_hash = decode($8, 'hex') AND redeemed_by IS "
+        "NULL AND revoked_at IS NULL AND (SELECT invite FROM r) AND NOT EXISTS (SELECT 1 FROM "
+        "mine) RETURNING 1), "
+        "ins AS (INSERT INTO consents (request_id, contributor, signature, expiry, version, "
+        "terms_hash, privacy) SELECT r.id, $2, decode($3, 'hex'), $4::bigint, $5::smallint, "
+        "decode($6, 'hex'), $7 FROM r WHERE r.invite IS NOT TRUE OR EXISTS (SELECT 1 FROM mine) "
+        "OR EXISTS (SELECT 1 FROM red) ON CONFLICT (request_id, contributor) DO UPDATE SET "
+        "signature = excluded.signature, expiry = excluded.expiry, version = excluded.version, "
+        "terms_hash = excluded.terms_hash, privacy = excluded.privacy, created_at = now(), "
+        "revoked_at = NULL RETURNING 1) "
+        "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM ins)",
+        8, params, err);
+    if (!r)
+        return err->code;
+    int open = atoi(PQgetvalue(r, 0, 0)) == 1, stored = atoi(PQgetvalue(r, 0, 1)) == 1;
+    PQclear(r);
+    if (!open) {
+        coh_err_set(err, COH_ERR_CONFLICT, "the request is not open for consent");
+        return coh_err_reason(err, "request-closed");
     }
-    return rc;
+    if (stored)
+        return 0;
+    /* A used, revoked or unknown code answers the same: nobody can probe which codes exist. */
+    if (code_hash) {
+        coh_err_set(err, COH_ERR_FORBIDDEN,
+                    "this invite code is not valid for this request (unknown, already used or "
+                    "revoked); ask the researcher for another");
+        return coh_err_reason(err, "invite-code-invalid");
+    }
+    coh_err_set(err, COH_ERR_FORBIDDEN,
+                "this request takes contributors by invitation: send the invite code the "
+                "researcher gave you (\"code\") with your consent");
+    return coh_err_reason(err, "invite-code-required");
 }
 
 json_t *coh_db_consent_get(coh_db_pool *p, const char *id, const char *contributor, coh_err *err)

@@ -67,10 +67,17 @@ void coh_h_consent_put(struct coh_http_req *req)
     }
     struct coh_svc_domain d;
     consent_domain(req, &d);
-    enum coh_svc_consent_refusal refusal;
+    enum coh_svc_consent_refusal refusal = COH_SVC_CONSENT_OK;
     coh_err err = {0};
-    int rc = coh_svc_consent_give(&refusal, req->app->db, req->app->floors, &d, v, req->account,
-                                  json_string_value(json_object_get(body, "signature")), &err);
+    /* The invite code, for invite requests (ignored by open ones). */
+    json_t *code = json_object_get(body, "code");
+    int rc = 0;
+    if (code && !json_is_string(code) && !json_is_null(code))
+        rc = coh_err_set(&err, COH_ERR_INVALID, "code must be a string: your invite code");
+    else
+        rc = coh_svc_consent_give(&refusal, req->app->db, req->app->floors, &d, v, req->account,
+                                  json_string_value(json_object_get(body, "signature")),
+                                  json_string_value(code), &err);
     json_decref(body);
     json_t *stored = NULL;
     if (rc) {

@@ -80,9 +80,10 @@ void coh_h_requests_create(struct coh_http_req *req)
         return;
     coh_err err = {0};
     char id[COH_HASH_HEX_SIZE];
-    int rc =
-        coh_svc_request_create(id, req->app->db, req->app->master_key, req->app->ledger_key,
-                               req->app->floors, req->account, body, (int64_t)time(NULL), &err);
+    json_t *codes = NULL;
+    int rc = coh_svc_request_create(id, &codes, req->app->db, req->app->master_key,
+                                    req->app->ledger_key, req->app->floors, req->account, body,
+                                    (int64_t)time(NULL), &err);
     json_decref(body);
     if (rc == COH_ERR_INVALID) {
         coh_http_problem(req, COH_PROBLEM_INVALID_REQUEST, "%s", err.msg);
@@ -98,11 +99,15 @@ void coh_h_requests_create(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
+    /* The invite codes the server made are in this answer only: it keeps their hashes. */
     json_t *view = coh_db_request_get(req->app->db, id, req->account, &err);
-    if (!view)
+    if (!view) {
+        json_decref(codes);
         coh_http_send_err(req, &err);
-    else
-        coh_http_send_json(req, 201, coh_http_request_out(view));
+        return;
+    }
+    json_object_set_new(view, "codes", codes ? codes : json_null());
+    coh_http_send_json(req, 201, coh_http_request_out(view));
 }
 
 /* Optional bearer token: the viewer, or "" for anonymous browsing. */
@@ -269,4 +274,42 @@ void coh_h_requests_release(struct coh_http_req *req)
         return;
     }
     coh_http_send_json(req, 200, rel);
+}
+
+/* POST /v1/requests/{id}/codes/revoke: the owner revokes invite codes by hash, or every code
+ * nobody redeemed; answers counts only. */
+void coh_h_requests_codes_revoke(struct coh_http_req *req)
+{
+    char id[COH_HASH_HEX_SIZE], status[16];
+    if (!owned_request(req, id, status, "revoke its invite codes"))
+        return;
+    json_t *body = coh_http_body_object(req);
+    if (!body)
+        return;
+    json_t *list = json_object_get(body, "code_hashes"),
+           *all = json_object_get(body, "all_unredeemed");
+    uint8_t(*hashes)[32] = NULL;
+    size_t n = 0;
+    coh_err err = {0};
+    const char *k;
+    json_t *x;
+    int bad = 0;
+    json_object_foreach(body, k, x) bad |= strcmp(k, "code_hashes") && strcmp(k, "all_unredeemed");
+    if (bad || (all && !json_is_boolean(all)) || (!list && !json_is_true(all))) {
+        coh_http_problem(req, COH_PROBLEM_INVALID,
+                         "give code_hashes (the 0x SHA-256 of each code to revoke) or "
+                         "\"all_unredeemed\": true, or both");
+    } else if (list && coh_market_invite_hashes(&hashes, &n, list, "code_hashes", &err) != 0) {
+        coh_http_send_err(req, &err);
+    } else {
+        json_t *out =
+            coh_db_invite_codes_revoke(req->app->db, id, req->account, (const uint8_t(*)[32])hashes,
+                                       n, json_is_true(all), &err);
+        if (!out)
+            coh_http_send_err(req, &err);
+        else
+            coh_http_send_json(req, 200, out);
+    }
+    free(hashes);
+    json_decref(body);
 }

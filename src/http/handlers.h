@@ -48,6 +48,7 @@ void coh_h_requests_list(struct coh_http_req *req);
 void coh_h_requests_get(struct coh_http_req *req);
 void coh_h_requests_close(struct coh_http_req *req);
 void coh_h_requests_release(struct coh_http_req *req);
+void coh_h_requests_codes_revoke(struct coh_http_req *req);
 /* Parses the {id} path parameter into "0x" + 64 lowercase hex; sends 404 and returns 0 if bad. */
 int coh_http_request_id(struct coh_http_req *req, char out[COH_HASH_HEX_SIZE]);
 

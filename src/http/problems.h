@@ -30,6 +30,8 @@
     X(NOT_ELIGIBLE, "not-eligible", 403, "Not eligible")                                           \
     X(CONSENT_MISSING, "consent-missing", 403, "No consent")                                       \
     X(CONSENT_REVOKED, "consent-revoked", 403, "Consent revoked")                                  \
+    X(INVITE_CODE_REQUIRED, "invite-code-required", 403, "Invite code required")                   \
+    X(INVITE_CODE_INVALID, "invite-code-invalid", 403, "Invite code not accepted")                 \
     X(NOT_FOUND, "not-found", 404, "Not found")                                                    \
     X(METHOD_NOT_ALLOWED, "method-not-allowed", 405, "Method not allowed")                         \
     X(CONFLICT, "conflict", 409, "Conflict")                                                       \

@@ -21,6 +21,7 @@ const struct coh_http_route coh_http_routes[] = {
     {"GET", "/v1/requests/{id}", coh_h_requests_get},
     {"POST", "/v1/requests/{id}/close", coh_h_requests_close},
     {"GET", "/v1/requests/{id}/release", coh_h_requests_release},
+    {"POST", "/v1/requests/{id}/codes/revoke", coh_h_requests_codes_revoke},
     {"POST", "/v1/requests/{id}/consents", coh_h_consent_put},
     {"GET", "/v1/requests/{id}/consents/me", coh_h_consent_get},
     {"DELETE", "/v1/requests/{id}/consents/me", coh_h_consent_delete},

@@ -137,8 +137,10 @@ COH_WUR int coh_market_floors_from_config(coh_market_floors *f, const coh_config
  * Validates a POST /v1/requests body against the rules (unknown field types, k < 2, epsilon
  * <= 0, reward <= 0, min > max, close time in the past ...) and returns the normalized stored
  * form in *out (caller owns): title, description, purpose, schema, eligibility, privacy,
- * reward, min_contributors, max_contributors, closes_at (RFC 3339), retention_days, epsilon.
- * COH_ERR_INVALID with a message that starts with the offending member's name.
+ * reward, min_contributors, max_contributors, closes_at (RFC 3339), retention_days, epsilon,
+ * enrollment ({"mode":"open"} or {"mode":"invite","codes":N}; the posted code hashes are read
+ * again with coh_market_invite_hashes). COH_ERR_INVALID with a message that starts with the
+ * offending member's name.
  */
 COH_WUR int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
                                      const coh_market_floors *floors, coh_err *err);
@@ -158,11 +160,45 @@ int coh_market_match(const json_t *request, const json_t *consent_profile);
  */
 int coh_market_within_operator_floors(const json_t *request, const coh_market_floors *f);
 
+/* ---- enrollment (spec.c validates, enrollment.c) --------------------------------------- */
+/*
+ * Who may contribute to a request (docs/PRIVACY.md, "Who may enrol"): the request's
+ * `enrollment` is {"mode":"open"} (any signed-in wallet; the default) or {"mode":"invite",
+ * "codes":N} (N one-time codes); coh_market_spec_validate checks the posted form ({"mode":
+ * "invite","codes":N} or {"mode":"invite","code_hashes":[...]}) and stores the normalized one.
+ * "attested" is reserved and refused for now.
+ */
+#define COH_MARKET_INVITE_CODES_MAX 10000
+#define COH_MARKET_INVITE_CODE_BYTES 15 /* 120 random bits */
+#define COH_MARKET_INVITE_CODE_SIZE 30  /* 24 characters, 5 hyphens, NUL */
+#define COH_MARKET_INVITE_CODE_MAX 128  /* characters of a code, hyphens and spaces aside */
+/* A code as people read it: "7KQ2-M9XD-..." (Crockford base32 of raw, groups of four). */
+void coh_market_invite_code_text(char out[COH_MARKET_INVITE_CODE_SIZE],
+                                 const uint8_t raw[COH_MARKET_INVITE_CODE_BYTES]);
+/*
+ * The stored hash of a code: SHA-256 of its text with spaces and hyphens removed and letters
+ * uppercased. COH_ERR_INVALID for an empty code, one longer than COH_MARKET_INVITE_CODE_MAX
+ * or with a character outside printable ASCII.
+ */
+COH_WUR int coh_market_invite_code_hash(uint8_t out[32], const char *code);
+/*
+ * A list of code hashes (a researcher's own, enrollment.code_hashes; codes to revoke): 1 to
+ * COH_MARKET_INVITE_CODES_MAX distinct "0x" + 64 hex; *out (malloc'd, *n entries) decoded.
+ * COH_ERR_INVALID with a message naming member.
+ */
+COH_WUR int coh_market_invite_hashes(uint8_t (**out)[32], size_t *n, const json_t *list,
+                                     const char *member, coh_err *err);
+/* The request's enrollment mode: "open" (also when it has none), "invite", ... */
+const char *coh_market_enrollment_mode(const json_t *request);
+
 /* ---- consent terms (terms.c) ----------------------------------------------------------- */
 /*
  * The terms a version-2 consent signs, from a request as the API shows it: {schema, privacy,
- * eligibility, enrollment ("open" when the request has none), retention_days, purpose}. A new
- * reference, or NULL and COH_ERR_INVALID when the request lacks them.
+ * eligibility, enrollment, retention_days, purpose}. enrollment is the word "open" when the
+ * request has none or its mode is open (so requests stored before enrollment modes, and every
+ * consent signed for them, keep their hash), else the request's enrollment object as stored
+ * ({"mode":"invite","codes":N}). A new reference, or NULL and COH_ERR_INVALID when the request
+ * lacks them.
  */
 json_t *coh_market_terms(const json_t *request, coh_err *err);
 /* termsHash: keccak256 of the terms' RFC 8785 canonical JSON. */

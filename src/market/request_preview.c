@@ -86,10 +86,13 @@ int coh_market_request_preview(json_t **out, const json_t *body, int64_t now_s,
     char *summary = NULL;
     if (!rc)
         rc = coh_market_terms_summary(&summary, spec, err);
-    if (!rc && mode && strcmp(mode, "k-anonymity") == 0)
-        json_array_append_new(warnings,
-                              json_string("open enrollment: any signed-in wallet may contribute, so "
-                                          "one person can enrol several wallets"));
+    /* Open requests say plainly what they cannot stop (docs/PRIVACY.md, "Who may enrol"). */
+    if (!rc && strcmp(coh_market_enrollment_mode(spec), "open") == 0)
+        json_array_append_new(
+            warnings, json_string("open enrollment: any signed-in wallet may contribute, so "
+                                  "one person can enrol several wallets and be paid for each, "
+                                  "and a small k-anonymous group may be filled with someone's "
+                                  "own wallets; use invite codes to choose who takes part"));
     if (!rc)
         *out = json_pack("{s:b,s:o,s:s,s:s,s:o,s:o,s:o}", "valid", 1, "terms", spec,
                          "privacy_summary", summary, "escrow", escrow_s, "floors",

@@ -338,10 +338,79 @@ static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema
     return coh_err_set(err, COH_ERR_INVALID, "privacy.mode must be k-anonymity or dp");
 }
 
-static const char *const known[] = {"title",     "description",      "purpose",
-                                    "schema",    "eligibility",      "privacy",
-                                    "reward",    "min_contributors", "max_contributors",
-                                    "closes_at", "retention_days",   NULL};
+/*
+ * Who may contribute (docs/PRIVACY.md, "Who may enrol"): *norm gets the stored form,
+ * {"mode":"open"} or {"mode":"invite","codes":N}. Invite codes are the server's (codes: N) or
+ * the researcher's own (code_hashes: their SHA-256), never both; fewer codes than
+ * min_contributors could never fill the request. "attested" is reserved for a later change.
+ */
+static int check_enrollment(json_t **norm, const json_t *e, long min_contributors, coh_err *err)
+{
+    *norm = NULL;
+    if (!e || json_is_null(e)) {
+        *norm = json_pack("{s:s}", "mode", "open");
+        return *norm ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    }
+    if (!json_is_object(e))
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "enrollment must be an object: {\"mode\": \"open\"} or {\"mode\": "
+                           "\"invite\", \"codes\": N}");
+    const char *mode = json_string_value(json_object_get(e, "mode"));
+    static const char *const open_members[] = {"mode", NULL};
+    static const char *const invite_members[] = {"mode", "codes", "code_hashes", NULL};
+    if (mode && strcmp(mode, "attested") == 0)
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "enrollment.mode attested is not supported yet: use open or invite");
+    int invite = mode && strcmp(mode, "invite") == 0;
+    if (!invite && !(mode && strcmp(mode, "open") == 0))
+        return coh_err_set(err, COH_ERR_INVALID, "enrollment.mode must be open or invite");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)e, k, v)
+    {
+        if (!in_list(k, invite ? invite_members : open_members))
+            return coh_err_set(err, COH_ERR_INVALID,
+                               "enrollment.%.40s is not a member of %s enrollment", k, mode);
+    }
+    if (!invite) {
+        *norm = json_pack("{s:s}", "mode", "open");
+        return *norm ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    }
+    json_t *codes = json_object_get(e, "codes"), *hashes = json_object_get(e, "code_hashes");
+    json_int_t n;
+    if (codes && hashes)
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "enrollment: give codes (the server makes them) or code_hashes "
+                           "(your own), not both");
+    if (hashes) {
+        uint8_t(*h)[32] = NULL;
+        size_t len = 0;
+        int rc = coh_market_invite_hashes(&h, &len, hashes, "enrollment.code_hashes", err);
+        free(h);
+        if (rc)
+            return rc;
+        n = (json_int_t)len;
+    } else if (!json_is_integer(codes) || json_integer_value(codes) < 1 ||
+               json_integer_value(codes) > COH_MARKET_INVITE_CODES_MAX) {
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "enrollment.codes must be an integer from 1 to %d (or give "
+                           "code_hashes)",
+                           COH_MARKET_INVITE_CODES_MAX);
+    } else {
+        n = json_integer_value(codes);
+    }
+    if (n < (json_int_t)min_contributors)
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "enrollment.%s: %lld codes can never reach min_contributors (%ld)",
+                           hashes ? "code_hashes" : "codes", (long long)n, min_contributors);
+    *norm = json_pack("{s:s,s:I}", "mode", "invite", "codes", n);
+    return *norm ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+}
+
+static const char *const known[] = {
+    "title",  "description",      "purpose",          "schema",    "eligibility",    "privacy",
+    "reward", "min_contributors", "max_contributors", "closes_at", "retention_days", "enrollment",
+    NULL};
 
 int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
                              const coh_market_floors *floors, coh_err *err)
@@ -374,7 +443,7 @@ int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
         return rc;
     json_t *jmin = json_object_get(body, "min_contributors"),
            *jmax = json_object_get(body, "max_contributors");
-    json_t *privacy = NULL;
+    json_t *privacy = NULL, *enrollment = NULL;
     const char *reward = json_string_value(json_object_get(body, "reward"));
     uint8_t u256[32];
     const char *closes = json_string_value(json_object_get(body, "closes_at"));
@@ -399,7 +468,9 @@ int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
     else if (ret && (!json_is_integer(ret) || json_integer_value(ret) < 0 ||
                      json_integer_value(ret) > 3650))
         rc = coh_err_set(err, COH_ERR_INVALID, "retention_days must be an integer from 0 to 3650");
-    else if ((rc = check_eligibility(json_object_get(body, "eligibility"), err)) == 0)
+    else if ((rc = check_eligibility(json_object_get(body, "eligibility"), err)) == 0 &&
+             (rc = check_enrollment(&enrollment, json_object_get(body, "enrollment"),
+                                    (long)json_integer_value(jmin), err)) == 0)
         rc = check_privacy(&privacy, json_object_get(body, "privacy"), schema,
                            (long)json_integer_value(jmin), floors, err);
     if (!rc && privacy) {
@@ -408,20 +479,20 @@ int coh_market_spec_validate(json_t **out, const json_t *body, int64_t now_s,
             rc = coh_err_set(err, COH_ERR_INVALID, "privacy: %s", perr.msg);
     }
     coh_market_schema_free(schema);
-    if (rc) {
+    if (rc || !privacy || !enrollment) {
         json_decref(privacy);
-        return rc;
+        json_decref(enrollment);
+        return rc ? rc : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     }
-    if (!privacy)
-        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     json_t *elig = json_object_get(body, "eligibility");
     const char *eps = json_string_value(json_object_get(privacy, "epsilon"));
-    *out = json_pack("{s:O,s:s,s:s,s:O,s:o,s:o,s:s,s:I,s:I,s:s,s:I,s:s}", "title", title,
+    *out = json_pack("{s:O,s:s,s:s,s:O,s:o,s:o,s:s,s:I,s:I,s:s,s:I,s:s,s:o}", "title", title,
                      "description", desc ? json_string_value(desc) : "", "purpose", purpose,
                      "schema", json_object_get(body, "schema"), "eligibility",
                      elig ? json_incref(elig) : json_object(), "privacy", privacy, "reward", reward,
                      "min_contributors", json_integer_value(jmin), "max_contributors",
                      json_integer_value(jmax), "closes_at", closes, "retention_days",
-                     ret ? json_integer_value(ret) : (json_int_t)30, "epsilon", eps ? eps : "0");
+                     ret ? json_integer_value(ret) : (json_int_t)30, "epsilon", eps ? eps : "0",
+                     "enrollment", enrollment);
     return *out ? 0 : coh_err_set(err, COH_ERR_NOMEM, "out of memory");
 }

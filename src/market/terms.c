@@ -1,9 +1,10 @@
 /*
- * terms: what a version-2 consent signs about a request (docs/PRIVACY.md, "what a consent signs"). The
- * terms are {schema, privacy, eligibility, enrollment, retention_days, purpose} of the request
- * as stored; termsHash is the Keccak-256 of their RFC 8785 JSON, and the privacy summary is a
- * short sentence rendered from them, the same bytes every time, so a wallet can show it and a
- * verifier can render it again. Pure: no database, no clock.
+ * terms: what a version-2 consent signs about a request (docs/PRIVACY.md, "what a consent signs").
+ * The terms are {schema, privacy, eligibility, enrollment, retention_days, purpose} of the request
+ * as stored (enrollment "open" for open requests, old and new alike); termsHash is the Keccak-256
+ * of their RFC 8785 JSON, and the privacy summary is a short sentence rendered from them, the same
+ * bytes every time, so a wallet can show it and a verifier can render it again. Pure: no database,
+ * no clock.
  *
  * The terms hold privacy.delta and privacy.max_suppression as JSON numbers, as stored and as
  * wave 2 hashed them; the API writes them as decimal strings (docs/API.md), so a request read
@@ -46,8 +47,12 @@ json_t *coh_market_terms(const json_t *request, coh_err *err)
     json_t *elig = json_object_get(request, "eligibility");
     json_t *ret = json_object_get(request, "retention_days");
     json_t *purpose = json_object_get(request, "purpose");
-    /* Requests stored before enrollment modes existed are open to any signed-in wallet. */
+    /* Open enrollment signs the word "open", as every request stored before enrollment modes
+     * did: their consents keep verifying, and an open request hashes the same whether it was
+     * posted before or after. Any other mode signs its object (mode and the number of codes). */
     json_t *enrol = json_object_get(request, "enrollment");
+    if (enrol && strcmp(coh_market_enrollment_mode(request), "open") == 0)
+        enrol = NULL;
     if (!json_is_object(schema) || !json_is_object(privacy) || !json_is_integer(ret) ||
         !json_is_string(purpose) || (elig && !json_is_object(elig) && !json_is_null(elig))) {
         coh_err_set(err, COH_ERR_INVALID, "the request has no complete terms");
@@ -208,6 +213,11 @@ int coh_market_terms_summary(char **out, const json_t *request, coh_err *err)
     else
         put(&t, "; encrypted records destroyed %lld day%s after release", (long long)days,
             days == 1 ? "" : "s");
+    /* Open requests render as before (their summaries are signed); others say who may enrol. */
+    if (strcmp(coh_market_enrollment_mode(terms), "invite") == 0)
+        put(&t, "; by invitation only: %lld one-time codes",
+            (long long)json_integer_value(
+                json_object_get(json_object_get(terms, "enrollment"), "codes")));
     json_decref(terms);
     if (!t.ok) {
         free(t.s);

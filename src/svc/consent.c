@@ -3,8 +3,9 @@
  * checked, in order: the contributor role, the operator's floors (raised since the request was
  * posted: it takes no new consents), the contributor's own eligibility and floors, the
  * signature's form, and that it is the signed-in wallet's signature of the request's
- * version-2 consent (its terms hash, privacy summary, purpose, reward and expiry). A
- * version-1 signature is told apart so the wallet can be asked for the new one.
+ * version-2 consent (its terms hash, privacy summary, purpose, reward and expiry), and on an
+ * invite request a live or newly redeemed invite code. A version-1 signature is told apart so
+ * the wallet can be asked for the new one.
  */
 #include "svc/svc.h"
 
@@ -109,7 +110,8 @@ json_t *coh_svc_consent_view(json_t *stored, const json_t *v, const char *accoun
 
 int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
                          const coh_market_floors *floors, const struct coh_svc_domain *d,
-                         const json_t *v, const char *account, const char *sig_hex, coh_err *err)
+                         const json_t *v, const char *account, const char *sig_hex,
+                         const char *code, coh_err *err)
 {
     *refusal = COH_SVC_CONSENT_OK;
     json_t *profile = coh_db_profile_get(db, account, err);
@@ -148,8 +150,15 @@ int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
     } else if (sr || memcmp(signer, me, 20) != 0) {
         *refusal = COH_SVC_CONSENT_SIGNATURE_MISMATCH;
     } else {
+        /* The code is looked up by its hash (the stored form), never compared as text. One
+         * that cannot be a code gets a hash no code has: refused like an unknown one. Only
+         * after the signature, so an anonymous caller cannot try codes. */
+        uint8_t code_hash[32];
+        if (code && coh_market_invite_code_hash(code_hash, code) != 0)
+            memset(code_hash, 0, sizeof code_hash);
         rc = coh_db_consent_put(db, json_string_value(json_object_get(v, "id")), account, sig_hex,
-                                (long long)k.c.expiry, 2, terms_hex, k.privacy, err);
+                                (long long)k.c.expiry, 2, terms_hex, k.privacy,
+                                code ? code_hash : NULL, err);
     }
     consent_clear(&k);
     consent_clear(&old);

@@ -27,6 +27,22 @@ static int validate_sealed(const coh_secbuf *master, const char *id, const json_
 int coh_svc_contribute(coh_db_pool *db, const coh_secbuf *master, const char *id, const json_t *v,
                        const char *contributor, const uint8_t *ct, size_t ct_len, coh_err *err)
 {
+    /* Invite requests take records only from a wallet whose code is still live: a code the
+     * researcher revoked stops a contribution not yet made (one already accepted stays, so a
+     * revocation cannot be used to learn whose record it was). */
+    if (strcmp(coh_market_enrollment_mode(v), "invite") == 0) {
+        int live = 0;
+        int rc = coh_db_invite_live(&live, db, id, contributor, err);
+        if (rc)
+            return rc;
+        if (!live) {
+            coh_err_set(err, COH_ERR_FORBIDDEN,
+                        "this request takes contributors by invitation and your invite code is "
+                        "not live (never redeemed, or revoked by the researcher): consent again "
+                        "with a valid code");
+            return coh_err_reason(err, "invite-code-required");
+        }
+    }
     int rc = validate_sealed(master, id, v, ct, ct_len, err);
     if (!rc)
         rc = coh_db_contribution_put(db, id, contributor, ct, ct_len, err);

@@ -12,20 +12,71 @@
 #include <time.h>
 
 /*
+ * The invite codes' hashes of a validated invite spec: the researcher's own (code_hashes), or n
+ * codes made here from the CSPRNG (*codes, their text, shown once). *hashes NULL for open.
+ */
+static int invite_codes(uint8_t (**hashes)[32], size_t *n, json_t **codes, const json_t *spec,
+                        const json_t *body, coh_err *err)
+{
+    *hashes = NULL;
+    *n = 0;
+    if (strcmp(coh_market_enrollment_mode(spec), "invite") != 0)
+        return 0;
+    json_t *own = json_object_get(json_object_get(body, "enrollment"), "code_hashes");
+    if (own)
+        return coh_market_invite_hashes(hashes, n, own, "enrollment.code_hashes", err);
+    size_t want =
+        (size_t)json_integer_value(json_object_get(json_object_get(spec, "enrollment"), "codes"));
+    uint8_t(*h)[32] = malloc(want * 32);
+    json_t *list = json_array();
+    if (!h || !list) {
+        free(h);
+        json_decref(list);
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < want; i++) {
+        uint8_t raw[COH_MARKET_INVITE_CODE_BYTES];
+        char text[COH_MARKET_INVITE_CODE_SIZE];
+        randombytes_buf(raw, sizeof raw);
+        coh_market_invite_code_text(text, raw);
+        if (coh_market_invite_code_hash(h[i], text) != 0 ||
+            json_array_append_new(list, json_string(text)) != 0) {
+            free(h);
+            json_decref(list);
+            return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+        }
+        sodium_memzero(raw, sizeof raw);
+        sodium_memzero(text, sizeof text);
+    }
+    *hashes = h;
+    *n = want;
+    *codes = list;
+    return 0;
+}
+
+/*
  * Validates the whole specification (against the operator's floors), creates the request's
  * X25519 key pair (the secret wrapped under the master key, bound to the request id, never
- * stored in the clear), inserts the request as a draft, locks reward x max_contributors in
- * escrow and opens it: a draft, posted escrow, open, each committed on its own.
+ * stored in the clear), inserts the request as a draft with its invite codes' hashes, locks
+ * reward x max_contributors in escrow and opens it: a draft, posted escrow, open, each
+ * committed on its own.
  */
-int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db,
+int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], json_t **codes, coh_db_pool *db,
                            const coh_secbuf *master_key, const coh_secbuf *ledger_key,
                            const coh_market_floors *floors, const char *owner, const json_t *body,
                            int64_t now_s, coh_err *err)
 {
+    *codes = NULL;
     json_t *spec = NULL;
     int rc = coh_market_spec_validate(&spec, body, now_s, floors, err);
     if (rc)
         return rc == COH_ERR_NOMEM ? rc : COH_ERR_INVALID;
+    uint8_t(*hashes)[32] = NULL;
+    size_t n_codes = 0;
+    if ((rc = invite_codes(&hashes, &n_codes, codes, spec, body, err)) != 0) {
+        json_decref(spec);
+        return rc;
+    }
     uint8_t raw_id[32], fields_hash[32], pk[32];
     char fh[COH_HASH_HEX_SIZE], pk_hex[COH_HASH_HEX_SIZE];
     randombytes_buf(raw_id, sizeof raw_id);
@@ -51,6 +102,10 @@ int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db,
     if (!rc)
         rc = coh_db_request_insert(db, id, owner, spec_text, fh, expiry, pk_hex, wrapped_hex, err);
     free(spec_text);
+    /* While a draft: a creation that fails from here on is swept, codes and all unseen. */
+    if (!rc && hashes)
+        rc = coh_db_invite_codes_insert(db, id, (const uint8_t(*)[32])hashes, n_codes, err);
+    free(hashes);
     if (!rc) {
         rc = coh_svc_escrow(
             db, ledger_key, id, owner, json_string_value(json_object_get(spec, "reward")),
@@ -64,6 +119,10 @@ int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db,
     if (!rc)
         rc = coh_db_request_transition(db, id, "draft", "open", err);
     json_decref(spec);
+    if (rc) {
+        json_decref(*codes);
+        *codes = NULL;
+    }
     return rc;
 }
 

@@ -18,12 +18,14 @@
 
 /* ---- requests (requests.c) --------------------------------------------------------------- */
 /*
- * Creates a request of owner from body (POST /v1/requests): its key pair, a draft, its escrow,
- * then open; id gets its "0x" id. COH_ERR_INVALID (err names the member) when the spec is
- * refused, COH_ERR_LIMIT when owner's available balance cannot cover the escrow (the draft is
- * cancelled), another error when a step failed (the draft sweep finishes the cleanup).
+ * Creates a request of owner from body (POST /v1/requests): its key pair, a draft, its invite
+ * codes' hashes, its escrow, then open; id gets its "0x" id. *codes gets the invite codes the
+ * server made ({"mode":"invite","codes":N}), to be shown once and never again; NULL for open
+ * requests and for researchers' own code hashes. COH_ERR_INVALID (err names the member) when the
+ * spec is refused, COH_ERR_LIMIT when owner's available balance cannot cover the escrow (the draft
+ * is cancelled), another error when a step failed (the draft sweep finishes the cleanup).
  */
-COH_WUR int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db,
+COH_WUR int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], json_t **codes, coh_db_pool *db,
                                    const coh_secbuf *master_key, const coh_secbuf *ledger_key,
                                    const coh_market_floors *floors, const char *owner,
                                    const json_t *body, int64_t now_s, coh_err *err);
@@ -52,14 +54,16 @@ enum coh_svc_consent_refusal {
     COH_SVC_CONSENT_SIGNATURE_MISMATCH,  /* not account's signature of the version-2 consent */
 };
 /*
- * account consents to request v (coh_db_request_get's view) with sig_hex. Returns 0 with
- * *refusal set when the consent is refused for a reason the contributor can act on, 0 with
- * COH_SVC_CONSENT_OK when stored, or an error (request closed: COH_ERR_CONFLICT).
+ * account consents to request v (coh_db_request_get's view) with sig_hex, and on an invite
+ * request with code (the invite code as typed; NULL when none). Returns 0 with *refusal set
+ * when the consent is refused for a reason the contributor can act on, 0 with
+ * COH_SVC_CONSENT_OK when stored, or an error (request closed: COH_ERR_CONFLICT; a missing or
+ * refused code: COH_ERR_FORBIDDEN with reason invite-code-required / invite-code-invalid).
  */
 COH_WUR int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
                                  const coh_market_floors *floors, const struct coh_svc_domain *d,
                                  const json_t *v, const char *account, const char *sig_hex,
-                                 coh_err *err);
+                                 const char *code, coh_err *err);
 /*
  * The consent as anyone may verify it: stored (the stored row, or a bare object when none yet:
  * taken) gets the typed data its signature is over (of the stored version; version 2 when none
@@ -70,7 +74,9 @@ json_t *coh_svc_consent_view(json_t *stored, const json_t *v, const char *accoun
 
 /* ---- contributions (contribute.c) ------------------------------------------------------- */
 /* Opens ct in secure memory under request id's key (v: coh_db_request_get_for_intake), checks
- * the record against the schema (COH_ERR_INVALID naming the field) and stores the ciphertext. */
+ * the record against the schema (COH_ERR_INVALID naming the field) and stores the ciphertext.
+ * An invite request needs contributor's live invite code (COH_ERR_FORBIDDEN, reason
+ * invite-code-required). */
 COH_WUR int coh_svc_contribute(coh_db_pool *db, const coh_secbuf *master, const char *id,
                                const json_t *v, const char *contributor, const uint8_t *ct,
                                size_t ct_len, coh_err *err);

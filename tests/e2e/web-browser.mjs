@@ -102,4 +102,8 @@ export async function signInUi(p) {
   await p.page.locator('#did').waitFor({ timeout: 15000 });
 }
 
+// The text of the first element matching sel; waiting for one whose text matches re.
+export const text = (p, sel) => p.page.locator(sel).innerText();
+export const waitText = (p, sel, re, timeout = 15000) => p.page.locator(sel).filter({ hasText: re }).first().waitFor({ timeout });
+
 export { toUtf8String, Transaction };

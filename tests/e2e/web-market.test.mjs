@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { ROOT, startCohortd, api } from './helpers.mjs';
 import { signIn, consent, contribute } from './market-helpers.mjs';
-import { persona, signInUi } from './web-browser.mjs';
+import { persona, signInUi, text, waitText } from './web-browser.mjs';
 import { buildWeb } from '../../web/build.mjs';
 
 const GPX = join(ROOT, 'tests/e2e/fixtures/morning-run.gpx');
@@ -39,9 +39,6 @@ after(async () => {
   await contributor?.close();
   await srv?.stop();
 });
-
-const text = (p, sel) => p.page.locator(sel).innerText();
-const waitText = (p, sel, re, timeout = 15000) => p.page.locator(sel).filter({ hasText: re }).first().waitFor({ timeout });
 
 async function node(n, req, recordFor) {
   // Contributors outside the browser, through the same API, to reach k and the minimum.

@@ -111,7 +111,9 @@ static void run(coh_db_pool *db, const char *url)
     /* Short of funds: 100 x 20 = 2000 > 1000. Nothing locked, nothing visible. */
     json_t *b = request_body("100", 20);
     char id[COH_HASH_HEX_SIZE] = "";
-    int rc = coh_svc_request_create(id, db, master, key, &floors, RESEARCHER, b, time(NULL), &err);
+    json_t *codes = NULL; /* an open request makes none */
+    int rc = coh_svc_request_create(id, &codes, db, master, key, &floors, RESEARCHER, b, time(NULL),
+                                    &err);
     json_decref(b);
     CHECK("a request beyond the balance is refused as short of funds", rc == COH_ERR_LIMIT);
     CHECK("its draft is cancelled", strcmp(status_of(db, id, status), "cancelled") == 0);
@@ -119,16 +121,18 @@ static void run(coh_db_pool *db, const char *url)
 
     /* Within the balance: open, 10 x 20 = 200 locked. */
     b = request_body("10", 20);
-    rc = coh_svc_request_create(id, db, master, key, &floors, RESEARCHER, b, time(NULL), &err);
+    rc = coh_svc_request_create(id, &codes, db, master, key, &floors, RESEARCHER, b, time(NULL),
+                                &err);
     json_decref(b);
-    CHECK("a funded request is created", rc == 0);
+    CHECK("a funded request is created", rc == 0 && !codes);
     CHECK("open", strcmp(status_of(db, id, status), "open") == 0);
     CHECK("with reward x max in escrow", strcmp(available(db, avail), "800") == 0);
 
     /* A request the floors refuse: k below the operator's floor. */
     b = request_body("10", 20);
     json_object_set_new(json_object_get(b, "privacy"), "k", json_integer(2));
-    rc = coh_svc_request_create(id, db, master, key, &floors, RESEARCHER, b, time(NULL), &err);
+    rc = coh_svc_request_create(id, &codes, db, master, key, &floors, RESEARCHER, b, time(NULL),
+                                &err);
     json_decref(b);
     CHECK("k below the floor is refused, naming the member",
           rc == COH_ERR_INVALID && strstr(err.msg, "k"));

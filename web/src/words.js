@@ -49,6 +49,12 @@ export function statusBadge(status) {
   return h(`span.badge.status-${status}`, text);
 }
 
+// Who may enrol, in words (docs/PRIVACY.md): open requests state their risk plainly.
+export function enrollmentWords(e) {
+  if (e?.mode === 'invite') return `By invitation only: ${e.codes} one-time invite code${e.codes === 1 ? '' : 's'} handed out by the researcher; each works once.`;
+  return 'Open to any signed-in wallet: this cannot stop one person from enrolling several wallets.';
+}
+
 export function requestFacts(req) {
   return h('dl.facts',
     h('dt', 'Reward'), h('dd', `${tokens(req.reward)} per contribution`),

@@ -179,11 +179,21 @@ function hashedPrivacy(p) {
   return out;
 }
 
+// What the terms hold for enrollment (docs/PRIVACY.md, who may enrol): the word "open" for
+// open requests, posted before enrollment modes or after, as every earlier consent signed;
+// the request's enrollment object ({mode: 'invite', codes: N}) otherwise. src/market/terms.c
+// computes the same.
+export function termsEnrollment(e) {
+  if (e === undefined || e === null) return 'open';
+  const mode = typeof e === 'string' ? e : e.mode;
+  return mode === undefined || mode === 'open' ? 'open' : e;
+}
+
 // The version-2 consent's termsHash of the request this page shows (docs/PRIVACY.md, what a consent signs).
 export function termsHash(req) {
   const terms = {
     schema: req.schema, privacy: hashedPrivacy(req.privacy), eligibility: req.eligibility ?? {},
-    enrollment: req.enrollment ?? 'open', retention_days: req.retention_days, purpose: req.purpose,
+    enrollment: termsEnrollment(req.enrollment), retention_days: req.retention_days, purpose: req.purpose,
   };
   return keccak256(toUtf8Bytes(canonical(terms)));
 }
@@ -220,11 +230,17 @@ export async function contributePanel(req) {
     // The hash to sign must be of the terms this page shows, or the wallet would sign others.
     const sameTerms = td?.domain?.version === '2' && td?.message?.termsHash === termsHash(req);
     const sign = h('button.primary#give-consent', { type: 'button', disabled: !open || !sameTerms }, 'Sign consent in your wallet');
+    // Invite requests: the code the researcher gave this person, sent with the consent. After
+    // revoking one's own consent the code redeemed before still holds, so it may stay empty.
+    const invite = req.enrollment?.mode === 'invite';
+    const codeInput = invite ? h('input#invite-code', { type: 'text', autocomplete: 'off', spellcheck: false, placeholder: 'XXXX-XXXX-XXXX-XXXX-XXXX-XXXX' }) : null;
     sign.addEventListener('click', () => act(sign, msg, async () => {
+      const code = codeInput?.value.trim();
+      if (invite && !code && mine.status !== 'revoked') throw new Error('This request is by invitation: enter the invite code the researcher gave you.');
       msg.progress('Your wallet shows the consent to sign: request, terms hash, purpose, privacy, reward and expiry…');
       const signature = await signTypedData(td);
       msg.progress('Recording your consent…');
-      await api('POST', `/v1/requests/${req.id}/consents`, { json: { signature } });
+      await api('POST', `/v1/requests/${req.id}/consents`, { json: code ? { signature, code } : { signature } });
       msg.ok('Consent recorded.');
       window.dispatchEvent(new HashChangeEvent('hashchange'));
     }));
@@ -245,6 +261,9 @@ export async function contributePanel(req) {
         h('p', 'The terms hash is the Keccak-256 of these terms written as canonical JSON (RFC 8785): any change to the fields, their roles, the privacy guarantee, eligibility, enrollment, retention or purpose gives another hash, and your signature would not cover it.'),
         h('pre.mono', JSON.stringify(mine.terms, null, 2))) : null,
       sameTerms ? null : h('p.error#terms-mismatch', { role: 'alert' }, 'The consent offered for signing does not match the terms shown on this page, so it cannot be signed. Reload the page; if this persists, do not take part.'),
+      invite && open ? field('Invite code', codeInput, mine.status === 'revoked'
+        ? 'The code you used before still holds: leave this empty, or enter a new code if the researcher gave you one.'
+        : 'This request is by invitation. Each code works once; the researcher never learns which code you used.') : null,
       open ? sign : h('p.note', 'This request is no longer open.'));
     return section;
   }

@@ -3,7 +3,7 @@
 import { h, clear, tokens, when, relative, short, messageLine, act } from '../util.js';
 import { api, chain } from '../api.js';
 import { session } from '../session.js';
-import { privacyWords, eligibilityWords, statusBadge, requestFacts, fieldsTable } from '../words.js';
+import { privacyWords, eligibilityWords, enrollmentWords, statusBadge, requestFacts, fieldsTable } from '../words.js';
 import { verifyEntry, checkSums, checkCredit } from '../verify.js';
 import { lookupTransaction, hasWallet } from '../wallet.js';
 import { contributePanel } from './contributor.js';
@@ -23,7 +23,7 @@ export async function home() {
 export function requestCard(req, extra) {
   return h('li.card.request-card', { dataset: { id: req.id } },
     h('h3', h('a', { href: `#/requests/${req.id}` }, req.title)), statusBadge(req.status),
-    h('p', `${tokens(req.reward)} per contribution · closes ${relative(req.closes_at)} · ${req.privacy?.mode === 'dp' ? 'differential privacy' : `k-anonymity (k = ${req.privacy?.k})`}`),
+    h('p', `${tokens(req.reward)} per contribution · closes ${relative(req.closes_at)} · ${req.privacy?.mode === 'dp' ? 'differential privacy' : `k-anonymity (k = ${req.privacy?.k})`}${req.enrollment?.mode === 'invite' ? ' · by invitation' : ''}`),
     extra);
 }
 
@@ -58,7 +58,7 @@ export async function request(box, id) {
     req.description ? h('p', req.description) : null,
     requestFacts(req),
     h('section', h('h2', 'Privacy guarantee'), h('p.privacy', privacyWords(req))),
-    h('section', h('h2', 'Who can take part'), h('p', eligibilityWords(req.eligibility))),
+    h('section', h('h2', 'Who can take part'), h('p', eligibilityWords(req.eligibility)), h('p#enrollment-words', enrollmentWords(req.enrollment))),
     fieldsTable(req),
   ];
   if (mine) parts.push(await ownerPanel(req));

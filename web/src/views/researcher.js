@@ -82,7 +82,14 @@ export async function compose() {
       h('fieldset', h('legend', 'Age bands (none ticked: any)'), h('div.checks', AGE_BANDS.map((a) => h('div.check', h('input', { type: 'checkbox', name: 'el-age', id: `el-age-${a}`, value: a }), h('label', { for: `el-age-${a}` }, a))))),
       h('fieldset', h('legend', 'Sex (none ticked: any)'), h('div.checks', SEXES.map((a) => h('div.check', h('input', { type: 'checkbox', name: 'el-sex', id: `el-sex-${a}`, value: a }), h('label', { for: `el-sex-${a}` }, a))))),
       field('Countries (two-letter codes, comma-separated; empty: any)', h('input#el-country', { type: 'text' })),
-      field('Kinds of data (comma-separated; empty: any)', h('input#el-categories', { type: 'text', value: 'fitness' }))),
+      field('Kinds of data (comma-separated; empty: any)', h('input#el-categories', { type: 'text', value: 'fitness' })),
+      // Who may enrol (docs/PRIVACY.md): open states its risk in words; invite makes codes.
+      h('fieldset#enrollment', h('legend', 'Who may enrol'), h('div.checks',
+        h('div.check', h('input', { type: 'radio', name: 'enrol', id: 'enrol-open', value: 'open', checked: true }), h('label', { for: 'enrol-open' }, 'Open: any signed-in wallet')),
+        h('div.check', h('input', { type: 'radio', name: 'enrol', id: 'enrol-invite', value: 'invite' }), h('label', { for: 'enrol-invite' }, 'By invitation: one-time codes you hand out'))),
+        h('p.hint#enrol-open-risk', 'Open requests cannot stop one person from enrolling several wallets and being paid for each, or from filling a small group with wallets of their own.'),
+        h('div.enrol-invite', { hidden: true },
+          field('Number of invite codes', h('input#enrol-codes', { type: 'number', min: 1, max: 10000, value: 20 }), 'Shown once, after posting, with a CSV to download: the server keeps only their hashes and never tells you which wallet used which code.')))),
     h('section', h('h2', 'Privacy guarantee'),
       h('fieldset', h('legend', 'Release as'), h('div.checks', mode('k-anonymity'), mode('dp'))),
       h('div.row.mode-k',
@@ -115,7 +122,15 @@ export async function compose() {
     q('.mode-k').hidden = dp;
     q('.mode-dp').hidden = !dp;
   };
-  form.addEventListener('change', (ev) => { if (ev.target.name === 'mode') syncMode(); });
+  const syncEnrol = () => {
+    const invite = q('input[name=enrol]:checked').value === 'invite';
+    q('.enrol-invite').hidden = !invite;
+    q('#enrol-open-risk').hidden = invite;
+  };
+  form.addEventListener('change', (ev) => {
+    if (ev.target.name === 'mode') syncMode();
+    if (ev.target.name === 'enrol') syncEnrol();
+  });
   const updateEscrow = () => {
     try {
       const total = BigInt(toBase(q('#req-reward').value)) * BigInt(Math.max(0, Number(q('#req-max').value) || 0));
@@ -160,6 +175,7 @@ export async function compose() {
         schema: { fields }, eligibility, privacy, reward,
         min_contributors: Number(q('#req-min').value), max_contributors: Number(q('#req-max').value),
         closes_at: closes.toISOString(), retention_days: Number(q('#req-retention').value),
+        enrollment: q('input[name=enrol]:checked').value === 'invite' ? { mode: 'invite', codes: Number(q('#enrol-codes').value) } : { mode: 'open' },
       };
       if (!body.title) throw new Error('Give the request a title.');
       return body;
@@ -195,10 +211,27 @@ export async function compose() {
       msg.progress('Posting the request and locking the escrow…');
       const created = await api('POST', '/v1/requests', { json: body });
       msg.ok(`Posted. ${tokens(created.escrow)} locked in escrow.`);
-      go(`/requests/${created.id}`);
+      if (created.codes?.length) form.replaceWith(inviteCodes(created));
+      else go(`/requests/${created.id}`);
     });
   });
   return [h('h1', 'New request'), form];
+}
+
+// The invite codes of a request just posted: in the creation's answer only, so shown here
+// once, with a CSV to keep; the server has only their hashes from now on.
+function inviteCodes(created) {
+  const csv = ['code', ...created.codes].map(csvCell).join('\n') + '\n';
+  const save = () => download(`cohort-invite-codes-${created.id.slice(2, 10)}.csv`, csv, 'text/csv');
+  return h('section.panel#invite-codes',
+    h('h2', `${created.codes.length} invite code${created.codes.length === 1 ? '' : 's'}`),
+    h('p.ok', `Posted. ${tokens(created.escrow)} locked in escrow.`),
+    h('p.error', { role: 'alert' }, 'Save these codes now: they are shown only this once. Cohort keeps only their hashes and cannot show them again.'),
+    h('p', 'Give one code to each person you invite. Each code works once; you will see how many were used, never who used which.'),
+    h('div.actions',
+      h('button.primary#download-codes', { type: 'button', onclick: save }, 'Download the codes (CSV)'),
+      h('a.button#go-request', { href: `#/requests/${created.id}` }, 'Go to the request')),
+    h('ol.mono#invite-code-list', created.codes.map((c) => h('li', c))));
 }
 
 export async function mine() {
@@ -220,6 +253,7 @@ export async function ownerPanel(req) {
   };
   setCount(req);
   section.append(count);
+  if (req.enrollment?.mode === 'invite') section.append(invitePanel(req));
   if (req.status === 'open') {
     const close = h('button.danger#close-request', { type: 'button' }, 'Close now and release');
     close.addEventListener('click', () => act(close, msg, async () => {
@@ -249,6 +283,23 @@ export async function ownerPanel(req) {
   else if (req.status !== 'failed' && req.status !== 'cancelled') timer = setTimeout(poll, 2000);
   else if (req.status === 'failed') msg.error(new Error('The release failed: the contributions could not satisfy the privacy guarantee. The escrow was refunded.'));
   return section;
+}
+
+// Invite codes seen by their owner: counts only (who used which code is never shown), and
+// revoking the codes nobody has used yet.
+function invitePanel(req) {
+  const msg = messageLine('codes-msg');
+  const counts = h('p#invite-counts');
+  const show = (c) => clear(counts, `Invite codes: ${c.issued} issued, ${c.redeemed} used, ${c.revoked} revoked. You see counts only, never which person used which code.`);
+  show(req.invite_codes ?? { issued: req.enrollment.codes, redeemed: 0, revoked: 0 });
+  const revoke = h('button.danger#revoke-unused-codes', { type: 'button' }, 'Revoke every unused code');
+  revoke.addEventListener('click', () => act(revoke, msg, async () => {
+    if (!window.confirm('Revoke every invite code nobody has used yet? They stop working at once.')) return;
+    const r = await api('POST', `/v1/requests/${req.id}/codes/revoke`, { json: { all_unredeemed: true } });
+    show(r.invite_codes);
+    msg.ok(`${r.revoked_now} code${r.revoked_now === 1 ? '' : 's'} revoked.`);
+  }));
+  return h('div.invite-codes', counts, req.status === 'open' ? revoke : null, msg);
 }
 
 async function showRelease(req, box, msg) {
