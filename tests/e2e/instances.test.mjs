@@ -184,9 +184,11 @@ test('contributions, reads and releases spread over the three: each request rele
     assert.equal(BigInt(b.earned), REWARD * BigInt(REQUESTS), `${p.w.address} earned each reward once`);
   }
   // Each job ran to its end once, in whichever instance claimed it (SKIP LOCKED).
-  const ran = inst.map((x) => (x.log().match(/release job [0-9a-fx]+ done/g) ?? []).length);
-  console.log(`release jobs done per instance: ${ran.join(', ')}`);
-  assert.equal(ran.reduce((a, b) => a + b, 0), REQUESTS, 'each release job done once');
+  const done = () => inst.map((x) => (x.log().match(/release job [0-9a-fx]+ done/g) ?? []).length);
+  await waitFor('the release jobs logged done', async () => done().reduce((a, b) => a + b, 0) >= REQUESTS, 5000, 50);
+  await new Promise((r) => setTimeout(r, 300)); // the logs flushed
+  console.log(`release jobs done per instance: ${done().join(', ')}`);
+  assert.equal(done().reduce((a, b) => a + b, 0), REQUESTS, 'each release job done once');
 });
 
 test('the leader killed with SIGKILL while its proposal waits in the mempool: another takes over within seconds and sends nothing twice', async () => {
@@ -203,7 +205,9 @@ test('the leader killed with SIGKILL while its proposal waits in the mempool: an
       return x?.status === 'sent' && x.transactions.length === 1 &&
         await s.anvil.provider.getTransaction(x.transactions[0].tx_hash) ? x : null;
     });
-    assert.match(leader.log(), new RegExp(`anchor ${sent.id} \\(entries \\d+\\.\\.\\d+\\): sending ${sent.transactions[0].tx_hash}`));
+    // The leader logged it (info lines are flushed every 100 ms: waited for, not lost to the kill).
+    const line = new RegExp(`anchor ${sent.id} \\(entries \\d+\\.\\.\\d+\\): sending ${sent.transactions[0].tx_hash}`);
+    await waitFor('the leader\'s log of the sending', async () => line.test(leader.log()), 5000, 50);
     await leader.kill();
     leader.dead = true;
     killedAt = Date.now();
@@ -222,6 +226,7 @@ test('the leader killed with SIGKILL while its proposal waits in the mempool: an
     assert.equal(a.id, sent.id);
     assert.equal(a.transactions.length, 1, 'no second transaction for the batch');
     assert.equal(a.tx_hash, sent.transactions[0].tx_hash, 'the recorded transaction was mined');
+    await new Promise((r) => setTimeout(r, 300)); // its log flushed
     assert.doesNotMatch(next.log(), /anchor \d+ \(entries [^)]*\): sending 0x/, 'the new leader signed nothing for the batch in flight');
   } finally {
     await rpc('evm_setAutomine', [true]);
