@@ -9,6 +9,7 @@
 #include "db/db.h"
 #include "ledger/ledger.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,9 +253,118 @@ int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created, co
     return 0;
 }
 
-int coh_db_chain_tx_record(coh_db_pool *p, long long anchor_id, const struct coh_db_chain_tx *tx,
-                           coh_err *err)
+/* ---- the chain leader ---------------------------------------------------------------------- */
+struct coh_db_leader {
+    coh_db_pool *pool;
+    PGconn *pg; /* the dedicated connection; NULL until the next try */
+    int held;
+    char name[64];
+};
+
+/* This process's part (coh_db_chain_leader): -1 until a leader handle exists. */
+static atomic_int leader_state = -1;
+
+int coh_db_chain_leader(void)
 {
+    return atomic_load(&leader_state);
+}
+
+int coh_db_leader_new(coh_db_leader **out, coh_db_pool *p, const char *application_name,
+                      coh_err *err)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    (*out)->pool = p;
+    snprintf((*out)->name, sizeof(*out)->name, "%s", application_name);
+    atomic_store(&leader_state, 0);
+    return 0;
+}
+
+/* Closes the connection: whatever it held, PostgreSQL releases with the session. */
+static void leader_drop(coh_db_leader *l)
+{
+    PQfinish(l->pg);
+    l->pg = NULL;
+    l->held = 0;
+    atomic_store(&leader_state, 0);
+}
+
+/* A failed statement on the leader's connection: err from the result or the connection, and
+ * the connection closed (so nothing acts on a lock it may no longer hold). */
+static int leader_fail(coh_db_leader *l, PGresult *r, const char *what, coh_err *err)
+{
+    char line[200];
+    const char *m = "no connection";
+    if (r && PQresultErrorMessage(r)[0])
+        m = PQresultErrorMessage(r);
+    else if (l->pg)
+        m = PQerrorMessage(l->pg);
+    snprintf(line, sizeof line, "%s", m);
+    line[strcspn(line, "\n")] = '\0';
+    PQclear(r);
+    leader_drop(l);
+    return coh_err_set(err, COH_ERR_UNAVAILABLE, "chain leader connection: %s: %s", what, line);
+}
+
+/* clang-format off */
+#define COH_STR_(x) #x
+#define COH_STR(x) COH_STR_(x)
+#define LEADER_KEYS_SQL COH_STR(COH_DB_CHAIN_LEADER_KEY1) ", " COH_STR(COH_DB_CHAIN_LEADER_KEY2)
+#define LEADER_HELD_SQL                                                                            \
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = "             \
+    COH_STR(COH_DB_CHAIN_LEADER_KEY1) " AND objid = " COH_STR(COH_DB_CHAIN_LEADER_KEY2)            \
+    " AND objsubid = 2 AND pid = pg_backend_pid() AND granted)"
+/* clang-format on */
+
+int coh_db_leader_try(coh_db_leader *l, int *held, coh_err *err)
+{
+    *held = 0;
+    if (l->pg && PQstatus(l->pg) != CONNECTION_OK)
+        leader_drop(l);
+    if (!l->pg) {
+        l->held = 0;
+        if (!(l->pg = coh_db_connect_dedicated(l->pool, l->name, err)))
+            return err->code ? err->code : COH_ERR_UNAVAILABLE;
+    }
+    /* Held: still ours? (pg_try_advisory_lock again would stack a second hold.) */
+    const char *sql =
+        l->held ? LEADER_HELD_SQL : "SELECT pg_try_advisory_lock(" LEADER_KEYS_SQL ")";
+    PGresult *r = PQexec(l->pg, sql);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        return leader_fail(l, r, l->held ? "checking the lock" : "taking the lock", err);
+    int t = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (l->held && !t) { /* alive but no longer holding it: start afresh on a new session */
+        leader_drop(l);
+        return coh_err_set(err, COH_ERR_UNAVAILABLE, "chain leader lock no longer held");
+    }
+    *held = t ? (l->held ? 1 : 2) : 0;
+    l->held = t;
+    atomic_store(&leader_state, t);
+    return 0;
+}
+
+void coh_db_leader_free(coh_db_leader *l)
+{
+    if (!l)
+        return;
+    PQfinish(l->pg);
+    free(l);
+    atomic_store(&leader_state, -1);
+}
+
+#define TX_RECORD_SQL                                                                              \
+    "WITH t AS (INSERT INTO chain_anchor_txs (tx_hash, anchor_id, nonce, max_fee, "                \
+    "max_priority_fee, raw, status) VALUES (decode($1, 'hex'), $2, $3, $4, $5, "                   \
+    "decode($6, 'hex'), 'sent') ON CONFLICT (tx_hash) DO NOTHING) "                                \
+    "UPDATE chain_anchors SET status = 'sent' WHERE id = $2 AND status = 'pending'"
+
+int coh_db_chain_tx_record(coh_db_pool *p, coh_db_leader *leader, long long anchor_id,
+                           const struct coh_db_chain_tx *tx, coh_err *err)
+{
+    if (leader && (!leader->pg || !leader->held))
+        return coh_err_set(err, COH_ERR_CONFLICT, "not the chain leader: nothing recorded");
     char id[24], nonce[24], h[COH_HASH_BARE_HEX_SIZE], mf[COH_U256_DEC_SIZE], mp[COH_U256_DEC_SIZE];
     snprintf(id, sizeof id, "%lld", anchor_id);
     snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)tx->nonce);
@@ -266,13 +376,25 @@ int coh_db_chain_tx_record(coh_db_pool *p, long long anchor_id, const struct coh
         return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
     hex(raw, tx->raw, tx->raw_len);
     const char *pp[6] = {h, id, nonce, mf, mp, raw};
-    int rc =
-        coh_db_run(p,
-                   "WITH t AS (INSERT INTO chain_anchor_txs (tx_hash, anchor_id, nonce, max_fee, "
-                   "max_priority_fee, raw, status) VALUES (decode($1, 'hex'), $2, $3, $4, $5, "
-                   "decode($6, 'hex'), 'sent') ON CONFLICT (tx_hash) DO NOTHING) "
-                   "UPDATE chain_anchors SET status = 'sent' WHERE id = $2 AND status = 'pending'",
-                   6, pp, err);
+    int rc = 0;
+    if (!leader) {
+        rc = coh_db_run(p, TX_RECORD_SQL, 6, pp, err);
+    } else {
+        /* On the session holding the lock: it succeeds only while that session (and so the
+         * lock) is alive, so no other instance can be the leader at this moment. */
+        PGresult *r = PQexecParams(leader->pg, TX_RECORD_SQL, 6, NULL, pp, NULL, NULL, 0);
+        if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
+            PQclear(r);
+        } else if (!r || PQstatus(leader->pg) != CONNECTION_OK) {
+            rc = leader_fail(leader, r, "recording the anchor transaction", err);
+        } else { /* a refusal by the database: the session (and the lock) stays */
+            char line[200];
+            snprintf(line, sizeof line, "%s", PQresultErrorMessage(r));
+            line[strcspn(line, "\n")] = '\0';
+            PQclear(r);
+            rc = coh_err_set(err, COH_ERR_DB, "recording the anchor transaction: %s", line);
+        }
+    }
     free(raw);
     return rc;
 }

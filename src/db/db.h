@@ -34,6 +34,13 @@ coh_db_conn *coh_db_acquire(coh_db_pool *p, int wait_ms, coh_err *err);
 /* Returns the connection; one left inside a failed transaction is rolled back. */
 void coh_db_release(coh_db_conn *c);
 PGconn *coh_db_pgconn(coh_db_conn *c);
+/*
+ * A connection of its own (not pooled, never handed to another thread) to the pool's database,
+ * with the pool's statement timeout, TCP keepalives and a 10 s TCP user timeout, named
+ * application_name in pg_stat_activity: for session state that must stay with one owner, such
+ * as the chain leader's advisory lock. The caller PQfinish()es it; NULL with err set.
+ */
+PGconn *coh_db_connect_dedicated(coh_db_pool *p, const char *application_name, coh_err *err);
 
 struct coh_db_pool_stats {
     int size;   /* maximum connections */
@@ -343,8 +350,15 @@ COH_WUR int coh_db_chain_anchor_open(struct coh_db_chain_anchor *out, coh_db_poo
 COH_WUR int coh_db_chain_anchor_create(struct coh_db_chain_anchor *out, int *created,
                                        coh_db_pool *p, long batch_size, long interval_s,
                                        coh_err *err);
-/* Records a signed transaction for an anchor (before it is broadcast); the anchor is 'sent'. */
-COH_WUR int coh_db_chain_tx_record(coh_db_pool *p, long long anchor_id,
+/*
+ * Records a signed transaction for an anchor (before it is broadcast); the anchor is 'sent'.
+ * With a leader (coh_db_leader_new), the row is written on the leader's own connection while
+ * it holds the lock: a process that lost leadership (its connection gone) cannot record, so it
+ * cannot broadcast a transaction the new leader does not know of (COH_ERR_UNAVAILABLE, or
+ * COH_ERR_CONFLICT when the lock is not held). NULL: on the pool (one instance, tests).
+ */
+typedef struct coh_db_leader coh_db_leader;
+COH_WUR int coh_db_chain_tx_record(coh_db_pool *p, coh_db_leader *leader, long long anchor_id,
                                    const struct coh_db_chain_tx *tx, coh_err *err);
 /* The anchor's transactions, newest first. */
 COH_WUR int coh_db_chain_txs(struct coh_db_chain_tx **out, size_t *n, coh_db_pool *p,
@@ -376,6 +390,40 @@ json_t *coh_db_chain_anchorer_json(coh_db_pool *p, coh_err *err);
  * anchor whose last_seq exceeds the contract's. Returns 1 when one was reopened, 0 when none.
  */
 COH_WUR int coh_db_chain_anchor_reopen(coh_db_pool *p, uint64_t onchain_last_seq, coh_err *err);
+
+/* ---- the chain leader (chain.c) ----------------------------------------------------------- */
+/*
+ * Several cohortd may serve one database; the chain worker's anchoring, promotion, deposit
+ * watching and solvency checks run in one of them at a time: the one whose dedicated
+ * connection (coh_db_connect_dedicated) holds the session-level advisory lock
+ * pg_try_advisory_lock(COH_DB_CHAIN_LEADER_KEY1, COH_DB_CHAIN_LEADER_KEY2). The lock lives as
+ * long as that session: a leader that dies (SIGKILL closes its socket), is disconnected or
+ * sees the database restart loses it at once, and a standby polling coh_db_leader_try gets it
+ * at its next poll. Operators find the holder with
+ *   SELECT a.pid, a.application_name, a.client_addr, a.backend_start FROM pg_locks l
+ *   JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory'
+ *   AND l.classid = 1668245618 AND l.objid = 1 AND l.objsubid = 2;
+ */
+#define COH_DB_CHAIN_LEADER_KEY1 1668245618 /* "cohr" */
+#define COH_DB_CHAIN_LEADER_KEY2 1          /* the chain worker */
+/* A leader handle: no connection yet (the first coh_db_leader_try opens it). application_name
+ * names this instance in pg_stat_activity (at most 63 bytes are kept). */
+COH_WUR int coh_db_leader_new(coh_db_leader **out, coh_db_pool *p, const char *application_name,
+                              coh_err *err);
+/*
+ * One poll. Not holding the lock: (re)connects when needed and tries to take it. Holding it:
+ * checks that the session still holds it (pg_locks), so a lost connection or a restarted
+ * database is seen at the next poll. *held: 0 not the leader; 1 the leader, in the same session
+ * as at the previous try; 2 the leader in a session that took the lock at this try (a new
+ * term: whatever the previous one remembered may be stale). An error (the database
+ * unreachable, the connection lost) sets *held = 0 and closes the connection.
+ */
+COH_WUR int coh_db_leader_try(coh_db_leader *l, int *held, coh_err *err);
+/* Closes the connection (the lock goes with its session) and frees l; NULL is a no-op. */
+void coh_db_leader_free(coh_db_leader *l);
+/* This process's part, for /metrics, /readyz and GET /v1/chain: -1 no chain worker (no leader
+ * handle), 0 standby (another instance leads, or the database is unreachable), 1 leader. */
+int coh_db_chain_leader(void);
 
 /* ---- the deposit watcher (chain_events.c) ---------------------------------------------- */
 /*

@@ -53,13 +53,26 @@ static void prepared_clear(coh_db_conn *c)
     c->n_prepared = 0;
 }
 
-static PGconn *connect_one(coh_db_pool *p, coh_err *err)
+static PGconn *connect_as(coh_db_pool *p, const char *application_name, int dedicated, coh_err *err)
 {
-    /* statement_timeout and connect_timeout as connection options keep every query bounded. */
-    const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
+    /* statement_timeout and connect_timeout as connection options keep every query bounded.
+     * A dedicated connection also gets TCP keepalives and a user timeout, so a peer that
+     * vanished without closing the socket is noticed within seconds, not hours (TCP only). */
+    const char *keys[] = {"dbname",
+                          "connect_timeout",
+                          "options",
+                          "application_name",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          NULL};
     char opts[64];
     snprintf(opts, sizeof opts, "-c statement_timeout=%s", p->statement_timeout);
-    const char *vals[] = {p->url, "3", opts, "cohortd", NULL};
+    const char *vals[] = {p->url, "3", opts, application_name, "1", "5", "2", "3", "10000", NULL};
+    if (!dedicated)
+        keys[4] = NULL;
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         const char *m = pg ? PQerrorMessage(pg) : "out of memory";
@@ -72,6 +85,16 @@ static PGconn *connect_one(coh_db_pool *p, coh_err *err)
     }
     PQsetNoticeProcessor(pg, notice_to_debug_log, NULL);
     return pg;
+}
+
+static PGconn *connect_one(coh_db_pool *p, coh_err *err)
+{
+    return connect_as(p, "cohortd", 0, err);
+}
+
+PGconn *coh_db_connect_dedicated(coh_db_pool *p, const char *application_name, coh_err *err)
+{
+    return connect_as(p, application_name, 1, err);
 }
 
 int coh_db_pool_new(coh_db_pool **out, const char *url, int size, int statement_timeout_ms,

@@ -48,13 +48,17 @@ void coh_h_chain_info(struct coh_http_req *req)
     coh_hex_encode(hash_hex, hash, 32, 1);
     const char *signer = req->app->ledger_address[0] ? req->app->ledger_address : NULL;
     json_t *block = events_block >= 0 ? json_integer(events_block) : json_null();
-    coh_http_send_json(req, 200,
-                       json_pack("{s:I,s:s?,s:{s:s?,s:s?},s:{s:I,s:s},s:{s:o,s:I},s:o}", "chain_id",
-                                 (json_int_t)coh_http_chain_id(req), "ledger_signer", signer,
-                                 "contracts", "rewards", contract(req, "rewards_contract", rewards),
-                                 "token", contract(req, "token_contract", token), "head", "seq",
-                                 (json_int_t)seq, "hash", hash_hex, "events", "block", block,
-                                 "orphaned", (json_int_t)orphaned, "anchorer", anchorer));
+    /* The anchorer row is the leader's whichever instance answers; chain_leader says whether
+     * this one leads (null: it runs no chain worker). */
+    int leader = coh_db_chain_leader();
+    coh_http_send_json(
+        req, 200,
+        json_pack("{s:I,s:s?,s:{s:s?,s:s?},s:{s:I,s:s},s:{s:o,s:I},s:o,s:o}", "chain_id",
+                  (json_int_t)coh_http_chain_id(req), "ledger_signer", signer, "contracts",
+                  "rewards", contract(req, "rewards_contract", rewards), "token",
+                  contract(req, "token_contract", token), "head", "seq", (json_int_t)seq, "hash",
+                  hash_hex, "events", "block", block, "orphaned", (json_int_t)orphaned, "anchorer",
+                  anchorer, "chain_leader", leader < 0 ? json_null() : json_boolean(leader == 1)));
 }
 
 void coh_h_anchors(struct coh_http_req *req)

@@ -161,9 +161,20 @@ char *coh_metrics_render(struct coh_metrics *m, const struct coh_app *app)
             "# TYPE cohort_chain_logs_ignored_total counter\n"
             "cohort_chain_logs_ignored_total %lu\n",
             coh_db_chain_logs_ignored());
-    /* The anchorer's health (chain_anchorer): state ok, not_anchorer, backoff or stopped. */
+    /* Whether this instance leads the chain worker (holds the chain lock; src/svc/anchorer.c):
+     * absent when it runs none. */
+    int leader = coh_db_chain_leader();
+    if (leader >= 0)
+        bprintf(&b,
+                "# HELP cohort_chain_leader 1 when this instance runs anchoring and deposit "
+                "watching (holds the chain lock), 0 when it stands by.\n"
+                "# TYPE cohort_chain_leader gauge\n"
+                "cohort_chain_leader %d\n",
+                leader);
+    /* The anchorer's health (chain_anchorer): state ok, not_anchorer, backoff or stopped. The
+     * row is the leader's: a standby does not repeat it as its own. */
     coh_err aerr = {0};
-    json_t *an = coh_db_chain_anchorer_json(app->db, &aerr);
+    json_t *an = leader == 0 ? NULL : coh_db_chain_anchorer_json(app->db, &aerr);
     const char *st = json_string_value(json_object_get(an, "state"));
     if (st)
         bprintf(&b,

@@ -19,8 +19,11 @@ void coh_h_readyz(struct coh_http_req *req)
 {
     coh_err err = {0};
     int rc = coh_db_migrations_current(req->app->db, req->app->sql_dir, &err);
-    /* An anchorer that stopped after anchor_max_failures needs the operator (src/svc/anchorer.c). */
-    json_t *an = rc == 0 ? coh_db_chain_anchorer_json(req->app->db, &err) : NULL;
+    /* An anchorer that stopped after anchor_max_failures needs the operator (src/svc/anchorer.c):
+     * the leader's restart. A standby (another instance leads) is ready all the same. */
+    json_t *an = rc == 0 && coh_db_chain_leader() != 0
+                     ? coh_db_chain_anchorer_json(req->app->db, &err)
+                     : NULL;
     const char *state = json_string_value(json_object_get(an, "state"));
     if (state && strcmp(state, "stopped") == 0) {
         coh_http_problem_ext(req, COH_PROBLEM_NOT_READY, json_pack("{s:s}", "check", "anchorer"),

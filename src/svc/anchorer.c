@@ -46,6 +46,25 @@
  * chain_solvency and a log line (an error when it does not hold).
  *
  * Events: the deposit watcher (deposit_watch.c) runs in the same thread at every poll.
+ *
+ * Leadership: several cohortd may share one database (docs/OPERATIONS.md, "Several
+ * instances"), each with this thread, but only one acts. Every poll first calls
+ * coh_db_leader_try: the instance whose own connection (not a pooled one) holds the chain
+ * leader's session advisory lock runs the events, anchoring and solvency steps; the others do
+ * nothing but try to take the lock at each poll, so one of them takes over within a poll of the
+ * leader's session ending (SIGKILL closes its socket and PostgreSQL releases the lock). A leader
+ * whose connection fails, or that finds the lock no longer held, stops acting at that poll; and
+ * it records a new anchor transaction on that same connection (coh_db_chain_tx_record with
+ * the leader), so a process that lost the lock mid-step cannot record, hence cannot broadcast,
+ * a transaction its successor does not know of. A new leader continues from the database like
+ * a restarted one: the in-flight anchor's recorded bytes are re-sent (same hash, same nonce),
+ * its fees bumped on the same nonce when stuck; no batch gets a second proposal. A standby
+ * never writes the chain_anchorer row: GET /v1/chain shows the leader's anchorer whichever
+ * instance answers, and says whether the answering one leads (chain_leader); /metrics has
+ * cohort_chain_leader 0/1 on every instance and the cohort_anchorer_* series on the leader
+ * only; /readyz fails for a stopped anchorer on the leader only. A stopped anchorer keeps the
+ * lock (its failures would be every instance's: same key, same ledger) until it is restarted.
+ * Leadership gained and lost is logged.
  */
 #include "svc/deposit_watch.h"
 #include "svc/svc.h"
@@ -55,6 +74,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct coh_svc_chain_worker {
     struct coh_svc_chain_worker_config cfg; /* cfg.ledger_key: the key anchoring now */
@@ -80,6 +100,10 @@ struct coh_svc_chain_worker {
         time_t sent;                    /* CLOCK_MONOTONIC seconds */
     } promo;                            /* the promote() transaction in flight */
     struct coh_svc_deposit_watch watch; /* the deposit watcher (deposit_watch.c) */
+    coh_db_leader *leader;              /* the chain leader's lock and connection */
+    int leading;                        /* held at the last poll */
+    int standby_logged;                 /* "standing by" said since the last change */
+    char leader_error[256];             /* the last lock error logged (said once each) */
     coh_worker *thread;
 };
 
@@ -178,7 +202,7 @@ static int send_anchor(coh_svc_chain_worker *w, const struct coh_db_chain_anchor
     if (rc == 0) {
         rec.raw = raw.data;
         rec.raw_len = raw.len;
-        rc = coh_db_chain_tx_record(w->cfg.db, a->id, &rec, err);
+        rc = coh_db_chain_tx_record(w->cfg.db, w->leader, a->id, &rec, err);
     } else {
         coh_err_set(err, rc, "cannot sign the anchor transaction");
     }
@@ -889,10 +913,61 @@ static int step_solvency(coh_svc_chain_worker *w, coh_err *err)
     return 0;
 }
 
-/* One poll: events, an anchoring step, the solvency check; always sleeps poll_ms after. */
+/*
+ * Whether this instance leads at this poll (coh_db_leader_try); logs leadership gained and lost.
+ * A leadership gained starts from the database as after a restart: the state row is written
+ * again at the next step, nothing in flight is remembered from an earlier term.
+ */
+static int lead(coh_svc_chain_worker *w)
+{
+    int held = 0;
+    coh_err err = {0};
+    int rc = coh_db_leader_try(w->leader, &held, &err);
+    if (rc && strcmp(err.msg, w->leader_error) != 0) {
+        coh_log_warn("chain leader: %s", err.msg);
+        snprintf(w->leader_error, sizeof w->leader_error, "%s", err.msg);
+    } else if (rc == 0) {
+        w->leader_error[0] = '\0';
+    }
+    if (held == 2 && w->leading) /* its session ended since the last poll; a new one took it */
+        coh_log_warn("chain leader: LOST the chain lock with its connection, and took it again");
+    if (held == 2) {
+        coh_log_info("chain leader: this instance holds the chain lock; it runs anchoring and "
+                     "deposit watching now");
+        w->promo.live = 0;
+        w->due_seq = 0;
+        w->standby_logged = 0;
+        char reason[sizeof w->reason];
+        snprintf(reason, sizeof reason, "%s", w->reason);
+        w->state[0] = '\0'; /* the row may be another leader's: written again */
+        if (w->stopped) {   /* stopped in an earlier term: still stopped until restarted */
+            set_state(w, "stopped", reason, -1);
+        } else {
+            w->reason[0] = '\0';
+            w->failures = w->refusals = 0;
+            memset(&w->next_try, 0, sizeof w->next_try);
+        }
+    } else if (!held && w->leading) {
+        coh_log_warn("chain leader: LOST the chain lock (%s); this instance stops anchoring and "
+                     "deposit watching at once and tries to take it again at each poll",
+                     rc ? err.msg : "not held");
+        w->standby_logged = 1;
+    } else if (!held && rc == 0 && !w->standby_logged) {
+        coh_log_info("chain leader: another instance holds the chain lock; this one stands by "
+                     "and takes over when it is released");
+        w->standby_logged = 1;
+    }
+    w->leading = held != 0;
+    return held != 0;
+}
+
+/* One poll: as the leader only, events, an anchoring step, the solvency check; always sleeps
+ * poll_ms after. */
 static int worker_step(void *arg)
 {
     coh_svc_chain_worker *w = arg;
+    if (!lead(w))
+        return 0;
     coh_err err = {0};
     if (coh_svc_deposit_watch_step(&w->watch, &err) != 0)
         coh_log_warn("chain events: %s", err.msg);
@@ -926,9 +1001,20 @@ int coh_svc_chain_worker_start(coh_svc_chain_worker **out,
         return coh_err_set(err, rc, "chain worker: cannot start");
     }
     coh_hex_encode(w->signer_hex, w->signer, 20, 1);
+    /* The lock's connection names this instance in pg_stat_activity. */
+    char host[64] = "", name[64];
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "unknown");
+    snprintf(name, sizeof name, "cohortd chain %.32s pid %ld", host, (long)getpid());
+    if ((rc = coh_db_leader_new(&w->leader, cfg->db, name, err)) != 0) {
+        coh_chain_rpc_free(w->rpc);
+        free(w);
+        return rc;
+    }
     w->cfg.rpc_url = NULL; /* not kept: the rpc object has its own copy */
     coh_svc_deposit_watch_init(&w->watch, w->rpc, &w->cfg);
     if ((rc = coh_worker_start(&w->thread, w->cfg.poll_ms, worker_step, w, err)) != 0) {
+        coh_db_leader_free(w->leader);
         coh_chain_rpc_free(w->rpc);
         free(w);
         return rc;
@@ -942,6 +1028,7 @@ void coh_svc_chain_worker_stop(coh_svc_chain_worker *w)
     if (!w)
         return;
     coh_worker_stop(w->thread);
+    coh_db_leader_free(w->leader); /* the lock goes with the session: a standby takes over */
     coh_chain_rpc_free(w->rpc);
     coh_secbuf_free(w->own_key);
     free(w);

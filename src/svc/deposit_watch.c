@@ -7,6 +7,9 @@
  * without a gap, and a reorg deeper than the confirmations is noticed at the next step: the
  * scan rewinds to the newest block the node still agrees on. Events credited from blocks that
  * left the chain are marked orphaned until seen again (GET /v1/chain counts them).
+ * With several cohortd on one database it runs in the chain leader alone (anchorer.c, lead()):
+ * its cursor is in the database, so a new leader resumes the scan where the last one saved it,
+ * and crediting is idempotent should a range be scanned twice across a takeover.
  */
 #include "svc/deposit_watch.h"
 
