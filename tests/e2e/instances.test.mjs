@@ -128,7 +128,7 @@ test('exactly one of three instances leads the chain worker; the standbys neithe
     }
   }
   // The lock holder is visible to the operator in pg_stat_activity, under the leader's name.
-  const holder = psql(`SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.classid = 1668245618 AND l.objid = 1 AND l.objsubid = 2 AND l.granted`);
+  const holder = psql(`SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid = 1668245618 AND l.objid = 1 AND l.objsubid = 2 AND l.granted`);
   assert.match(holder, /^cohortd chain .+ pid \d+$/);
 });
 
