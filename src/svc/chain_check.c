@@ -80,8 +80,7 @@ static int check_contract(coh_chain_rpc *rpc, const char *name, const char *hash
     if (*want_hex && memcmp(got, want, 32) != 0) {
         char got_hex[COH_HASH_HEX_SIZE];
         coh_hex_encode(got_hex, got, 32, 1);
-        return coh_err_set(err, COH_ERR_CONFLICT,
-                           "chain: %s %s has code hash %s, the configuration says %s %s", name,
+        return coh_err_set(err, COH_ERR_CONFLICT, "chain: %s %s has code hash %s; %s says %s", name,
                            addr_hex, got_hex, hash_name, want_hex);
     }
     return 0;
