@@ -168,6 +168,29 @@ static int start_workers(struct cohortd *d, const coh_config *cfg, coh_err *err)
     return 0;
 }
 
+/* Before anything serves: with a rewards contract and a node, the node's chain id and the
+ * contracts' code are the configured ones (svc/chain_check.c); a mismatch refuses the start.
+ * Not under --check: scripts/setup.sh runs it before (re)deploying to a fresh dev chain. */
+static int check_chain(const coh_config *cfg, coh_err *err)
+{
+    struct coh_svc_chain_check check = {
+        .rpc_url = coh_config_str(cfg, "chain_rpc_url"),
+        .chain_id = (uint64_t)coh_config_int(cfg, "chain_id"),
+        .rewards = coh_config_str(cfg, "rewards_contract"),
+        .rewards_code_hash = coh_config_str(cfg, "rewards_code_hash"),
+        .token = coh_config_str(cfg, "token_contract"),
+        .token_code_hash = coh_config_str(cfg, "token_code_hash"),
+    };
+    if (!*check.rewards || !*check.rpc_url)
+        return 0;
+    int rc = coh_svc_chain_check(&check, err);
+    if (rc && rc != COH_ERR_UNAVAILABLE) {
+        fprintf(stderr, "cohortd: %s\n", err->msg);
+        return 1;
+    }
+    return 0;
+}
+
 /* The API and, when metrics_listen is set, the metrics listener (its token's length and a
  * listener off loopback were checked at load). */
 static int start_servers(struct cohortd *d, const coh_config *cfg, coh_err *err)
@@ -275,7 +298,7 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (start_servers(&d, cfg, &err) || start_workers(&d, cfg, &err))
+    if (check_chain(cfg, &err) || start_servers(&d, cfg, &err) || start_workers(&d, cfg, &err))
         goto out;
     if (coh_log_buffered_start() != 0)
         coh_log_warn("cannot start the log flusher; logging unbuffered");

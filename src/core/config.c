@@ -183,11 +183,12 @@ static int url_ok(const char *v)
     return 1;
 }
 
-static int address_ok(const char *v)
+/* 0x and digits hex digits: an address (40) or a hash (64). */
+static int hex_ok(const char *v, size_t digits)
 {
-    if (strlen(v) != 42 || v[0] != '0' || (v[1] != 'x' && v[1] != 'X'))
+    if (strlen(v) != digits + 2 || v[0] != '0' || (v[1] != 'x' && v[1] != 'X'))
         return 0;
-    for (int i = 2; i < 42; i++)
+    for (size_t i = 2; i < digits + 2; i++)
         if (!isxdigit((unsigned char)v[i]))
             return 0;
     return 1;
@@ -226,6 +227,9 @@ static void expected(char *out, size_t cap, const coh_config_spec *s)
     }
     case COH_CFG_ADDRESS:
         snprintf(out, cap, "an address (0x and 40 hex digits)");
+        break;
+    case COH_CFG_HASH:
+        snprintf(out, cap, "a hash (0x and 64 hex digits)");
         break;
     case COH_CFG_URL:
         snprintf(out, cap, "an http:// or https:// URL");
@@ -275,7 +279,10 @@ int coh_config_check_value(const coh_config_spec *s, const char *v, const char *
         ok = is_choice(s->choices, v);
         break;
     case COH_CFG_ADDRESS:
-        ok = address_ok(v);
+        ok = hex_ok(v, 40);
+        break;
+    case COH_CFG_HASH:
+        ok = hex_ok(v, 64);
         break;
     case COH_CFG_URL:
         ok = url_ok(v);
@@ -413,6 +420,8 @@ const char *coh_config_kind_name(const coh_config_spec *s)
         return "enum";
     case COH_CFG_ADDRESS:
         return "address";
+    case COH_CFG_HASH:
+        return "hash";
     case COH_CFG_URL:
         return "url";
     case COH_CFG_LISTEN:
@@ -444,6 +453,8 @@ static void allowed(char *out, size_t cap, const coh_config_spec *s)
         snprintf(out, cap, s->min > 0 ? "%ld+ characters" : "any", s->min);
     else if (s->kind == COH_CFG_ADDRESS)
         snprintf(out, cap, "0x + 40 hex");
+    else if (s->kind == COH_CFG_HASH)
+        snprintf(out, cap, "0x + 64 hex");
     else if (s->kind == COH_CFG_URL)
         snprintf(out, cap, "http(s)://host...");
     else if (s->kind == COH_CFG_LISTEN)

@@ -201,6 +201,7 @@ enum coh_config_kind {
     COH_CFG_DECIMAL,     /* digits with at most 6 fraction digits; [min, max] in millionths */
     COH_CFG_ENUM,        /* one of the words of choices ("debug|info|warn|error") */
     COH_CFG_ADDRESS,     /* 0x and 40 hex digits (a mixed-case checksum is checked where used) */
+    COH_CFG_HASH,        /* 0x and 64 hex digits (a keccak256 digest) */
     COH_CFG_URL,         /* http:// or https:// and a host */
     COH_CFG_LISTEN,      /* civetweb listening ports: comma-separated [ip:]port[s|r] */
     COH_CFG_PATH,        /* a file or directory path, not empty */

@@ -183,6 +183,23 @@ void coh_svc_claims_cache_free(coh_svc_claims_cache *c);
  */
 json_t *coh_svc_claim_json(coh_db_pool *p, coh_svc_claims_cache *cache, const char *address,
                            coh_err *err);
+/* ---- start checks against the node (chain_check.c) ---------------------------------------- */
+struct coh_svc_chain_check {
+    const char *rpc_url;
+    uint64_t chain_id;             /* the configured chain_id */
+    const char *rewards;           /* rewards_contract, 0x address */
+    const char *rewards_code_hash; /* "" or 0x + 64 hex */
+    const char *token;             /* "" or token_contract */
+    const char *token_code_hash;   /* "" or 0x + 64 hex */
+};
+/*
+ * The node's eth_chainId is chain_id, the contracts have code, with the pinned keccak256 of
+ * their runtime code when set. A mismatch: COH_ERR_CONFLICT with one line in err naming it
+ * (cohortd refuses to start). A node that cannot be asked: a warning logged and
+ * COH_ERR_UNAVAILABLE (cohortd starts; its chain worker retries).
+ */
+COH_WUR int coh_svc_chain_check(const struct coh_svc_chain_check *c, coh_err *err);
+
 /* ---- the chain worker (anchorer.c, deposit_watch.c)
  * ---------------------------------------------------- */
 struct coh_svc_chain_worker_config {
