@@ -25,7 +25,7 @@ log "ctest: ASan+UBSan build"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$COH_BUILD_ASAN" --output-on-failure -j2 -E openapi_lint || status=1
 
-# Every parser under libFuzzer for a bounded time (12 harnesses x COH_FUZZ_SECONDS, default
+# Every parser under libFuzzer for a bounded time (13 harnesses x COH_FUZZ_SECONDS, default
 # 15 s); longer runs: scripts/fuzz.sh <seconds>. A crash fails the run.
 log "fuzz: ${COH_FUZZ_SECONDS:-15} s per harness"
 bash "$COH_ROOT/scripts/fuzz.sh" "${COH_FUZZ_SECONDS:-15}" || status=1

@@ -31,6 +31,7 @@ static void usage(FILE *f)
 struct cohortd {
     struct coh_app app;
     coh_market_floors floors;
+    struct coh_http_proxies proxies; /* trusted_proxies, forwarded_header */
     struct coh_db_role role;
     int applied; /* migrations applied at this start */
     coh_http_server *srv, *metrics_srv;
@@ -262,7 +263,8 @@ int main(int argc, char **argv)
         coh_log_warn("cohortd runs as root: run it as an unprivileged system user (scripts/run.sh "
                      "uses 'cohortd')");
     static struct cohortd d; /* the floors outlive every thread */
-    if (coh_market_floors_from_config(&d.floors, cfg, &err)) {
+    if (coh_market_floors_from_config(&d.floors, cfg, &err) ||
+        coh_http_proxies_from_config(&d.proxies, cfg, &err)) {
         fprintf(stderr, "cohortd: %s\n", err.msg);
         coh_config_free(cfg);
         return 1;
@@ -274,6 +276,7 @@ int main(int argc, char **argv)
     app->openapi_path = coh_config_str(cfg, "openapi_path");
     app->max_body_bytes = (size_t)coh_config_int(cfg, "max_body_bytes");
     app->floors = &d.floors;
+    app->proxies = &d.proxies;
     int rc = 1;
     if (coh_master_key_load(&app->master_key, coh_config_str(cfg, "master_key_file"), 0, &err)) {
         fprintf(stderr, "cohortd: %s\n", err.msg);

@@ -155,6 +155,10 @@ COH_WUR int coh_db_session_create(struct coh_db_session *out, coh_db_pool *p, co
 COH_WUR int coh_db_session_find(struct coh_db_session *out, coh_db_pool *p,
                                 const uint8_t token_hash[32], coh_err *err);
 COH_WUR int coh_db_session_revoke(coh_db_pool *p, long long id, const char *address, coh_err *err);
+/* Revokes every unrevoked session of address ("sign out everywhere"); *n_revoked (may be
+ * NULL) gets how many. 0 also when there were none. */
+COH_WUR int coh_db_sessions_revoke_all(coh_db_pool *p, const char *address, long long *n_revoked,
+                                       coh_err *err);
 /* Active sessions of address as a JSON array (caller owns), newest first. */
 json_t *coh_db_sessions_list(coh_db_pool *p, const char *address, long long current_id,
                              coh_err *err);

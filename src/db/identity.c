@@ -132,6 +132,23 @@ int coh_db_session_revoke(coh_db_pool *p, long long id, const char *address, coh
     return n == 1 ? 0 : coh_err_set(err, COH_ERR_NOTFOUND, "no active session %lld", id);
 }
 
+int coh_db_sessions_revoke_all(coh_db_pool *p, const char *address, long long *n_revoked,
+                               coh_err *err)
+{
+    if (n_revoked)
+        *n_revoked = 0;
+    const char *params[] = {address};
+    PGresult *r = coh_db_query(
+        p, "UPDATE sessions SET revoked_at = now() WHERE address = $1 AND revoked_at IS NULL", 1,
+        params, err);
+    if (!r)
+        return err->code;
+    if (n_revoked)
+        *n_revoked = atoll(PQcmdTuples(r));
+    PQclear(r);
+    return 0;
+}
+
 json_t *coh_db_sessions_list(coh_db_pool *p, const char *address, long long current_id,
                              coh_err *err)
 {

@@ -2,7 +2,14 @@
  * h_auth: Sign-In with Ethereum. GET /v1/auth/nonce issues a single-use nonce;
  * POST /v1/auth/siwe checks the EIP-4361 message and its EIP-191 signature against the
  * configured domain, URI and chain, consumes the nonce, and answers an opaque bearer token.
- * Attempts are rate limited per client IP and per address.
+ *
+ * Two token buckets of signin_rate_per_min (ratelimit.c), each answering 429 rate-limited
+ * with Retry-After:
+ * - per client (its address as coh_http_client_addr finds it behind trusted proxies; an IPv6
+ *   client by its /64): every nonce and every sign-in attempt, checked before anything else;
+ * - per signing address: only sign-ins whose signature verifies, so nobody but the key's holder
+ *   can spend it. Charging it for every attempt naming an address let anyone lock a wallet out
+ *   with bogus signatures.
  */
 #include "crypto/crypto.h"
 #include "http/handlers.h"
@@ -31,7 +38,11 @@ static void public_authority(char *out, size_t cap, const char *url)
 
 static int rate_limited(struct coh_http_req *req, const char *kind, const char *key)
 {
-    char k[96];
+    char k[96], bucket[64];
+    if (strcmp(kind, "client") == 0) {
+        coh_http_client_bucket(bucket, sizeof bucket, key);
+        key = bucket;
+    }
     snprintf(k, sizeof k, "%s:%s", kind, key);
     int retry = 1;
     if (coh_ratelimit_take(req->app->ratelimit, k, &retry))
@@ -116,9 +127,7 @@ void coh_h_auth_siwe(struct coh_http_req *req)
     coh_hex_encode(addr, m.address, 20, 1);
     uint8_t sig[65];
     long sig_len = coh_hex_decode(sig, sizeof sig, signature);
-    if (rate_limited(req, "address", addr)) {
-        /* answered */
-    } else if (sig_len != 65) {
+    if (sig_len != 65) {
         coh_http_problem(req, COH_PROBLEM_MALFORMED_SIGNATURE,
                          "signature must be 65 bytes of hex (r || s || v)");
     } else {
@@ -135,6 +144,8 @@ void coh_h_auth_siwe(struct coh_http_req *req)
         coh_err err = {0};
         if (rc) {
             siwe_failure(req, rc);
+        } else if (rate_limited(req, "address", addr)) {
+            /* answered; the nonce stays unused until it expires */
         } else if ((rc = coh_db_nonce_consume(req->app->db, m.nonce, &err)) != 0) {
             if (rc == COH_ERR_FORBIDDEN)
                 coh_http_problem(req, COH_PROBLEM_SIWE_NONCE_INVALID, "%s", err.msg);
@@ -187,4 +198,19 @@ void coh_h_me_sessions(struct coh_http_req *req)
         coh_http_send_err(req, &err);
     else
         coh_http_send_json(req, 200, json_pack("{s:o}", "sessions", list));
+}
+
+/* "Sign out everywhere": every session of the signed-in address, this one included. */
+void coh_h_me_sessions_revoke_all(struct coh_http_req *req)
+{
+    if (!coh_http_auth_require(req))
+        return;
+    coh_err err = {0};
+    long long n = 0;
+    if (coh_db_sessions_revoke_all(req->app->db, req->account, &n, &err)) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    coh_log_info("revoked all %lld session(s) of an account", n);
+    coh_http_send_raw(req, 204, "application/json", NULL, "", 0);
 }

@@ -19,6 +19,7 @@ void coh_h_auth_nonce(struct coh_http_req *req);
 void coh_h_auth_siwe(struct coh_http_req *req);
 void coh_h_auth_logout(struct coh_http_req *req);
 void coh_h_me_sessions(struct coh_http_req *req);
+void coh_h_me_sessions_revoke_all(struct coh_http_req *req);
 
 /* h_profile.c */
 void coh_h_profile_get(struct coh_http_req *req);

@@ -29,9 +29,11 @@ struct coh_app {
     char ledger_address[COH_ADDR_HEX_SIZE]; /* its address, lowercase 0x hex ("" when none) */
     struct coh_svc_claims_cache *claims; /* GET /v1/claims trees (may be NULL: built per call) */
     const struct coh_market_floors *floors; /* the operator's privacy floors (never NULL) */
+    const struct coh_http_proxies *proxies; /* trusted_proxies (NULL: none; clientip.c) */
 };
 
 #define COH_HTTP_MAX_PARAMS 4
+#define COH_HTTP_ADDR_MAX 46 /* INET6_ADDRSTRLEN: an address as text, with its NUL */
 
 struct coh_http_req {
     struct mg_connection *conn;
@@ -40,7 +42,13 @@ struct coh_http_req {
     const char *path;  /* decoded, without query; never logged (holds addresses and ids) */
     const char *route; /* the matched template, "static" or "unmatched": what logs name */
     const char *query; /* raw, may be NULL */
+    /* The client's address (coh_http_client_addr): the TCP peer, or behind a trusted proxy
+     * the client it forwards for. What rate limits key on and the access log writes. */
     const char *remote;
+    char client[COH_HTTP_ADDR_MAX];
+    /* Keep-Alive timeout= to advertise, in seconds; -1: say Connection: close (the listener
+     * does not keep connections, or this request's body was left unread). */
+    int keep_alive_s;
     char *body; /* NUL-terminated, malloc'd, may be NULL */
     size_t body_len;
     int n_params;
@@ -68,7 +76,10 @@ typedef struct coh_http_server coh_http_server;
  * Starts listening on listen ("127.0.0.1:8080") with n_threads workers. A worker is held by
  * one connection at a time: request_timeout_ms bounds how long a client may take to send its
  * request head (a slow or stalled client is dropped then), keep_alive_ms how long an idle
- * keep-alive connection keeps its worker between requests.
+ * keep-alive connection keeps its worker between requests. Responses kept alive advertise
+ * "Keep-Alive: timeout=N" with N = keep_alive_ms / 1000 - 1 (whole seconds, at least 0): a
+ * client that honours it (Node's fetch, browsers, most pools) stops reusing the connection a
+ * full second before cohortd closes it, so its next request never meets a closed socket.
  */
 COH_WUR int coh_http_server_new(coh_http_server **out, struct coh_app *app, const char *listen,
                                 int n_threads, int request_timeout_ms, int keep_alive_ms,
@@ -149,6 +160,53 @@ const char *coh_http_param(const struct coh_http_req *req, int i);
  * decimal strings (stored and hashed as wave 2 had them). Changes request in place and returns
  * it (NULL passes through). */
 json_t *coh_http_request_out(json_t *request);
+
+/* ---- the client's address (clientip.c) ------------------------------------------------ */
+#define COH_HTTP_MAX_PROXIES 64
+
+enum coh_http_fwd_header {
+    COH_HTTP_FWD_XFF,       /* X-Forwarded-For: a, b, c */
+    COH_HTTP_FWD_FORWARDED, /* RFC 7239 Forwarded: for=a, for="[b]:port";proto=https */
+};
+
+/* A network: addr (IPv4 as IPv4-mapped IPv6) and its prefix length, 0..128 over those 16
+ * bytes (an IPv4 /n is 96 + n). */
+struct coh_http_net {
+    uint8_t addr[16];
+    int bits;
+};
+
+/* The operator's trusted proxies and the one forwarding header they write. */
+struct coh_http_proxies {
+    int n; /* 0..COH_HTTP_MAX_PROXIES; 0: no proxy is trusted, headers are never read */
+    enum coh_http_fwd_header header;
+    struct coh_http_net net[COH_HTTP_MAX_PROXIES];
+};
+
+/*
+ * Parses list, addresses and CIDR ranges of either family separated by commas or spaces
+ * ("127.0.0.1, 10.0.0.0/8 fd00::/8"; empty: none), and header ("x-forwarded-for" or
+ * "forwarded"; NULL: the former). An entry with bits set after its prefix length
+ * ("10.0.0.5/24") is refused as a likely typo. Returns 0, or COH_ERR_INVALID naming the entry
+ * (out is then empty).
+ */
+COH_WUR int coh_http_proxies_parse(struct coh_http_proxies *out, const char *list,
+                                   const char *header, coh_err *err);
+/* The same from the settings trusted_proxies and forwarded_header; the message names the
+ * setting's origin (file:line or environment). */
+COH_WUR int coh_http_proxies_from_config(struct coh_http_proxies *out, const coh_config *c,
+                                         coh_err *err);
+/*
+ * The one answer to "which address is this client": writes to out the canonical text of peer
+ * (civetweb's remote_addr) unless peer is in tp; then walks values (the forwarding header's
+ * lines, in order; tp->header says which header they are) from the right and writes the first
+ * address that is not in tp. An element that is not an address stops the walk at the trusted
+ * hop to its right. tp may be NULL.
+ */
+void coh_http_client_addr(char out[COH_HTTP_ADDR_MAX], const struct coh_http_proxies *tp,
+                          const char *peer, const char *const *values, size_t n_values);
+/* The rate-limit key of a client address: the address itself, or for IPv6 its /64. */
+void coh_http_client_bucket(char *out, size_t cap, const char *client);
 
 /* ---- static files (static.c) ----------------------------------------------------------- */
 /* Sends the file at path; returns 1 if sent, 0 if not a readable regular file. */

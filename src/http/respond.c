@@ -10,11 +10,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *reason(int status)
 {
     const char *r = mg_get_response_code_text(NULL, status);
     return r ? r : "Unknown";
+}
+
+/* Whether the comma-separated header value has the token (case-insensitive). */
+static int has_token(const char *v, const char *token)
+{
+    size_t tn = strlen(token);
+    for (const char *p = v;;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, ",");
+        size_t m = n;
+        while (m && (p[m - 1] == ' ' || p[m - 1] == '\t'))
+            m--;
+        if (m == tn && strncasecmp(p, token, tn) == 0)
+            return 1;
+        if (p[n] == '\0')
+            return 0;
+        p += n + 1;
+    }
+}
+
+/*
+ * The connection headers: what civetweb will do after this response (its should_keep_alive:
+ * the client's Connection header when present, else keep-alive for HTTP/1.1 only), told to
+ * the client. A response kept alive says how long cohortd waits for the next request
+ * (Keep-Alive: timeout=, a second below the real idle close; server.c), so a client's pool
+ * drops the idle connection before cohortd closes it instead of sending into a closed socket.
+ */
+static void connection_headers(char *out, size_t cap, const struct coh_http_req *req)
+{
+    const char *c = mg_get_header(req->conn, "Connection");
+    const struct mg_request_info *ri = mg_get_request_info(req->conn);
+    int http11 = ri && ri->http_version && strcmp(ri->http_version, "1.1") == 0;
+    int keep = req->keep_alive_s >= 0 && (c ? has_token(c, "keep-alive") : http11);
+    if (!keep)
+        snprintf(out, cap, "Connection: close\r\n");
+    else
+        snprintf(out, cap, "%sKeep-Alive: timeout=%d\r\n", http11 ? "" : "Connection: keep-alive\r\n",
+                 req->keep_alive_s);
 }
 
 void coh_http_send_raw(struct coh_http_req *req, int status, const char *content_type,
@@ -23,11 +62,13 @@ void coh_http_send_raw(struct coh_http_req *req, int status, const char *content
     req->status = status;
     req->bytes_out = len;
     int head_only = strcmp(req->method, "HEAD") == 0;
-    char head[1024];
+    char head[1024], conn[64];
+    connection_headers(conn, sizeof conn, req);
     int hl = snprintf(head, sizeof head,
                       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
-                      status, reason(status), content_type, len, extra_headers ? extra_headers : "");
+                      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s%s\r\n",
+                      status, reason(status), content_type, len, conn,
+                      extra_headers ? extra_headers : "");
     if (hl < 0 || (size_t)hl >= sizeof head)
         hl = 0;
     /* One write for head and body: two small writes meet Nagle and delayed ACK (40 ms). */

@@ -10,6 +10,7 @@ const struct coh_http_route coh_http_routes[] = {
     {"POST", "/v1/auth/siwe", coh_h_auth_siwe},
     {"POST", "/v1/auth/logout", coh_h_auth_logout},
     {"GET", "/v1/me/sessions", coh_h_me_sessions},
+    {"POST", "/v1/me/sessions/revoke-all", coh_h_me_sessions_revoke_all},
     {"GET", "/v1/me/profile", coh_h_profile_get},
     {"PUT", "/v1/me/profile", coh_h_profile_put},
     {"GET", "/v1/me/inbox", coh_h_inbox},

@@ -23,6 +23,7 @@
 struct coh_http_server {
     struct mg_context *ctx;
     struct coh_app *app;
+    int keep_alive_hint_s; /* Keep-Alive timeout= advertised, seconds; -1: no keep-alive */
     /* Metrics listener only: BLAKE2b of metrics_token, so the comparison is constant time
      * whatever the presented token's length; has_token 0 means no token is required. */
     int has_token;
@@ -42,6 +43,7 @@ static int read_body(struct coh_http_req *req, long long content_length)
 {
     size_t max = req->app->max_body_bytes;
     if (content_length > (long long)max) {
+        req->keep_alive_s = -1; /* the body stays unread */
         coh_http_problem(req, COH_PROBLEM_BODY_TOO_LARGE,
                          "the body has %lld bytes; the limit is %zu", content_length, max);
         return -1;
@@ -70,11 +72,13 @@ static int read_body(struct coh_http_req *req, long long content_length)
             break;
     }
     if (!buf) {
+        req->keep_alive_s = -1;
         coh_http_problem(req, COH_PROBLEM_UNAVAILABLE, "out of memory");
         return -1;
     }
     if (n > max) {
         free(buf);
+        req->keep_alive_s = -1; /* the rest of the body stays unread */
         coh_http_problem(req, COH_PROBLEM_BODY_TOO_LARGE, "the body exceeds the limit of %zu bytes",
                          max);
         return -1;
@@ -135,9 +139,42 @@ static void access_log(const struct coh_http_req *req, const char *route, double
     coh_log_json_line(line);
 }
 
+/*
+ * Sets req->client (and req->remote to it) from the TCP peer and, when the peer is a trusted
+ * proxy, every line of the one forwarding header it writes (clientip.c).
+ *
+ * civetweb 1.15 keeps the first MG_MAX_HEADERS (64) header lines and silently drops the rest.
+ * A proxy that adds its own X-Forwarded-For line at the end (HAProxy's option forwardfor
+ * does) would then lose it behind 64 lines from the client, and the client's forged line would
+ * be read. So a request with that many header lines has no believable forwarding header: its
+ * client is the proxy itself (which can only limit it more).
+ */
+static void client_of(struct coh_http_req *req, const struct mg_request_info *ri)
+{
+    const struct coh_http_proxies *tp = req->app->proxies;
+    const char *values[MG_MAX_HEADERS];
+    size_t n = 0;
+    if (tp && tp->n > 0 && ri->num_headers < MG_MAX_HEADERS) {
+        const char *name = tp->header == COH_HTTP_FWD_FORWARDED ? "Forwarded" : "X-Forwarded-For";
+        for (int i = 0; i < ri->num_headers && i < MG_MAX_HEADERS; i++)
+            if (ri->http_headers[i].name && strcasecmp(ri->http_headers[i].name, name) == 0)
+                values[n++] = ri->http_headers[i].value;
+    }
+    coh_http_client_addr(req->client, tp, ri->remote_addr, values, n);
+    req->remote = req->client;
+}
+
+/* Whether the request carries a body: one that is not read must not be taken for the next
+ * request, so such a response closes the connection. */
+static int has_body(const struct mg_request_info *ri, struct mg_connection *conn)
+{
+    return ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding") != NULL;
+}
+
 static int dispatch(struct mg_connection *conn, void *cbdata)
 {
-    struct coh_app *app = cbdata;
+    coh_http_server *s = cbdata;
+    struct coh_app *app = s->app;
     const struct mg_request_info *ri = mg_get_request_info(conn);
     double t0 = now_s();
     struct coh_http_req req;
@@ -147,7 +184,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     req.method = ri->request_method;
     req.path = ri->local_uri ? ri->local_uri : "/";
     req.query = ri->query_string;
-    req.remote = ri->remote_addr;
+    req.keep_alive_s = s->keep_alive_hint_s;
+    client_of(&req, ri);
 
     size_t idx = 0;
     char allow[128];
@@ -156,6 +194,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     enum coh_route_match m =
         coh_http_route_find(coh_http_routes, coh_http_routes_count, req.method, req.path, &idx,
                             req.params, &req.n_params, allow, sizeof allow);
+    if (m != COH_ROUTE_FOUND && has_body(ri, conn))
+        req.keep_alive_s = -1;
     if (m == COH_ROUTE_FOUND) {
         route = coh_http_routes[idx].pattern;
         req.route = route;
@@ -233,13 +273,16 @@ int coh_http_server_new(coh_http_server **out, struct coh_app *app, const char *
     memset(&cb, 0, sizeof cb);
     cb.http_error = civetweb_error;
     s->app = app;
+    /* A whole second below the real close: the hint is in whole seconds, and a client's idle
+     * timer and the close both run a little late. */
+    s->keep_alive_hint_s = keep_alive_ms >= 2000 ? keep_alive_ms / 1000 - 1 : 0;
     s->ctx = mg_start(&cb, app, options);
     if (!s->ctx) {
         free(s);
         return coh_err_set(err, COH_ERR_IO,
                            "listen: cannot listen on %s (address in use or invalid)", listen);
     }
-    mg_set_request_handler(s->ctx, "/", dispatch, app);
+    mg_set_request_handler(s->ctx, "/", dispatch, s);
     *out = s;
     return 0;
 }
@@ -282,7 +325,8 @@ static int metrics_dispatch(struct mg_connection *conn, void *cbdata)
     req.method = ri->request_method;
     req.path = ri->local_uri ? ri->local_uri : "/";
     req.query = ri->query_string;
-    req.remote = ri->remote_addr;
+    req.keep_alive_s = -1; /* this listener keeps no connection */
+    client_of(&req, ri);
     req.route = "/metrics";
     if (strcmp(req.path, "/metrics") != 0) {
         req.route = "unmatched";
