@@ -112,18 +112,97 @@ json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *pur
         6, params, err);
 }
 
-json_t *coh_db_requests_open_for(coh_db_pool *p, const char *viewer, coh_err *err)
+/*
+ * The inbox's matching, in SQL, before the LIMIT: the rules of src/market/match.c
+ * (coh_market_match) and of the operator's floors (coh_market_within_operator_floors) over the
+ * request's columns and the viewer's profile, so a page holds the newest matching requests and
+ * no number of non-matching ones can push a match off it. The SQL may admit a little more than
+ * the C rules (JSON values of the wrong type, delta compared with a margin of 0.000001 where C
+ * rounds a double to 6 places), never less; svc/contribute.c applies the C rules to every row.
+ * The profile arrives as one JSON parameter and the statement is planned for its values
+ * (unprepared), so every profile expression is a constant and the scan of
+ * requests_inbox (created_at DESC, id DESC, open only) stops after `limit` matches.
+ */
+static const char INBOX_SQL[] =
+    "SELECT coalesce(json_agg(json_build_object('request', request_json(r, $1), 'consent', "
+    "m.consent, 'contributed', m.contributed, 'created_us', m.created_us) ORDER BY "
+    "m.created_at DESC, m.id DESC), '[]')::text FROM (SELECT r.id, r.created_at, "
+    "(extract(epoch FROM r.created_at) * 1000000)::bigint AS created_us, CASE WHEN "
+    "c.contributor IS NULL THEN 'none' WHEN c.revoked_at IS NOT NULL THEN 'revoked' ELSE "
+    "'given' END AS consent, EXISTS (SELECT 1 FROM contributions x WHERE x.request_id = r.id "
+    "AND x.contributor = $1) AS contributed FROM requests r LEFT JOIN consents c ON "
+    "c.request_id = r.id AND c.contributor = $1 WHERE r.status = 'open' AND r.owner <> $1 "
+    /* the cursor: strictly after the last row of the previous page */
+    "AND ($9::bigint IS NULL OR (r.created_at, r.id) < (timestamptz 'epoch' + $9::bigint * "
+    "interval '1 microsecond', decode($10, 'hex'))) "
+    /* purpose accepted, reward at least min_reward */
+    "AND ($2::jsonb -> 'purposes') ? r.purpose "
+    "AND r.reward >= coalesce(($2::jsonb ->> 'min_reward')::numeric, 0) "
+    /* epsilon within what is left of the lifetime epsilon */
+    "AND (r.epsilon = 0 OR r.epsilon + ($2::jsonb ->> 'epsilon_spent')::numeric <= "
+    "($2::jsonb ->> 'lifetime_epsilon')::numeric) "
+    /* the contributor's own floors */
+    "AND CASE WHEN r.privacy ->> 'mode' = 'dp' THEN ($2::jsonb ->> 'max_epsilon') IS NULL OR "
+    "r.epsilon <= ($2::jsonb ->> 'max_epsilon')::numeric ELSE ($2::jsonb -> 'statistics_only') "
+    "IS DISTINCT FROM 'true'::jsonb AND (($2::jsonb ->> 'min_k') IS NULL OR CASE WHEN "
+    "jsonb_typeof(r.privacy -> 'k') = 'number' THEN (r.privacy ->> 'k')::numeric END >= "
+    "($2::jsonb ->> 'min_k')::numeric) END "
+    /* eligibility: each attribute named is one of the profile's, each category one it has */
+    "AND (jsonb_typeof(r.eligibility) <> 'object' OR ("
+    "(NOT r.eligibility ? 'age_band' OR ($2::jsonb -> 'attributes') ? 'age_band' AND "
+    "r.eligibility -> 'age_band' @> jsonb_build_array($2::jsonb -> 'attributes' -> "
+    "'age_band')) "
+    "AND (NOT r.eligibility ? 'country' OR ($2::jsonb -> 'attributes') ? 'country' AND "
+    "r.eligibility -> 'country' @> jsonb_build_array($2::jsonb -> 'attributes' -> "
+    "'country')) "
+    "AND (NOT r.eligibility ? 'sex' OR ($2::jsonb -> 'attributes') ? 'sex' AND "
+    "r.eligibility -> 'sex' @> jsonb_build_array($2::jsonb -> 'attributes' -> 'sex')) "
+    "AND (NOT r.eligibility ? 'categories' OR jsonb_typeof(r.eligibility -> 'categories') <> "
+    "'array' OR r.eligibility -> 'categories' <@ coalesce($2::jsonb -> 'categories', "
+    "'[]'::jsonb)))) "
+    /* the operator's floors, unless the viewer already took part (to revoke) */
+    "AND (c.contributor IS NOT NULL AND c.revoked_at IS NULL OR EXISTS (SELECT 1 FROM "
+    "contributions x WHERE x.request_id = r.id AND x.contributor = $1) OR CASE WHEN "
+    "r.privacy ->> 'mode' = 'dp' THEN r.epsilon * $5::numeric <= $4::numeric AND (CASE WHEN "
+    "jsonb_typeof(r.privacy -> 'delta') = 'number' THEN (r.privacy ->> 'delta')::numeric "
+    "ELSE 0 END) * $7::numeric <= $6::numeric + $7::numeric * 0.000001 AND "
+    "r.max_contributors >= $8::int ELSE CASE WHEN jsonb_typeof(r.privacy -> 'k') = 'number' "
+    "THEN (r.privacy ->> 'k')::numeric END >= $3::int END) "
+    "ORDER BY r.created_at DESC, r.id DESC LIMIT $11::int) m JOIN requests r ON r.id = m.id";
+
+json_t *coh_db_inbox(coh_db_pool *p, const char *viewer, const json_t *profile,
+                     const struct coh_db_inbox_query *q, coh_err *err)
 {
-    const char *params[] = {viewer};
-    return coh_db_json(
-        p,
-        "SELECT coalesce(json_agg(json_build_object('request', request_json(r, $1), 'consent', "
-        "CASE WHEN c.contributor IS NULL THEN 'none' WHEN c.revoked_at IS NOT NULL THEN "
-        "'revoked' ELSE 'given' END, 'contributed', EXISTS (SELECT 1 FROM contributions x "
-        "WHERE x.request_id = r.id AND x.contributor = $1)) ORDER BY r.created_at DESC), '[]') "
-        "FROM (SELECT * FROM requests WHERE status = 'open' AND owner <> $1 ORDER BY created_at "
-        "DESC LIMIT 1000) r LEFT JOIN consents c ON c.request_id = r.id AND c.contributor = $1",
-        1, params, err);
+    char *prof = json_dumps(profile, JSON_COMPACT);
+    if (!prof) {
+        coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    char num[8][24], us[24];
+    unsigned long long ints[] = {q->min_k,     q->eps_num,   q->eps_den,
+                                 q->delta_num, q->delta_den, q->min_dp_contributors};
+    for (int i = 0; i < 6; i++)
+        snprintf(num[i], sizeof num[i], "%llu", ints[i]);
+    snprintf(num[6], sizeof num[6], "%d", q->limit);
+    snprintf(us, sizeof us, "%lld", q->before_us);
+    const char *params[] = {viewer, prof, num[0], num[1], num[2], num[3], num[4], num[5],
+                            q->before_id ? us : NULL, q->before_id ? bare(q->before_id) : NULL,
+                            num[6]};
+    coh_db_conn *c = coh_db_acquire(p, 2000, err);
+    json_t *v = NULL;
+    if (c) {
+        PGresult *r = coh_db_exec_unprepared(c, INBOX_SQL, 11, params, err);
+        if (r) {
+            json_error_t je;
+            v = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, &je) : NULL;
+            if (!v)
+                coh_err_set(err, COH_ERR_DB, "the inbox query returned no JSON array");
+            PQclear(r);
+        }
+        coh_db_release(c);
+    }
+    free(prof);
+    return v;
 }
 
 int coh_db_request_close(coh_db_pool *p, const char *id, const char *owner, coh_err *err)

@@ -24,6 +24,8 @@ int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], coh_db_pool *db,
 {
     json_t *spec = NULL;
     int rc = coh_market_spec_validate(&spec, body, now_s, floors, err);
+    if (!rc && (rc = coh_market_escrow_check(spec, floors, err)) != 0)
+        json_decref(spec);
     if (rc)
         return rc == COH_ERR_NOMEM ? rc : COH_ERR_INVALID;
     uint8_t raw_id[32], fields_hash[32], pk[32];
