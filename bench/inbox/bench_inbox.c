@@ -1,10 +1,11 @@
 /*
  * bench_inbox: a contributor's inbox with N open requests of an attacker's in front of the
  * requests that match (issue 17). run.sh drives it:
- *   bench_inbox seed DBURL N MATCHING   set-up, not measured: one INSERT ... SELECT of N open
- *       requests (half reward 1, below the contributor's min_reward; half for another country),
- *       all newer than MATCHING requests the contributor matches, the contributor's account,
- *       profile and session; then ANALYZE. Prints ADDRESS= and TOKEN=.
+ *   bench_inbox seed DBURL N MATCHING MIX   set-up, not measured: one INSERT ... SELECT of N
+ *       open requests that the contributor does not match (MIX cheap: all reward 1, below their
+ *       min_reward; mixed: half so, half for another country at the full reward), all newer
+ *       than MATCHING requests they match, the contributor's account, profile and session;
+ *       then ANALYZE. Prints ADDRESS= and TOKEN=.
  *   bench_inbox measure DBURL BASE ADDRESS TOKEN ITERATIONS   prints NAME=value lines:
  *       old_*: the inbox before issue 17 (the 1,000 newest open requests, then the C rules),
  *              its statement copied here, over the same pool; the baseline;
@@ -51,7 +52,7 @@ static void exec_or_die(coh_db_pool *db, const char *sql, int n, const char *con
     PQclear(r);
 }
 
-static int cmd_seed(const char *url, const char *n, const char *matching)
+static int cmd_seed(const char *url, const char *n, const char *matching, const char *mix)
 {
     coh_db_pool *db = NULL;
     coh_err err = {0};
@@ -68,35 +69,36 @@ static int cmd_seed(const char *url, const char *n, const char *matching)
     coh_hex_encode(token + 4, raw, 32, 0);
     crypto_generichash(h, 32, (const uint8_t *)token, strlen(token), NULL, 0);
     coh_hex_encode(hash, h, 32, 0);
-    const char *p[] = {contributor, hash, attacker, honest, n, matching};
+    const char *who[] = {contributor, attacker, honest}, *sess[] = {contributor, hash};
     exec_or_die(db,
-                "WITH a AS (INSERT INTO accounts (address) VALUES ($1), ($3), ($4)) "
+                "WITH a AS (INSERT INTO accounts (address) VALUES ($1), ($2), ($3)) "
                 "INSERT INTO profiles (address, is_researcher, is_contributor, categories, "
                 "attributes, purposes, min_reward) VALUES ($1, false, true, '{health}', "
                 "'{\"country\": \"US\", \"age_band\": \"35-44\"}', '{academic-research}', 1000), "
-                "($3, true, false, '{}', '{}', '{}', 0), ($4, true, false, '{}', '{}', '{}', 0)",
-                4, p);
+                "($2, true, false, '{}', '{}', '{}', 0), ($3, true, false, '{}', '{}', '{}', 0)",
+                3, who);
     exec_or_die(db,
                 "INSERT INTO sessions (address, token_hash, expires_at) VALUES ($1, "
                 "decode($2, 'hex'), now() + interval '1 day')",
-                2, p);
+                2, sess);
+    const char *p[] = {attacker, honest, n, matching, strcmp(mix, "mixed") == 0 ? "2" : "1"};
     /* The attacker's N, newest; the honest MATCHING, older than all of them. */
     exec_or_die(
         db,
         "INSERT INTO requests (id, owner, title, purpose, schema, fields_hash, eligibility, "
         "privacy, epsilon, reward, min_contributors, max_contributors, closes_at, "
         "retention_days, consent_expiry, public_key, secret_key_wrapped, status, created_at) "
-        "SELECT sha256(('r' || g)::bytea), CASE WHEN g > $6::int THEN $3 ELSE $4 END, "
+        "SELECT sha256(('r' || g)::bytea), CASE WHEN g > $4::int THEN $1 ELSE $2 END, "
         "'Bench request ' || g, 'academic-research', '{\"fields\": [{\"name\": \"age\", "
         "\"type\": \"integer\", \"min\": 18, \"max\": 100, \"role\": \"quasi-identifier\"}, "
         "{\"name\": \"d\", \"type\": \"category\", \"categories\": [\"a\", \"b\"], \"role\": "
-        "\"sensitive\"}]}', sha256(('f' || g)::bytea), CASE WHEN g > $6::int AND g % 2 = 0 "
-        "THEN '{\"country\": [\"FR\"]}' ELSE '{\"country\": [\"US\", \"FR\"]}' END, "
-        "'{\"mode\": \"k-anonymity\", \"k\": 5}', 0, CASE WHEN g > $6::int AND g % 2 = 1 THEN 1 "
+        "\"sensitive\"}]}', sha256(('f' || g)::bytea), CASE WHEN g > $4::int AND g % $5::int = 1 "
+        "THEN '{\"country\": [\"FR\"]}'::jsonb ELSE '{\"country\": [\"US\", \"FR\"]}'::jsonb END, "
+        "'{\"mode\": \"k-anonymity\", \"k\": 5}', 0, CASE WHEN g > $4::int AND g % $5::int = 0 THEN 1 "
         "ELSE 1000 END, 2, 20, now() + interval '30 days', 30, 0, sha256(('p' || g)::bytea), "
         "'\\x00', 'open', now() - interval '1 hour' + g * interval '1 ms' "
-        "FROM generate_series(1, $5::int + $6::int) g",
-        6, p);
+        "FROM generate_series(1, $3::int + $4::int) g",
+        5, p);
     exec_or_die(db, "ANALYZE", 0, NULL);
     coh_db_pool_free(db);
     printf("ADDRESS=%s\nTOKEN=%s\n", contributor, token);
@@ -242,11 +244,11 @@ int main(int argc, char **argv)
 {
     if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         die("cannot initialize libsodium or libcurl");
-    if (argc == 5 && strcmp(argv[1], "seed") == 0)
-        return cmd_seed(argv[2], argv[3], argv[4]);
+    if (argc == 6 && strcmp(argv[1], "seed") == 0)
+        return cmd_seed(argv[2], argv[3], argv[4], argv[5]);
     if (argc == 7 && strcmp(argv[1], "measure") == 0)
         return cmd_measure(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
-    fprintf(stderr, "usage: bench_inbox seed DBURL N MATCHING | measure DBURL BASE ADDRESS TOKEN "
+    fprintf(stderr, "usage: bench_inbox seed DBURL N MATCHING cheap|mixed | measure DBURL BASE ADDRESS TOKEN "
                     "ITERATIONS\n");
     return 2;
 }

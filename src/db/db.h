@@ -526,6 +526,7 @@ struct coh_db_inbox_query {
     long long before_us;                     /* with before_id: the last row of the last page */
     const char *before_id;                   /* 0x hex request id; NULL: the first page */
     int limit;                               /* rows at most */
+    int window; /* the newest open requests matched before the indexes are used; 0: 500 */
 };
 /*
  * The open requests of others that match profile (coh_db_profile_get's object of viewer) and

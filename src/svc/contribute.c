@@ -65,6 +65,7 @@ json_t *coh_svc_inbox(coh_db_pool *db, const coh_market_floors *floors, const ch
         .before_us = page->before_us,
         .before_id = page->before_id,
         .limit = page->limit + 1,
+        .window = page->window,
     };
     json_t *rows = !profile      ? NULL
                    : contributor ? coh_db_inbox(db, account, profile, &q, err)

@@ -79,6 +79,7 @@ struct coh_svc_inbox_page {
     int limit;
     long long before_us;   /* created_at in microseconds of the previous page's last row */
     const char *before_id; /* its id, 0x hex */
+    int window;            /* 0: the default (coh_db_inbox_query.window; tests set it) */
 };
 /*
  * GET /v1/me/inbox: {requests: the open requests account matches, newest first, at most

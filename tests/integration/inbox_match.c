@@ -302,6 +302,8 @@ static void check_profile(int c, int which, int *missing, int *extra, int *pagin
         .delta_den = f.max_delta.den,
         .min_dp_contributors = f.min_dp_contributors,
         .limit = N_REQUESTS + 1,
+        /* the newest few in order, then the indexes (sparse); or all in order */
+        .window = pick(2) ? 1 + (int)pick(40) : 0,
     };
     int contributor = json_is_true(json_object_get(profile, "is_contributor"));
     json_t *rows = contributor ? coh_db_inbox(g_db, g_who[c], profile, &q, &err) : json_array();
@@ -335,7 +337,8 @@ static void check_profile(int c, int which, int *missing, int *extra, int *pagin
     /* The pages, at a random limit: every match once, in the SQL's order. */
     unsigned char seen[N_REQUESTS] = {0};
     size_t expect_pos = 0;
-    struct coh_svc_inbox_page page = {.limit = 1 + (int)pick(9)};
+    struct coh_svc_inbox_page page = {.limit = 1 + (int)pick(9),
+                                      .window = pick(2) ? 1 + (int)pick(40) : 0};
     char cursor_id[COH_HASH_HEX_SIZE] = "";
     for (int guard = 0; guard < N_REQUESTS + 2; guard++) {
         json_t *inbox = coh_svc_inbox(g_db, &f, g_who[c], &page, &err);
