@@ -290,11 +290,13 @@ json_t *coh_db_inbox(coh_db_pool *p, const char *viewer, const json_t *profile,
     }
     json_decref(res);
     res = NULL;
-    /* A plan from the indexes of the tokens and of reward, never the ordered walk of every
-     * open request the window just showed to be mostly others'. */
+    /* A plan from the indexes of the tokens and of reward (bitmaps), never the ordered walk
+     * of every open request the window just showed to be mostly others'; in this process
+     * alone (parallel workers cost more than they save on a page of matches). */
     if (coh_db_cmd(c, "BEGIN", err) == 0 &&
         coh_db_cmd(c, "SET LOCAL enable_indexscan = off", err) == 0 &&
         coh_db_cmd(c, "SET LOCAL enable_seqscan = off", err) == 0 &&
+        coh_db_cmd(c, "SET LOCAL max_parallel_workers_per_gather = 0", err) == 0 &&
         (res = inbox_run(c, INBOX_SPARSE_SQL, 15, params, err)) != NULL &&
         coh_db_cmd(c, "COMMIT", err) == 0)
         v = json_incref(json_object_get(res, "rows"));

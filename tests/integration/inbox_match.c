@@ -11,6 +11,7 @@
 #include "db/db.h"
 #include "market/market.h"
 #include "svc/svc.h"
+#include "own_database.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -35,20 +36,6 @@ static coh_db_pool *g_db;
             printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__);                             \
         }                                                                                          \
     } while (0)
-
-static int admin(const char *base, const char *verb, const char *name)
-{
-    PGconn *pg = PQconnectdb(base);
-    char sql[160];
-    snprintf(sql, sizeof sql, "%s %s", verb, name); /* name is ours: coh_inbox_it_<pid> */
-    PGresult *r = PQstatus(pg) == CONNECTION_OK ? PQexec(pg, sql) : NULL;
-    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        fprintf(stderr, "%s: %s", sql, PQerrorMessage(pg));
-    PQclear(r);
-    PQfinish(pg);
-    return ok ? 0 : -1;
-}
 
 static int run(const char *sql, int n, const char *const *params)
 {
@@ -423,22 +410,7 @@ static int run_all(const char *url)
 
 int main(void)
 {
-    const char *base = getenv("COH_TEST_DATABASE_URL");
-    if (!base)
-        return fprintf(stderr, "COH_TEST_DATABASE_URL is not set\n"), 1;
-    if (sodium_init() < 0)
-        return 1;
-    char dbname[64], url[1024];
-    snprintf(dbname, sizeof dbname, "coh_inbox_it_%d", (int)getpid());
-    if (admin(base, "CREATE DATABASE", dbname) != 0)
-        return 1;
-    const char *p = strstr(base, "dbname=");
-    if (!p)
-        return fprintf(stderr, "COH_TEST_DATABASE_URL needs dbname=\n"), 1;
-    snprintf(url, sizeof url, "%.*sdbname=%s%s", (int)(p - base), base, dbname,
-             p + strcspn(p, " "));
-    int rc = run_all(url);
-    admin(base, "DROP DATABASE", dbname);
+    int rc = it_with_own_database("coh_inbox_it", run_all);
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return rc || g_fail ? 1 : 0;
 }
