@@ -23,19 +23,7 @@
 #define N_CONTRIBUTORS 60
 #define N_REQUESTS 400
 
-static int g_pass, g_fail;
 static coh_db_pool *g_db;
-
-#define CHECK(name, cond)                                                                          \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            g_pass++;                                                                              \
-            printf("ok - %s\n", name);                                                             \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__);                             \
-        }                                                                                          \
-    } while (0)
 
 static int run(const char *sql, int n, const char *const *params)
 {

@@ -24,20 +24,8 @@
 #define THREADS 8
 #define PER_THREAD 1250 /* 8 x 1250 = 10,000 postings */
 
-static int g_pass, g_fail;
 static coh_db_pool *g_db;
 static coh_secbuf *g_key;
-
-#define CHECK(name, cond)                                                                          \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            g_pass++;                                                                              \
-            printf("ok - %s\n", name);                                                             \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__);                             \
-        }                                                                                          \
-    } while (0)
 
 static double now_s(void)
 {

@@ -1,6 +1,7 @@
 /*
  * own_database: what the C integration programs (ledger_stress, inbox_match) share: a database
- * of their own, created beside COH_TEST_DATABASE_URL's and dropped after the run.
+ * of their own, created beside COH_TEST_DATABASE_URL's and dropped after the run, and TAP-like
+ * "ok"/"not ok" lines counted in g_pass and g_fail.
  */
 #ifndef COH_IT_OWN_DATABASE_H
 #define COH_IT_OWN_DATABASE_H
@@ -11,6 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static int g_pass, g_fail;
+
+#define CHECK(name, cond)                                                                          \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            g_pass++;                                                                              \
+            printf("ok - %s\n", name);                                                             \
+        } else {                                                                                   \
+            g_fail++;                                                                              \
+            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__);                             \
+        }                                                                                          \
+    } while (0)
 
 /* Runs "VERB name" (CREATE/DROP DATABASE) on the base database. */
 static int it_admin(const char *base, const char *verb, const char *name)
