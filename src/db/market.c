@@ -120,17 +120,16 @@ json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *pur
  * the C rules (JSON values of the wrong type, delta compared with a margin of 0.000001 where C
  * rounds a double to 6 places), never less; svc/contribute.c applies the C rules to every row.
  * The profile arrives as one JSON parameter ($2) and the statements are planned for its values
- * (unprepared), so every profile expression is a constant. $12-$15 are the profile's tokens
- * for the indexed column match_tokens (sql/036_inbox_index.sql).
+ * (unprepared), so every profile expression is a constant. $12 is the profile's tokens for
+ * the indexed column match_tokens (sql/036_inbox_index.sql).
  */
 #define INBOX_MATCH                                                                              \
     /* the cursor: strictly after the last row of the previous page */                          \
     "AND ($9::bigint IS NULL OR (r.created_at, r.id) < (timestamptz 'epoch' + $9::bigint * "    \
     "interval '1 microsecond', decode($10, 'hex'))) "                                            \
-    /* indexed: reward, purpose and attributes (a superset of the rules below) */               \
+    /* indexed: reward, and purpose, attributes and reward (a superset of the rules below) */   \
     "AND r.reward >= coalesce(($2::jsonb ->> 'min_reward')::numeric, 0) "                        \
-    "AND r.match_tokens && $12::text[] AND r.match_tokens && $13::text[] "                       \
-    "AND r.match_tokens && $14::text[] AND r.match_tokens && $15::text[] "                       \
+    "AND r.match_tokens && $12::text[] "                                                         \
     /* purpose accepted */                                                                       \
     "AND ($2::jsonb -> 'purposes') ? r.purpose "                                                 \
     /* epsilon within what is left of the lifetime epsilon */                                    \
@@ -178,13 +177,13 @@ json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *pur
     "m.consent, 'contributed', m.contributed, 'created_us', m.created_us) ORDER BY "             \
     "m.created_at DESC, m.id DESC), '[]') FROM m JOIN requests r ON r.id = m.id"
 
-/* First the newest $16 open requests after the cursor, in order (requests_inbox): when they
+/* First the newest $13 open requests after the cursor, in order (requests_inbox): when they
  * hold a page of matches, or are all there is, that is the answer. */
 static const char INBOX_WINDOW_SQL[] =
     "WITH w AS MATERIALIZED (SELECT * FROM requests r WHERE r.status = 'open' AND ($9::bigint "
     "IS NULL OR (r.created_at, r.id) < (timestamptz 'epoch' + $9::bigint * interval "
     "'1 microsecond', decode($10, 'hex'))) ORDER BY r.created_at DESC, r.id DESC LIMIT "
-    "$16::int), m AS (" INBOX_ROWS("w") ") SELECT json_build_object('scanned', (SELECT count(*) "
+    "$13::int), m AS (" INBOX_ROWS("w") ") SELECT json_build_object('scanned', (SELECT count(*) "
     "FROM w), 'rows', (" INBOX_JSON "))::text";
 
 /* Else the matches are few among many: their candidates come from the indexes of reward and of
@@ -195,32 +194,59 @@ static const char INBOX_SPARSE_SQL[] =
 
 #define INBOX_WINDOW 500
 
-/* A text[] literal of "<prefix><s>" for each string s of a (a JSON array), and of extra;
- * malloc'd, NULL on OOM. */
-static char *tokens(const json_t *a, const char *prefix, const char *extra)
+/* The strings of a JSON array, or {"*"} and the string value of one (a profile attribute). */
+static size_t strings_of(const char **out, size_t cap, const json_t *a)
 {
-    size_t cap = json_array_size(a) + 1, n = 0, i;
-    char **strs = calloc(cap, sizeof *strs);
-    char *out = NULL;
+    size_t n = 0, i;
     json_t *v;
-    int ok = strs != NULL;
     json_array_foreach(a, i, v)
     {
-        if (ok && json_is_string(v)) {
-            size_t len = strlen(prefix) + strlen(json_string_value(v)) + 1;
-            if ((strs[n] = malloc(len)) == NULL)
-                ok = 0;
-            else
-                snprintf(strs[n++], len, "%s%s", prefix, json_string_value(v));
-        }
+        if (json_is_string(v) && n < cap)
+            out[n++] = json_string_value(v);
     }
-    if (ok && extra && (strs[n] = strdup(extra)) != NULL)
-        n++;
-    else if (ok && extra)
-        ok = 0;
-    if (ok)
-        out = n ? coh_db_text_array((const char *const *)strs, n) : strdup("{}");
-    for (i = 0; strs && i < n; i++)
+    return n;
+}
+
+/*
+ * The profile's tokens for match_tokens (sql/036_inbox_index.sql): each accepted purpose x
+ * {'*', its value} for age_band, country and sex x its min_reward's bucket (digits in threes);
+ * a text[] literal, malloc'd, NULL on OOM.
+ */
+static char *inbox_tokens(const json_t *profile)
+{
+    const json_t *attrs = json_object_get(profile, "attributes");
+    static const char *const keys[] = {"age_band", "country", "sex"};
+    const char *vals[3][2];
+    size_t nv[3];
+    for (int k = 0; k < 3; k++) {
+        vals[k][0] = "*";
+        const char *mine = json_string_value(json_object_get(attrs, keys[k]));
+        nv[k] = mine ? 2 : 1;
+        vals[k][1] = mine;
+    }
+    const char *purposes[256];
+    size_t np = strings_of(purposes, 256, json_object_get(profile, "purposes"));
+    const char *min = json_string_value(json_object_get(profile, "min_reward"));
+    size_t bucket = ((min && strcmp(min, "0") != 0 ? strlen(min) : 1) + 2) / 3;
+    size_t n = np * nv[0] * nv[1] * nv[2], k = 0;
+    if (n == 0)
+        return strdup("{}");
+    char **strs = calloc(n, sizeof *strs);
+    int ok = strs != NULL;
+    for (size_t p = 0; ok && p < np; p++)
+        for (size_t a = 0; a < nv[0]; a++)
+            for (size_t c = 0; c < nv[1]; c++)
+                for (size_t s = 0; ok && s < nv[2]; s++) {
+                    size_t len = strlen(purposes[p]) + strlen(vals[0][a]) + strlen(vals[1][c]) +
+                                 strlen(vals[2][s]) + 8;
+                    if ((strs[k] = malloc(len)) == NULL)
+                        ok = 0;
+                    else
+                        snprintf(strs[k++], len, "%s|%s|%s|%s|%zu", purposes[p], vals[0][a],
+                                 vals[1][c], vals[2][s], bucket);
+                }
+    char *out = ok ? coh_db_text_array((const char *const *)strs, k) : NULL;
+    for (size_t i = 0; strs && i < k; i++)
         free(strs[i]);
     free(strs);
     return out;
@@ -247,22 +273,11 @@ static json_t *inbox_run(coh_db_conn *c, const char *sql, int n, const char *con
 json_t *coh_db_inbox(coh_db_pool *p, const char *viewer, const json_t *profile,
                      const struct coh_db_inbox_query *q, coh_err *err)
 {
-    const json_t *attrs = json_object_get(profile, "attributes");
-    static const char *const keys[] = {"age_band", "country", "sex"};
-    char *tok[4] = {tokens(json_object_get(profile, "purposes"), "purpose:", NULL)};
-    for (int k = 0; k < 3; k++) {
-        char any[16], prefix[16];
-        snprintf(any, sizeof any, "%s:*", keys[k]);
-        snprintf(prefix, sizeof prefix, "%s:", keys[k]);
-        json_t *one = json_object_get(attrs, keys[k]);
-        json_t *mine = json_pack("[O]", one ? one : json_null());
-        tok[1 + k] = tokens(mine, prefix, any);
-        json_decref(mine);
-    }
+    char *tok = inbox_tokens(profile);
     char *prof = json_dumps(profile, JSON_COMPACT);
     json_t *v = NULL, *res = NULL;
     coh_db_conn *c = NULL;
-    if (!prof || !tok[0] || !tok[1] || !tok[2] || !tok[3]) {
+    if (!prof || !tok) {
         coh_err_set(err, COH_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -277,10 +292,10 @@ json_t *coh_db_inbox(coh_db_pool *p, const char *viewer, const json_t *profile,
     snprintf(us, sizeof us, "%lld", q->before_us);
     const char *params[] = {viewer, prof, num[0], num[1], num[2], num[3], num[4], num[5],
                             q->before_id ? us : NULL, q->before_id ? bare(q->before_id) : NULL,
-                            num[6], tok[0], tok[1], tok[2], tok[3], num[7]};
+                            num[6], tok, num[7]};
     if (!(c = coh_db_acquire(p, 2000, err)))
         goto out;
-    res = inbox_run(c, INBOX_WINDOW_SQL, 16, params, err);
+    res = inbox_run(c, INBOX_WINDOW_SQL, 13, params, err);
     if (!res)
         goto out;
     if (json_array_size(json_object_get(res, "rows")) >= (size_t)q->limit ||
@@ -297,7 +312,7 @@ json_t *coh_db_inbox(coh_db_pool *p, const char *viewer, const json_t *profile,
         coh_db_cmd(c, "SET LOCAL enable_indexscan = off", err) == 0 &&
         coh_db_cmd(c, "SET LOCAL enable_seqscan = off", err) == 0 &&
         coh_db_cmd(c, "SET LOCAL max_parallel_workers_per_gather = 0", err) == 0 &&
-        (res = inbox_run(c, INBOX_SPARSE_SQL, 15, params, err)) != NULL &&
+        (res = inbox_run(c, INBOX_SPARSE_SQL, 12, params, err)) != NULL &&
         coh_db_cmd(c, "COMMIT", err) == 0)
         v = json_incref(json_object_get(res, "rows"));
 out:
@@ -305,8 +320,7 @@ out:
     if (c)
         coh_db_release(c);
     free(prof);
-    for (int i = 0; i < 4; i++)
-        free(tok[i]);
+    free(tok);
     return v;
 }
 

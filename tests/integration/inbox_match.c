@@ -44,9 +44,10 @@ static unsigned pick(unsigned n)
 
 static const char *const purposes[] = {"academic-research", "public-health", "commercial"};
 static const char *const categories[] = {"health", "fitness", "sleep"};
-static const char *const age_bands[] = {"18-24", "25-34", "35-44"};
-static const char *const countries[] = {"US", "FR", "DE"};
-static const char *const sexes[] = {"female", "male"};
+static const char *const age_bands[] = {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"};
+static const char *const countries[] = {"US", "FR", "DE", "IT", "ES", "PT",
+                                        "NL", "BE", "PL", "SE", "NO", "DK"};
+static const char *const sexes[] = {"female", "male", "intersex", "undisclosed"};
 
 /* A random non-empty subset of vals[0..n) as a JSON array (at least min elements). */
 static json_t *subset(const char *const *vals, unsigned n, unsigned min)
@@ -86,11 +87,11 @@ static json_t *random_spec(void)
     static const double deltas[] = {0, 0.000001, 0.000004, 0.00001, 0.001};
     json_t *elig = json_object();
     if (pick(2))
-        json_object_set_new(elig, "age_band", subset(age_bands, 3, 1));
+        json_object_set_new(elig, "age_band", subset(age_bands, 6, 1));
     if (pick(2))
-        json_object_set_new(elig, "country", subset(countries, 3, 1));
+        json_object_set_new(elig, "country", subset(countries, 12, 1));
     if (pick(3) == 0)
-        json_object_set_new(elig, "sex", subset(sexes, 2, 1));
+        json_object_set_new(elig, "sex", subset(sexes, 4, 1));
     if (pick(2))
         json_object_set_new(elig, "categories", subset(categories, 3, 1));
     int dp = pick(2);
@@ -98,8 +99,11 @@ static json_t *random_spec(void)
     json_t *privacy =
         dp ? json_pack("{s:s,s:s,s:f}", "mode", "dp", "epsilon", e, "delta", deltas[pick(5)])
            : json_pack("{s:s,s:i}", "mode", "k-anonymity", "k", 2 + (int)pick(7));
-    char reward[8];
-    snprintf(reward, sizeof reward, "%u", 1 + pick(12));
+    /* around the buckets of match_tokens (digits in threes) and the profiles' minimums */
+    static const char *const rewards[] = {"1",    "2",    "3",      "9",      "10",      "11",
+                                          "12",   "999",  "1000",   "1001",   "999999",  "1000000",
+                                          "1000001", "123456789012345678901"};
+    const char *reward = rewards[pick(14)];
     int max = pick(2) ? 1 + (int)pick(10) : 20 + (int)pick(100);
     return json_pack("{s:s,s:s,s:s,s:{},s:o,s:o,s:s,s:s,s:i,s:i,s:s,s:i}", "title", "t",
                      "description", "", "purpose", purposes[pick(3)], "schema", "eligibility", elig,
@@ -175,17 +179,18 @@ static int seed(void)
 
 static void random_profile(int c)
 {
-    static const char *const mins[] = {"0", "1", "3", "10"}, *const lives[] = {"1", "2", "5", "10"};
+    static const char *const mins[] = {"0", "1", "3", "10", "1000", "1001", "999999", "1000000"},
+                             *const lives[] = {"1", "2", "5", "10"};
     static const char *const maxes[] = {"", "0.25", "0.5", "1", "2"}, *const ks[] = {"", "3", "5",
                                                                                      "7"};
     static const char *const spent[] = {"0", "0.25", "0.5", "0.9"};
     json_t *attrs = json_object();
     if (pick(4))
-        json_object_set_new(attrs, "age_band", json_string(age_bands[pick(3)]));
+        json_object_set_new(attrs, "age_band", json_string(age_bands[pick(6)]));
     if (pick(4))
-        json_object_set_new(attrs, "country", json_string(countries[pick(3)]));
+        json_object_set_new(attrs, "country", json_string(countries[pick(12)]));
     if (pick(2))
-        json_object_set_new(attrs, "sex", json_string(sexes[pick(2)]));
+        json_object_set_new(attrs, "sex", json_string(sexes[pick(4)]));
     json_t *cats = subset(categories, 3, 0), *purp = subset(purposes, 3, 0);
     char *a = json_dumps(attrs, JSON_COMPACT), *cs = json_dumps(cats, JSON_COMPACT),
          *ps = json_dumps(purp, JSON_COMPACT);
@@ -195,7 +200,7 @@ static void random_profile(int c)
         .categories_json = cs,
         .attributes_json = a,
         .purposes_json = ps,
-        .min_reward = mins[pick(4)],
+        .min_reward = mins[pick(8)],
         .lifetime_epsilon = lives[pick(4)],
         .min_k = ks[pick(4)],
         .max_epsilon = maxes[pick(5)],
