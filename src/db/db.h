@@ -532,8 +532,10 @@ struct coh_db_inbox_query {
  * The open requests of others that match profile (coh_db_profile_get's object of viewer) and
  * are within the operator's floors (or already consented to or contributed to by viewer),
  * newest first (created_at, id), after the cursor, at most q->limit: the matching is done in
- * SQL before the limit. Items {request, consent, contributed, created_us}. The SQL may admit
- * what the C rules (coh_market_match) refuse, never the reverse: callers check each item.
+ * SQL before the limit: first over the newest q->window open requests in order, and when they
+ * do not fill the page, over candidates from the indexes of match_tokens and reward
+ * (sql/036_inbox_index.sql). Items {request, consent, contributed, created_us}. The SQL may
+ * admit what the C rules (coh_market_match) refuse, never the reverse: callers check each item.
  */
 json_t *coh_db_inbox(coh_db_pool *p, const char *viewer, const json_t *profile,
                      const struct coh_db_inbox_query *q, coh_err *err);
