@@ -200,7 +200,15 @@ static int start_servers(struct cohortd *d, const coh_config *cfg, coh_err *err)
     app->metrics = coh_metrics_new();
     double per_min = (double)coh_config_int(cfg, "signin_rate_per_min");
     app->ratelimit = coh_ratelimit_new(per_min / 60.0, per_min);
-    if (!app->metrics || !app->ratelimit || coh_svc_claims_cache_new(&app->claims) != 0) {
+    /* Per account and per hour, a burst of the hour's allowance (docs/SETTINGS.md). */
+    double creates = (double)coh_config_int(cfg, "request_create_rate_per_hour"),
+           consents = (double)coh_config_int(cfg, "consent_rate_per_hour"),
+           contributions = (double)coh_config_int(cfg, "contribution_rate_per_hour");
+    app->create_rate = coh_ratelimit_new(creates / 3600.0, creates);
+    app->consent_rate = coh_ratelimit_new(consents / 3600.0, consents);
+    app->contribution_rate = coh_ratelimit_new(contributions / 3600.0, contributions);
+    if (!app->metrics || !app->ratelimit || !app->create_rate || !app->consent_rate ||
+        !app->contribution_rate || coh_svc_claims_cache_new(&app->claims) != 0) {
         fprintf(stderr, "cohortd: out of memory\n");
         return 1;
     }
@@ -226,6 +234,9 @@ static void stop_all(struct cohortd *d)
     coh_http_server_free(d->metrics_srv);
     coh_http_server_free(d->srv);
     coh_ratelimit_free(d->app.ratelimit);
+    coh_ratelimit_free(d->app.create_rate);
+    coh_ratelimit_free(d->app.consent_rate);
+    coh_ratelimit_free(d->app.contribution_rate);
     coh_metrics_free(d->app.metrics);
     coh_db_pool_free(d->app.db);
     coh_svc_claims_cache_free(d->app.claims);

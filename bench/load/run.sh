@@ -30,7 +30,9 @@ url="host=$COH_PG_RUN port=$COH_PG_PORT dbname=$db user=$COH_PG_USER"
 p=$(port)
 COHORT_DATABASE_URL="$url" COHORT_MASTER_KEY_FILE="$tmp/mk" COHORT_LISTEN="127.0.0.1:$p" COHORT_METRICS_LISTEN= \
   COHORT_PUBLIC_URL="http://127.0.0.1:$p" COHORT_HTTP_THREADS=$((CONNS * 2)) \
-  COHORT_SIGNIN_RATE_PER_MIN=100000 COHORT_CHAIN_RPC_URL= "$B/cohortd" 2> "$tmp/cohortd.log" &
+  COHORT_SIGNIN_RATE_PER_MIN=100000 COHORT_CHAIN_RPC_URL= COHORT_REQUEST_CREATE_RATE_PER_HOUR=1000000 \
+  COHORT_CONSENT_RATE_PER_HOUR=1000000 COHORT_CONTRIBUTION_RATE_PER_HOUR=1000000 \
+  "$B/cohortd" 2> "$tmp/cohortd.log" &
 wait_up "http://127.0.0.1:$p/healthz" || { cat "$tmp/cohortd.log" >&2; exit 1; }
 base="http://127.0.0.1:$p"
 

@@ -45,7 +45,9 @@ start() {
   BASE=http://127.0.0.1:$p
   env COHORT_DATABASE_URL="$URL" COHORT_MASTER_KEY_FILE="$tmp/master.key" COHORT_LISTEN="127.0.0.1:$p" COHORT_METRICS_LISTEN= \
     COHORT_PUBLIC_URL="$BASE" COHORT_RELEASE_POLL_MS=50 COHORT_HTTP_THREADS="$HTTP_THREADS" \
-    COHORT_DB_POOL_SIZE="$POOL" "$B/cohortd" 2>"$tmp/cohortd.$1.log" &
+    COHORT_DB_POOL_SIZE="$POOL" COHORT_REQUEST_CREATE_RATE_PER_HOUR=1000000 \
+    COHORT_CONSENT_RATE_PER_HOUR=1000000 COHORT_CONTRIBUTION_RATE_PER_HOUR=1000000 \
+    "$B/cohortd" 2>"$tmp/cohortd.$1.log" &
   PID=$!
   pids+=("$PID")
   for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -247,6 +247,9 @@ static void expected(char *out, size_t cap, const coh_config_spec *s)
     case COH_CFG_CONNINFO:
         snprintf(out, cap, "not empty");
         break;
+    case COH_CFG_AMOUNT:
+        snprintf(out, cap, "an amount in base units (decimal digits, at most 2^256-1)");
+        break;
     }
 }
 
@@ -297,6 +300,11 @@ int coh_config_check_value(const coh_config_spec *s, const char *v, const char *
     case COH_CFG_CONNINFO:
         ok = *v != '\0';
         break;
+    case COH_CFG_AMOUNT: {
+        uint8_t amount[32];
+        ok = coh_u256_from_dec(amount, v) == 0;
+        break;
+    }
     }
     if (ok)
         return 0;
@@ -430,6 +438,8 @@ const char *coh_config_kind_name(const coh_config_spec *s)
         return "path";
     case COH_CFG_CONNINFO:
         return "postgres";
+    case COH_CFG_AMOUNT:
+        return "amount";
     }
     return "?";
 }
@@ -459,6 +469,8 @@ static void allowed(char *out, size_t cap, const coh_config_spec *s)
         snprintf(out, cap, "http(s)://host...");
     else if (s->kind == COH_CFG_LISTEN)
         snprintf(out, cap, "[ip:]port,...");
+    else if (s->kind == COH_CFG_AMOUNT)
+        snprintf(out, cap, "0..2^256-1");
     else if (s->flags & COH_CFG_OPTIONAL) {
         snprintf(out, cap, "any");
         return;

@@ -206,6 +206,7 @@ enum coh_config_kind {
     COH_CFG_LISTEN,      /* civetweb listening ports: comma-separated [ip:]port[s|r] */
     COH_CFG_PATH,        /* a file or directory path, not empty */
     COH_CFG_CONNINFO,    /* a libpq connection string or URI, not empty */
+    COH_CFG_AMOUNT,      /* a token amount in base units: decimal digits, at most 2^256-1 */
 };
 
 enum coh_config_flags {

@@ -570,8 +570,28 @@ json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, coh_err *e
 json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *purpose,
                              const char *owner, const char *before, int limit, const char *viewer,
                              coh_err *err);
-/* Open requests (newest first, at most 1000) for matching, with the viewer's consent state. */
-json_t *coh_db_requests_open_for(coh_db_pool *p, const char *viewer, coh_err *err);
+/* A page of the inbox: the operator's floors as exact fractions, the cursor and the limit. */
+struct coh_db_inbox_query {
+    unsigned long long min_k;                /* privacy_min_k */
+    unsigned long long eps_num, eps_den;     /* privacy_max_epsilon */
+    unsigned long long delta_num, delta_den; /* privacy_max_delta */
+    unsigned long long min_dp_contributors;  /* privacy_min_dp_contributors */
+    long long before_us;                     /* with before_id: the last row of the last page */
+    const char *before_id;                   /* 0x hex request id; NULL: the first page */
+    int limit;                               /* rows at most */
+    int window; /* the newest open requests matched before the indexes are used; 0: 500 */
+};
+/*
+ * The open requests of others that match profile (coh_db_profile_get's object of viewer) and
+ * are within the operator's floors (or already consented to or contributed to by viewer),
+ * newest first (created_at, id), after the cursor, at most q->limit: the matching is done in
+ * SQL before the limit: first over the newest q->window open requests in order, and when they
+ * do not fill the page, over candidates from the indexes of match_tokens and reward
+ * (sql/037_inbox_index.sql). Items {request, consent, contributed, created_us}. The SQL may
+ * admit what the C rules (coh_market_match) refuse, never the reverse: callers check each item.
+ */
+json_t *coh_db_inbox(coh_db_pool *p, const char *viewer, const json_t *profile,
+                     const struct coh_db_inbox_query *q, coh_err *err);
 /* Closes an open request of owner now: status 'closing' and a release job. */
 COH_WUR int coh_db_request_close(coh_db_pool *p, const char *id, const char *owner, coh_err *err);
 

@@ -114,18 +114,216 @@ json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *pur
         6, params, err);
 }
 
-json_t *coh_db_requests_open_for(coh_db_pool *p, const char *viewer, coh_err *err)
+/*
+ * The inbox's matching, in SQL, before the LIMIT: the rules of src/market/match.c
+ * (coh_market_match) and of the operator's floors (coh_market_within_operator_floors) over the
+ * request's columns and the viewer's profile, so a page holds the newest matching requests and
+ * no number of non-matching ones can push a match off it. The SQL may admit a little more than
+ * the C rules (JSON values of the wrong type, delta compared with a margin of 0.000001 where C
+ * rounds a double to 6 places), never less; svc/contribute.c applies the C rules to every row.
+ * The profile arrives as one JSON parameter ($2) and the statements are planned for its values
+ * (unprepared), so every profile expression is a constant. $12 is the profile's tokens for
+ * the indexed column match_tokens (sql/037_inbox_index.sql).
+ */
+#define INBOX_MATCH                                                                              \
+    /* the cursor: strictly after the last row of the previous page */                          \
+    "AND ($9::bigint IS NULL OR (r.created_at, r.id) < (timestamptz 'epoch' + $9::bigint * "    \
+    "interval '1 microsecond', decode($10, 'hex'))) "                                            \
+    /* indexed: reward, and purpose, attributes and reward (a superset of the rules below) */   \
+    "AND r.reward >= coalesce(($2::jsonb ->> 'min_reward')::numeric, 0) "                        \
+    "AND r.match_tokens && $12::text[] "                                                         \
+    /* purpose accepted */                                                                       \
+    "AND ($2::jsonb -> 'purposes') ? r.purpose "                                                 \
+    /* epsilon within what is left of the lifetime epsilon */                                    \
+    "AND (r.epsilon = 0 OR r.epsilon + ($2::jsonb ->> 'epsilon_spent')::numeric <= "             \
+    "($2::jsonb ->> 'lifetime_epsilon')::numeric) "                                              \
+    /* the contributor's own floors */                                                           \
+    "AND CASE WHEN r.privacy ->> 'mode' = 'dp' THEN ($2::jsonb ->> 'max_epsilon') IS NULL OR "   \
+    "r.epsilon <= ($2::jsonb ->> 'max_epsilon')::numeric ELSE ($2::jsonb -> 'statistics_only') " \
+    "IS DISTINCT FROM 'true'::jsonb AND (($2::jsonb ->> 'min_k') IS NULL OR CASE WHEN "          \
+    "jsonb_typeof(r.privacy -> 'k') = 'number' THEN (r.privacy ->> 'k')::numeric END >= "        \
+    "($2::jsonb ->> 'min_k')::numeric) END "                                                     \
+    /* eligibility: each attribute named is one of the profile's, each category one it has */   \
+    "AND (jsonb_typeof(r.eligibility) <> 'object' OR ("                                          \
+    "(NOT r.eligibility ? 'age_band' OR ($2::jsonb -> 'attributes') ? 'age_band' AND "           \
+    "r.eligibility -> 'age_band' @> jsonb_build_array($2::jsonb -> 'attributes' -> "             \
+    "'age_band')) "                                                                              \
+    "AND (NOT r.eligibility ? 'country' OR ($2::jsonb -> 'attributes') ? 'country' AND "         \
+    "r.eligibility -> 'country' @> jsonb_build_array($2::jsonb -> 'attributes' -> "              \
+    "'country')) "                                                                               \
+    "AND (NOT r.eligibility ? 'sex' OR ($2::jsonb -> 'attributes') ? 'sex' AND "                 \
+    "r.eligibility -> 'sex' @> jsonb_build_array($2::jsonb -> 'attributes' -> 'sex')) "          \
+    "AND (NOT r.eligibility ? 'categories' OR jsonb_typeof(r.eligibility -> 'categories') <> "   \
+    "'array' OR r.eligibility -> 'categories' <@ coalesce($2::jsonb -> 'categories', "           \
+    "'[]'::jsonb)))) "                                                                           \
+    /* the operator's floors, unless the viewer already took part (to revoke) */                \
+    "AND (c.contributor IS NOT NULL AND c.revoked_at IS NULL OR EXISTS (SELECT 1 FROM "          \
+    "contributions x WHERE x.request_id = r.id AND x.contributor = $1) OR CASE WHEN "            \
+    "r.privacy ->> 'mode' = 'dp' THEN r.epsilon * $5::numeric <= $4::numeric AND (CASE WHEN "    \
+    "jsonb_typeof(r.privacy -> 'delta') = 'number' THEN (r.privacy ->> 'delta')::numeric "       \
+    "ELSE 0 END) * $7::numeric <= $6::numeric + $7::numeric * 0.000001 AND "                     \
+    "r.max_contributors >= $8::int ELSE CASE WHEN jsonb_typeof(r.privacy -> 'k') = 'number' "    \
+    "THEN (r.privacy ->> 'k')::numeric END >= $3::int END) "
+
+/* The matching rows of relation FROM (aliased r), newest first, at most $11. */
+#define INBOX_ROWS(FROM)                                                                         \
+    "SELECT r.id, r.created_at, (extract(epoch FROM r.created_at) * 1000000)::bigint AS "        \
+    "created_us, CASE WHEN c.contributor IS NULL THEN 'none' WHEN c.revoked_at IS NOT NULL "     \
+    "THEN 'revoked' ELSE 'given' END AS consent, EXISTS (SELECT 1 FROM contributions x WHERE "   \
+    "x.request_id = r.id AND x.contributor = $1) AS contributed FROM " FROM " r LEFT JOIN "      \
+    "consents c ON c.request_id = r.id AND c.contributor = $1 WHERE r.status = 'open' AND "      \
+    "r.owner <> $1 " INBOX_MATCH "ORDER BY r.created_at DESC, r.id DESC LIMIT $11::int"
+
+#define INBOX_JSON                                                                               \
+    "SELECT coalesce(json_agg(json_build_object('request', request_json(r, $1), 'consent', "    \
+    "m.consent, 'contributed', m.contributed, 'created_us', m.created_us) ORDER BY "             \
+    "m.created_at DESC, m.id DESC), '[]') FROM m JOIN requests r ON r.id = m.id"
+
+/* First the newest $13 open requests after the cursor, in order (requests_inbox): when they
+ * hold a page of matches, or are all there is, that is the answer. */
+static const char INBOX_WINDOW_SQL[] =
+    "WITH w AS MATERIALIZED (SELECT * FROM requests r WHERE r.status = 'open' AND ($9::bigint "
+    "IS NULL OR (r.created_at, r.id) < (timestamptz 'epoch' + $9::bigint * interval "
+    "'1 microsecond', decode($10, 'hex'))) ORDER BY r.created_at DESC, r.id DESC LIMIT "
+    "$13::int), m AS (" INBOX_ROWS("w") ") SELECT json_build_object('scanned', (SELECT count(*) "
+    "FROM w), 'rows', (" INBOX_JSON "))::text";
+
+/* Else the matches are few among many: their candidates come from the indexes of reward and of
+ * the tokens (bitmaps, not the ordered scan), then are sorted. */
+static const char INBOX_SPARSE_SQL[] =
+    "WITH m AS (" INBOX_ROWS("requests") ") SELECT json_build_object('rows', (" INBOX_JSON
+    "))::text";
+
+#define INBOX_WINDOW 500
+
+/* The strings of a JSON array, or {"*"} and the string value of one (a profile attribute). */
+static size_t strings_of(const char **out, size_t cap, const json_t *a)
 {
-    const char *params[] = {viewer};
-    return coh_db_json(
-        p,
-        "SELECT coalesce(json_agg(json_build_object('request', request_json(r, $1), 'consent', "
-        "CASE WHEN c.contributor IS NULL THEN 'none' WHEN c.revoked_at IS NOT NULL THEN "
-        "'revoked' ELSE 'given' END, 'contributed', EXISTS (SELECT 1 FROM contributions x "
-        "WHERE x.request_id = r.id AND x.contributor = $1)) ORDER BY r.created_at DESC), '[]') "
-        "FROM (SELECT * FROM requests WHERE status = 'open' AND owner <> $1 ORDER BY created_at "
-        "DESC LIMIT 1000) r LEFT JOIN consents c ON c.request_id = r.id AND c.contributor = $1",
-        1, params, err);
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        if (json_is_string(v) && n < cap)
+            out[n++] = json_string_value(v);
+    }
+    return n;
+}
+
+/*
+ * The profile's tokens for match_tokens (sql/037_inbox_index.sql): each accepted purpose x
+ * {'*', its value} for age_band, country and sex x its min_reward's bucket (digits in threes);
+ * a text[] literal, malloc'd, NULL on OOM.
+ */
+static char *inbox_tokens(const json_t *profile)
+{
+    const json_t *attrs = json_object_get(profile, "attributes");
+    static const char *const keys[] = {"age_band", "country", "sex"};
+    const char *vals[3][2];
+    size_t nv[3];
+    for (int k = 0; k < 3; k++) {
+        vals[k][0] = "*";
+        const char *mine = json_string_value(json_object_get(attrs, keys[k]));
+        nv[k] = mine ? 2 : 1;
+        vals[k][1] = mine;
+    }
+    const char *purposes[256];
+    size_t np = strings_of(purposes, 256, json_object_get(profile, "purposes"));
+    const char *min = json_string_value(json_object_get(profile, "min_reward"));
+    size_t bucket = ((min && strcmp(min, "0") != 0 ? strlen(min) : 1) + 2) / 3;
+    size_t n = np * nv[0] * nv[1] * nv[2], k = 0;
+    if (n == 0)
+        return strdup("{}");
+    char **strs = calloc(n, sizeof *strs);
+    int ok = strs != NULL;
+    for (size_t p = 0; ok && p < np; p++)
+        for (size_t a = 0; a < nv[0]; a++)
+            for (size_t c = 0; c < nv[1]; c++)
+                for (size_t s = 0; ok && s < nv[2]; s++) {
+                    size_t len = strlen(purposes[p]) + strlen(vals[0][a]) + strlen(vals[1][c]) +
+                                 strlen(vals[2][s]) + 8;
+                    if ((strs[k] = malloc(len)) == NULL)
+                        ok = 0;
+                    else
+                        snprintf(strs[k++], len, "%s|%s|%s|%s|%zu", purposes[p], vals[0][a],
+                                 vals[1][c], vals[2][s], bucket);
+                }
+    char *out = ok ? coh_db_text_array((const char *const *)strs, k) : NULL;
+    for (size_t i = 0; strs && i < k; i++)
+        free(strs[i]);
+    free(strs);
+    return out;
+}
+
+/* Runs one of the statements; its JSON object, or NULL with err set. */
+static json_t *inbox_run(coh_db_conn *c, const char *sql, int n, const char *const *params,
+                         coh_err *err)
+{
+    PGresult *r = coh_db_exec_unprepared(c, sql, n, params, err);
+    if (!r)
+        return NULL;
+    json_error_t je;
+    json_t *v = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, &je) : NULL;
+    PQclear(r);
+    if (!json_is_array(json_object_get(v, "rows"))) {
+        json_decref(v);
+        coh_err_set(err, COH_ERR_DB, "the inbox query returned no JSON array");
+        return NULL;
+    }
+    return v;
+}
+
+json_t *coh_db_inbox(coh_db_pool *p, const char *viewer, const json_t *profile,
+                     const struct coh_db_inbox_query *q, coh_err *err)
+{
+    char *tok = inbox_tokens(profile);
+    char *prof = json_dumps(profile, JSON_COMPACT);
+    json_t *v = NULL, *res = NULL;
+    coh_db_conn *c = NULL;
+    if (!prof || !tok) {
+        coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    char num[8][24], us[24];
+    unsigned long long ints[] = {q->min_k,     q->eps_num,   q->eps_den,
+                                 q->delta_num, q->delta_den, q->min_dp_contributors};
+    for (int i = 0; i < 6; i++)
+        snprintf(num[i], sizeof num[i], "%llu", ints[i]);
+    snprintf(num[6], sizeof num[6], "%d", q->limit);
+    int window = q->window > 0 ? q->window : INBOX_WINDOW;
+    snprintf(num[7], sizeof num[7], "%d", window);
+    snprintf(us, sizeof us, "%lld", q->before_us);
+    const char *params[] = {viewer, prof, num[0], num[1], num[2], num[3], num[4], num[5],
+                            q->before_id ? us : NULL, q->before_id ? bare(q->before_id) : NULL,
+                            num[6], tok, num[7]};
+    if (!(c = coh_db_acquire(p, 2000, err)))
+        goto out;
+    res = inbox_run(c, INBOX_WINDOW_SQL, 13, params, err);
+    if (!res)
+        goto out;
+    if (json_array_size(json_object_get(res, "rows")) >= (size_t)q->limit ||
+        json_integer_value(json_object_get(res, "scanned")) < window) {
+        v = json_incref(json_object_get(res, "rows"));
+        goto out;
+    }
+    json_decref(res);
+    res = NULL;
+    /* A plan from the indexes of the tokens and of reward (bitmaps), never the ordered walk
+     * of every open request the window just showed to be mostly others'; in this process
+     * alone (parallel workers cost more than they save on a page of matches). */
+    if (coh_db_cmd(c, "BEGIN", err) == 0 &&
+        coh_db_cmd(c, "SET LOCAL enable_indexscan = off", err) == 0 &&
+        coh_db_cmd(c, "SET LOCAL enable_seqscan = off", err) == 0 &&
+        coh_db_cmd(c, "SET LOCAL max_parallel_workers_per_gather = 0", err) == 0 &&
+        (res = inbox_run(c, INBOX_SPARSE_SQL, 12, params, err)) != NULL &&
+        coh_db_cmd(c, "COMMIT", err) == 0)
+        v = json_incref(json_object_get(res, "rows"));
+out:
+    json_decref(res);
+    if (c)
+        coh_db_release(c);
+    free(prof);
+    free(tok);
+    return v;
 }
 
 int coh_db_request_close(coh_db_pool *p, const char *id, const char *owner, coh_err *err)

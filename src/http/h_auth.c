@@ -38,20 +38,14 @@ static void public_authority(char *out, size_t cap, const char *url)
 
 static int rate_limited(struct coh_http_req *req, const char *kind, const char *key)
 {
-    char k[96], bucket[64];
+    char k[96], what[64], bucket[64];
     if (strcmp(kind, "client") == 0) {
         coh_http_client_bucket(bucket, sizeof bucket, key);
         key = bucket;
     }
     snprintf(k, sizeof k, "%s:%s", kind, key);
-    int retry = 1;
-    if (coh_ratelimit_take(req->app->ratelimit, k, &retry))
-        return 0;
-    char hdr[48];
-    snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", retry);
-    coh_http_problem_headers(req, COH_PROBLEM_RATE_LIMITED, hdr,
-                             "too many sign-in attempts for this %s; retry in %d s", kind, retry);
-    return 1;
+    snprintf(what, sizeof what, "sign-in attempts for this %s", kind);
+    return coh_http_rate_limited(req, req->app->ratelimit, k, what);
 }
 
 void coh_h_auth_nonce(struct coh_http_req *req)

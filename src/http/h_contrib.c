@@ -8,6 +8,7 @@
 #include "http/handlers.h"
 #include "market/market.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,10 @@ void coh_h_consent_put(struct coh_http_req *req)
     json_t *v = contributor_request(req, id);
     if (!v)
         return;
+    if (coh_http_rate_limited(req, req->app->consent_rate, req->account, "consents")) {
+        json_decref(v);
+        return;
+    }
     json_t *body = coh_http_body_object(req);
     if (!body) {
         json_decref(v);
@@ -145,6 +150,11 @@ void coh_h_consent_delete(struct coh_http_req *req)
     json_t *v = contributor_request(req, id);
     if (!v)
         return;
+    /* Revoking and consenting again share one allowance: a loop of both churns rows too. */
+    if (coh_http_rate_limited(req, req->app->consent_rate, req->account, "consents")) {
+        json_decref(v);
+        return;
+    }
     coh_err err = {0};
     if (coh_db_consent_revoke(req->app->db, id, req->account, &err))
         coh_http_send_err(req, &err);
@@ -159,6 +169,10 @@ void coh_h_contribution_put(struct coh_http_req *req)
     json_t *v = contributor_request_ex(req, id, 1);
     if (!v)
         return;
+    if (coh_http_rate_limited(req, req->app->contribution_rate, req->account, "contributions")) {
+        json_decref(v);
+        return;
+    }
     json_t *body = coh_http_body_object(req);
     const char *sealed = body ? json_string_value(json_object_get(body, "sealed")) : NULL;
     /* 0x hex (docs/API.md); base64 without the 0x is wave 1's form, still accepted. */
@@ -190,12 +204,33 @@ void coh_h_contribution_put(struct coh_http_req *req)
     json_decref(v);
 }
 
+/* GET /v1/me/inbox?limit=&before_us=&before_id=: a page of matches, newest first. */
 void coh_h_inbox(struct coh_http_req *req)
 {
     if (!coh_http_auth_require(req))
         return;
+    long long limit, before_us;
+    if (coh_http_query_int(req, "limit", 50, 1, 200, &limit) ||
+        coh_http_query_int(req, "before_us", -1, 0, LLONG_MAX, &before_us))
+        return;
+    char before_id[80] = "";
+    int has_id = coh_http_query_get(req, "before_id", before_id, sizeof before_id) >= 0;
+    uint8_t raw[32];
+    /* The cursor is the pair next held: both or neither. */
+    if ((has_id && (strncmp(before_id, "0x", 2) != 0 ||
+                    coh_hex_decode_exact(raw, sizeof raw, before_id) != 0)) ||
+        has_id != (before_us >= 0)) {
+        const char *name = has_id && before_us < 0 ? "before_us" : "before_id";
+        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                             json_pack("{s:s,s:s}", "parameter", name, "in", "query"),
+                             "'before_us' and 'before_id' come together, as the inbox's next "
+                             "gave them ('before_id': 0x and 64 hex digits)");
+        return;
+    }
+    struct coh_svc_inbox_page page = {
+        .limit = (int)limit, .before_us = before_us, .before_id = has_id ? before_id : NULL};
     coh_err err = {0};
-    json_t *inbox = coh_svc_inbox(req->app->db, req->app->floors, req->account, &err);
+    json_t *inbox = coh_svc_inbox(req->app->db, req->app->floors, req->account, &page, &err);
     if (!inbox) {
         coh_http_send_err(req, &err);
         return;

@@ -78,6 +78,11 @@ void coh_h_requests_create(struct coh_http_req *req)
     json_t *body = researcher_body(req);
     if (!body)
         return;
+    /* Every attempt counts, refused ones too: thousands of requests cost hours, not seconds. */
+    if (coh_http_rate_limited(req, req->app->create_rate, req->account, "requests created")) {
+        json_decref(body);
+        return;
+    }
     coh_err err = {0};
     char id[COH_HASH_HEX_SIZE];
     json_t *codes = NULL;

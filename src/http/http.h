@@ -24,7 +24,10 @@ struct coh_app {
     const char *openapi_path; /* served at /openapi.yaml */
     size_t max_body_bytes;
     struct coh_metrics *metrics;
-    struct coh_ratelimit *ratelimit;
+    struct coh_ratelimit *ratelimit;         /* sign-in, per address and per client IP */
+    struct coh_ratelimit *create_rate;       /* request creation, per researcher (may be NULL) */
+    struct coh_ratelimit *consent_rate;      /* consents given or revoked, per account */
+    struct coh_ratelimit *contribution_rate; /* contributions, per account */
     coh_secbuf *ledger_key;  /* 32-byte secp256k1 ledger signing key; NULL until loaded */
     char ledger_address[COH_ADDR_HEX_SIZE]; /* its address, lowercase 0x hex ("" when none) */
     struct coh_svc_claims_cache *claims; /* GET /v1/claims trees (may be NULL: built per call) */
@@ -234,5 +237,12 @@ struct coh_ratelimit *coh_ratelimit_new(double per_second, double burst);
 void coh_ratelimit_free(struct coh_ratelimit *r);
 /* Takes one token for key; returns 1 when allowed, 0 when limited (*retry_after seconds). */
 int coh_ratelimit_take(struct coh_ratelimit *r, const char *key, int *retry_after);
+/*
+ * Takes one token of r for key (an account, a client IP). Returns 0 when allowed (also when r
+ * is NULL: no limit); otherwise answers 429 rate-limited with Retry-After and the detail "too
+ * many <what>; retry in N s", and returns 1.
+ */
+int coh_http_rate_limited(struct coh_http_req *req, struct coh_ratelimit *r, const char *key,
+                          const char *what);
 
 #endif

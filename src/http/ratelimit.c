@@ -3,11 +3,14 @@
  * table indexed by SipHash under a random key, so nobody can aim collisions at a victim's
  * bucket. Colliding keys share a bucket until it is full again (conservative: a collision can
  * only limit more, never reset someone's limit). Memory is fixed whatever the key spray.
+ * One table per limited action (sign-in, request creation, consents, contributions), each with
+ * its own rate from the settings; coh_http_rate_limited answers 429 with Retry-After.
  */
 #include "http/http.h"
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -88,4 +91,17 @@ int coh_ratelimit_take(struct coh_ratelimit *r, const char *key, int *retry_afte
         *retry_after = (int)((1.0 - b->tokens) / r->rate) + 1;
     pthread_mutex_unlock(&r->mu);
     return ok;
+}
+
+int coh_http_rate_limited(struct coh_http_req *req, struct coh_ratelimit *r, const char *key,
+                          const char *what)
+{
+    int retry = 1;
+    if (!r || coh_ratelimit_take(r, key, &retry))
+        return 0;
+    char hdr[48];
+    snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", retry);
+    coh_http_problem_headers(req, COH_PROBLEM_RATE_LIMITED, hdr, "too many %s; retry in %d s", what,
+                             retry);
+    return 1;
 }

@@ -118,6 +118,7 @@ typedef struct coh_market_floors {
     coh_rational max_epsilon;     /* privacy_max_epsilon per request [1] */
     coh_rational max_delta;       /* privacy_max_delta [1e-6] */
     unsigned min_dp_contributors; /* privacy_min_dp_contributors [50] */
+    uint8_t min_escrow[32];       /* request_min_escrow: least reward x max_contributors [0] */
 } coh_market_floors;
 
 /* The design's defaults. */
@@ -131,6 +132,13 @@ void coh_market_floors_default(coh_market_floors *f);
  */
 COH_WUR int coh_market_floors_from_config(coh_market_floors *f, const coh_config *c,
                                           coh_err *err);
+/*
+ * Does spec (coh_market_spec_validate's output) lock at least f->min_escrow (reward x
+ * max_contributors)? A floor on what each request costs its researcher, so that burying other
+ * requests under thousands of cheap ones costs real tokens. 0, or COH_ERR_INVALID with a
+ * message naming request_min_escrow and both amounts.
+ */
+COH_WUR int coh_market_escrow_check(const json_t *spec, const coh_market_floors *f, coh_err *err);
 
 /* ---- request specifications (spec.c) ---------------------------------------------------- */
 /*

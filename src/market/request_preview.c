@@ -59,6 +59,8 @@ int coh_market_request_preview(json_t **out, const json_t *body, int64_t now_s,
     }
     json_t *spec = NULL;
     int rc = coh_market_spec_validate(&spec, body, now_s, floors, err);
+    if (!rc && (rc = coh_market_escrow_check(spec, floors, err)) != 0)
+        json_decref(spec);
     if (rc)
         return rc;
     long min = (long)json_integer_value(json_object_get(spec, "min_contributors"));

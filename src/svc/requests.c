@@ -69,6 +69,8 @@ int coh_svc_request_create(char id[COH_HASH_HEX_SIZE], json_t **codes, coh_db_po
     *codes = NULL;
     json_t *spec = NULL;
     int rc = coh_market_spec_validate(&spec, body, now_s, floors, err);
+    if (!rc && (rc = coh_market_escrow_check(spec, floors, err)) != 0)
+        json_decref(spec);
     if (rc)
         return rc == COH_ERR_NOMEM ? rc : COH_ERR_INVALID;
     uint8_t(*hashes)[32] = NULL;

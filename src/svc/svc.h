@@ -80,9 +80,21 @@ json_t *coh_svc_consent_view(json_t *stored, const json_t *v, const char *accoun
 COH_WUR int coh_svc_contribute(coh_db_pool *db, const coh_secbuf *master, const char *id,
                                const json_t *v, const char *contributor, const uint8_t *ct,
                                size_t ct_len, coh_err *err);
-/* GET /v1/me/inbox: {requests: the open requests account matches, notices}. */
+/* A page of the inbox: at most limit requests, older than the cursor (before_id NULL: none). */
+struct coh_svc_inbox_page {
+    int limit;
+    long long before_us;   /* created_at in microseconds of the previous page's last row */
+    const char *before_id; /* its id, 0x hex */
+    int window;            /* 0: the default (coh_db_inbox_query.window; tests set it) */
+};
+/*
+ * GET /v1/me/inbox: {requests: the open requests account matches, newest first, at most
+ * page->limit; notices; next: {before_us, before_id} of the following page or null; limit}.
+ * Matched in SQL before the limit, then each row by coh_market_match, so a page may hold fewer
+ * than limit while next is not null.
+ */
 json_t *coh_svc_inbox(coh_db_pool *db, const coh_market_floors *floors, const char *account,
-                      coh_err *err);
+                      const struct coh_svc_inbox_page *page, coh_err *err);
 
 /* ---- payments (payouts.c): idempotent ledger postings ------------------------------------ */
 /* Locks reward x max in escrow:<request>; COH_ERR_LIMIT when the owner's balance is short. */

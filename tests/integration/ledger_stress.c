@@ -11,6 +11,7 @@
  */
 #include "crypto/crypto.h"
 #include "db/db.h"
+#include "own_database.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -23,20 +24,8 @@
 #define THREADS 8
 #define PER_THREAD 1250 /* 8 x 1250 = 10,000 postings */
 
-static int g_pass, g_fail;
 static coh_db_pool *g_db;
 static coh_secbuf *g_key;
-
-#define CHECK(name, cond)                                                                          \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            g_pass++;                                                                              \
-            printf("ok - %s\n", name);                                                             \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__);                             \
-        }                                                                                          \
-    } while (0)
 
 static double now_s(void)
 {
@@ -194,21 +183,6 @@ static void *post_same(void *arg)
     coh_err err = {0};
     s->rc = coh_db_ledger_post(&s->e, &s->replayed, g_db, g_key, &err);
     return NULL;
-}
-
-/* Runs "VERB name" (CREATE/DROP DATABASE) on the base database. */
-static int admin(const char *base, const char *verb, const char *name)
-{
-    PGconn *pg = PQconnectdb(base);
-    char sql[160];
-    snprintf(sql, sizeof sql, "%s %s", verb, name); /* name is ours: coh_ledger_it_<pid> */
-    PGresult *r = PQstatus(pg) == CONNECTION_OK ? PQexec(pg, sql) : NULL;
-    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        fprintf(stderr, "%s: %s", sql, PQerrorMessage(pg));
-    PQclear(r);
-    PQfinish(pg);
-    return ok ? 0 : -1;
 }
 
 static void test_concurrent_chain(const uint8_t signer[20])
@@ -669,22 +643,7 @@ static int run_all(const char *url)
 
 int main(void)
 {
-    const char *base = getenv("COH_TEST_DATABASE_URL");
-    if (!base)
-        return fprintf(stderr, "COH_TEST_DATABASE_URL is not set\n"), 1;
-    if (sodium_init() < 0)
-        return 1;
-    char dbname[64], url[1024];
-    snprintf(dbname, sizeof dbname, "coh_ledger_it_%d", (int)getpid());
-    if (admin(base, "CREATE DATABASE", dbname) != 0)
-        return 1;
-    const char *p = strstr(base, "dbname=");
-    if (!p)
-        return fprintf(stderr, "COH_TEST_DATABASE_URL needs dbname=\n"), 1;
-    snprintf(url, sizeof url, "%.*sdbname=%s%s", (int)(p - base), base, dbname,
-             p + strcspn(p, " "));
-    int rc = run_all(url);
-    admin(base, "DROP DATABASE", dbname);
+    int rc = it_with_own_database("coh_ledger_it", run_all);
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return rc || g_fail ? 1 : 0;
 }

@@ -105,6 +105,32 @@ static void test_decimal(void **state)
     assert_int_equal(check(&d, "", m), COH_ERR_INVALID);
 }
 
+static void test_amount(void **state)
+{
+    (void)state;
+    char m[256];
+    coh_config_spec a = {"min", COH_CFG_AMOUNT, "0", 0, 0, 0, "", NULL};
+    assert_int_equal(check(&a, "0", m), 0);
+    assert_int_equal(check(&a, "1000000000000000000", m), 0);
+    assert_int_equal(
+        check(&a, "115792089237316195423570985008687907853269984665640564039457584007913129639935",
+              m),
+        0);
+    assert_int_equal(
+        check(&a, "115792089237316195423570985008687907853269984665640564039457584007913129639936",
+              m),
+        COH_ERR_INVALID);
+    assert_string_equal(m,
+                        "config: f.conf:3: setting 'min' must be an amount in base units (decimal "
+                        "digits, at most 2^256-1), got "
+                        "'1157920892373161954235709850086879078532699846656405640394575840'");
+    assert_int_equal(check(&a, "-1", m), COH_ERR_INVALID);
+    assert_int_equal(check(&a, "1.5", m), COH_ERR_INVALID);
+    assert_int_equal(check(&a, "0x10", m), COH_ERR_INVALID);
+    assert_int_equal(check(&a, " 1", m), COH_ERR_INVALID);
+    assert_int_equal(check(&a, "", m), COH_ERR_INVALID);
+}
+
 static void test_address_url_listen_path(void **state)
 {
     (void)state;
@@ -302,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_int_and_duration),
         cmocka_unit_test(test_bool_enum),
         cmocka_unit_test(test_decimal),
+        cmocka_unit_test(test_amount),
         cmocka_unit_test(test_address_url_listen_path),
         cmocka_unit_test(test_secret_never_echoed),
         cmocka_unit_test(test_origins),

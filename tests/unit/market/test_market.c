@@ -79,6 +79,32 @@ static void test_spec_valid(void **state)
     json_decref(b);
 }
 
+/* request_min_escrow (issue 17): reward x max_contributors must reach it, exactly. */
+static void test_min_escrow(void **state)
+{
+    (void)state;
+    coh_market_floors f;
+    coh_market_floors_default(&f);
+    json_t *spec = json_pack("{s:s,s:i}", "reward", "200", "max_contributors", 5);
+    coh_err err = {0};
+    assert_int_equal(coh_market_escrow_check(spec, &f, &err), 0); /* default 0: no minimum */
+    assert_int_equal(coh_market_escrow_check(spec, NULL, &err), 0);
+    assert_int_equal(coh_u256_from_dec(f.min_escrow, "1000"), 0);
+    assert_int_equal(coh_market_escrow_check(spec, &f, &err), 0); /* 200 x 5 = 1000 */
+    assert_int_equal(coh_u256_from_dec(f.min_escrow, "1001"), 0);
+    assert_int_equal(coh_market_escrow_check(spec, &f, &err), COH_ERR_INVALID);
+    assert_string_equal(err.msg,
+                        "reward x max_contributors is 1000, below request_min_escrow (1001 base "
+                        "units)");
+    /* beyond 2^64: compared as uint256 */
+    assert_int_equal(coh_u256_from_dec(f.min_escrow, "100000000000000000000"), 0);
+    json_object_set_new(spec, "reward", json_string("20000000000000000000"));
+    assert_int_equal(coh_market_escrow_check(spec, &f, &err), 0);
+    json_object_set_new(spec, "reward", json_string("19999999999999999999"));
+    assert_int_equal(coh_market_escrow_check(spec, &f, &err), COH_ERR_INVALID);
+    json_decref(spec);
+}
+
 static void test_spec_refusals_name_the_member(void **state)
 {
     (void)state;
@@ -320,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_spec_valid),  cmocka_unit_test(test_spec_refusals_name_the_member),
         cmocka_unit_test(test_spec_floors), cmocka_unit_test(test_spec_dp),
         cmocka_unit_test(test_records),     cmocka_unit_test(test_match),
+        cmocka_unit_test(test_min_escrow),
     };
     if (coh_process_harden() != 0)
         return 1;

@@ -106,21 +106,38 @@ export async function profile() {
   return [h('h1', 'Your profile'), h('p', 'Address: ', h('code', p.address), h('br'), 'DID: ', h('code', p.did)), form];
 }
 
+// One inbox card.
+function inboxCard({ request: req, consent, contributed }) {
+  const consentWords = { none: 'Not consented', given: 'Consent given', revoked: 'Consent revoked' };
+  return h('li.card.request-card', { dataset: { id: req.id } },
+    h('h2', h('a', { href: `#/requests/${req.id}` }, req.title)), statusBadge(req.status),
+    h('span.badge', contributed ? 'Contributed' : consentWords[consent] ?? consent),
+    h('dl.facts',
+      h('dt', 'Reward'), h('dd', tokens(req.reward)),
+      h('dt', 'Closes'), h('dd', `${when(req.closes_at)} (${relative(req.closes_at)})`),
+      h('dt', 'Asks for'), h('dd', (req.schema?.fields ?? []).map((f) => f.name).join(', '))),
+    h('p.privacy', privacyWords(req)),
+    h('a.button', { href: `#/requests/${req.id}` }, contributed ? 'View or replace your contribution' : 'Review and take part'));
+}
+
 export async function inbox() {
   const r = await api('GET', '/v1/me/inbox');
-  const consentWords = { none: 'Not consented', given: 'Consent given', revoked: 'Consent revoked' };
+  // The server matches before it pages (docs/API.md): "Show more" follows next.
+  const list = h('ul.cards.inbox', r.requests.map(inboxCard));
+  let next = r.next;
+  const more = h('button#inbox-more', { type: 'button', hidden: !next }, 'Show more');
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    const page = await api('GET', `/v1/me/inbox?before_us=${next.before_us}&before_id=${next.before_id}`);
+    list.append(...page.requests.map(inboxCard));
+    next = page.next;
+    more.hidden = !next;
+    more.disabled = false;
+  });
   return [
     h('h1', 'Inbox'),
     h('p', 'Open requests that match your consent profile right now.'),
-    r.requests.length ? h('ul.cards.inbox', r.requests.map(({ request: req, consent, contributed }) => h('li.card.request-card', { dataset: { id: req.id } },
-      h('h2', h('a', { href: `#/requests/${req.id}` }, req.title)), statusBadge(req.status),
-      h('span.badge', contributed ? 'Contributed' : consentWords[consent] ?? consent),
-      h('dl.facts',
-        h('dt', 'Reward'), h('dd', tokens(req.reward)),
-        h('dt', 'Closes'), h('dd', `${when(req.closes_at)} (${relative(req.closes_at)})`),
-        h('dt', 'Asks for'), h('dd', (req.schema?.fields ?? []).map((f) => f.name).join(', '))),
-      h('p.privacy', privacyWords(req)),
-      h('a.button', { href: `#/requests/${req.id}` }, contributed ? 'View or replace your contribution' : 'Review and take part'))))
+    r.requests.length || r.next ? [list, more]
       : h('p.note', 'No open request matches your profile. Widening the kinds of data or purposes you accept, lowering your minimum reward, or relaxing your privacy floors matches more requests. ', h('a', { href: '#/profile' }, 'Edit your profile.')),
     r.notices.length ? h('section', h('h2', 'Notices'), h('ul.notices', r.notices.map((n) => h('li', h('strong', n.kind.replace(/_/g, ' ')), ` — ${n.detail ?? ''} `, h('span.muted', when(n.created_at)))))) : null,
   ];
