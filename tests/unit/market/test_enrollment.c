@@ -69,7 +69,7 @@ static char *hashes_json(size_t n, int dup)
     *o++ = '[';
     for (size_t i = 0; i < n + (dup ? 1 : 0); i++) {
         uint8_t h[32];
-        char code[16];
+        char code[32]; /* "code-" and a size_t in decimal */
         snprintf(code, sizeof code, "code-%zu", i < n ? i : 0);
         assert_int_equal(coh_market_invite_code_hash(h, code), 0);
         o += sprintf(o, "%s\"0x", i ? "," : "");
