@@ -73,6 +73,14 @@ static int open_database(struct cohortd *d, const coh_config *cfg, coh_err *err)
         fprintf(stderr, "cohortd: database_url: %s\n", err->msg);
         return 1;
     }
+    const char *read_url = coh_config_str(cfg, "database_read_url");
+    app->read_db = app->db;
+    if (*read_url && coh_db_pool_new(&app->read_db, read_url,
+                                     (int)coh_config_int(cfg, "db_pool_size"), timeout_ms, err)) {
+        app->read_db = NULL;
+        fprintf(stderr, "cohortd: database_read_url: %s\n", err->msg);
+        return 1;
+    }
     const char *migrate_url = coh_config_str(cfg, "migrate_database_url");
     coh_db_pool *owner_db = NULL;
     if (*migrate_url && coh_db_pool_new(&owner_db, migrate_url, 1, timeout_ms, err)) {
@@ -238,6 +246,8 @@ static void stop_all(struct cohortd *d)
     coh_ratelimit_free(d->app.consent_rate);
     coh_ratelimit_free(d->app.contribution_rate);
     coh_metrics_free(d->app.metrics);
+    if (d->app.read_db != d->app.db)
+        coh_db_pool_free(d->app.read_db);
     coh_db_pool_free(d->app.db);
     coh_svc_claims_cache_free(d->app.claims);
     coh_secbuf_free(d->app.ledger_key);

@@ -26,6 +26,9 @@ const coh_config_spec coh_settings[] = {
             "PostgreSQL connection (libpq URI or key=value) as the application role (cohort_app)"),
     SETTING("migrate_database_url", COH_CFG_CONNINFO, "", 0, 0, S | O,
             "the owner role's connection, used only to apply migrations; empty: database_url"),
+    SETTING("database_read_url", COH_CFG_CONNINFO, "", 0, 0, S | O,
+            "a replica (or a read-only role) for the public reads: ledger entries and anchors; "
+            "empty: database_url"),
     SETTING("listen", COH_CFG_LISTEN, "127.0.0.1:8080", 0, 0, 0,
             "address and port of the API (plain HTTP: put a TLS proxy in front)"),
     SETTING(

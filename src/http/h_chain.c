@@ -68,7 +68,7 @@ void coh_h_anchors(struct coh_http_req *req)
         coh_http_query_int(req, "limit", 50, 1, 500, &limit))
         return;
     coh_err err = {0};
-    json_t *j = coh_db_chain_anchors_json(req->app->db, after, (int)limit, &err);
+    json_t *j = coh_db_chain_anchors_json(req->app->read_db, after, (int)limit, &err);
     if (!j) {
         coh_http_send_err(req, &err);
         return;

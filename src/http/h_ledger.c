@@ -89,7 +89,7 @@ void coh_h_ledger_entries(struct coh_http_req *req)
     coh_ledger_entry *es = NULL;
     size_t n = 0;
     coh_err err = {0};
-    if (coh_db_ledger_entries(&es, &n, req->app->db, &f, &err)) {
+    if (coh_db_ledger_entries(&es, &n, req->app->read_db, &f, &err)) {
         coh_http_send_err(req, &err);
         return;
     }
@@ -110,12 +110,12 @@ void coh_h_ledger_entry(struct coh_http_req *req)
         return;
     coh_ledger_entry e;
     coh_err err = {0};
-    if (coh_db_ledger_entry_get(&e, req->app->db, seq, &err)) {
+    if (coh_db_ledger_entry_get(&e, req->app->read_db, seq, &err)) {
         coh_http_send_err(req, &err);
         return;
     }
     /* The batch that holds it: inclusion proof and anchor (both null until batched). */
-    json_t *anchor = coh_db_chain_entry_anchor_json(req->app->db, seq, &err);
+    json_t *anchor = coh_db_chain_entry_anchor_json(req->app->read_db, seq, &err);
     if (!anchor) {
         coh_http_send_err(req, &err);
         return;

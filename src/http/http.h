@@ -18,6 +18,9 @@
 struct coh_app {
     const coh_config *config;
     coh_db_pool *db;
+    /* The public reads anyone may make (ledger entries, anchors): database_read_url's pool,
+     * a replica that may lag by a moment, else db. */
+    coh_db_pool *read_db;
     coh_secbuf *master_key; /* 32 bytes */
     const char *sql_dir;
     const char *web_dir;      /* static files served at / (may be NULL) */
