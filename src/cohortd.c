@@ -180,9 +180,11 @@ static int start_workers(struct cohortd *d, const coh_config *cfg, coh_err *err)
 /* Before anything serves: with a rewards contract and a node, the node's chain id and the
  * contracts' code are the configured ones (svc/chain_check.c); a mismatch refuses the start.
  * Not under --check: scripts/setup.sh runs it before (re)deploying to a fresh dev chain. */
-static int check_chain(const coh_config *cfg, coh_err *err)
+static int check_chain(const struct cohortd *d, const coh_config *cfg, coh_err *err)
 {
     struct coh_svc_chain_check check = {
+        .db = d->app.db,
+        .ledger_address = d->app.ledger_address,
         .rpc_url = coh_config_str(cfg, "chain_rpc_url"),
         .chain_id = (uint64_t)coh_config_int(cfg, "chain_id"),
         .rewards = coh_config_str(cfg, "rewards_contract"),
@@ -322,7 +324,7 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (check_chain(cfg, &err) || start_servers(&d, cfg, &err) || start_workers(&d, cfg, &err))
+    if (check_chain(&d, cfg, &err) || start_servers(&d, cfg, &err) || start_workers(&d, cfg, &err))
         goto out;
     if (coh_log_buffered_start() != 0)
         coh_log_warn("cannot start the log flusher; logging unbuffered");

@@ -210,6 +210,9 @@ json_t *coh_db_conn_json(coh_db_conn *c, const char *sql, int n, const char *con
  */
 
 /* ---- the ledger signing key ------------------------------------------------------------ */
+/* *retired 1 when address (lowercase 0x) is a ledger key this ledger was rotated from. */
+COH_WUR int coh_db_ledger_key_retired(int *retired, coh_db_pool *p, const char *address,
+                                      coh_err *err);
 /* The active ledger key's address (lowercase 0x), "" when none. */
 COH_WUR int coh_db_ledger_key_active(char address[COH_ADDR_HEX_SIZE], coh_db_pool *p, coh_err *err);
 /*

@@ -157,3 +157,17 @@ int coh_db_ledger_key_rotate(coh_secbuf **new_key, uint8_t new_address[20], coh_
     *new_key = fresh;
     return coh_hex_decode_exact(new_address, 20, addr) ? COH_ERR_CRYPTO : 0;
 }
+
+int coh_db_ledger_key_retired(int *retired, coh_db_pool *p, const char *address, coh_err *err)
+{
+    *retired = 0;
+    const char *pp[1] = {address};
+    PGresult *r = coh_db_query(
+        p, "SELECT EXISTS (SELECT 1 FROM ledger_keys WHERE address = $1 AND NOT active)", 1, pp,
+        err);
+    if (!r)
+        return err->code;
+    *retired = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return 0;
+}

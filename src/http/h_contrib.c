@@ -178,9 +178,13 @@ void coh_h_contribution_put(struct coh_http_req *req)
     /* 0x hex (docs/API.md); base64 without the 0x is wave 1's form, still accepted. */
     size_t cap = sealed ? strlen(sealed) : 0;
     uint8_t *ct = sealed ? malloc(cap + 1) : NULL;
-    long ct_len = !ct                             ? -1
-                  : strncmp(sealed, "0x", 2) == 0 ? coh_hex_decode(ct, cap, sealed)
-                                                  : coh_base64_decode(ct, cap, sealed);
+    /* 0x hex (docs/API.md), or wave 1's base64, which may itself begin with "0x" (about one
+     * record in 4,096): hex only when all of it is hex. */
+    int hex = sealed && strncmp(sealed, "0x", 2) == 0 && cap % 2 == 0 &&
+              strspn(sealed + 2, "0123456789abcdefABCDEF") == cap - 2;
+    long ct_len = !ct   ? -1
+                  : hex ? coh_hex_decode(ct, cap, sealed)
+                        : coh_base64_decode(ct, cap, sealed);
     coh_err err = {0};
     if (!body) {
         /* answered */

@@ -86,6 +86,45 @@ static int check_contract(coh_chain_rpc *rpc, const char *name, const char *hash
     return 0;
 }
 
+/* The contract's anchorer() is ours, or a key we rotated from (a rotation the guardian has not
+ * installed yet); else COH_ERR_CONFLICT naming both. */
+static int check_anchorer(coh_chain_rpc *rpc, const struct coh_svc_chain_check *c, coh_err *err)
+{
+    uint8_t rewards[20], word[32];
+    coh_chain_buf data;
+    coh_chain_buf_init(&data);
+    coh_chain_abi_calldata(&data, "anchorer()", NULL, 0);
+    uint8_t *ret = NULL;
+    size_t n = 0;
+    int rc = coh_crypto_address_parse(rewards, c->rewards) != 0
+                 ? coh_err_set(err, COH_ERR_INVALID, "config: rewards_contract is not an address")
+             : data.oom ? coh_err_set(err, COH_ERR_NOMEM, "out of memory")
+                        : coh_chain_rpc_eth_call(rpc, &ret, &n, rewards, data.data, data.len, err);
+    coh_chain_buf_clear(&data);
+    if (rc == 0 && coh_chain_abi_get_word(word, ret, n, 0) != 0)
+        rc = coh_err_set(err, COH_CHAIN_EABI, "chain: anchorer(): malformed answer");
+    free(ret);
+    if (rc)
+        return rc;
+    char onchain[COH_ADDR_HEX_SIZE];
+    coh_hex_encode(onchain, word + 12, 20, 1);
+    if (strcmp(onchain, c->ledger_address) == 0)
+        return 0;
+    int retired = 0;
+    if ((rc = coh_db_ledger_key_retired(&retired, c->db, onchain, err)) != 0)
+        return rc;
+    if (retired) {
+        coh_log_warn("chain: the contract's anchorer %s is a key this ledger was rotated from; "
+                     "anchoring waits for the guardian's setAnchorer(%s)",
+                     onchain, c->ledger_address);
+        return 0;
+    }
+    return coh_err_set(err, COH_ERR_CONFLICT,
+                       "chain: the rewards contract's anchorer is %s, not this ledger key %s nor "
+                       "one it was rotated from",
+                       onchain, c->ledger_address);
+}
+
 int coh_svc_chain_check(const struct coh_svc_chain_check *c, coh_err *err)
 {
     coh_chain_rpc_opts opts = {.timeout_ms = 5000, .retries = 1, .backoff_ms = 200};
@@ -101,6 +140,8 @@ int coh_svc_chain_check(const struct coh_svc_chain_check *c, coh_err *err)
     if (rc == 0)
         rc = check_contract(rpc, "rewards_contract", "rewards_code_hash", c->rewards,
                             c->rewards_code_hash, id, err);
+    if (rc == 0 && c->db && c->ledger_address)
+        rc = check_anchorer(rpc, c, err);
     if (rc == 0 && *c->token)
         rc = check_contract(rpc, "token_contract", "token_code_hash", c->token, c->token_code_hash,
                             id, err);

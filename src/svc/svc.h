@@ -203,10 +203,13 @@ struct coh_svc_chain_check {
     const char *rewards_code_hash; /* "" or 0x + 64 hex */
     const char *token;             /* "" or token_contract */
     const char *token_code_hash;   /* "" or 0x + 64 hex */
+    coh_db_pool *db;               /* with ledger_address: check the contract's anchorer */
+    const char *ledger_address;    /* the active ledger key, lowercase 0x */
 };
 /*
  * The node's eth_chainId is chain_id, the contracts have code, with the pinned keccak256 of
- * their runtime code when set. A mismatch: COH_ERR_CONFLICT with one line in err naming it
+ * their runtime code when set, and the rewards contract's anchorer is the ledger key or one it
+ * was rotated from (a rotation the guardian has not installed yet). A mismatch: COH_ERR_CONFLICT with one line in err naming it
  * (cohortd refuses to start). A node that cannot be asked: a warning logged and
  * COH_ERR_UNAVAILABLE (cohortd starts; its chain worker retries).
  */

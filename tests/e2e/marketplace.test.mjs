@@ -251,6 +251,13 @@ test('distinct refusals, one consent shape, sealed as hex or (deprecated) base64
   // Wave 1's base64 is still accepted; hex is what clients send now.
   const old = await api(srv.base, 'POST', `/v1/requests/${req.id}/contributions`, { token: a.token, json: { sealed: await seal(a.rec, req.public_key, { base64: true }) } });
   assert.equal(old.status, 201, JSON.stringify(old.body));
+  // ... also a base64 record that happens to begin with "0x" (about one in 4,096): it is not
+  // read as hex unless all of it is hex.
+  let ox;
+  for (let i = 0; i < 200000 && !ox?.startsWith('0x'); i++) ox = await seal(a.rec, req.public_key, { base64: true });
+  assert.ok(ox.startsWith('0x'), 'a base64 record beginning with 0x');
+  const oxr = await api(srv.base, 'POST', `/v1/requests/${req.id}/contributions`, { token: a.token, json: { sealed: ox } });
+  assert.equal(oxr.status, 201, JSON.stringify(oxr.body));
   // Revoked: consent-revoked.
   assert.equal((await api(srv.base, 'DELETE', `/v1/requests/${req.id}/consents/me`, { token: a.token })).status, 204);
   const revoked = await me(a);
