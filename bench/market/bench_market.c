@@ -10,6 +10,8 @@
  *       requests (seeded through SQL: that path is not what is measured), then one connection
  *       per contributor POSTs pre-sealed records to /v1/requests/{id}/contributions for at
  *       most SECONDS. Each POST is a new (request, contributor) pair: a first insertion.
+ *       BASE may be a comma-separated list of cohortd on the same database: the requests are
+ *       created through the first, and contributor i posts to BASE number i mod their count.
  *   bench_market release DBURL BASE RESEARCHER N INVALID COHORTD_PID [wave1 MASTER_KEY_FILE]
  *       N contributors with profiles, signed consents and sealed contributions to one request
  *       (max_contributors N), through COPY, INVALID of them records the schema refuses (so the
@@ -455,6 +457,8 @@ struct load {
     const struct request *rqs;
     size_t n_rq;
     struct contributor *cs; /* NULL: GET /healthz */
+    char **bases;           /* contrib: client i posts to bases[i % n_base] */
+    size_t n_base;
     long ok, bad;
     char first_err[300];
 };
@@ -473,7 +477,8 @@ static int slot_arm(struct load *L, struct slot *s)
     if (s->next >= L->n_rq)
         return 0;
     size_t q = (s->client + s->next) % L->n_rq;
-    snprintf(url, sizeof url, "%s/v1/requests/%s/contributions", L->base, L->rqs[q].id);
+    snprintf(url, sizeof url, "%s/v1/requests/%s/contributions", L->bases[s->client % L->n_base],
+             L->rqs[q].id);
     curl_easy_setopt(s->h, CURLOPT_URL, url);
     curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, L->cs[s->client].sealed_b64[q]);
     s->next++;
@@ -591,6 +596,15 @@ static int cmd_healthz(const char *base, size_t conns, double seconds)
 static int cmd_contrib(const char *dburl, const char *base, const char *researcher, size_t n,
                        size_t n_rq, double seconds)
 {
+    char *list = strdup(base), *save = NULL, **bases = NULL;
+    size_t n_base = 0;
+    for (char *b = strtok_r(list, ",", &save); b; b = strtok_r(NULL, ",", &save)) {
+        bases = realloc(bases, (n_base + 1) * sizeof *bases);
+        bases[n_base++] = b;
+    }
+    if (!n_base)
+        die("contrib: no BASE");
+    base = bases[0];
     PGconn *c = pg_open(dburl);
     char rtoken[69];
     researcher_seed(c, researcher, rtoken);
@@ -604,7 +618,8 @@ static int cmd_contrib(const char *dburl, const char *base, const char *research
     seed_parallel(cs, n, rqs, n_rq, 1, 1, 0, 0);
     seed_copy(c, cs, n, rqs, n_rq, 1, 0);
     printf("seed_s=%.2f\nconsents=%zu\n", now_s() - t0, n * n_rq);
-    struct load L = {.base = base, .rqs = rqs, .n_rq = n_rq, .cs = cs};
+    struct load L = {.base = base, .rqs = rqs, .n_rq = n_rq, .cs = cs, .bases = bases,
+                     .n_base = n_base};
     double el = load_run(&L, n, seconds);
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM contributions");
@@ -615,6 +630,8 @@ static int cmd_contrib(const char *dburl, const char *base, const char *research
     if (L.bad)
         printf("contrib_first_error=%s\n", L.first_err);
     PQfinish(c);
+    free(bases);
+    free(list);
     return L.ok > 0 && stored == L.ok ? 0 : 1;
 }
 
@@ -908,7 +925,7 @@ int main(int argc, char **argv)
         strcmp(argv[1], "release") == 0)
         return cmd_release(argv[2], argv[3], argv[4], (size_t)atol(argv[5]), (size_t)atol(argv[6]),
                            atol(argv[7]), argc == 10 ? argv[9] : NULL);
-    fprintf(stderr, "usage: bench_market open | healthz BASE CONNS SECONDS | contrib DBURL BASE "
+    fprintf(stderr, "usage: bench_market open | healthz BASE CONNS SECONDS | contrib DBURL BASE[,BASE...] "
                     "RESEARCHER CLIENTS REQUESTS SECONDS | release DBURL BASE RESEARCHER N INVALID "
                     "PID [wave1 MASTER_KEY_FILE]\n");
     return 2;
