@@ -5,6 +5,7 @@
  * and refunded (both halves of "no escrow for an invisible request", src/svc/requests.c), the
  * CLI's local deposit refuses a public chain, and a profile is checked before it is stored.
  */
+#include "own_database.h"
 #include "svc/svc.h"
 
 #include <sodium.h>
@@ -14,21 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static int g_pass, g_fail;
-#define CHECK(name, cond)                                                                          \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            g_pass++;                                                                              \
-            printf("ok - %s\n", name);                                                             \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            printf("not ok - %s (%s:%d; last error: %s)\n", name, __FILE__, __LINE__, err.msg);    \
-        }                                                                                          \
-    } while (0)
-
 static const char RESEARCHER[] = "0x1111111111111111111111111111111111111111";
 static const char CONTRIBUTOR[] = "0x2222222222222222222222222222222222222222";
 
+/* One statement of test set-up on the test's own database (as its superuser). */
 static int admin(const char *url, const char *sql)
 {
     PGconn *pg = PQconnectdb(url);
@@ -193,23 +183,8 @@ static void run(coh_db_pool *db, const char *url)
     coh_secbuf_free(master);
 }
 
-int main(void)
+static int run_on(const char *url)
 {
-    const char *base = getenv("COH_TEST_DATABASE_URL");
-    if (!base)
-        return fprintf(stderr, "COH_TEST_DATABASE_URL is not set\n"), 1;
-    if (sodium_init() < 0)
-        return 1;
-    char dbname[64], url[1024], sql[128];
-    snprintf(dbname, sizeof dbname, "coh_svc_it_%d", (int)getpid());
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-    if (admin(base, sql) != 0)
-        return 1;
-    const char *p = strstr(base, "dbname=");
-    if (!p)
-        return fprintf(stderr, "COH_TEST_DATABASE_URL needs dbname=\n"), 1;
-    snprintf(url, sizeof url, "%.*sdbname=%s%s", (int)(p - base), base, dbname,
-             p + strcspn(p, " "));
     coh_db_pool *db = NULL;
     coh_err err = {0};
     int applied = 0;
@@ -219,8 +194,12 @@ int main(void)
     else
         fprintf(stderr, "%s\n", err.msg), g_fail++;
     coh_db_pool_free(db);
-    snprintf(sql, sizeof sql, "DROP DATABASE %s", dbname);
-    admin(base, sql);
+    return 0;
+}
+
+int main(void)
+{
+    int rc = it_with_own_database("coh_svc_it", run_on);
     printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail ? 1 : 0;
+    return rc || g_fail ? 1 : 0;
 }
