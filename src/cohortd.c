@@ -218,7 +218,9 @@ static int start_servers(struct cohortd *d, const coh_config *cfg, coh_err *err)
     app->consent_rate = coh_ratelimit_new(consents / 3600.0, consents);
     app->contribution_rate = coh_ratelimit_new(contributions / 3600.0, contributions);
     if (!app->metrics || !app->ratelimit || !app->create_rate || !app->consent_rate ||
-        !app->contribution_rate || coh_svc_claims_cache_new(&app->claims) != 0) {
+        !app->contribution_rate || coh_svc_claims_cache_new(&app->claims) != 0 ||
+        coh_svc_token_cache_new(&app->token, coh_config_str(cfg, "chain_rpc_url"),
+                                coh_config_str(cfg, "token_contract")) != 0) {
         fprintf(stderr, "cohortd: out of memory\n");
         return 1;
     }
@@ -252,6 +254,7 @@ static void stop_all(struct cohortd *d)
         coh_db_pool_free(d->app.read_db);
     coh_db_pool_free(d->app.db);
     coh_svc_claims_cache_free(d->app.claims);
+    coh_svc_token_cache_free(d->app.token);
     coh_secbuf_free(d->app.ledger_key);
     coh_secbuf_free(d->app.master_key);
 }

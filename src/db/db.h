@@ -652,8 +652,22 @@ json_t *coh_db_invite_codes_revoke(coh_db_pool *p, const char *id, const char *o
 /* The release of an owner's request: {mode, content_type, content, report, included (rows in
  * a k-anonymous release; null for dp, whose exact count is not published)}. */
 json_t *coh_db_release_get(coh_db_pool *p, const char *id, const char *owner, coh_err *err);
-/* Notices of address, newest first. */
+
+/* ---- a contributor's own history (studies.c): served to that address alone ----------------- */
+/* Notices of address, newest first (the latest 200), each with its request's title and, for
+ * reward_paid, the amount the ledger paid (decimal string; else null). */
 json_t *coh_db_notices(coh_db_pool *p, const char *address, coh_err *err);
+/*
+ * The studies of address (every consent it gave, revoked ones too), newest first, at most
+ * limit: {request: {id, title, owner, status, reward, closes_at, closed_at, released_at},
+ * consent, consented_at, revoked_at, contributed, submitted_at, in_release, state, paid_amount,
+ * paid_at, claimable, claimable_at}. paid_amount is read from the ledger (credits whose entry
+ * is posted, wave-1 reward entries), never from the request's reward.
+ */
+json_t *coh_db_studies(coh_db_pool *p, const char *address, int limit, coh_err *err);
+/* The anchorer's schedule: {interval_seconds, last_at (the last proposal not vetoed),
+ * next_at (when the next is due, null when no ledger entry waits)}. */
+json_t *coh_db_anchoring_json(coh_db_pool *p, long interval_s, coh_err *err);
 
 /* ---- release jobs (release_jobs.c): the statements of src/svc/release_worker.c --------- */
 /* {owner, reward, min, max, schema, privacy, epsilon, wrapped, public_key, released} of id. */

@@ -518,17 +518,6 @@ json_t *coh_db_release_get(coh_db_pool *p, const char *id, const char *owner, co
                        2, params, err);
 }
 
-json_t *coh_db_notices(coh_db_pool *p, const char *address, coh_err *err)
-{
-    const char *params[] = {address};
-    return coh_db_json(p,
-                       "SELECT coalesce(json_agg(json_build_object('id', id, 'kind', kind, "
-                       "'request_id', '0x' || encode(request_id, 'hex'), 'detail', detail, "
-                       "'created_at', ts_json(created_at)) ORDER BY id DESC), '[]') FROM (SELECT "
-                       "* FROM notices WHERE address = $1 ORDER BY id DESC LIMIT 200) n",
-                       1, params, err);
-}
-
 int coh_db_reqkeys_legacy(PGresult **rows, coh_db_pool *p, size_t len, coh_err *err)
 {
     char n[24];

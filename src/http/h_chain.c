@@ -14,7 +14,8 @@
 #include <string.h>
 
 /* A configured address setting as lowercase 0x hex, or NULL when empty or malformed. */
-static const char *contract(const struct coh_http_req *req, const char *name, char out[COH_ADDR_HEX_SIZE])
+static const char *contract(const struct coh_http_req *req, const char *name,
+                            char out[COH_ADDR_HEX_SIZE])
 {
     uint8_t a[20];
     const char *v = coh_config_str(req->app->config, name);
@@ -45,6 +46,18 @@ void coh_h_chain_info(struct coh_http_req *req)
         coh_http_send_err(req, &err);
         return;
     }
+    /* Anchoring only runs with a rewards contract and a node (cohortd.c, start_workers). */
+    const char *rpc = coh_config_str(req->app->config, "chain_rpc_url");
+    json_t *anchoring =
+        *rpc && contract(req, "rewards_contract", rewards)
+            ? coh_db_anchoring_json(req->app->db,
+                                    coh_config_int(req->app->config, "anchor_interval_s"), &err)
+            : json_null();
+    if (!anchoring) {
+        json_decref(anchorer);
+        coh_http_send_err(req, &err);
+        return;
+    }
     coh_hex_encode(hash_hex, hash, 32, 1);
     const char *signer = req->app->ledger_address[0] ? req->app->ledger_address : NULL;
     json_t *block = events_block >= 0 ? json_integer(events_block) : json_null();
@@ -53,12 +66,13 @@ void coh_h_chain_info(struct coh_http_req *req)
     int leader = coh_db_chain_leader();
     coh_http_send_json(
         req, 200,
-        json_pack("{s:I,s:s?,s:{s:s?,s:s?},s:{s:I,s:s},s:{s:o,s:I},s:o,s:o}", "chain_id",
+        json_pack("{s:I,s:s?,s:{s:s?,s:s?},s:{s:I,s:s},s:{s:o,s:I},s:o,s:o,s:o,s:o}", "chain_id",
                   (json_int_t)coh_http_chain_id(req), "ledger_signer", signer, "contracts",
                   "rewards", contract(req, "rewards_contract", rewards), "token",
                   contract(req, "token_contract", token), "head", "seq", (json_int_t)seq, "hash",
                   hash_hex, "events", "block", block, "orphaned", (json_int_t)orphaned, "anchorer",
-                  anchorer, "chain_leader", leader < 0 ? json_null() : json_boolean(leader == 1)));
+                  anchorer, "chain_leader", leader < 0 ? json_null() : json_boolean(leader == 1),
+                  "token", coh_svc_token_json(req->app->token), "anchoring", anchoring));
 }
 
 void coh_h_anchors(struct coh_http_req *req)

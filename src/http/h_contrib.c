@@ -1,7 +1,7 @@
 /*
  * h_contrib: a contributor opts in with an EIP-712 consent signed by their wallet, may revoke
  * it before the release, and submits one sealed record; the inbox. The flows are
- * src/svc/consent.c and src/svc/contribute.c.
+ * src/svc/consent.c and src/svc/contribute.c. A contributor's studies (src/db/studies.c).
  */
 #include "crypto/crypto.h"
 #include "db/db.h"
@@ -244,4 +244,22 @@ void coh_h_inbox(struct coh_http_req *req)
     json_array_foreach(json_object_get(inbox, "requests"), i, item)
         coh_http_request_out(json_object_get(item, "request"));
     coh_http_send_json(req, 200, inbox);
+}
+
+/* GET /v1/me/studies?limit=: the caller's own studies, newest first (one db read). Nothing
+ * here is public: it links the caller to the studies they joined. */
+void coh_h_me_studies(struct coh_http_req *req)
+{
+    if (!coh_http_auth_require(req))
+        return;
+    long long limit;
+    if (coh_http_query_int(req, "limit", 100, 1, 200, &limit))
+        return;
+    coh_err err = {0};
+    json_t *studies = coh_db_studies(req->app->db, req->account, (int)limit, &err);
+    if (!studies) {
+        coh_http_send_err(req, &err);
+        return;
+    }
+    coh_http_send_json(req, 200, json_pack("{s:o,s:I}", "studies", studies, "limit", limit));
 }

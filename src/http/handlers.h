@@ -59,6 +59,7 @@ void coh_h_consent_get(struct coh_http_req *req);
 void coh_h_consent_delete(struct coh_http_req *req);
 void coh_h_contribution_put(struct coh_http_req *req);
 void coh_h_inbox(struct coh_http_req *req);
+void coh_h_me_studies(struct coh_http_req *req);
 
 /* Parses path parameter i as an address (any case; mixed case must be a valid EIP-55
  * checksum) into lowercase 0x hex, the form every response uses (docs/API.md); sends 422

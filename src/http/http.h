@@ -33,7 +33,8 @@ struct coh_app {
     struct coh_ratelimit *contribution_rate; /* contributions, per account */
     coh_secbuf *ledger_key;  /* 32-byte secp256k1 ledger signing key; NULL until loaded */
     char ledger_address[COH_ADDR_HEX_SIZE]; /* its address, lowercase 0x hex ("" when none) */
-    struct coh_svc_claims_cache *claims; /* GET /v1/claims trees (may be NULL: built per call) */
+    struct coh_svc_claims_cache *claims;    /* GET /v1/claims trees (may be NULL: built per call) */
+    struct coh_svc_token_cache *token;      /* GET /v1/chain's token (NULL: no chain, or none) */
     const struct coh_market_floors *floors; /* the operator's privacy floors (never NULL) */
     const struct coh_http_proxies *proxies; /* trusted_proxies (NULL: none; clientip.c) */
 };

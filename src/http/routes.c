@@ -14,6 +14,7 @@ const struct coh_http_route coh_http_routes[] = {
     {"GET", "/v1/me/profile", coh_h_profile_get},
     {"PUT", "/v1/me/profile", coh_h_profile_put},
     {"GET", "/v1/me/inbox", coh_h_inbox},
+    {"GET", "/v1/me/studies", coh_h_me_studies},
     {"POST", "/v1/me/withdrawals", coh_h_withdrawals_create},
     {"GET", "/v1/me/credits", coh_h_me_credits},
     {"POST", "/v1/requests", coh_h_requests_create},

@@ -195,6 +195,20 @@ void coh_svc_claims_cache_free(coh_svc_claims_cache *c);
  */
 json_t *coh_svc_claim_json(coh_db_pool *p, coh_svc_claims_cache *cache, const char *address,
                            coh_err *err);
+/* ---- the reward token (token.c) ------------------------------------------------------------ */
+/*
+ * The token's {address, symbol, decimals} for GET /v1/chain, read from the contract once (by
+ * eth_call, at the first ask) and kept; symbol and decimals are null while the node cannot be
+ * asked (asked again at most every 30 s). *out is NULL (the token is null) without an RPC URL
+ * or token address.
+ */
+typedef struct coh_svc_token_cache coh_svc_token_cache;
+COH_WUR int coh_svc_token_cache_new(coh_svc_token_cache **out, const char *rpc_url,
+                                    const char *token);
+void coh_svc_token_cache_free(coh_svc_token_cache *c);
+/* A new reference: the object above, or JSON null when c is NULL. */
+json_t *coh_svc_token_json(coh_svc_token_cache *c);
+
 /* ---- start checks against the node (chain_check.c) ---------------------------------------- */
 struct coh_svc_chain_check {
     const char *rpc_url;
