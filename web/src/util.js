@@ -1,5 +1,6 @@
 // Small DOM and formatting helpers shared by every view.
 import { formatUnits, parseUnits } from 'ethers';
+import { formatAmount } from './ui/amount.js';
 
 // h('tag.class#id', {attrs}, ...children): builds an element; strings become text nodes, so
 // nothing from the server is ever parsed as HTML.
@@ -58,11 +59,11 @@ export function field(label, control, hint) {
 }
 
 export const TOKEN_DECIMALS = 18;
+// An amount of base units in words for the page: the design system's formatAmount ("181 COH",
+// "≈ 181 COH" when rounded). Where the exact value must be reachable (hover, copy), views use
+// amountEl from ui/amount.js instead.
 export function tokens(base) {
-  if (base === null || base === undefined) return '—';
-  const s = formatUnits(BigInt(base), TOKEN_DECIMALS);
-  const n = s.endsWith('.0') ? s.slice(0, -2) : s;
-  return `${n} ${n === '1' ? 'token' : 'tokens'}`;
+  return formatAmount(base);
 }
 export function toBase(tokensText) {
   return parseUnits(String(tokensText).trim() || '0', TOKEN_DECIMALS).toString();
