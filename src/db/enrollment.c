@@ -1,5 +1,6 @@
 /*
- * enrollment: SQL of invite codes (sql/036_enrollment.sql). Codes are stored as SHA-256 hashes
+ * enrollment: SQL of invite codes (sql/036_enrollment.sql) and attested subjects
+ * (sql/038_attested.sql). Codes are stored as SHA-256 hashes
  * only; a code is redeemed with the consent, in the consent's statement (market.c,
  * coh_db_consent_put). Nothing here returns who redeemed a code: the researcher's views are
  * counts (request_json), and a contributor learns only whether their own redemption is live.
@@ -57,6 +58,23 @@ int coh_db_invite_live(int *live, coh_db_pool *p, const char *id, const char *co
     PGresult *r = coh_db_query(p,
                                "SELECT 1 FROM invite_codes WHERE request_id = decode($1, 'hex') "
                                "AND redeemed_by = $2 AND revoked_at IS NULL",
+                               2, params, err);
+    if (!r)
+        return err->code;
+    *live = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
+int coh_db_attested_live(int *live, coh_db_pool *p, const char *id, const char *contributor,
+                         coh_err *err)
+{
+    *live = 0;
+    const char *params[] = {bare(id), contributor};
+    PGresult *r = coh_db_query(p,
+                               "SELECT 1 FROM attested_subjects WHERE request_id = decode($1, "
+                               "'hex') AND contributor = $2 AND (expires_at IS NULL OR expires_at "
+                               "> now())",
                                2, params, err);
     if (!r)
         return err->code;

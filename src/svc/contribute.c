@@ -44,6 +44,20 @@ int coh_svc_contribute(coh_db_pool *db, const coh_secbuf *master, const char *id
             return coh_err_reason(err, "invite-code-required");
         }
     }
+    /* Attested requests: the wallet's subject is bound and its attestation not expired since. */
+    if (strcmp(coh_market_enrollment_mode(v), "attested") == 0) {
+        int live = 0;
+        int rc = coh_db_attested_live(&live, db, id, contributor, err);
+        if (rc)
+            return rc;
+        if (!live) {
+            coh_err_set(err, COH_ERR_FORBIDDEN,
+                        "this request takes attested contributors and your attestation is not "
+                        "live (never presented, or expired since): consent again with a valid "
+                        "one");
+            return coh_err_reason(err, "attestation-required");
+        }
+    }
     int rc = validate_sealed(master, id, v, ct, ct_len, err);
     if (!rc)
         rc = coh_db_contribution_put(db, id, contributor, ct, ct_len, err);

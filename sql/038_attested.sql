@@ -1,0 +1,27 @@
+-- Attested enrollment (issue 17, docs/PRIVACY.md "Who may enrol"): a request may take only
+-- contributors holding an EAS off-chain attestation from an issuer it lists. Its stored
+-- enrollment names the issuers, the schema (definition and UID), the subject field, attested
+-- eligibility and the EAS domain; the consent's terms sign all of it.
+ALTER TABLE requests DROP CONSTRAINT requests_enrollment_check;
+ALTER TABLE requests ADD CONSTRAINT requests_enrollment_check
+    CHECK (enrollment IS NULL OR enrollment->>'mode' IN ('open', 'invite', 'attested'));
+
+-- One contribution per person: the subject an attestation names, per request, bound to the
+-- first wallet that presented it. Only a hash of the request's id and the subject's value is
+-- kept (src/market/attestation.c coh_market_subject_hash), so the table names no person and
+-- links nobody across requests; no view shows it to the researcher. The attestation's uid,
+-- issuer and expiry are kept to check it again when the contribution arrives.
+CREATE TABLE attested_subjects (
+    request_id      bytea NOT NULL REFERENCES requests (id),
+    subject_hash    bytea NOT NULL CHECK (length(subject_hash) = 32),
+    contributor     text NOT NULL,
+    attestation_uid bytea NOT NULL CHECK (length(attestation_uid) = 32),
+    issuer          text NOT NULL,
+    expires_at      timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (request_id, subject_hash),
+    UNIQUE (request_id, contributor)
+);
+-- cohort_owner owns every table (sql/030_roles.sql), also when a superuser runs this migration.
+ALTER TABLE attested_subjects OWNER TO cohort_owner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON attested_subjects TO cohort_app;
