@@ -1,5 +1,7 @@
-// Contributor views: consent profile, inbox, taking part in a request (consent, record form
-// or import, seal, submit, revoke). Balances and the on-chain claim are in money.js.
+// Contributor views: consent profile, the contributor's home (open requests, my studies with
+// their state and payout, notices), taking part in a request (consent, with an invite code or
+// an attestation file, record form or import, seal, submit, revoke). Balances and the on-chain
+// claim are in money.js.
 import { h, clear, field, tokens, toBase, fromBase, when, relative, messageLine, act, short } from '../util.js';
 import { api, chain } from '../api.js';
 import { session } from '../session.js';
@@ -7,7 +9,11 @@ import { privacyWords, fieldWords, statusBadge, ROLE_WORDS } from '../words.js';
 import { signTypedData } from '../wallet.js';
 import { importFiles, mapToSchema, roundFor, METRICS } from '../importers.js';
 import { seal } from '../seal.js';
-import { keccak256, toUtf8Bytes } from 'ethers';
+import { keccak256, toUtf8Bytes, verifyTypedData, Signature } from 'ethers';
+import { amountEl, tokenInfo } from '../ui/amount.js';
+import { fieldError, clearErrors, showProblem } from '../ui/form.js';
+import { setTitle } from '../ui/page.js';
+import { accountPill } from '../ui/pill.js';
 
 const AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'];
 const SEXES = ['female', 'male', 'intersex', 'undisclosed'];
@@ -113,33 +119,114 @@ function inboxCard({ request: req, consent, contributed }) {
     h('h2', h('a', { href: `#/requests/${req.id}` }, req.title)), statusBadge(req.status),
     h('span.badge', contributed ? 'Contributed' : consentWords[consent] ?? consent),
     h('dl.facts',
-      h('dt', 'Reward'), h('dd', tokens(req.reward)),
+      h('dt', 'Reward'), h('dd', amountEl(req.reward)),
       h('dt', 'Closes'), h('dd', `${when(req.closes_at)} (${relative(req.closes_at)})`),
       h('dt', 'Asks for'), h('dd', (req.schema?.fields ?? []).map((f) => f.name).join(', '))),
     h('p.privacy', privacyWords(req)),
     h('a.button', { href: `#/requests/${req.id}` }, contributed ? 'View or replace your contribution' : 'Review and take part'));
 }
 
+// A study's state in words: [badge, what it means for the contributor].
+const STUDY_WORDS = {
+  consented: ['Consent given', 'Send your record while the request is open.'],
+  submitted: ['Record sent', 'Your sealed record waits for the release.'],
+  released: ['Released', 'Your record was in the release; the payment is being posted.'],
+  paid: ['Paid', 'Your reward is in the ledger.'],
+  revoked: ['Consent revoked', 'Your record was deleted; nothing is paid for this study.'],
+  cancelled: ['Did not go ahead', 'The request was cancelled or had too few contributors; nothing is paid.'],
+  closed: ['Closed without your record', 'The request closed before you sent a record; nothing is paid.'],
+};
+
+// When a paid study's tokens can be claimed on chain: anchored and past the challenge period.
+function claimWords(s, anchoring) {
+  if (s.claimable) return ['Now: ', h('a', { href: '#/balance' }, 'claim it on the Balance page'), '.'];
+  if (s.claimable_at) return `From ${when(s.claimable_at)} (${relative(s.claimable_at)}), when the anchor holding it has passed its challenge period.`;
+  if (anchoring?.next_at) return `After the next anchor, expected ${when(anchoring.next_at)} (${relative(anchoring.next_at)}), and its challenge period.`;
+  if (anchoring) return 'After the anchor now on its way to the chain is confirmed and its challenge period is over.';
+  return 'When the operator anchors the ledger on chain.';
+}
+
+function studyCard(s, anchoring) {
+  const r = s.request;
+  const [badge, meaning] = STUDY_WORDS[s.state] ?? [s.state, ''];
+  const payout = s.state === 'paid'
+    ? [h('dt', 'Paid'), h('dd.study-paid', amountEl(s.paid_amount), s.paid_at ? ` on ${when(s.paid_at)}` : ''),
+      h('dt', 'Claimable'), h('dd.study-claimable', claimWords(s, anchoring))]
+    : ['consented', 'submitted', 'released'].includes(s.state)
+      ? [h('dt', 'Expected payout'), h('dd.study-expected', amountEl(r.reward), s.state === 'released' ? '' : ' once released')]
+      : [h('dt', 'Payout'), h('dd', 'None')];
+  const dates = r.released_at ? [h('dt', 'Released'), h('dd', when(r.released_at))]
+    : r.closed_at ? [h('dt', 'Closed'), h('dd', when(r.closed_at))]
+      : [h('dt', 'Closes'), h('dd', `${when(r.closes_at)} (${relative(r.closes_at)})`)];
+  return h('li.card.study-card', { dataset: { id: r.id, state: s.state } },
+    h('h3', h('a', { href: `#/requests/${r.id}` }, r.title)),
+    h(`span.badge.study-state.state-${s.state}`, badge),
+    h('dl.facts', payout, h('dt', 'Consented'), h('dd', when(s.consented_at)), dates),
+    h('p.hint', meaning),
+    s.state === 'consented' && r.status === 'open' ? h('a.button', { href: `#/requests/${r.id}` }, 'Send your record') : null);
+}
+
+const NOTICE_WORDS = {
+  reward_paid: 'Reward paid', release_done: 'Release ready', request_cancelled: 'Request cancelled',
+  request_failed: 'Request closed without a release', consent_revoked: 'Consent revoked',
+};
+
+function noticeItem(n) {
+  const study = n.request_title ? h('a', { href: `#/requests/${n.request_id}` }, n.request_title) : 'a study';
+  const what = n.kind === 'reward_paid' && n.amount
+    ? ['You were paid ', amountEl(n.amount), ' for “', study, '”.']
+    : ['“', study, '”: ', n.detail ?? ''];
+  const extra = n.kind === 'reward_paid' && /withheld/.test(n.detail ?? '')
+    ? ' Your record was withheld from the release to protect the others; you are paid all the same.' : '';
+  return h('li.notice', { dataset: { kind: n.kind } },
+    h('strong', NOTICE_WORDS[n.kind] ?? n.kind.replace(/_/g, ' ')), ' — ', what, extra, ' ', h('span.muted', when(n.created_at)));
+}
+
+// The contributor's home: open requests that match now, the studies taken part in (they stay
+// here once closed), and notices.
 export async function inbox() {
-  const r = await api('GET', '/v1/me/inbox');
+  setTitle('Inbox');
+  const [r, mine, chainNow] = await Promise.all([
+    api('GET', '/v1/me/inbox'),
+    api('GET', '/v1/me/studies'),
+    // Fresh each time (tokenInfo caches): anchoring.next_at moves.
+    api('GET', '/v1/chain', { auth: false }).catch(() => null),
+    tokenInfo(),
+  ]);
+  const anchoring = chainNow?.anchoring ?? null;
   // The server matches before it pages (docs/API.md): "Show more" follows next.
-  const list = h('ul.cards.inbox', r.requests.map(inboxCard));
+  const open = r.requests.filter((x) => !x.contributed);
+  const list = h('ul.cards.inbox', open.map(inboxCard));
   let next = r.next;
   const more = h('button#inbox-more', { type: 'button', hidden: !next }, 'Show more');
   more.addEventListener('click', async () => {
     more.disabled = true;
     const page = await api('GET', `/v1/me/inbox?before_us=${next.before_us}&before_id=${next.before_id}`);
-    list.append(...page.requests.map(inboxCard));
+    list.append(...page.requests.filter((x) => !x.contributed).map(inboxCard));
     next = page.next;
     more.hidden = !next;
     more.disabled = false;
   });
+  const studies = mine.studies ?? [];
+  const paid = studies.filter((x) => x.state === 'paid');
+  let total = 0n;
+  for (const x of paid) total += BigInt(x.paid_amount);
   return [
     h('h1', 'Inbox'),
-    h('p', 'Open requests that match your consent profile right now.'),
-    r.requests.length || r.next ? [list, more]
-      : h('p.note', 'No open request matches your profile. Widening the kinds of data or purposes you accept, lowering your minimum reward, or relaxing your privacy floors matches more requests. ', h('a', { href: '#/profile' }, 'Edit your profile.')),
-    r.notices.length ? h('section', h('h2', 'Notices'), h('ul.notices', r.notices.map((n) => h('li', h('strong', n.kind.replace(/_/g, ' ')), ` — ${n.detail ?? ''} `, h('span.muted', when(n.created_at)))))) : null,
+    h('section#open-requests', { 'aria-labelledby': 'open-h' },
+      h('h2#open-h', 'Open requests for you'),
+      h('p', 'Requests that match your consent profile right now. Those you take part in move to “My studies” below.'),
+      open.length || r.next ? [list, more]
+        : h('p.note', 'No open request matches your profile. Widening the kinds of data or purposes you accept, lowering your minimum reward, or relaxing your privacy floors matches more requests. ', h('a', { href: '#/profile' }, 'Edit your profile.'))),
+    h('section#my-studies', { 'aria-labelledby': 'studies-h' },
+      h('h2#studies-h', 'My studies'),
+      studies.length
+        ? [h('p#studies-summary', `${studies.length} stud${studies.length === 1 ? 'y' : 'ies'}; ${paid.length} paid`, paid.length ? [', ', amountEl(total), ' in all.'] : '.'),
+          h('ul.cards.studies', studies.map((x) => studyCard(x, anchoring)))]
+        : h('p.muted', 'Studies you consent to appear here, with what happens to them and what you are paid.')),
+    h('section#notices', { 'aria-labelledby': 'notices-h' },
+      h('h2#notices-h', 'Notices'),
+      r.notices.length ? h('ul.notices', r.notices.map(noticeItem)) : h('p.muted', 'No notices yet.')),
   ];
 }
 
@@ -160,19 +247,22 @@ function recordForm(fields) {
   return {
     el,
     set(name, v) { const i = inputs.get(name); if (i) { i.value = String(v); i.dispatchEvent(new Event('input', { bubbles: true })); } },
-    // The record as the server validates it, or an Error naming the first problem.
+    inputs,
+    // The record as the server validates it, or an Error naming the first problem (its
+    // `input` is the field, for an inline error).
     read() {
       const rec = {};
+      const bad = (f, message) => Object.assign(new Error(message), { input: inputs.get(f.name) });
       for (const f of fields) {
         const raw = inputs.get(f.name).value.trim();
-        if (raw === '') throw new Error(`Fill in “${f.name}”.`);
+        if (raw === '') throw bad(f, `Fill in “${f.name}”.`);
         if (f.type === 'category') { rec[f.name] = raw; continue; }
         const v = Number(raw);
-        if (!Number.isFinite(v)) throw new Error(`“${f.name}” must be a number.`);
-        if (f.type === 'integer' && !Number.isInteger(v)) throw new Error(`“${f.name}” must be a whole number.`);
+        if (!Number.isFinite(v)) throw bad(f, `“${f.name}” must be a number.`);
+        if (f.type === 'integer' && !Number.isInteger(v)) throw bad(f, `“${f.name}” must be a whole number.`);
         const dec = (raw.split('.')[1] ?? '').length;
-        if (f.type === 'decimal' && dec > (f.decimals ?? 4)) throw new Error(`“${f.name}” has more than ${f.decimals ?? 4} decimals.`);
-        if (v < Number(f.min) || v > Number(f.max)) throw new Error(`“${f.name}” must be between ${f.min} and ${f.max}${f.unit ? ` ${f.unit}` : ''}.`);
+        if (f.type === 'decimal' && dec > (f.decimals ?? 4)) throw bad(f, `“${f.name}” has more than ${f.decimals ?? 4} decimals.`);
+        if (v < Number(f.min) || v > Number(f.max)) throw bad(f, `“${f.name}” must be between ${f.min} and ${f.max}${f.unit ? ` ${f.unit}` : ''}.`);
         rec[f.name] = roundFor(f, v);
       }
       return rec;
@@ -215,6 +305,30 @@ export function termsHash(req) {
   return keccak256(toUtf8Bytes(canonical(terms)));
 }
 
+// An EAS off-chain attestation file as easscan or the EAS SDK export it ({sig, signer} or the
+// bare sig) -> {attestation (what is posted), issuer, recipient, expires (seconds, 0: never),
+// uid}. The server checks it (issuer listed, recipient this wallet, unexpired, unrevoked,
+// attested values); this only shows the person what they are about to send. Throws in words.
+export function readAttestation(text) {
+  let j;
+  try { j = JSON.parse(text); } catch { throw new Error('This file is not JSON. Choose the attestation file (.json) your issuer gave you.'); }
+  const sig = j?.sig ?? j;
+  const m = sig?.message;
+  if (!m || !sig.domain || !sig.types || !sig.signature) throw new Error('This JSON is not an EAS off-chain attestation: it has no signed message. Choose the attestation file your issuer gave you.');
+  let issuer = typeof j.signer === 'string' ? j.signer : null;
+  try {
+    const { EIP712Domain, ...types } = sig.types;
+    const sg = sig.signature;
+    const recovered = verifyTypedData(sig.domain, types, m, typeof sg === 'string' ? sg : Signature.from({ r: sg.r, s: sg.s, v: sg.v }));
+    if (!issuer) issuer = recovered;
+    else if (recovered.toLowerCase() !== issuer.toLowerCase()) throw new Error('mismatch');
+  } catch (e) {
+    if (e.message === 'mismatch') throw new Error('This attestation’s signature is not its stated issuer’s: it was altered. Ask your issuer for a new file.');
+    if (!issuer) throw new Error('This attestation’s signature cannot be read. Ask your issuer for a new file.');
+  }
+  return { attestation: j, issuer: issuer.toLowerCase(), recipient: String(m.recipient ?? '').toLowerCase(), expires: Number(m.expirationTime ?? 0), uid: sig.uid ?? null };
+}
+
 export async function contributePanel(req) {
   const section = h('section.panel#take-part', h('h2', 'Take part'));
   const msg = messageLine('consent-msg');
@@ -249,15 +363,69 @@ export async function contributePanel(req) {
     const sign = h('button.primary#give-consent', { type: 'button', disabled: !open || !sameTerms }, 'Sign consent in your wallet');
     // Invite requests: the code the researcher gave this person, sent with the consent. After
     // revoking one's own consent the code redeemed before still holds, so it may stay empty.
-    const invite = req.enrollment?.mode === 'invite';
+    const mode = req.enrollment?.mode ?? 'open';
+    const invite = mode === 'invite';
+    const attested = mode === 'attested';
     const codeInput = invite ? h('input#invite-code', { type: 'text', autocomplete: 'off', spellcheck: false, placeholder: 'XXXX-XXXX-XXXX-XXXX-XXXX-XXXX' }) : null;
+    // Attested requests: the attestation file, read here and shown back before it is sent.
+    const attInput = attested ? h('input#attestation-file', { type: 'file', accept: '.json,application/json', style: 'max-width:100%' }) : null;
+    const attShown = h('div#attestation-shown', { 'aria-live': 'polite' });
+    let att = null;
+    const form = h('form#consent-form', { novalidate: true, onsubmit: (ev) => ev.preventDefault() });
+    attInput?.addEventListener('change', async () => {
+      att = null;
+      clear(attShown);
+      fieldError(attInput, '');
+      const f = attInput.files?.[0];
+      if (!f) return;
+      try {
+        att = readAttestation(await f.text());
+      } catch (e) {
+        fieldError(attInput, e.message);
+        return;
+      }
+      const issuers = (req.enrollment?.issuers ?? []).map((x) => x.toLowerCase());
+      const listed = issuers.includes(att.issuer);
+      const mineAddr = (td?.message?.contributor ?? session.address ?? '').toLowerCase();
+      const expired = att.expires > 0 && att.expires * 1000 < Date.now();
+      clear(attShown, h('dl.facts',
+        h('dt', 'Issued by'), h('dd#attestation-issuer', accountPill(att.issuer), listed ? ' — one of this request’s issuers' : ' — not one of this request’s issuers'),
+        h('dt', 'Valid until'), h('dd#attestation-expiry', att.expires > 0 ? `${when(new Date(att.expires * 1000).toISOString())}${expired ? ' (expired)' : ''}` : 'No expiry'),
+        h('dt', 'For'), h('dd', att.recipient ? accountPill(att.recipient) : '—', att.recipient && mineAddr && att.recipient !== mineAddr ? ' — not this wallet' : '')));
+      if (!listed) fieldError(attInput, 'This request does not accept attestations from this issuer.');
+      else if (expired) fieldError(attInput, 'This attestation has expired. Ask your issuer for a new one.');
+      else if (att.recipient && mineAddr && att.recipient !== mineAddr) fieldError(attInput, 'This attestation was issued to another wallet. Sign in with that wallet, or ask your issuer for one issued to this wallet.');
+    });
     sign.addEventListener('click', () => act(sign, msg, async () => {
+      clearErrors(form);
       const code = codeInput?.value.trim();
-      if (invite && !code && mine.status !== 'revoked') throw new Error('This request is by invitation: enter the invite code the researcher gave you.');
+      if (invite && !code && mine.status !== 'revoked') {
+        fieldError(codeInput, 'This request is by invitation: enter the invite code the researcher gave you.');
+        codeInput.focus();
+        return;
+      }
+      if (attested && !att) {
+        fieldError(attInput, 'This request accepts attested contributors only: choose the attestation file your issuer gave you.');
+        attInput.focus();
+        return;
+      }
       msg.progress('Your wallet shows the consent to sign: request, terms hash, purpose, privacy, reward and expiry…');
       const signature = await signTypedData(td);
       msg.progress('Recording your consent…');
-      await api('POST', `/v1/requests/${req.id}/consents`, { json: code ? { signature, code } : { signature } });
+      const json = { signature };
+      if (code) json.code = code;
+      if (att) json.attestation = att.attestation;
+      try {
+        await api('POST', `/v1/requests/${req.id}/consents`, { json });
+      } catch (e) {
+        msg.progress('');
+        // Refusals of the code or the attestation go next to that field, in plain words.
+        const type = e.problem?.type ?? '';
+        if (codeInput && /invite-code/.test(type)) fieldError(codeInput, e.message);
+        else if (attInput && /attestation/.test(type)) fieldError(attInput, e.message);
+        else showProblem(form, e, { code: codeInput, attestation: attInput });
+        return;
+      }
       msg.ok('Consent recorded.');
       window.dispatchEvent(new HashChangeEvent('hashchange'));
     }));
@@ -268,20 +436,23 @@ export async function contributePanel(req) {
         h('dt', 'Request'), h('dd.mono', short(td?.message?.requestId, 10)),
         h('dt', 'Purpose'), h('dd', td?.message?.purpose),
         h('dt', 'Privacy'), h('dd#consent-privacy', td?.message?.privacy ?? '—'),
-        h('dt', 'Reward'), h('dd', tokens(td?.message?.reward)),
+        h('dt', 'Reward'), h('dd#consent-reward', td?.message?.reward ? [amountEl(td.message.reward), h('span.muted', ` (your wallet shows ${td.message.reward}, in base units)`)] : '—'),
         h('dt', 'Valid until'), h('dd', td?.message?.expiry ? when(new Date(Number(td.message.expiry) * 1000).toISOString()) : '—'),
-        h('dt', 'Your address'), h('dd.mono', td?.message?.contributor ?? '—'),
+        h('dt', 'Your address'), h('dd', td?.message?.contributor ? accountPill(td.message.contributor) : '—'),
         h('dt', 'Terms hash'), h('dd.mono#consent-terms-hash', { title: td?.message?.termsHash ?? '' }, short(td?.message?.termsHash, 10)),
         h('dt', 'Signed for'), h('dd', `${td?.domain?.name ?? 'Cohort'} consent version ${td?.domain?.version ?? '?'}, chain ${td?.domain?.chainId ?? '?'}`)),
       mine.terms ? h('details.explain#consent-terms',
         h('summary', 'The terms you sign'),
         h('p', 'The terms hash is the Keccak-256 of these terms written as canonical JSON (RFC 8785): any change to the fields, their roles, the privacy guarantee, eligibility, enrollment, retention or purpose gives another hash, and your signature would not cover it.'),
-        h('pre.mono', JSON.stringify(mine.terms, null, 2))) : null,
+        h('pre.mono', { style: 'overflow-x:auto;max-width:100%' }, JSON.stringify(mine.terms, null, 2))) : null,
       sameTerms ? null : h('p.error#terms-mismatch', { role: 'alert' }, 'The consent offered for signing does not match the terms shown on this page, so it cannot be signed. Reload the page; if this persists, do not take part.'),
-      invite && open ? field('Invite code', codeInput, mine.status === 'revoked'
-        ? 'The code you used before still holds: leave this empty, or enter a new code if the researcher gave you one.'
-        : 'This request is by invitation. Each code works once; the researcher never learns which code you used.') : null,
-      open ? sign : h('p.note', 'This request is no longer open.'));
+      clear(form,
+        invite && open ? field('Invite code', codeInput, mine.status === 'revoked'
+          ? 'The code you used before still holds: leave this empty, or enter a new code if the researcher gave you one.'
+          : 'This request is by invitation. Each code works once; the researcher never learns which code you used.') : null,
+        attested && open ? [field('Attestation file (JSON)', attInput,
+          'This request accepts attested contributors only. Choose the off-chain attestation file (.json) your issuer gave you (from easscan or their app); it is read here and sent with your consent.'), attShown] : null,
+        open ? sign : h('p.note', 'This request is no longer open.')));
     return section;
   }
   if (!open) return section;
@@ -291,7 +462,7 @@ export async function contributePanel(req) {
   const form = recordForm(fields);
   const importMsg = messageLine('import-msg');
   const importOut = h('div.import-result');
-  const file = h('input#import-file', { type: 'file', accept: '.gpx,.json,.xml,application/gpx+xml,application/json,text/xml', multiple: true });
+  const file = h('input#import-file', { type: 'file', accept: '.gpx,.json,.xml,application/gpx+xml,application/json,text/xml', multiple: true, style: 'max-width:100%' });
   file.addEventListener('change', () => act(null, importMsg, async () => {
     importMsg.progress('Reading the file on this device…');
     const got = await importFiles(file.files);
@@ -313,7 +484,7 @@ export async function contributePanel(req) {
       : 'The file was read, but none of its figures match this request’s fields.');
     update();
   }));
-  const preview = h('pre#record-preview', { tabindex: 0, 'aria-label': 'The record that will be sealed' });
+  const preview = h('pre#record-preview', { tabindex: 0, 'aria-label': 'The record that will be sealed', style: 'overflow-x:auto;max-width:100%' });
   const submitMsg = messageLine('submit-msg');
   const submit = h('button.primary#seal-submit', { type: 'button' }, 'Seal and submit');
   function update() {
@@ -322,21 +493,41 @@ export async function contributePanel(req) {
   form.el.addEventListener('input', update);
   form.el.addEventListener('change', update);
   update();
+  const recordEl = h('form#record-form', { novalidate: true, onsubmit: (ev) => ev.preventDefault() }, form.el);
   submit.addEventListener('click', () => act(submit, submitMsg, async () => {
-    const record = form.read();
+    clearErrors(recordEl);
+    let record;
+    try {
+      record = form.read();
+    } catch (e) {
+      if (!e.input) throw e;
+      fieldError(e.input, e.message);
+      e.input.focus();
+      submitMsg.progress('');
+      return;
+    }
     submitMsg.progress('Sealing the record on this device…');
     const { sealed, bytes } = await seal(record, req.public_key);
     submitMsg.progress('Sending the sealed record…');
-    await api('POST', `/v1/requests/${req.id}/contributions`, { json: { sealed } });
-    submitMsg.ok(`Your sealed record (${bytes} bytes) was accepted. Only this request’s release job can open it. You are paid ${tokens(req.reward)} if it is included in the release.`);
+    try {
+      await api('POST', `/v1/requests/${req.id}/contributions`, { json: { sealed } });
+    } catch (e) {
+      // The server names the field it refused ("age must be …"): shown under that field.
+      submitMsg.progress('');
+      showProblem(recordEl, e, Object.fromEntries(form.inputs));
+      return;
+    }
+    submitMsg.ok(`Your sealed record (${bytes} bytes) was accepted. Only this request’s release job can open it. You are paid ${tokens(req.reward)} when the request is released; follow it under “My studies” in your inbox.`);
   }));
   section.append(
     h('h3', 'Your record'),
     h('p', 'Type the values, or import them from a file exported by a fitness or health service. Files are read here, on your device; only the sealed record below leaves it.'),
-    h('fieldset.import', h('legend', 'Import from a file'),
+    // A fieldset is as wide as its content by default (min-inline-size: min-content), and a
+    // file input is wide: without these the import box pushes a phone's page sideways.
+    h('fieldset.import', { style: 'min-width:0;max-width:100%' }, h('legend', 'Import from a file'),
       field('GPX track, Fitbit JSON export, or Apple Health export.xml', file, 'Daily steps, distance, heart rate, sleep and activity are averaged over the days in the file.'),
       importMsg, importOut),
-    h('form#record-form', { onsubmit: (ev) => ev.preventDefault() }, form.el),
+    recordEl,
     h('h3', 'Check before sealing'),
     h('p', 'This exact record is encrypted to the request’s key in your browser. The server opens it only in protected memory to check it and to compute the release.'),
     preview, submit, submitMsg);
