@@ -1,10 +1,11 @@
 // The contributor's whole journey in Chromium on the chain stack (private anvil with the
 // contracts, own database, anchoring cohortd): sign in, profile, EIP-712 consent, a GPX track
 // imported and sealed in the browser, submit; the researcher's request is released and the
-// ledger anchored; the balance page shows the reward claimable, the claim is sent from the
-// injected wallet with the API's Merkle proof, its progress is shown, and the token balance
-// rises on chain by exactly the reward. The ledger page then verifies entries including their
-// inclusion proofs into the anchored root.
+// ledger anchored; the balance page shows the reward claimable (in token units, "2 COH", since
+// issue 19), the claim is sent from the injected wallet with the API's Merkle proof, its
+// progress is shown, and the token balance rises on chain by exactly the reward; the
+// contributor home keeps the study, paid. The ledger page then verifies entries including
+// their inclusion proofs into the anchored root.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -95,24 +96,29 @@ test('contributor: consent, GPX import, sealed submit, release, claim on chain f
   }, 30000, 200);
   const before = await s.token.balanceOf(wallet.address);
   await page.getByRole('link', { name: 'Balance' }).click();
-  await waitText(contributor, '#bal-claimable', '2 tokens');
-  await waitText(contributor, '#onchain', 'Token balance in your wallet: 0 tokens');
+  await waitText(contributor, '#bal-claimable', '2 COH');
+  await waitText(contributor, '#onchain', 'Token balance in your wallet: 0 COH');
   await contributor.shot('20-balance-claimable');
   await page.getByRole('button', { name: 'Claim to my wallet' }).click();
   await waitText(contributor, '#claim-progress', /Transaction sent: 0x[0-9a-f]{64}/);
   await waitText(contributor, '#claim-progress', /Confirmed in block \d+/, 30000);
   await waitText(contributor, '#claim-msg', /Claimed|succeeded on chain/, 70000);
-  await waitText(contributor, '#wallet-balance', '2 tokens');
+  await waitText(contributor, '#wallet-balance', '2 COH');
   assert.equal((await s.token.balanceOf(wallet.address)) - before, REWARD, 'the token balance rose by the reward on chain');
   assert.ok(contributor.calls.some((c) => c.method === 'eth_sendTransaction'));
   await waitFor('the claim recorded in the ledger', async () =>
     (await api(s.srv.base, 'GET', `/v1/accounts/${wallet.address}/balance`, { token: wtoken })).body.claimed === REWARD.toString(), 30000, 200);
   await page.reload();
-  await waitText(contributor, '#bal-claimed', '2 tokens');
+  await waitText(contributor, '#bal-claimed', '2 COH');
   await contributor.shot('21-balance-claimed');
   await page.setViewportSize({ width: 390, height: 844 });
   await contributor.shot('21-balance-claimed-phone');
   await page.setViewportSize({ width: 1280, height: 900 });
+  // The contributor home keeps the study once closed: paid, with its amount.
+  await page.goto(`${s.srv.base}/#/inbox`);
+  const study = page.locator(`#my-studies .study-card[data-id="${req.id}"][data-state="paid"]`);
+  await study.waitFor();
+  assert.equal((await study.locator('.study-paid .amount').innerText()).trim(), '2 COH');
   assert.deepEqual(contributor.errors, []);
 });
 

@@ -399,14 +399,15 @@ export async function contributePanel(req) {
     sign.addEventListener('click', () => act(sign, msg, async () => {
       clearErrors(form);
       const code = codeInput?.value.trim();
+      // A refusal is marked on its field and repeated beside the button just pressed (on a
+      // phone the field may be scrolled out of sight).
+      const refuse = (input, message) => { fieldError(input, message); msg.error(new Error(message)); input.focus(); };
       if (invite && !code && mine.status !== 'revoked') {
-        fieldError(codeInput, 'This request is by invitation: enter the invite code the researcher gave you.');
-        codeInput.focus();
+        refuse(codeInput, 'This request is by invitation: enter the invite code the researcher gave you.');
         return;
       }
       if (attested && !att) {
-        fieldError(attInput, 'This request accepts attested contributors only: choose the attestation file your issuer gave you.');
-        attInput.focus();
+        refuse(attInput, 'This request accepts attested contributors only: choose the attestation file your issuer gave you.');
         return;
       }
       msg.progress('Your wallet shows the consent to sign: request, terms hash, purpose, privacy, reward and expiry…');
@@ -418,12 +419,14 @@ export async function contributePanel(req) {
       try {
         await api('POST', `/v1/requests/${req.id}/consents`, { json });
       } catch (e) {
-        msg.progress('');
         // Refusals of the code or the attestation go next to that field, in plain words.
         const type = e.problem?.type ?? '';
-        if (codeInput && /invite-code/.test(type)) fieldError(codeInput, e.message);
-        else if (attInput && /attestation/.test(type)) fieldError(attInput, e.message);
-        else showProblem(form, e, { code: codeInput, attestation: attInput });
+        if (codeInput && /invite-code/.test(type)) refuse(codeInput, e.message);
+        else if (attInput && /attestation/.test(type)) refuse(attInput, e.message);
+        else {
+          msg.progress('');
+          showProblem(form, e, { code: codeInput, attestation: attInput });
+        }
         return;
       }
       msg.ok('Consent recorded.');
