@@ -5,10 +5,14 @@
 // COH", never base units), the notice naming the amount and the study, and when the payment is
 // claimable. Every page visited: no sideways scroll, axe-core with no serious or critical
 // violation. With COH_WEB_DOCS_SHOTS=1 each step is saved to docs/web/contributor-*.png (and
-// -phone), the screenshots of docs/WEB.md.
+// -phone), the screenshots of docs/WEB.md. Last, an attested request: the consent step takes an
+// EAS off-chain attestation file, shows who issued it and until when, refuses one from an
+// issuer the request does not list on its field, and posts the right one with the consent.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { ROOT, api } from './helpers.mjs';
@@ -178,4 +182,66 @@ test('after the release: the home shows the study paid with its amount, the noti
     await page(p, phone, '08-claimable');
     assert.deepEqual(p.errors, []);
   }
+});
+
+test('attested request: the attestation file is shown back as issuer and expiry, refused on its field, posted with the consent', async () => {
+  const require = createRequire(import.meta.url);
+  const { Offchain, OffchainAttestationVersion, SchemaEncoder, SchemaRegistry, ZERO_BYTES32, ZERO_ADDRESS } =
+    require('@ethereum-attestation-service/eas-sdk');
+  const schema = 'bytes32 subject,string country';
+  const eas = { address: '0x4200000000000000000000000000000000000021', version: '1.3.0', chain_id: 31337 };
+  const issuer = Wallet.createRandom();
+  const stranger = Wallet.createRandom();
+  const p = people.desk;
+  const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: {
+    title: 'Attested runners', purpose: 'academic-research',
+    schema: { fields: [{ name: 'age', type: 'integer', unit: 'years', min: 18, max: 100, role: 'quasi-identifier' }] },
+    eligibility: { categories: ['fitness'] },
+    enrollment: { mode: 'attested', issuers: [issuer.address], schema, subject: 'subject', eas },
+    privacy: { mode: 'k-anonymity', k: 2 }, reward: REWARD.toString(),
+    min_contributors: 2, max_contributors: 5, closes_at: new Date(Date.now() + 3600e3).toISOString(),
+  } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const areq = created.body;
+  const off = new Offchain({ address: eas.address, version: eas.version, chainId: BigInt(eas.chain_id) }, OffchainAttestationVersion.Version2);
+  const data = new SchemaEncoder(schema).encodeData([
+    { name: 'subject', type: 'bytes32', value: `0x${'5e'.repeat(32)}` },
+    { name: 'country', type: 'string', value: 'DE' }]);
+  const expires = Math.floor(Date.now() / 1000) + 30 * 86400;
+  const file = async (signer, name) => {
+    const sig = await off.signOffchainAttestation({
+      recipient: p.wallet.address, expirationTime: BigInt(expires), time: BigInt(Math.floor(Date.now() / 1000)),
+      revocable: true, schema: SchemaRegistry.getSchemaUID(schema, ZERO_ADDRESS, true), refUID: ZERO_BYTES32, data,
+    }, signer);
+    const path = join(mkdtempSync(join(tmpdir(), 'coh-att-')), name);
+    writeFileSync(path, JSON.stringify({ sig, signer: signer.address }, (k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+    return path;
+  };
+  const pg = p.page;
+  await pg.goto(`${s.srv.base}/#/requests/${areq.id}`);
+  const input = pg.getByLabel('Attestation file (JSON)');
+  await input.waitFor();
+  // Without a file nothing is signed.
+  await pg.getByRole('button', { name: 'Sign consent in your wallet' }).click();
+  assert.equal(await input.getAttribute('aria-invalid'), 'true');
+  assert.equal(p.calls.filter((c) => c.method === 'eth_signTypedData_v4' && c.params[1].includes(areq.id)).length, 0);
+  // An issuer the request does not list: shown, and refused on the field.
+  await input.setInputFiles(await file(stranger, 'stranger.json'));
+  await waitText(p, '#attestation-issuer', /not one of this request’s issuers/);
+  assert.match(await pg.locator(`#${(await input.getAttribute('aria-describedby')).split(' ')[0]}`).innerText(), /does not accept attestations from this issuer/);
+  // The right one: its issuer and expiry shown back, then posted with the consent.
+  await input.setInputFiles(await file(issuer, 'attestation.json'));
+  await waitText(p, '#attestation-issuer', /one of this request’s issuers/);
+  assert.equal(await pg.locator('#attestation-issuer .account-pill').getAttribute('title'), issuer.address.toLowerCase());
+  assert.match(await pg.locator('#attestation-expiry').innerText(), new RegExp(String(new Date(expires * 1000).getFullYear())));
+  assert.equal(await input.getAttribute('aria-invalid'), null);
+  await pg.locator('#take-part').scrollIntoViewIfNeeded();
+  await page(p, false, '09-attested-consent');
+  await pg.getByRole('button', { name: 'Sign consent in your wallet' }).click();
+  await waitText(p, '#consent-state', 'You consented');
+  const sent = p.bodies.find((b) => b.method === 'POST' && b.url.endsWith(`/v1/requests/${areq.id}/consents`));
+  const body = JSON.parse(sent.body);
+  assert.equal(body.attestation.signer, issuer.address);
+  assert.equal(body.attestation.sig.message.recipient, p.wallet.address);
+  assert.deepEqual(p.errors, []);
 });
