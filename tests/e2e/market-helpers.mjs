@@ -2,6 +2,7 @@
 // record with libsodium-wrappers, as a contributor's device would.
 import { SiweMessage } from 'siwe';
 import sodium from 'libsodium-wrappers';
+import { spawnSync } from 'node:child_process';
 import { api } from './helpers.mjs';
 
 export async function signIn(base, wallet) {
@@ -126,4 +127,45 @@ export function assertGridRelease(csvText, report, schema) {
     }
   }
   return checked;
+}
+
+// A researcher on chain stack s (chain-anvil.mjs): signed in with the researcher role, `amount`
+// base units approved and deposited into the rewards contract from its wallet, and credited by
+// the deposit watcher. Returns its API token.
+export async function fundedResearcher(s, wallet, amount) {
+  const token = await signIn(s.srv.base, wallet);
+  const r = await api(s.srv.base, 'PUT', '/v1/me/profile', { token, json: { roles: ['researcher'] } });
+  if (r.status !== 200) throw new Error(`profile: ${r.status} ${JSON.stringify(r.body)}`);
+  await (await s.token.connect(wallet).approve(await s.rewards.getAddress(), amount)).wait();
+  await (await s.rewards.connect(wallet).deposit(amount)).wait();
+  for (const end = Date.now() + 30000; ;) {
+    const b = await api(s.srv.base, 'GET', `/v1/accounts/${wallet.address}/balance`);
+    if (b.body?.available === amount.toString()) return token;
+    if (Date.now() > end) throw new Error(`the deposit of ${amount} was not credited`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+// The runs request of the browser tests: age typed in, distance and heart rate imported from a
+// GPX track, k-anonymity k=2, open to people sharing fitness data.
+export function runsRequest(title, reward, extra = {}) {
+  return {
+    title, purpose: 'academic-research',
+    schema: { fields: [
+      { name: 'age', type: 'integer', unit: 'years', min: 18, max: 100, role: 'quasi-identifier' },
+      { name: 'distance_km', type: 'decimal', unit: 'km', min: '0', max: '100', decimals: 2, role: 'quasi-identifier' },
+      { name: 'avg_hr', type: 'integer', unit: 'bpm', min: 40, max: 220, role: 'quasi-identifier' }] },
+    eligibility: { categories: ['fitness'] },
+    privacy: { mode: 'k-anonymity', k: 2 }, reward: reward.toString(),
+    min_contributors: 2, max_contributors: 5, closes_at: new Date(Date.now() + 3600e3).toISOString(),
+    ...extra,
+  };
+}
+
+// SQL as the database superuser with the triggers off: what a breach of the database could do,
+// for tests of what the server reads back.
+export function superuserSql(dbUrl, sql) {
+  const r = spawnSync('psql', [dbUrl, '-qXAtc', `SET session_replication_role = replica; ${sql}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+  return r.stdout.trim();
 }

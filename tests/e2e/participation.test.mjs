@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ethers, Wallet } from 'ethers';
 import { api } from './helpers.mjs';
 import { startChainStack, waitFor } from './chain-anvil.mjs';
-import { signIn, consent, contribute, waitForStatus, pool, assertGridRelease } from './market-helpers.mjs';
+import { signIn, consent, contribute, waitForStatus, pool, assertGridRelease, superuserSql } from './market-helpers.mjs';
 
 const UNIT = 10n ** 18n;
 const REWARD = 3n * UNIT;
@@ -41,11 +41,7 @@ const creditLeaf = (address, amount, salt) =>
   ethers.keccak256(coder.encode(['address', 'uint256', 'bytes32'], [address, amount, salt]));
 
 // As the database superuser, behind the triggers' back: what a breach of the database could do.
-function psql(sql) {
-  const r = spawnSync('psql', [s.db.url, '-qXAtc', `SET session_replication_role = replica; ${sql}`], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim();
-}
+const psql = (sql) => superuserSql(s.db.url, sql);
 
 async function makeRequest(title, who) {
   const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: {

@@ -6,11 +6,10 @@
 // ledger credited.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { Wallet } from 'ethers';
 import { api } from './helpers.mjs';
 import { startChainStack, waitFor } from './chain-anvil.mjs';
-import { signIn, consent, contribute, waitForStatus } from './market-helpers.mjs';
+import { signIn, consent, contribute, waitForStatus, fundedResearcher, superuserSql } from './market-helpers.mjs';
 
 const UNIT = 10n ** 18n;
 const REWARD = 3n * UNIT;
@@ -19,11 +18,7 @@ const DEPOSIT = 100n * UNIT;
 let s, researcher, rtoken, paidReq, openReq;
 const who = {}; // a, b: contributed to paidReq; c: consented only; d: never took part
 
-function psql(sql) {
-  const r = spawnSync('psql', [s.db.url, '-qXAtc', `SET session_replication_role = replica; ${sql}`], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim();
-}
+const psql = (sql) => superuserSql(s.db.url, sql);
 
 async function makeRequest(title, reward) {
   const r = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: {
@@ -44,12 +39,7 @@ const find = (list, id) => list.find((x) => x.request.id === id);
 before(async () => {
   s = await startChainStack('coh_studies');
   [, researcher] = s.anvil.wallets(2);
-  rtoken = await signIn(s.srv.base, researcher);
-  assert.equal((await api(s.srv.base, 'PUT', '/v1/me/profile', { token: rtoken, json: { roles: ['researcher'] } })).status, 200);
-  await (await s.token.connect(researcher).approve(await s.rewards.getAddress(), DEPOSIT)).wait();
-  await (await s.rewards.connect(researcher).deposit(DEPOSIT)).wait();
-  await waitFor('the deposit', async () =>
-    (await api(s.srv.base, 'GET', `/v1/accounts/${researcher.address}/balance`)).body.available === DEPOSIT.toString());
+  rtoken = await fundedResearcher(s, researcher, DEPOSIT);
   for (const k of ['a', 'b', 'c', 'd']) {
     const w = Wallet.createRandom();
     const token = await signIn(s.srv.base, w);

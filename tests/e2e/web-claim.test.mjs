@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ethers, Wallet } from 'ethers';
 import { ROOT, api } from './helpers.mjs';
-import { signIn, consent, contribute, waitForStatus } from './market-helpers.mjs';
+import { signIn, consent, contribute, waitForStatus, fundedResearcher, runsRequest } from './market-helpers.mjs';
 import { startChainStack, waitFor } from './chain-anvil.mjs';
 import { persona, signInUi } from './web-browser.mjs';
 import { buildWeb } from '../../web/build.mjs';
@@ -26,23 +26,9 @@ before(async () => {
   s = await startChainStack('coh_web_claim', { env: { COHORT_WEB_DIR: join(ROOT, 'web') } });
   const [, dev1, dev2] = s.anvil.wallets(3);
   researcher = dev1;
-  rtoken = await signIn(s.srv.base, researcher);
-  assert.equal((await api(s.srv.base, 'PUT', '/v1/me/profile', { token: rtoken, json: { roles: ['researcher'] } })).status, 200);
   // The researcher funds the contract on chain; the deposit watcher credits the ledger.
-  await (await s.token.connect(researcher).approve(await s.rewards.getAddress(), 20n * UNIT)).wait();
-  await (await s.rewards.connect(researcher).deposit(20n * UNIT)).wait();
-  await waitFor('the deposit credit', async () =>
-    (await api(s.srv.base, 'GET', `/v1/accounts/${researcher.address}/balance`)).body.available === (20n * UNIT).toString());
-  const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: {
-    title: 'Weekend runs', purpose: 'academic-research',
-    schema: { fields: [
-      { name: 'age', type: 'integer', unit: 'years', min: 18, max: 100, role: 'quasi-identifier' },
-      { name: 'distance_km', type: 'decimal', unit: 'km', min: '0', max: '100', decimals: 2, role: 'quasi-identifier' },
-      { name: 'avg_hr', type: 'integer', unit: 'bpm', min: 40, max: 220, role: 'quasi-identifier' }] },
-    eligibility: { categories: ['fitness'] },
-    privacy: { mode: 'k-anonymity', k: 2 }, reward: REWARD.toString(),
-    min_contributors: 2, max_contributors: 5, closes_at: new Date(Date.now() + 3600e3).toISOString(),
-  } });
+  rtoken = await fundedResearcher(s, researcher, 20n * UNIT);
+  const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: runsRequest('Weekend runs', REWARD) });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   req = created.body;
   // The contributor's wallet: fresh, with ETH for gas, sending through anvil.

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { ROOT, api } from './helpers.mjs';
-import { signIn, waitForStatus } from './market-helpers.mjs';
+import { waitForStatus, fundedResearcher, runsRequest } from './market-helpers.mjs';
 import { startChainStack, waitFor } from './chain-anvil.mjs';
 import { persona, signInUi } from './web-browser.mjs';
 import { axeCheck, noSideScroll } from './web-axe.mjs';
@@ -42,22 +42,8 @@ before(async () => {
   s = await startChainStack('coh_web_journey_con', { env: { COHORT_WEB_DIR: join(ROOT, 'web') } });
   symbol = await s.token.symbol();
   const [, researcher] = s.anvil.wallets(2);
-  rtoken = await signIn(s.srv.base, researcher);
-  assert.equal((await api(s.srv.base, 'PUT', '/v1/me/profile', { token: rtoken, json: { roles: ['researcher'] } })).status, 200);
-  await (await s.token.connect(researcher).approve(await s.rewards.getAddress(), 20n * UNIT)).wait();
-  await (await s.rewards.connect(researcher).deposit(20n * UNIT)).wait();
-  await waitFor('the deposit credit', async () =>
-    (await api(s.srv.base, 'GET', `/v1/accounts/${researcher.address}/balance`)).body.available === (20n * UNIT).toString());
-  const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: {
-    title: TITLE, purpose: 'academic-research',
-    schema: { fields: [
-      { name: 'age', type: 'integer', unit: 'years', min: 18, max: 100, role: 'quasi-identifier' },
-      { name: 'distance_km', type: 'decimal', unit: 'km', min: '0', max: '100', decimals: 2, role: 'quasi-identifier' },
-      { name: 'avg_hr', type: 'integer', unit: 'bpm', min: 40, max: 220, role: 'quasi-identifier' }] },
-    eligibility: { categories: ['fitness'] },
-    privacy: { mode: 'k-anonymity', k: 2 }, reward: REWARD.toString(),
-    min_contributors: 2, max_contributors: 5, closes_at: new Date(Date.now() + 3600e3).toISOString(),
-  } });
+  rtoken = await fundedResearcher(s, researcher, 20n * UNIT);
+  const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: runsRequest(TITLE, REWARD) });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   req = created.body;
   people.desk = await persona('journey-desk', { wallet: Wallet.createRandom(), viewport: DESKTOP });
@@ -193,14 +179,8 @@ test('attested request: the attestation file is shown back as issuer and expiry,
   const issuer = Wallet.createRandom();
   const stranger = Wallet.createRandom();
   const p = people.desk;
-  const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: {
-    title: 'Attested runners', purpose: 'academic-research',
-    schema: { fields: [{ name: 'age', type: 'integer', unit: 'years', min: 18, max: 100, role: 'quasi-identifier' }] },
-    eligibility: { categories: ['fitness'] },
-    enrollment: { mode: 'attested', issuers: [issuer.address], schema, subject: 'subject', eas },
-    privacy: { mode: 'k-anonymity', k: 2 }, reward: REWARD.toString(),
-    min_contributors: 2, max_contributors: 5, closes_at: new Date(Date.now() + 3600e3).toISOString(),
-  } });
+  const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: runsRequest('Attested runners', REWARD, {
+    enrollment: { mode: 'attested', issuers: [issuer.address], schema, subject: 'subject', eas } }) });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const areq = created.body;
   const off = new Offchain({ address: eas.address, version: eas.version, chainId: BigInt(eas.chain_id) }, OffchainAttestationVersion.Version2);
