@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ethers, Wallet } from 'ethers';
 import { startCohortd, api, LOW_FLOORS, ROOT } from './helpers.mjs';
-import { signIn, contribute } from './market-helpers.mjs';
+import { signIn, newContributor, contribute } from './market-helpers.mjs';
 import { startAnvil } from './chain-anvil.mjs';
 
 const require = createRequire(import.meta.url);
@@ -66,15 +66,7 @@ before(async () => {
 });
 after(async () => { await srv?.stop(); await anvil?.stop(); });
 
-async function contributor() {
-  const w = Wallet.createRandom();
-  const token = await signIn(srv.base, w);
-  const r = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: {
-    roles: ['contributor'], consent_profile: { purposes: [PURPOSE], lifetime_epsilon: '5' },
-  } });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return { w, token, address: w.address.toLowerCase() };
-}
+const contributor = () => newContributor(srv.base, PURPOSE);
 
 // An attestation as an issuer makes it with the SDK, exported as easscan does ({sig, signer}).
 async function attest(by, recipient, { subject = ethers.hexlify(ethers.randomBytes(32)), country = 'DE',

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet, keccak256, toUtf8Bytes } from 'ethers';
 import { startCohortd, api, LOW_FLOORS } from './helpers.mjs';
-import { signIn, contribute, closeAndRelease } from './market-helpers.mjs';
+import { signIn, newContributor, contribute, closeAndRelease } from './market-helpers.mjs';
 
 const REWARD = 10n ** 18n;
 const PURPOSE = `enrollment-${process.pid}`;
@@ -39,15 +39,7 @@ before(async () => {
 });
 after(async () => { await srv?.stop(); });
 
-async function contributor() {
-  const w = Wallet.createRandom();
-  const token = await signIn(srv.base, w);
-  const r = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: {
-    roles: ['contributor'], consent_profile: { purposes: [PURPOSE], lifetime_epsilon: '5' },
-  } });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return { w, token, address: w.address.toLowerCase() };
-}
+const contributor = () => newContributor(srv.base, PURPOSE);
 
 function body(extra = {}) {
   return {
