@@ -7,7 +7,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ethers, Wallet } from 'ethers';
 import { startCohortd, api, LOW_FLOORS, ROOT } from './helpers.mjs';
@@ -198,4 +199,34 @@ test('a request naming no EAS domain takes the operator\'s; a schema with arrays
   } });
   assert.equal(wrong.status, 422, JSON.stringify(wrong.body));
   assert.match(wrong.body.detail, /enrollment.schema: field 1/);
+});
+
+// The CLI: its own terms check agrees on an attested request, and --attestation sends the file.
+test('cohort contribute sends an attestation file with the consent', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coh-attested-'));
+  const key = join(dir, 'key'), rec = join(dir, 'record.json'), file = join(dir, 'attestation.json');
+  try {
+    assert.equal((await srv.cli(['keys', 'new', '--out', key])).code, 0);
+    const me = new Wallet(`0x${readFileSync(key, 'utf8').trim()}`);
+    const si = await srv.cli(['sign-in', '--url', srv.base, '--key', key]);
+    assert.equal(si.code, 0, si.stderr);
+    const token = si.stdout.trim();
+    const p = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: { roles: ['contributor'], consent_profile: { purposes: [PURPOSE] } } });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    writeFileSync(rec, JSON.stringify({ age: 51 }));
+    const args = ['contribute', '--request', request.id, '--record', rec, '--url', srv.base, '--token', token, '--key', key];
+    const without = await srv.cli(args);
+    assert.notEqual(without.code, 0);
+    assert.match(without.stderr, /attested contributors only/);
+    writeFileSync(file, '{"sig": ');
+    const broken = await srv.cli([...args, '--attestation', file]);
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.stderr, /--attestation: .* is not a JSON attestation file/);
+    writeFileSync(file, JSON.stringify(await attest(issuer, me.address)));
+    const ok = await srv.cli([...args, '--attestation', file]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /attested contributors only: .* one contribution per subject\)$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
