@@ -112,7 +112,7 @@ static int schema_parse(struct field *f, size_t *n, const char *def, coh_err *er
             if (strcmp(f[i].name, name) == 0)
                 return coh_err_set(err, COH_ERR_INVALID, "enrollment.schema names %s twice",
                                    name);
-        snprintf(f[*n].name, sizeof f[*n].name, "%s", name);
+        memcpy(f[*n].name, name, strlen(name) + 1); /* at most NAME_MAX_LEN, checked above */
         (*n)++;
     }
     if (*n == 0)

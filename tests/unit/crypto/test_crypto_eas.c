@@ -181,7 +181,9 @@ static void test_refused(void **state)
                         json_integer(29));
     assert_int_equal(coh_crypto_eas_read(&r, a, &d, &err), COH_ERR_INVALID);
     json_decref(a);
-    assert_int_equal(coh_crypto_eas_read(&r, json_string("x"), &d, &err), COH_ERR_INVALID);
+    a = json_string("x");
+    assert_int_equal(coh_crypto_eas_read(&r, a, &d, &err), COH_ERR_INVALID);
+    json_decref(a);
 }
 
 int main(void)
