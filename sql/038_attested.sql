@@ -25,3 +25,17 @@ CREATE TABLE attested_subjects (
 -- cohort_owner owns every table (sql/030_roles.sql), also when a superuser runs this migration.
 ALTER TABLE attested_subjects OWNER TO cohort_owner;
 GRANT SELECT, INSERT, UPDATE, DELETE ON attested_subjects TO cohort_app;
+
+-- Issuers' signed revocation lists (POST /v1/attestations/revocations, src/svc/attestations.c),
+-- for attestations signed for an EAS contract cohortd cannot ask (the operator's eas_contract is
+-- asked on chain). Only issuers some attested request lists may add to it; an attestation whose
+-- (issuer, uid) is here is refused at consent.
+CREATE TABLE attestation_revocations (
+    issuer     text NOT NULL,
+    uid        bytea NOT NULL CHECK (length(uid) = 32),
+    signed_at  timestamptz NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (issuer, uid)
+);
+ALTER TABLE attestation_revocations OWNER TO cohort_owner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON attestation_revocations TO cohort_app;

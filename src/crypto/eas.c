@@ -275,3 +275,30 @@ void coh_crypto_eas_schema_uid(uint8_t out[32], const char *schema, const uint8_
     coh_crypto_keccak_update(&st, &r, 1);
     coh_crypto_keccak_final(&st, out);
 }
+
+int coh_crypto_eas_revocations_digest(uint8_t digest[32], const uint8_t issuer[20],
+                                      const uint8_t (*uids)[32], size_t n, uint64_t time,
+                                      coh_err *err)
+{
+    char addr[COH_ADDR_HEX_SIZE], t[24], hex[COH_HASH_HEX_SIZE];
+    coh_hex_encode(addr, issuer, 20, 1);
+    snprintf(t, sizeof t, "%" PRIu64, time);
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < n; i++) {
+        coh_hex_encode(hex, uids[i], 32, 1);
+        json_array_append_new(list, json_string(hex));
+    }
+    json_t *td = list ? json_pack("{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]},s:s,s:{s:s,s:s},"
+                                  "s:{s:s,s:o,s:s}}",
+                                  "types", "Revocations", "name", "issuer", "type", "address",
+                                  "name", "uids", "type", "bytes32[]", "name", "time", "type",
+                                  "uint64", "primaryType", "Revocations", "domain", "name",
+                                  COH_CRYPTO_REVOCATIONS_DOMAIN, "version", "1", "message",
+                                  "issuer", addr, "uids", list, "time", t)
+                      : NULL;
+    if (!td)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    int rc = coh_crypto_eip712_hash(digest, NULL, NULL, td, err);
+    json_decref(td);
+    return rc;
+}

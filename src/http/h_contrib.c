@@ -254,3 +254,24 @@ void coh_h_inbox(struct coh_http_req *req)
         coh_http_request_out(json_object_get(item, "request"));
     coh_http_send_json(req, 200, inbox);
 }
+
+/* POST /v1/attestations/revocations: an issuer's signed revocation list, delivered by anyone;
+ * limited per client address like sign-in, since it needs no session. */
+void coh_h_attestation_revocations(struct coh_http_req *req)
+{
+    char key[COH_HTTP_ADDR_MAX + 16];
+    snprintf(key, sizeof key, "revocations:%s", req->client);
+    if (coh_http_rate_limited(req, req->app->ratelimit, key, "revocation lists"))
+        return;
+    json_t *body = coh_http_body_object(req);
+    if (!body)
+        return;
+    json_t *out = NULL;
+    coh_err err = {0};
+    int rc = coh_svc_revocations_post(&out, req->app->db, body, (int64_t)time(NULL), &err);
+    json_decref(body);
+    if (rc)
+        coh_http_send_err(req, &err);
+    else
+        coh_http_send_json(req, 200, out);
+}

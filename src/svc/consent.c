@@ -161,9 +161,9 @@ static int revoked_at(uint64_t *at, const struct coh_svc_domain *d,
  * Checks account's attestation for attested request v and fills what the consent binds. The
  * order puts what needs no chain first; every refusal says what to do about it.
  */
-static int check_attestation(struct coh_db_attested *out, const json_t *v, const char *account,
-                             const json_t *file, const struct coh_svc_domain *d, int64_t now_s,
-                             coh_err *err)
+static int check_attestation(struct coh_db_attested *out, coh_db_pool *db, const json_t *v,
+                             const char *account, const json_t *file,
+                             const struct coh_svc_domain *d, int64_t now_s, coh_err *err)
 {
     coh_crypto_eas_domain ed;
     coh_crypto_eas_attestation a;
@@ -186,6 +186,7 @@ static int check_attestation(struct coh_db_attested *out, const json_t *v, const
     int rc = 0;
     json_t *values = NULL;
     uint64_t rev = 0;
+    int listed = 0;
     coh_hex_encode(who, a.signer, 20, 1);
     if (memcmp(a.schema, want, 32) != 0) {
         rc = refuse(err, COH_ERR_INVALID, "attestation-invalid",
@@ -215,7 +216,10 @@ static int check_attestation(struct coh_db_attested *out, const json_t *v, const
         rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
                     "the attestation's %s is not one this request accepts%s",
                     coh_market_attested_mismatch(v, values), "");
-    } else if ((rc = revoked_at(&rev, d, &ed, &a, err)) == 0 && rev) {
+    } else if ((rc = coh_db_attestation_revoked(&listed, db, who, a.uid, err)) == 0 && listed) {
+        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the issuer revoked this attestation (its signed revocation list)%s%s", "", "");
+    } else if (!rc && (rc = revoked_at(&rev, d, &ed, &a, err)) == 0 && rev) {
         rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
                     "the issuer revoked this attestation%s%s", "", "");
     }
@@ -284,7 +288,7 @@ int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
         struct coh_db_attested att;
         int attested = strcmp(coh_market_enrollment_mode(v), "attested") == 0;
         if (attested)
-            rc = check_attestation(&att, v, account, attestation, d, now_s, err);
+            rc = check_attestation(&att, db, v, account, attestation, d, now_s, err);
         if (!rc)
             rc = coh_db_consent_put(db, json_string_value(json_object_get(v, "id")), account,
                                     sig_hex, (long long)k.c.expiry, 2, terms_hex, k.privacy,

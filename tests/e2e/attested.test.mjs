@@ -230,3 +230,54 @@ test('cohort contribute sends an attestation file with the consent', async () =>
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// An issuer whose attestations are signed for an EAS contract cohortd cannot ask (another chain)
+// revokes them with a signed list; strangers and forged lists are refused.
+test('an issuer-signed revocation list refuses a revoked attestation; only listed issuers, only their own signature', async () => {
+  const foreign = { address: '0x4200000000000000000000000000000000000021', version: '1.3.0', chain_id: 10 };
+  const r = await api(srv.base, 'POST', '/v1/requests', { token: rtoken, json: {
+    title: 'Attested elsewhere', purpose: PURPOSE, schema, privacy: { mode: 'k-anonymity', k: 2 },
+    reward: REWARD.toString(), min_contributors: 2, max_contributors: 10,
+    closes_at: new Date(Date.now() + 3600e3).toISOString(), retention_days: 1,
+    enrollment: { mode: 'attested', issuers: [issuer.address], schema: SCHEMA, subject: 'subject', eas: foreign },
+  } });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const req = r.body;
+  const make = async (by, recipient) => {
+    const data = new SchemaEncoder(SCHEMA).encodeData([
+      { name: 'subject', type: 'bytes32', value: ethers.hexlify(ethers.randomBytes(32)) }, { name: 'country', type: 'string', value: 'DE' }]);
+    const sig = await new Offchain({ address: foreign.address, version: foreign.version, chainId: 10n }, OffchainAttestationVersion.Version2)
+      .signOffchainAttestation({ recipient, expirationTime: 0n, time: BigInt(Math.floor(Date.now() / 1000) - 60), revocable: true,
+        schema: req.enrollment.schema_uid, refUID: ZERO_BYTES32, data }, by);
+    return JSON.parse(JSON.stringify(sig, (k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+  };
+  const consentTo = async (p, attestation) => {
+    const t = await api(srv.base, 'GET', `/v1/requests/${req.id}/consents/me`, { token: p.token });
+    const { domain, types, message } = t.body.typed_data;
+    const { EIP712Domain, ...rest } = types;
+    return api(srv.base, 'POST', `/v1/requests/${req.id}/consents`, { token: p.token,
+      json: { signature: await p.w.signTypedData(domain, rest, message), attestation } });
+  };
+  const domain = { name: 'Cohort attestation revocations', version: '1' };
+  const types = { Revocations: [{ name: 'issuer', type: 'address' }, { name: 'uids', type: 'bytes32[]' }, { name: 'time', type: 'uint64' }] };
+  const list = async (by, about, uids) => {
+    const message = { issuer: about, uids, time: Math.floor(Date.now() / 1000) };
+    return api(srv.base, 'POST', '/v1/attestations/revocations', { json: { ...message, signature: await by.signTypedData(domain, types, message) } });
+  };
+
+  const kept = await contributor();
+  const gone = await contributor();
+  const a = await make(issuer, gone.w.address);
+  // A stranger's key, for the issuer's uid: refused; a stranger listing its own: refused too.
+  refused(await list(stranger, issuer.address, [a.uid]), 403, 'forbidden', /not the issuer's signature/);
+  refused(await list(stranger, stranger.address, [a.uid]), 403, 'forbidden', /not an issuer any attested request lists/);
+  const bad = await api(srv.base, 'POST', '/v1/attestations/revocations', { json: { issuer: issuer.address, uids: ['0x12'], time: 1, signature: '0x00' } });
+  assert.equal(bad.status, 422, JSON.stringify(bad.body));
+  const ok = await list(issuer, issuer.address, [a.uid]);
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.deepEqual(ok.body, { issuer: issuer.address.toLowerCase(), uids: 1, revoked_now: 1 });
+  assert.equal((await list(issuer, issuer.address, [a.uid])).body.revoked_now, 0);
+  refused(await consentTo(gone, a), 403, 'attestation-refused', /revoked this attestation \(its signed revocation list\)/);
+  const fine = await consentTo(kept, await make(issuer, kept.w.address));
+  assert.equal(fine.status, 201, JSON.stringify(fine.body));
+});
