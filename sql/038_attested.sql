@@ -7,9 +7,10 @@ ALTER TABLE requests ADD CONSTRAINT requests_enrollment_check
     CHECK (enrollment IS NULL OR enrollment->>'mode' IN ('open', 'invite', 'attested'));
 
 -- One contribution per person: the subject an attestation names, per request, bound to the
--- first wallet that presented it. Only a hash of the request's id and the subject's value is
--- kept (src/market/attestation.c coh_market_subject_hash), so the table names no person and
--- links nobody across requests; no view shows it to the researcher. The attestation's uid,
+-- first wallet that presented it. Only an HMAC of the request's id and the subject's value,
+-- under a key derived from the master key, is kept (src/market/attestation.c
+-- coh_market_subject_hash), so a dump cannot be searched for a guessable subject and links
+-- nobody across requests; no view shows it to the researcher. The attestation's uid,
 -- issuer and expiry are kept to check it again when the contribution arrives.
 CREATE TABLE attested_subjects (
     request_id      bytea NOT NULL REFERENCES requests (id),

@@ -204,8 +204,11 @@ int coh_crypto_eas_read(coh_crypto_eas_attestation *out, const json_t *file,
     const char *data = json_string_value(json_object_get(msg, "data"));
     const json_t *rev = json_object_get(msg, "revocable");
     int rc = 0;
-    if (read_hex(out->schema, 32, json_object_get(msg, "schema")))
-        rc = bad(err, "schema", "must be 0x and 64 hex digits");
+    /* The uid hashes the schema as text: only one spelling (the SDK's, lowercase) is taken,
+     * or another spelling of a revoked attestation would get another uid. */
+    if (read_hex(out->schema, 32, json_object_get(msg, "schema")) || schema_text[1] != 'x' ||
+        strspn(schema_text + 2, "0123456789abcdef") != 64)
+        rc = bad(err, "schema", "must be 0x and 64 lowercase hex digits");
     else if (!recipient || coh_crypto_address_parse(out->recipient, recipient) != 0)
         rc = bad(err, "recipient", "must be an address");
     else if (read_uint(&out->time, json_object_get(msg, "time"), UINT64_MAX))

@@ -618,8 +618,8 @@ struct coh_db_attested {
 /*
  * An attested request (its stored enrollment says so) takes the consent only together with
  * binding att's subject to contributor, atomically: a subject already bound to another wallet
- * gives COH_ERR_CONFLICT (attestation-subject-taken), a wallet bound to another subject
- * COH_ERR_CONFLICT (attestation-other-subject); att NULL on an attested request:
+ * gives COH_ERR_CONFLICT (attestation-subject-taken), and so does a wallet bound to another
+ * subject (another detail); att NULL on an attested request:
  * COH_ERR_FORBIDDEN (attestation-required).
  */
 COH_WUR int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,

@@ -27,6 +27,7 @@ static void consent_domain(const struct coh_http_req *req, struct coh_svc_domain
     const char *eas = coh_config_str(req->app->config, "eas_contract");
     d->have_eas = eas && *eas && coh_crypto_address_parse(d->eas_contract, eas) == 0;
     d->rpc_url = coh_config_str(req->app->config, "chain_rpc_url");
+    d->master = req->app->master_key;
 }
 
 /*

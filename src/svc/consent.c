@@ -11,6 +11,7 @@
  */
 #include "svc/svc.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,12 +224,20 @@ static int check_attestation(struct coh_db_attested *out, coh_db_pool *db, const
         rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
                     "the issuer revoked this attestation%s%s", "", "");
     }
+    if (!rc && !d->master)
+        rc = coh_err_set(err, COH_ERR_UNAVAILABLE, "no master key");
     if (!rc) {
-        coh_market_subject_hash(out->subject_hash, json_string_value(json_object_get(v, "id")),
+        uint8_t key[crypto_auth_hmacsha256_BYTES];
+        crypto_auth_hmacsha256(key, (const uint8_t *)"cohort/attested-subject/1", 25,
+                               coh_secbuf_data((coh_secbuf *)d->master));
+        coh_market_subject_hash(out->subject_hash, key,
+                                json_string_value(json_object_get(v, "id")),
                                 json_string_value(json_object_get(values, subject)));
+        sodium_memzero(key, sizeof key);
         memcpy(out->uid, a.uid, 32);
         memcpy(out->issuer, who, sizeof out->issuer);
-        out->expires = a.expiration_time;
+        /* Past year 9999 PostgreSQL has no timestamp: such an attestation never expires. */
+        out->expires = a.expiration_time > 253402300799ULL ? 0 : a.expiration_time;
     }
     json_decref(values);
     coh_crypto_eas_clear(&a);

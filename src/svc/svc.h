@@ -47,6 +47,7 @@ struct coh_svc_domain {
     int have_eas;
     uint8_t eas_contract[20];
     const char *rpc_url;
+    const coh_secbuf *master; /* subjects are stored under a key derived from it */
 };
 enum coh_svc_consent_refusal {
     COH_SVC_CONSENT_OK = 0,

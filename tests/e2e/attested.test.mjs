@@ -140,6 +140,11 @@ test('refused: none, another issuer, expired, revoked on the EAS contract, anoth
   await tx.wait();
   assert.ok(await eas.getRevocationOffchain(issuer.address, a.sig.uid) > 0n);
   refused(await consentWith(revoked, a), 403, 'attestation-refused', /revoked/);
+  // Respelled (the uid hashes the schema's text), the revoked attestation is still refused.
+  const respelled = structuredClone(a);
+  respelled.sig.message.schema = `0x${a.sig.message.schema.slice(2).toUpperCase()}`;
+  delete respelled.sig.uid;
+  refused(await consentWith(revoked, respelled), 422, 'attestation-invalid', /lowercase/);
 
   const thief = await contributor();
   const owner = await contributor();
