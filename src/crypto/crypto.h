@@ -225,6 +225,16 @@ typedef struct coh_crypto_eas_attestation {
 COH_WUR int coh_crypto_eas_read(coh_crypto_eas_attestation *out, const json_t *file,
                                 const coh_crypto_eas_domain *d, coh_err *err);
 void coh_crypto_eas_clear(coh_crypto_eas_attestation *a);
+/*
+ * An issuer's signed revocation list, for attestations whose EAS contract Cohort cannot ask:
+ * EIP-712 Revocations(address issuer,bytes32[] uids,uint64 time) in the domain
+ * {name: "Cohort attestation revocations", version: "1"} (no chain: an issuer's revocation
+ * holds wherever its attestation is shown). digest as coh_crypto_eip712_hash computes it.
+ */
+#define COH_CRYPTO_REVOCATIONS_DOMAIN "Cohort attestation revocations"
+COH_WUR int coh_crypto_eas_revocations_digest(uint8_t digest[32], const uint8_t issuer[20],
+                                              const uint8_t (*uids)[32], size_t n,
+                                              uint64_t time, coh_err *err);
 /* A schema's UID as the EAS schema registry computes it:
  * keccak256(abi.encodePacked(string schema, address resolver, bool revocable)). */
 void coh_crypto_eas_schema_uid(uint8_t out[32], const char *schema, const uint8_t resolver[20],

@@ -204,8 +204,11 @@ int coh_crypto_eas_read(coh_crypto_eas_attestation *out, const json_t *file,
     const char *data = json_string_value(json_object_get(msg, "data"));
     const json_t *rev = json_object_get(msg, "revocable");
     int rc = 0;
-    if (read_hex(out->schema, 32, json_object_get(msg, "schema")))
-        rc = bad(err, "schema", "must be 0x and 64 hex digits");
+    /* The uid hashes the schema as text: only one spelling (the SDK's, lowercase) is taken,
+     * or another spelling of a revoked attestation would get another uid. */
+    if (read_hex(out->schema, 32, json_object_get(msg, "schema")) || schema_text[1] != 'x' ||
+        strspn(schema_text + 2, "0123456789abcdef") != 64)
+        rc = bad(err, "schema", "must be 0x and 64 lowercase hex digits");
     else if (!recipient || coh_crypto_address_parse(out->recipient, recipient) != 0)
         rc = bad(err, "recipient", "must be an address");
     else if (read_uint(&out->time, json_object_get(msg, "time"), UINT64_MAX))
@@ -274,4 +277,31 @@ void coh_crypto_eas_schema_uid(uint8_t out[32], const char *schema, const uint8_
     coh_crypto_keccak_update(&st, resolver, 20);
     coh_crypto_keccak_update(&st, &r, 1);
     coh_crypto_keccak_final(&st, out);
+}
+
+int coh_crypto_eas_revocations_digest(uint8_t digest[32], const uint8_t issuer[20],
+                                      const uint8_t (*uids)[32], size_t n, uint64_t time,
+                                      coh_err *err)
+{
+    char addr[COH_ADDR_HEX_SIZE], t[24], hex[COH_HASH_HEX_SIZE];
+    coh_hex_encode(addr, issuer, 20, 1);
+    snprintf(t, sizeof t, "%" PRIu64, time);
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < n; i++) {
+        coh_hex_encode(hex, uids[i], 32, 1);
+        json_array_append_new(list, json_string(hex));
+    }
+    json_t *td = list ? json_pack("{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]},s:s,s:{s:s,s:s},"
+                                  "s:{s:s,s:o,s:s}}",
+                                  "types", "Revocations", "name", "issuer", "type", "address",
+                                  "name", "uids", "type", "bytes32[]", "name", "time", "type",
+                                  "uint64", "primaryType", "Revocations", "domain", "name",
+                                  COH_CRYPTO_REVOCATIONS_DOMAIN, "version", "1", "message",
+                                  "issuer", addr, "uids", list, "time", t)
+                      : NULL;
+    if (!td)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    int rc = coh_crypto_eip712_hash(digest, NULL, NULL, td, err);
+    json_decref(td);
+    return rc;
 }

@@ -618,8 +618,8 @@ struct coh_db_attested {
 /*
  * An attested request (its stored enrollment says so) takes the consent only together with
  * binding att's subject to contributor, atomically: a subject already bound to another wallet
- * gives COH_ERR_CONFLICT (attestation-subject-taken), a wallet bound to another subject
- * COH_ERR_CONFLICT (attestation-other-subject); att NULL on an attested request:
+ * gives COH_ERR_CONFLICT (attestation-subject-taken), and so does a wallet bound to another
+ * subject (another detail); att NULL on an attested request:
  * COH_ERR_FORBIDDEN (attestation-required).
  */
 COH_WUR int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
@@ -655,6 +655,17 @@ COH_WUR int coh_db_invite_codes_insert(coh_db_pool *p, const char *id, const uin
 /* *live = 1 when contributor holds a redeemed, unrevoked code of request id. */
 COH_WUR int coh_db_invite_live(int *live, coh_db_pool *p, const char *id, const char *contributor,
                                coh_err *err);
+/*
+ * Stores issuer's revocations of the n attestation uids signed at signed_at (unix seconds):
+ * *listed = 0 (nothing stored) when no attested request lists issuer; *added counts the uids
+ * not revoked before.
+ */
+COH_WUR int coh_db_attestation_revocations_put(int *listed, long *added, coh_db_pool *p,
+                                               const char *issuer, const uint8_t (*uids)[32],
+                                               size_t n, uint64_t signed_at, coh_err *err);
+/* *revoked = 1 when issuer has revoked attestation uid in a signed list. */
+COH_WUR int coh_db_attestation_revoked(int *revoked, coh_db_pool *p, const char *issuer,
+                                       const uint8_t uid[32], coh_err *err);
 /* *live = 1 when contributor's attested subject on request id is bound and not expired. */
 COH_WUR int coh_db_attested_live(int *live, coh_db_pool *p, const char *id,
                                  const char *contributor, coh_err *err);

@@ -27,6 +27,7 @@ static void consent_domain(const struct coh_http_req *req, struct coh_svc_domain
     const char *eas = coh_config_str(req->app->config, "eas_contract");
     d->have_eas = eas && *eas && coh_crypto_address_parse(d->eas_contract, eas) == 0;
     d->rpc_url = coh_config_str(req->app->config, "chain_rpc_url");
+    d->master = req->app->master_key;
 }
 
 /*
@@ -271,4 +272,25 @@ void coh_h_me_studies(struct coh_http_req *req)
         return;
     }
     coh_http_send_json(req, 200, json_pack("{s:o,s:I}", "studies", studies, "limit", limit));
+}
+
+/* POST /v1/attestations/revocations: an issuer's signed revocation list, delivered by anyone;
+ * limited per client address like sign-in, since it needs no session. */
+void coh_h_attestation_revocations(struct coh_http_req *req)
+{
+    char key[COH_HTTP_ADDR_MAX + 16];
+    snprintf(key, sizeof key, "revocations:%s", req->client);
+    if (coh_http_rate_limited(req, req->app->ratelimit, key, "revocation lists"))
+        return;
+    json_t *body = coh_http_body_object(req);
+    if (!body)
+        return;
+    json_t *out = NULL;
+    coh_err err = {0};
+    int rc = coh_svc_revocations_post(&out, req->app->db, body, (int64_t)time(NULL), &err);
+    json_decref(body);
+    if (rc)
+        coh_http_send_err(req, &err);
+    else
+        coh_http_send_json(req, 200, out);
 }

@@ -112,7 +112,7 @@ static int schema_parse(struct field *f, size_t *n, const char *def, coh_err *er
             if (strcmp(f[i].name, name) == 0)
                 return coh_err_set(err, COH_ERR_INVALID, "enrollment.schema names %s twice",
                                    name);
-        snprintf(f[*n].name, sizeof f[*n].name, "%s", name);
+        memcpy(f[*n].name, name, strlen(name) + 1); /* at most NAME_MAX_LEN, checked above */
         (*n)++;
     }
     if (*n == 0)
@@ -442,14 +442,15 @@ int coh_market_attestation_issuer(const json_t *request, const uint8_t signer[20
     return 0;
 }
 
-void coh_market_subject_hash(uint8_t out[32], const char *request_id, const char *subject_value)
+void coh_market_subject_hash(uint8_t out[32], const uint8_t key[32], const char *request_id,
+                             const char *subject_value)
 {
-    /* Hashed with the request's id: the stored value links nobody across requests, and the
-     * subject itself (perhaps a person's identifier) is never stored. */
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const uint8_t *)"cohort/attested-subject/1", 25);
-    crypto_hash_sha256_update(&st, (const uint8_t *)request_id, strlen(request_id) + 1);
-    crypto_hash_sha256_update(&st, (const uint8_t *)subject_value, strlen(subject_value));
-    crypto_hash_sha256_final(&st, out);
+    /* Keyed, so a database dump cannot be searched for a guessable subject (a national id, an
+     * email); with the request's id, so the stored value links nobody across requests. */
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, 32);
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)request_id, strlen(request_id) + 1);
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)subject_value, strlen(subject_value));
+    crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof st);
 }

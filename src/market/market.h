@@ -222,8 +222,10 @@ COH_WUR int coh_market_attestation_values(json_t **values, const json_t *request
 const char *coh_market_attested_mismatch(const json_t *request, const json_t *values);
 /* Is signer one of the request's issuers? */
 int coh_market_attestation_issuer(const json_t *request, const uint8_t signer[20]);
-/* The stored form of a subject: SHA-256 over a label, the request's id and the value. */
-void coh_market_subject_hash(uint8_t out[32], const char *request_id, const char *subject_value);
+/* The stored form of a subject: HMAC-SHA256 under key (the service's, derived from the master
+ * key) of the request's id and the value. */
+void coh_market_subject_hash(uint8_t out[32], const uint8_t key[32], const char *request_id,
+                             const char *subject_value);
 
 /* ---- consent terms (terms.c) ----------------------------------------------------------- */
 /*

@@ -11,6 +11,7 @@
  */
 #include "svc/svc.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,9 +162,9 @@ static int revoked_at(uint64_t *at, const struct coh_svc_domain *d,
  * Checks account's attestation for attested request v and fills what the consent binds. The
  * order puts what needs no chain first; every refusal says what to do about it.
  */
-static int check_attestation(struct coh_db_attested *out, const json_t *v, const char *account,
-                             const json_t *file, const struct coh_svc_domain *d, int64_t now_s,
-                             coh_err *err)
+static int check_attestation(struct coh_db_attested *out, coh_db_pool *db, const json_t *v,
+                             const char *account, const json_t *file,
+                             const struct coh_svc_domain *d, int64_t now_s, coh_err *err)
 {
     coh_crypto_eas_domain ed;
     coh_crypto_eas_attestation a;
@@ -186,6 +187,7 @@ static int check_attestation(struct coh_db_attested *out, const json_t *v, const
     int rc = 0;
     json_t *values = NULL;
     uint64_t rev = 0;
+    int listed = 0;
     coh_hex_encode(who, a.signer, 20, 1);
     if (memcmp(a.schema, want, 32) != 0) {
         rc = refuse(err, COH_ERR_INVALID, "attestation-invalid",
@@ -215,16 +217,27 @@ static int check_attestation(struct coh_db_attested *out, const json_t *v, const
         rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
                     "the attestation's %s is not one this request accepts%s",
                     coh_market_attested_mismatch(v, values), "");
-    } else if ((rc = revoked_at(&rev, d, &ed, &a, err)) == 0 && rev) {
+    } else if ((rc = coh_db_attestation_revoked(&listed, db, who, a.uid, err)) == 0 && listed) {
+        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the issuer revoked this attestation (its signed revocation list)%s%s", "", "");
+    } else if (!rc && (rc = revoked_at(&rev, d, &ed, &a, err)) == 0 && rev) {
         rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
                     "the issuer revoked this attestation%s%s", "", "");
     }
+    if (!rc && !d->master)
+        rc = coh_err_set(err, COH_ERR_UNAVAILABLE, "no master key");
     if (!rc) {
-        coh_market_subject_hash(out->subject_hash, json_string_value(json_object_get(v, "id")),
+        uint8_t key[crypto_auth_hmacsha256_BYTES];
+        crypto_auth_hmacsha256(key, (const uint8_t *)"cohort/attested-subject/1", 25,
+                               coh_secbuf_data((coh_secbuf *)d->master));
+        coh_market_subject_hash(out->subject_hash, key,
+                                json_string_value(json_object_get(v, "id")),
                                 json_string_value(json_object_get(values, subject)));
+        sodium_memzero(key, sizeof key);
         memcpy(out->uid, a.uid, 32);
         memcpy(out->issuer, who, sizeof out->issuer);
-        out->expires = a.expiration_time;
+        /* Past year 9999 PostgreSQL has no timestamp: such an attestation never expires. */
+        out->expires = a.expiration_time > 253402300799ULL ? 0 : a.expiration_time;
     }
     json_decref(values);
     coh_crypto_eas_clear(&a);
@@ -284,7 +297,7 @@ int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
         struct coh_db_attested att;
         int attested = strcmp(coh_market_enrollment_mode(v), "attested") == 0;
         if (attested)
-            rc = check_attestation(&att, v, account, attestation, d, now_s, err);
+            rc = check_attestation(&att, db, v, account, attestation, d, now_s, err);
         if (!rc)
             rc = coh_db_consent_put(db, json_string_value(json_object_get(v, "id")), account,
                                     sig_hex, (long long)k.c.expiry, 2, terms_hex, k.privacy,

@@ -47,6 +47,7 @@ struct coh_svc_domain {
     int have_eas;
     uint8_t eas_contract[20];
     const char *rpc_url;
+    const coh_secbuf *master; /* subjects are stored under a key derived from it */
 };
 enum coh_svc_consent_refusal {
     COH_SVC_CONSENT_OK = 0,
@@ -83,6 +84,16 @@ COH_WUR int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_p
  */
 json_t *coh_svc_consent_view(json_t *stored, const json_t *v, const char *account,
                              const struct coh_svc_domain *d);
+
+/* ---- attestation revocation lists (attestations.c) -------------------------------------- */
+/*
+ * POST /v1/attestations/revocations: body {issuer, uids, time, signature}, the issuer's
+ * EIP-712 signature of Revocations (coh_crypto_eas_revocations_digest). *out {issuer, uids,
+ * revoked_now}. COH_ERR_INVALID naming the member; COH_ERR_FORBIDDEN when another key signed
+ * or no attested request lists the issuer.
+ */
+COH_WUR int coh_svc_revocations_post(json_t **out, coh_db_pool *db, const json_t *body,
+                                     int64_t now_s, coh_err *err);
 
 /* ---- contributions (contribute.c) ------------------------------------------------------- */
 /* Opens ct in secure memory under request id's key (v: coh_db_request_get_for_intake), checks

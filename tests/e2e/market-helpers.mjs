@@ -3,6 +3,7 @@
 import { SiweMessage } from 'siwe';
 import sodium from 'libsodium-wrappers';
 import { spawnSync } from 'node:child_process';
+import { Wallet } from 'ethers';
 import { api } from './helpers.mjs';
 
 export async function signIn(base, wallet) {
@@ -168,4 +169,15 @@ export function superuserSql(dbUrl, sql) {
   const r = spawnSync('psql', [dbUrl, '-qXAtc', `SET session_replication_role = replica; ${sql}`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
   return r.stdout.trim();
+}
+
+// A fresh signed-in contributor whose consent profile accepts purpose.
+export async function newContributor(base, purpose) {
+  const w = Wallet.createRandom();
+  const token = await signIn(base, w);
+  const r = await api(base, 'PUT', '/v1/me/profile', { token, json: {
+    roles: ['contributor'], consent_profile: { purposes: [purpose], lifetime_epsilon: '5' },
+  } });
+  if (r.status !== 200) throw new Error(`profile: ${r.status} ${JSON.stringify(r.body)}`);
+  return { w, token, address: w.address.toLowerCase() };
 }
