@@ -86,8 +86,11 @@ test('contributor: consent, GPX import, sealed submit, release, claim on chain f
   await waitText(contributor, '#onchain', 'Token balance in your wallet: 0 COH');
   await contributor.shot('20-balance-claimable');
   await page.getByRole('button', { name: 'Claim to my wallet' }).click();
-  await waitText(contributor, '#claim-progress', /Transaction sent: 0x[0-9a-f]{64}/);
-  await waitText(contributor, '#claim-progress', /Confirmed in block \d+/, 30000);
+  // The claim runs as steps (claim, confirm), each with its transaction link; the hashes and
+  // roots are folded into Details (the money page's stepper, issue 19).
+  await waitText(contributor, '#claim-steps', /Claim sent/);
+  await waitText(contributor, '#claim-steps', /Confirmed in block \d+/, 30000);
+  assert.match(await contributor.page.locator('#claim-progress').textContent(), /Transaction sent: 0x[0-9a-f]{64}/);
   await waitText(contributor, '#claim-msg', /Claimed|succeeded on chain/, 70000);
   await waitText(contributor, '#wallet-balance', '2 COH');
   assert.equal((await s.token.balanceOf(wallet.address)) - before, REWARD, 'the token balance rose by the reward on chain');
