@@ -108,7 +108,7 @@ async function journey(p, phone, age) {
   assert.equal(await ageInput.getAttribute('aria-invalid'), 'true');
   const errId = (await ageInput.getAttribute('aria-describedby')).split(' ')[0];
   assert.equal(await pg.locator(`#${errId}`).innerText(), 'Fill in “age”.');
-  await ageInput.scrollIntoViewIfNeeded();
+  await pg.evaluate(() => document.querySelector('#rec-age').closest('.field').scrollIntoView({ block: 'center' }));
   await page(p, phone, '04-record');
   if (phone) { // the issue's narrowest phone
     await pg.setViewportSize({ width: 360, height: 780 });
@@ -158,7 +158,8 @@ test('after the release: the home shows the study paid with its amount, the noti
     const notice = pg.locator('#notices li.notice[data-kind="reward_paid"]');
     assert.match(await notice.innerText(), new RegExp(`You were paid 2\\.5 ${symbol} for “${TITLE}”`));
     assert.match(await pg.locator('#studies-summary').innerText(), new RegExp(`1 study; 1 paid, 2\\.5 ${symbol} in all`));
-    await study.scrollIntoViewIfNeeded();
+    // On a phone the study card fills the screen: its shot shows the notice instead.
+    await (phone ? notice : study).scrollIntoViewIfNeeded();
     await page(p, phone, '07-paid');
     // Anchored, then past the challenge period: claimable, with the way to claim.
     await waitFor('the study claimable', async () => {
@@ -217,6 +218,7 @@ test('attested request: the attestation file is shown back as issuer and expiry,
   assert.equal(await pg.locator('#attestation-issuer .account-pill').getAttribute('title'), issuer.address.toLowerCase());
   assert.match(await pg.locator('#attestation-expiry').innerText(), new RegExp(String(new Date(expires * 1000).getFullYear())));
   assert.equal(await input.getAttribute('aria-invalid'), null);
+  assert.equal((await pg.locator('#consent-msg').innerText()).trim(), '', 'the earlier refusal is gone');
   await pg.locator('#take-part').scrollIntoViewIfNeeded();
   await page(p, false, '09-attested-consent');
   await pg.getByRole('button', { name: 'Sign consent in your wallet' }).click();

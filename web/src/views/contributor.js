@@ -211,19 +211,21 @@ export async function inbox() {
   const paid = studies.filter((x) => x.state === 'paid');
   let total = 0n;
   for (const x of paid) total += BigInt(x.paid_amount);
+  const openSection = h('section#open-requests', { 'aria-labelledby': 'open-h' },
+    h('h2#open-h', 'Open requests for you'),
+    h('p', 'Requests that match your consent profile right now. Those you take part in move to “My studies”.'),
+    open.length || r.next ? [list, more]
+      : h('p.note', 'No open request matches your profile. Widening the kinds of data or purposes you accept, lowering your minimum reward, or relaxing your privacy floors matches more requests. ', h('a', { href: '#/profile' }, 'Edit your profile.')));
+  const studiesSection = h('section#my-studies', { 'aria-labelledby': 'studies-h' },
+    h('h2#studies-h', 'My studies'),
+    studies.length
+      ? [h('p#studies-summary', `${studies.length} stud${studies.length === 1 ? 'y' : 'ies'}; ${paid.length} paid`, paid.length ? [', ', amountEl(total), ' in all.'] : '.'),
+        h('ul.cards.studies', studies.map((x) => studyCard(x, anchoring)))]
+      : h('p.muted', 'Studies you consent to appear here, with what happens to them and what you are paid.'));
+  // Someone with studies comes back to follow them: those first; a newcomer starts with offers.
   return [
     h('h1', 'Inbox'),
-    h('section#open-requests', { 'aria-labelledby': 'open-h' },
-      h('h2#open-h', 'Open requests for you'),
-      h('p', 'Requests that match your consent profile right now. Those you take part in move to “My studies” below.'),
-      open.length || r.next ? [list, more]
-        : h('p.note', 'No open request matches your profile. Widening the kinds of data or purposes you accept, lowering your minimum reward, or relaxing your privacy floors matches more requests. ', h('a', { href: '#/profile' }, 'Edit your profile.'))),
-    h('section#my-studies', { 'aria-labelledby': 'studies-h' },
-      h('h2#studies-h', 'My studies'),
-      studies.length
-        ? [h('p#studies-summary', `${studies.length} stud${studies.length === 1 ? 'y' : 'ies'}; ${paid.length} paid`, paid.length ? [', ', amountEl(total), ' in all.'] : '.'),
-          h('ul.cards.studies', studies.map((x) => studyCard(x, anchoring)))]
-        : h('p.muted', 'Studies you consent to appear here, with what happens to them and what you are paid.')),
+    studies.length ? [studiesSection, openSection] : [openSection, studiesSection],
     h('section#notices', { 'aria-labelledby': 'notices-h' },
       h('h2#notices-h', 'Notices'),
       r.notices.length ? h('ul.notices', r.notices.map(noticeItem)) : h('p.muted', 'No notices yet.')),
@@ -376,6 +378,7 @@ export async function contributePanel(req) {
       att = null;
       clear(attShown);
       fieldError(attInput, '');
+      msg.progress('');
       const f = attInput.files?.[0];
       if (!f) return;
       try {
@@ -389,9 +392,9 @@ export async function contributePanel(req) {
       const mineAddr = (td?.message?.contributor ?? session.address ?? '').toLowerCase();
       const expired = att.expires > 0 && att.expires * 1000 < Date.now();
       clear(attShown, h('dl.facts',
-        h('dt', 'Issued by'), h('dd#attestation-issuer', accountPill(att.issuer), listed ? ' — one of this request’s issuers' : ' — not one of this request’s issuers'),
-        h('dt', 'Valid until'), h('dd#attestation-expiry', att.expires > 0 ? `${when(new Date(att.expires * 1000).toISOString())}${expired ? ' (expired)' : ''}` : 'No expiry'),
-        h('dt', 'For'), h('dd', att.recipient ? accountPill(att.recipient) : '—', att.recipient && mineAddr && att.recipient !== mineAddr ? ' — not this wallet' : '')));
+        h('dt', 'Attested by'), h('dd#attestation-issuer', accountPill(att.issuer), listed ? ' — one of this request’s issuers' : ' — not one of this request’s issuers'),
+        h('dt', 'Attestation valid until'), h('dd#attestation-expiry', att.expires > 0 ? `${when(new Date(att.expires * 1000).toISOString())}${expired ? ' (expired)' : ''}` : 'No expiry'),
+        h('dt', 'Attested for'), h('dd', att.recipient ? accountPill(att.recipient) : '—', att.recipient && mineAddr && att.recipient !== mineAddr ? ' — not this wallet' : '')));
       if (!listed) fieldError(attInput, 'This request does not accept attestations from this issuer.');
       else if (expired) fieldError(attInput, 'This attestation has expired. Ask your issuer for a new one.');
       else if (att.recipient && mineAddr && att.recipient !== mineAddr) fieldError(attInput, 'This attestation was issued to another wallet. Sign in with that wallet, or ask your issuer for one issued to this wallet.');
