@@ -1,13 +1,13 @@
 // A contributor's own history (issue 19): GET /v1/me/studies and the inbox's notices say what
 // happened to each study joined and what was actually paid, read from the ledger; GET
-// /v1/chain says the token's symbol and decimals and when the next anchor is due. The attacks:
-// one wallet reading another's studies, a public endpoint or /metrics gaining a link between a
-// contributor and a study, and a list that shows the request's reward instead of what the
-// ledger credited.
+// /v1/chain says the token's symbol and decimals (null while the node cannot be asked) and when
+// the next anchor is due (both null without a chain). The attacks: one wallet reading another's
+// studies, a public endpoint or /metrics gaining a link between a contributor and a study, and
+// a list that shows the request's reward instead of what the ledger credited.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Wallet } from 'ethers';
-import { api } from './helpers.mjs';
+import { api, startCohortd } from './helpers.mjs';
 import { startChainStack, waitFor } from './chain-anvil.mjs';
 import { signIn, consent, contribute, waitForStatus, fundedResearcher, superuserSql } from './market-helpers.mjs';
 
@@ -165,4 +165,22 @@ test('the amount shown is the ledger credit, not the request\'s reward', async (
   } finally {
     psql(`UPDATE ledger_credits SET amount = ${was} WHERE ${where}`);
   }
+});
+
+test('GET /v1/chain without a chain: token and anchoring null; a node that cannot be asked: symbol and decimals null', async () => {
+  const plain = await startCohortd();
+  try {
+    const r = await api(plain.base, 'GET', '/v1/chain');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.token, null);
+    assert.equal(r.body.anchoring, null);
+  } finally { await plain.stop(); }
+  const token = (await s.token.getAddress()).toLowerCase();
+  const down = await startCohortd({ ...s.env, COHORT_CHAIN_RPC_URL: 'http://127.0.0.1:9/' });
+  try {
+    const r = await api(down.base, 'GET', '/v1/chain');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.token, { address: token, symbol: null, decimals: null });
+    assert.equal(r.body.anchoring.interval_seconds, 1);
+  } finally { await down.stop(); }
 });
