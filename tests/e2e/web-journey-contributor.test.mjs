@@ -7,7 +7,9 @@
 // violation. With COH_WEB_DOCS_SHOTS=1 each step is saved to docs/web/contributor-*.png (and
 // -phone), the screenshots of docs/WEB.md. Last, an attested request: the consent step takes an
 // EAS off-chain attestation file, shows who issued it and until when, refuses one from an
-// issuer the request does not list on its field, and posts the right one with the consent.
+// issuer the request does not list on its field, and posts the right one with the consent. And
+// an imported figure outside a field's range is marked on that field (the figures table is
+// folded, so the warning is not left inside it).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -39,7 +41,7 @@ before(async () => {
   s = await startChainStack('coh_web_journey_con', { env: { COHORT_WEB_DIR: join(ROOT, 'web') } });
   symbol = await s.token.symbol();
   const [, researcher] = s.anvil.wallets(2);
-  rtoken = await fundedResearcher(s, researcher, 20n * UNIT);
+  rtoken = await fundedResearcher(s, researcher, 50n * UNIT);
   const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: runsRequest(TITLE, REWARD) });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   req = created.body;
@@ -227,5 +229,28 @@ test('attested request: the attestation file is shown back as issuer and expiry,
   const body = JSON.parse(sent.body);
   assert.equal(body.attestation.signer, issuer.address);
   assert.equal(body.attestation.sig.message.recipient, p.wallet.address);
+  assert.deepEqual(p.errors, []);
+});
+
+test('an imported figure outside the field\'s range is marked on that field, and the mark goes once it is edited', async () => {
+  const spec = runsRequest('Gentle runs', REWARD);
+  spec.schema.fields[2] = { ...spec.schema.fields[2], max: 120 }; // the GPX track averages 141 bpm
+  const created = await api(s.srv.base, 'POST', '/v1/requests', { token: rtoken, json: spec });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const p = people.phone;
+  const pg = p.page;
+  await pg.goto(`${s.srv.base}/#/requests/${created.body.id}`);
+  await pg.getByRole('button', { name: 'Sign consent in your wallet' }).click();
+  await waitText(p, '#consent-state', 'You consented');
+  await pg.getByLabel('GPX track, Fitbit JSON export, or Apple Health export.xml').setInputFiles(GPX);
+  await waitText(p, '#import-msg', /Check avg_hr: outside the allowed range/);
+  const hr = pg.locator('#rec-avg_hr');
+  assert.equal(await hr.getAttribute('aria-invalid'), 'true');
+  const errId = (await hr.getAttribute('aria-describedby')).split(' ')[0];
+  assert.match(await pg.locator(`#${errId}`).innerText(), /outside the range this request accepts/);
+  assert.equal(await pg.locator('#rec-distance_km').getAttribute('aria-invalid'), null);
+  await hr.fill('118');
+  assert.equal(await hr.getAttribute('aria-invalid'), null);
+  await noSideScroll(pg, 'the record form with an import warning');
   assert.deepEqual(p.errors, []);
 });

@@ -358,7 +358,7 @@ export async function contributePanel(req) {
     clear(consentBox, h('p.ok#consent-state', `You consented on ${when(mine.created_at)}.`),
       td?.message?.privacy ? h('p', 'You agreed to: ', h('span#consented-privacy', td.message.privacy)) : null,
       mine.version === 1 ? h('p.note', 'This consent was given under the first consent format, which named the requested fields but not the privacy terms.') : null,
-      open ? revoke : null);
+      open ? revoke : h('p', 'This request is closed. What happens to your record and your payment is under ', h('a', { href: '#/inbox' }, 'My studies in your inbox'), '.'));
   } else {
     // The hash to sign must be of the terms this page shows, or the wallet would sign others.
     const sameTerms = td?.domain?.version === '2' && td?.message?.termsHash === termsHash(req);
@@ -473,20 +473,29 @@ export async function contributePanel(req) {
     importMsg.progress('Reading the file on this device…');
     const got = await importFiles(file.files);
     const mapped = mapToSchema(fields, got.metrics);
+    clearErrors(recordEl);
     for (const m of mapped) form.set(m.field, m.value);
     clear(importOut,
       h('p', `${got.source}: ${got.detail}${got.range?.length ? `, ${got.range[0]}${got.range[1] !== got.range[0] ? ` to ${got.range[1]}` : ''}` : ''}.`),
-      h('div.table-wrap', h('table#import-table',
+      // Folded: on a phone the table alone is a screen long; the line above says what it filled.
+      h('details.explain#import-figures', h('summary', `All ${Object.keys(got.metrics).length} figures found in the file`),
+        h('div.table-wrap', h('table#import-table',
         h('caption', 'Figures found in the file'),
         h('thead', h('tr', h('th', { scope: 'col' }, 'Figure'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Fills field'))),
         h('tbody', Object.entries(got.metrics).map(([k, v]) => {
           const m = mapped.find((x) => x.metric === k);
           return h('tr', h('th', { scope: 'row' }, METRICS[k]?.[0] ?? k), h('td', `${Number(v).toFixed(2)} ${METRICS[k]?.[1] ?? ''}`),
             h('td', m ? `${m.field} = ${m.value}${m.inBounds ? '' : ' (outside the allowed range: edit it below)'}` : '—'));
-        })))));
+        }))))));
     const missing = fields.filter((f) => !mapped.some((m) => m.field === f.name)).map((f) => f.name);
+    // Out of range values are not hidden in the folded table: said here, and on the field.
+    const outside = mapped.filter((m) => !m.inBounds);
+    for (const m of outside) {
+      const input = form.inputs.get(m.field);
+      if (input) fieldError(input, `The file gives ${m.value}, outside the range this request accepts: edit it.`);
+    }
     importMsg.ok(mapped.length
-      ? `Filled ${mapped.map((m) => m.field).join(', ')} from the file.${missing.length ? ` Fill in ${missing.join(', ')} yourself.` : ''} Nothing was uploaded.`
+      ? `Filled ${mapped.map((m) => m.field).join(', ')} from the file.${outside.length ? ` Check ${outside.map((m) => m.field).join(', ')}: outside the allowed range.` : ''}${missing.length ? ` Fill in ${missing.join(', ')} yourself.` : ''} Nothing was uploaded.`
       : 'The file was read, but none of its figures match this request’s fields.');
     update();
   }));
@@ -497,6 +506,8 @@ export async function contributePanel(req) {
     try { preview.textContent = JSON.stringify(form.read(), null, 2); preview.classList.remove('invalid'); } catch (e) { preview.textContent = `(not complete: ${e.message})`; preview.classList.add('invalid'); }
   }
   form.el.addEventListener('input', update);
+  // A field's error goes once the field is edited (the next submit checks it again).
+  form.el.addEventListener('input', (ev) => { if (ev.isTrusted && ev.target.getAttribute?.('aria-invalid')) fieldError(ev.target, ''); });
   form.el.addEventListener('change', update);
   update();
   const recordEl = h('form#record-form', { novalidate: true, onsubmit: (ev) => ev.preventDefault() }, form.el);
