@@ -547,6 +547,6 @@ export async function contributePanel(req) {
     recordEl,
     h('h3', 'Check before sealing'),
     h('p', 'This exact record is encrypted to the request’s key in your browser. The server opens it only in protected memory to check it and to compute the release.'),
-    preview, submit, submitMsg);
+    preview, h('div.buttons.sticky-action', submit), submitMsg);
   return section;
 }
