@@ -111,9 +111,11 @@ export async function persona(name, { wallet, chainId = 31337, rpc = null, viewp
     },
     // A screenshot of the viewport for docs/web/ (kept under ~150 KB), written only when
     // COH_WEB_DOCS_SHOTS=1 so test runs do not rewrite tracked files.
-    async docShot(file) {
+    // `scrollTo`: a selector brought into view first.
+    async docShot(file, { scrollTo } = {}) {
       if (process.env.COH_WEB_DOCS_SHOTS !== '1') return;
       mkdirSync(DOCS_SHOTS, { recursive: true });
+      if (scrollTo) await page.locator(scrollTo).first().evaluate((el) => el.scrollIntoView({ block: 'center' }));
       await page.screenshot({ path: join(DOCS_SHOTS, `${file}.png`), type: 'png' });
     },
     async shot(file, opts = {}) {

@@ -107,7 +107,7 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   assert.match(await log.textContent(), /Approval transaction sent: 0x[0-9a-f]{64}/);
   // What the wallet is asked to sign, in token units beside the base units it shows.
   assert.match(await log.textContent(), /Depositing 12\.5 COH \(12500000000000000000 in base units of 18 decimals/);
-  await r.docShot('shell-09-deposit-steps');
+  await r.docShot('shell-10-deposit-steps', { scrollTo: '#deposit-steps' });
   const [approve, deposit] = sent();
   assert.equal(sent().length, 2);
   const rewardsAddr = await s.rewards.getAddress();
@@ -171,7 +171,7 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   assert.match(await csteps.nth(1).innerText(), /Confirmed in block \d+: 4\.25 COH paid to your wallet/);
   assert.match(await page.locator('#claim-steps a').first().getAttribute('href'), /^#\/tx\/0x[0-9a-f]{64}$/);
   assert.match(await page.locator('#claim-progress').textContent(), /under claims root 0x[0-9a-f]{64}/);
-  await r.docShot('shell-10-claim-steps');
+  await r.docShot('shell-11-claim-steps', { scrollTo: '#claim-steps' });
   assert.equal(await s.token.balanceOf(wallet.address) - beforeClaim, WITHDRAW, 'the token balance rose by exactly the withdrawal');
   await waitText('#wallet-balance', /^41\.75 COH$/);
   assert.equal(sent().length, 3);

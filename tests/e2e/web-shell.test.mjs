@@ -131,7 +131,9 @@ test('researcher: role at first sign-in, get started, add the token, switch netw
     getSelection().addRange(range);
     const dt = new DataTransfer();
     document.dispatchEvent(new ClipboardEvent('copy', { clipboardData: dt, bubbles: true, cancelable: true }));
-    return dt.getData('text/plain');
+    const got = dt.getData('text/plain');
+    getSelection().removeAllRanges();
+    return got;
   });
   assert.equal(copied, '181.000000000000000001');
   await waitText(r, '#deposit-wallet-balance', /^50 COH$/);
@@ -149,11 +151,12 @@ test('researcher: role at first sign-in, get started, add the token, switch netw
   const errId = await page.locator('#deposit-form .field-error').getAttribute('id');
   assert.ok(described.split(' ').includes(errId), 'the error is linked to its field');
   await clean(r, 'balance with a field error');
+  await r.docShot('shell-04-field-error', { scrollTo: '#deposit-form' });
 
   // The wallet moves to another chain: the page follows and offers the switch back.
   await r.switchChain(1);
   await waitText(r, '#wrong-chain', 'Your wallet is on chain 1');
-  await r.docShot('shell-04-wrong-chain');
+  await r.docShot('shell-05-wrong-chain');
   await page.locator('#wrong-chain').getByRole('button', { name: 'Switch network' }).click();
   await page.locator('#wrong-chain').waitFor({ state: 'hidden' });
   await waitText(r, '#deposit-wallet-balance', /^50 COH$/);
@@ -206,7 +209,7 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
   assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
   await page.locator('#nav').waitFor();
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Requests');
-  await c.docShot('shell-05-menu-phone');
+  await c.docShot('shell-06-menu-phone');
   await page.keyboard.press('Escape');
   assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-toggle');
@@ -224,7 +227,7 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
   await atHash(page, '/welcome');
   await narrow(c, 'welcome');
   await clean(c, 'welcome on a phone');
-  await c.docShot('shell-06-welcome-phone');
+  await c.docShot('shell-07-welcome-phone');
   await page.getByLabel(/^Contributor/).focus();
   await page.keyboard.press('Space');
   assert.equal(await page.getByLabel(/^Contributor/).isChecked(), true);
@@ -242,10 +245,10 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
     await narrow(c, name);
     await clean(c, `${name} on a phone`);
   }
-  await c.docShot('shell-07-balance-phone');
+  await c.docShot('shell-08-balance-phone');
   await page.goto(`${s.srv.base}/#/start`);
   await page.locator('#token-address').waitFor();
-  await c.docShot('shell-08-start-phone');
+  await c.docShot('shell-09-start-phone');
   assert.deepEqual(c.errors, []);
 });
 

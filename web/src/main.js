@@ -110,12 +110,15 @@ function renderAccount() {
           msg.textContent = e.message;
         } finally { btn.disabled = false; }
       },
-    }, hasWallet() ? 'Connect wallet and sign in' : 'Sign in with a wallet');
+    }, hasWallet()
+      // Phones show "Sign in"; the accessible name stays the whole phrase.
+      ? [h('span.long', 'Connect wallet and sign in'), h('span.short', { 'aria-hidden': 'true' }, 'Sign in')]
+      : 'Sign in with a wallet');
     clear(account, btn, msg);
     showNotice(session.notice);
     return;
   }
-  const roles = session.roles.length ? session.roles.join(' and ') : 'no role yet';
+  const roles = !session.roles.length || (session.profile && start.needsRole(session.profile)) ? 'no role yet' : session.roles.join(' and ');
   clear(account,
     h('div.who',
       h('span.visually-hidden', 'Signed in as '),

@@ -1,7 +1,7 @@
 // Token amounts as people read them: the symbol, at most a few decimals (rounded amounts marked
 // "≈"), thousands separators; the exact value in the title and in copies. Amounts travel as
 // decimal strings of base units (docs/API.md) and are handled as bigints here, never floats.
-import { api } from '../api.js';
+import { chain } from '../api.js';
 import { installCopy } from './copy.js';
 
 const FALLBACK = { address: null, symbol: 'COH', decimals: 18 };
@@ -9,9 +9,10 @@ let current = { ...FALLBACK };
 let pending = null;
 
 // The chain's token {address, symbol, decimals} from GET /v1/chain (its `token` member, or
-// contracts.token with the fallback symbol and decimals while the server lacks it), cached.
+// contracts.token with the fallback symbol and decimals while the server lacks it), cached
+// with api.js's one /v1/chain answer.
 export function tokenInfo() {
-  pending ??= api('GET', '/v1/chain', { auth: false }).then((c) => {
+  pending ??= chain().then((c) => {
     const t = c?.token ?? {};
     current = {
       address: t.address ?? c?.contracts?.token ?? null,
