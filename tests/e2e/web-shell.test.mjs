@@ -248,6 +248,10 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
   await c.docShot('shell-08-balance-phone');
   await page.goto(`${s.srv.base}/#/start`);
   await page.locator('#token-address').waitFor();
+  // The page's main action stays on screen (sticky) though the page is taller than the phone.
+  assert.ok(await page.evaluate(() => document.documentElement.scrollHeight > innerHeight));
+  const action = await page.locator('#go-deposit').boundingBox();
+  assert.ok(action.y + action.height <= 844, `the main action is on screen (bottom ${action.y + action.height})`);
   await c.docShot('shell-09-start-phone');
   assert.deepEqual(c.errors, []);
 });
