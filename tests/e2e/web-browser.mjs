@@ -51,12 +51,16 @@ export async function persona(name, { wallet, chainId = 31337, rpc = null, viewp
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM, headless: true, args: ARGS, viewport, acceptDownloads: true,
   });
-  const calls = [];     // every wallet call: {method, params}
+  const calls = [];     // every wallet call: {method, params, rejected?}
   const bodies = [];    // every request body the page sent: {method, url, body}
   await context.exposeFunction('__cohortWallet', async (method, params) => {
-    calls.push({ method, params });
+    const call = { method, params };
+    calls.push(call);
     try {
-      if (reject.has(method)) return { error: { code: 4001, message: 'User rejected the request.' } };
+      if (reject.has(method)) {
+        call.rejected = true;
+        return { error: { code: 4001, message: 'User rejected the request.' } };
+      }
       switch (method) {
         case 'eth_requestAccounts': case 'eth_accounts': return { result: [wallet.address] };
         case 'eth_chainId': return { result: `0x${chainId.toString(16)}` };
