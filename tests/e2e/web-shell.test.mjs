@@ -7,7 +7,8 @@
 // in the title and in copies, never 18 decimals on the page); every route has a title; on a
 // phone the navigation folds behind a Menu button usable by keyboard, the account is a short
 // pill, and no page scrolls sideways at 360 or 390 px; axe finds no serious or critical
-// violation on these pages; "Sign out everywhere" ends every session.
+// violation on these pages; "Sign out everywhere" ends every session; the keyboard order follows
+// the screen and the skip link focuses the heading without leaving the page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -160,6 +161,18 @@ test('researcher: role at first sign-in, get started, add the token, switch netw
   await page.locator('#wrong-chain').getByRole('button', { name: 'Switch network' }).click();
   await page.locator('#wrong-chain').waitFor({ state: 'hidden' });
   await waitText(r, '#deposit-wallet-balance', /^50 COH$/);
+
+  // Keyboard order on a wide screen: skip link, brand, the navigation (no Menu button), then
+  // sign out; the skip link moves focus to the page's heading without leaving the page.
+  await page.locator('a.skip').focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'brand');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Requests');
+  await page.locator('a.skip').focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => location.hash), '#/balance');
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1');
 
   // Every route has its own title.
   for (const [path, title] of [['/requests', /^Requests · Cohort$|· Cohort$/], ['/ledger', / · Cohort$/], ['/anchors', / · Cohort$/],
