@@ -303,8 +303,9 @@ test('components: searchable select, inline problems, amounts, stepper', async (
     // Amounts: symbol, at most 4 decimals, rounding marked, thousands separators, plain-word errors.
     assert.deepEqual(await page.evaluate(() => [
       ui.formatAmount('181000000000000000001'), ui.formatAmount('181000000000000000000'), ui.formatAmount(1250500000000000000000n),
-      ui.formatAmount('181000050000000000000'), ui.formatAmount('100'), ui.formatAmount(null), ui.formatAmount('2500000000000000000', { symbol: '' })]),
-    ['≈ 181 COH', '181 COH', '1,250.5 COH', '≈ 181.0001 COH', '< 0.0001 COH', '—', '2.5']);
+      ui.formatAmount('181000050000000000000'), ui.formatAmount('100'), ui.formatAmount(null), ui.formatAmount('2500000000000000000', { symbol: '' }),
+      ui.formatAmount('300000000000000000', { maxFraction: 0 }), ui.formatAmount('1.5')]),
+    ['≈ 181 COH', '181 COH', '1,250.5 COH', '≈ 181.0001 COH', '< 0.0001 COH', '—', '2.5', '< 1 COH', '1.5 COH']);
     assert.deepEqual(await page.evaluate(() => ['12.5', '1 000', '12.5 COH', 'x', '', '1,5', '0', '1.0000000000000000001'].map((t) => {
       try { return ui.parseAmount(t); } catch (e) { return e.message; }
     })), ['12500000000000000000', '1000000000000000000000', '12500000000000000000', 'Write an amount like 12.5', 'Write an amount like 12.5',
