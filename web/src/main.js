@@ -131,15 +131,18 @@ function renderAccount() {
       type: 'button',
       title: 'Ends every session of this account, on every device and browser',
       onclick: async (ev) => {
-        ev.currentTarget.disabled = true;
+        const btn = ev.currentTarget;
+        btn.disabled = true;
         try {
           await signOutEverywhere();
           session.notice = 'Signed out everywhere: every session of this account, on every device, has ended.';
+          go('/');
+          renderAccount();
         } catch (e) {
-          session.notice = `Signing out everywhere failed: ${e.message}`;
+          btn.disabled = false;
+          if (!session.token) { go('/'); renderAccount(); return; }
+          showNotice(`Signing out everywhere failed, you are still signed in: ${e.message}`);
         }
-        go('/');
-        renderAccount();
       },
     }, 'Sign out everywhere'));
 }
