@@ -7,7 +7,8 @@
 // in the title and in copies, never 18 decimals on the page); every route has a title; on a
 // phone the navigation folds behind a Menu button usable by keyboard, the account is a short
 // pill, and no page scrolls sideways at 360 or 390 px; axe finds no serious or critical
-// violation on these pages; "Sign out everywhere" ends every session.
+// violation on these pages; "Sign out everywhere" ends every session; the keyboard order follows
+// the screen and the skip link focuses the heading without leaving the page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -131,7 +132,9 @@ test('researcher: role at first sign-in, get started, add the token, switch netw
     getSelection().addRange(range);
     const dt = new DataTransfer();
     document.dispatchEvent(new ClipboardEvent('copy', { clipboardData: dt, bubbles: true, cancelable: true }));
-    return dt.getData('text/plain');
+    const got = dt.getData('text/plain');
+    getSelection().removeAllRanges();
+    return got;
   });
   assert.equal(copied, '181.000000000000000001');
   await waitText(r, '#deposit-wallet-balance', /^50 COH$/);
@@ -149,14 +152,27 @@ test('researcher: role at first sign-in, get started, add the token, switch netw
   const errId = await page.locator('#deposit-form .field-error').getAttribute('id');
   assert.ok(described.split(' ').includes(errId), 'the error is linked to its field');
   await clean(r, 'balance with a field error');
+  await r.docShot('shell-04-field-error', { scrollTo: '#deposit-form' });
 
   // The wallet moves to another chain: the page follows and offers the switch back.
   await r.switchChain(1);
   await waitText(r, '#wrong-chain', 'Your wallet is on chain 1');
-  await r.docShot('shell-04-wrong-chain');
+  await r.docShot('shell-05-wrong-chain');
   await page.locator('#wrong-chain').getByRole('button', { name: 'Switch network' }).click();
   await page.locator('#wrong-chain').waitFor({ state: 'hidden' });
   await waitText(r, '#deposit-wallet-balance', /^50 COH$/);
+
+  // Keyboard order on a wide screen: skip link, brand, the navigation (no Menu button), then
+  // sign out; the skip link moves focus to the page's heading without leaving the page.
+  await page.locator('a.skip').focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'brand');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Requests');
+  await page.locator('a.skip').focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => location.hash), '#/balance');
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1');
 
   // Every route has its own title.
   for (const [path, title] of [['/requests', /^Requests · Cohort$|· Cohort$/], ['/ledger', / · Cohort$/], ['/anchors', / · Cohort$/],
@@ -170,6 +186,11 @@ test('researcher: role at first sign-in, get started, add the token, switch netw
   // "Sign out everywhere" ends this session and any other of the account.
   const other = await signIn(s.srv.base, r.wallet);
   assert.equal((await api(s.srv.base, 'GET', '/v1/me/profile', { token: other })).status, 200);
+  // The answer lost on the way: still signed in, told so, and the button works again.
+  await page.route('**/v1/me/sessions/revoke-all', (route) => route.abort('connectionreset'), { times: 1 });
+  await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+  await waitText(r, '#session-notice', 'Signing out everywhere failed, you are still signed in');
+  assert.equal(await page.locator('#account .account-pill').isVisible(), true);
   await page.getByRole('button', { name: 'Sign out everywhere' }).click();
   await waitText(r, '#session-notice', 'Signed out everywhere');
   await page.getByRole('button', { name: 'Connect wallet and sign in' }).waitFor();
@@ -206,7 +227,7 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
   assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
   await page.locator('#nav').waitFor();
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Requests');
-  await c.docShot('shell-05-menu-phone');
+  await c.docShot('shell-06-menu-phone');
   await page.keyboard.press('Escape');
   assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-toggle');
@@ -224,7 +245,7 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
   await atHash(page, '/welcome');
   await narrow(c, 'welcome');
   await clean(c, 'welcome on a phone');
-  await c.docShot('shell-06-welcome-phone');
+  await c.docShot('shell-07-welcome-phone');
   await page.getByLabel(/^Contributor/).focus();
   await page.keyboard.press('Space');
   assert.equal(await page.getByLabel(/^Contributor/).isChecked(), true);
@@ -242,9 +263,127 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
     await narrow(c, name);
     await clean(c, `${name} on a phone`);
   }
-  await c.docShot('shell-07-balance-phone');
+  await c.docShot('shell-08-balance-phone');
   await page.goto(`${s.srv.base}/#/start`);
   await page.locator('#token-address').waitFor();
-  await c.docShot('shell-08-start-phone');
+  // The page's main action stays on screen (sticky) though the page is taller than the phone.
+  assert.ok(await page.evaluate(() => document.documentElement.scrollHeight > innerHeight));
+  const action = await page.locator('#go-deposit').boundingBox();
+  assert.ok(action.y + action.height <= 844, `the main action is on screen (bottom ${action.y + action.height})`);
+  await c.docShot('shell-09-start-phone');
   assert.deepEqual(c.errors, []);
+});
+
+// The design system's components (web/src/ui/), bundled alone into a blank page: the searchable
+// list never maps an unknown name to a near code, inline errors sit under their field, the
+// server's problem members map to fields in plain words, the stepper's states.
+test('components: searchable select, inline problems, amounts, stepper', async () => {
+  const { build } = await import('esbuild');
+  const out = await build({
+    stdin: {
+      contents: `import * as a from './amount.js'; import * as f from './form.js'; import * as s from './select.js'; import * as p from './page.js';
+        window.ui = { ...a, ...f, ...s, ...p };`,
+      resolveDir: join(ROOT, 'web', 'src', 'ui'),
+    },
+    bundle: true, write: false, format: 'iife', platform: 'browser', logLevel: 'silent',
+  });
+  const page = await r.context.newPage();
+  try {
+    await page.setContent('<!doctype html><html lang="en"><head><title>components</title></head><body><main><h1>Components</h1><form id="f" novalidate></form></main></body></html>');
+    await page.addStyleTag({ path: join(ROOT, 'web', 'style.css') });
+    await page.addScriptTag({ content: out.outputFiles[0].text });
+
+    // [hidden] wins over the components' display rules (.field, .buttons, .row are flex).
+    await page.evaluate(() => {
+      for (const c of ['field', 'buttons', 'row', 'field inline']) {
+        const d = document.createElement('div');
+        d.className = `${c} hidden-probe`;
+        d.hidden = true;
+        d.textContent = 'must not show';
+        document.querySelector('main').append(d);
+      }
+    });
+    assert.deepEqual(await page.locator('.hidden-probe').evaluateAll((ds) => ds.map((d) => getComputedStyle(d).display)), ['none', 'none', 'none', 'none']);
+
+    // Amounts: symbol, at most 4 decimals, rounding marked, thousands separators, plain-word errors.
+    assert.deepEqual(await page.evaluate(() => [
+      ui.formatAmount('181000000000000000001'), ui.formatAmount('181000000000000000000'), ui.formatAmount(1250500000000000000000n),
+      ui.formatAmount('181000050000000000000'), ui.formatAmount('100'), ui.formatAmount(null), ui.formatAmount('2500000000000000000', { symbol: '' }),
+      ui.formatAmount('300000000000000000', { maxFraction: 0 }), ui.formatAmount('1.5')]),
+    ['≈ 181 COH', '181 COH', '1,250.5 COH', '≈ 181.0001 COH', '< 0.0001 COH', '—', '2.5', '< 1 COH', '1.5 COH']);
+    assert.deepEqual(await page.evaluate(() => ['12.5', '1 000', '12.5 COH', 'x', '', '1,5', '0', '1.0000000000000000001'].map((t) => {
+      try { return ui.parseAmount(t); } catch (e) { return e.message; }
+    })), ['12500000000000000000', '1000000000000000000000', '12500000000000000000', 'Write an amount like 12.5', 'Write an amount like 12.5',
+      'Write an amount like 12.5: a dot before the decimals, no commas.', 'The amount must be more than zero. Write an amount like 12.5',
+      'That has 19 decimal places; the token has at most 18.']);
+
+    // The searchable list: "Germany" is DE, never GE; an unknown name is refused at the field.
+    await page.evaluate(() => {
+      const countries = [{ value: 'DE', label: 'Germany' }, { value: 'GE', label: 'Georgia' }, { value: 'FR', label: 'France' }, { value: 'GB', label: 'United Kingdom' }];
+      const one = ui.searchableSelect({ label: 'Country', options: countries, id: 'country' });
+      const many = ui.searchableSelect({ label: 'Countries', options: countries, multiple: true, id: 'countries' });
+      const k = document.createElement('input');
+      k.id = 'k';
+      const kl = document.createElement('label');
+      kl.htmlFor = 'k';
+      kl.textContent = 'k';
+      document.getElementById('f').append(one, many, kl, k);
+      window.sel = { one, many };
+    });
+    const country = page.getByRole('combobox', { name: 'Country', exact: true });
+    await country.fill('Germany');
+    await country.press('Enter');
+    assert.equal(await page.evaluate(() => sel.one.value), 'DE');
+    await country.fill('Ge');
+    assert.equal(await country.getAttribute('aria-expanded'), 'true');
+    assert.deepEqual(await page.locator('#country-list [role=option]').allInnerTexts(), ['Germany (DE)', 'Georgia (GE)']);
+    await country.press('ArrowDown');
+    await country.press('Enter');
+    assert.equal(await page.evaluate(() => sel.one.value), 'GE', 'the keyboard picks the highlighted option');
+    await country.fill('Germania');
+    await country.press('Tab');
+    assert.equal(await page.evaluate(() => sel.one.value), '');
+    assert.equal(await country.getAttribute('aria-invalid'), 'true');
+    const err = page.locator('#country-error');
+    assert.match(await err.innerText(), /“Germania” is not in the list/);
+    assert.ok((await country.getAttribute('aria-describedby')).split(' ').includes('country-error'));
+    assert.equal(await page.evaluate(() => { try { sel.one.validate(); return 'accepted'; } catch (e) { return e.message; } }), '“Germania” is not in the list. Type a few letters and pick one of the suggestions.');
+    await country.fill('de');
+    await country.press('Tab');
+    assert.equal(await page.evaluate(() => sel.one.value), 'DE', 'the code itself is accepted');
+    assert.equal(await country.getAttribute('aria-invalid'), null, 'and the error cleared');
+    const many = page.getByRole('combobox', { name: 'Countries' });
+    for (const t of ['France', 'United Kingdom']) { await many.fill(t); await many.press('Enter'); }
+    assert.deepEqual(await page.evaluate(() => sel.many.value), ['FR', 'GB']);
+    await page.getByRole('button', { name: 'Remove France' }).click();
+    assert.deepEqual(await page.evaluate(() => sel.many.value), ['GB']);
+
+    // A problem+json naming a member lands on its field in plain words; one naming none on top.
+    const shown = await page.evaluate(() => {
+      const form = document.getElementById('f');
+      const r1 = ui.showProblem(form, { type: 'x', title: 'Invalid request', status: 422, detail: 'privacy.queries[5] must be count, sum(f), mean(f), variance(f), or quantiles(f, q...)' },
+        { 'privacy.k': document.getElementById('k'), 'privacy.queries': document.getElementById('countries') });
+      const r2 = ui.showProblem(form, { title: 'Conflict', status: 409, detail: 'the request is no longer open' }, { 'privacy.k': document.getElementById('k') });
+      return [r1.input?.id, r1.message, r2.input, r2.message, document.querySelector('#f > .form-problem')?.getAttribute('role')];
+    });
+    assert.deepEqual(shown, ['countries', 'This statistic is not one Cohort can compute: use count, or sum, mean, variance or quantiles of a number field.',
+      null, 'the request is no longer open', 'alert']);
+    assert.deepEqual(await axeCheck(page, 'components'), []);
+    await page.evaluate(() => ui.clearErrors(document.getElementById('f')));
+    assert.equal(await page.locator('#f .field-error, #f .form-problem, #f [aria-invalid]').count(), 0);
+
+    // The stepper: states, a spinner on the active step, a link.
+    const states = await page.evaluate(() => {
+      const st = ui.stepper(['Approve', 'Deposit']);
+      document.querySelector('main').append(st.el);
+      st.set(0, 'done', 'Approved.', '#/tx/0xab');
+      st.set(1, 'active', 'Waiting…');
+      const spin = !!st.el.children[1].querySelector('.spinner');
+      st.set(1, 'failed', 'Declined.');
+      return [...st.states, spin, !!st.el.children[1].querySelector('.spinner'), st.el.querySelector('a').getAttribute('href'), st.el.children[1].querySelector('.step-detail').textContent];
+    });
+    assert.deepEqual(states, ['done', 'failed', true, false, '#/tx/0xab', 'Declined.']);
+  } finally {
+    await page.close();
+  }
 });
