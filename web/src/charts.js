@@ -85,3 +85,9 @@ export function fmt(v) {
   if (typeof v !== 'number') return String(v ?? '—');
   return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3);
 }
+
+// A figure whose 95% error bound is at least its own size cannot be read: the truth may be
+// zero or twice the figure.
+export function tooNoisy(value, error) {
+  return Number.isFinite(error) && typeof value === 'number' && error >= Math.abs(value);
+}

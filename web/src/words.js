@@ -1,5 +1,6 @@
 // What requests ask and promise, in plain words.
-import { h, tokens, when, relative } from './util.js';
+import { h } from './util.js';
+import { amountEl } from './ui/amount.js';
 
 export function privacyWords(req) {
   const p = req.privacy ?? {};
@@ -39,7 +40,7 @@ export function eligibilityWords(e) {
   const parts = [];
   if (e.age_band?.length) parts.push(`aged ${e.age_band.join(' or ')}`);
   if (e.sex?.length) parts.push(`sex ${e.sex.join(' or ')}`);
-  if (e.country?.length) parts.push(`living in ${e.country.join(', ')}`);
+  if (e.country?.length) parts.push(`living in ${e.country.map(countryName).join(', ')}`);
   if (e.categories?.length) parts.push(`sharing ${e.categories.join(', ')} data`);
   return parts.length ? `For people ${parts.join('; ')}.` : 'Anyone may take part.';
 }
@@ -51,19 +52,27 @@ export function statusBadge(status) {
 
 // Who may enrol, in words (docs/PRIVACY.md): open requests state their risk plainly.
 export function enrollmentWords(e) {
-  if (e?.mode === 'invite') return `By invitation only: ${e.codes} one-time invite code${e.codes === 1 ? '' : 's'} handed out by the researcher; each works once.`;
+  if (e?.mode === 'invite') {
+    const n = e.codes ?? e.code_hashes?.length;
+    return `By invitation only: ${n} one-time invite code${n === 1 ? '' : 's'} handed out by the researcher; each works once.`;
+  }
+  if (e?.mode === 'attested') {
+    const n = e.issuers?.length ?? 0;
+    const cond = Object.entries(e.eligibility ?? {}).map(([k, v]) => `${k} ${[].concat(v).join(' or ')}`);
+    return `Only people with an attestation from ${n === 1 ? 'one named issuer' : `one of ${n} named issuers`} (schema “${e.schema}”), one contribution per attested ${e.subject ?? 'person'}${cond.length ? `; the attestation must say ${cond.join('; ')}` : ''}.`;
+  }
   return 'Open to any signed-in wallet: this cannot stop one person from enrolling several wallets.';
 }
 
+// The facts every request has whatever its status, as dt/dd pairs for a dl.facts (the
+// request page adds the ones that depend on the status).
 export function requestFacts(req) {
-  return h('dl.facts',
-    h('dt', 'Reward'), h('dd', `${tokens(req.reward)} per contribution`),
-    h('dt', 'Closes'), h('dd', `${when(req.closes_at)} (${relative(req.closes_at)})`),
+  return [
+    h('dt', 'Reward'), h('dd', amountEl(req.reward), ' per contribution'),
     h('dt', 'Purpose'), h('dd', req.purpose),
     h('dt', 'Contributors'), h('dd', `${req.min_contributors} to ${req.max_contributors}`),
-    h('dt', 'Escrow locked'), h('dd', tokens(req.escrow)),
     h('dt', 'Privacy'), h('dd', req.privacy?.mode === 'dp' ? `differential privacy, ε ${req.privacy.epsilon}` : `k-anonymity, k = ${req.privacy?.k}${Number(req.privacy?.l) > 1 ? `, l = ${req.privacy.l}` : ''}`),
-  );
+  ];
 }
 
 export function fieldsTable(req) {
@@ -72,4 +81,30 @@ export function fieldsTable(req) {
     h('thead', h('tr', h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'How it is used'))),
     h('tbody', (req.schema?.fields ?? []).map((f) => h('tr',
       h('th', { scope: 'row' }, f.name), h('td', fieldWords(f)), h('td', ROLE_WORDS[f.role] ?? f.role))))));
+}
+
+// Countries for searchable lists: every ISO 3166-1 alpha-2 region the browser can name (in the
+// page's language), as {value: 'DE', label: 'Germany'}; user-assigned and grouping codes left out.
+let countries;
+export function countryOptions() {
+  if (countries) return countries;
+  const names = new Intl.DisplayNames([navigator.language || 'en', 'en'], { type: 'region', fallback: 'none' });
+  const out = [];
+  const A = 65;
+  for (let i = 0; i < 26; i++) {
+    for (let j = 0; j < 26; j++) {
+      const code = String.fromCharCode(A + i, A + j);
+      if (/^(AA|Q[M-Z]|X[A-Z]|ZZ|EU|EZ|UN)$/.test(code) && code !== 'XK') continue;
+      let label;
+      try { label = names.of(code); } catch { label = undefined; }
+      if (label && label !== code) out.push({ value: code, label });
+    }
+  }
+  countries = out.sort((a, b) => a.label.localeCompare(b.label));
+  return countries;
+}
+
+// "Germany" for DE (the code itself when the browser cannot name it).
+export function countryName(code) {
+  return countryOptions().find((o) => o.value === code)?.label ?? code;
 }
