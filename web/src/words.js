@@ -83,24 +83,24 @@ export function fieldsTable(req) {
       h('th', { scope: 'row' }, f.name), h('td', fieldWords(f)), h('td', ROLE_WORDS[f.role] ?? f.role))))));
 }
 
-// Countries for searchable lists: every ISO 3166-1 alpha-2 region the browser can name (in the
-// page's language), as {value: 'DE', label: 'Germany'}; user-assigned and grouping codes left out.
+// Countries for searchable lists: the 249 ISO 3166-1 alpha-2 codes (Debian's iso-codes list),
+// named by the browser in the page's language, as {value: 'DE', label: 'Germany'}. A fixed list
+// rather than every code the browser can name: those include withdrawn ones ("East Germany", DD)
+// that would be offered before the country meant.
+const ISO_3166 = (
+  'AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS ' +
+  'BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE ' +
+  'EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM ' +
+  'HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC ' +
+  'LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA ' +
+  'NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW ' +
+  'SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO ' +
+  'TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW ').trim().split(' ');
 let countries;
 export function countryOptions() {
   if (countries) return countries;
-  const names = new Intl.DisplayNames([navigator.language || 'en', 'en'], { type: 'region', fallback: 'none' });
-  const out = [];
-  const A = 65;
-  for (let i = 0; i < 26; i++) {
-    for (let j = 0; j < 26; j++) {
-      const code = String.fromCharCode(A + i, A + j);
-      if (/^(AA|Q[M-Z]|X[A-Z]|ZZ|EU|EZ|UN)$/.test(code) && code !== 'XK') continue;
-      let label;
-      try { label = names.of(code); } catch { label = undefined; }
-      if (label && label !== code) out.push({ value: code, label });
-    }
-  }
-  countries = out.sort((a, b) => a.label.localeCompare(b.label));
+  const names = new Intl.DisplayNames([navigator.language || 'en', 'en'], { type: 'region', fallback: 'code' });
+  countries = ISO_3166.map((code) => ({ value: code, label: names.of(code) ?? code })).sort((a, b) => a.label.localeCompare(b.label));
   return countries;
 }
 

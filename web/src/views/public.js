@@ -41,22 +41,31 @@ export async function browse() {
   let seq = 0;
   const shown = new Set();
   const more = h('button#more-requests', { type: 'button', hidden: true, onclick: () => load(false) }, 'Show older requests');
-  // One page after another; each request once, even when a page overlaps the last (requests
-  // created in the same instant share the cursor) or a filter changes while a page loads.
+  // One page after another; each request once. The server's cursor is a created_at to the
+  // second, and it lists only what is strictly older: requests created in the same second as
+  // the last one shown would be skipped. So the next page asks from one second later and drops
+  // what is already shown; a page that brings nothing new (a whole page within one second) is
+  // asked again with the largest page the server gives.
   async function load(reset) {
     const mine = ++seq;
     if (reset) { clear(list); shown.clear(); before = null; more.hidden = true; }
     await act(more, msg, async () => {
-      const r = await api('GET', '/v1/requests', { query: { status: status.value, before, limit: 20 }, auth: false });
+      const get = (b, limit = 20) => api('GET', '/v1/requests', { query: { status: status.value, before: b, limit }, auth: false });
+      const overlap = before ? new Date(Date.parse(before) + 1000).toISOString() : null;
+      let r = await get(overlap);
+      let fresh = r.requests.filter((q) => !shown.has(q.id));
+      if (before && !fresh.length && r.requests.length) {
+        r = await get(overlap, 200);
+        fresh = r.requests.filter((q) => !shown.has(q.id));
+      }
       if (mine !== seq) return;
-      for (const req of r.requests) {
-        if (shown.has(req.id)) continue;
+      for (const req of fresh) {
         shown.add(req.id);
         list.append(requestCard(req));
       }
       msg.progress(list.children.length ? '' : 'No requests match.');
       before = r.next_before;
-      more.hidden = !before || !r.requests.length;
+      more.hidden = !before || !fresh.length;
     });
   }
   status.addEventListener('change', () => load(true));

@@ -102,7 +102,7 @@ async function showRelease(req, box, msg) {
     const rows = parseCsv(rel.content ?? '').filter((r) => r.length > 1 || r[0]);
     const [head, ...data] = rows;
     const rep = rel.report ?? {};
-    const metric = (label, v, hint) => h('div.stat', h('dt', label), h('dd', v === undefined || v === null ? '—' : typeof v === 'number' && !Number.isInteger(v) ? fmt(v) : String(v)), hint ? h('p.hint', hint) : null);
+    const metric = (label, v, hint) => h('div.stat', h('dt', label), h('dd', v === undefined || v === null ? '—' : typeof v === 'number' && !Number.isInteger(v) ? fmt(v) : String(v)), hint ? h('dd', h('span.hint', hint)) : null);
     parts.push(
       h('dl.stats#loss-metrics',
         metric('k', rep.k), metric('l', rep.l ?? '—'),

@@ -80,7 +80,7 @@ export async function compose() {
           field('Mechanism', h('select#priv-mech', h('option', { value: 'laplace' }, 'Laplace'), h('option', { value: 'gaussian' }, 'Gaussian'))),
           h('div.field.gaussian', h('label', { for: 'priv-delta' }, 'δ (Gaussian only)'), h('input#priv-delta', { type: 'text', inputmode: 'decimal' })),
           field('Group by (a category field, optional)', groupBy)),
-        field('Queries, one per line', h('textarea#priv-queries', { rows: 4, spellcheck: 'false' }, 'count\nmean(steps)\nmean(distance_km)'), 'count, sum(f), mean(f), variance(f), histogram(f), quantiles(f, 0.5)… Each query spends part of ε.')),
+        field('Queries, one per line', h('textarea#priv-queries', { rows: 4, spellcheck: 'false' }, 'count\nmean(steps)\nmean(distance_km)'), 'count, sum(f), mean(f), variance(f), median(f), histogram(f), quantiles(f, 0.25, 0.75); f is a field’s name. Each statistic spends part of ε.')),
       h('div.actions', h('button#preview-request', { type: 'button' }, 'Check the privacy')),
       privacyPreview),
     h('section.step', h('h2', 'Reward and timing'),
