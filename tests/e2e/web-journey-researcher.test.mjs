@@ -129,6 +129,25 @@ test('desktop: the composer in steps, inline errors, Germany as DE, the DP noise
   await pg.getByLabel('Minimum contributors').fill('4');
   await pg.getByLabel('Maximum contributors').fill('10');
   assert.equal(await hidden(p, '#enrol-open-risk'), false);
+  // Attested: its issuers are checked before the next step. Invite from one's own codes: the
+  // file is read and hashed here (a code written twice counts once).
+  await pg.getByLabel('Attested: people an issuer vouches for').check();
+  assert.equal(await hidden(p, '#enrol-open-risk'), true);
+  assert.equal(await hidden(p, '#enrol-codes'), true);
+  await pg.getByLabel('Issuer addresses, one per line (1 to 16)').fill('0x1234');
+  await next(p);
+  await waitText(p, '#att-issuers-error', /“0x1234” is not an address/);
+  await at(p, 'Who may take part');
+  await page(p, '3-who-attested');
+  await pg.getByLabel('By invitation: one-time codes you hand out').check();
+  assert.equal(await hidden(p, '#att-issuers'), true);
+  await pg.getByLabel('I bring my own codes (a file)').check();
+  assert.equal(await hidden(p, '#enrol-codes'), true);
+  await pg.locator('#enrol-hash-file').setInputFiles({ name: 'codes.txt', mimeType: 'text/plain',
+    buffer: Buffer.from(`code\nABCD-EFGH\nabcd efgh\n0x${'ab'.repeat(32)}\n`) });
+  await waitText(p, '#enrol-hash-info', /^2 codes read from codes\.txt/);
+  await pg.getByLabel('Open: any signed-in wallet').check();
+  assert.equal(await hidden(p, '#enrol-open-risk'), false);
   await next(p);
 
   // Step 4: k-anonymity settings only under k-anonymity, DP settings only under DP.
@@ -212,7 +231,12 @@ test('desktop: the composer in steps, inline errors, Germany as DE, the DP noise
   // Figures whose error bars are wider than the figure say so beside them.
   assert.ok(await pg.locator('#dp-charts .too-noisy').count() >= 1, 'a too-noisy figure is marked');
   assert.match(await text(p, '#dp-table'), /too noisy to read/);
+  assert.match(await text(p, '#release-included'), /not published/);
+  await pg.evaluate(() => window.scrollTo(0, 0));
   await page(p, '8-released');
+  await pg.locator('#release').scrollIntoViewIfNeeded();
+  await pg.evaluate(() => document.getElementById('release').scrollIntoView());
+  await page(p, '9-release-charts');
   assert.deepEqual(p.errors, []);
 });
 

@@ -91,3 +91,10 @@ export function fmt(v) {
 export function tooNoisy(value, error) {
   return Number.isFinite(error) && typeof value === 'number' && error >= Math.abs(value);
 }
+
+// An error bound in words: "6", "0.25", "30,000" (no exponent notation).
+export function approx(x) {
+  const v = Number(x);
+  if (!Number.isFinite(v)) return String(x);
+  return Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en') : String(Number(v.toPrecision(2)));
+}

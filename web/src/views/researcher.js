@@ -97,7 +97,11 @@ async function showRelease(req, box, msg) {
   try { rel = await api('GET', `/v1/requests/${req.id}/release`); } catch (e) { msg.error(e); return; }
   const base = `cohort-release-${req.id.slice(2, 10)}`;
   const dl = (label, id, fn) => h('button', { type: 'button', id, onclick: fn }, label);
-  const parts = [h('h3', 'Release'), h('p', `${rel.included} contribution${rel.included === 1 ? '' : 's'} included.`)];
+  // A DP release does not publish its exact count (included is null): the count query, if
+  // asked, is its noisy estimate.
+  const parts = [h('h3', 'Release'), h('p#release-included', Number.isInteger(rel.included)
+    ? `${rel.included} contribution${rel.included === 1 ? '' : 's'} included.`
+    : 'The exact number of contributions included is not published: differential privacy covers it too.')];
   if (rel.mode === 'k-anonymity') {
     const rows = parseCsv(rel.content ?? '').filter((r) => r.length > 1 || r[0]);
     const [head, ...data] = rows;

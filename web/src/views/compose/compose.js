@@ -13,6 +13,7 @@ import { setTitle, stepper } from '../../ui/page.js';
 import { schemaEditor } from './schema.js';
 import { enrollmentPart } from './enrollment.js';
 import { Invalid } from './invalid.js';
+import { approx } from '../../charts.js';
 import { inviteCodes } from './codes.js';
 
 const AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'];
@@ -27,7 +28,7 @@ export function noiseWarning(p, epsilon) {
   const noisy = (at?.queries ?? []).filter((q) => q.mostly_noise);
   if (!noisy.length) return null;
   const n = at.contributors;
-  const shown = noisy.slice(0, 4).map((q) => `${q.query} would be off by about ±${Number(q.expected_error_95).toPrecision(2)}`);
+  const shown = noisy.slice(0, 4).map((q) => `${q.query} would be off by about ±${approx(q.expected_error_95)}`);
   return h('div.note.noise-warning#dp-noise-warning', { role: 'alert' },
     h('strong', 'Too noisy to be useful. '),
     `With ${n} contributor${n === 1 ? '' : 's'} at ε = ${epsilon}, ${shown.join('; ')}${noisy.length > 4 ? ` (and ${noisy.length - 4} more)` : ''}: the noise would be larger than what it measures. `,
@@ -233,7 +234,7 @@ export async function compose() {
     h('caption', `Expected error (95%) with ${at.contributors} contributors`),
     h('thead', h('tr', ['Statistic', '± error', 'Relative', ''].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', at.queries.map((x) => h('tr',
-      h('th', { scope: 'row' }, x.query), h('td.num', Number(x.expected_error_95).toPrecision(3)),
+      h('th', { scope: 'row' }, x.query), h('td.num', approx(x.expected_error_95)),
       h('td.num', x.relative > 100 ? '> 10000%' : `${Math.round(x.relative * 100)}%`), h('td', x.mostly_noise ? h('span.bad', 'mostly noise') : h('span.ok', 'usable'))))))));
   const warningsList = (p) => (p.warnings.length ? h('ul.warnings', p.warnings.map((w) => h('li', w))) : null);
   async function preview() {
