@@ -218,6 +218,14 @@ export async function compose() {
   }
   // A refusal on the field it names (ui/form.js), on that field's step.
   const stepOf = (input) => sections.findIndex((sec) => sec.contains(input));
+  // A check of ours failed: on its field, on that field's step (a later step's defaults are
+  // read too when the preview needs the whole request).
+  function invalidOnField(e) {
+    const at = stepOf(e.input);
+    if (at >= 0 && at !== cur) show(at);
+    fieldError(e.input, e.message);
+    e.input.focus();
+  }
   function problemOnField(e) {
     const problem = e.problem ?? { detail: e.message, title: e.title, status: e.status };
     let input;
@@ -318,7 +326,7 @@ export async function compose() {
       if (cur === 3) await preview();
       if (cur === 4) renderReview(fullBody(), await preview());
     } catch (e) {
-      if (e instanceof Invalid) { fieldError(e.input, e.message); e.input.focus(); return; }
+      if (e instanceof Invalid) { invalidOnField(e); return; }
       if (e.problem || e.status) { problemOnField(e); return; }
       throw e;
     }
@@ -339,7 +347,7 @@ export async function compose() {
       clearErrors(form);
       let bd;
       try { bd = fullBody(); } catch (e) {
-        if (e instanceof Invalid) { show(sections.findIndex((s) => s.contains(e.input))); fieldError(e.input, e.message); e.input.focus(); return; }
+        if (e instanceof Invalid) { invalidOnField(e); return; }
         throw e;
       }
       msg.progress('Posting the request and locking the escrow…');
