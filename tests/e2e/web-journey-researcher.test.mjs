@@ -228,15 +228,33 @@ test('desktop: the composer in steps, inline errors, Germany as DE, the DP noise
   assert.match(facts, /Released\s*\S/);
   assert.equal(await text(p, '#request-paid'), '4 contributors, 10 COH in all');
   assert.equal(await text(p, '#request-refund'), '15 COH');
-  // Figures whose error bars are wider than the figure say so beside them.
-  assert.ok(await pg.locator('#dp-charts .too-noisy').count() >= 1, 'a too-noisy figure is marked');
-  assert.match(await text(p, '#dp-table'), /too noisy to read/);
+  assert.match(await text(p, '#dp-table'), /Readable\?/);
   assert.match(await text(p, '#release-included'), /not published/);
   await pg.evaluate(() => window.scrollTo(0, 0));
   await page(p, '8-released');
-  await pg.locator('#release').scrollIntoViewIfNeeded();
+  // Figures whose error bars are wider than the figure say so beside them. The noise is
+  // random, so the release is read back here with figures of known noise: the issue's
+  // "count = 17 ± 15" (bars from 2 to 32) and a readable mean.
+  const relUrl = `**/v1/requests/${id}/release`;
+  await pg.route(relUrl, async (route) => {
+    const res = await route.fetch();
+    const rel = await res.json();
+    const stats = typeof rel.content === 'string' ? JSON.parse(rel.content) : rel.report;
+    stats.results = [{ query: 'count', value: 17, error_bound_95: 15 }, { query: 'mean(steps)', value: 7000, error_bound_95: 900 }];
+    if (typeof rel.content === 'string') rel.content = JSON.stringify(stats);
+    rel.report = stats;
+    await route.fulfill({ response: res, json: rel });
+  });
+  await pg.reload();
+  await pg.locator('#dp-charts figure').nth(1).waitFor({ timeout: 30000 });
+  assert.equal(await pg.locator('#dp-charts figure[data-query="count"] .too-noisy').count(), 1);
+  assert.match(await text(p, '#dp-charts figure[data-query="count"] .too-noisy'), /^Too noisy to read: the error bars are wider than the figure/);
+  assert.equal(await pg.locator('#dp-charts figure[data-query="mean(steps)"] .too-noisy').count(), 0);
+  assert.deepEqual((await pg.locator('#dp-table tbody tr').allInnerTexts()).map((r) => r.split('\t').at(-1).trim()), ['too noisy to read', 'yes']);
+  await pg.locator('#dp-noisy-note').waitFor();
   await pg.evaluate(() => document.getElementById('release').scrollIntoView());
   await page(p, '9-release-charts');
+  await pg.unroute(relUrl);
   assert.deepEqual(p.errors, []);
 });
 
@@ -308,9 +326,13 @@ test('browse: "Show older requests" only when there are more, each request liste
     eligibility: {}, privacy: { mode: 'k-anonymity', k: 2 }, reward: '1000', min_contributors: 2, max_contributors: 2,
     closes_at: new Date(Date.now() + 864e5).toISOString(),
   });
-  for (let i = 0; i < 21; i++) assert.equal((await api(srv.base, 'POST', '/v1/requests', { token: apiToken, json: body(i) })).status, 201);
-  const all = (await api(srv.base, 'GET', '/v1/requests?limit=200')).body.requests.length;
-  assert.ok(all > 20);
+  // 21 requests within a second or two: more than a page, sharing the cursor's second.
+  const fillers = [];
+  for (let i = 0; i < 21; i++) {
+    const r = await api(srv.base, 'POST', '/v1/requests', { token: apiToken, json: body(i) });
+    assert.equal(r.status, 201);
+    fillers.push(r.body.id);
+  }
   const v = await persona('journey-visitor', { wallet: Wallet.createRandom(), viewport: PHONE });
   try {
     const { page: pg } = v;
@@ -319,14 +341,16 @@ test('browse: "Show older requests" only when there are more, each request liste
     assert.equal(await pg.locator('.request-card').count(), 20);
     const more = pg.getByRole('button', { name: 'Show older requests' });
     assert.equal(await more.isVisible(), true);
-    for (let i = 0; i < 10 && await more.isVisible(); i++) {
+    // The test database may hold earlier runs' requests too: page until the end.
+    for (let i = 0; i < 200 && await more.isVisible(); i++) {
       const n = await pg.locator('.request-card').count();
       await more.click();
       await pg.waitForFunction((k) => document.querySelectorAll('.request-card').length > k || document.getElementById('more-requests').hidden, n);
     }
     const ids = await pg.locator('.request-card').evaluateAll((els) => els.map((e) => e.dataset.id));
-    assert.equal(ids.length, all);
     assert.equal(new Set(ids).size, ids.length, 'each request once');
+    for (const f of fillers) assert.ok(ids.includes(f), `request ${f} is listed`);
+    assert.ok(ids.length >= 23);
     assert.equal(await more.isHidden(), true);
     // A filter with fewer than a page: no button at all.
     await pg.locator('#filter-status').selectOption('released');

@@ -127,15 +127,15 @@ async function showRelease(req, box, msg) {
     const results = stats.results ?? [];
     const charts = h('div.charts#dp-charts');
     const tableRows = [];
-    // A figure whose 95% error bound is as wide as the figure itself says nothing reliable:
-    // marked "too noisy to read" beside it, in the caption and the table.
+    // A figure whose 95% error bars are wider than the figure itself (17 ± 15: anything from 2
+    // to 32) says nothing reliable: marked "too noisy to read" beside it and in the table.
     for (const r of results) {
       const c = chartFor(r);
       if (!c) continue;
       const { labels, values, errors } = c.series;
       const noisy = labels.filter((_, i) => tooNoisy(values[i], errors[i]));
       charts.append(h('figure', { dataset: { query: r.query } }, c.box,
-        noisy.length ? h('p.bad.too-noisy', `Too noisy to read: ${noisy.length === labels.length ? (labels.length === 1 ? 'the error is larger than the figure' : 'every bar’s error is larger than the bar') : `${noisy.join(', ')} (error larger than the figure)`}.`) : null,
+        noisy.length ? h('p.bad.too-noisy', `Too noisy to read: ${noisy.length === labels.length ? (labels.length === 1 ? 'the error bars are wider than the figure' : 'every bar’s error bars are wider than the bar') : `${noisy.join(', ')} (error bars wider than the figure)`}.`) : null,
         h('figcaption', `${r.query}: ${labels.map((l, i) => `${l} = ${fmt(values[i])} ± ${fmt(errors[i])}`).join(', ')} (95% error bound).`)));
       labels.forEach((l, i) => tableRows.push([r.query, l, values[i], errors[i]]));
     }
@@ -143,7 +143,7 @@ async function showRelease(req, box, msg) {
     const csv = [['query', 'label', 'value', 'error_bound_95'], ...tableRows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
     parts.push(
       h('p', `Mechanism: ${stats.mechanism ?? req.privacy?.mechanism ?? 'laplace'}, ε ${req.privacy?.epsilon}. Each bar carries its 95% error bound: the true value lies within it with 95% probability.`),
-      anyNoisy ? h('p.note#dp-noisy-note', 'Some figures are too noisy to read: their error is larger than the figure itself, so the true value could be anywhere from near zero to twice as much or more. More contributors or a larger ε give readable figures.') : null,
+      anyNoisy ? h('p.note#dp-noisy-note', 'Some figures are too noisy to read: their error bars are wider than the figure itself, so the true value could be far from it (17 ± 15 means anything from 2 to 32). More contributors or a larger ε give readable figures.') : null,
       charts,
       h('div.table-wrap', h('table#dp-table', h('caption', 'The statistics as numbers'),
         h('thead', h('tr', ['Query', 'Label', 'Value', '± 95% bound', 'Readable?'].map((t) => h('th', { scope: 'col' }, t)))),
