@@ -352,13 +352,13 @@ test('browse: "Show older requests" only when there are more, each request liste
     for (const f of fillers) assert.ok(ids.includes(f), `request ${f} is listed`);
     assert.ok(ids.length >= 23);
     assert.equal(await more.isHidden(), true);
-    // A filter with fewer than a page: no button at all.
+    // A filter: released requests only, the button only when there are more than a page.
     await pg.locator('#filter-status').selectOption('released');
     await pg.waitForFunction(() => [...document.querySelectorAll('.request-card')].every((c) => /Released/.test(c.innerText)));
     const released = (await api(srv.base, 'GET', '/v1/requests?status=released&limit=200')).body.requests.length;
-    assert.ok(released >= 2 && released < 20);
-    assert.equal(await pg.locator('.request-card').count(), released);
-    assert.equal(await more.isHidden(), true);
+    assert.ok(released >= 2);
+    assert.equal(await pg.locator('.request-card').count(), Math.min(released, 20));
+    assert.equal(await more.isVisible(), released >= 20);
     await page(v, 'browse-phone');
     assert.deepEqual(v.errors, []);
   } finally { await v.close(); }

@@ -224,7 +224,13 @@ export async function compose() {
     const at = stepOf(e.input);
     if (at >= 0 && at !== cur) show(at);
     fieldError(e.input, e.message);
-    e.input.focus();
+    reveal(e.input);
+  }
+  // Focus the field and bring it with its message to the middle of the screen, clear of the
+  // sticky Back/Next bar.
+  function reveal(input) {
+    input.focus({ preventScroll: true });
+    input.scrollIntoView({ block: 'center' });
   }
   function problemOnField(e) {
     const problem = e.problem ?? { detail: e.message, title: e.title, status: e.status };
@@ -234,7 +240,7 @@ export async function compose() {
       fieldError(input, `The escrow (reward × maximum contributors) is more than you have available (${formatAmount(b.available)}). Deposit more on the Balance page, or lower the reward or the maximum.`);
     } else ({ input } = showProblem(form, problem, fieldMap()));
     if (input && stepOf(input) >= 0 && stepOf(input) !== cur) show(stepOf(input));
-    input?.focus();
+    if (input) reveal(input);
   }
 
   // ---- the preview (privacy step and review) ----
