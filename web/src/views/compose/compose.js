@@ -261,7 +261,7 @@ export async function compose() {
   }
   q('#preview-request').addEventListener('click', () => act(q('#preview-request'), msg, async () => {
     clearErrors(form);
-    try { readPrivacy(); await preview(); msg.progress(''); } catch (e) { if (e instanceof Invalid) fieldError(e.input, e.message); else problemOnField(e); }
+    try { readPrivacy(); await preview(); msg.progress(''); } catch (e) { if (e instanceof Invalid) invalidOnField(e); else problemOnField(e); }
   }));
 
   // ---- escrow on the reward step ----
