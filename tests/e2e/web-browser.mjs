@@ -10,13 +10,18 @@ import { getBytes, toUtf8String, Transaction } from 'ethers';
 import { ROOT } from './helpers.mjs';
 
 export const SHOTS = process.env.COH_WEB_SHOTS ?? join(ROOT, 'var', 'web-screenshots');
+export const DOCS_SHOTS = join(ROOT, 'docs', 'web');
 export const CHROMIUM = process.env.COH_CHROMIUM ?? '/usr/bin/chromium';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-// The provider the page sees. Errors carry EIP-1193 codes (4001 = user rejected).
+// The provider the page sees. Errors carry EIP-1193 codes (4001 = user rejected). Events
+// (accountsChanged, chainChanged) reach the page's listeners: a chain switch the wallet
+// accepts emits chainChanged, and a test emits either with window.ethereum.__emit.
 function injected() {
+  const listeners = new Map();
+  const emit = (ev, payload) => { for (const fn of listeners.get(ev) ?? []) { try { fn(payload); } catch (e) { console.error(e); } } };
   window.ethereum = {
     isCohortTestWallet: true,
     async request({ method, params }) {
@@ -26,15 +31,21 @@ function injected() {
         e.code = r.error.code;
         throw e;
       }
+      if (method === 'wallet_switchEthereumChain') emit('chainChanged', params[0].chainId);
       return r.result;
     },
-    on() {}, removeListener() {},
+    on(ev, fn) { if (!listeners.has(ev)) listeners.set(ev, new Set()); listeners.get(ev).add(fn); return this; },
+    removeListener(ev, fn) { listeners.get(ev)?.delete(fn); return this; },
+    __emit: emit,
   };
 }
 
 // Opens a persona: {context, page, wallet, calls, bodies, shot(name), close()}.
 //   wallet: an ethers Wallet (connected to `rpc` when transactions are needed)
 //   chainId: what eth_chainId answers; rpc: an ethers JsonRpcProvider for everything else
+//   the wallet answers wallet_watchAsset (true, recorded in calls) and wallet_switchEthereumChain
+//   (its eth_chainId answers the new chain from then on); switchAccount(w) makes it answer for
+//   another ethers Wallet and tells the page (accountsChanged).
 export async function persona(name, { wallet, chainId = 31337, rpc = null, viewport = { width: 1280, height: 900 }, reject = new Set() }) {
   const dir = mkdtempSync(join(tmpdir(), `coh-web-${name}-`));
   const context = await chromium.launchPersistentContext(dir, {
@@ -49,6 +60,8 @@ export async function persona(name, { wallet, chainId = 31337, rpc = null, viewp
       switch (method) {
         case 'eth_requestAccounts': case 'eth_accounts': return { result: [wallet.address] };
         case 'eth_chainId': return { result: `0x${chainId.toString(16)}` };
+        case 'wallet_switchEthereumChain': chainId = Number(BigInt(params[0].chainId)); return { result: null };
+        case 'wallet_watchAsset': return { result: true };
         case 'net_version': return { result: String(chainId) };
         case 'personal_sign': {
           const [data] = params;
@@ -85,7 +98,24 @@ export async function persona(name, { wallet, chainId = 31337, rpc = null, viewp
   page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
   mkdirSync(SHOTS, { recursive: true });
   return {
-    context, page, wallet, calls, bodies, errors,
+    context, page, calls, bodies, errors,
+    get wallet() { return wallet; },
+    get chainId() { return chainId; },
+    async switchAccount(w) {
+      wallet = w;
+      await page.evaluate((a) => window.ethereum.__emit('accountsChanged', [a]), w.address.toLowerCase());
+    },
+    async switchChain(id) {
+      chainId = id;
+      await page.evaluate((c) => window.ethereum.__emit('chainChanged', c), `0x${id.toString(16)}`);
+    },
+    // A screenshot of the viewport for docs/web/ (kept under ~150 KB), written only when
+    // COH_WEB_DOCS_SHOTS=1 so test runs do not rewrite tracked files.
+    async docShot(file) {
+      if (process.env.COH_WEB_DOCS_SHOTS !== '1') return;
+      mkdirSync(DOCS_SHOTS, { recursive: true });
+      await page.screenshot({ path: join(DOCS_SHOTS, `${file}.png`), type: 'png' });
+    },
     async shot(file, opts = {}) {
       await page.screenshot({ path: join(SHOTS, `${file}.png`), fullPage: true, ...opts });
     },
@@ -96,7 +126,8 @@ export async function persona(name, { wallet, chainId = 31337, rpc = null, viewp
   };
 }
 
-// Signs in through the page's own button; resolves once the DID is shown.
+// Signs in through the page's own button; resolves once the account is shown (the account
+// pill; the full DID is in #did for screen readers).
 export async function signInUi(p) {
   await p.page.getByRole('button', { name: 'Connect wallet and sign in' }).click();
   await p.page.locator('#did').waitFor({ timeout: 15000 });

@@ -74,6 +74,16 @@ export async function signOut() {
   session.set(null);
 }
 
+// Ends every session of this account (POST /v1/me/sessions/revoke-all), this one included.
+// Returns the server's answer ({revoked: n}).
+export async function signOutEverywhere() {
+  try {
+    return await api('POST', '/v1/me/sessions/revoke-all');
+  } finally {
+    session.set(null);
+  }
+}
+
 // Signs the typed data exactly as the API published it (eth_signTypedData_v4), so the wallet
 // shows the request id, terms hash, purpose, privacy summary, reward and expiry readably.
 export async function signTypedData(typedData) {
@@ -93,11 +103,55 @@ export async function signTypedData(typedData) {
 async function checkChain(p) {
   const info = await chain();
   const net = await p.getNetwork();
-  if (Number(net.chainId) !== Number(info.chain_id)) {
-    throw new Error(`Your wallet is on chain ${net.chainId}, but Cohort's contract is on chain ${info.chain_id}. Switch networks in your wallet and try again.`);
-  }
+  if (Number(net.chainId) !== Number(info.chain_id)) throw wrongChain(net.chainId, info.chain_id);
   if (!info.contracts?.rewards) throw new Error('This Cohort server has no rewards contract configured yet, so nothing can be claimed on chain.');
   return info;
+}
+
+// The error for a wallet on another chain; the pages offer "Switch network" on its code.
+function wrongChain(have, want) {
+  const e = new Error(`Your wallet is on chain ${have}, but Cohort's contracts are on chain ${want}. Switch the network in your wallet (the “Switch network” button asks it for you), then try again.`);
+  e.code = 'WRONG_CHAIN';
+  e.have = Number(have);
+  e.want = Number(want);
+  return e;
+}
+
+// The chain the wallet is on now (a number), or null without a wallet.
+export async function walletChainId() {
+  if (!hasWallet()) return null;
+  try {
+    return Number(BigInt(await window.ethereum.request({ method: 'eth_chainId' })));
+  } catch { return null; }
+}
+
+// Asks the wallet to switch to chain `id` (EIP-3326). The page re-renders on chainChanged.
+export async function switchNetwork(id) {
+  if (!hasWallet()) throw new Error('No Ethereum wallet was found in this browser.');
+  try {
+    await window.ethereum.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: `0x${Number(id).toString(16)}` }] });
+  } catch (e) {
+    if (e?.code === 4902) throw new Error(`Your wallet does not know chain ${id}. Add that network in your wallet (ask the operator for its RPC address), then try again.`);
+    throw walletError(e);
+  }
+}
+
+// Offers the token to the wallet's asset list (EIP-747); resolves to whether the user added it.
+export async function watchToken({ address, symbol, decimals }) {
+  if (!hasWallet()) throw new Error('No Ethereum wallet was found in this browser. Install a wallet extension (for example MetaMask), then reload this page.');
+  try {
+    return !!(await window.ethereum.request({
+      method: 'wallet_watchAsset',
+      params: { type: 'ERC20', options: { address, symbol: String(symbol).slice(0, 11), decimals } },
+    }));
+  } catch (e) { throw walletError(e); }
+}
+
+// Calls onAccounts(accounts) and onChain(chainIdNumber) when the wallet reports a change.
+export function onWalletChange({ onAccounts, onChain }) {
+  if (!hasWallet() || typeof window.ethereum.on !== 'function') return;
+  if (onAccounts) window.ethereum.on('accountsChanged', (a) => onAccounts(Array.isArray(a) ? a : []));
+  if (onChain) window.ethereum.on('chainChanged', (c) => { try { onChain(Number(BigInt(c))); } catch { onChain(null); } });
 }
 
 // Reads what the contract already paid and the token balance, through the wallet's node.

@@ -1,9 +1,13 @@
 // Page furniture: the document title, the stepper that shows a multi-step action (approve,
 // deposit, confirm, credited) with each step's state, and a spinner.
 
+let version = 0;
 export function setTitle(text) {
   document.title = text ? `${text} · Cohort` : 'Cohort';
+  version++;
 }
+// Bumped by every setTitle: the router titles a page from its h1 unless the view set one.
+export const titleVersion = () => version;
 
 export function spinner(label = 'Working') {
   const el = document.createElement('span');

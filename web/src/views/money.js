@@ -1,28 +1,40 @@
 // The Balance page: the ledger's balances for the signed-in address, the researcher's deposit
 // from the wallet (ERC-20 approve, then CohortRewards.deposit) and withdrawal of unused funds
 // (POST /v1/me/withdrawals, idempotent), and the on-chain claim of everything anchored for the
-// address. Amounts are base units as bigints throughout; typed amounts go through parseUnits.
-import { h, clear, field, tokens, messageLine, short, parseTokenAmount, newIdempotencyKey } from '../util.js';
+// address. Deposit and claim run as steppers (approve, deposit, confirm, credited; claim,
+// confirm) with a link to each transaction; the hashes and roots sit in a collapsed Details.
+// Amounts are base units as bigints throughout; typed amounts go through parseAmount.
+import { h, clear, field, messageLine, short, newIdempotencyKey } from '../util.js';
 import { api, chain } from '../api.js';
 import { session } from '../session.js';
-import { claimOnChain, depositOnChain, onChainBalances, hasWallet } from '../wallet.js';
+import { claimOnChain, depositOnChain, onChainBalances, hasWallet, walletChainId, switchNetwork } from '../wallet.js';
+import { amountEl, formatAmount, parseAmount, tokenInfo } from '../ui/amount.js';
+import { fieldError, clearErrors } from '../ui/form.js';
+import { stepper, spinner, setTitle } from '../ui/page.js';
 
 const POLL_MS = 2000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const max = (...xs) => xs.reduce((a, b) => (b > a ? b : a));
 const max0 = (x) => (x > 0n ? x : 0n);
+const fmt = (v) => formatAmount(v);
+const txLink = (hash) => (hash ? { href: `#/tx/${hash}`, text: `View transaction ${short(hash, 4)}` } : undefined);
+// "12.5 COH (12500000000000000000 in base units, as your wallet may show it)"
+const walletWords = (v, t) => `${fmt(v)} (${v.toString()} in base units of ${t.decimals} decimals, as your wallet may show it)`;
 
-// A numbered list of progress lines under a button (announced politely to screen readers).
-function progressList(id) {
-  const el = h('ol.progress', { id, 'aria-live': 'polite' });
-  el.reset = () => clear(el);
-  el.step = (t) => el.append(h('li', t));
+// The technical log of an action (hashes, roots, blocks), folded into a Details element.
+function detailsLog(id) {
+  const list = h('ol.progress', { id });
+  const el = h('details.tx-details', h('summary', 'Details'), list);
+  el.reset = () => { clear(list); el.open = false; };
+  el.step = (t) => list.append(h('li', t));
   return el;
 }
 
 export async function balance() {
+  setTitle('Balance');
   const addr = session.address;
   const info = await chain().catch(() => null);
+  const tok = await tokenInfo();
   const contracts = !!info?.contracts?.rewards;
   const root = h('div.money');
 
@@ -47,6 +59,19 @@ export async function balance() {
   const onchain = h('p#onchain');
   const depositWallet = h('p#deposit-wallet');
 
+  // ---- the wallet on another chain: say so and offer to switch ------------------------------
+  const switchMsg = messageLine('switch-msg');
+  const switchBtn = h('button.primary#switch-network', { type: 'button' }, 'Switch network');
+  const wrongChain = h('div.note.wrong-chain#wrong-chain', { hidden: true }, h('p#wrong-chain-text'), switchBtn, switchMsg);
+  switchBtn.addEventListener('click', async () => {
+    switchBtn.disabled = true;
+    try { await switchNetwork(info.chain_id); switchMsg.progress('Switched; reloading the balances…'); } catch (e) { switchMsg.error(e); } finally { switchBtn.disabled = false; }
+  });
+  function showWrongChain(have) {
+    wrongChain.querySelector('#wrong-chain-text').textContent = `Your wallet is on chain ${have}, but Cohort's contracts are on chain ${info.chain_id}. Deposits and claims need the wallet on chain ${info.chain_id}.`;
+    wrongChain.hidden = false;
+  }
+
   function draw() {
     const b = st.b;
     const earned = BigInt(b.earned);
@@ -54,7 +79,7 @@ export async function balance() {
       earned, claimable: claimable(), claimed: paid(), pending: max0(earned - anchored()),
       available: BigInt(b.available), escrowed: BigInt(b.escrowed),
     };
-    const item = (id, label, hint) => h('div.stat', h('dt', label), h('dd', { id: `bal-${id}` }, tokens(show[id])), h('p.hint', hint));
+    const item = (id, label, hint) => h('div.stat', h('dt', label), h('dd', { id: `bal-${id}` }, amountEl(show[id])), h('dd.hint', hint));
     const researcher = session.is('researcher') || show.available > 0n || show.escrowed > 0n;
     clear(cards, h('dl.stats',
       researcher ? item('available', 'Available', 'Deposited funds not locked in a request; you can post requests with them or withdraw them.') : null,
@@ -66,14 +91,14 @@ export async function balance() {
     claimBtn.disabled = st.claiming || show.claimable === 0n || !contracts;
     if (st.claiming) claimState.textContent = 'A claim is in progress.';
     else if (!contracts) claimState.textContent = 'There is no rewards contract to claim from yet.';
-    else if (show.claimable > 0n) claimState.textContent = `${tokens(show.claimable)} can be claimed now.`;
+    else if (show.claimable > 0n) claimState.textContent = `${fmt(show.claimable)} can be claimed now.`;
     else if (paid() > 0n && show.pending === 0n) claimState.textContent = 'You have claimed everything anchored so far. The button comes back when the next anchor makes more claimable.';
-    else if (show.pending > 0n) claimState.textContent = `Nothing is claimable yet: ${tokens(show.pending)} waits for the next anchor.`;
+    else if (show.pending > 0n) claimState.textContent = `Nothing is claimable yet: ${fmt(show.pending)} waits for the next anchor.`;
     else claimState.textContent = 'Nothing is claimable right now.';
     if (st.walletBalance !== null) {
-      clear(onchain, 'Token balance in your wallet: ', h('strong#wallet-balance', tokens(st.walletBalance)),
-        ` · paid out by the contract so far: ${tokens(st.chainClaimed)}`);
-      clear(depositWallet, 'Your wallet holds ', h('strong#deposit-wallet-balance', tokens(st.walletBalance)), '.');
+      clear(onchain, 'Token balance in your wallet: ', h('strong#wallet-balance', amountEl(st.walletBalance)),
+        ' · paid out by the contract so far: ', amountEl(st.chainClaimed));
+      clear(depositWallet, 'Your wallet holds ', h('strong#deposit-wallet-balance', amountEl(st.walletBalance)), '.');
     }
   }
 
@@ -88,9 +113,13 @@ export async function balance() {
       const c = await onChainBalances(addr);
       st.chainClaimed = BigInt(c.claimed);
       st.walletBalance = BigInt(c.balance);
+      wrongChain.hidden = true;
     } catch (e) {
-      onchain.textContent = e.message;
-      depositWallet.textContent = e.message;
+      if (e.code === 'WRONG_CHAIN') {
+        showWrongChain(e.have);
+        onchain.textContent = 'Your wallet is on another chain; switch networks to see what it holds.';
+      } else onchain.textContent = e.message;
+      depositWallet.textContent = onchain.textContent;
     }
   }
 
@@ -112,6 +141,10 @@ export async function balance() {
     return st;
   }
   await refresh();
+  if (contracts && hasWallet()) {
+    const have = await walletChainId();
+    if (have !== null && have !== Number(info.chain_id)) showWrongChain(have);
+  }
 
   // Keeps the page current (a deposit credited, an anchor making funds claimable) while it is
   // shown; stops once the view has been replaced.
@@ -126,39 +159,70 @@ export async function balance() {
     }
   })();
 
+  // Which stepper step is running, so a failure marks that one.
+  const failAt = (steps, e) => {
+    const i = steps.states.indexOf('active');
+    steps.set(i >= 0 ? i : 0, 'failed', e.message);
+    if (e.code === 'WRONG_CHAIN') showWrongChain(e.have);
+  };
+
   // ---- deposit ------------------------------------------------------------------------------
   function depositPanel() {
     const amount = h('input#deposit-amount', { type: 'text', inputmode: 'decimal', autocomplete: 'off', spellcheck: 'false', required: true });
     const btn = h('button.primary#deposit', { type: 'submit', disabled: !contracts }, 'Deposit');
-    const steps = progressList('deposit-progress');
+    const steps = stepper([
+      { label: 'Approve', detail: 'Let the rewards contract take the amount from your wallet (skipped when already approved).' },
+      { label: 'Deposit', detail: 'Send the deposit transaction from your wallet.' },
+      { label: 'Confirm', detail: 'The transaction is mined on chain.' },
+      { label: 'Credited', detail: 'Cohort sees the confirmed deposit and credits your available balance.' }]);
+    steps.el.id = 'deposit-steps';
+    steps.el.hidden = true;
+    const log = detailsLog('deposit-progress');
+    log.hidden = true;
     const msg = messageLine('deposit-msg');
     const form = h('form#deposit-form', { novalidate: true, 'aria-labelledby': 'deposit-h' },
-      field('Amount to deposit (tokens)', amount, 'For example 12.5. Up to 18 decimal places.'),
+      field(`Amount to deposit (${tok.symbol})`, amount, `For example 12.5. Up to ${tok.decimals} decimal places.`),
       h('div.buttons', btn));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      steps.reset();
+      clearErrors(form);
       msg.progress('');
       let v;
       try {
-        v = parseTokenAmount(amount.value, 'amount');
+        v = BigInt(parseAmount(amount.value, tok.decimals));
         if (st.walletBalance !== null && v > st.walletBalance) {
-          throw new Error(`Your wallet holds ${tokens(st.walletBalance)}, less than the ${tokens(v)} you asked to deposit. Nothing was sent.`);
+          throw new Error(`Your wallet holds ${fmt(st.walletBalance)}, less than the ${fmt(v)} you asked to deposit. Nothing was sent.`);
         }
       } catch (e) {
-        msg.error(e);
-        amount.setAttribute('aria-invalid', 'true');
+        fieldError(amount, e.message);
         amount.focus();
         return;
       }
-      amount.removeAttribute('aria-invalid');
       btn.disabled = true;
       amount.readOnly = true;
+      steps.reset();
+      steps.el.hidden = false;
+      log.reset();
+      log.hidden = false;
       try {
         const before = BigInt(st.b.available);
-        steps.step(`Depositing ${tokens(v)} into the rewards contract ${short(info.contracts.rewards)}. Your wallet asks you to confirm up to two transactions: an approval, then the deposit.`);
-        const receipt = await depositOnChain(v, (s) => steps.step(s.text));
-        steps.step('Waiting for Cohort to credit your deposit (it watches the contract for the confirmed Deposited event)…');
+        log.step(`Depositing ${walletWords(v, tok)} into the rewards contract ${info.contracts.rewards}.`);
+        steps.set(0, 'active', 'Checking what the rewards contract may already take from your wallet…');
+        const receipt = await depositOnChain(v, (s) => {
+          log.step(s.text);
+          if (s.what === 'approval') {
+            if (s.step === 'skip') steps.set(0, 'done', `Already approved for ${fmt(v)}; no approval needed.`);
+            else if (s.step === 'wallet') steps.set(0, 'active', `Confirm in your wallet: approve ${walletWords(v, tok)} for the rewards contract.`);
+            else if (s.step === 'sent') steps.set(0, 'active', 'Approval sent; waiting for it to be mined…', txLink(s.hash));
+            else if (s.step === 'mined') steps.set(0, 'done', `Approved in block ${s.block}.`, txLink(s.hash));
+          } else if (s.what === 'deposit') {
+            if (s.step === 'wallet') steps.set(1, 'active', `Confirm in your wallet: deposit ${walletWords(v, tok)}.`);
+            else if (s.step === 'sent') { steps.set(1, 'done', 'Deposit sent.', txLink(s.hash)); steps.set(2, 'active', 'Waiting for the transaction to be mined…', txLink(s.hash)); }
+            else if (s.step === 'mined') { steps.set(2, 'done', `Confirmed in block ${s.block}.`, txLink(s.hash)); }
+          }
+        });
+        steps.set(3, 'active', 'Waiting for Cohort to credit your deposit (it watches the contract for the confirmed Deposited event)…');
+        log.step('Waiting for Cohort to credit the deposit…');
         const end = Date.now() + 90e3;
         await refresh();
         while (BigInt(st.b.available) < before + v && Date.now() < end) {
@@ -168,13 +232,16 @@ export async function balance() {
         await readChain();
         draw();
         if (BigInt(st.b.available) >= before + v) {
-          steps.step('Done.');
-          msg.ok(`Deposited ${tokens(v)}. Your available balance is now ${tokens(st.b.available)}.`);
+          steps.set(3, 'done', `Your available balance is now ${fmt(st.b.available)}.`);
+          log.step('Done.');
+          msg.ok(`Deposited ${fmt(v)}. Your available balance is now ${fmt(st.b.available)}.`);
           amount.value = '';
         } else {
+          steps.set(3, 'active', 'Cohort credits the deposit after enough confirmations; your available balance above updates by itself.');
           msg.ok(`The deposit succeeded on chain (block ${receipt.blockNumber}); Cohort credits it after enough confirmations, and your available balance above updates by itself.`);
         }
       } catch (e) {
+        failAt(steps, e);
         msg.error(e);
       } finally {
         btn.disabled = false;
@@ -183,9 +250,10 @@ export async function balance() {
     });
     return h('section.panel#deposit-panel', { 'aria-labelledby': 'deposit-h' },
       h('h2#deposit-h', 'Deposit tokens'),
-      h('p', 'Fund your requests from your wallet. The tokens go to the rewards contract and Cohort credits them to your available balance once the transaction is confirmed; rewards for your requests are locked from it.'),
+      h('p', 'Fund your requests from your wallet. The tokens go to the rewards contract and Cohort credits them to your available balance once the transaction is confirmed; rewards for your requests are locked from it. ',
+        h('a', { href: '#/start' }, `How to get ${tok.symbol}`), '.'),
       contracts ? null : h('p.note', 'This server has no rewards contract configured, so deposits are not possible yet.'),
-      depositWallet, form, steps, msg);
+      depositWallet, form, steps.el, msg, log);
   }
 
   // ---- withdrawal ---------------------------------------------------------------------------
@@ -197,35 +265,36 @@ export async function balance() {
     // that may have reached the server reuses it, so the server never withdraws twice.
     let pending = null;
     const form = h('form#withdraw-form', { novalidate: true, 'aria-labelledby': 'withdraw-h' },
-      field('Amount to withdraw (tokens)', amount, 'At most your available balance.'),
+      field(`Amount to withdraw (${tok.symbol})`, amount, 'At most your available balance.'),
       h('div.buttons', btn));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
+      clearErrors(form);
       let v;
       try {
-        v = parseTokenAmount(amount.value, 'amount');
+        v = BigInt(parseAmount(amount.value, tok.decimals));
       } catch (e) {
-        msg.error(e);
-        amount.setAttribute('aria-invalid', 'true');
+        fieldError(amount, e.message);
         amount.focus();
         return;
       }
-      amount.removeAttribute('aria-invalid');
       const retry = pending && pending.amount === v;
       if (!retry) pending = { amount: v, key: newIdempotencyKey() };
       btn.disabled = true;
-      msg.progress(retry ? `Retrying the withdrawal of ${tokens(v)}…` : `Withdrawing ${tokens(v)}…`);
+      msg.progress(retry ? `Retrying the withdrawal of ${fmt(v)}…` : `Withdrawing ${fmt(v)}…`);
       try {
         await api('POST', '/v1/me/withdrawals', { json: { amount: v.toString() }, headers: { 'Idempotency-Key': pending.key } });
         pending = null;
         await refresh({ onChain: false });
-        msg.ok(`Withdrew ${tokens(v)}. It becomes claimable with the next anchor; then claim it to your wallet below. Available now: ${tokens(st.b.available)}.`);
+        msg.ok(`Withdrew ${fmt(v)}. It becomes claimable with the next anchor; then claim it to your wallet below. Available now: ${fmt(st.b.available)}.`);
         amount.value = '';
       } catch (e) {
         if (e.status === 402) {
           pending = null;
           const avail = e.problem?.available ?? st.b?.available;
-          msg.error(new Error(`Insufficient funds: you asked to withdraw ${tokens(v)}, but only ${tokens(avail ?? 0)} is available. Funds locked in escrow for open requests cannot be withdrawn.`));
+          const words = `Insufficient funds: you asked to withdraw ${fmt(v)}, but only ${fmt(avail ?? 0)} is available. Funds locked in escrow for open requests cannot be withdrawn.`;
+          fieldError(amount, words);
+          msg.error(new Error(words));
         } else if (e.status === 0 || e.status >= 500) {
           msg.error(new Error(`${e.message} Press Withdraw again to retry: the retry carries the same request key, so the amount is never withdrawn twice.`));
         } else {
@@ -243,16 +312,26 @@ export async function balance() {
   }
 
   // ---- claim --------------------------------------------------------------------------------
-  const steps = progressList('claim-progress');
+  const csteps = stepper([
+    { label: 'Claim', detail: 'Send the claim transaction, with its Merkle proof, from your wallet.' },
+    { label: 'Confirm', detail: 'The transaction is mined and the contract pays your wallet.' }]);
+  csteps.el.id = 'claim-steps';
+  csteps.el.hidden = true;
+  const clog = detailsLog('claim-progress');
+  clog.hidden = true;
   const claimMsg = messageLine('claim-msg');
   claimBtn.addEventListener('click', async () => {
     if (st.claiming) return;
     st.claiming = true;
     draw();
-    steps.reset();
+    csteps.reset();
+    csteps.el.hidden = false;
+    clog.reset();
+    clog.hidden = false;
     claimMsg.progress('');
     try {
-      steps.step('Fetching your claim and its Merkle proof from Cohort…');
+      csteps.set(0, 'active', 'Fetching your claim and its Merkle proof from Cohort…');
+      clog.step('Fetching your claim and its Merkle proof from Cohort…');
       let claim;
       try {
         claim = await api('GET', `/v1/claims/${addr}`);
@@ -264,12 +343,20 @@ export async function balance() {
       const total = BigInt(claim.cumulative_amount);
       await readChain();
       if (total <= paid()) throw new Error('Nothing new to claim: the contract has already paid you everything anchored so far.');
-      steps.step(`Cumulative amount ${tokens(total)} under claims root ${short(claim.claims_root)} (anchor #${claim.anchor?.id}); the contract pays the ${tokens(total - paid())} it has not paid you yet.`);
-      await claimOnChain(claim, (s) => steps.step(s.text));
+      const now = total - paid();
+      clog.step(`Cumulative amount ${total} base units (${fmt(total)}) under claims root ${claim.claims_root} (anchor #${claim.anchor?.id}); the contract pays the ${fmt(now)} it has not paid you yet.`);
+      await claimOnChain(claim, (s) => {
+        clog.step(s.text);
+        if (s.step === 'wallet') csteps.set(0, 'active', `Confirm in your wallet: claim ${fmt(now)}. The wallet shows the cumulative amount, ${walletWords(total, tok)}.`);
+        else if (s.step === 'sent') { csteps.set(0, 'done', 'Claim sent.', txLink(s.hash)); csteps.set(1, 'active', 'Waiting for the transaction to be mined…', txLink(s.hash)); }
+        else if (s.step === 'mined') csteps.set(1, 'done', `Confirmed in block ${s.block}: ${fmt(now)} paid to your wallet.`, txLink(s.hash));
+      });
       st.claimedHere = max(st.claimedHere, total);
       st.claiming = false;
       draw();
-      steps.step('Waiting for Cohort’s ledger to record the claim…');
+      clog.step('Waiting for Cohort’s ledger to record the claim…');
+      claimMsg.progress('');
+      claimMsg.append(spinner(), 'Waiting for Cohort’s ledger to record the claim…');
       const end = Date.now() + 60e3;
       do {
         await sleep(1000);
@@ -278,12 +365,13 @@ export async function balance() {
       await readChain();
       draw();
       if (BigInt(st.b.claimed) >= total) {
-        steps.step('Done.');
-        claimMsg.ok(`Claimed. ${tokens(total)} paid out to your wallet in total.`);
+        clog.step('Done.');
+        claimMsg.ok(`Claimed. ${fmt(total)} paid out to your wallet in total.`);
       } else {
         claimMsg.ok('The transaction succeeded on chain; Cohort’s ledger records it after enough confirmations.');
       }
     } catch (e) {
+      failAt(csteps, e);
       claimMsg.error(e);
     } finally {
       st.claiming = false;
@@ -293,13 +381,14 @@ export async function balance() {
   const claimPanel = h('section.panel#claim-panel', { 'aria-labelledby': 'claim-h' },
     h('h2#claim-h', 'Claim on chain'),
     h('p', 'Rewards and withdrawals become claimable once a batch of the ledger is anchored on chain. Claiming sends one transaction from your wallet to the rewards contract with a Merkle proof; the contract pays what it has not paid you yet.'),
-    contracts ? h('p', 'Rewards contract: ', h('code', info.contracts.rewards), ` on chain ${info.chain_id}.`) : h('p.note', 'This server has no rewards contract configured, so nothing can be claimed yet.'),
-    onchain, h('div.buttons', claimBtn), claimState, steps, claimMsg);
+    contracts ? null : h('p.note', 'This server has no rewards contract configured, so nothing can be claimed yet.'),
+    onchain, h('div.buttons', claimBtn), claimState, csteps.el, claimMsg, clog,
+    contracts ? h('details.tx-details', h('summary', 'Contract'), h('p', 'Rewards contract ', h('code', info.contracts.rewards), ` on chain ${info.chain_id}; token `, h('code', tok.address ?? '—'), '.')) : null);
 
   const researcher = session.is('researcher') || BigInt(st.b.available) > 0n;
   clear(root,
     h('h1', 'Balance'),
-    h('p', 'Address ', h('code', addr)),
+    wrongChain,
     cards,
     researcher ? h('div.money-actions', depositPanel(), withdrawPanel()) : null,
     claimPanel);
