@@ -346,7 +346,7 @@ test('anyone: browse requests, verify the ledger in the browser (and catch a tam
 test('sign-out revokes the session; a declined wallet signature is explained in words', async () => {
   const { page } = contributor;
   const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('cohort.session')).token);
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await page.getByRole('button', { name: 'Connect wallet and sign in' }).waitFor();
   assert.equal((await api(srv.base, 'GET', '/v1/me/profile', { token })).status, 401);
   const shy = await persona('declines', { wallet: Wallet.createRandom(), reject: new Set(['personal_sign']) });
