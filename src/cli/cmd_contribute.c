@@ -36,7 +36,7 @@
 
 static const char USAGE[] =
     "usage: cohort contribute --request ID --record FILE --url URL (--key FILE | --token T)\n"
-    "                         [--code CODE]\n"
+    "                         [--code CODE] [--attestation FILE]\n"
     "\n"
     "Contributes one record to a data request: signs in with the key (unless --token is\n"
     "given), gives the request's EIP-712 consent if none is live yet, seals the record to the\n"
@@ -50,7 +50,9 @@ static const char USAGE[] =
     "--token    a bearer token from `cohort sign-in`, instead of signing in again (a consent\n"
     "           still needs --key).\n"
     "--code     the invite code the researcher gave you, for a request by invitation; sent\n"
-    "           with the consent.\n";
+    "           with the consent.\n"
+    "--attestation  the EAS off-chain attestation file an issuer gave you (JSON, as easscan\n"
+    "           or the EAS SDK export it), for an attested request; sent with the consent.\n";
 
 const struct coh_cli_cmd coh_cli_cmd_contribute;
 
@@ -224,7 +226,7 @@ static int typed_data_check(char **summary, const struct session *s, const json_
 /* Gives consent unless a live one exists (key may be NULL until one is needed). *given is
  * the privacy summary (malloc'd) when one was signed now, else NULL. */
 static int consent_ensure(char **given, const struct session *s, const coh_secbuf *key,
-                          const char *code)
+                          const char *code, const json_t *attestation)
 {
     *given = NULL;
     char *summary = NULL;
@@ -257,7 +259,8 @@ static int consent_ensure(char **given, const struct session *s, const coh_secbu
     }
     char sig_hex[COH_SIG_HEX_SIZE];
     coh_hex_encode(sig_hex, raw_sig, sizeof raw_sig, 1);
-    json_t *msg = json_pack("{s:s,s:s?}", "signature", sig_hex, "code", code);
+    json_t *msg = json_pack("{s:s,s:s?,s:O?}", "signature", sig_hex, "code", code,
+                            "attestation", attestation);
     char *body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
     if (!body) {
@@ -316,7 +319,7 @@ static int submit(size_t *sealed_len, const struct session *s, const coh_secbuf 
 static int run(int argc, char **argv)
 {
     const char *request = NULL, *record_path = NULL, *url = NULL, *key_path = NULL, *token = NULL,
-               *code = NULL;
+               *code = NULL, *attestation_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = strcmp(a, "--request") == 0  ? &request
@@ -325,6 +328,7 @@ static int run(int argc, char **argv)
                             : strcmp(a, "--key") == 0    ? &key_path
                             : strcmp(a, "--token") == 0  ? &token
                             : strcmp(a, "--code") == 0   ? &code
+                            : strcmp(a, "--attestation") == 0 ? &attestation_path
                                                          : NULL;
         if (!slot || i + 1 >= argc)
             return coh_cli_usage_error(&coh_cli_cmd_contribute, "unexpected argument '%s'", a);
@@ -353,6 +357,14 @@ static int run(int argc, char **argv)
     int rc = record_read(&record, record_path);
     if (rc == 0 && key_path && coh_crypto_seckey_load(&key, key_path, &err) != 0)
         rc = coh_cli_fail(CMD, "%s", err.msg[0] ? err.msg : "cannot load the key");
+    json_t *attestation = NULL;
+    json_error_t je;
+    if (rc == 0 && attestation_path &&
+        !(attestation = json_load_file(attestation_path, JSON_REJECT_DUPLICATES, &je)))
+        rc = coh_cli_fail(CMD, "--attestation: %s is not a JSON attestation file: %s",
+                          attestation_path, je.text);
+    else if (rc == 0 && attestation && !json_is_object(attestation))
+        rc = coh_cli_fail(CMD, "--attestation: %s must hold one JSON object", attestation_path);
     if (rc == 0 && !token) {
         rc = coh_cli_sign_in(&s.token, CMD, s.base, s.authority, key, NULL);
     } else if (rc == 0) {
@@ -365,7 +377,8 @@ static int run(int argc, char **argv)
     if (rc == 0)
         rc = fetch_request(&s);
     if (rc == 0)
-        rc = consent_ensure(&given, &s, key, code);
+        rc = consent_ensure(&given, &s, key, code, attestation);
+    json_decref(attestation);
     coh_secbuf_free(key); /* the key signs nothing after the consent */
     if (rc == 0)
         rc = submit(&sealed_len, &s, record);

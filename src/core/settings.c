@@ -70,6 +70,11 @@ const coh_config_spec coh_settings[] = {
     SETTING("token_contract", COH_CFG_ADDRESS, "", 0, 0, O, "the reward token contract"),
     SETTING("rewards_contract", COH_CFG_ADDRESS, "", 0, 0, O,
             "the CohortRewards contract; empty: no anchoring and no deposit watching"),
+    SETTING("eas_contract", COH_CFG_ADDRESS, "", 0, 0, O,
+            "the Ethereum Attestation Service contract on this chain: attested requests that name "
+            "no EAS domain use it, and an attestation its issuer revoked there is refused"),
+    SETTING("eas_version", COH_CFG_STRING, "1.3.0", 1, 0, 0,
+            "the EIP-712 version of eas_contract (its version() answer)"),
     SETTING("rewards_code_hash", COH_CFG_HASH, "", 0, 0, O,
             "keccak256 of the rewards contract's runtime code; cohortd refuses to start otherwise"),
     SETTING("token_code_hash", COH_CFG_HASH, "", 0, 0, O,

@@ -28,6 +28,7 @@
 #define COH_CRYPTO_SECKEY_BYTES 32
 #define COH_CRYPTO_PUBKEY_BYTES 65 /* 0x04 || X || Y */
 #define COH_CRYPTO_SIG_BYTES 65    /* r || s || v, v = 27 or 28 */
+#define COH_CRYPTO_EAS_VERSION_MAX 16 /* an EAS contract version with its NUL */
 #define COH_CRYPTO_DID_MAX 96      /* "did:pkh:eip155:" + 20 digits + ":" + 42, with NUL */
 
 enum coh_crypto_err {
@@ -180,6 +181,64 @@ void coh_crypto_consent_hash(uint8_t digest[32], uint8_t domain_separator[32],
 /* The consent as eth_signTypedData_v4 JSON for a wallet (new reference), or NULL on OOM. */
 json_t *coh_crypto_consent_typed_data(uint64_t chain_id, const uint8_t verifying_contract[20],
                                       const coh_crypto_consent *c);
+
+/* ---- EAS off-chain attestations ------------------------------------------------------- */
+/*
+ * An attestation in the Ethereum Attestation Service's off-chain format, versions 1 and 2:
+ * EIP-712 typed data in domain {name: "EAS Attestation", version: the EAS contract's version,
+ * chainId, verifyingContract: the EAS contract}, primary type
+ *   1: Attest(uint16 version,bytes32 schema,address recipient,uint64 time,uint64 expirationTime,
+ *      bool revocable,bytes32 refUID,bytes data)
+ *   2: the same followed by bytes32 salt.
+ * Its uid is keccak256 of the packed fields as the EAS SDK computes it (the schema written as
+ * its 0x text, attester zero, a trailing uint32 0; version 2 with the salt).
+ */
+typedef struct coh_crypto_eas_domain {
+    char version[COH_CRYPTO_EAS_VERSION_MAX]; /* e.g. "1.3.0" */
+    uint64_t chain_id;
+    uint8_t contract[20];
+} coh_crypto_eas_domain;
+
+typedef struct coh_crypto_eas_attestation {
+    unsigned version; /* 1 or 2 */
+    uint8_t schema[32];
+    uint8_t recipient[20];
+    uint64_t time;
+    uint64_t expiration_time; /* 0: never */
+    int revocable;
+    uint8_t ref_uid[32];
+    uint8_t *data; /* malloc'd: the ABI-encoded fields of the schema */
+    size_t data_len;
+    uint8_t salt[32]; /* version 2 */
+    uint8_t uid[32];
+    uint8_t signer[20]; /* who signed it, recovered */
+} coh_crypto_eas_attestation;
+
+/*
+ * Reads an attestation file as the EAS SDK and easscan export it ({sig: {...}, signer} or the
+ * bare sig object: message, signature {v, r, s} or 65 bytes of hex, uid), recomputes its
+ * EIP-712 digest under d (not under the file's own domain, which must agree when present),
+ * recovers the signer and recomputes the uid (a file whose uid differs is refused). Nothing is
+ * trusted from the file but the message and the signature. COH_ERR_INVALID with a detail
+ * naming the member; *out is cleared on error. Free with coh_crypto_eas_clear.
+ */
+COH_WUR int coh_crypto_eas_read(coh_crypto_eas_attestation *out, const json_t *file,
+                                const coh_crypto_eas_domain *d, coh_err *err);
+void coh_crypto_eas_clear(coh_crypto_eas_attestation *a);
+/*
+ * An issuer's signed revocation list, for attestations whose EAS contract Cohort cannot ask:
+ * EIP-712 Revocations(address issuer,bytes32[] uids,uint64 time) in the domain
+ * {name: "Cohort attestation revocations", version: "1"} (no chain: an issuer's revocation
+ * holds wherever its attestation is shown). digest as coh_crypto_eip712_hash computes it.
+ */
+#define COH_CRYPTO_REVOCATIONS_DOMAIN "Cohort attestation revocations"
+COH_WUR int coh_crypto_eas_revocations_digest(uint8_t digest[32], const uint8_t issuer[20],
+                                              const uint8_t (*uids)[32], size_t n,
+                                              uint64_t time, coh_err *err);
+/* A schema's UID as the EAS schema registry computes it:
+ * keccak256(abi.encodePacked(string schema, address resolver, bool revocable)). */
+void coh_crypto_eas_schema_uid(uint8_t out[32], const char *schema, const uint8_t resolver[20],
+                               int revocable);
 
 /* ---- RFC 8785 JSON canonicalization ------------------------------------------------------ */
 /*

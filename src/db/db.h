@@ -608,10 +608,25 @@ COH_WUR int coh_db_request_close(coh_db_pool *p, const char *id, const char *own
  * unknown, used or revoked: one answer, so codes cannot be probed); COH_ERR_CONFLICT
  * (request-closed) when the request is not open.
  */
+/* What an attested consent binds (sql/038_attested.sql): the subject's hash, the attestation. */
+struct coh_db_attested {
+    uint8_t subject_hash[32];
+    uint8_t uid[32];
+    char issuer[COH_ADDR_HEX_SIZE]; /* lowercase 0x */
+    uint64_t expires;               /* unix seconds; 0: never */
+};
+/*
+ * An attested request (its stored enrollment says so) takes the consent only together with
+ * binding att's subject to contributor, atomically: a subject already bound to another wallet
+ * gives COH_ERR_CONFLICT (attestation-subject-taken), and so does a wallet bound to another
+ * subject (another detail); att NULL on an attested request:
+ * COH_ERR_FORBIDDEN (attestation-required).
+ */
 COH_WUR int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
                                const char *signature_hex, long long expiry, int version,
                                const char *terms_hash_hex, const char *privacy,
-                               const uint8_t code_hash[32], coh_err *err);
+                               const uint8_t code_hash[32], const struct coh_db_attested *att,
+                               coh_err *err);
 /* The stored consent, for anyone to verify, or NULL + NOTFOUND. */
 json_t *coh_db_consent_get(coh_db_pool *p, const char *id, const char *contributor, coh_err *err);
 /* Revokes the contributor's consent and deletes the contribution, while the request is open. */
@@ -640,6 +655,20 @@ COH_WUR int coh_db_invite_codes_insert(coh_db_pool *p, const char *id, const uin
 /* *live = 1 when contributor holds a redeemed, unrevoked code of request id. */
 COH_WUR int coh_db_invite_live(int *live, coh_db_pool *p, const char *id, const char *contributor,
                                coh_err *err);
+/*
+ * Stores issuer's revocations of the n attestation uids signed at signed_at (unix seconds):
+ * *listed = 0 (nothing stored) when no attested request lists issuer; *added counts the uids
+ * not revoked before.
+ */
+COH_WUR int coh_db_attestation_revocations_put(int *listed, long *added, coh_db_pool *p,
+                                               const char *issuer, const uint8_t (*uids)[32],
+                                               size_t n, uint64_t signed_at, coh_err *err);
+/* *revoked = 1 when issuer has revoked attestation uid in a signed list. */
+COH_WUR int coh_db_attestation_revoked(int *revoked, coh_db_pool *p, const char *issuer,
+                                       const uint8_t uid[32], coh_err *err);
+/* *live = 1 when contributor's attested subject on request id is bound and not expired. */
+COH_WUR int coh_db_attested_live(int *live, coh_db_pool *p, const char *id,
+                                 const char *contributor, coh_err *err);
 /*
  * Revokes codes of owner's request id: those of the n hashes, and with all_unredeemed every
  * code nobody redeemed; a code revoked already stays as it was. {revoked_now, invite_codes:

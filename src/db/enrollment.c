@@ -1,5 +1,6 @@
 /*
- * enrollment: SQL of invite codes (sql/036_enrollment.sql). Codes are stored as SHA-256 hashes
+ * enrollment: SQL of invite codes (sql/036_enrollment.sql), attested subjects and issuers'
+ * revocation lists (sql/038_attested.sql). Codes are stored as SHA-256 hashes
  * only; a code is redeemed with the consent, in the consent's statement (market.c,
  * coh_db_consent_put). Nothing here returns who redeemed a code: the researcher's views are
  * counts (request_json), and a contributor learns only whether their own redemption is live.
@@ -61,6 +62,70 @@ int coh_db_invite_live(int *live, coh_db_pool *p, const char *id, const char *co
     if (!r)
         return err->code;
     *live = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
+int coh_db_attested_live(int *live, coh_db_pool *p, const char *id, const char *contributor,
+                         coh_err *err)
+{
+    *live = 0;
+    const char *params[] = {bare(id), contributor};
+    PGresult *r = coh_db_query(p,
+                               "SELECT 1 FROM attested_subjects WHERE request_id = decode($1, "
+                               "'hex') AND contributor = $2 AND (expires_at IS NULL OR expires_at "
+                               "> now())",
+                               2, params, err);
+    if (!r)
+        return err->code;
+    *live = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
+int coh_db_attestation_revocations_put(int *listed, long *added, coh_db_pool *p,
+                                       const char *issuer, const uint8_t (*uids)[32], size_t n,
+                                       uint64_t signed_at, coh_err *err)
+{
+    *listed = 0;
+    *added = 0;
+    char *arr = hex_array(uids, n), at[24];
+    if (!arr)
+        return coh_err_set(err, COH_ERR_NOMEM, "out of memory");
+    snprintf(at, sizeof at, "%llu", (unsigned long long)signed_at);
+    const char *params[] = {issuer, arr, at};
+    PGresult *r = coh_db_query(
+        p,
+        "WITH ok AS (SELECT 1 FROM requests WHERE enrollment->>'mode' = 'attested' AND "
+        "enrollment->'issuers' ? $1 LIMIT 1), "
+        "ins AS (INSERT INTO attestation_revocations (issuer, uid, signed_at) SELECT $1, "
+        "decode(u, 'hex'), to_timestamp($3::bigint) FROM unnest($2::text[]) u WHERE EXISTS "
+        "(SELECT 1 FROM ok) ON CONFLICT (issuer, uid) DO NOTHING RETURNING 1) "
+        "SELECT (SELECT count(*) FROM ok), (SELECT count(*) FROM ins)",
+        3, params, err);
+    free(arr);
+    if (!r)
+        return err->code;
+    *listed = atoi(PQgetvalue(r, 0, 0)) > 0;
+    *added = atol(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return 0;
+}
+
+int coh_db_attestation_revoked(int *revoked, coh_db_pool *p, const char *issuer,
+                               const uint8_t uid[32], coh_err *err)
+{
+    *revoked = 0;
+    char hex[65];
+    coh_hex_encode(hex, uid, 32, 0);
+    const char *params[] = {issuer, hex};
+    PGresult *r = coh_db_query(p,
+                               "SELECT 1 FROM attestation_revocations WHERE issuer = $1 AND uid "
+                               "= decode($2, 'hex')",
+                               2, params, err);
+    if (!r)
+        return err->code;
+    *revoked = PQntuples(r) > 0;
     PQclear(r);
     return 0;
 }

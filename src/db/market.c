@@ -347,13 +347,18 @@ int coh_db_request_close(coh_db_pool *p, const char *id, const char *owner, coh_
 int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
                        const char *signature_hex, long long expiry, int version,
                        const char *terms_hash_hex, const char *privacy, const uint8_t code_hash[32],
-                       coh_err *err)
+                       const struct coh_db_attested *att, coh_err *err)
 {
-    char exp[24], ver[12], code[65];
+    char exp[24], ver[12], code[65], subject[65], uid[65], att_exp[24];
     snprintf(exp, sizeof exp, "%lld", expiry);
     snprintf(ver, sizeof ver, "%d", version);
     if (code_hash)
         coh_hex_encode(code, code_hash, 32, 0);
+    if (att) {
+        coh_hex_encode(subject, att->subject_hash, 32, 0);
+        coh_hex_encode(uid, att->uid, 32, 0);
+        snprintf(att_exp, sizeof att_exp, "%llu", (unsigned long long)att->expires);
+    }
     const char *params[] = {bare(id),
                             contributor,
                             bare(signature_hex),
@@ -361,35 +366,59 @@ int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
                             ver,
                             terms_hash_hex ? bare(terms_hash_hex) : NULL,
                             privacy,
-                            code_hash ? code : NULL};
+                            code_hash ? code : NULL,
+                            att ? subject : NULL,
+                            att ? uid : NULL,
+                            att ? att->issuer : NULL,
+                            att ? att_exp : NULL};
     /*
-     * One statement, so a code is redeemed only together with the consent it was given with.
-     * An invite request (its stored enrollment, not the caller, says so) takes the consent of
-     * a wallet whose own redemption is live (consenting again after a revoke), or redeems the
-     * given code if nobody has and it is not revoked: the row lock makes a code work once.
+     * One statement, so a code is redeemed, or a subject bound, only together with the consent
+     * it was given with. An invite request (its stored enrollment, not the caller, says so)
+     * takes the consent of a wallet whose own redemption is live (consenting again after a
+     * revoke), or redeems the given code if nobody has and it is not revoked: the row lock makes
+     * a code work once. An attested request takes it when the wallet's bound subject is the one
+     * presented, or binds it when neither the wallet nor the subject is bound yet (the primary
+     * key makes a subject go to one wallet, also when two race).
      */
     PGresult *r = coh_db_query(
         p,
-        "WITH r AS (SELECT id, enrollment->>'mode' = 'invite' AS invite FROM requests WHERE id "
-        "= decode($1, 'hex') AND status = 'open'), "
+        "WITH r AS (SELECT id, enrollment->>'mode' = 'invite' AS invite, enrollment->>'mode' = "
+        "'attested' AS attested FROM requests WHERE id = decode($1, 'hex') AND status = 'open'), "
         "mine AS (SELECT 1 FROM invite_codes WHERE request_id = (SELECT id FROM r) AND "
         "redeemed_by = $2 AND revoked_at IS NULL AND (SELECT invite FROM r)), "
         "red AS (UPDATE invite_codes SET redeemed_by = $2, redeemed_at = now() WHERE "
         "request_id = (SELECT id FROM r) AND code_hash = decode($8, 'hex') AND redeemed_by IS "
         "NULL AND revoked_at IS NULL AND (SELECT invite FROM r) AND NOT EXISTS (SELECT 1 FROM "
         "mine) RETURNING 1), "
+        "s_old AS (SELECT subject_hash FROM attested_subjects WHERE request_id = (SELECT id FROM "
+        "r) AND contributor = $2), "
+        "s_new AS (INSERT INTO attested_subjects (request_id, subject_hash, contributor, "
+        "attestation_uid, issuer, expires_at) SELECT r.id, decode($9, 'hex'), $2, decode($10, "
+        "'hex'), $11, CASE WHEN $12::bigint > 0 THEN to_timestamp($12::bigint) END FROM r WHERE "
+        "r.attested AND $9 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM s_old) ON CONFLICT "
+        "(request_id, subject_hash) DO NOTHING RETURNING 1), "
+        "s_ok AS (SELECT 1 WHERE EXISTS (SELECT 1 FROM s_new) OR EXISTS (SELECT 1 FROM s_old "
+        "WHERE subject_hash = decode($9, 'hex'))), "
+        "s_up AS (UPDATE attested_subjects SET attestation_uid = decode($10, 'hex'), issuer = "
+        "$11, expires_at = CASE WHEN $12::bigint > 0 THEN to_timestamp($12::bigint) END WHERE "
+        "request_id = (SELECT id FROM r) AND contributor = $2 AND subject_hash = decode($9, "
+        "'hex')), "
         "ins AS (INSERT INTO consents (request_id, contributor, signature, expiry, version, "
         "terms_hash, privacy) SELECT r.id, $2, decode($3, 'hex'), $4::bigint, $5::smallint, "
-        "decode($6, 'hex'), $7 FROM r WHERE r.invite IS NOT TRUE OR EXISTS (SELECT 1 FROM mine) "
-        "OR EXISTS (SELECT 1 FROM red) ON CONFLICT (request_id, contributor) DO UPDATE SET "
+        "decode($6, 'hex'), $7 FROM r WHERE (r.invite IS NOT TRUE OR EXISTS (SELECT 1 FROM mine) "
+        "OR EXISTS (SELECT 1 FROM red)) AND (r.attested IS NOT TRUE OR EXISTS (SELECT 1 FROM "
+        "s_ok)) ON CONFLICT (request_id, contributor) DO UPDATE SET "
         "signature = excluded.signature, expiry = excluded.expiry, version = excluded.version, "
         "terms_hash = excluded.terms_hash, privacy = excluded.privacy, created_at = now(), "
         "revoked_at = NULL RETURNING 1) "
-        "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM ins)",
-        8, params, err);
+        "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM ins), (SELECT attested FROM r), "
+        "(SELECT count(*) FROM s_old)",
+        12, params, err);
     if (!r)
         return err->code;
     int open = atoi(PQgetvalue(r, 0, 0)) == 1, stored = atoi(PQgetvalue(r, 0, 1)) == 1;
+    int attested = open && strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    int bound_other = atoi(PQgetvalue(r, 0, 3)) > 0;
     PQclear(r);
     if (!open) {
         coh_err_set(err, COH_ERR_CONFLICT, "the request is not open for consent");
@@ -397,6 +426,24 @@ int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
     }
     if (stored)
         return 0;
+    if (attested && !att) {
+        coh_err_set(err, COH_ERR_FORBIDDEN,
+                    "this request takes attested contributors only: send an attestation from "
+                    "one of its issuers (\"attestation\") with your consent");
+        return coh_err_reason(err, "attestation-required");
+    }
+    if (attested && bound_other) {
+        coh_err_set(err, COH_ERR_CONFLICT,
+                    "this wallet enrolled in this request with an attestation of another "
+                    "subject; one wallet stands for one person");
+        return coh_err_reason(err, "attestation-subject-taken");
+    }
+    if (attested) {
+        coh_err_set(err, COH_ERR_CONFLICT,
+                    "the person this attestation names has already enrolled in this request "
+                    "from another wallet: one contribution per person");
+        return coh_err_reason(err, "attestation-subject-taken");
+    }
     /* A used, revoked or unknown code answers the same: nobody can probe which codes exist. */
     if (code_hash) {
         coh_err_set(err, COH_ERR_FORBIDDEN,

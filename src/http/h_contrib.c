@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int coh_http_request_id(struct coh_http_req *req, char out[COH_HASH_HEX_SIZE]);
 
@@ -23,6 +24,10 @@ static void consent_domain(const struct coh_http_req *req, struct coh_svc_domain
     const char *a = coh_config_str(req->app->config, "rewards_contract");
     if (a && *a && coh_crypto_address_parse(d->contract, a) != 0)
         memset(d->contract, 0, 20);
+    const char *eas = coh_config_str(req->app->config, "eas_contract");
+    d->have_eas = eas && *eas && coh_crypto_address_parse(d->eas_contract, eas) == 0;
+    d->rpc_url = coh_config_str(req->app->config, "chain_rpc_url");
+    d->master = req->app->master_key;
 }
 
 /*
@@ -74,15 +79,20 @@ void coh_h_consent_put(struct coh_http_req *req)
     consent_domain(req, &d);
     enum coh_svc_consent_refusal refusal = COH_SVC_CONSENT_OK;
     coh_err err = {0};
-    /* The invite code, for invite requests (ignored by open ones). */
+    /* The invite code, for invite requests, and the attestation, for attested ones (each
+     * ignored by the other modes). */
     json_t *code = json_object_get(body, "code");
+    json_t *att = json_object_get(body, "attestation");
     int rc = 0;
     if (code && !json_is_string(code) && !json_is_null(code))
         rc = coh_err_set(&err, COH_ERR_INVALID, "code must be a string: your invite code");
+    else if (att && !json_is_object(att) && !json_is_null(att))
+        rc = coh_err_set(&err, COH_ERR_INVALID,
+                         "attestation must be an object: the EAS off-chain attestation file");
     else
         rc = coh_svc_consent_give(&refusal, req->app->db, req->app->floors, &d, v, req->account,
                                   json_string_value(json_object_get(body, "signature")),
-                                  json_string_value(code), &err);
+                                  json_string_value(code), att, (int64_t)time(NULL), &err);
     json_decref(body);
     json_t *stored = NULL;
     if (rc) {
@@ -244,4 +254,25 @@ void coh_h_inbox(struct coh_http_req *req)
     json_array_foreach(json_object_get(inbox, "requests"), i, item)
         coh_http_request_out(json_object_get(item, "request"));
     coh_http_send_json(req, 200, inbox);
+}
+
+/* POST /v1/attestations/revocations: an issuer's signed revocation list, delivered by anyone;
+ * limited per client address like sign-in, since it needs no session. */
+void coh_h_attestation_revocations(struct coh_http_req *req)
+{
+    char key[COH_HTTP_ADDR_MAX + 16];
+    snprintf(key, sizeof key, "revocations:%s", req->client);
+    if (coh_http_rate_limited(req, req->app->ratelimit, key, "revocation lists"))
+        return;
+    json_t *body = coh_http_body_object(req);
+    if (!body)
+        return;
+    json_t *out = NULL;
+    coh_err err = {0};
+    int rc = coh_svc_revocations_post(&out, req->app->db, body, (int64_t)time(NULL), &err);
+    json_decref(body);
+    if (rc)
+        coh_http_send_err(req, &err);
+    else
+        coh_http_send_json(req, 200, out);
 }

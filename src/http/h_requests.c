@@ -47,7 +47,17 @@ static json_t *researcher_body(struct coh_http_req *req)
                          "profile (PUT /v1/me/profile)");
         return NULL;
     }
-    return coh_http_body_object(req);
+    json_t *body = coh_http_body_object(req);
+    /* An attested request that names no EAS domain takes the operator's EAS contract. */
+    json_t *e = json_object_get(body, "enrollment");
+    const char *eas = coh_config_str(req->app->config, "eas_contract");
+    const char *mode = json_string_value(json_object_get(e, "mode"));
+    if (mode && strcmp(mode, "attested") == 0 && !json_object_get(e, "eas") && eas && *eas)
+        json_object_set_new(e, "eas",
+                            json_pack("{s:s,s:s,s:I}", "address", eas, "version",
+                                      coh_config_str(req->app->config, "eas_version"), "chain_id",
+                                      (json_int_t)coh_http_chain_id(req)));
+    return body;
 }
 
 /* POST /v1/requests/preview: the creation's checks and what the request would be, nothing

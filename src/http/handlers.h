@@ -55,6 +55,7 @@ int coh_http_request_id(struct coh_http_req *req, char out[COH_HASH_HEX_SIZE]);
 
 /* h_contrib.c */
 void coh_h_consent_put(struct coh_http_req *req);
+void coh_h_attestation_revocations(struct coh_http_req *req);
 void coh_h_consent_get(struct coh_http_req *req);
 void coh_h_consent_delete(struct coh_http_req *req);
 void coh_h_contribution_put(struct coh_http_req *req);

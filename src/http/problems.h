@@ -32,11 +32,14 @@
     X(CONSENT_REVOKED, "consent-revoked", 403, "Consent revoked")                                  \
     X(INVITE_CODE_REQUIRED, "invite-code-required", 403, "Invite code required")                   \
     X(INVITE_CODE_INVALID, "invite-code-invalid", 403, "Invite code not accepted")                 \
+    X(ATTESTATION_REQUIRED, "attestation-required", 403, "Attestation required")                  \
+    X(ATTESTATION_REFUSED, "attestation-refused", 403, "Attestation not accepted")                 \
     X(NOT_FOUND, "not-found", 404, "Not found")                                                    \
     X(METHOD_NOT_ALLOWED, "method-not-allowed", 405, "Method not allowed")                         \
     X(CONFLICT, "conflict", 409, "Conflict")                                                       \
     X(REQUEST_CLOSED, "request-closed", 409, "Request not open")                                   \
     X(REQUEST_FULL, "request-full", 409, "Request full")                                           \
+    X(ATTESTATION_SUBJECT_TAKEN, "attestation-subject-taken", 409, "Already enrolled")             \
     X(NOT_RELEASED, "not-released", 409, "No release yet")                                         \
     X(IDEMPOTENCY_CONFLICT, "idempotency-conflict", 409, "Idempotency key reused")                 \
     X(BODY_TOO_LARGE, "body-too-large", 413, "Request body too large")                             \
@@ -50,6 +53,7 @@
     X(INVALID_SIWE_MESSAGE, "invalid-siwe-message", 422, "Invalid sign-in request")                \
     X(MALFORMED_SIGNATURE, "malformed-signature", 422, "Malformed signature")                      \
     X(OUTDATED_CONSENT, "outdated-consent", 422, "Consent rejected")                               \
+    X(ATTESTATION_INVALID, "attestation-invalid", 422, "Invalid attestation")                      \
     X(RATE_LIMITED, "rate-limited", 429, "Too many requests")                                      \
     X(UNAVAILABLE, "unavailable", 503, "Service unavailable")                                      \
     X(NOT_READY, "not-ready", 503, "Not ready")

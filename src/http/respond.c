@@ -101,6 +101,32 @@ void coh_http_send_json(struct coh_http_req *req, int status, json_t *body)
     free(text);
 }
 
+/* Replaces every byte that does not belong to a well-formed UTF-8 sequence with '?': a
+ * detail quoting the client's text cut at a byte count (%.40s) may split a character, which
+ * JSON cannot carry. */
+static void utf8_mend(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+                            : (*p & 0xf8) == 0xf0 && *p <= 0xf4                         ? 4
+                                                                                         : 0;
+        int ok = n > 0;
+        for (int i = 1; ok && i < n; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        /* Overlong three-byte forms, surrogates and beyond U+10FFFF are not UTF-8 either. */
+        if (ok && n == 3)
+            ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
+        if (ok && n == 4)
+            ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 static void send_problem_v(struct coh_http_req *req, enum coh_problem id, const char *headers,
                            json_t *extra, const char *fmt, va_list ap)
 {
@@ -109,6 +135,7 @@ static void send_problem_v(struct coh_http_req *req, enum coh_problem id, const 
     const struct coh_problem_type *t = &coh_http_problem_types[id];
     char detail[512];
     vsnprintf(detail, sizeof detail, fmt, ap);
+    utf8_mend(detail);
     char type[96];
     snprintf(type, sizeof type, "urn:cohort:problem:%s", t->slug);
     json_t *p = json_pack("{s:s,s:s,s:i,s:s,s:s}", "type", type, "title", t->title, "status",

@@ -27,6 +27,7 @@ const struct coh_http_route coh_http_routes[] = {
     {"GET", "/v1/requests/{id}/consents/me", coh_h_consent_get},
     {"DELETE", "/v1/requests/{id}/consents/me", coh_h_consent_delete},
     {"POST", "/v1/requests/{id}/contributions", coh_h_contribution_put},
+    {"POST", "/v1/attestations/revocations", coh_h_attestation_revocations},
     {"GET", "/v1/ledger/entries", coh_h_ledger_entries},
     {"GET", "/v1/ledger/entries/{seq}", coh_h_ledger_entry},
     {"GET", "/v1/accounts/{address}/balance", coh_h_account_balance},

@@ -9,6 +9,7 @@
 #define COH_MARKET_H
 
 #include "core/core.h"
+#include "crypto/crypto.h"
 #include "ledger/ledger.h"
 #include "privacy/privacy.h"
 
@@ -174,7 +175,7 @@ int coh_market_within_operator_floors(const json_t *request, const coh_market_fl
  * `enrollment` is {"mode":"open"} (any signed-in wallet; the default) or {"mode":"invite",
  * "codes":N} (N one-time codes); coh_market_spec_validate checks the posted form ({"mode":
  * "invite","codes":N} or {"mode":"invite","code_hashes":[...]}) and stores the normalized one.
- * "attested" is reserved and refused for now.
+ * {"mode":"attested", ...} (attestations from listed issuers, below).
  */
 #define COH_MARKET_INVITE_CODES_MAX 10000
 #define COH_MARKET_INVITE_CODE_BYTES 15 /* 120 random bits */
@@ -196,8 +197,35 @@ COH_WUR int coh_market_invite_code_hash(uint8_t out[32], const char *code);
  */
 COH_WUR int coh_market_invite_hashes(uint8_t (**out)[32], size_t *n, const json_t *list,
                                      const char *member, coh_err *err);
-/* The request's enrollment mode: "open" (also when it has none), "invite", ... */
+/* The request's enrollment mode: "open" (also when it has none), "invite" or "attested". */
 const char *coh_market_enrollment_mode(const json_t *request);
+
+/* ---- attested enrollment (attestation.c) ------------------------------------------------ */
+/*
+ * Validates a posted {"mode":"attested", issuers, schema, subject, resolver?, revocable?,
+ * eligibility?, eas} and stores in *norm its normalized form: issuers lowercase, schema_uid
+ * computed from the schema definition, resolver and revocable (as the EAS schema registry
+ * does), eligibility {field: [accepted values]} ({} when none), eas {address, version,
+ * chain_id}. COH_ERR_INVALID naming the member.
+ */
+COH_WUR int coh_market_attested_enrollment(json_t **norm, const json_t *e, coh_err *err);
+/* The EAS domain an attested request's attestations are signed in; -1 when it has none. */
+COH_WUR int coh_market_eas_domain(coh_crypto_eas_domain *d, const json_t *request);
+/*
+ * The attestation's data decoded by the request's schema, as {field: text}: uintN/intN in
+ * decimal, address and bytesN/bytes in lowercase 0x hex, bool "true"/"false", string as is.
+ * COH_ERR_INVALID when the data does not decode as the schema.
+ */
+COH_WUR int coh_market_attestation_values(json_t **values, const json_t *request,
+                                          const uint8_t *data, size_t len, coh_err *err);
+/* The first attested eligibility field whose value is not accepted, or NULL when all are. */
+const char *coh_market_attested_mismatch(const json_t *request, const json_t *values);
+/* Is signer one of the request's issuers? */
+int coh_market_attestation_issuer(const json_t *request, const uint8_t signer[20]);
+/* The stored form of a subject: HMAC-SHA256 under key (the service's, derived from the master
+ * key) of the request's id and the value. */
+void coh_market_subject_hash(uint8_t out[32], const uint8_t key[32], const char *request_id,
+                             const char *subject_value);
 
 /* ---- consent terms (terms.c) ----------------------------------------------------------- */
 /*

@@ -342,7 +342,7 @@ static int check_privacy(json_t **norm, const json_t *p, const coh_market_schema
  * Who may contribute (docs/PRIVACY.md, "Who may enrol"): *norm gets the stored form,
  * {"mode":"open"} or {"mode":"invite","codes":N}. Invite codes are the server's (codes: N) or
  * the researcher's own (code_hashes: their SHA-256), never both; fewer codes than
- * min_contributors could never fill the request. "attested" is reserved for a later change.
+ * min_contributors could never fill the request. Attested enrollment is attestation.c's.
  */
 static int check_enrollment(json_t **norm, const json_t *e, long min_contributors, coh_err *err)
 {
@@ -359,11 +359,11 @@ static int check_enrollment(json_t **norm, const json_t *e, long min_contributor
     static const char *const open_members[] = {"mode", NULL};
     static const char *const invite_members[] = {"mode", "codes", "code_hashes", NULL};
     if (mode && strcmp(mode, "attested") == 0)
-        return coh_err_set(err, COH_ERR_INVALID,
-                           "enrollment.mode attested is not supported yet: use open or invite");
+        return coh_market_attested_enrollment(norm, e, err);
     int invite = mode && strcmp(mode, "invite") == 0;
     if (!invite && !(mode && strcmp(mode, "open") == 0))
-        return coh_err_set(err, COH_ERR_INVALID, "enrollment.mode must be open or invite");
+        return coh_err_set(err, COH_ERR_INVALID,
+                           "enrollment.mode must be open, invite or attested");
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)e, k, v)

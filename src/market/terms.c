@@ -214,10 +214,16 @@ int coh_market_terms_summary(char **out, const json_t *request, coh_err *err)
         put(&t, "; encrypted records destroyed %lld day%s after release", (long long)days,
             days == 1 ? "" : "s");
     /* Open requests render as before (their summaries are signed); others say who may enrol. */
+    const json_t *enrol = json_object_get(terms, "enrollment");
     if (strcmp(coh_market_enrollment_mode(terms), "invite") == 0)
         put(&t, "; by invitation only: %lld one-time codes",
-            (long long)json_integer_value(
-                json_object_get(json_object_get(terms, "enrollment"), "codes")));
+            (long long)json_integer_value(json_object_get(enrol, "codes")));
+    else if (strcmp(coh_market_enrollment_mode(terms), "attested") == 0)
+        put(&t, "; attested contributors only: an EAS attestation of schema %.12s... from one of %zu "
+                "issuers, one contribution per %s",
+            json_string_value(json_object_get(enrol, "schema_uid")),
+            json_array_size(json_object_get(enrol, "issuers")),
+            json_string_value(json_object_get(enrol, "subject")));
     json_decref(terms);
     if (!t.ok) {
         free(t.s);

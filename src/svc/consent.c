@@ -4,11 +4,14 @@
  * posted: it takes no new consents), the contributor's own eligibility and floors, the
  * signature's form, and that it is the signed-in wallet's signature of the request's
  * version-2 consent (its terms hash, privacy summary, purpose, reward and expiry), and on an
- * invite request a live or newly redeemed invite code. A version-1 signature is told apart so
+ * invite request a live or newly redeemed invite code, on an attested request an attestation
+ * from a listed issuer for this wallet, unexpired, unrevoked, with the attested values the
+ * request asks for, whose subject no other wallet has enrolled. A version-1 signature is told apart so
  * the wallet can be asked for the new one.
  */
 #include "svc/svc.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,10 +111,144 @@ json_t *coh_svc_consent_view(json_t *stored, const json_t *v, const char *accoun
     return stored;
 }
 
+static int refuse(coh_err *err, int code, const char *reason, const char *fmt, const char *a,
+                  const char *b)
+{
+    coh_err_set(err, code, fmt, a, b);
+    return coh_err_reason(err, reason);
+}
+
+/*
+ * Has the issuer revoked the attestation off chain (EAS revokeOffchain)? Asked of the operator's
+ * EAS contract only, and only for attestations signed in its domain. 0 and *at (0: not
+ * revoked), or COH_ERR_UNAVAILABLE: an attestation is never taken unchecked.
+ */
+static int revoked_at(uint64_t *at, const struct coh_svc_domain *d,
+                      const coh_crypto_eas_domain *ed, const coh_crypto_eas_attestation *a,
+                      coh_err *err)
+{
+    *at = 0;
+    if (!d->have_eas || ed->chain_id != d->chain_id || memcmp(ed->contract, d->eas_contract, 20))
+        return 0;
+    if (!d->rpc_url || !*d->rpc_url)
+        return coh_err_set(err, COH_ERR_UNAVAILABLE,
+                           "the EAS contract cannot be asked about revocations: no chain node");
+    coh_chain_rpc_opts o = {.timeout_ms = 5000, .retries = 1, .backoff_ms = 200};
+    coh_chain_rpc *rpc = coh_chain_rpc_new(d->rpc_url, &o);
+    coh_chain_buf call;
+    coh_chain_buf_init(&call);
+    coh_chain_abi_arg args[] = {coh_chain_abi_address(a->signer), coh_chain_abi_bytes32(a->uid)};
+    uint8_t *ret = NULL;
+    size_t n = 0;
+    coh_err e = {0};
+    int rc = rpc ? 0 : COH_ERR_NOMEM;
+    if (!rc)
+        coh_chain_abi_calldata(&call, "getRevokeOffchain(address,bytes32)", args, 2);
+    if (!rc && (call.oom ||
+                coh_chain_rpc_eth_call(rpc, &ret, &n, d->eas_contract, call.data, call.len, &e) ||
+                coh_chain_abi_get_u64(at, ret, n, 0) != 0))
+        rc = COH_ERR_UNAVAILABLE;
+    free(ret);
+    coh_chain_buf_clear(&call);
+    coh_chain_rpc_free(rpc);
+    if (rc)
+        return coh_err_set(err, COH_ERR_UNAVAILABLE,
+                           "the EAS contract could not be asked whether the attestation was "
+                           "revoked; try again later");
+    return 0;
+}
+
+/*
+ * Checks account's attestation for attested request v and fills what the consent binds. The
+ * order puts what needs no chain first; every refusal says what to do about it.
+ */
+static int check_attestation(struct coh_db_attested *out, coh_db_pool *db, const json_t *v,
+                             const char *account, const json_t *file,
+                             const struct coh_svc_domain *d, int64_t now_s, coh_err *err)
+{
+    coh_crypto_eas_domain ed;
+    coh_crypto_eas_attestation a;
+    coh_err e = {0};
+    uint8_t me[20], want[32];
+    const json_t *enrol = json_object_get(v, "enrollment");
+    const char *subject = json_string_value(json_object_get(enrol, "subject"));
+    if (!file || json_is_null(file))
+        return refuse(err, COH_ERR_FORBIDDEN, "attestation-required",
+                      "this request takes attested contributors only: send an attestation from "
+                      "one of its issuers (\"attestation\") with your consent%s%s",
+                      "", "");
+    if (coh_market_eas_domain(&ed, v) != 0 || !subject ||
+        coh_hex_decode_exact(want, 32, json_string_value(json_object_get(enrol, "schema_uid"))) ||
+        coh_crypto_address_parse(me, account) != 0)
+        return coh_err_set(err, COH_ERR_INVALID, "malformed request data");
+    if (coh_crypto_eas_read(&a, file, &ed, &e) != 0)
+        return refuse(err, COH_ERR_INVALID, "attestation-invalid", "%s%s", e.msg, "");
+    char who[COH_ADDR_HEX_SIZE], when[32];
+    int rc = 0;
+    json_t *values = NULL;
+    uint64_t rev = 0;
+    int listed = 0;
+    coh_hex_encode(who, a.signer, 20, 1);
+    if (memcmp(a.schema, want, 32) != 0) {
+        rc = refuse(err, COH_ERR_INVALID, "attestation-invalid",
+                    "the attestation is of another schema than this request's (%.66s)%s",
+                    json_string_value(json_object_get(enrol, "schema_uid")), "");
+    } else if (!coh_market_attestation_issuer(v, a.signer)) {
+        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the attestation is signed by %s, which is not one of this request's "
+                    "issuers%s",
+                    who, "");
+    } else if (memcmp(a.recipient, me, 20) != 0) {
+        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the attestation was made for another wallet; ask the issuer for one naming "
+                    "yours%s%s",
+                    "", "");
+    } else if (a.time > (uint64_t)now_s + 300) {
+        rc = refuse(err, COH_ERR_INVALID, "attestation-invalid",
+                    "the attestation is dated in the future%s%s", "", "");
+    } else if (a.expiration_time && a.expiration_time <= (uint64_t)now_s) {
+        snprintf(when, sizeof when, "%llu", (unsigned long long)a.expiration_time);
+        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the attestation expired (at %s, unix time); ask the issuer for a new one%s",
+                    when, "");
+    } else if ((rc = coh_market_attestation_values(&values, v, a.data, a.data_len, &e)) != 0) {
+        rc = refuse(err, COH_ERR_INVALID, "attestation-invalid", "%s%s", e.msg, "");
+    } else if (coh_market_attested_mismatch(v, values)) {
+        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the attestation's %s is not one this request accepts%s",
+                    coh_market_attested_mismatch(v, values), "");
+    } else if ((rc = coh_db_attestation_revoked(&listed, db, who, a.uid, err)) == 0 && listed) {
+        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the issuer revoked this attestation (its signed revocation list)%s%s", "", "");
+    } else if (!rc && (rc = revoked_at(&rev, d, &ed, &a, err)) == 0 && rev) {
+        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the issuer revoked this attestation%s%s", "", "");
+    }
+    if (!rc && !d->master)
+        rc = coh_err_set(err, COH_ERR_UNAVAILABLE, "no master key");
+    if (!rc) {
+        uint8_t key[crypto_auth_hmacsha256_BYTES];
+        crypto_auth_hmacsha256(key, (const uint8_t *)"cohort/attested-subject/1", 25,
+                               coh_secbuf_data((coh_secbuf *)d->master));
+        coh_market_subject_hash(out->subject_hash, key,
+                                json_string_value(json_object_get(v, "id")),
+                                json_string_value(json_object_get(values, subject)));
+        sodium_memzero(key, sizeof key);
+        memcpy(out->uid, a.uid, 32);
+        memcpy(out->issuer, who, sizeof out->issuer);
+        /* Past year 9999 PostgreSQL has no timestamp: such an attestation never expires. */
+        out->expires = a.expiration_time > 253402300799ULL ? 0 : a.expiration_time;
+    }
+    json_decref(values);
+    coh_crypto_eas_clear(&a);
+    return rc;
+}
+
 int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
                          const coh_market_floors *floors, const struct coh_svc_domain *d,
                          const json_t *v, const char *account, const char *sig_hex,
-                         const char *code, coh_err *err)
+                         const char *code, const json_t *attestation, int64_t now_s,
+                         coh_err *err)
 {
     *refusal = COH_SVC_CONSENT_OK;
     json_t *profile = coh_db_profile_get(db, account, err);
@@ -156,9 +293,15 @@ int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
         uint8_t code_hash[32];
         if (code && coh_market_invite_code_hash(code_hash, code) != 0)
             memset(code_hash, 0, sizeof code_hash);
-        rc = coh_db_consent_put(db, json_string_value(json_object_get(v, "id")), account, sig_hex,
-                                (long long)k.c.expiry, 2, terms_hex, k.privacy,
-                                code ? code_hash : NULL, err);
+        /* The stored enrollment, not the caller, says whether an attestation is needed. */
+        struct coh_db_attested att;
+        int attested = strcmp(coh_market_enrollment_mode(v), "attested") == 0;
+        if (attested)
+            rc = check_attestation(&att, db, v, account, attestation, d, now_s, err);
+        if (!rc)
+            rc = coh_db_consent_put(db, json_string_value(json_object_get(v, "id")), account,
+                                    sig_hex, (long long)k.c.expiry, 2, terms_hex, k.privacy,
+                                    code ? code_hash : NULL, attested ? &att : NULL, err);
     }
     consent_clear(&k);
     consent_clear(&old);

@@ -30,18 +30,25 @@ int coh_svc_contribute(coh_db_pool *db, const coh_secbuf *master, const char *id
 {
     /* Invite requests take records only from a wallet whose code is still live: a code the
      * researcher revoked stops a contribution not yet made (one already accepted stays, so a
-     * revocation cannot be used to learn whose record it was). */
-    if (strcmp(coh_market_enrollment_mode(v), "invite") == 0) {
+     * revocation cannot be used to learn whose record it was). Attested ones only from a wallet
+     * whose subject is bound and whose attestation has not expired since. */
+    const char *mode = coh_market_enrollment_mode(v);
+    int invite = strcmp(mode, "invite") == 0, attested = strcmp(mode, "attested") == 0;
+    if (invite || attested) {
         int live = 0;
-        int rc = coh_db_invite_live(&live, db, id, contributor, err);
+        int rc = invite ? coh_db_invite_live(&live, db, id, contributor, err)
+                        : coh_db_attested_live(&live, db, id, contributor, err);
         if (rc)
             return rc;
         if (!live) {
             coh_err_set(err, COH_ERR_FORBIDDEN,
-                        "this request takes contributors by invitation and your invite code is "
-                        "not live (never redeemed, or revoked by the researcher): consent again "
-                        "with a valid code");
-            return coh_err_reason(err, "invite-code-required");
+                        invite ? "this request takes contributors by invitation and your invite "
+                                 "code is not live (never redeemed, or revoked by the "
+                                 "researcher): consent again with a valid code"
+                               : "this request takes attested contributors and your attestation "
+                                 "is not live (never presented, or expired since): consent again "
+                                 "with a valid one");
+            return coh_err_reason(err, invite ? "invite-code-required" : "attestation-required");
         }
     }
     int rc = validate_sealed(master, id, v, ct, ct_len, err);

@@ -42,6 +42,12 @@ COH_WUR int coh_svc_profile_put(coh_db_pool *db, const char *account, const json
 struct coh_svc_domain {
     uint64_t chain_id;
     uint8_t contract[20]; /* the rewards contract, or zero */
+    /* Attested requests: the operator's EAS contract on this chain (have_eas) and the node to
+     * ask it whether an issuer revoked an attestation off chain (rpc_url, NULL: no chain). */
+    int have_eas;
+    uint8_t eas_contract[20];
+    const char *rpc_url;
+    const coh_secbuf *master; /* subjects are stored under a key derived from it */
 };
 enum coh_svc_consent_refusal {
     COH_SVC_CONSENT_OK = 0,
@@ -59,11 +65,18 @@ enum coh_svc_consent_refusal {
  * when the consent is refused for a reason the contributor can act on, 0 with
  * COH_SVC_CONSENT_OK when stored, or an error (request closed: COH_ERR_CONFLICT; a missing or
  * refused code: COH_ERR_FORBIDDEN with reason invite-code-required / invite-code-invalid).
+ * An attested request needs attestation (the EAS off-chain attestation file): reasons
+ * attestation-required, attestation-invalid (COH_ERR_INVALID: malformed, altered, another
+ * schema or domain), attestation-refused (COH_ERR_FORBIDDEN: not a listed issuer, another
+ * recipient, expired, revoked, an attested value not accepted), attestation-subject-taken
+ * (COH_ERR_CONFLICT), or COH_ERR_UNAVAILABLE when the EAS contract cannot be asked about
+ * revocation. now_s: the time attestations are judged at.
  */
 COH_WUR int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_pool *db,
                                  const coh_market_floors *floors, const struct coh_svc_domain *d,
                                  const json_t *v, const char *account, const char *sig_hex,
-                                 const char *code, coh_err *err);
+                                 const char *code, const json_t *attestation, int64_t now_s,
+                                 coh_err *err);
 /*
  * The consent as anyone may verify it: stored (the stored row, or a bare object when none yet:
  * taken) gets the typed data its signature is over (of the stored version; version 2 when none
@@ -71,6 +84,16 @@ COH_WUR int coh_svc_consent_give(enum coh_svc_consent_refusal *refusal, coh_db_p
  */
 json_t *coh_svc_consent_view(json_t *stored, const json_t *v, const char *account,
                              const struct coh_svc_domain *d);
+
+/* ---- attestation revocation lists (attestations.c) -------------------------------------- */
+/*
+ * POST /v1/attestations/revocations: body {issuer, uids, time, signature}, the issuer's
+ * EIP-712 signature of Revocations (coh_crypto_eas_revocations_digest). *out {issuer, uids,
+ * revoked_now}. COH_ERR_INVALID naming the member; COH_ERR_FORBIDDEN when another key signed
+ * or no attested request lists the issuer.
+ */
+COH_WUR int coh_svc_revocations_post(json_t **out, coh_db_pool *db, const json_t *body,
+                                     int64_t now_s, coh_err *err);
 
 /* ---- contributions (contribute.c) ------------------------------------------------------- */
 /* Opens ct in secure memory under request id's key (v: coh_db_request_get_for_intake), checks

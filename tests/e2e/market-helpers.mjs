@@ -2,6 +2,7 @@
 // record with libsodium-wrappers, as a contributor's device would.
 import { SiweMessage } from 'siwe';
 import sodium from 'libsodium-wrappers';
+import { Wallet } from 'ethers';
 import { api } from './helpers.mjs';
 
 export async function signIn(base, wallet) {
@@ -126,4 +127,15 @@ export function assertGridRelease(csvText, report, schema) {
     }
   }
   return checked;
+}
+
+// A fresh signed-in contributor whose consent profile accepts purpose.
+export async function newContributor(base, purpose) {
+  const w = Wallet.createRandom();
+  const token = await signIn(base, w);
+  const r = await api(base, 'PUT', '/v1/me/profile', { token, json: {
+    roles: ['contributor'], consent_profile: { purposes: [purpose], lifetime_epsilon: '5' },
+  } });
+  if (r.status !== 200) throw new Error(`profile: ${r.status} ${JSON.stringify(r.body)}`);
+  return { w, token, address: w.address.toLowerCase() };
 }

@@ -1,7 +1,8 @@
 /*
  * test_enrollment: who may contribute to a request (issue 17). The spec rules of `enrollment`
- * (open by default, invite with N server codes or the researcher's own hashes, attested refused
- * for now), the invite codes' text and hash, and what a consent signs about enrollment: open
+ * (open by default, invite with N server codes or the researcher's own hashes, attested with
+ * issuers, an EAS schema, a subject and attested eligibility), the invite codes' text and hash,
+ * an attestation's data decoded by the schema, and what a consent signs about enrollment: open
  * requests, stored before enrollment modes or after, hash the same terms, so consents already
  * signed keep verifying.
  */
@@ -108,6 +109,75 @@ static void test_enrollment_accepted_forms(void **state)
     free(h);
 }
 
+/* An attested enrollment with a member replaced (the later of two equal keys wins). */
+#define ISSUER "0x2b5ad5c4795c026514f8317c7a215e218dccd6cf"
+#define ISSUERS "\"issuers\":[\"" ISSUER "\"],"
+#define ATT(extra)                                                                               \
+    "{\"mode\":\"attested\",\"issuers\":[\"" ISSUER "\"],\"schema\":\"bytes32 subject,string "   \
+    "country\",\"subject\":\"subject\",\"eas\":{\"address\":"                                    \
+    "\"0x4200000000000000000000000000000000000021\",\"version\":\"1.3.0\",\"chain_id\":10}," extra \
+    "\"mode\":\"attested\"}"
+
+/* The stored form: issuers lowercase, the schema UID as the EAS registry computes it, the
+ * resolver and revocability it covers, attested eligibility and the EAS domain. */
+static void test_attested_stored(void **state)
+{
+    (void)state;
+    char *s = stored(ATT("\"issuers\":[\"0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF\"],"
+                         "\"eligibility\":{\"country\":[\"DE\",\"FR\"]},"));
+    uint8_t uid[32], zero[20] = {0};
+    char hex[67], want[1024];
+    coh_crypto_eas_schema_uid(uid, "bytes32 subject,string country", zero, 1);
+    coh_hex_encode(hex, uid, 32, 1);
+    snprintf(want, sizeof want,
+             "{\"eas\":{\"address\":\"0x4200000000000000000000000000000000000021\",\"chain_id\":10,"
+             "\"version\":\"1.3.0\"},\"eligibility\":{\"country\":[\"DE\",\"FR\"]},\"issuers\":[\"%s\"],"
+             "\"mode\":\"attested\",\"resolver\":\"0x0000000000000000000000000000000000000000\","
+             "\"revocable\":true,\"schema\":\"bytes32 subject,string country\",\"schema_uid\":\"%s\","
+             "\"subject\":\"subject\"}",
+             ISSUER, hex);
+    assert_string_equal(s, want);
+    free(s);
+}
+
+/* Data decoded by the schema (the SDK's encoding in tests/vectors/eas), and data that does not
+ * fit the schema refused. */
+static void test_attestation_values(void **state)
+{
+    (void)state;
+    json_t *vec = json_load_file(COH_VECTORS_DIR "/eas/offchain.json", 0, NULL);
+    assert_non_null(vec);
+    const json_t *msg = json_object_get(
+        json_object_get(
+            json_object_get(json_array_get(json_object_get(vec, "cases"), 1), "attestation"),
+            "sig"),
+        "message");
+    const char *hex = json_string_value(json_object_get(msg, "data"));
+    uint8_t data[1024];
+    long n = coh_hex_decode(data, sizeof data, hex);
+    assert_true(n > 0);
+    json_t *req = json_pack("{s:{s:s,s:{s:[s]}}}", "enrollment", "schema",
+                            json_string_value(json_object_get(vec, "schema")), "eligibility",
+                            "country", "DE");
+    assert_non_null(req);
+    json_t *values = NULL;
+    coh_err err = {0};
+    assert_int_equal(coh_market_attestation_values(&values, req, data, (size_t)n, &err), 0);
+    assert_true(json_equal(values, json_object_get(vec, "decoded")));
+    assert_null(coh_market_attested_mismatch(req, values));
+    json_object_set_new(values, "country", json_string("FR"));
+    assert_string_equal(coh_market_attested_mismatch(req, values), "country");
+    json_decref(values);
+    /* Truncated data, and a bool word that is neither 0 nor 1. */
+    assert_int_equal(coh_market_attestation_values(&values, req, data, 64, &err), COH_ERR_INVALID);
+    data[3 * 32 + 31] = 2;
+    assert_int_equal(coh_market_attestation_values(&values, req, data, (size_t)n, &err),
+                     COH_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "field smoker"));
+    json_decref(req);
+    json_decref(vec);
+}
+
 static void test_enrollment_refusals_name_the_member(void **state)
 {
     (void)state;
@@ -120,10 +190,24 @@ static void test_enrollment_refusals_name_the_member(void **state)
         const char *in, *expect;
     } bad[] = {
         {"\"open\"", "enrollment must be an object"},
-        {"{}", "enrollment.mode must be open or invite"},
-        {"{\"mode\":\"closed\"}", "enrollment.mode must be open or invite"},
+        {"{}", "enrollment.mode must be open, invite or attested"},
+        {"{\"mode\":\"closed\"}", "enrollment.mode must be open, invite or attested"},
         {"{\"mode\":\"attested\",\"issuers\":[\"0x01\"],\"schema\":\"0x02\"}",
-         "attested is not supported yet"},
+         "enrollment.schema: field 1 must be \"type name\""},
+        {ATT("\"issuers\":[],"), "enrollment.issuers must list 1 to 16"},
+        {ATT("\"issuers\":[\"0x01\"],"), "enrollment.issuers[0] must be an address"},
+        {ATT("\"issuers\":[\"" ISSUER "\",\"" ISSUER "\"],"), "names 0x"},
+        {ATT(ISSUERS "\"schema\":\"bytes32[] subject\","), "enrollment.schema: field 1"},
+        {ATT(ISSUERS "\"schema\":\"uint7 subject\","), "has type uint7"},
+        {ATT(ISSUERS "\"schema\":\"bytes32 subject,string subject\","), "names subject twice"},
+        {ATT(ISSUERS "\"subject\":\"who\","), "enrollment.subject must name"},
+        {ATT(ISSUERS "\"eligibility\":{\"age\":[\"1\"]},"),
+         "enrollment.eligibility.age is not a field"},
+        {ATT(ISSUERS "\"eligibility\":{\"subject\":[\"1\"]},"),
+         "enrollment.eligibility.subject is not a field"},
+        {ATT(ISSUERS "\"eligibility\":{\"country\":[]},"), "enrollment.eligibility.country must"},
+        {ATT(ISSUERS "\"eas\":{\"address\":\"0x01\"},"), "enrollment.eas must be"},
+        {ATT(ISSUERS "\"colour\":1,"), "enrollment.colour is not a member of attested"},
         {"{\"mode\":\"open\",\"codes\":5}", "enrollment.codes is not a member of open"},
         {"{\"mode\":\"invite\"}", "enrollment.codes must be an integer from 1 to 10000"},
         {"{\"mode\":\"invite\",\"codes\":0}", "enrollment.codes must be an integer from 1"},
@@ -257,6 +341,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_enrollment_accepted_forms),
         cmocka_unit_test(test_enrollment_refusals_name_the_member),
+        cmocka_unit_test(test_attested_stored),
+        cmocka_unit_test(test_attestation_values),
         cmocka_unit_test(test_invite_code_text_and_hash),
         cmocka_unit_test(test_terms_enrollment),
     };
