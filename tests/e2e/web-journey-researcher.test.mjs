@@ -363,3 +363,55 @@ test('browse: "Show older requests" only when there are more, each request liste
     assert.deepEqual(v.errors, []);
   } finally { await v.close(); }
 });
+
+test('attested enrollment composed (issuers, schema, subject, attested values, EAS domain); a refusal naming another step\'s field shown there', async () => {
+  const p = desk;
+  const { page: pg } = p;
+  await pg.goto(`${srv.base}/#/new`);
+  await pg.locator('#compose-form').waitFor();
+  await pg.getByLabel('Title').fill('Attested walkers');
+  await next(p);
+  await at(p, 'Fields');
+  await next(p);
+  await at(p, 'Who may take part');
+  const issuers = [Wallet.createRandom().address, Wallet.createRandom().address];
+  const eas = Wallet.createRandom().address;
+  await pg.getByLabel('Attested: people an issuer vouches for').check();
+  await pg.getByLabel('Issuer addresses, one per line (1 to 16)').fill(issuers.join('\n'));
+  await pg.getByRole('button', { name: 'Add a condition' }).click();
+  await pg.getByLabel('Attested field').fill('country');
+  await pg.getByLabel('Accepted values (comma-separated)').fill('DE, FR');
+  await pg.locator('#att-advanced summary').click();
+  await pg.getByLabel('EAS address').fill(eas);
+  await pg.getByLabel('EAS version').fill('1.3.0');
+  await pg.getByLabel('Chain id').fill('31337');
+  await page(p, '3-who-attested-filled');
+  await pg.getByLabel('Minimum contributors').fill('3');
+  await next(p);
+  await at(p, 'Privacy guarantee');
+  // k = 5 with a minimum of 3 contributors: the server refuses, naming min_contributors; the
+  // composer goes back to that field's step and says it there, in words.
+  await pg.getByLabel('k (smallest group)').fill('5');
+  await next(p);
+  await at(p, 'Who may take part');
+  await waitText(p, '#req-min-error', 'The minimum number of contributors must be at least k (the group size).');
+  assert.equal(await pg.locator('#req-min').getAttribute('aria-invalid'), 'true');
+  await pg.getByLabel('Minimum contributors').fill('5');
+  await next(p);
+  await at(p, 'Privacy guarantee');
+  await next(p);
+  await at(p, 'Reward and timing');
+  await next(p);
+  await at(p, 'Review');
+  assert.match(await text(p, '#review-enrollment'), /attestation from one of 2 named issuers .*one contribution per attested subject; the attestation must say country DE or FR/);
+  await pg.getByRole('button', { name: 'Post request and lock escrow' }).click();
+  await pg.locator('#owner-panel').waitFor();
+  const sent = JSON.parse(p.bodies.filter((b) => b.method === 'POST' && b.url.endsWith('/v1/requests')).at(-1).body);
+  assert.deepEqual(sent.enrollment, { mode: 'attested', issuers: issuers.map((a) => a.toLowerCase()), schema: 'bytes32 subject,string country',
+    subject: 'subject', eligibility: { country: ['DE', 'FR'] }, eas: { address: eas.toLowerCase(), version: '1.3.0', chain_id: 31337 } });
+  const facts = await text(p, '#attested-facts');
+  assert.match(facts, /Attestation schema\s*bytes32 subject,string country/);
+  assert.match(facts, /Schema UID\s*0x/);
+  await page(p, '10-request-attested');
+  assert.deepEqual(p.errors, []);
+});

@@ -3,6 +3,7 @@
 import { h, clear, tokens, when, relative, short, messageLine, act } from '../util.js';
 import { amountEl } from '../ui/amount.js';
 import { setTitle, spinner } from '../ui/page.js';
+import { accountPill } from '../ui/pill.js';
 import { api, chain } from '../api.js';
 import { session } from '../session.js';
 import { privacyWords, eligibilityWords, enrollmentWords, statusBadge, requestFacts, fieldsTable } from '../words.js';
@@ -112,6 +113,16 @@ async function statusFacts(req) {
   return [...closed, ...refund];
 }
 
+// Who vouches for the people of an attested request, and which EAS schema they sign: what a
+// contributor needs to find the right attestation.
+function attestedFacts(e) {
+  return h('dl.facts#attested-facts',
+    h('dt', `Issuer${e.issuers?.length === 1 ? '' : 's'}`), h('dd', (e.issuers ?? []).map((a) => [accountPill(a), ' '])),
+    h('dt', 'Attestation schema'), h('dd', h('code', e.schema)),
+    e.schema_uid ? [h('dt', 'Schema UID'), h('dd', h('code', { title: e.schema_uid }, short(e.schema_uid, 8)))] : null,
+    e.eas?.chain_id ? [h('dt', 'EAS contract'), h('dd', accountPill(e.eas.address), ` version ${e.eas.version}, chain ${e.eas.chain_id}`)] : null);
+}
+
 const POLL_OPEN_MS = 15000, POLL_OWNER_MS = 3000, POLL_CLOSING_MS = 2000;
 
 export async function request(box, id) {
@@ -128,7 +139,8 @@ export async function request(box, id) {
     req.description ? h('p', req.description) : null,
     facts,
     h('section', h('h2', 'Privacy guarantee'), h('p.privacy', privacyWords(req))),
-    h('section', h('h2', 'Who can take part'), h('p', eligibilityWords(req.eligibility)), h('p#enrollment-words', enrollmentWords(req.enrollment))),
+    h('section', h('h2', 'Who can take part'), h('p', eligibilityWords(req.eligibility)), h('p#enrollment-words', enrollmentWords(req.enrollment)),
+      req.enrollment?.mode === 'attested' ? attestedFacts(req.enrollment) : null),
     fieldsTable(req));
   // The page follows the request: re-read every few seconds while it can change (a release
   // running, counts arriving for its owner), slower for visitors of an open request, never

@@ -49,6 +49,8 @@ export function enrollmentPart() {
       h('button.small.danger', { type: 'button', 'aria-label': 'Remove this condition', onclick: () => row.remove() }, 'Remove'));
     return row;
   };
+  const resolver = h('input#att-resolver', { type: 'text', spellcheck: 'false', placeholder: '0x… (none)' });
+  const revocable = h('input#att-revocable', { type: 'checkbox', checked: true });
   const easAddr = h('input#att-eas-address', { type: 'text', spellcheck: 'false', placeholder: '0x…' });
   const easVersion = h('input#att-eas-version', { type: 'text', placeholder: '1.3.0' });
   const easChain = h('input#att-eas-chain', { type: 'number', min: 1 });
@@ -64,7 +66,9 @@ export function enrollmentPart() {
     field('Field naming the person', subject, 'One contribution per value of this field.'),
     h('fieldset', h('legend', 'Attested values required (optional)'), conds,
       h('button.small#att-add-condition', { type: 'button', onclick: () => conds.append(condRow()) }, 'Add a condition')),
-    h('details', h('summary', 'EAS contract (optional: the operator’s default otherwise)'),
+    h('details#att-advanced', h('summary', 'Schema registration and EAS contract (optional)'),
+      h('p.hint', 'The schema’s resolver and revocability are part of its UID, as registered with EAS. The EAS contract the issuers sign for: the operator’s by default; otherwise give all three.'),
+      h('div.row', field('Schema resolver', resolver), h('div.check', revocable, h('label', { for: 'att-revocable' }, 'Revocable schema'))),
       h('div.row', field('EAS address', easAddr), field('EAS version', easVersion), field('Chain id', easChain))));
   const el = h('fieldset#enrollment', h('legend', 'Who may enrol'),
     h('div.checks', radio('open', 'Open: any signed-in wallet'), radio('invite', 'By invitation: one-time codes you hand out'), radio('attested', 'Attested: people an issuer vouches for')),
@@ -99,6 +103,8 @@ export function enrollmentPart() {
     if (!list.length || list.length > 16) throw new Invalid(issuers, 'Give one to sixteen issuer addresses, one per line.');
     const bad = list.find((a) => !ADDRESS.test(a));
     if (bad) throw new Invalid(issuers, `“${bad}” is not an address: 0x followed by 40 hexadecimal digits.`);
+    const twice = list.find((a, i) => list.findIndex((x) => x.toLowerCase() === a.toLowerCase()) !== i);
+    if (twice) throw new Invalid(issuers, `${twice} is listed twice.`);
     const names = schemaNames(schema.value);
     if (!names.length) throw new Invalid(schema, 'Write the schema as type and name pairs, separated by commas, e.g. bytes32 subject,string country.');
     if (!names.includes(subject.value.trim())) throw new Invalid(subject, `The schema has no field “${subject.value.trim()}”: choose one of ${names.join(', ')}.`);
@@ -113,16 +119,26 @@ export function enrollmentPart() {
       eligibility[f.value.trim()] = vals;
     }
     if (Object.keys(eligibility).length) out.eligibility = eligibility;
+    if (resolver.value.trim()) {
+      if (!ADDRESS.test(resolver.value.trim())) throw new Invalid(resolver, 'Give the resolver’s address (0x and 40 hexadecimal digits), or leave it empty for none.');
+      out.resolver = resolver.value.trim().toLowerCase();
+    }
+    if (!revocable.checked) out.revocable = false;
     if (easAddr.value.trim() || easVersion.value.trim() || easChain.value.trim()) {
       if (!ADDRESS.test(easAddr.value.trim())) throw new Invalid(easAddr, 'Give the EAS contract address (0x and 40 hexadecimal digits), or leave the three boxes empty.');
-      out.eas = { address: easAddr.value.trim().toLowerCase() };
-      if (easVersion.value.trim()) out.eas.version = easVersion.value.trim();
-      if (easChain.value.trim()) out.eas.chain_id = Number(easChain.value);
+      if (!/^\d+\.\d+\.\d+$/.test(easVersion.value.trim())) throw new Invalid(easVersion, 'Give the EAS contract’s version, such as 1.3.0, or leave the three boxes empty.');
+      const chainId = Number(easChain.value);
+      if (!Number.isInteger(chainId) || chainId < 1) throw new Invalid(easChain, 'Give the chain id as a whole number, such as 1 for Ethereum, or leave the three boxes empty.');
+      out.eas = { address: easAddr.value.trim().toLowerCase(), version: easVersion.value.trim(), chain_id: chainId };
     }
     return out;
   }
   // Inputs by server member path (enrollment.*), for inline problems.
-  const inputs = () => ({ 'enrollment.codes': codesN, 'enrollment.code_hashes': file, 'enrollment.issuers': issuers, 'enrollment.schema': schema,
-    'enrollment.subject': subject, 'enrollment.eligibility': conds.querySelector('input') ?? subject, 'enrollment.eas': easAddr, enrollment: el });
+  // Each attested condition by its field: enrollment.eligibility.<field> names its values box.
+  const conditionInputs = () => Object.fromEntries([...conds.querySelectorAll('.att-condition')]
+    .map((row) => [`enrollment.eligibility.${row.querySelector('[name=att-field]').value.trim()}`, row.querySelector('[name=att-values]')]));
+  const inputs = () => ({ ...conditionInputs(), 'enrollment.codes': codesN, 'enrollment.code_hashes': file, 'enrollment.issuers': issuers, 'enrollment.schema': schema,
+    'enrollment.subject': subject, 'enrollment.eligibility': conds.querySelector('input') ?? subject, 'enrollment.resolver': resolver,
+    'enrollment.revocable': revocable, 'enrollment.eas.version': easVersion, 'enrollment.eas.chain_id': easChain, 'enrollment.eas': easAddr, enrollment: el });
   return { el, read, inputs, mode };
 }
