@@ -271,7 +271,6 @@ test('phone: the composer at 390 px (category fields, k-anonymity only), the req
     await page(ph, '1-study-phone');
     await next(ph);
     await at(ph, 'Fields');
-    // Fields numbered from 1 again on this second visit of the composer.
     assert.deepEqual(await pg.locator('#schema-fields legend').allInnerTexts(), ['Field 1', 'Field 2', 'Field 3']);
     await pg.locator('#sf-3-type').selectOption('category');
     assert.equal(await hidden(ph, '#sf-3-min'), true);
@@ -367,11 +366,16 @@ test('browse: "Show older requests" only when there are more, each request liste
 test('attested enrollment composed (issuers, schema, subject, attested values, EAS domain); a refusal naming another step\'s field shown there', async () => {
   const p = desk;
   const { page: pg } = p;
-  await pg.goto(`${srv.base}/#/new`);
+  // The composer again in the same document (the first test used it): only the hash changes.
+  await pg.evaluate(() => { window.sameDocument = true; location.hash = '#/new'; });
   await pg.locator('#compose-form').waitFor();
   await pg.getByLabel('Title').fill('Attested walkers');
   await next(p);
   await at(p, 'Fields');
+  // A second visit of the composer in the same page: the fields are numbered from 1 again.
+  assert.equal(await pg.evaluate(() => window.sameDocument), true);
+  assert.deepEqual(await pg.locator('#schema-fields legend').allInnerTexts(), ['Field 1', 'Field 2', 'Field 3']);
+  assert.equal(await pg.locator('#sf-1-name').inputValue(), 'age');
   await next(p);
   await at(p, 'Who may take part');
   const issuers = [Wallet.createRandom().address, Wallet.createRandom().address];
