@@ -1,11 +1,13 @@
 // A researcher's money in Chromium on the chain stack (private anvil with the contracts, own
 // database, anchoring cohortd): the Balance page reads the contracts from GET /v1/chain, shows
 // the wallet's token balance, deposits a typed decimal amount exactly (ERC-20 approve, then
-// CohortRewards.deposit from the injected wallet, with each transaction's progress) and the
-// available balance rises by exactly that amount once the server credits the Deposited event.
+// CohortRewards.deposit from the injected wallet) as a stepper (approve, deposit, confirm,
+// credited: each step's state asserted, its transaction linked, the hashes folded into Details)
+// and the available balance rises by exactly that amount once the server credits the Deposited
+// event. Typed amounts are refused in words at the field.
 // A withdrawal too large is refused in words; one whose answer is lost on the way back is
 // retried with the same Idempotency-Key and moves the amount once. After the next anchor the
-// withdrawal is claimed from the wallet, the token balance rises by exactly that amount on
+// withdrawal is claimed from the wallet (claim, confirm), the token balance rises by exactly that amount on
 // chain, and the claim button stays disabled until a later anchor makes more claimable.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,39 +59,55 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   const { page } = r;
   await page.goto(`${s.srv.base}/`);
   await signInUi(r);
-  await page.getByRole('link', { name: 'Profile' }).click();
-  await page.getByLabel('researcher', { exact: true }).check();
-  await page.getByRole('button', { name: 'Save profile' }).click();
-  await waitText('#profile-msg', 'Profile saved.');
+  // The first sign-in asks for the role (issue 19: no longer a checkbox on the profile).
+  await page.getByLabel(/^Researcher/).check();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.locator('#token-address').waitFor();
   await page.getByRole('link', { name: 'Balance' }).click();
-  await waitText('#deposit-wallet-balance', /^50 tokens$/);
+  await waitText('#deposit-wallet-balance', /^50 COH$/);
   await waitText('#claim-state', 'Nothing is claimable');
   assert.equal(await disabled('#claim'), true);
   await r.shot('30-balance-before-deposit');
 
-  // Typed amounts are checked in words before anything is sent.
-  const amount = page.getByLabel('Amount to deposit (tokens)');
+  // Typed amounts are checked in words, at the field, before anything is sent.
+  const amount = page.getByLabel('Amount to deposit (COH)');
+  const fieldErr = '#deposit-form .field-error';
   await amount.fill('1.0000000000000000001');
   await amount.press('Enter');
-  await waitText('#deposit-msg', 'has 19 decimal places; a token has at most 18');
+  await waitText(fieldErr, 'That has 19 decimal places; the token has at most 18');
   assert.equal(await amount.getAttribute('aria-invalid'), 'true');
   await amount.fill('60');
   await amount.press('Enter');
-  await waitText('#deposit-msg', 'Your wallet holds 50 tokens, less than the 60 tokens you asked to deposit');
+  await waitText(fieldErr, 'Your wallet holds 50 COH, less than the 60 COH you asked to deposit');
   await amount.fill('12,5');
   await amount.press('Enter');
-  await waitText('#deposit-msg', '“12,5” is not an amount of tokens');
+  await waitText(fieldErr, 'Write an amount like 12.5: a dot before the decimals, no commas.');
   assert.deepEqual(sent(), []);
+  assert.equal(await page.locator('#deposit-steps').isHidden(), true, 'no stepper before a deposit starts');
 
   // The deposit: approve, then deposit(amount), from the keyboard.
   const tokensBefore = await s.token.balanceOf(wallet.address);
   await amount.fill('12.5');
   await amount.press('Enter');
-  await waitText('#deposit-progress', /Approval transaction sent: 0x[0-9a-f]{64}/);
-  await waitText('#deposit-progress', /Deposit confirmed in block \d+/, 30000);
-  await waitText('#deposit-msg', 'Deposited 12.5 tokens. Your available balance is now 12.5 tokens.', 30000);
-  await waitText('#bal-available', /^12\.5 tokens$/);
-  await waitText('#deposit-wallet-balance', /^37\.5 tokens$/);
+  assert.equal(await amount.getAttribute('aria-invalid'), null, 'the field error is cleared');
+  await waitText('#deposit-msg', 'Deposited 12.5 COH. Your available balance is now 12.5 COH.', 30000);
+  await waitText('#bal-available', /^12\.5 COH$/);
+  await waitText('#deposit-wallet-balance', /^37\.5 COH$/);
+  const steps = page.locator('#deposit-steps > li');
+  assert.deepEqual(await steps.evaluateAll((ls) => ls.map((l) => [l.querySelector('.step-label').textContent, l.dataset.state])),
+    [['Approve', 'done'], ['Deposit', 'done'], ['Confirm', 'done'], ['Credited', 'done']]);
+  assert.match(await steps.nth(0).innerText(), /Approved in block \d+/);
+  assert.match(await steps.nth(2).innerText(), /Confirmed in block \d+/);
+  assert.match(await steps.nth(3).innerText(), /Your available balance is now 12\.5 COH/);
+  // Each transaction is linked to its page; the hashes sit in a collapsed Details.
+  const links = await page.locator('#deposit-steps a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  assert.ok(links.length >= 3 && links.every((l) => /^#\/tx\/0x[0-9a-f]{64}$/.test(l)), links.join());
+  const log = page.locator('#deposit-progress');
+  assert.equal(await log.isVisible(), false, 'the details are collapsed');
+  assert.match(await log.textContent(), /Approval transaction sent: 0x[0-9a-f]{64}/);
+  // What the wallet is asked to sign, in token units beside the base units it shows.
+  assert.match(await log.textContent(), /Depositing 12\.5 COH \(12500000000000000000 in base units of 18 decimals/);
+  await r.docShot('shell-09-deposit-steps');
   const [approve, deposit] = sent();
   assert.equal(sent().length, 2);
   const rewardsAddr = await s.rewards.getAddress();
@@ -105,10 +123,11 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   await r.shot('31-balance-deposited');
 
   // Withdrawals: too much is refused in words; nothing moves.
-  const wamount = page.getByLabel('Amount to withdraw (tokens)');
+  const wamount = page.getByLabel('Amount to withdraw (COH)');
   await wamount.fill('100');
   await wamount.press('Enter');
-  await waitText('#withdraw-msg', 'Insufficient funds: you asked to withdraw 100 tokens, but only 12.5 tokens is available');
+  await waitText('#withdraw-msg', 'Insufficient funds: you asked to withdraw 100 COH, but only 12.5 COH is available');
+  await waitText('#withdraw-form .field-error', 'Insufficient funds');
   assert.equal((await balance()).available, DEPOSIT.toString());
 
   // The first attempt reaches the server but its answer is lost; the retry carries the same key.
@@ -128,7 +147,7 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   await waitText('#withdraw-msg', 'Press Withdraw again to retry');
   await r.shot('32-withdraw-retry');
   await page.getByRole('button', { name: 'Withdraw' }).click();
-  await waitText('#withdraw-msg', /^Withdrew 4\.25 tokens\. It becomes claimable with the next anchor/);
+  await waitText('#withdraw-msg', /^Withdrew 4\.25 COH\. It becomes claimable with the next anchor/);
   await page.unroute('**/v1/me/withdrawals');
   assert.equal(keys.length, 2);
   assert.match(keys[0], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -136,19 +155,25 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   let b = await balance();
   assert.equal(b.available, (DEPOSIT - WITHDRAW).toString(), 'withdrawn once, not twice');
   assert.equal(b.earned, WITHDRAW.toString());
-  await waitText('#bal-available', /^8\.25 tokens$/);
+  await waitText('#bal-available', /^8\.25 COH$/);
 
   // After the next anchor the page (polling) offers the claim; the wallet claims it.
   await anchoredClaim(WITHDRAW);
-  await waitText('#bal-claimable', /^4\.25 tokens$/, 10000);
+  await waitText('#bal-claimable', /^4\.25 COH$/, 10000);
   assert.equal(await disabled('#claim'), false);
   await r.shot('33-balance-claimable');
   const beforeClaim = await s.token.balanceOf(wallet.address);
   await page.getByRole('button', { name: 'Claim to my wallet' }).click();
-  await waitText('#claim-progress', /Confirmed in block \d+/, 30000);
-  await waitText('#claim-msg', /Claimed\. 4\.25 tokens paid out/, 70000);
+  await waitText('#claim-msg', /Claimed\. 4\.25 COH paid out/, 70000);
+  const csteps = page.locator('#claim-steps > li');
+  assert.deepEqual(await csteps.evaluateAll((ls) => ls.map((l) => [l.querySelector('.step-label').textContent, l.dataset.state])),
+    [['Claim', 'done'], ['Confirm', 'done']]);
+  assert.match(await csteps.nth(1).innerText(), /Confirmed in block \d+: 4\.25 COH paid to your wallet/);
+  assert.match(await page.locator('#claim-steps a').first().getAttribute('href'), /^#\/tx\/0x[0-9a-f]{64}$/);
+  assert.match(await page.locator('#claim-progress').textContent(), /under claims root 0x[0-9a-f]{64}/);
+  await r.docShot('shell-10-claim-steps');
   assert.equal(await s.token.balanceOf(wallet.address) - beforeClaim, WITHDRAW, 'the token balance rose by exactly the withdrawal');
-  await waitText('#wallet-balance', /^41\.75 tokens$/);
+  await waitText('#wallet-balance', /^41\.75 COH$/);
   assert.equal(sent().length, 3);
   assert.equal(await disabled('#claim'), true, 'no second claim is invited');
   await waitText('#claim-state', 'You have claimed everything anchored so far');
@@ -156,7 +181,7 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
 
   // Still disabled after a reload and a few anchor intervals later.
   await page.reload();
-  await waitText('#bal-claimed', /^4\.25 tokens$/);
+  await waitText('#bal-claimed', /^4\.25 COH$/);
   await page.waitForTimeout(3000); // anchors every second, the page polls every two
   assert.equal(await disabled('#claim'), true);
   await r.shot('34-balance-claimed');
@@ -167,9 +192,9 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   // A further withdrawal, once anchored, brings the button back by itself.
   await wamount.fill('0.001');
   await wamount.press('Enter');
-  await waitText('#withdraw-msg', /^Withdrew 0\.001 tokens/);
+  await waitText('#withdraw-msg', /^Withdrew 0\.001 COH/);
   await anchoredClaim(WITHDRAW + AGAIN);
-  await waitText('#bal-claimable', /^0\.001 tokens$/, 10000);
+  await waitText('#bal-claimable', /^0\.001 COH$/, 10000);
   assert.equal(await disabled('#claim'), false);
   b = await balance();
   assert.equal(b.available, (DEPOSIT - WITHDRAW - AGAIN).toString());

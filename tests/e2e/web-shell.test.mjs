@@ -248,3 +248,116 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
   await c.docShot('shell-08-start-phone');
   assert.deepEqual(c.errors, []);
 });
+
+// The design system's components (web/src/ui/), bundled alone into a blank page: the searchable
+// list never maps an unknown name to a near code, inline errors sit under their field, the
+// server's problem members map to fields in plain words, the stepper's states.
+test('components: searchable select, inline problems, amounts, stepper', async () => {
+  const { build } = await import('esbuild');
+  const out = await build({
+    stdin: {
+      contents: `import * as a from './amount.js'; import * as f from './form.js'; import * as s from './select.js'; import * as p from './page.js';
+        window.ui = { ...a, ...f, ...s, ...p };`,
+      resolveDir: join(ROOT, 'web', 'src', 'ui'),
+    },
+    bundle: true, write: false, format: 'iife', platform: 'browser', logLevel: 'silent',
+  });
+  const page = await r.context.newPage();
+  try {
+    await page.setContent('<!doctype html><html lang="en"><head><title>components</title></head><body><main><h1>Components</h1><form id="f" novalidate></form></main></body></html>');
+    await page.addStyleTag({ path: join(ROOT, 'web', 'style.css') });
+    await page.addScriptTag({ content: out.outputFiles[0].text });
+
+    // [hidden] wins over the components' display rules (.field, .buttons, .row are flex).
+    await page.evaluate(() => {
+      for (const c of ['field', 'buttons', 'row', 'field inline']) {
+        const d = document.createElement('div');
+        d.className = `${c} hidden-probe`;
+        d.hidden = true;
+        d.textContent = 'must not show';
+        document.querySelector('main').append(d);
+      }
+    });
+    assert.deepEqual(await page.locator('.hidden-probe').evaluateAll((ds) => ds.map((d) => getComputedStyle(d).display)), ['none', 'none', 'none', 'none']);
+
+    // Amounts: symbol, at most 4 decimals, rounding marked, thousands separators, plain-word errors.
+    assert.deepEqual(await page.evaluate(() => [
+      ui.formatAmount('181000000000000000001'), ui.formatAmount('181000000000000000000'), ui.formatAmount(1250500000000000000000n),
+      ui.formatAmount('181000050000000000000'), ui.formatAmount('100'), ui.formatAmount(null), ui.formatAmount('2500000000000000000', { symbol: '' })]),
+    ['≈ 181 COH', '181 COH', '1,250.5 COH', '≈ 181.0001 COH', '< 0.0001 COH', '—', '2.5']);
+    assert.deepEqual(await page.evaluate(() => ['12.5', '1 000', '12.5 COH', 'x', '', '1,5', '0', '1.0000000000000000001'].map((t) => {
+      try { return ui.parseAmount(t); } catch (e) { return e.message; }
+    })), ['12500000000000000000', '1000000000000000000000', '12500000000000000000', 'Write an amount like 12.5', 'Write an amount like 12.5',
+      'Write an amount like 12.5: a dot before the decimals, no commas.', 'The amount must be more than zero. Write an amount like 12.5',
+      'That has 19 decimal places; the token has at most 18.']);
+
+    // The searchable list: "Germany" is DE, never GE; an unknown name is refused at the field.
+    await page.evaluate(() => {
+      const countries = [{ value: 'DE', label: 'Germany' }, { value: 'GE', label: 'Georgia' }, { value: 'FR', label: 'France' }, { value: 'GB', label: 'United Kingdom' }];
+      const one = ui.searchableSelect({ label: 'Country', options: countries, id: 'country' });
+      const many = ui.searchableSelect({ label: 'Countries', options: countries, multiple: true, id: 'countries' });
+      const k = document.createElement('input');
+      k.id = 'k';
+      const kl = document.createElement('label');
+      kl.htmlFor = 'k';
+      kl.textContent = 'k';
+      document.getElementById('f').append(one, many, kl, k);
+      window.sel = { one, many };
+    });
+    const country = page.getByRole('combobox', { name: 'Country', exact: true });
+    await country.fill('Germany');
+    await country.press('Enter');
+    assert.equal(await page.evaluate(() => sel.one.value), 'DE');
+    await country.fill('Ge');
+    assert.equal(await country.getAttribute('aria-expanded'), 'true');
+    assert.deepEqual(await page.locator('#country-list [role=option]').allInnerTexts(), ['Germany (DE)', 'Georgia (GE)']);
+    await country.press('ArrowDown');
+    await country.press('Enter');
+    assert.equal(await page.evaluate(() => sel.one.value), 'GE', 'the keyboard picks the highlighted option');
+    await country.fill('Germania');
+    await country.press('Tab');
+    assert.equal(await page.evaluate(() => sel.one.value), '');
+    assert.equal(await country.getAttribute('aria-invalid'), 'true');
+    const err = page.locator('#country-error');
+    assert.match(await err.innerText(), /“Germania” is not in the list/);
+    assert.ok((await country.getAttribute('aria-describedby')).split(' ').includes('country-error'));
+    assert.equal(await page.evaluate(() => { try { sel.one.validate(); return 'accepted'; } catch (e) { return e.message; } }), '“Germania” is not in the list. Type a few letters and pick one of the suggestions.');
+    await country.fill('de');
+    await country.press('Tab');
+    assert.equal(await page.evaluate(() => sel.one.value), 'DE', 'the code itself is accepted');
+    assert.equal(await country.getAttribute('aria-invalid'), null, 'and the error cleared');
+    const many = page.getByRole('combobox', { name: 'Countries' });
+    for (const t of ['France', 'United Kingdom']) { await many.fill(t); await many.press('Enter'); }
+    assert.deepEqual(await page.evaluate(() => sel.many.value), ['FR', 'GB']);
+    await page.getByRole('button', { name: 'Remove France' }).click();
+    assert.deepEqual(await page.evaluate(() => sel.many.value), ['GB']);
+
+    // A problem+json naming a member lands on its field in plain words; one naming none on top.
+    const shown = await page.evaluate(() => {
+      const form = document.getElementById('f');
+      const r1 = ui.showProblem(form, { type: 'x', title: 'Invalid request', status: 422, detail: 'privacy.queries[5] must be count, sum(f), mean(f), variance(f), or quantiles(f, q...)' },
+        { 'privacy.k': document.getElementById('k'), 'privacy.queries': document.getElementById('countries') });
+      const r2 = ui.showProblem(form, { title: 'Conflict', status: 409, detail: 'the request is no longer open' }, { 'privacy.k': document.getElementById('k') });
+      return [r1.input?.id, r1.message, r2.input, r2.message, document.querySelector('#f > .form-problem')?.getAttribute('role')];
+    });
+    assert.deepEqual(shown, ['countries', 'This statistic is not one Cohort can compute: use count, or sum, mean, variance or quantiles of a number field.',
+      null, 'the request is no longer open', 'alert']);
+    assert.deepEqual(await axeCheck(page, 'components'), []);
+    await page.evaluate(() => ui.clearErrors(document.getElementById('f')));
+    assert.equal(await page.locator('#f .field-error, #f .form-problem, #f [aria-invalid]').count(), 0);
+
+    // The stepper: states, a spinner on the active step, a link.
+    const states = await page.evaluate(() => {
+      const st = ui.stepper(['Approve', 'Deposit']);
+      document.querySelector('main').append(st.el);
+      st.set(0, 'done', 'Approved.', '#/tx/0xab');
+      st.set(1, 'active', 'Waiting…');
+      const spin = !!st.el.children[1].querySelector('.spinner');
+      st.set(1, 'failed', 'Declined.');
+      return [...st.states, spin, !!st.el.children[1].querySelector('.spinner'), st.el.querySelector('a').getAttribute('href'), st.el.children[1].querySelector('.step-detail').textContent];
+    });
+    assert.deepEqual(states, ['done', 'failed', true, false, '#/tx/0xab', 'Declined.']);
+  } finally {
+    await page.close();
+  }
+});

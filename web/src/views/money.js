@@ -9,7 +9,7 @@ import { api, chain } from '../api.js';
 import { session } from '../session.js';
 import { claimOnChain, depositOnChain, onChainBalances, hasWallet, walletChainId, switchNetwork } from '../wallet.js';
 import { amountEl, formatAmount, parseAmount, tokenInfo } from '../ui/amount.js';
-import { fieldError, clearErrors } from '../ui/form.js';
+import { fieldError, clearErrors, showProblem } from '../ui/form.js';
 import { stepper, spinner, setTitle } from '../ui/page.js';
 
 const POLL_MS = 2000;
@@ -28,6 +28,25 @@ function detailsLog(id) {
   el.reset = () => { clear(list); el.open = false; };
   el.step = (t) => list.append(h('li', t));
   return el;
+}
+
+// A transaction flow's parts: its stepper (#NAME-steps), the folded log (#NAME-progress) and
+// its message line (#NAME-msg); begin() shows a fresh stepper and log.
+function flowParts(name, stepList) {
+  const steps = stepper(stepList);
+  steps.el.id = `${name}-steps`;
+  steps.el.hidden = true;
+  const log = detailsLog(`${name}-progress`);
+  log.hidden = true;
+  const msg = messageLine(`${name}-msg`);
+  const begin = () => {
+    steps.reset();
+    steps.el.hidden = false;
+    log.reset();
+    log.hidden = false;
+    msg.progress('');
+  };
+  return { steps, log, msg, begin };
 }
 
 export async function balance() {
@@ -170,16 +189,11 @@ export async function balance() {
   function depositPanel() {
     const amount = h('input#deposit-amount', { type: 'text', inputmode: 'decimal', autocomplete: 'off', spellcheck: 'false', required: true });
     const btn = h('button.primary#deposit', { type: 'submit', disabled: !contracts }, 'Deposit');
-    const steps = stepper([
+    const { steps, log, msg, begin } = flowParts('deposit', [
       { label: 'Approve', detail: 'Let the rewards contract take the amount from your wallet (skipped when already approved).' },
       { label: 'Deposit', detail: 'Send the deposit transaction from your wallet.' },
       { label: 'Confirm', detail: 'The transaction is mined on chain.' },
       { label: 'Credited', detail: 'Cohort sees the confirmed deposit and credits your available balance.' }]);
-    steps.el.id = 'deposit-steps';
-    steps.el.hidden = true;
-    const log = detailsLog('deposit-progress');
-    log.hidden = true;
-    const msg = messageLine('deposit-msg');
     const form = h('form#deposit-form', { novalidate: true, 'aria-labelledby': 'deposit-h' },
       field(`Amount to deposit (${tok.symbol})`, amount, `For example 12.5. Up to ${tok.decimals} decimal places.`),
       h('div.buttons', btn));
@@ -200,10 +214,7 @@ export async function balance() {
       }
       btn.disabled = true;
       amount.readOnly = true;
-      steps.reset();
-      steps.el.hidden = false;
-      log.reset();
-      log.hidden = false;
+      begin();
       try {
         const before = BigInt(st.b.available);
         log.step(`Depositing ${walletWords(v, tok)} into the rewards contract ${info.contracts.rewards}.`);
@@ -299,7 +310,9 @@ export async function balance() {
           msg.error(new Error(`${e.message} Press Withdraw again to retry: the retry carries the same request key, so the amount is never withdrawn twice.`));
         } else {
           pending = null;
-          msg.error(e);
+          // The server's words about the amount go to the field, in plain words.
+          if (e.problem) showProblem(form, e, { amount });
+          else msg.error(e);
         }
       } finally {
         btn.disabled = false;
@@ -312,23 +325,14 @@ export async function balance() {
   }
 
   // ---- claim --------------------------------------------------------------------------------
-  const csteps = stepper([
+  const { steps: csteps, log: clog, msg: claimMsg, begin: beginClaim } = flowParts('claim', [
     { label: 'Claim', detail: 'Send the claim transaction, with its Merkle proof, from your wallet.' },
     { label: 'Confirm', detail: 'The transaction is mined and the contract pays your wallet.' }]);
-  csteps.el.id = 'claim-steps';
-  csteps.el.hidden = true;
-  const clog = detailsLog('claim-progress');
-  clog.hidden = true;
-  const claimMsg = messageLine('claim-msg');
   claimBtn.addEventListener('click', async () => {
     if (st.claiming) return;
     st.claiming = true;
     draw();
-    csteps.reset();
-    csteps.el.hidden = false;
-    clog.reset();
-    clog.hidden = false;
-    claimMsg.progress('');
+    beginClaim();
     try {
       csteps.set(0, 'active', 'Fetching your claim and its Merkle proof from Cohort…');
       clog.step('Fetching your claim and its Merkle proof from Cohort…');
