@@ -10,6 +10,7 @@ import { Wallet } from 'ethers';
 import { ROOT, startCohortd, api } from './helpers.mjs';
 import { signIn } from './market-helpers.mjs';
 import { persona, signInUi, text, waitText } from './web-browser.mjs';
+import { composerSteps } from './web-compose.mjs';
 import { buildWeb } from '../../web/build.mjs';
 
 const CODE = /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){5}$/;
@@ -45,8 +46,7 @@ test('invite codes in the browser: shown once with a CSV, asked for at consent, 
   await page.goto(`${srv.base}/#/new`);
   await page.locator('#compose-form').waitFor();
   // The composer is in steps (issue 19): study, fields, who (with enrollment), privacy, reward, review.
-  const next = () => page.getByRole('button', { name: 'Next' }).click();
-  const at = (h2) => page.locator('#compose-form section.step:not([hidden]) h2', { hasText: h2 }).waitFor();
+  const { next, at } = composerSteps(page);
   await page.getByLabel('Title').fill('Invited runners');
   await next();
   await at('Fields');

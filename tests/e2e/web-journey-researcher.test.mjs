@@ -13,9 +13,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { ROOT, startCohortd, api } from './helpers.mjs';
-import { signIn, consent, contribute, closeAndRelease } from './market-helpers.mjs';
+import { signIn, closeAndRelease } from './market-helpers.mjs';
 import { persona, signInUi, text, waitText } from './web-browser.mjs';
 import { axeCheck, noSideScroll } from './web-axe.mjs';
+import { composerSteps, apiContributors } from './web-compose.mjs';
 import { buildWeb } from '../../web/build.mjs';
 
 const PHONE = { width: 390, height: 844 };
@@ -35,8 +36,8 @@ async function page(p, name) {
   if (DOCS) await p.page.screenshot({ path: join(ROOT, 'docs', 'web', `researcher-${name}.png`), type: 'png' });
 }
 
-const next = (p) => p.page.getByRole('button', { name: 'Next' }).click();
-const at = (p, h2) => p.page.locator('#compose-form section.step:not([hidden]) h2', { hasText: h2 }).waitFor();
+const next = (p) => composerSteps(p).next();
+const at = (p, heading) => composerSteps(p).at(heading);
 const hidden = (p, sel) => p.page.locator(sel).isHidden();
 
 before(async () => {
@@ -57,19 +58,8 @@ after(async () => {
   await srv?.stop();
 });
 
-// Contributors outside the browser (a German profile, fitness data) who consent and contribute.
-async function contributors(n, req, recordFor) {
-  for (let i = 0; i < n; i++) {
-    const w = Wallet.createRandom();
-    const token = await signIn(srv.base, w);
-    const r = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: {
-      roles: ['contributor'], consent_profile: { categories: ['fitness'], purposes: ['academic-research'], attributes: { country: 'DE' } } } });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.equal((await consent(srv.base, w, token, req.id)).status, 201);
-    const c = await contribute(srv.base, token, req, recordFor(i));
-    assert.equal(c.status, 201, JSON.stringify(c.body));
-  }
-}
+// Contributors outside the browser: German profiles sharing fitness data.
+const contributors = (n, req, recordFor) => apiContributors(srv.base, n, req, recordFor, { country: 'DE' });
 
 test('desktop: the composer in steps, inline errors, Germany as DE, the DP noise warning, formatted amounts, the request released', async () => {
   const p = desk;

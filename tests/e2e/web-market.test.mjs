@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { ROOT, startCohortd, api } from './helpers.mjs';
-import { signIn, consent, contribute } from './market-helpers.mjs';
 import { persona, signInUi, text, waitText } from './web-browser.mjs';
+import { composerSteps, apiContributors } from './web-compose.mjs';
 import { buildWeb } from '../../web/build.mjs';
 
 const GPX = join(ROOT, 'tests/e2e/fixtures/morning-run.gpx');
@@ -40,19 +40,8 @@ after(async () => {
   await srv?.stop();
 });
 
-async function node(n, req, recordFor) {
-  // Contributors outside the browser, through the same API, to reach k and the minimum.
-  for (let i = 0; i < n; i++) {
-    const w = Wallet.createRandom();
-    const token = await signIn(srv.base, w);
-    const r = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: {
-      roles: ['contributor'], consent_profile: { categories: ['fitness'], purposes: ['academic-research'] } } });
-    assert.equal(r.status, 200);
-    assert.equal((await consent(srv.base, w, token, req.id)).status, 201);
-    const c = await contribute(srv.base, token, req, recordFor(i));
-    assert.equal(c.status, 201, JSON.stringify(c.body));
-  }
-}
+// Contributors outside the browser, through the same API, to reach k and the minimum.
+const node = (n, req, recordFor) => apiContributors(srv.base, n, req, recordFor);
 
 test('researcher: sign in, take the researcher role, compose a k-anonymity request with its escrow', async () => {
   const { page } = researcher;
@@ -73,8 +62,7 @@ test('researcher: sign in, take the researcher role, compose a k-anonymity reque
   await page.getByRole('link', { name: 'New request' }).click();
   await page.locator('#compose-form').waitFor();
   // The composer is a sequence of steps (issue 19): study, fields, who, privacy, reward, review.
-  const next = () => page.getByRole('button', { name: 'Next' }).click();
-  const at = (h2) => page.locator('#compose-form section.step:not([hidden]) h2', { hasText: h2 }).waitFor();
+  const { next, at } = composerSteps(page);
   await page.getByLabel('Title').fill('Running and heart rate');
   await page.getByLabel('Description').fill('How far and how hard do people run?');
   await next();
@@ -266,8 +254,7 @@ test('researcher: a DP request drawn as charts with error bars, downloadable', a
   const { page } = researcher;
   await page.goto(`${srv.base}/#/new`);
   await page.locator('#compose-form').waitFor();
-  const next = () => page.getByRole('button', { name: 'Next' }).click();
-  const at = (h2) => page.locator('#compose-form section.step:not([hidden]) h2', { hasText: h2 }).waitFor();
+  const { next, at } = composerSteps(page);
   await page.getByLabel('Title').fill('Daily steps, privately');
   await next();
   await at('Fields');
