@@ -90,6 +90,7 @@ test('desktop: the composer in steps, inline errors, Germany as DE, the DP noise
   assert.equal(await hidden(p, '#sf-2-min'), true);
   assert.equal(await hidden(p, '#sf-2-max'), true);
   assert.equal(await hidden(p, '#sf-2-categories'), false);
+  await pg.evaluate(() => document.querySelector('fieldset.schema-field[data-n="2"]').scrollIntoView({ block: 'center' }));
   await page(p, '2-fields-category');
   await pg.locator('#sf-2-type').selectOption('integer');
   assert.equal(await hidden(p, '#sf-2-min'), false);
@@ -304,7 +305,10 @@ test('phone: the composer at 390 px (category fields, k-anonymity only), the req
     assert.doesNotMatch(await text(ph, '#request-facts'), /Closes|Escrow locked/);
     assert.equal(await text(ph, '#request-paid'), '3 contributors, 3 COH in all');
     assert.equal(await text(ph, '#request-refund'), '2 COH');
+    await pg.evaluate(() => window.scrollTo(0, 0));
     await page(ph, '8-released-phone');
+    await pg.evaluate(() => document.getElementById('release').scrollIntoView());
+    await page(ph, '9-release-table-phone');
     assert.deepEqual(ph.errors, []);
   } finally { await ph.close(); }
 });

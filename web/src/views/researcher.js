@@ -106,14 +106,18 @@ async function showRelease(req, box, msg) {
     const rows = parseCsv(rel.content ?? '').filter((r) => r.length > 1 || r[0]);
     const [head, ...data] = rows;
     const rep = rel.report ?? {};
-    const metric = (label, v, hint) => h('div.stat', h('dt', label), h('dd', v === undefined || v === null ? '—' : typeof v === 'number' && !Number.isInteger(v) ? fmt(v) : String(v)), hint ? h('dd', h('span.hint', hint)) : null);
+    // A metric's explanation at the hint's size (the stats' own dd rule is for the figure).
+    const small = (el) => { Object.assign(el.style, { fontSize: '.9rem', lineHeight: '1.4' }); return el; };
+    const metric = (label, v, hint) => h('div.stat', h('dt', label), h('dd', v === undefined || v === null ? '—' : typeof v === 'number' && !Number.isInteger(v) ? fmt(v) : String(v)), hint ? small(h('dd.hint', hint)) : null);
+    // Two metrics a row even on a phone (the stats grid's 11rem cells give one a row there).
+    const compact = (el) => { el.style.gridTemplateColumns = 'repeat(auto-fill, minmax(8.5rem, 1fr))'; return el; };
     parts.push(
-      h('dl.stats#loss-metrics',
+      compact(h('dl.stats#loss-metrics',
         metric('k', rep.k), metric('l', rep.l ?? '—'),
         metric('Rows released', rep.released), metric('Rows suppressed', rep.suppressed),
         metric('Groups', rep.classes), metric('Average group size (C_avg)', rep.c_avg, 'Normalised: 1 is ideal.'),
         metric('NCP', rep.ncp, 'Information lost by generalisation, 0 (none) to 1 (all).'),
-        metric('Discernibility', rep.discernibility, 'Sum of squared group sizes; lower is finer.')),
+        metric('Discernibility', rep.discernibility, 'Sum of squared group sizes; lower is finer.'))),
       h('div.table-wrap', h('table#release-table',
         h('caption', 'k-anonymous table'),
         h('thead', h('tr', (head ?? []).map((c) => h('th', { scope: 'col' }, c)))),
