@@ -379,12 +379,18 @@ test('attested enrollment composed (issuers, schema, subject, attested values, E
   await pg.getByRole('button', { name: 'Add a condition' }).click();
   await pg.getByLabel('Attested field').fill('country');
   await pg.getByLabel('Accepted values (comma-separated)').fill('DE, FR');
-  await pg.locator('#att-advanced summary').click();
+  await pg.getByLabel('Minimum contributors').fill('3');
+  await next(p);
+  await at(p, 'Privacy guarantee');
+  // This server names no EAS contract: the refusal comes back to the folded EAS boxes, opened.
+  await next(p);
+  await at(p, 'Who may take part');
+  await waitText(p, '#att-eas-address-error', /names no EAS contract of its own/);
+  assert.equal(await pg.locator('#att-advanced').getAttribute('open'), '');
   await pg.getByLabel('EAS address').fill(eas);
   await pg.getByLabel('EAS version').fill('1.3.0');
   await pg.getByLabel('Chain id').fill('31337');
   await page(p, '3-who-attested-filled');
-  await pg.getByLabel('Minimum contributors').fill('3');
   await next(p);
   await at(p, 'Privacy guarantee');
   // k = 5 with a minimum of 3 contributors: the server refuses, naming min_contributors; the

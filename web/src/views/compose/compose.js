@@ -20,6 +20,17 @@ const AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'];
 const SEXES = ['female', 'male', 'intersex', 'undisclosed'];
 const SLUG = /^[a-z0-9_-]{1,40}$/;
 const STEPS = ['Study', 'Fields', 'Who may take part', 'Privacy', 'Reward', 'Review'];
+// Server refusals about the composer's own parts in plain words (ui/form.js's table has the
+// shared ones).
+const OWN_WORDS = [
+  [/^enrollment\.eas must be/, 'This server names no EAS contract of its own: give the one your issuers sign for (its address, version and chain id).'],
+  [/^enrollment\.codes: \d+ codes can never reach min_contributors/, 'Make at least as many invite codes as the minimum number of contributors.'],
+  [/^enrollment\.code_hashes: \d+ codes can never reach min_contributors/, 'The file must hold at least as many codes as the minimum number of contributors.'],
+  [/^enrollment\.subject must name/, 'Name the schema field that identifies the person, such as subject.'],
+  [/^privacy\.queries\[\d+\] names no field of the schema/, 'A statistic names a field the request does not have: use the names from the Fields step.'],
+  [/^privacy\.group_by must name a category field/, 'Group by a category field, or choose no grouping.'],
+  [/^schema\.fields\[\d+\]\.role: \S+ is a measure/, 'A measure exists only in a differential privacy request: make it a quasi-identifier or sensitive for a k-anonymous table.'],
+];
 
 // Noise large against what it measures, in words: the preview's queries that would be mostly
 // noise with the smallest cohort the request accepts.
@@ -229,6 +240,8 @@ export async function compose() {
   // Focus the field and bring it with its message to the middle of the screen, clear of the
   // sticky Back/Next bar.
   function reveal(input) {
+    const folded = input.closest('details');
+    if (folded) folded.open = true;
     input.focus({ preventScroll: true });
     input.scrollIntoView({ block: 'center' });
   }
@@ -238,7 +251,12 @@ export async function compose() {
     if (/[:/]insufficient-funds$/.test(problem.type ?? '')) {
       input = q('#req-reward');
       fieldError(input, `The escrow (reward × maximum contributors) is more than you have available (${formatAmount(b.available)}). Deposit more on the Balance page, or lower the reward or the maximum.`);
-    } else ({ input } = showProblem(form, problem, fieldMap()));
+    } else {
+      ({ input } = showProblem(form, problem, fieldMap()));
+      // The composer's own plain words for refusals the shared table does not know.
+      const own = OWN_WORDS.find(([re]) => re.test(problem.detail ?? ''));
+      if (input && own) fieldError(input, own[1]);
+    }
     if (input && stepOf(input) >= 0 && stepOf(input) !== cur) show(stepOf(input));
     if (input) reveal(input);
   }
@@ -276,6 +294,10 @@ export async function compose() {
     } catch { clear(escrow, 'Enter the reward as a number of tokens, such as 1 or 0.5.'); }
   };
   form.addEventListener('input', updateEscrow);
+  // A field's error goes once the field is changed: the next check will say if it still holds.
+  const unmark = (ev) => { if (ev.target.getAttribute?.('aria-invalid') === 'true') fieldError(ev.target, ''); };
+  form.addEventListener('input', unmark);
+  form.addEventListener('change', unmark);
   updateEscrow();
 
   // ---- the review ----

@@ -47,6 +47,7 @@ export function enrollmentPart() {
       field('Attested field', h('input', { id: `att-cond-${n}-field`, name: 'att-field', type: 'text', spellcheck: 'false' })),
       field('Accepted values (comma-separated)', h('input', { id: `att-cond-${n}-values`, name: 'att-values', type: 'text' })),
       h('button.small.danger', { type: 'button', 'aria-label': 'Remove this condition', onclick: () => row.remove() }, 'Remove'));
+    row.lastChild.style.alignSelf = 'center';
     return row;
   };
   const resolver = h('input#att-resolver', { type: 'text', spellcheck: 'false', placeholder: '0x… (none)' });
