@@ -51,12 +51,16 @@ export async function persona(name, { wallet, chainId = 31337, rpc = null, viewp
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM, headless: true, args: ARGS, viewport, acceptDownloads: true,
   });
-  const calls = [];     // every wallet call: {method, params}
+  const calls = [];     // every wallet call: {method, params, rejected?}
   const bodies = [];    // every request body the page sent: {method, url, body}
   await context.exposeFunction('__cohortWallet', async (method, params) => {
-    calls.push({ method, params });
+    const call = { method, params };
+    calls.push(call);
     try {
-      if (reject.has(method)) return { error: { code: 4001, message: 'User rejected the request.' } };
+      if (reject.has(method)) {
+        call.rejected = true;
+        return { error: { code: 4001, message: 'User rejected the request.' } };
+      }
       switch (method) {
         case 'eth_requestAccounts': case 'eth_accounts': return { result: [wallet.address] };
         case 'eth_chainId': return { result: `0x${chainId.toString(16)}` };
@@ -111,9 +115,11 @@ export async function persona(name, { wallet, chainId = 31337, rpc = null, viewp
     },
     // A screenshot of the viewport for docs/web/ (kept under ~150 KB), written only when
     // COH_WEB_DOCS_SHOTS=1 so test runs do not rewrite tracked files.
-    async docShot(file) {
+    // `scrollTo`: a selector brought into view first.
+    async docShot(file, { scrollTo } = {}) {
       if (process.env.COH_WEB_DOCS_SHOTS !== '1') return;
       mkdirSync(DOCS_SHOTS, { recursive: true });
+      if (scrollTo) await page.locator(scrollTo).first().evaluate((el) => el.scrollIntoView({ block: 'center' }));
       await page.screenshot({ path: join(DOCS_SHOTS, `${file}.png`), type: 'png' });
     },
     async shot(file, opts = {}) {

@@ -4,7 +4,8 @@
 // CohortRewards.deposit from the injected wallet) as a stepper (approve, deposit, confirm,
 // credited: each step's state asserted, its transaction linked, the hashes folded into Details)
 // and the available balance rises by exactly that amount once the server credits the Deposited
-// event. Typed amounts are refused in words at the field.
+// event. Typed amounts are refused in words at the field; a transaction declined in the wallet
+// fails the Approve step in words. The page fits a phone (360/390 px) and passes axe.
 // A withdrawal too large is refused in words; one whose answer is lost on the way back is
 // retried with the same Idempotency-Key and moves the amount once. After the next anchor the
 // withdrawal is claimed from the wallet (claim, confirm), the token balance rises by exactly that amount on
@@ -16,6 +17,7 @@ import { ethers, Wallet } from 'ethers';
 import { ROOT, api } from './helpers.mjs';
 import { startChainStack, waitFor } from './chain-anvil.mjs';
 import { persona, signInUi } from './web-browser.mjs';
+import { axeCheck, noSideScroll } from './web-axe.mjs';
 import { signIn } from './market-helpers.mjs';
 import { buildWeb } from '../../web/build.mjs';
 
@@ -24,6 +26,7 @@ const DEPOSIT = 12n * UNIT + UNIT / 2n;          // "12.5"
 const WITHDRAW = 4n * UNIT + UNIT / 4n;          // "4.25"
 const AGAIN = UNIT / 1000n;                      // "0.001"
 let s, wallet, r;
+const reject = new Set();   // wallet methods the test wallet declines for now
 
 before(async () => {
   await buildWeb();
@@ -33,7 +36,7 @@ before(async () => {
   wallet = Wallet.createRandom().connect(s.anvil.provider);
   await (await dev1.sendTransaction({ to: wallet.address, value: ethers.parseEther('1') })).wait();
   await (await s.token.connect(dev1).transfer(wallet.address, 50n * UNIT)).wait();
-  r = await persona('researcher-money', { wallet, rpc: s.anvil.provider });
+  r = await persona('researcher-money', { wallet, rpc: s.anvil.provider, reject });
 });
 
 after(async () => {
@@ -46,7 +49,7 @@ const waitText = (sel, re, timeout = 20000) => r.page.locator(sel).filter({ hasT
 let wtoken;
 const own = async () => (wtoken ??= await signIn(s.srv.base, wallet));
 const balance = async () => (await api(s.srv.base, 'GET', `/v1/accounts/${wallet.address}/balance`, { token: await own() })).body;
-const sent = () => r.calls.filter((c) => c.method === 'eth_sendTransaction').map((c) => c.params[0]);
+const sent = () => r.calls.filter((c) => c.method === 'eth_sendTransaction' && !c.rejected).map((c) => c.params[0]);
 const disabled = (sel) => r.page.locator(sel).isDisabled();
 async function anchoredClaim(amount) {
   await waitFor(`an anchored claim of ${amount}`, async () => {
@@ -85,6 +88,16 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   assert.deepEqual(sent(), []);
   assert.equal(await page.locator('#deposit-steps').isHidden(), true, 'no stepper before a deposit starts');
 
+  // Declined in the wallet: the Approve step fails, in words, and nothing moves.
+  reject.add('eth_sendTransaction');
+  await amount.fill('1');
+  await amount.press('Enter');
+  await waitText('#deposit-msg', 'You declined the request in your wallet. Nothing was signed or sent.');
+  assert.deepEqual(await page.locator('#deposit-steps > li').evaluateAll((ls) => ls.map((l) => l.dataset.state)), ['failed', 'todo', 'todo', 'todo']);
+  assert.match(await page.locator('#deposit-steps > li').first().innerText(), /You declined the request in your wallet/);
+  reject.delete('eth_sendTransaction');
+  assert.deepEqual(sent(), []);
+
   // The deposit: approve, then deposit(amount), from the keyboard.
   const tokensBefore = await s.token.balanceOf(wallet.address);
   await amount.fill('12.5');
@@ -107,7 +120,8 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   assert.match(await log.textContent(), /Approval transaction sent: 0x[0-9a-f]{64}/);
   // What the wallet is asked to sign, in token units beside the base units it shows.
   assert.match(await log.textContent(), /Depositing 12\.5 COH \(12500000000000000000 in base units of 18 decimals/);
-  await r.docShot('shell-09-deposit-steps');
+  assert.deepEqual(await axeCheck(page, 'balance after a deposit'), []);
+  await r.docShot('shell-10-deposit-steps', { scrollTo: '#deposit-steps' });
   const [approve, deposit] = sent();
   assert.equal(sent().length, 2);
   const rewardsAddr = await s.rewards.getAddress();
@@ -171,7 +185,7 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   assert.match(await csteps.nth(1).innerText(), /Confirmed in block \d+: 4\.25 COH paid to your wallet/);
   assert.match(await page.locator('#claim-steps a').first().getAttribute('href'), /^#\/tx\/0x[0-9a-f]{64}$/);
   assert.match(await page.locator('#claim-progress').textContent(), /under claims root 0x[0-9a-f]{64}/);
-  await r.docShot('shell-10-claim-steps');
+  await r.docShot('shell-11-claim-steps', { scrollTo: '#claim-steps' });
   assert.equal(await s.token.balanceOf(wallet.address) - beforeClaim, WITHDRAW, 'the token balance rose by exactly the withdrawal');
   await waitText('#wallet-balance', /^41\.75 COH$/);
   assert.equal(sent().length, 3);
@@ -187,6 +201,12 @@ test('researcher: deposit from the wallet, withdraw (retried idempotently), clai
   await r.shot('34-balance-claimed');
   await page.setViewportSize({ width: 390, height: 844 });
   await r.shot('34-balance-claimed-phone');
+  // A researcher's balance (deposit and withdraw forms, the claim panel) fits a phone.
+  for (const width of [390, 360]) {
+    await page.setViewportSize({ width, height: 844 });
+    await noSideScroll(page, `balance at ${width} px`);
+  }
+  assert.deepEqual(await axeCheck(page, 'balance on a phone'), []);
   await page.setViewportSize({ width: 1280, height: 900 });
 
   // A further withdrawal, once anchored, brings the button back by itself.

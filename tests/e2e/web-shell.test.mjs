@@ -7,7 +7,8 @@
 // in the title and in copies, never 18 decimals on the page); every route has a title; on a
 // phone the navigation folds behind a Menu button usable by keyboard, the account is a short
 // pill, and no page scrolls sideways at 360 or 390 px; axe finds no serious or critical
-// violation on these pages; "Sign out everywhere" ends every session.
+// violation on these pages; "Sign out everywhere" ends every session; the keyboard order follows
+// the screen and the skip link focuses the heading without leaving the page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -131,7 +132,9 @@ test('researcher: role at first sign-in, get started, add the token, switch netw
     getSelection().addRange(range);
     const dt = new DataTransfer();
     document.dispatchEvent(new ClipboardEvent('copy', { clipboardData: dt, bubbles: true, cancelable: true }));
-    return dt.getData('text/plain');
+    const got = dt.getData('text/plain');
+    getSelection().removeAllRanges();
+    return got;
   });
   assert.equal(copied, '181.000000000000000001');
   await waitText(r, '#deposit-wallet-balance', /^50 COH$/);
@@ -149,14 +152,27 @@ test('researcher: role at first sign-in, get started, add the token, switch netw
   const errId = await page.locator('#deposit-form .field-error').getAttribute('id');
   assert.ok(described.split(' ').includes(errId), 'the error is linked to its field');
   await clean(r, 'balance with a field error');
+  await r.docShot('shell-04-field-error', { scrollTo: '#deposit-form' });
 
   // The wallet moves to another chain: the page follows and offers the switch back.
   await r.switchChain(1);
   await waitText(r, '#wrong-chain', 'Your wallet is on chain 1');
-  await r.docShot('shell-04-wrong-chain');
+  await r.docShot('shell-05-wrong-chain');
   await page.locator('#wrong-chain').getByRole('button', { name: 'Switch network' }).click();
   await page.locator('#wrong-chain').waitFor({ state: 'hidden' });
   await waitText(r, '#deposit-wallet-balance', /^50 COH$/);
+
+  // Keyboard order on a wide screen: skip link, brand, the navigation (no Menu button), then
+  // sign out; the skip link moves focus to the page's heading without leaving the page.
+  await page.locator('a.skip').focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'brand');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Requests');
+  await page.locator('a.skip').focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => location.hash), '#/balance');
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1');
 
   // Every route has its own title.
   for (const [path, title] of [['/requests', /^Requests · Cohort$|· Cohort$/], ['/ledger', / · Cohort$/], ['/anchors', / · Cohort$/],
@@ -170,6 +186,11 @@ test('researcher: role at first sign-in, get started, add the token, switch netw
   // "Sign out everywhere" ends this session and any other of the account.
   const other = await signIn(s.srv.base, r.wallet);
   assert.equal((await api(s.srv.base, 'GET', '/v1/me/profile', { token: other })).status, 200);
+  // The answer lost on the way: still signed in, told so, and the button works again.
+  await page.route('**/v1/me/sessions/revoke-all', (route) => route.abort('connectionreset'), { times: 1 });
+  await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+  await waitText(r, '#session-notice', 'Signing out everywhere failed, you are still signed in');
+  assert.equal(await page.locator('#account .account-pill').isVisible(), true);
   await page.getByRole('button', { name: 'Sign out everywhere' }).click();
   await waitText(r, '#session-notice', 'Signed out everywhere');
   await page.getByRole('button', { name: 'Connect wallet and sign in' }).waitFor();
@@ -206,7 +227,7 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
   assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
   await page.locator('#nav').waitFor();
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Requests');
-  await c.docShot('shell-05-menu-phone');
+  await c.docShot('shell-06-menu-phone');
   await page.keyboard.press('Escape');
   assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-toggle');
@@ -224,7 +245,7 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
   await atHash(page, '/welcome');
   await narrow(c, 'welcome');
   await clean(c, 'welcome on a phone');
-  await c.docShot('shell-06-welcome-phone');
+  await c.docShot('shell-07-welcome-phone');
   await page.getByLabel(/^Contributor/).focus();
   await page.keyboard.press('Space');
   assert.equal(await page.getByLabel(/^Contributor/).isChecked(), true);
@@ -242,10 +263,14 @@ test('phone: navigation folds behind Menu, keyboard usable; role by keyboard; no
     await narrow(c, name);
     await clean(c, `${name} on a phone`);
   }
-  await c.docShot('shell-07-balance-phone');
+  await c.docShot('shell-08-balance-phone');
   await page.goto(`${s.srv.base}/#/start`);
   await page.locator('#token-address').waitFor();
-  await c.docShot('shell-08-start-phone');
+  // The page's main action stays on screen (sticky) though the page is taller than the phone.
+  assert.ok(await page.evaluate(() => document.documentElement.scrollHeight > innerHeight));
+  const action = await page.locator('#go-deposit').boundingBox();
+  assert.ok(action.y + action.height <= 844, `the main action is on screen (bottom ${action.y + action.height})`);
+  await c.docShot('shell-09-start-phone');
   assert.deepEqual(c.errors, []);
 });
 
@@ -283,8 +308,9 @@ test('components: searchable select, inline problems, amounts, stepper', async (
     // Amounts: symbol, at most 4 decimals, rounding marked, thousands separators, plain-word errors.
     assert.deepEqual(await page.evaluate(() => [
       ui.formatAmount('181000000000000000001'), ui.formatAmount('181000000000000000000'), ui.formatAmount(1250500000000000000000n),
-      ui.formatAmount('181000050000000000000'), ui.formatAmount('100'), ui.formatAmount(null), ui.formatAmount('2500000000000000000', { symbol: '' })]),
-    ['≈ 181 COH', '181 COH', '1,250.5 COH', '≈ 181.0001 COH', '< 0.0001 COH', '—', '2.5']);
+      ui.formatAmount('181000050000000000000'), ui.formatAmount('100'), ui.formatAmount(null), ui.formatAmount('2500000000000000000', { symbol: '' }),
+      ui.formatAmount('300000000000000000', { maxFraction: 0 }), ui.formatAmount('1.5')]),
+    ['≈ 181 COH', '181 COH', '1,250.5 COH', '≈ 181.0001 COH', '< 0.0001 COH', '—', '2.5', '< 1 COH', '1.5 COH']);
     assert.deepEqual(await page.evaluate(() => ['12.5', '1 000', '12.5 COH', 'x', '', '1,5', '0', '1.0000000000000000001'].map((t) => {
       try { return ui.parseAmount(t); } catch (e) { return e.message; }
     })), ['12500000000000000000', '1000000000000000000000', '12500000000000000000', 'Write an amount like 12.5', 'Write an amount like 12.5',

@@ -110,12 +110,15 @@ function renderAccount() {
           msg.textContent = e.message;
         } finally { btn.disabled = false; }
       },
-    }, hasWallet() ? 'Connect wallet and sign in' : 'Sign in with a wallet');
+    }, hasWallet()
+      // Phones show "Sign in"; the accessible name stays the whole phrase.
+      ? [h('span.long', 'Connect wallet and sign in'), h('span.short', { 'aria-hidden': 'true' }, 'Sign in')]
+      : 'Sign in with a wallet');
     clear(account, btn, msg);
     showNotice(session.notice);
     return;
   }
-  const roles = session.roles.length ? session.roles.join(' and ') : 'no role yet';
+  const roles = !session.roles.length || (session.profile && start.needsRole(session.profile)) ? 'no role yet' : session.roles.join(' and ');
   clear(account,
     h('div.who',
       h('span.visually-hidden', 'Signed in as '),
@@ -128,15 +131,18 @@ function renderAccount() {
       type: 'button',
       title: 'Ends every session of this account, on every device and browser',
       onclick: async (ev) => {
-        ev.currentTarget.disabled = true;
+        const btn = ev.currentTarget;
+        btn.disabled = true;
         try {
           await signOutEverywhere();
           session.notice = 'Signed out everywhere: every session of this account, on every device, has ended.';
+          go('/');
+          renderAccount();
         } catch (e) {
-          session.notice = `Signing out everywhere failed: ${e.message}`;
+          btn.disabled = false;
+          if (!session.token) { go('/'); renderAccount(); return; }
+          showNotice(`Signing out everywhere failed, you are still signed in: ${e.message}`);
         }
-        go('/');
-        renderAccount();
       },
     }, 'Sign out everywhere'));
 }

@@ -76,12 +76,11 @@ export async function signOut() {
 
 // Ends every session of this account (POST /v1/me/sessions/revoke-all), this one included.
 // Returns the server's answer ({revoked: n}).
+// A failure other than an expired session keeps this one, so the user can try again.
 export async function signOutEverywhere() {
-  try {
-    return await api('POST', '/v1/me/sessions/revoke-all');
-  } finally {
-    session.set(null);
-  }
+  const r = await api('POST', '/v1/me/sessions/revoke-all');
+  session.set(null);
+  return r;
 }
 
 // Signs the typed data exactly as the API published it (eth_signTypedData_v4), so the wallet

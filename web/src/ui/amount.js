@@ -1,7 +1,7 @@
 // Token amounts as people read them: the symbol, at most a few decimals (rounded amounts marked
 // "≈"), thousands separators; the exact value in the title and in copies. Amounts travel as
 // decimal strings of base units (docs/API.md) and are handled as bigints here, never floats.
-import { api } from '../api.js';
+import { chain } from '../api.js';
 import { installCopy } from './copy.js';
 
 const FALLBACK = { address: null, symbol: 'COH', decimals: 18 };
@@ -9,9 +9,10 @@ let current = { ...FALLBACK };
 let pending = null;
 
 // The chain's token {address, symbol, decimals} from GET /v1/chain (its `token` member, or
-// contracts.token with the fallback symbol and decimals while the server lacks it), cached.
+// contracts.token with the fallback symbol and decimals while the server lacks it), cached
+// with api.js's one /v1/chain answer.
 export function tokenInfo() {
-  pending ??= api('GET', '/v1/chain', { auth: false }).then((c) => {
+  pending ??= chain().then((c) => {
     const t = c?.token ?? {};
     current = {
       address: t.address ?? c?.contracts?.token ?? null,
@@ -26,6 +27,7 @@ export function tokenInfo() {
 // What tokenInfo() last learnt (the fallback before it answered); synchronous for renderers.
 export const tokenNow = () => current;
 
+const isBaseUnits = (x) => typeof x === 'bigint' || (typeof x === 'number' && Number.isSafeInteger(x)) || /^\s*-?\d+\s*$/.test(String(x));
 const group = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
 function split(baseUnits, decimals) {
@@ -47,6 +49,8 @@ export function exactAmount(baseUnits, { decimals = current.decimals } = {}) {
 // "< 0.0001 COH" for a dust amount; "—" for null/undefined.
 export function formatAmount(baseUnits, { decimals = current.decimals, symbol = current.symbol, maxFraction = 4 } = {}) {
   if (baseUnits === null || baseUnits === undefined || baseUnits === '') return '—';
+  // Not an integer of base units (a server bug, a stale cache): shown as given, never guessed.
+  if (!isBaseUnits(baseUnits)) return `${baseUnits}${symbol ? ` ${symbol}` : ''}`;
   const { neg, int, frac, v } = split(baseUnits, decimals);
   const unit = symbol ? ` ${symbol}` : '';
   const sign = neg ? '-' : '';
@@ -56,7 +60,7 @@ export function formatAmount(baseUnits, { decimals = current.decimals, symbol = 
   const keep = maxFraction;
   let scaled = int * 10n ** BigInt(keep) + BigInt(frac.slice(0, keep) || '0');
   if (Number(frac[keep]) >= 5) scaled += 1n;
-  if (scaled === 0n && v !== 0n) return `${neg ? '> -' : '< '}0${keep ? `.${'0'.repeat(keep - 1)}1` : ''}${unit}`;
+  if (scaled === 0n && v !== 0n) return `${neg ? '> -' : '< '}${keep ? `0.${'0'.repeat(keep - 1)}1` : '1'}${unit}`;
   const s = scaled.toString().padStart(keep + 1, '0');
   const ri = s.slice(0, s.length - keep), rf = keep ? s.slice(-keep).replace(/0+$/, '') : '';
   return `≈ ${sign}${group(ri)}${rf ? `.${rf}` : ''}${unit}`;
@@ -69,7 +73,7 @@ export function amountEl(baseUnits, opts = {}) {
   const el = document.createElement('span');
   el.className = 'amount';
   el.textContent = formatAmount(baseUnits, opts);
-  if (baseUnits === null || baseUnits === undefined || baseUnits === '') return el;
+  if (baseUnits === null || baseUnits === undefined || baseUnits === '' || !isBaseUnits(baseUnits)) return el;
   const { decimals = current.decimals, symbol = current.symbol } = opts;
   const exact = exactAmount(baseUnits, { decimals });
   el.dataset.exact = (typeof baseUnits === 'bigint' ? baseUnits : BigInt(String(baseUnits).trim())).toString();

@@ -137,8 +137,13 @@ export async function balance() {
       if (e.code === 'WRONG_CHAIN') {
         showWrongChain(e.have);
         onchain.textContent = 'Your wallet is on another chain; switch networks to see what it holds.';
-      } else onchain.textContent = e.message;
-      depositWallet.textContent = onchain.textContent;
+        depositWallet.textContent = onchain.textContent;
+      } else {
+        // The node's own words are technical: kept, folded.
+        const words = 'Your wallet could not read your on-chain balance just now; the page tries again by itself.';
+        clear(onchain, words, h('details.tx-details', h('summary', 'Details'), h('p', e.message)));
+        depositWallet.textContent = words;
+      }
     }
   }
 

@@ -138,10 +138,11 @@ export async function start() {
       h('h2#where-h', `2. Get ${token.symbol}`), where),
     h('section.panel', { 'aria-labelledby': 'deposit-h' },
       h('h2#deposit-h', '3. Deposit, then post a request'),
-      h('p', 'Deposit what you want to spend on rewards; then compose a request. Its escrow is locked from your deposit when you post it.'),
-      h('div.buttons.sticky-action',
-        h('a.button.primary#go-deposit', { href: '#/balance' }, 'Deposit tokens'),
-        session.is('researcher') ? h('a.button.secondary', { href: '#/new' }, 'Post a request') : null)));
+      h('p', 'Deposit what you want to spend on rewards; then compose a request. Its escrow is locked from your deposit when you post it.')),
+    // The page's main action: on a phone it stays at the bottom of the screen while scrolling.
+    h('div.buttons.sticky-action',
+      h('a.button.primary#go-deposit', { href: '#/balance' }, 'Deposit tokens'),
+      session.is('researcher') ? h('a.button.secondary', { href: '#/new' }, 'Post a request') : null));
   drawWallet();
   return root;
 }
