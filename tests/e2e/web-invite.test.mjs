@@ -10,6 +10,7 @@ import { Wallet } from 'ethers';
 import { ROOT, startCohortd, api } from './helpers.mjs';
 import { signIn } from './market-helpers.mjs';
 import { persona, signInUi, text, waitText } from './web-browser.mjs';
+import { composerSteps } from './web-compose.mjs';
 import { buildWeb } from '../../web/build.mjs';
 
 const CODE = /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){5}$/;
@@ -44,17 +45,30 @@ test('invite codes in the browser: shown once with a CSV, asked for at consent, 
   await signInUi(researcher);
   await page.goto(`${srv.base}/#/new`);
   await page.locator('#compose-form').waitFor();
+  // The composer is in steps (issue 19): study, fields, who (with enrollment), privacy, reward, review.
+  const { next, at } = composerSteps(page);
+  await page.getByLabel('Title').fill('Invited runners');
+  await next();
+  await at('Fields');
+  await next();
+  await at('Who may take part');
   // Open is the default, and says plainly what it cannot stop.
   assert.match(await text(researcher, '#enrol-open-risk'), /cannot stop one person from enrolling several wallets/);
-  await page.getByLabel('Title').fill('Invited runners');
-  await page.getByLabel('k (smallest group)').fill('3');
-  await page.getByLabel('Largest share of rows suppressed (0 to 0.5)').fill('0');
   await page.getByLabel('Maximum contributors').fill('10');
   await page.getByLabel('By invitation: one-time codes you hand out').check();
   assert.equal(await page.locator('#enrol-open-risk').isHidden(), true);
   await page.getByLabel('Number of invite codes').fill('5');
-  await page.getByRole('button', { name: 'Preview: check the request' }).click();
-  await waitText(researcher, '#preview', /by invitation only: 5 one-time codes/);
+  await next();
+  await at('Privacy guarantee');
+  await page.getByLabel('k (smallest group)').fill('3');
+  await page.getByLabel('Largest share of rows suppressed (0 to 0.5)').fill('0');
+  await page.getByRole('button', { name: 'Check the privacy' }).click();
+  await waitText(researcher, '#privacy-preview', /by invitation only: 5 one-time codes/);
+  await next();
+  await at('Reward and timing');
+  await next();
+  await at('Review');
+  assert.match(await text(researcher, '#review-enrollment'), /By invitation only: 5 one-time invite codes/);
   await page.getByRole('button', { name: 'Post request and lock escrow' }).click();
   await page.locator('#invite-codes').waitFor();
   const codes = await page.locator('#invite-code-list li').allInnerTexts();

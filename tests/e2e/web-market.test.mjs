@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { ROOT, startCohortd, api } from './helpers.mjs';
-import { signIn, consent, contribute } from './market-helpers.mjs';
 import { persona, signInUi, text, waitText } from './web-browser.mjs';
+import { composerSteps, apiContributors } from './web-compose.mjs';
 import { buildWeb } from '../../web/build.mjs';
 
 const GPX = join(ROOT, 'tests/e2e/fixtures/morning-run.gpx');
@@ -40,19 +40,8 @@ after(async () => {
   await srv?.stop();
 });
 
-async function node(n, req, recordFor) {
-  // Contributors outside the browser, through the same API, to reach k and the minimum.
-  for (let i = 0; i < n; i++) {
-    const w = Wallet.createRandom();
-    const token = await signIn(srv.base, w);
-    const r = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: {
-      roles: ['contributor'], consent_profile: { categories: ['fitness'], purposes: ['academic-research'] } } });
-    assert.equal(r.status, 200);
-    assert.equal((await consent(srv.base, w, token, req.id)).status, 201);
-    const c = await contribute(srv.base, token, req, recordFor(i));
-    assert.equal(c.status, 201, JSON.stringify(c.body));
-  }
-}
+// Contributors outside the browser, through the same API, to reach k and the minimum.
+const node = (n, req, recordFor) => apiContributors(srv.base, n, req, recordFor);
 
 test('researcher: sign in, take the researcher role, compose a k-anonymity request with its escrow', async () => {
   const { page } = researcher;
@@ -72,8 +61,12 @@ test('researcher: sign in, take the researcher role, compose a k-anonymity reque
 
   await page.getByRole('link', { name: 'New request' }).click();
   await page.locator('#compose-form').waitFor();
+  // The composer is a sequence of steps (issue 19): study, fields, who, privacy, reward, review.
+  const { next, at } = composerSteps(page);
   await page.getByLabel('Title').fill('Running and heart rate');
   await page.getByLabel('Description').fill('How far and how hard do people run?');
+  await next();
+  await at('Fields');
   // The schema editor: rows 1-3 are age, steps, distance_km; turn steps into avg_hr, add elevation.
   await page.locator('#sf-2-name').fill('avg_hr');
   await page.locator('#sf-2-unit').fill('bpm');
@@ -84,17 +77,26 @@ test('researcher: sign in, take the researcher role, compose a k-anonymity reque
   await page.locator('#sf-4-role').selectOption('quasi-identifier');
   await page.locator('#sf-4-min').fill('0');
   await page.locator('#sf-4-max').fill('3000');
+  await next();
+  await at('Who may take part');
+  await page.getByLabel('Maximum contributors').fill('10');
+  await next();
+  await at('Privacy guarantee');
   await page.getByLabel('k (smallest group)').fill('3');
   await page.getByLabel('Largest share of rows suppressed (0 to 0.5)').fill('0');
-  await page.getByLabel('Maximum contributors').fill('10');
-  await waitText(researcher, '#escrow', 'Escrow locked when you post: 10 tokens');
-  // An error from the server is shown in words: more escrow than the researcher holds.
-  await page.getByLabel('Maximum contributors').fill('1000');
-  await page.getByRole('button', { name: 'Post request and lock escrow' }).click();
-  await waitText(researcher, '#compose-msg', /insufficient|not enough|available/i);
-  assert.equal(await page.locator('#compose-msg').getAttribute('role'), 'alert');
+  await next();
+  await at('Reward and timing');
+  await waitText(researcher, '#escrow', /^Escrow locked when you post: 10 COH/);
+  // An error is shown in words on the field it concerns: more escrow than the researcher
+  // holds (100 COH x 10), refused before the review.
+  await page.getByLabel('Reward per contribution').fill('100');
+  await next();
+  await waitText(researcher, '#req-reward-error', /available/i);
+  assert.equal(await page.locator('#req-reward').getAttribute('aria-invalid'), 'true');
   await researcher.shot('02-compose-error');
-  await page.getByLabel('Maximum contributors').fill('10');
+  await page.getByLabel('Reward per contribution').fill('1');
+  await next();
+  await at('Review');
   await page.getByRole('button', { name: 'Post request and lock escrow' }).click();
   await page.locator('#owner-panel').waitFor();
   const id = page.url().match(/0x[0-9a-f]{64}/)[0];
@@ -133,7 +135,7 @@ test('contributor: profile, inbox, EIP-712 consent, GPX import, sealed submit; n
   const card = page.locator(`.request-card[data-id="${kreq.id}"]`);
   await card.waitFor();
   assert.match(await card.innerText(), /at least 3 people who look the same on age/);
-  assert.match(await card.innerText(), /Reward\s*1 token\b/);
+  assert.match(await card.innerText(), /Reward\s*1 COH\b/);
   await contributor.shot('05-inbox');
   await page.setViewportSize(PHONE);
   await contributor.shot('05-inbox-phone');
@@ -243,8 +245,8 @@ test('researcher: counts arrive, close, k-anonymous table with loss metrics, CSV
 test('contributor: the reward shows in the balance', async () => {
   const { page } = contributor;
   await page.goto(`${srv.base}/#/balance`);
-  await waitText(contributor, '#bal-earned', '1 token');
-  assert.equal(await text(contributor, '#bal-pending'), '1 token');
+  await waitText(contributor, '#bal-earned', '1 COH');
+  assert.equal(await text(contributor, '#bal-pending'), '1 COH');
   await contributor.shot('08-balance');
 });
 
@@ -252,19 +254,30 @@ test('researcher: a DP request drawn as charts with error bars, downloadable', a
   const { page } = researcher;
   await page.goto(`${srv.base}/#/new`);
   await page.locator('#compose-form').waitFor();
+  const { next, at } = composerSteps(page);
   await page.getByLabel('Title').fill('Daily steps, privately');
+  await next();
+  await at('Fields');
+  await next();
+  await at('Who may take part');
+  await page.getByLabel('Minimum contributors').fill('5');
+  await page.getByLabel('Maximum contributors').fill('20');
+  await next();
+  await at('Privacy guarantee');
   await page.getByLabel('Differentially private statistics').check();
   await page.getByLabel('ε (epsilon), total for all queries').fill('2');
   await page.getByLabel('Queries, one per line').fill('count\nmean(steps)\nmean(distance_km)\nhistogram(age)');
-  await page.getByLabel('Minimum contributors').fill('5');
-  await page.getByLabel('Maximum contributors').fill('20');
   // The preview says what contributors will be told and how noisy each statistic will be:
   // with 5 people over steps 0..60000, the means are mostly noise.
-  await page.getByRole('button', { name: 'Preview: check the request' }).click();
-  await waitText(researcher, '#preview', /Contributors will be told: differential privacy/);
-  assert.match(await text(researcher, '#preview'), /Expected error \(95%\) with 5 contributors/);
-  assert.match(await text(researcher, '#preview .warnings'), /mean\(steps\) will be mostly noise with 5 contributors/);
+  await page.getByRole('button', { name: 'Check the privacy' }).click();
+  await waitText(researcher, '#privacy-preview', /What contributors will be told\s*differential privacy/);
+  assert.match(await text(researcher, '#privacy-preview'), /Expected error \(95%\) with 5 contributors/);
+  assert.match(await text(researcher, '#privacy-preview .warnings'), /mean\(steps\) will be mostly noise with 5 contributors/);
   await researcher.shot('09-compose-dp-preview');
+  await next();
+  await at('Reward and timing');
+  await next();
+  await at('Review');
   await page.getByRole('button', { name: 'Post request and lock escrow' }).click();
   await page.locator('#owner-panel').waitFor();
   dpreq = (await api(srv.base, 'GET', `/v1/requests/${page.url().match(/0x[0-9a-f]{64}/)[0]}`)).body;
@@ -320,7 +333,7 @@ test('anyone: browse requests, verify the ledger in the browser (and catch a tam
 test('sign-out revokes the session; a declined wallet signature is explained in words', async () => {
   const { page } = contributor;
   const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('cohort.session')).token);
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await page.getByRole('button', { name: 'Connect wallet and sign in' }).waitFor();
   assert.equal((await api(srv.base, 'GET', '/v1/me/profile', { token })).status, 401);
   const shy = await persona('declines', { wallet: Wallet.createRandom(), reject: new Set(['personal_sign']) });

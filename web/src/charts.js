@@ -85,3 +85,17 @@ export function fmt(v) {
   if (typeof v !== 'number') return String(v ?? '—');
   return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3);
 }
+
+// A figure whose 95% error bars (value ± error) are wider than the figure itself cannot be
+// read: 17 ± 15 may be 2 or 32. The same line as the preview's "mostly noise" (an expected
+// error above half the magnitude).
+export function tooNoisy(value, error) {
+  return Number.isFinite(error) && typeof value === 'number' && 2 * error > Math.abs(value);
+}
+
+// An error bound in words: "6", "0.25", "30,000" (no exponent notation).
+export function approx(x) {
+  const v = Number(x);
+  if (!Number.isFinite(v)) return String(x);
+  return Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en') : String(Number(v.toPrecision(2)));
+}

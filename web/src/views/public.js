@@ -1,6 +1,9 @@
 // Views anyone can use: the start page, browsing requests, one request, the ledger with
 // in-browser verification, anchors and their transactions.
 import { h, clear, tokens, when, relative, short, messageLine, act } from '../util.js';
+import { amountEl } from '../ui/amount.js';
+import { setTitle, spinner } from '../ui/page.js';
+import { accountPill } from '../ui/pill.js';
 import { api, chain } from '../api.js';
 import { session } from '../session.js';
 import { privacyWords, eligibilityWords, enrollmentWords, statusBadge, requestFacts, fieldsTable } from '../words.js';
@@ -21,27 +24,49 @@ export async function home() {
 }
 
 export function requestCard(req, extra) {
+  const timing = req.status === 'open' ? `closes ${relative(req.closes_at)}` : req.closed_at ? `closed ${relative(req.closed_at)}` : 'closed';
+  const how = req.privacy?.mode === 'dp' ? 'differential privacy' : `k-anonymity (k = ${req.privacy?.k})`;
+  const who = { invite: ' · by invitation', attested: ' · attested people only' }[req.enrollment?.mode] ?? '';
   return h('li.card.request-card', { dataset: { id: req.id } },
     h('h3', h('a', { href: `#/requests/${req.id}` }, req.title)), statusBadge(req.status),
-    h('p', `${tokens(req.reward)} per contribution · closes ${relative(req.closes_at)} · ${req.privacy?.mode === 'dp' ? 'differential privacy' : `k-anonymity (k = ${req.privacy?.k})`}${req.enrollment?.mode === 'invite' ? ' · by invitation' : ''}`),
+    h('p', amountEl(req.reward), ` per contribution · ${timing} · ${how}${who}`),
     extra);
 }
 
-export async function browse(box) {
+export async function browse() {
+  setTitle('Requests');
   const list = h('ul.cards.requests');
   const msg = messageLine('browse-msg');
   const status = h('select#filter-status', h('option', { value: '' }, 'Any status'), ['open', 'closing', 'released', 'failed', 'cancelled'].map((s) => h('option', { value: s }, s)));
   let before = null;
-  const more = h('button', { type: 'button', hidden: true, onclick: () => load(false) }, 'Show older requests');
+  let seq = 0;
+  const shown = new Set();
+  const more = h('button#more-requests', { type: 'button', hidden: true, onclick: () => load(false) }, 'Show older requests');
+  // One page after another; each request once. The server's cursor is a created_at to the
+  // second, and it lists only what is strictly older: requests created in the same second as
+  // the last one shown would be skipped. So the next page asks from one second later and drops
+  // what is already shown; a page that brings nothing new (a whole page within one second) is
+  // asked again with the largest page the server gives.
   async function load(reset) {
-    if (reset) { clear(list); before = null; }
+    const mine = ++seq;
+    if (reset) { clear(list); shown.clear(); before = null; more.hidden = true; }
     await act(more, msg, async () => {
-      const r = await api('GET', '/v1/requests', { query: { status: status.value, before, limit: 20 }, auth: false });
-      for (const req of r.requests) list.append(requestCard(req));
-      if (!list.children.length) msg.progress('No requests match.');
-      else msg.progress('');
+      const get = (b, limit = 20) => api('GET', '/v1/requests', { query: { status: status.value, before: b, limit }, auth: false });
+      const overlap = before ? new Date(Date.parse(before) + 1000).toISOString() : null;
+      let r = await get(overlap);
+      let fresh = r.requests.filter((q) => !shown.has(q.id));
+      if (before && !fresh.length && r.requests.length) {
+        r = await get(overlap, 200);
+        fresh = r.requests.filter((q) => !shown.has(q.id));
+      }
+      if (mine !== seq) return;
+      for (const req of fresh) {
+        shown.add(req.id);
+        list.append(requestCard(req));
+      }
+      msg.progress(list.children.length ? '' : 'No requests match.');
       before = r.next_before;
-      more.hidden = !before;
+      more.hidden = !before || !fresh.length;
     });
   }
   status.addEventListener('change', () => load(true));
@@ -49,22 +74,107 @@ export async function browse(box) {
   return [h('h1', 'Requests'), h('div.field.inline', h('label', { for: 'filter-status' }, 'Status'), status), msg, list, more];
 }
 
+// What the ledger says about a request once it closed: when the release paid, how many were
+// paid and how much, and the escrow refunded to the researcher (all public entries of the
+// account escrow:<id>).
+async function settlement(id) {
+  const r = await api('GET', '/v1/ledger/entries', { query: { account: `escrow:${id}`, limit: 200 }, auth: false });
+  const out = { paid: 0n, count: 0, refund: 0n, releasedAt: null };
+  for (const e of r.entries) {
+    if (e.debit !== `escrow:${id}`) continue;
+    if (e.kind === 'reward') {
+      out.paid += BigInt(e.amount);
+      out.count += e.refs?.credits?.count ?? 1;
+      out.releasedAt = e.created_at;
+    } else if (e.kind === 'refund') out.refund += BigInt(e.amount);
+  }
+  return out;
+}
+
+// The facts of a request as its status allows: the closing date and the locked escrow only
+// while it is open; once released, when, how many were paid and the refund.
+async function statusFacts(req) {
+  const dd = (...c) => h('dd', c);
+  if (req.status === 'open') {
+    return [h('dt', 'Closes'), dd(`${when(req.closes_at)} (${relative(req.closes_at)})`),
+      h('dt', 'Escrow locked'), dd(amountEl(req.escrow))];
+  }
+  const closed = req.closed_at ? [h('dt', 'Closed'), dd(`${when(req.closed_at)} (${relative(req.closed_at)})`)] : [];
+  if (req.status === 'closing') return [...closed, h('dt', 'Release'), dd(spinner(), 'running: the records are being protected and the contributors paid.')];
+  let s = null;
+  try { s = await settlement(req.id); } catch { /* the facts without the ledger's figures */ }
+  const refund = [h('dt', 'Refunded to the researcher'), h('dd#request-refund', s ? amountEl(s.refund.toString()) : '—')];
+  if (req.status === 'released') {
+    return [...closed,
+      h('dt', 'Released'), h('dd#request-released', s?.releasedAt ? `${when(s.releasedAt)} (${relative(s.releasedAt)})` : 'yes'),
+      h('dt', 'Paid'), h('dd#request-paid', s ? [`${s.count} contributor${s.count === 1 ? '' : 's'}, `, amountEl(s.paid.toString()), ' in all'] : '—'),
+      ...refund];
+  }
+  return [...closed, ...refund];
+}
+
+// Who vouches for the people of an attested request, and which EAS schema they sign: what a
+// contributor needs to find the right attestation.
+function attestedFacts(e) {
+  return h('dl.facts#attested-facts',
+    h('dt', `Issuer${e.issuers?.length === 1 ? '' : 's'}`), h('dd', (e.issuers ?? []).map((a) => [accountPill(a), ' '])),
+    h('dt', 'Attestation schema'), h('dd', h('code', e.schema)),
+    e.schema_uid ? [h('dt', 'Schema UID'), h('dd', h('code', { title: e.schema_uid }, short(e.schema_uid, 8)))] : null,
+    e.eas?.chain_id ? [h('dt', 'EAS contract'), h('dd', accountPill(e.eas.address), ` version ${e.eas.version}, chain ${e.eas.chain_id}`)] : null);
+}
+
+const POLL_OPEN_MS = 15000, POLL_OWNER_MS = 3000, POLL_CLOSING_MS = 2000;
+
 export async function request(box, id) {
-  const req = await api('GET', `/v1/requests/${id}`);
+  let req = await api('GET', `/v1/requests/${id}`);
+  setTitle(req.title);
   const mine = session.address && req.owner?.toLowerCase() === session.address.toLowerCase();
-  const parts = [
+  const badge = h('span#request-status', statusBadge(req.status));
+  const facts = h('dl.facts#request-facts');
+  const drawFacts = async (r) => clear(facts, requestFacts(r), await statusFacts(r));
+  await drawFacts(req);
+  const root = h('div.request-page',
     h('p.crumbs', h('a', { href: '#/requests' }, '← All requests')),
-    h('h1', req.title), h('span#request-status', statusBadge(req.status)),
+    h('h1', req.title), badge,
     req.description ? h('p', req.description) : null,
-    requestFacts(req),
+    facts,
     h('section', h('h2', 'Privacy guarantee'), h('p.privacy', privacyWords(req))),
-    h('section', h('h2', 'Who can take part'), h('p', eligibilityWords(req.eligibility)), h('p#enrollment-words', enrollmentWords(req.enrollment))),
-    fieldsTable(req),
-  ];
-  if (mine) parts.push(await ownerPanel(req));
-  else if (session.token && session.is('contributor')) parts.push(await contributePanel(req));
-  else if (!session.token) parts.push(h('p.note', 'Sign in with your wallet as a contributor to take part.'));
-  return parts;
+    h('section', h('h2', 'Who can take part'), h('p', eligibilityWords(req.eligibility)), h('p#enrollment-words', enrollmentWords(req.enrollment)),
+      req.enrollment?.mode === 'attested' ? attestedFacts(req.enrollment) : null),
+    fieldsTable(req));
+  // The page follows the request: re-read every few seconds while it can change (a release
+  // running, counts arriving for its owner), slower for visitors of an open request, never
+  // once it is final. Leaving the page stops it.
+  let panel = null;
+  let timer = null;
+  const final = (st) => ['released', 'failed', 'cancelled'].includes(st);
+  const schedule = () => {
+    clearTimeout(timer);
+    if (final(req.status)) return;
+    timer = setTimeout(tick, req.status === 'closing' ? POLL_CLOSING_MS : mine ? POLL_OWNER_MS : POLL_OPEN_MS);
+  };
+  async function tick() {
+    if (!root.isConnected && started) return;
+    try {
+      const r = await api('GET', `/v1/requests/${id}`);
+      const changed = r.status !== req.status;
+      req = r;
+      if (changed) { clear(badge, statusBadge(r.status)); await drawFacts(r); }
+      await panel?.update?.(r, changed);
+    } catch { /* a failed re-read is retried at the next tick */ }
+    schedule();
+  }
+  let started = false;
+  // After an action of the owner's (close): read again at once.
+  const refresh = () => { clearTimeout(timer); tick(); };
+  if (mine) {
+    panel = await ownerPanel(req, { refresh });
+    root.append(panel);
+  } else if (session.token && session.is('contributor')) root.append(await contributePanel(req));
+  else if (!session.token) root.append(h('p.note', 'Sign in with your wallet as a contributor to take part.'));
+  started = true;
+  schedule();
+  return root;
 }
 
 function anchorFor(seq, anchors) {
@@ -106,7 +216,7 @@ export async function ledger() {
     const tr = h('tr', { dataset: { seq: e.seq } },
       h('th', { scope: 'row' }, String(e.seq)), h('td', e.kind),
       h('td.mono', h('span', { title: e.debit }, short(e.debit, 8)), ' → ', h('span', { title: e.credit }, short(e.credit, 8))),
-      h('td.num', tokens(e.amount)), h('td', when(e.created_at)),
+      h('td.num', amountEl(e.amount)), h('td', when(e.created_at)),
       h('td.mono', { title: e.signature }, short(e.signature, 6)),
       h('td', a ? (a.status === 'confirmed' ? h('span.badge.status-released', `anchored #${a.id}`) : h('span.badge.status-closing', `anchor #${a.id} ${a.status}`)) : h('span.badge', 'not anchored yet')),
       h('td', btn), result);
