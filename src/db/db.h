@@ -569,10 +569,15 @@ json_t *coh_db_request_get(coh_db_pool *p, const char *id, const char *viewer, c
  * "secret_key_wrapped" (hex, or null once shredded). Never send this object to a client.
  */
 json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, coh_err *err);
-/* Requests newest first, filtered (each filter NULL or "" for any), before cursor `before`. */
+/*
+ * Requests newest first by (created_at, id), filtered (each filter NULL or "" for any), after
+ * the cursor (before_us, before_id: the previous page's next; -1 / NULL for none) or before
+ * the time `before` (RFC 3339; the older cursor, to the second): {requests, next} with next
+ * {before_us, before_id} of the page's last request when the page is full, else null.
+ */
 json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *purpose,
-                             const char *owner, const char *before, int limit, const char *viewer,
-                             coh_err *err);
+                             const char *owner, const char *before, long long before_us,
+                             const char *before_id, int limit, const char *viewer, coh_err *err);
 /* A page of the inbox: the operator's floors as exact fractions, the cursor and the limit. */
 struct coh_db_inbox_query {
     unsigned long long min_k;                /* privacy_min_k */

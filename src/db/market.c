@@ -96,22 +96,36 @@ json_t *coh_db_request_get_for_intake(coh_db_pool *p, const char *id, coh_err *e
 }
 
 json_t *coh_db_requests_list(coh_db_pool *p, const char *status, const char *purpose,
-                             const char *owner, const char *before, int limit, const char *viewer,
-                             coh_err *err)
+                             const char *owner, const char *before, long long before_us,
+                             const char *before_id, int limit, const char *viewer, coh_err *err)
 {
-    char lim[12];
+    char lim[12], us[24];
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *params[] = {
-        status ? status : "", purpose ? purpose : "", owner ? owner : "", before ? before : "", lim,
-        viewer ? viewer : ""};
+    snprintf(us, sizeof us, "%lld", before_us);
+    const char *params[] = {status ? status : "",
+                            purpose ? purpose : "",
+                            owner ? owner : "",
+                            before ? before : "",
+                            lim,
+                            viewer ? viewer : "",
+                            before_us >= 0 && before_id ? us : NULL,
+                            before_us >= 0 && before_id ? bare(before_id) : NULL};
+    /* The cursor is (created_at, id) to the microsecond: requests made in the same second as a
+     * page's last one are on the next page, not skipped. */
     return coh_db_json(
         p,
-        "SELECT coalesce(json_agg(request_json(r, $6) ORDER BY r.created_at DESC, r.id), '[]') "
-        "FROM (SELECT * FROM requests r WHERE r.status <> 'draft' "
+        "WITH page AS (SELECT * FROM requests r WHERE r.status <> 'draft' "
         "AND ($1 = '' OR r.status = $1) AND ($2 = '' OR r.purpose = $2) "
         "AND ($3 = '' OR r.owner = $3) AND ($4 = '' OR r.created_at < $4::timestamptz) "
-        "ORDER BY r.created_at DESC, r.id LIMIT $5::int) r",
-        6, params, err);
+        "AND ($7::bigint IS NULL OR (r.created_at, r.id) < (timestamptz 'epoch' + $7::bigint * "
+        "interval '1 microsecond', decode($8, 'hex'))) "
+        "ORDER BY r.created_at DESC, r.id DESC LIMIT $5::int) "
+        "SELECT json_build_object('requests', (SELECT coalesce(json_agg(request_json(r, $6) "
+        "ORDER BY r.created_at DESC, r.id DESC), '[]') FROM (SELECT * FROM page) r), 'next', "
+        "(SELECT json_build_object('before_us', (extract(epoch FROM l.created_at) * "
+        "1000000)::bigint, 'before_id', '0x' || encode(l.id, 'hex')) FROM page l WHERE (SELECT "
+        "count(*) FROM page) = $5::int ORDER BY l.created_at, l.id LIMIT 1))",
+        8, params, err);
 }
 
 /*

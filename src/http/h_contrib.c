@@ -224,25 +224,12 @@ void coh_h_inbox(struct coh_http_req *req)
     if (!coh_http_auth_require(req))
         return;
     long long limit, before_us;
+    char before_id[COH_HASH_HEX_SIZE];
     if (coh_http_query_int(req, "limit", 50, 1, 200, &limit) ||
-        coh_http_query_int(req, "before_us", -1, 0, LLONG_MAX, &before_us))
+        coh_http_query_cursor(req, &before_us, before_id))
         return;
-    char before_id[80] = "";
-    int has_id = coh_http_query_get(req, "before_id", before_id, sizeof before_id) >= 0;
-    uint8_t raw[32];
-    /* The cursor is the pair next held: both or neither. */
-    if ((has_id && (strncmp(before_id, "0x", 2) != 0 ||
-                    coh_hex_decode_exact(raw, sizeof raw, before_id) != 0)) ||
-        has_id != (before_us >= 0)) {
-        const char *name = has_id && before_us < 0 ? "before_us" : "before_id";
-        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
-                             json_pack("{s:s,s:s}", "parameter", name, "in", "query"),
-                             "'before_us' and 'before_id' come together, as the inbox's next "
-                             "gave them ('before_id': 0x and 64 hex digits)");
-        return;
-    }
     struct coh_svc_inbox_page page = {
-        .limit = (int)limit, .before_us = before_us, .before_id = has_id ? before_id : NULL};
+        .limit = (int)limit, .before_us = before_us, .before_id = before_id[0] ? before_id : NULL};
     coh_err err = {0};
     json_t *inbox = coh_svc_inbox(req->app->db, req->app->floors, req->account, &page, &err);
     if (!inbox) {

@@ -158,6 +158,12 @@ int coh_http_query_int(struct coh_http_req *req, const char *name, long long def
                        long long max, long long *out);
 int coh_http_param_int(struct coh_http_req *req, int i, const char *name, long long min,
                        long long max, long long *out);
+/*
+ * A page cursor of (created_at, id), as lists that page newest first give it in `next`:
+ * before_us (microseconds since 1970) and before_id (0x + 64 hex), both or neither. *us = -1 and
+ * id "" when absent. Answers 422 invalid-parameter and returns -1 otherwise.
+ */
+int coh_http_query_cursor(struct coh_http_req *req, long long *us, char id[COH_HASH_HEX_SIZE]);
 const char *coh_http_header(const struct coh_http_req *req, const char *name);
 /* Path parameter by position. */
 const char *coh_http_param(const struct coh_http_req *req, int i);

@@ -347,6 +347,29 @@ int coh_http_param_int(struct coh_http_req *req, int i, const char *name, long l
     return 0;
 }
 
+int coh_http_query_cursor(struct coh_http_req *req, long long *us, char id[COH_HASH_HEX_SIZE])
+{
+    id[0] = '\0';
+    if (coh_http_query_int(req, "before_us", -1, 0, LLONG_MAX, us))
+        return -1;
+    char buf[80] = "";
+    uint8_t raw[32];
+    int has_id = coh_http_query_get(req, "before_id", buf, sizeof buf) >= 0;
+    if ((has_id && (strncmp(buf, "0x", 2) != 0 || coh_hex_decode_exact(raw, sizeof raw, buf))) ||
+        has_id != (*us >= 0)) {
+        const char *name = has_id && *us < 0 ? "before_us" : "before_id";
+        coh_http_problem_ext(req, COH_PROBLEM_INVALID_PARAMETER,
+                             json_pack("{s:s,s:s}", "parameter", name, "in", "query"),
+                             "'before_us' and 'before_id' come together, as the previous page's "
+                             "next gave them ('before_id': 0x and 64 hex digits)");
+        *us = -1;
+        return -1;
+    }
+    if (has_id)
+        coh_hex_encode(id, raw, 32, 1);
+    return 0;
+}
+
 const char *coh_http_header(const struct coh_http_req *req, const char *name)
 {
     return mg_get_header(req->conn, name);

@@ -120,6 +120,27 @@ test('1,000 cheap requests no longer hide a matching request; the pages walk eve
   assert.deepEqual(ids, want, 'every match once, newest first, and none of the 1,006 others');
   assert.equal(pages, 4);
   assert.deepEqual((await walk(srv.base, c.token, 200)).ids, want, 'one page of 200 holds the same');
+
+  // Browsing the attacker's 1,006 requests (made many to a second) page by page with the
+  // list's cursor shows each exactly once; the older cursor, to the second, skipped some.
+  const seen = [];
+  let next = null, skippedByOld = 0;
+  do {
+    const q = new URLSearchParams({ owner: attacker.w.address.toLowerCase(), limit: '50', ...(next ?? {}) });
+    const r = await api(srv.base, 'GET', `/v1/requests?${q}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    seen.push(...r.body.requests.map((x) => x.id));
+    if (r.body.next_before) {
+      const old = await api(srv.base, 'GET', `/v1/requests?${new URLSearchParams({ owner: attacker.w.address.toLowerCase(), limit: '50', before: r.body.next_before })}`);
+      const nextIds = old.body.requests.map((x) => x.id);
+      const upcoming = (await api(srv.base, 'GET', `/v1/requests?${new URLSearchParams({ owner: attacker.w.address.toLowerCase(), limit: '50', ...r.body.next })}`)).body.requests.map((x) => x.id);
+      skippedByOld += upcoming.filter((id) => !nextIds.includes(id)).length;
+    }
+    next = r.body.next;
+  } while (next);
+  assert.equal(seen.length, 1006);
+  assert.equal(new Set(seen).size, 1006, 'each request once');
+  assert.ok(skippedByOld > 0, 'the older cursor, to the second, skips requests of the same second');
 });
 
 test('the inbox refuses a malformed or half cursor and an out-of-range limit', async () => {

@@ -116,7 +116,15 @@ test('contributor: profile, inbox, EIP-712 consent, GPX import, sealed submit; n
   await page.getByLabel('fitness').check();
   await page.getByLabel('academic-research').check();
   await page.getByLabel('Age band').selectOption('35-44');
-  await page.getByLabel('Country (two letters)').fill('de');
+  // Coded fields are chosen from a list: a name that is not a country is refused on the field,
+  // and "Germany" is DE (two letters of it once made GE, Georgia).
+  const country = page.locator('#country');
+  await country.fill('Germania');
+  await page.getByRole('button', { name: 'Save profile' }).click();
+  await page.locator('#country-error').filter({ hasText: /not in the list/ }).waitFor();
+  assert.equal(await country.getAttribute('aria-invalid'), 'true');
+  await country.fill('Germany');
+  await country.press('Enter');
   await page.getByLabel('Sex').selectOption('female');
   await page.getByLabel('Lifetime privacy budget ε (epsilon)').fill('5');
   // Floors of one's own: the k=3 request below still meets a smallest k of 3.

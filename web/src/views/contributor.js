@@ -5,7 +5,7 @@
 import { h, clear, field, tokens, toBase, fromBase, when, relative, messageLine, act, short } from '../util.js';
 import { api, chain } from '../api.js';
 import { session } from '../session.js';
-import { privacyWords, fieldWords, statusBadge, ROLE_WORDS } from '../words.js';
+import { privacyWords, fieldWords, statusBadge, ROLE_WORDS, countryOptions } from '../words.js';
 import { signTypedData } from '../wallet.js';
 import { importFiles, mapToSchema, roundFor, METRICS } from '../importers.js';
 import { seal } from '../seal.js';
@@ -13,6 +13,7 @@ import { keccak256, toUtf8Bytes, verifyTypedData, Signature } from 'ethers';
 import { amountEl, tokenInfo } from '../ui/amount.js';
 import { fieldError, clearErrors, showProblem } from '../ui/form.js';
 import { setTitle } from '../ui/page.js';
+import { searchableSelect } from '../ui/select.js';
 import { accountPill } from '../ui/pill.js';
 
 const AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'];
@@ -39,6 +40,10 @@ export async function profile() {
   const extraPurposes = (cp.purposes ?? []).filter((c) => !PURPOSES.includes(c));
   const msg = messageLine('profile-msg');
   const epsSpent = cp.epsilon_spent ?? '0';
+  // A country by name or code from the ISO list: "Germany" is DE, never the "GE" (Georgia) its
+  // first two letters would make.
+  const countrySel = searchableSelect({ label: 'Country', options: countryOptions(), id: 'country',
+    value: attrs.country ?? '', hint: 'Type the name or the two-letter code; empty: not shared.' });
   const form = h('form#profile-form', { novalidate: true },
     h('section', h('h2', 'You'),
       field('Display name', h('input#display-name', { type: 'text', maxlength: 80, value: p.display_name ?? '', autocomplete: 'nickname' })),
@@ -49,7 +54,7 @@ export async function profile() {
       field('Other kinds (comma-separated)', h('input#categories-other', { type: 'text', value: extraCats.join(', ') })),
       h('div.row',
         field('Age band', h('select#age-band', h('option', { value: '' }, 'Not shared'), AGE_BANDS.map((a) => h('option', { value: a, selected: attrs.age_band === a }, a)))),
-        field('Country (two letters)', h('input#country', { type: 'text', maxlength: 2, value: attrs.country ?? '', autocomplete: 'country', pattern: '[A-Za-z]{2}' })),
+        countrySel,
         field('Sex', h('select#sex', h('option', { value: '' }, 'Not shared'), SEXES.map((s) => h('option', { value: s, selected: attrs.sex === s }, s))))),
       checkGroup('purposes', 'Purposes I accept', PURPOSES, cp.purposes ?? []),
       field('Other purposes (comma-separated)', h('input#purposes-other', { type: 'text', value: extraPurposes.join(', ') })),
@@ -78,8 +83,7 @@ export async function profile() {
     await act(btn, msg, async () => {
       const roles = checked(form, 'roles');
       if (!roles.length) throw new Error('Choose at least one role: contributor, researcher, or both.');
-      const country = form.querySelector('#country').value.trim().toUpperCase();
-      if (country && !/^[A-Z]{2}$/.test(country)) throw new Error('Country must be a two-letter code such as DE or US.');
+      const country = countrySel.validate();
       let minReward;
       try { minReward = toBase(form.querySelector('#min-reward').value); } catch { throw new Error('Minimum reward must be a number of tokens, such as 0.5.'); }
       const attributes = {};

@@ -38,35 +38,25 @@ export async function browse() {
   const list = h('ul.cards.requests');
   const msg = messageLine('browse-msg');
   const status = h('select#filter-status', h('option', { value: '' }, 'Any status'), ['open', 'closing', 'released', 'failed', 'cancelled'].map((s) => h('option', { value: s }, s)));
-  let before = null;
+  let next = null;
   let seq = 0;
   const shown = new Set();
   const more = h('button#more-requests', { type: 'button', hidden: true, onclick: () => load(false) }, 'Show older requests');
-  // One page after another; each request once. The server's cursor is a created_at to the
-  // second, and it lists only what is strictly older: requests created in the same second as
-  // the last one shown would be skipped. So the next page asks from one second later and drops
-  // what is already shown; a page that brings nothing new (a whole page within one second) is
-  // asked again with the largest page the server gives.
+  // One page after another with the server's cursor (created_at and id, to the microsecond);
+  // each request is shown once even if a page is asked twice.
   async function load(reset) {
     const mine = ++seq;
-    if (reset) { clear(list); shown.clear(); before = null; more.hidden = true; }
+    if (reset) { clear(list); shown.clear(); next = null; more.hidden = true; }
     await act(more, msg, async () => {
-      const get = (b, limit = 20) => api('GET', '/v1/requests', { query: { status: status.value, before: b, limit }, auth: false });
-      const overlap = before ? new Date(Date.parse(before) + 1000).toISOString() : null;
-      let r = await get(overlap);
-      let fresh = r.requests.filter((q) => !shown.has(q.id));
-      if (before && !fresh.length && r.requests.length) {
-        r = await get(overlap, 200);
-        fresh = r.requests.filter((q) => !shown.has(q.id));
-      }
+      const r = await api('GET', '/v1/requests', { query: { status: status.value, limit: 20, ...(next ?? {}) }, auth: false });
       if (mine !== seq) return;
-      for (const req of fresh) {
+      for (const req of r.requests.filter((q) => !shown.has(q.id))) {
         shown.add(req.id);
         list.append(requestCard(req));
       }
       msg.progress(list.children.length ? '' : 'No requests match.');
-      before = r.next_before;
-      more.hidden = !before || !fresh.length;
+      next = r.next;
+      more.hidden = !next;
     });
   }
   status.addEventListener('change', () => load(true));
