@@ -671,7 +671,8 @@ COH_WUR int coh_db_attestation_revocations_put(int *listed, long *added, coh_db_
 /* *revoked = 1 when issuer has revoked attestation uid in a signed list. */
 COH_WUR int coh_db_attestation_revoked(int *revoked, coh_db_pool *p, const char *issuer,
                                        const uint8_t uid[32], coh_err *err);
-/* *live = 1 when contributor's attested subject on request id is bound and not expired. */
+/* *live = 1 when contributor's attested subject on request id is bound, its attestation not
+ * expired and not in its issuer's signed revocation list since. */
 COH_WUR int coh_db_attested_live(int *live, coh_db_pool *p, const char *id,
                                  const char *contributor, coh_err *err);
 /*

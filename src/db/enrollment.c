@@ -72,9 +72,10 @@ int coh_db_attested_live(int *live, coh_db_pool *p, const char *id, const char *
     *live = 0;
     const char *params[] = {bare(id), contributor};
     PGresult *r = coh_db_query(p,
-                               "SELECT 1 FROM attested_subjects WHERE request_id = decode($1, "
+                               "SELECT 1 FROM attested_subjects s WHERE request_id = decode($1, "
                                "'hex') AND contributor = $2 AND (expires_at IS NULL OR expires_at "
-                               "> now())",
+                               "> now()) AND NOT EXISTS (SELECT 1 FROM attestation_revocations v "
+                               "WHERE v.issuer = s.issuer AND v.uid = s.attestation_uid)",
                                2, params, err);
     if (!r)
         return err->code;

@@ -31,7 +31,8 @@ int coh_svc_contribute(coh_db_pool *db, const coh_secbuf *master, const char *id
     /* Invite requests take records only from a wallet whose code is still live: a code the
      * researcher revoked stops a contribution not yet made (one already accepted stays, so a
      * revocation cannot be used to learn whose record it was). Attested ones only from a wallet
-     * whose subject is bound and whose attestation has not expired since. */
+     * whose subject is bound and whose attestation has not expired nor been revoked in its
+     * issuer's signed list since. */
     const char *mode = coh_market_enrollment_mode(v);
     int invite = strcmp(mode, "invite") == 0, attested = strcmp(mode, "attested") == 0;
     if (invite || attested) {
@@ -46,8 +47,8 @@ int coh_svc_contribute(coh_db_pool *db, const coh_secbuf *master, const char *id
                                  "code is not live (never redeemed, or revoked by the "
                                  "researcher): consent again with a valid code"
                                : "this request takes attested contributors and your attestation "
-                                 "is not live (never presented, or expired since): consent again "
-                                 "with a valid one");
+                                 "is not live (never presented, or expired or revoked since): "
+                                 "consent again with a valid one");
             return coh_err_reason(err, invite ? "invite-code-required" : "attestation-required");
         }
     }

@@ -283,6 +283,10 @@ test('an issuer-signed revocation list refuses a revoked attestation; only liste
   assert.deepEqual(ok.body, { issuer: issuer.address.toLowerCase(), uids: 1, revoked_now: 1 });
   assert.equal((await list(issuer, issuer.address, [a.uid])).body.revoked_now, 0);
   refused(await consentTo(gone, a), 403, 'attestation-refused', /revoked this attestation \(its signed revocation list\)/);
-  const fine = await consentTo(kept, await make(issuer, kept.w.address));
+  const keptAttestation = await make(issuer, kept.w.address);
+  const fine = await consentTo(kept, keptAttestation);
   assert.equal(fine.status, 201, JSON.stringify(fine.body));
+  // Revoked after the consent, before the record: the contribution is refused.
+  assert.equal((await list(issuer, issuer.address, [keptAttestation.uid])).status, 200);
+  refused(await contribute(srv.base, kept.token, req, { age: 33 }), 403, 'attestation-required', /expired or revoked since/);
 });
