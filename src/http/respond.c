@@ -136,10 +136,12 @@ static void send_problem_v(struct coh_http_req *req, enum coh_problem id, const 
     char detail[512];
     vsnprintf(detail, sizeof detail, fmt, ap);
     utf8_mend(detail);
-    char type[96];
+    char type[96], instance[512];
     snprintf(type, sizeof type, "urn:cohort:problem:%s", t->slug);
+    snprintf(instance, sizeof instance, "%s", req->path ? req->path : "");
+    utf8_mend(instance); /* the decoded path: /v1/x%FF is not UTF-8 */
     json_t *p = json_pack("{s:s,s:s,s:i,s:s,s:s}", "type", type, "title", t->title, "status",
-                          t->status, "detail", detail, "instance", req->path);
+                          t->status, "detail", detail, "instance", instance);
     if (p && extra)
         json_object_update(p, extra);
     json_decref(extra);
@@ -350,7 +352,8 @@ int coh_http_param_int(struct coh_http_req *req, int i, const char *name, long l
 int coh_http_query_cursor(struct coh_http_req *req, long long *us, char id[COH_HASH_HEX_SIZE])
 {
     id[0] = '\0';
-    if (coh_http_query_int(req, "before_us", -1, 0, LLONG_MAX, us))
+    /* At most 9999-12-31 in microseconds: PostgreSQL's intervals end there (beyond: 22008). */
+    if (coh_http_query_int(req, "before_us", -1, 0, 253402300799999999LL, us))
         return -1;
     char buf[80] = "";
     uint8_t raw[32];

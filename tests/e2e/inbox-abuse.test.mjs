@@ -143,21 +143,31 @@ test('1,000 cheap requests no longer hide a matching request; the pages walk eve
   assert.ok(skippedByOld > 0, 'the older cursor, to the second, skips requests of the same second');
 });
 
-test('the inbox refuses a malformed or half cursor and an out-of-range limit', async () => {
+test('the inbox and the request list refuse a malformed, half or out-of-range cursor and limit', async () => {
   const c = await account(srv, ['contributor'], contributorProfile);
   const id = `0x${'ab'.repeat(32)}`;
-  for (const [q, param] of [
-    ['limit=0', 'limit'], ['limit=201', 'limit'], ['limit=1e2', 'limit'],
-    ['before_us=-1&before_id=' + id, 'before_us'], ['before_us=12x&before_id=' + id, 'before_us'],
-    [`before_id=${id}`, 'before_us'], ['before_us=5', 'before_id'],
-    ['before_us=5&before_id=0x1234', 'before_id'], [`before_us=5&before_id=${'ab'.repeat(32)}`, 'before_id'],
-  ]) {
-    const r = await api(srv.base, 'GET', `/v1/me/inbox?${q}`, { token: c.token });
-    assert.equal(r.status, 422, q);
-    assert.equal(r.body.type, 'urn:cohort:problem:invalid-parameter', q);
-    assert.equal(r.body.parameter, param, q);
-    assert.equal(r.body.in, 'query', q);
+  for (const path of ['/v1/me/inbox', '/v1/requests']) {
+    for (const [q, param] of [
+      ['limit=0', 'limit'], ['limit=201', 'limit'], ['limit=1e2', 'limit'],
+      ['before_us=-1&before_id=' + id, 'before_us'], ['before_us=12x&before_id=' + id, 'before_us'],
+      // Past 9999 (PostgreSQL's intervals end there: this was a 503 from the database).
+      ['before_us=9223372036854775807&before_id=' + id, 'before_us'],
+      [`before_id=${id}`, 'before_us'], ['before_us=5', 'before_id'],
+      ['before_us=5&before_id=0x1234', 'before_id'], [`before_us=5&before_id=${'ab'.repeat(32)}`, 'before_id'],
+    ]) {
+      const r = await api(srv.base, 'GET', `${path}?${q}`, { token: c.token });
+      assert.equal(r.status, 422, `${path}?${q}`);
+      assert.equal(r.body.type, 'urn:cohort:problem:invalid-parameter', q);
+      assert.equal(r.body.parameter, param, q);
+      assert.equal(r.body.in, 'query', q);
+    }
+    const last = await api(srv.base, 'GET', `${path}?before_us=253402300799999999&before_id=${id}`, { token: c.token });
+    assert.equal(last.status, 200, `${path}: the last microsecond of 9999 is a cursor`);
   }
+  // A path that is not UTF-8 once decoded: a problem body all the same, the path mended.
+  const odd = await api(srv.base, 'GET', '/v1/x%FF');
+  assert.equal(odd.status, 404);
+  assert.equal(odd.body.instance, '/v1/x?');
   const far = await api(srv.base, 'GET', `/v1/me/inbox?before_us=0&before_id=${id}`, { token: c.token });
   assert.equal(far.status, 200);
   assert.deepEqual(far.body.requests, [], 'nothing is older than the epoch');

@@ -183,4 +183,14 @@ test('GET /v1/chain without a chain: token and anchoring null; a node that canno
     assert.deepEqual(r.body.token, { address: token, symbol: null, decimals: null });
     assert.equal(r.body.anchoring.interval_seconds, 1);
   } finally { await down.stop(); }
+  // A token whose symbol() is no showable text (here every call answers the word 18): the
+  // symbol is null, the decimals every amount depends on are still read.
+  const odd = `0x${'fe'.repeat(20)}`;
+  await s.anvil.provider.send('anvil_setCode', [odd, '0x601260005260206000f3']);
+  const weird = await startCohortd({ ...s.env, COHORT_TOKEN_CONTRACT: odd, COHORT_TOKEN_CODE_HASH: '' });
+  try {
+    const r = await api(weird.base, 'GET', '/v1/chain');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.token, { address: odd, symbol: null, decimals: 18 });
+  } finally { await weird.stop(); }
 });

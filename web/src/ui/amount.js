@@ -16,7 +16,9 @@ export function tokenInfo() {
     const t = c?.token ?? {};
     current = {
       address: t.address ?? c?.contracts?.token ?? null,
-      symbol: t.symbol || FALLBACK.symbol,
+      // A token whose symbol cannot be shown (the server says null) gets a neutral word,
+      // not another token's symbol.
+      symbol: t.symbol || (t.address ? 'tokens' : FALLBACK.symbol),
       decimals: Number.isInteger(t.decimals) ? t.decimals : FALLBACK.decimals,
       chain: c ?? null,
     };
