@@ -346,10 +346,15 @@ test('browse: "Show older requests" only when there are more, each request liste
     assert.ok(ids.length >= 23);
     assert.equal(await more.isHidden(), true);
     // A filter: released requests only, the button only when there are more than a page.
-    await pg.locator('#filter-status').selectOption('released');
-    await pg.waitForFunction(() => [...document.querySelectorAll('.request-card')].every((c) => /Released/.test(c.innerText)));
     const released = (await api(srv.base, 'GET', '/v1/requests?status=released&limit=200')).body.requests.length;
     assert.ok(released >= 2);
+    await pg.locator('#filter-status').selectOption('released');
+    // Wait for the filtered page itself: the list is emptied first, and "every card says
+    // Released" holds for an empty list too.
+    await pg.waitForFunction((want) => {
+      const cards = [...document.querySelectorAll('.request-card')];
+      return cards.length === want && cards.every((c) => /Released/.test(c.innerText));
+    }, Math.min(released, 20));
     assert.equal(await pg.locator('.request-card').count(), Math.min(released, 20));
     assert.equal(await more.isVisible(), released >= 20);
     await page(v, 'browse-phone');
