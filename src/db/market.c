@@ -428,6 +428,13 @@ int coh_db_consent_put(coh_db_pool *p, const char *id, const char *contributor,
         "SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM ins), (SELECT attested FROM r), "
         "(SELECT count(*) FROM s_old)",
         12, params, err);
+    if (!r && att && err->code == COH_ERR_CONFLICT) {
+        /* The one unique constraint left to trip: this wallet binding two subjects at once. */
+        coh_err_set(err, COH_ERR_CONFLICT,
+                    "this wallet is enrolling in this request with an attestation of another "
+                    "subject at the same time; one wallet stands for one person");
+        return coh_err_reason(err, "attestation-subject-taken");
+    }
     if (!r)
         return err->code;
     int open = atoi(PQgetvalue(r, 0, 0)) == 1, stored = atoi(PQgetvalue(r, 0, 1)) == 1;

@@ -182,6 +182,11 @@ test('one person, one contribution: the same subject from a second wallet is ref
   assert.equal((await consentWith(first, await attest(issuer, first.w.address, { subject }))).status, 201);
   refused(await consentWith(first, await attest(issuer, first.w.address)), 409, 'attestation-subject-taken',
     /another subject/);
+  // One wallet sending two subjects at once: one is taken, the other refused by name.
+  const racer = await contributor();
+  const both = await Promise.all([attest(issuer, racer.w.address), attest(issuer, racer.w.address)].map(async (a) => consentWith(racer, await a)));
+  assert.deepEqual(both.map((r) => r.status).sort(), [201, 409], JSON.stringify(both.map((r) => r.body)));
+  assert.equal(both.find((r) => r.status === 409).body.type, 'urn:cohort:problem:attestation-subject-taken');
   // The researcher's view of the request names nobody and no subject.
   const seen = JSON.stringify((await api(srv.base, 'GET', `/v1/requests/${request.id}`, { token: rtoken })).body);
   for (const who of [first.address, second.address]) assert.ok(!seen.includes(who.slice(2)));

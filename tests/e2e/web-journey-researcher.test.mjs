@@ -192,6 +192,14 @@ test('desktop: the composer in steps, inline errors, Germany as DE, the DP noise
   assert.equal(await pg.getByLabel('Reward per contribution').inputValue(), '2.5');
   await next(p);
   await at(p, 'Review');
+  // The done steps of the stepper lead back, by keyboard too: focus, Enter.
+  const toReward = pg.getByRole('button', { name: 'Return to step 5: Reward' });
+  await toReward.focus();
+  await pg.keyboard.press('Enter');
+  await at(p, 'Reward and timing');
+  assert.equal(await pg.getByRole('button', { name: /^Return to step 5/ }).count(), 0, 'the current step is not a way back');
+  await next(p);
+  await at(p, 'Review');
   await pg.getByRole('button', { name: 'Post request and lock escrow' }).click();
   await pg.locator('#owner-panel').waitFor();
   const sent = JSON.parse(p.bodies.find((b) => b.method === 'POST' && b.url.endsWith('/v1/requests')).body);

@@ -333,6 +333,19 @@ export async function compose() {
     STEPS.forEach((_, j) => steps.set(j, j < i ? 'done' : j === i ? 'active' : 'todo'));
     // The stepper's spinner is for work in progress; here the active step waits for the person.
     steps.el.querySelector('.spinner')?.remove();
+    // Done steps are links back, for the keyboard too (Enter or Space, like a button).
+    [...steps.el.children].forEach((li, j) => {
+      const label = li.querySelector('.step-label');
+      if (j < i) {
+        label.tabIndex = 0;
+        label.setAttribute('role', 'button');
+        label.setAttribute('aria-label', `Return to step ${j + 1}: ${STEPS[j]}`);
+      } else {
+        label.removeAttribute('tabindex');
+        label.removeAttribute('role');
+        label.removeAttribute('aria-label');
+      }
+    });
     back.hidden = i === 0;
     next.hidden = i === STEPS.length - 1;
     post.hidden = i !== STEPS.length - 1;
@@ -362,11 +375,13 @@ export async function compose() {
     focusStep();
   }));
   // Clicking a done step in the stepper goes back to it.
-  steps.el.addEventListener('click', (ev) => {
+  const backTo = (ev) => {
     const li = ev.target.closest('li');
     const i = li ? [...li.parentElement.children].indexOf(li) : -1;
-    if (i >= 0 && i < cur) { clearErrors(form); show(i); focusStep(); }
-  });
+    if (i >= 0 && i < cur) { ev.preventDefault(); clearErrors(form); show(i); focusStep(); }
+  };
+  steps.el.addEventListener('click', backTo);
+  steps.el.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') backTo(ev); });
 
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
