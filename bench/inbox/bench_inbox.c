@@ -14,6 +14,7 @@
  * Each: p50 and p99 in milliseconds over ITERATIONS calls after 10 warm-up calls, and how many
  * matching requests the first page shows.
  */
+#include "../bench_sink.h"
 #include "db/db.h"
 #include "market/market.h"
 #include "svc/svc.h"
@@ -139,23 +140,6 @@ static json_t *old_inbox(coh_db_pool *db, const coh_market_floors *floors, const
 }
 
 /* ---- HTTP, one keep-alive handle ---------------------------------------------------------- */
-struct sink {
-    char *buf;
-    size_t len;
-};
-
-static size_t sink_write(char *d, size_t sz, size_t n, void *u)
-{
-    struct sink *s = u;
-    char *b = realloc(s->buf, s->len + sz * n + 1);
-    if (!b)
-        return 0;
-    memcpy(b + s->len, d, sz * n);
-    s->buf = b;
-    s->len += sz * n;
-    s->buf[s->len] = '\0';
-    return sz * n;
-}
 
 static int cmp_double(const void *a, const void *b)
 {

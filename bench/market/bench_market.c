@@ -28,6 +28,7 @@
  * made and escrowed by cohortd itself. Results go to stdout as name=value lines; run.sh
  * formats the tables. Seeding uses every core; the load runs in one thread.
  */
+#include "../bench_sink.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "db/db.h"
@@ -169,23 +170,6 @@ static void token_new(char token[69], char hash_hex[65])
 }
 
 /* ---- HTTP (one easy call, for setup) ------------------------------------------------------ */
-struct sink {
-    char *buf;
-    size_t len;
-};
-
-static size_t sink_write(char *d, size_t sz, size_t n, void *u)
-{
-    struct sink *s = u;
-    char *b = realloc(s->buf, s->len + sz * n + 1);
-    if (!b)
-        return 0;
-    memcpy(b + s->len, d, sz * n);
-    s->buf = b;
-    s->len += sz * n;
-    s->buf[s->len] = '\0';
-    return sz * n;
-}
 
 static json_t *http_json(long *status, const char *url, const char *token, const char *body)
 {

@@ -111,12 +111,8 @@ json_t *coh_svc_consent_view(json_t *stored, const json_t *v, const char *accoun
     return stored;
 }
 
-static int refuse(coh_err *err, int code, const char *reason, const char *fmt, const char *a,
-                  const char *b)
-{
-    coh_err_set(err, code, fmt, a, b);
-    return coh_err_reason(err, reason);
-}
+/* A refusal the contributor can act on, named by its problem type (coh_err_reason). */
+#define REFUSE(code, reason, ...) (coh_err_set(err, code, __VA_ARGS__), coh_err_reason(err, reason))
 
 /*
  * Has the issuer revoked the attestation off chain (EAS revokeOffchain)? Asked of the operator's
@@ -173,56 +169,50 @@ static int check_attestation(struct coh_db_attested *out, coh_db_pool *db, const
     const json_t *enrol = json_object_get(v, "enrollment");
     const char *subject = json_string_value(json_object_get(enrol, "subject"));
     if (!file || json_is_null(file))
-        return refuse(err, COH_ERR_FORBIDDEN, "attestation-required",
+        return REFUSE(COH_ERR_FORBIDDEN, "attestation-required",
                       "this request takes attested contributors only: send an attestation from "
-                      "one of its issuers (\"attestation\") with your consent%s%s",
-                      "", "");
+                      "one of its issuers (\"attestation\") with your consent");
     if (coh_market_eas_domain(&ed, v) != 0 || !subject ||
         coh_hex_decode_exact(want, 32, json_string_value(json_object_get(enrol, "schema_uid"))) ||
         coh_crypto_address_parse(me, account) != 0)
         return coh_err_set(err, COH_ERR_INVALID, "malformed request data");
     if (coh_crypto_eas_read(&a, file, &ed, &e) != 0)
-        return refuse(err, COH_ERR_INVALID, "attestation-invalid", "%s%s", e.msg, "");
-    char who[COH_ADDR_HEX_SIZE], when[32];
+        return REFUSE(COH_ERR_INVALID, "attestation-invalid", "%s", e.msg);
+    char who[COH_ADDR_HEX_SIZE];
+    const char *unaccepted = NULL;
     int rc = 0;
     json_t *values = NULL;
     uint64_t rev = 0;
     int listed = 0;
     coh_hex_encode(who, a.signer, 20, 1);
     if (memcmp(a.schema, want, 32) != 0) {
-        rc = refuse(err, COH_ERR_INVALID, "attestation-invalid",
-                    "the attestation is of another schema than this request's (%.66s)%s",
-                    json_string_value(json_object_get(enrol, "schema_uid")), "");
+        rc = REFUSE(COH_ERR_INVALID, "attestation-invalid",
+                    "the attestation is of another schema than this request's (%.66s)",
+                    json_string_value(json_object_get(enrol, "schema_uid")));
     } else if (!coh_market_attestation_issuer(v, a.signer)) {
-        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
-                    "the attestation is signed by %s, which is not one of this request's "
-                    "issuers%s",
-                    who, "");
+        rc = REFUSE(COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the attestation is signed by %s, which is not one of this request's issuers",
+                    who);
     } else if (memcmp(a.recipient, me, 20) != 0) {
-        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
+        rc = REFUSE(COH_ERR_FORBIDDEN, "attestation-refused",
                     "the attestation was made for another wallet; ask the issuer for one naming "
-                    "yours%s%s",
-                    "", "");
+                    "yours");
     } else if (a.time > (uint64_t)now_s + 300) {
-        rc = refuse(err, COH_ERR_INVALID, "attestation-invalid",
-                    "the attestation is dated in the future%s%s", "", "");
+        rc = REFUSE(COH_ERR_INVALID, "attestation-invalid", "the attestation is dated in the future");
     } else if (a.expiration_time && a.expiration_time <= (uint64_t)now_s) {
-        snprintf(when, sizeof when, "%llu", (unsigned long long)a.expiration_time);
-        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
-                    "the attestation expired (at %s, unix time); ask the issuer for a new one%s",
-                    when, "");
+        rc = REFUSE(COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the attestation expired (at %llu, unix time); ask the issuer for a new one",
+                    (unsigned long long)a.expiration_time);
     } else if ((rc = coh_market_attestation_values(&values, v, a.data, a.data_len, &e)) != 0) {
-        rc = refuse(err, COH_ERR_INVALID, "attestation-invalid", "%s%s", e.msg, "");
-    } else if (coh_market_attested_mismatch(v, values)) {
-        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
-                    "the attestation's %s is not one this request accepts%s",
-                    coh_market_attested_mismatch(v, values), "");
+        rc = REFUSE(COH_ERR_INVALID, "attestation-invalid", "%s", e.msg);
+    } else if ((unaccepted = coh_market_attested_mismatch(v, values)) != NULL) {
+        rc = REFUSE(COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the attestation's %s is not one this request accepts", unaccepted);
     } else if ((rc = coh_db_attestation_revoked(&listed, db, who, a.uid, err)) == 0 && listed) {
-        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
-                    "the issuer revoked this attestation (its signed revocation list)%s%s", "", "");
+        rc = REFUSE(COH_ERR_FORBIDDEN, "attestation-refused",
+                    "the issuer revoked this attestation (its signed revocation list)");
     } else if (!rc && (rc = revoked_at(&rev, d, &ed, &a, err)) == 0 && rev) {
-        rc = refuse(err, COH_ERR_FORBIDDEN, "attestation-refused",
-                    "the issuer revoked this attestation%s%s", "", "");
+        rc = REFUSE(COH_ERR_FORBIDDEN, "attestation-refused", "the issuer revoked this attestation");
     }
     if (!rc && !d->master)
         rc = coh_err_set(err, COH_ERR_UNAVAILABLE, "no master key");

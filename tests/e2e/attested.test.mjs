@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ethers, Wallet } from 'ethers';
 import { startCohortd, api, LOW_FLOORS, ROOT } from './helpers.mjs';
-import { signIn, newContributor, contribute } from './market-helpers.mjs';
+import { signIn, newContributor, contribute, cliContributor } from './market-helpers.mjs';
 import { startAnvil } from './chain-anvil.mjs';
 
 const require = createRequire(import.meta.url);
@@ -214,15 +214,10 @@ test('a request naming no EAS domain takes the operator\'s; a schema with arrays
 // The CLI: its own terms check agrees on an attested request, and --attestation sends the file.
 test('cohort contribute sends an attestation file with the consent', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'coh-attested-'));
-  const key = join(dir, 'key'), rec = join(dir, 'record.json'), file = join(dir, 'attestation.json');
+  const rec = join(dir, 'record.json'), file = join(dir, 'attestation.json');
   try {
-    assert.equal((await srv.cli(['keys', 'new', '--out', key])).code, 0);
+    const { key, token } = await cliContributor(srv, dir, PURPOSE);
     const me = new Wallet(`0x${readFileSync(key, 'utf8').trim()}`);
-    const si = await srv.cli(['sign-in', '--url', srv.base, '--key', key]);
-    assert.equal(si.code, 0, si.stderr);
-    const token = si.stdout.trim();
-    const p = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: { roles: ['contributor'], consent_profile: { purposes: [PURPOSE] } } });
-    assert.equal(p.status, 200, JSON.stringify(p.body));
     writeFileSync(rec, JSON.stringify({ age: 51 }));
     const args = ['contribute', '--request', request.id, '--record', rec, '--url', srv.base, '--token', token, '--key', key];
     const without = await srv.cli(args);

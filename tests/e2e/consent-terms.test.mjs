@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet, keccak256, toUtf8Bytes, verifyTypedData } from 'ethers';
 import { startCohortd, api } from './helpers.mjs';
-import { signIn, contribute } from './market-helpers.mjs';
+import { signIn, contribute, cliContributor } from './market-helpers.mjs';
 
 const REWARD = 10n ** 18n;
 const PURPOSE = `consent-terms-${process.pid}`;
@@ -246,13 +246,9 @@ test('a stored wave-1 consent keeps verifying as version 1, and stays live', asy
 
 test('cohort contribute computes the terms itself and refuses a consent over other terms', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'coh-consent-'));
-  const key = join(dir, 'key'), rec = join(dir, 'record.json');
+  const rec = join(dir, 'record.json');
   try {
-    assert.equal((await srv.cli(['keys', 'new', '--out', key])).code, 0);
-    const si = await srv.cli(['sign-in', '--url', srv.base, '--key', key]);
-    assert.equal(si.code, 0, si.stderr);
-    const token = si.stdout.trim();
-    assert.equal((await api(srv.base, 'PUT', '/v1/me/profile', { token, json: { consent_profile: { purposes: [PURPOSE] } } })).status, 200);
+    const { key, token } = await cliContributor(srv, dir, PURPOSE);
     writeFileSync(rec, JSON.stringify({ age: 40, diagnosis: 'b' }));
     const r = req.k5;
 

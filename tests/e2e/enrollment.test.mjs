@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet, keccak256, toUtf8Bytes } from 'ethers';
 import { startCohortd, api, LOW_FLOORS } from './helpers.mjs';
-import { signIn, newContributor, contribute, closeAndRelease } from './market-helpers.mjs';
+import { signIn, newContributor, contribute, closeAndRelease, cliContributor } from './market-helpers.mjs';
 
 const REWARD = 10n ** 18n;
 const PURPOSE = `enrollment-${process.pid}`;
@@ -222,14 +222,9 @@ test('cohort contribute signs an invite request\'s terms and sends its code', as
   const created = await api(srv.base, 'POST', '/v1/requests', { token: rtoken, json: body({ enrollment: { mode: 'invite', codes: 2 } }) });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const dir = mkdtempSync(join(tmpdir(), 'coh-invite-'));
-  const key = join(dir, 'key'), rec = join(dir, 'record.json');
+  const rec = join(dir, 'record.json');
   try {
-    assert.equal((await srv.cli(['keys', 'new', '--out', key])).code, 0);
-    const si = await srv.cli(['sign-in', '--url', srv.base, '--key', key]);
-    assert.equal(si.code, 0, si.stderr);
-    const token = si.stdout.trim();
-    const p = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: { roles: ['contributor'], consent_profile: { purposes: [PURPOSE] } } });
-    assert.equal(p.status, 200, JSON.stringify(p.body));
+    const { key, token } = await cliContributor(srv, dir, PURPOSE);
     writeFileSync(rec, JSON.stringify({ age: 44 }));
     const args = ['contribute', '--request', created.body.id, '--record', rec, '--url', srv.base, '--token', token, '--key', key];
     const without = await srv.cli(args);

@@ -3,6 +3,7 @@
 import { SiweMessage } from 'siwe';
 import sodium from 'libsodium-wrappers';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { api } from './helpers.mjs';
 
@@ -180,4 +181,18 @@ export async function newContributor(base, purpose) {
   } });
   if (r.status !== 200) throw new Error(`profile: ${r.status} ${JSON.stringify(r.body)}`);
   return { w, token, address: w.address.toLowerCase() };
+}
+
+// A contributor as the CLI makes one: a key file in dir (`cohort keys new`), a token from
+// `cohort sign-in`, a profile accepting purpose. {key, token}.
+export async function cliContributor(srv, dir, purpose) {
+  const key = join(dir, 'key');
+  const made = await srv.cli(['keys', 'new', '--out', key]);
+  if (made.code !== 0) throw new Error(`keys new: ${made.stderr}`);
+  const si = await srv.cli(['sign-in', '--url', srv.base, '--key', key]);
+  if (si.code !== 0) throw new Error(`sign-in: ${si.stderr}`);
+  const token = si.stdout.trim();
+  const p = await api(srv.base, 'PUT', '/v1/me/profile', { token, json: { roles: ['contributor'], consent_profile: { purposes: [purpose] } } });
+  if (p.status !== 200) throw new Error(`profile: ${p.status} ${JSON.stringify(p.body)}`);
+  return { key, token };
 }

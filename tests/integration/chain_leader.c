@@ -7,36 +7,13 @@
  * the lock on at the other's next poll. Prints "ok"/"not ok" lines and "N passed, N failed".
  */
 #include "db/db.h"
+#include "own_database.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int g_pass, g_fail;
-#define CHECK(name, cond)                                                                          \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            g_pass++;                                                                              \
-            printf("ok - %s\n", name);                                                             \
-        } else {                                                                                   \
-            g_fail++;                                                                              \
-            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__);                             \
-        }                                                                                          \
-    } while (0)
-
-static int admin(const char *base, const char *sql)
-{
-    PGconn *pg = PQconnectdb(base);
-    PGresult *r = PQstatus(pg) == CONNECTION_OK ? PQexec(pg, sql) : NULL;
-    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        fprintf(stderr, "%s: %s", sql, PQerrorMessage(pg));
-    PQclear(r);
-    PQfinish(pg);
-    return ok ? 0 : -1;
-}
 
 /* The first column of the first row of sql, as text ("" when none). */
 static void query1(coh_db_pool *db, const char *sql, char *out, size_t cap)
@@ -155,21 +132,8 @@ static void run(coh_db_pool *db)
     CHECK("a process without a handle runs no chain worker", coh_db_chain_leader() == -1);
 }
 
-int main(void)
+static int run_on(const char *url)
 {
-    const char *base = getenv("COH_TEST_DATABASE_URL");
-    if (!base)
-        return fprintf(stderr, "COH_TEST_DATABASE_URL is not set\n"), 1;
-    const char *p = strstr(base, "dbname=");
-    if (!p)
-        return fprintf(stderr, "COH_TEST_DATABASE_URL needs dbname=\n"), 1;
-    char dbname[64], url[1024], sql[160];
-    snprintf(dbname, sizeof dbname, "coh_leader_it_%d", (int)getpid());
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname); /* the name is ours */
-    if (admin(base, sql) != 0)
-        return 1;
-    snprintf(url, sizeof url, "%.*sdbname=%s%s", (int)(p - base), base, dbname,
-             p + strcspn(p, " "));
     coh_db_pool *db = NULL;
     coh_err err = {0};
     int applied = 0, rc = 1;
@@ -181,8 +145,12 @@ int main(void)
         rc = 0;
     }
     coh_db_pool_free(db);
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", dbname);
-    admin(base, sql);
+    return rc;
+}
+
+int main(void)
+{
+    int rc = it_with_own_database("coh_leader_it", run_on);
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return rc || g_fail ? 1 : 0;
 }

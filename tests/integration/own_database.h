@@ -1,5 +1,6 @@
 /*
- * own_database: what the C integration programs (ledger_stress, inbox_match) share: a database
+ * own_database: what the C integration programs (ledger_stress, inbox_match, svc_flows,
+ * chain_leader) share: a database
  * of their own, created beside COH_TEST_DATABASE_URL's and dropped after the run, and TAP-like
  * "ok"/"not ok" lines counted in g_pass and g_fail.
  */
@@ -60,7 +61,10 @@ static int it_with_own_database(const char *prefix, int (*run)(const char *url))
     snprintf(url, sizeof url, "%.*sdbname=%s%s", (int)(p - base), base, dbname,
              p + strcspn(p, " "));
     int rc = run(url);
-    it_admin(base, "DROP DATABASE", dbname);
+    /* FORCE: a program may leave a backend behind (chain_leader has one terminated). */
+    char drop[96];
+    snprintf(drop, sizeof drop, "%s WITH (FORCE)", dbname);
+    it_admin(base, "DROP DATABASE", drop);
     return rc;
 }
 
