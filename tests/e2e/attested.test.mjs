@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ethers, Wallet } from 'ethers';
 import { startCohortd, api, LOW_FLOORS, ROOT } from './helpers.mjs';
-import { signIn, newContributor, contribute, cliContributor } from './market-helpers.mjs';
+import { signIn, newContributor, contribute, cliContributor, superuserSql } from './market-helpers.mjs';
 import { startAnvil } from './chain-anvil.mjs';
 
 const require = createRequire(import.meta.url);
@@ -276,6 +276,9 @@ test('an issuer-signed revocation list refuses a revoked attestation; only liste
   // A stranger's key, for the issuer's uid: refused; a stranger listing its own: refused too.
   refused(await list(stranger, issuer.address, [a.uid]), 403, 'forbidden', /not the issuer's signature/);
   refused(await list(stranger, stranger.address, [a.uid]), 403, 'forbidden', /not an issuer any attested request lists/);
+  // Refused means not stored: a stranger's keys cannot fill the table.
+  assert.equal(superuserSql(process.env.COH_TEST_DATABASE_URL,
+    `SELECT count(*) FROM attestation_revocations WHERE issuer = '${stranger.address.toLowerCase()}'`), '0');
   const bad = await api(srv.base, 'POST', '/v1/attestations/revocations', { json: { issuer: issuer.address, uids: ['0x12'], time: 1, signature: '0x00' } });
   assert.equal(bad.status, 422, JSON.stringify(bad.body));
   const ok = await list(issuer, issuer.address, [a.uid]);
