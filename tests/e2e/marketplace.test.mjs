@@ -254,7 +254,13 @@ test('distinct refusals, one consent shape, sealed as hex or (deprecated) base64
   // ... also a base64 record that happens to begin with "0x" (about one in 4,096): it is not
   // read as hex unless all of it is hex.
   let ox;
-  for (let i = 0; i < 200000 && !ox?.startsWith('0x'); i++) ox = await seal(a.rec, req.public_key, { base64: true });
+  // The search awaits only settled promises, which would starve the event loop: the pooled
+  // connection's close by cohortd (idle > 5 s) would go unseen and the next fetch would write
+  // to a dead socket ("fetch failed" in a CI run). Yield to it now and then.
+  for (let i = 0; i < 200000 && !ox?.startsWith('0x'); i++) {
+    if (i % 256 === 0) await new Promise((r) => setImmediate(r));
+    ox = await seal(a.rec, req.public_key, { base64: true });
+  }
   assert.ok(ox.startsWith('0x'), 'a base64 record beginning with 0x');
   const oxr = await api(srv.base, 'POST', `/v1/requests/${req.id}/contributions`, { token: a.token, json: { sealed: ox } });
   assert.equal(oxr.status, 201, JSON.stringify(oxr.body));
